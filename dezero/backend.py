@@ -1,0 +1,70 @@
+"""Array backends: NumPy always, CuPy when it is installed and a GPU is present.
+
+Every op finds its backend with one line, ``xp = get_array_module(x)``, so the
+same code runs on the CPU and the GPU.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:  # CuPy is optional: importing dezero must never require it.
+    import cupy
+    import cupyx  # noqa: F401  (cupyx.scipy and friends, used by some ops)
+
+    try:
+        gpu_enable = cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # installed, but no driver or no device
+        gpu_enable = False
+except ImportError:
+    cupy = None
+    gpu_enable = False
+
+if cupy is not None:
+    array_types: tuple = (np.ndarray, cupy.ndarray)
+else:
+    array_types = (np.ndarray,)
+
+
+def get_array_module(x):
+    """Return the array module (``numpy`` or ``cupy``) that ``x`` belongs to.
+
+    Variables are looked through to their data; anything that is not a CuPy
+    array (Python scalars, NumPy arrays, None) maps to NumPy.
+    """
+    data = getattr(x, "data", x) if not isinstance(x, array_types) else x
+    if cupy is not None and isinstance(data, cupy.ndarray):
+        return cupy
+    return np
+
+
+def _require_gpu(what: str) -> None:
+    if cupy is None:
+        raise RuntimeError(
+            f"{what}: CuPy is not installed, so dezero runs on the CPU only "
+            "(pip install 'dezero[gpu]' or a cupy-cudaXXx wheel matching your CUDA)."
+        )
+    if not gpu_enable:
+        raise RuntimeError(f"{what}: CuPy is installed but no CUDA device is available; staying on the CPU.")
+
+
+def as_numpy(x) -> np.ndarray:
+    """Return ``x`` as a NumPy array (copying from the GPU if needed)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if np.isscalar(x):
+        return np.asarray(x)
+    if cupy is not None and isinstance(x, cupy.ndarray):
+        return cupy.asnumpy(x)
+    return np.asarray(x)
+
+
+def as_cupy(x):
+    """Return ``x`` as a CuPy array on the current device."""
+    _require_gpu("as_cupy")
+    if isinstance(x, cupy.ndarray):
+        return x
+    return cupy.asarray(x)
+
+
+def is_float_dtype(dtype) -> bool:
+    return np.dtype(dtype).kind == "f"

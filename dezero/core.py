@@ -1,0 +1,524 @@
+"""The autograd engine: Variable, Function, the configuration switches and backward.
+
+A forward computation builds a graph as it runs (define-by-run): every Function
+call records its inputs and (weakly) its outputs, and every output Variable
+records the Function that made it. ``backward`` walks that graph from an output
+to the leaves, newest Function first, and is itself made of Functions, so it can
+be differentiated again (``create_graph=True``).
+"""
+from __future__ import annotations
+
+import contextlib
+import heapq
+import weakref
+from typing import Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from dezero.backend import array_types, cupy, get_array_module
+
+
+# =============================================================================
+# Configuration
+# =============================================================================
+class Config:
+    """Global switches. ``enable_backprop``: record the graph. ``train``: training mode."""
+
+    enable_backprop = True
+    train = True
+
+
+@contextlib.contextmanager
+def using_config(name: str, value) -> Iterator[None]:
+    """Temporarily set ``Config.<name>`` to ``value``."""
+    old_value = getattr(Config, name)
+    setattr(Config, name, value)
+    try:
+        yield
+    finally:
+        setattr(Config, name, old_value)
+
+
+def no_grad():
+    """Context manager under which no graph is recorded (inference, parameter updates)."""
+    return using_config("enable_backprop", False)
+
+
+def test_mode():
+    """Context manager that switches layers such as dropout and batch norm to inference."""
+    return using_config("train", False)
+
+
+# =============================================================================
+# Variable
+# =============================================================================
+_SCALAR_TYPES = (int, float, complex, bool, np.generic)
+
+
+class Variable:
+    """A box around an array that remembers where it came from.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, cupy.ndarray or None
+        The value. NumPy scalars are stored as 0-d arrays.
+    name : str, optional
+        A label used by the graph drawer and in error messages.
+    """
+
+    __slots__ = ("data", "name", "grad", "creator", "generation", "__weakref__")
+    # ndarray <op> Variable must call Variable's reflected operator, not
+    # broadcast the Variable as an object element.
+    __array_priority__ = 200
+    __array_ufunc__ = None
+
+    def __init__(self, data=None, name: Optional[str] = None):
+        if data is not None and not isinstance(data, array_types):
+            if isinstance(data, np.generic):
+                data = np.asarray(data)
+            else:
+                raise TypeError(
+                    f"Variable(data): expected numpy.ndarray or cupy.ndarray, got {type(data).__name__}"
+                )
+        self.data = data
+        self.name = name
+        self.grad: Optional[Variable] = None
+        self.creator: Optional[Function] = None
+        self.generation = 0
+
+    # --- array-like properties -------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def __len__(self) -> int:
+        if self.data is None or self.data.ndim == 0:
+            raise TypeError("len() of a 0-d (or empty) Variable")
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        prefix = type(self).__name__.lower() + "("
+        if self.data is None:
+            return prefix + "None)"
+        body = str(self.data).replace("\n", "\n" + " " * len(prefix))
+        return prefix + body + ")"
+
+    # --- graph bookkeeping -------------------------------------------------------
+    def set_creator(self, func: "Function") -> None:
+        self.creator = func
+        self.generation = func.generation + 1
+
+    def cleargrad(self) -> None:
+        self.grad = None
+
+    def unchain(self) -> None:
+        """Forget the creator: this Variable becomes a leaf."""
+        self.creator = None
+
+    def unchain_backward(self) -> None:
+        """Cut every link of the graph behind this Variable (truncated BPTT)."""
+        if self.creator is None:
+            return
+        pending = [self.creator]
+        seen = {id(self.creator)}
+        while pending:
+            func = pending.pop()
+            for x in func.inputs or ():
+                if x.creator is not None and id(x.creator) not in seen:
+                    seen.add(id(x.creator))
+                    pending.append(x.creator)
+                x.unchain()
+
+    def backward(self, retain_grad: bool = False, create_graph: bool = False, grad=None) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf behind self.
+
+        Parameters
+        ----------
+        retain_grad : bool
+            Keep the gradients of intermediate Variables in their ``.grad``.
+        create_graph : bool
+            Record the backward computation so it can be differentiated again.
+        grad : array or Variable, optional
+            Gradient of the final objective with respect to self; defaults to
+            ``self.grad`` if set, else ones.
+        """
+        if grad is None:
+            grad = self.grad
+        grads, retained = _run_backward([self], [grad], create_graph, retain_grad, keep=())
+        for var, g in retained:
+            var.grad = g
+        with using_config("enable_backprop", create_graph):
+            for var, g in grads.values():
+                var.grad = g if var.grad is None else var.grad + g
+
+    # --- device ------------------------------------------------------------------
+    def to_cpu(self) -> "Variable":
+        from dezero.backend import as_numpy
+
+        if self.data is not None:
+            self.data = as_numpy(self.data)
+        if self.grad is not None:
+            self.grad.to_cpu()
+        return self
+
+    def to_gpu(self) -> "Variable":
+        from dezero.backend import as_cupy
+
+        if self.data is not None:
+            self.data = as_cupy(self.data)
+        if self.grad is not None:
+            self.grad.to_gpu()
+        return self
+
+    # --- shape conveniences (defined in dezero.functions) ----------------------------
+    def reshape(self, *shape) -> "Variable":
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return _F.reshape(self, tuple(shape))
+
+    def transpose(self, *axes) -> "Variable":
+        if len(axes) == 0:
+            axes = None
+        elif len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return _F.transpose(self, axes)
+
+    @property
+    def T(self) -> "Variable":
+        return _F.transpose(self)
+
+    def sum(self, axis=None, keepdims: bool = False) -> "Variable":
+        return _F.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> "Variable":
+        return _F.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims: bool = False) -> "Variable":
+        return _F.max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims: bool = False) -> "Variable":
+        return _F.min(self, axis, keepdims)
+
+    # --- operators ---------------------------------------------------------------------
+    def __add__(self, other):
+        return _F.add(self, other)
+
+    def __radd__(self, other):
+        return _F.add(other, self)
+
+    def __sub__(self, other):
+        return _F.sub(self, other)
+
+    def __rsub__(self, other):
+        return _F.sub(other, self)
+
+    def __mul__(self, other):
+        return _F.mul(self, other)
+
+    def __rmul__(self, other):
+        return _F.mul(other, self)
+
+    def __truediv__(self, other):
+        return _F.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _F.div(other, self)
+
+    def __neg__(self):
+        return _F.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, other):
+        return _F.pow(self, other)
+
+    def __rpow__(self, other):
+        return _F.pow(other, self)
+
+    def __matmul__(self, other):
+        return _F.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _F.matmul(other, self)
+
+    def __getitem__(self, slices):
+        return _F.get_item(self, slices)
+
+
+class Parameter(Variable):
+    """A Variable that a Layer owns and an Optimizer updates."""
+
+    __slots__ = ()
+
+
+def as_array(x, like=None):
+    """Return ``x`` as an array; scalars become 0-d arrays of ``like``'s backend and dtype.
+
+    A Python or NumPy scalar takes the dtype of ``like`` when ``like`` is a
+    floating array, so ``float32_var * 2.0`` and ``float32_var * np.float64(2)``
+    both stay float32 (NumPy 2 alone would promote the latter to float64).
+    """
+    if isinstance(x, array_types):
+        return x
+    if like is None:
+        return np.asarray(x)
+    xp = get_array_module(like)
+    if like.dtype.kind in "fc" and not isinstance(x, complex):
+        return xp.asarray(x, dtype=like.dtype)
+    return xp.asarray(x.item() if isinstance(x, np.generic) else x)
+
+
+def as_variable(obj, like=None) -> Variable:
+    """Wrap arrays and scalars as Variables; Variables pass through."""
+    if isinstance(obj, Variable):
+        return obj
+    return Variable(as_array(obj, like))
+
+
+# =============================================================================
+# Function
+# =============================================================================
+class Function:
+    """One node of the graph: ``forward`` on raw arrays, ``backward`` on Variables.
+
+    Subclasses implement ``forward(*xs)`` returning an array or a tuple of
+    arrays, and ``backward(*gys)`` returning one gradient (Variable or None)
+    per input, built from differentiable operations.
+    """
+
+    inputs: Optional[list] = None
+    outputs: Optional[list] = None
+    generation = 0
+    _called = False
+
+    def __call__(self, *inputs):
+        if self._called:
+            raise RuntimeError(
+                f"{type(self).__name__}: this Function object was already called; "
+                "create a new instance for every call (reusing a node breaks its gradients)"
+            )
+        self._called = True
+        inputs = _to_variables(inputs, self)
+        ys = self.forward(*[x.data for x in inputs])
+        if not isinstance(ys, tuple):
+            ys = (ys,)
+        outputs = [Variable(y if isinstance(y, array_types) else as_array(y)) for y in ys]
+
+        if Config.enable_backprop:
+            self.generation = max([x.generation for x in inputs])
+            for output in outputs:
+                output.creator = self
+                output.generation = self.generation + 1
+            self.inputs = inputs
+            self.outputs = [weakref.ref(output) for output in outputs]
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def forward(self, *xs):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, *gys):
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} function>"
+
+
+def _to_variables(inputs: Sequence, func: Function) -> list:
+    """Turn a Function's inputs into Variables; scalars take the arrays' dtype."""
+    if all(isinstance(x, Variable) for x in inputs):
+        return list(inputs)
+    like = None
+    for x in inputs:
+        data = x.data if isinstance(x, Variable) else x
+        if isinstance(data, array_types):
+            like = data
+            break
+    converted = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Variable):
+            converted.append(x)
+        elif isinstance(x, array_types) or isinstance(x, _SCALAR_TYPES):
+            converted.append(Variable(as_array(x, like)))
+        else:
+            raise TypeError(
+                f"{type(func).__name__}: input {i} has unsupported type {type(x).__name__} "
+                "(expected Variable, numpy/cupy ndarray or a scalar)"
+            )
+    if cupy is not None:
+        _check_same_device(converted, func)
+    return converted
+
+
+def _check_same_device(variables: list, func: Function) -> None:
+    kinds = {type(v.data) for v in variables if v.data is not None}
+    if len(kinds) > 1:
+        raise TypeError(
+            f"{type(func).__name__}: inputs live on different devices "
+            f"({', '.join(sorted(k.__module__ + '.' + k.__name__ for k in kinds))}); "
+            "move them with to_gpu()/to_cpu() first"
+        )
+
+
+# =============================================================================
+# The backward engine
+# =============================================================================
+def _seed_gradient(y: Variable, grad) -> Variable:
+    if y.data is None:
+        raise ValueError(f"backward: Variable {y.name or ''!s} holds no data (data is None)")
+    if grad is None:
+        xp = get_array_module(y.data)
+        return Variable(xp.ones_like(y.data))
+    grad = as_variable(grad, like=y.data)
+    if grad.shape != y.shape:
+        raise ValueError(
+            f"backward: grad of shape {grad.shape} does not match the output of shape {y.shape}"
+        )
+    return grad
+
+
+def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep):
+    """Propagate gradients from ``outputs`` back to the leaves.
+
+    Returns ``(leaf_grads, retained)``: a dict ``id -> (leaf, grad)`` for the
+    Variables without creator that were reached, and a list of
+    ``(variable, grad)`` for intermediate Variables that were asked to be kept
+    (all of them if ``retain_grad``, else those whose id is in ``keep``).
+    """
+    grads = {}  # id(var) -> (var, grad); an entry lives until its creator runs
+    retained = []
+    heap = []
+    pushed = set()
+    tie_breaker = 0
+
+    def push(func):
+        nonlocal tie_breaker
+        if id(func) not in pushed:
+            pushed.add(id(func))
+            # heapq is a min-heap: the newest generation must come out first.
+            heapq.heappush(heap, (-func.generation, tie_breaker, func))
+            tie_breaker += 1
+
+    with using_config("enable_backprop", create_graph):
+        for y, gy in zip(outputs, grad_outputs):
+            gy = _seed_gradient(y, gy)
+            _accumulate(grads, y, gy, create_graph)
+            if y.creator is not None:
+                push(y.creator)
+
+        while heap:
+            func = heapq.heappop(heap)[2]
+            gys = []
+            for ref in func.outputs:
+                y = ref()
+                entry = grads.pop(id(y), None) if y is not None else None
+                gy = entry[1] if entry is not None else None
+                if gy is not None and (retain_grad or id(y) in keep):
+                    retained.append((y, gy))
+                gys.append(gy)
+
+            gxs = func.backward(*gys)
+            if not isinstance(gxs, tuple):
+                gxs = (gxs,)
+            if len(gxs) != len(func.inputs):
+                raise RuntimeError(
+                    f"{type(func).__name__}.backward returned {len(gxs)} gradients "
+                    f"for {len(func.inputs)} inputs"
+                )
+            for i, (x, gx) in enumerate(zip(func.inputs, gxs)):
+                if gx is None:
+                    continue
+                gx = _check_gradient(func, i, x, gx)
+                if gx is None:
+                    continue
+                _accumulate(grads, x, gx, create_graph)
+                if x.creator is not None:
+                    push(x.creator)
+    return grads, retained
+
+
+def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Variable]:
+    """The engine's consistency guard: a gradient must match its input's shape and dtype."""
+    if not isinstance(gx, Variable):
+        gx = Variable(as_array(gx, like=x.data))
+    x_data, g_data = x.data, gx.data
+    if g_data.shape != x_data.shape:
+        raise RuntimeError(
+            f"{type(func).__name__}.backward returned a gradient of shape {g_data.shape} "
+            f"for input {index} of shape {x_data.shape}; a backward must reduce its "
+            "gradients to the input's shape (see sum_to)"
+        )
+    if g_data.dtype != x_data.dtype:
+        if x_data.dtype.kind not in "fc":
+            return None  # integer inputs (labels, indices) take no gradient
+        gx = _F.astype(gx, x_data.dtype)
+    return gx
+
+
+def _accumulate(grads: dict, x: Variable, gx: Variable, create_graph: bool) -> None:
+    entry = grads.get(id(x))
+    if entry is None:
+        grads[id(x)] = (x, gx)
+    elif create_graph:
+        grads[id(x)] = (x, entry[1] + gx)
+    else:
+        # Not recorded, so a plain array sum is enough (and never in place:
+        # the same gradient object may have been handed to several inputs).
+        grads[id(x)] = (x, Variable(entry[1].data + gx.data))
+
+
+def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False):
+    """Return d(outputs)/d(inputs) without touching any ``.grad``.
+
+    Parameters
+    ----------
+    outputs : Variable or sequence of Variables
+    inputs : Variable or sequence of Variables
+    grad_outputs : array, Variable or sequence of them, optional
+        Upstream gradients (ones by default).
+    create_graph : bool
+        Record the computation so the result can be differentiated again.
+
+    Returns
+    -------
+    Variable or list of Variables (None for an input the outputs do not depend on),
+    matching the form of ``inputs``.
+    """
+    single_input = isinstance(inputs, Variable)
+    outputs = [outputs] if isinstance(outputs, Variable) else list(outputs)
+    inputs = [inputs] if single_input else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, v in enumerate(inputs + outputs):
+        if not isinstance(v, Variable):
+            raise TypeError(f"grad: expected Variables, got {type(v).__name__} at position {i}")
+
+    keep = {id(x) for x in inputs}
+    leaf_grads, retained = _run_backward(outputs, grad_outputs, create_graph, False, keep)
+    found = {id(v): g for v, g in retained}
+    for key, (_, g) in leaf_grads.items():
+        if key in keep:
+            found[key] = g
+    result = [found.get(id(x)) for x in inputs]
+    return result[0] if single_input else result
+
+
+# The operators above are defined in dezero.functions, which imports this
+# module; the import sits last so that every name it needs already exists.
+from dezero import functions as _F  # noqa: E402

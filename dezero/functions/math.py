@@ -1,0 +1,265 @@
+"""Arithmetic and elementwise math. Binary ops broadcast like NumPy and reduce
+their gradients back to each input's shape with ``sum_to``."""
+from __future__ import annotations
+
+from dezero.backend import get_array_module
+from dezero.core import Function, Variable, _SCALAR_TYPES
+from dezero.functions.array import sum_to
+
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "square", "sqrt",
+           "exp", "log", "sin", "cos", "tanh"]
+
+
+def _python_scalar(c):
+    # A Python scalar is "weak" under NumPy's promotion rules: it adopts the
+    # array's dtype, where a NumPy float64 scalar would upcast float32.
+    return c.item() if hasattr(c, "item") else c
+
+
+def _is_scalar(x) -> bool:
+    return isinstance(x, _SCALAR_TYPES)
+
+
+class Add(Function):
+    def forward(self, x0, x1):
+        self.x0_shape, self.x1_shape = x0.shape, x1.shape
+        return x0 + x1
+
+    def backward(self, gy):
+        gx0, gx1 = gy, gy
+        if self.x0_shape != self.x1_shape:
+            gx0, gx1 = sum_to(gx0, self.x0_shape), sum_to(gx1, self.x1_shape)
+        return gx0, gx1
+
+
+class AddConstant(Function):
+    """x + c for a Python scalar c: no Variable and no gradient for the constant."""
+
+    def __init__(self, c):
+        self.c = _python_scalar(c)
+
+    def forward(self, x):
+        return x + self.c
+
+    def backward(self, gy):
+        return gy
+
+
+def add(x0, x1) -> Variable:
+    """Elementwise ``x0 + x1`` with broadcasting."""
+    if _is_scalar(x1):
+        return AddConstant(x1)(x0)
+    if _is_scalar(x0):
+        return AddConstant(x0)(x1)
+    return Add()(x0, x1)
+
+
+class Sub(Function):
+    def forward(self, x0, x1):
+        self.x0_shape, self.x1_shape = x0.shape, x1.shape
+        return x0 - x1
+
+    def backward(self, gy):
+        gx0, gx1 = gy, -gy
+        if self.x0_shape != self.x1_shape:
+            gx0, gx1 = sum_to(gx0, self.x0_shape), sum_to(gx1, self.x1_shape)
+        return gx0, gx1
+
+
+def sub(x0, x1) -> Variable:
+    """Elementwise ``x0 - x1`` with broadcasting."""
+    if _is_scalar(x1):
+        return AddConstant(-_python_scalar(x1))(x0)
+    return Sub()(x0, x1)
+
+
+class Mul(Function):
+    def forward(self, x0, x1):
+        return x0 * x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        gx0, gx1 = gy * x1, gy * x0
+        if x0.shape != x1.shape:
+            gx0, gx1 = sum_to(gx0, x0.shape), sum_to(gx1, x1.shape)
+        return gx0, gx1
+
+
+class MulConstant(Function):
+    """x * c for a Python scalar c."""
+
+    def __init__(self, c):
+        self.c = _python_scalar(c)
+
+    def forward(self, x):
+        return x * self.c
+
+    def backward(self, gy):
+        return gy * self.c
+
+
+def mul(x0, x1) -> Variable:
+    """Elementwise ``x0 * x1`` with broadcasting."""
+    if _is_scalar(x1):
+        return MulConstant(x1)(x0)
+    if _is_scalar(x0):
+        return MulConstant(x0)(x1)
+    return Mul()(x0, x1)
+
+
+class Div(Function):
+    def forward(self, x0, x1):
+        return x0 / x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        gx0 = gy / x1
+        gx1 = gy * (-x0 / (x1 * x1))
+        if x0.shape != x1.shape:
+            gx0, gx1 = sum_to(gx0, x0.shape), sum_to(gx1, x1.shape)
+        return gx0, gx1
+
+
+def div(x0, x1) -> Variable:
+    """Elementwise ``x0 / x1`` with broadcasting."""
+    return Div()(x0, x1)
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+def neg(x) -> Variable:
+    """Elementwise ``-x``."""
+    return Neg()(x)
+
+
+class Pow(Function):
+    """x ** c for a constant scalar exponent c."""
+
+    def __init__(self, c):
+        self.c = _python_scalar(c)
+
+    def forward(self, x):
+        return x ** self.c
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        c = self.c
+        return gy * (c * x ** (c - 1))
+
+
+class Power(Function):
+    """x0 ** x1 where the exponent is an array too (differentiable in both)."""
+
+    def forward(self, x0, x1):
+        return x0 ** x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        y = self.outputs[0]()
+        gx0 = gy * x1 * x0 ** (x1 - 1)
+        gx1 = gy * y * log(x0)  # defined for a positive base, as in every framework
+        if x0.shape != x1.shape:
+            gx0, gx1 = sum_to(gx0, x0.shape), sum_to(gx1, x1.shape)
+        return gx0, gx1
+
+
+def pow(x, c) -> Variable:  # noqa: A001  (mirrors the ** operator)
+    """Elementwise ``x ** c``; ``c`` may be a scalar, an array or a Variable."""
+    if _is_scalar(c):
+        return Pow(c)(x)
+    return Power()(x, c)
+
+
+def square(x) -> Variable:
+    """Elementwise ``x ** 2``."""
+    return Pow(2)(x)
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        return get_array_module(x).sqrt(x)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy / (2 * y)
+
+
+def sqrt(x) -> Variable:
+    """Elementwise square root."""
+    return Sqrt()(x)
+
+
+class Exp(Function):
+    def forward(self, x):
+        return get_array_module(x).exp(x)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy * y
+
+
+def exp(x) -> Variable:
+    """Elementwise e ** x."""
+    return Exp()(x)
+
+
+class Log(Function):
+    def forward(self, x):
+        return get_array_module(x).log(x)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy / x
+
+
+def log(x) -> Variable:
+    """Elementwise natural logarithm."""
+    return Log()(x)
+
+
+class Sin(Function):
+    def forward(self, x):
+        return get_array_module(x).sin(x)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy * cos(x)
+
+
+def sin(x) -> Variable:
+    """Elementwise sine."""
+    return Sin()(x)
+
+
+class Cos(Function):
+    def forward(self, x):
+        return get_array_module(x).cos(x)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        return gy * -sin(x)
+
+
+def cos(x) -> Variable:
+    """Elementwise cosine."""
+    return Cos()(x)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        return get_array_module(x).tanh(x)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy * (1 - y * y)
+
+
+def tanh(x) -> Variable:
+    """Elementwise hyperbolic tangent."""
+    return Tanh()(x)
