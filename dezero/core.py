@@ -311,20 +311,34 @@ class Function:
                 "create a new instance for every call (reusing a node breaks its gradients)"
             )
         self._called = True
-        inputs = _to_variables(inputs, self)
+        for x in inputs:
+            if not isinstance(x, Variable):
+                inputs = _to_variables(inputs, self)
+                break
         ys = self.forward(*[x.data for x in inputs])
-        if not isinstance(ys, tuple):
-            ys = (ys,)
-        outputs = [Variable(y if isinstance(y, array_types) else as_array(y)) for y in ys]
-
+        if isinstance(ys, tuple):
+            outputs = [Variable(as_array(y)) for y in ys]
+        else:  # the common case, kept lean: one output, no lists
+            y = Variable(ys if isinstance(ys, array_types) else as_array(ys))
+            if Config.enable_backprop:
+                self._link(inputs, (y,))
+            return y
         if Config.enable_backprop:
-            self.generation = max([x.generation for x in inputs])
-            for output in outputs:
-                output.creator = self
-                output.generation = self.generation + 1
-            self.inputs = inputs
-            self.outputs = [weakref.ref(output) for output in outputs]
-        return outputs if len(outputs) > 1 else outputs[0]
+            self._link(inputs, outputs)
+        return outputs
+
+    def _link(self, inputs, outputs) -> None:
+        """Record the graph: inputs strongly, outputs weakly (no reference cycles)."""
+        if len(inputs) == 1:
+            generation = inputs[0].generation
+        else:
+            generation = max([x.generation for x in inputs])
+        self.generation = generation
+        for output in outputs:
+            output.creator = self
+            output.generation = generation + 1
+        self.inputs = inputs
+        self.outputs = [weakref.ref(output) for output in outputs]
 
     def forward(self, *xs):
         raise NotImplementedError(f"{type(self).__name__}.forward")
@@ -401,22 +415,18 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep):
     retained = []
     heap = []
     pushed = set()
-    tie_breaker = 0
-
-    def push(func):
-        nonlocal tie_breaker
-        if id(func) not in pushed:
-            pushed.add(id(func))
-            # heapq is a min-heap: the newest generation must come out first.
-            heapq.heappush(heap, (-func.generation, tie_breaker, func))
-            tie_breaker += 1
+    tie_breaker = 0  # insertion order among Functions of equal generation
 
     with using_config("enable_backprop", create_graph):
         for y, gy in zip(outputs, grad_outputs):
             gy = _seed_gradient(y, gy)
             _accumulate(grads, y, gy, create_graph)
-            if y.creator is not None:
-                push(y.creator)
+            func = y.creator
+            if func is not None and id(func) not in pushed:
+                pushed.add(id(func))
+                # heapq is a min-heap: the newest generation must come out first.
+                heapq.heappush(heap, (-func.generation, tie_breaker, func))
+                tie_breaker += 1
 
         while heap:
             func = heapq.heappop(heap)[2]
@@ -432,25 +442,34 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep):
             gxs = func.backward(*gys)
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
-            if len(gxs) != len(func.inputs):
+            inputs = func.inputs
+            if len(gxs) != len(inputs):
                 raise RuntimeError(
                     f"{type(func).__name__}.backward returned {len(gxs)} gradients "
-                    f"for {len(func.inputs)} inputs"
+                    f"for {len(inputs)} inputs"
                 )
-            for i, (x, gx) in enumerate(zip(func.inputs, gxs)):
+            for i, gx in enumerate(gxs):
                 if gx is None:
                     continue
-                gx = _check_gradient(func, i, x, gx)
-                if gx is None:
-                    continue
+                x = inputs[i]
+                if (not isinstance(gx, Variable) or gx.data.shape != x.data.shape
+                        or gx.data.dtype != x.data.dtype):
+                    gx = _check_gradient(func, i, x, gx)
+                    if gx is None:
+                        continue
                 _accumulate(grads, x, gx, create_graph)
-                if x.creator is not None:
-                    push(x.creator)
+                creator = x.creator
+                if creator is not None and id(creator) not in pushed:
+                    pushed.add(id(creator))
+                    heapq.heappush(heap, (-creator.generation, tie_breaker, creator))
+                    tie_breaker += 1
     return grads, retained
 
 
 def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Variable]:
-    """The engine's consistency guard: a gradient must match its input's shape and dtype."""
+    """The engine's consistency guard, called when a gradient is not a Variable of
+    its input's shape and dtype: wrong shapes are a bug in ``func.backward``;
+    another float dtype is cast back (mixed-precision inputs)."""
     if not isinstance(gx, Variable):
         gx = Variable(as_array(gx, like=x.data))
     x_data, g_data = x.data, gx.data

@@ -2,6 +2,8 @@
 their gradients back to each input's shape with ``sum_to``."""
 from __future__ import annotations
 
+import numpy as np
+
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable, _SCALAR_TYPES
 from dezero.functions.array import sum_to
@@ -13,7 +15,7 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "square", "sqrt",
 def _python_scalar(c):
     # A Python scalar is "weak" under NumPy's promotion rules: it adopts the
     # array's dtype, where a NumPy float64 scalar would upcast float32.
-    return c.item() if hasattr(c, "item") else c
+    return c.item() if isinstance(c, np.generic) else c
 
 
 def _is_scalar(x) -> bool:

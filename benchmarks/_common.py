@@ -1,0 +1,59 @@
+"""Shared timing helpers for the benchmark scripts (plain scripts, no pytest)."""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List
+
+# Run from any directory without installing.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+
+def blas_threads() -> int:
+    """Threads NumPy's BLAS uses (PyTorch is given the same number)."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+        if counts:
+            return max(counts)
+    except ImportError:
+        pass
+    return os.cpu_count() or 1
+
+
+def try_import_torch():
+    """PyTorch is an optional contender: None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(blas_threads())
+    return torch
+
+
+def interleaved_medians(contenders: Dict[str, Callable[[], None]], repeats: int = 7,
+                        warmup: int = 2) -> Dict[str, float]:
+    """Time each contender ``repeats`` times, round-robin so drift hits all alike;
+    return the median seconds per call."""
+    for fn in contenders.values():
+        for _ in range(warmup):
+            fn()
+    samples: Dict[str, List[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def print_table(title: str, rows: Dict[str, float], unit: str = "ms", scale: float = 1e3) -> None:
+    print(f"{title}")
+    width = max(len(name) for name in rows)
+    for name, seconds in rows.items():
+        print(f"  {name:<{width}}  {seconds * scale:10.3f} {unit}")
