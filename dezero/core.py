@@ -64,15 +64,21 @@ class Variable:
         The value. NumPy scalars are stored as 0-d arrays.
     name : str, optional
         A label used by the graph drawer and in error messages.
+    requires_grad : bool
+        Whether backward computes a gradient for this Variable. Every Variable
+        you create does by default; arrays and scalars passed straight to a
+        Function are wrapped with ``requires_grad=False`` (nobody can read
+        their gradient), which lets backward skip work such as the gradient
+        of a network's input batch.
     """
 
-    __slots__ = ("data", "name", "grad", "creator", "generation", "__weakref__")
+    __slots__ = ("data", "name", "grad", "creator", "generation", "requires_grad", "__weakref__")
     # ndarray <op> Variable must call Variable's reflected operator, not
     # broadcast the Variable as an object element.
     __array_priority__ = 200
     __array_ufunc__ = None
 
-    def __init__(self, data=None, name: Optional[str] = None):
+    def __init__(self, data=None, name: Optional[str] = None, requires_grad: bool = True):
         if data is not None and not isinstance(data, array_types):
             if isinstance(data, np.generic):
                 data = np.asarray(data)
@@ -85,6 +91,7 @@ class Variable:
         self.grad: Optional[Variable] = None
         self.creator: Optional[Function] = None
         self.generation = 0
+        self.requires_grad = requires_grad
 
     # --- array-like properties -------------------------------------------------
     @property
@@ -282,10 +289,11 @@ def as_array(x, like=None):
 
 
 def as_variable(obj, like=None) -> Variable:
-    """Wrap arrays and scalars as Variables; Variables pass through."""
+    """Wrap arrays and scalars as Variables (constants: ``requires_grad=False``);
+    Variables pass through."""
     if isinstance(obj, Variable):
         return obj
-    return Variable(as_array(obj, like))
+    return Variable(as_array(obj, like), requires_grad=False)
 
 
 # =============================================================================
@@ -328,7 +336,15 @@ class Function:
         return outputs
 
     def _link(self, inputs, outputs) -> None:
-        """Record the graph: inputs strongly, outputs weakly (no reference cycles)."""
+        """Record the graph: inputs strongly, outputs weakly (no reference cycles).
+        Nothing is recorded when no input requires a gradient (e.g. on raw data)."""
+        for x in inputs:
+            if x.requires_grad:
+                break
+        else:
+            for output in outputs:
+                output.requires_grad = False
+            return
         if len(inputs) == 1:
             generation = inputs[0].generation
         else:
@@ -365,7 +381,7 @@ def _to_variables(inputs: Sequence, func: Function) -> list:
         if isinstance(x, Variable):
             converted.append(x)
         elif isinstance(x, array_types) or isinstance(x, _SCALAR_TYPES):
-            converted.append(Variable(as_array(x, like)))
+            converted.append(Variable(as_array(x, like), requires_grad=False))
         else:
             raise TypeError(
                 f"{type(func).__name__}: input {i} has unsupported type {type(x).__name__} "
@@ -449,9 +465,9 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep):
                     f"for {len(inputs)} inputs"
                 )
             for i, gx in enumerate(gxs):
-                if gx is None:
-                    continue
                 x = inputs[i]
+                if gx is None or not x.requires_grad:
+                    continue
                 if (not isinstance(gx, Variable) or gx.data.shape != x.data.shape
                         or gx.data.dtype != x.data.dtype):
                     gx = _check_gradient(func, i, x, gx)

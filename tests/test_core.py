@@ -447,3 +447,41 @@ def test_mixed_dtype_inputs_get_gradients_in_their_own_dtype():
     assert y.dtype == np.float64
     y.backward()
     assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+
+
+# --- requires_grad ---------------------------------------------------------------------
+class TestRequiresGrad:
+    def test_raw_arrays_record_no_graph(self):
+        y = F.sin(np.array([1.0, 2.0]))
+        assert y.creator is None and not y.requires_grad
+
+    def test_constant_inputs_get_no_gradient(self):
+        data = Variable(np.ones((2, 3)), requires_grad=False)
+        W = Variable(np.full((3, 2), 0.5))
+        y = F.sum(F.matmul(data, W) * np.array([1.0, 2.0]))
+        y.backward()
+        assert data.grad is None
+        np.testing.assert_array_equal(W.grad.data, [[2, 4], [2, 4], [2, 4]])
+
+    def test_backward_skips_the_input_gradient_of_a_layer(self):
+        calls = []
+
+        class Spy(Function):
+            def forward(self, x):
+                return x
+
+            def backward(self, gy):
+                calls.append(1)
+                return gy
+
+        x = Spy()(Variable(np.ones((4, 3))))  # a user Variable: gets a gradient
+        W = Variable(np.ones((3, 2)))
+        F.sum(F.linear(np.ones((4, 3)), W)).backward()  # raw data: only W's gradient
+        F.sum(F.linear(x, W)).backward()
+        assert calls == [1]
+
+    def test_functional_grad_on_a_constant_is_none(self):
+        c = Variable(np.array(2.0), requires_grad=False)
+        x = Variable(np.array(3.0))
+        gc_, gx = dezero.grad(c * x, [c, x])
+        assert gc_ is None and gx.data == 2.0

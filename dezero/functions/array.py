@@ -322,12 +322,9 @@ class MatMul(Function):
 
     def backward(self, gy):
         x, W = self.inputs
-        gx = matmul(gy, _swap_last(W))
-        gW = matmul(_swap_last(x), gy)
-        if gx.shape != x.shape:  # batch dimensions were broadcast
-            gx = sum_to(gx, x.shape)
-        if gW.shape != W.shape:
-            gW = sum_to(gW, W.shape)
+        # sum_to: batch dimensions may have been broadcast
+        gx = sum_to(matmul(gy, _swap_last(W)), x.shape) if x.requires_grad else None
+        gW = sum_to(matmul(_swap_last(x), gy), W.shape) if W.requires_grad else None
         return gx, gW
 
 

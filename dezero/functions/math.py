@@ -81,9 +81,8 @@ class Mul(Function):
 
     def backward(self, gy):
         x0, x1 = self.inputs
-        gx0, gx1 = gy * x1, gy * x0
-        if x0.shape != x1.shape:
-            gx0, gx1 = sum_to(gx0, x0.shape), sum_to(gx1, x1.shape)
+        gx0 = sum_to(gy * x1, x0.shape) if x0.requires_grad else None
+        gx1 = sum_to(gy * x0, x1.shape) if x1.requires_grad else None
         return gx0, gx1
 
 
@@ -115,10 +114,8 @@ class Div(Function):
 
     def backward(self, gy):
         x0, x1 = self.inputs
-        gx0 = gy / x1
-        gx1 = gy * (-x0 / (x1 * x1))
-        if x0.shape != x1.shape:
-            gx0, gx1 = sum_to(gx0, x0.shape), sum_to(gx1, x1.shape)
+        gx0 = sum_to(gy / x1, x0.shape) if x0.requires_grad else None
+        gx1 = sum_to(gy * (-x0 / (x1 * x1)), x1.shape) if x1.requires_grad else None
         return gx0, gx1
 
 
@@ -164,10 +161,9 @@ class Power(Function):
     def backward(self, gy):
         x0, x1 = self.inputs
         y = self.outputs[0]()
-        gx0 = gy * x1 * x0 ** (x1 - 1)
-        gx1 = gy * y * log(x0)  # defined for a positive base, as in every framework
-        if x0.shape != x1.shape:
-            gx0, gx1 = sum_to(gx0, x0.shape), sum_to(gx1, x1.shape)
+        gx0 = sum_to(gy * x1 * x0 ** (x1 - 1), x0.shape) if x0.requires_grad else None
+        # log(x0) is defined for a positive base, as in every framework
+        gx1 = sum_to(gy * y * log(x0), x1.shape) if x1.requires_grad else None
         return gx0, gx1
 
 
