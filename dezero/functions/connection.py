@@ -1,10 +1,11 @@
 """Layers' workhorses: fully connected (linear) and embedding lookups."""
 from __future__ import annotations
 
+from dezero.backend import array_types
 from dezero.core import Function, Variable, as_variable
-from dezero.functions.array import matmul, sum_to
+from dezero.functions.array import get_item, matmul, sum_to
 
-__all__ = ["linear"]
+__all__ = ["linear", "embed_id"]
 
 
 class Linear(Function):
@@ -16,9 +17,10 @@ class Linear(Function):
 
     def backward(self, gy):
         x, W, b = self.inputs
-        gb = None if b.data is None else sum_to(gy, b.shape)
-        gx = matmul(gy, W.T)
-        gW = matmul(x.T, gy)
+        gb = sum_to(gy, b.shape) if b.data is not None and b.requires_grad else None
+        # A network's input batch needs no gradient: skipping it saves a whole GEMM.
+        gx = matmul(gy, W.T) if x.requires_grad else None
+        gW = matmul(x.T, gy) if W.requires_grad else None
         return gx, gW, gb
 
 
@@ -37,3 +39,36 @@ def linear(x, W, b=None) -> Variable:
     if b.shape != (W.shape[1],):
         raise ValueError(f"linear: b must have shape ({W.shape[1]},) to match W {W.shape}, got {b.shape}")
     return Linear()(x, W, b)
+
+
+def embed_id(x, W) -> Variable:
+    """Embedding lookup ``W[x]``: one row of W per integer id.
+
+    Parameters
+    ----------
+    x : integer array or Variable of any shape
+        Ids in ``[0, vocab)``.
+    W : Variable or array of shape (vocab, dim)
+
+    Returns
+    -------
+    Variable of shape ``x.shape + (dim,)``. In the backward the rows of an id
+    that occurs several times accumulate (a scatter-add, see ``get_item``).
+    """
+    ids = x.data if isinstance(x, Variable) else x
+    W = as_variable(W)
+    if not isinstance(ids, array_types) or ids.dtype.kind not in "iu":
+        kind = ids.dtype if isinstance(ids, array_types) else type(ids).__name__
+        raise TypeError(f"embed_id: x must be an integer array of ids, got {kind}")
+    if W.ndim != 2:
+        raise ValueError(f"embed_id: W must be 2-D (vocab, dim), got shape {W.shape}")
+    if type(ids) is not type(W.data):
+        raise TypeError("embed_id: x and W live on different devices")
+    vocab = W.shape[0]
+    if ids.size > 0:
+        # Negative ids would silently wrap around to the end of the table.
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= vocab:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"embed_id: id {bad} is out of range [0, {vocab}) for W of shape {W.shape}")
+    return get_item(W, ids)

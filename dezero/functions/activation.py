@@ -1,0 +1,135 @@
+"""Activation functions: sigmoid, ReLU, leaky ReLU, softmax and log-softmax.
+
+Each backward is written with differentiable ops on Variables, so every
+activation can be differentiated twice.
+"""
+from __future__ import annotations
+
+from dezero.backend import get_array_module
+from dezero.core import Function, Variable, as_variable
+from dezero.functions.array import sum
+from dezero.functions.math import exp
+
+__all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax"]
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        xp = get_array_module(x)
+        # 1 / (1 + exp(-x)) overflows exp for x << 0; the tanh form is bounded
+        # for every x and gives the same value.
+        return xp.tanh(x * 0.5) * 0.5 + 0.5
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy * y * (1 - y)
+
+
+def sigmoid(x) -> Variable:
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise; finite for any x."""
+    return Sigmoid()(x)
+
+
+class ReLU(Function):
+    def forward(self, x):
+        return get_array_module(x).maximum(x, 0)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        # The mask is a constant: ReLU is piecewise linear, so its second
+        # derivative is zero almost everywhere.
+        mask = (x.data > 0).astype(gy.dtype)
+        return gy * mask
+
+
+def relu(x) -> Variable:
+    """Rectified linear unit ``max(x, 0)``; the gradient at 0 is taken as 0."""
+    return ReLU()(x)
+
+
+class LeakyReLU(Function):
+    def __init__(self, slope: float):
+        self.slope = slope
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        return xp.where(x > 0, x, x * self.slope)
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        xp = get_array_module(x.data)
+        mask = xp.where(x.data > 0, 1.0, self.slope).astype(gy.dtype)
+        return gy * mask
+
+
+def leaky_relu(x, slope: float = 0.2) -> Variable:
+    """Leaky ReLU: ``x`` where x > 0, ``slope * x`` elsewhere."""
+    # A Python float keeps float32 inputs float32 (a NumPy float64 would upcast).
+    return LeakyReLU(float(slope))(x)
+
+
+def _check_axis(op: str, x: Variable, axis: int) -> int:
+    if x.ndim == 0:
+        raise ValueError(f"{op}: x must have at least 1 dimension, got a 0-d input")
+    if not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{op}: axis {axis!r} is out of range for x of shape {x.shape}")
+    return axis % x.ndim
+
+
+class Softmax(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        # Shifting by the max changes nothing mathematically and keeps exp <= 1.
+        y = x - x.max(axis=self.axis, keepdims=True)
+        xp.exp(y, out=y)
+        y /= y.sum(axis=self.axis, keepdims=True)
+        return y
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        gx = y * gy
+        return gx - y * sum(gx, axis=self.axis, keepdims=True)
+
+
+def softmax(x, axis: int = 1) -> Variable:
+    """Softmax ``exp(x) / sum(exp(x))`` along ``axis``; overflow-free."""
+    x = as_variable(x)
+    return Softmax(_check_axis("softmax", x, axis))(x)
+
+
+def log_softmax_array(x, axis: int):
+    """Raw-array log-softmax: the log-sum-exp trick, subtracting the max first.
+
+    ``(x - max) - log(sum(exp(x - max)))`` rather than ``x - logsumexp(x)``:
+    the same value, but the large max cancels exactly before the small log
+    term is subtracted, which keeps float32 precise for large logits.
+    """
+    xp = get_array_module(x)
+    y = x - x.max(axis=axis, keepdims=True)
+    y -= xp.log(xp.exp(y).sum(axis=axis, keepdims=True))
+    return y
+
+
+class LogSoftmax(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        return log_softmax_array(x, self.axis)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy - exp(y) * sum(gy, axis=self.axis, keepdims=True)
+
+
+def log_softmax(x, axis: int = 1) -> Variable:
+    """``log(softmax(x))`` along ``axis``, computed with the log-sum-exp trick.
+
+    Unlike ``log(softmax(x))`` it never takes the log of an underflowed 0, so
+    it stays finite for logits of any size.
+    """
+    x = as_variable(x)
+    return LogSoftmax(_check_axis("log_softmax", x, axis))(x)

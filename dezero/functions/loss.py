@@ -1,0 +1,253 @@
+"""Loss functions and the accuracy metric.
+
+Every loss returns a 0-d Variable of the input's float dtype, checks its
+arguments' shapes exactly (no silent broadcasting between predictions and
+targets) and has a backward made of differentiable ops, so it can be
+differentiated twice.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from dezero.backend import array_types, get_array_module
+from dezero.core import Function, Variable, as_variable
+from dezero.functions.activation import log_softmax_array, sigmoid, softmax
+from dezero.functions.array import broadcast_to, clip, mean
+from dezero.functions.math import log
+
+__all__ = ["mean_squared_error", "softmax_cross_entropy", "sigmoid_cross_entropy",
+           "binary_cross_entropy", "accuracy"]
+
+
+def _raw(op: str, name: str, x):
+    """The array inside ``x`` (targets and labels are used as plain arrays)."""
+    data = x.data if isinstance(x, Variable) else x
+    if not isinstance(data, array_types):
+        raise TypeError(f"{op}: {name} must be an array or a Variable, got {type(data).__name__}")
+    return data
+
+
+def _check_same_shape(op: str, name0: str, x0, name1: str, x1) -> None:
+    if x0.shape != x1.shape:
+        raise ValueError(
+            f"{op}: {name0} and {name1} must have the same shape, got {name0} {x0.shape} and "
+            f"{name1} {x1.shape} (a (N, 1) prediction against (N,) targets is the usual cause: "
+            "reshape one of them)")
+
+
+def _check_float(op: str, name: str, x) -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: {name} must be a floating-point array, got dtype {x.dtype}")
+
+
+# --- mean squared error ----------------------------------------------------------------
+class MeanSquaredError(Function):
+    def forward(self, x0, x1):
+        diff = x0 - x1
+        return (diff * diff).sum() / len(diff)
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        diff = x0 - x1
+        gx0 = broadcast_to(gy, diff.shape) * diff * (2.0 / len(diff))
+        return gx0, -gx0
+
+
+def mean_squared_error(x0, x1) -> Variable:
+    """``sum((x0 - x1) ** 2) / len(x0)``: squared error summed, averaged over the batch.
+
+    Note the divisor is the batch size N = len(x0), not the number of elements
+    (PyTorch's ``MSELoss`` divides by the element count). The shapes must be
+    equal: broadcasting (N, 1) against (N,) would silently give an (N, N) loss.
+    """
+    x0, x1 = as_variable(x0), as_variable(x1)
+    _check_same_shape("mean_squared_error", "x0", x0, "x1", x1)
+    if x0.ndim == 0 or len(x0) == 0:
+        raise ValueError(f"mean_squared_error: inputs need a non-empty batch axis, got shape {x0.shape}")
+    return MeanSquaredError()(x0, x1)
+
+
+# --- softmax cross entropy ------------------------------------------------------------
+class SoftmaxCrossEntropy(Function):
+    def forward(self, x, t):
+        xp = get_array_module(x)
+        n = x.shape[0]
+        log_p = log_softmax_array(x, axis=1)
+        return xp.asarray(-log_p[xp.arange(n), t].sum() / n, dtype=x.dtype)
+
+    def backward(self, gy):
+        x, t = self.inputs
+        xp = get_array_module(x.data)
+        n, c = x.shape
+        # A one-hot built by indexing (an eye(C) would cost C * C memory for a
+        # large vocabulary), on x's device.
+        t_onehot = xp.zeros((n, c), dtype=x.dtype)
+        t_onehot[xp.arange(n), t.data] = 1
+        # softmax(x) is a fresh differentiable node, so the gradient can be
+        # differentiated again.
+        gx = (softmax(x, axis=1) - t_onehot) * broadcast_to(gy * (1.0 / n), x.shape)
+        return gx, None
+
+
+def _check_labels(op: str, t, n_classes: Optional[int] = None) -> None:
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: t must hold integer class labels, got dtype {t.dtype}")
+    if n_classes is not None and t.size > 0:
+        t_min, t_max = int(t.min()), int(t.max())
+        if t_min < 0 or t_max >= n_classes:
+            bad = t_min if t_min < 0 else t_max
+            raise ValueError(f"{op}: label {bad} is out of range [0, {n_classes}) for x with "
+                             f"{n_classes} classes")
+
+
+def softmax_cross_entropy(x, t) -> Variable:
+    """Mean over the batch of ``-log softmax(x)[i, t[i]]``.
+
+    Parameters
+    ----------
+    x : Variable or array of shape (N, C)
+        Unnormalised scores (logits).
+    t : Variable or integer array of shape (N,)
+        Class labels in ``[0, C)``.
+
+    Computed from a log-softmax (log-sum-exp trick), never from ``log(softmax)``,
+    so it is finite for logits of any size.
+    """
+    op = "softmax_cross_entropy"
+    x = as_variable(x)
+    t_data = _raw(op, "t", t)
+    _check_float(op, "x", x)
+    if x.ndim != 2:
+        raise ValueError(f"{op}: x must be 2-D (N, C) logits, got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{op}: x has an empty batch (shape {x.shape})")
+    if t_data.shape != x.shape[:1]:
+        raise ValueError(f"{op}: t must have shape ({x.shape[0]},) to match x {x.shape}, "
+                         f"got {t_data.shape}")
+    _check_labels(op, t_data, x.shape[1])
+    return SoftmaxCrossEntropy()(x, t_data)
+
+
+# --- sigmoid cross entropy --------------------------------------------------------------
+class SigmoidCrossEntropy(Function):
+    def forward(self, x, t):
+        xp = get_array_module(x)
+        t = t.astype(x.dtype, copy=False)
+        # Equal to -(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))), arranged
+        # so that exp only sees non-positive arguments.
+        loss = xp.maximum(x, 0) - x * t + xp.log1p(xp.exp(-xp.abs(x)))
+        return xp.asarray(loss.mean(), dtype=x.dtype)
+
+    def backward(self, gy):
+        x, t = self.inputs
+        t = t.data.astype(x.dtype, copy=False)
+        gx = (sigmoid(x) - t) * broadcast_to(gy * (1.0 / x.size), x.shape)
+        return gx, None
+
+
+def _check_targets(op: str, t) -> None:
+    """Targets must be in [0, 1]: 0/1 labels, or soft labels for floating t."""
+    if t.dtype.kind not in "iubf":
+        raise TypeError(f"{op}: t must be an integer, boolean or float array, got dtype {t.dtype}")
+    if t.size == 0:
+        return
+    if t.dtype.kind in "iu":
+        if not bool(((t == 0) | (t == 1)).all()):
+            raise ValueError(f"{op}: integer labels t must be 0 or 1, got values in "
+                             f"[{int(t.min())}, {int(t.max())}]")
+    elif t.dtype.kind == "f" and not bool(((t >= 0) & (t <= 1)).all()):
+        raise ValueError(f"{op}: targets t must lie in [0, 1], got values in "
+                         f"[{float(t.min())}, {float(t.max())}]")
+
+
+def sigmoid_cross_entropy(x, t) -> Variable:
+    """Binary cross entropy on logits, averaged over every element.
+
+    Parameters
+    ----------
+    x : Variable or array
+        Logits, e.g. of shape (N,) or (N, 1).
+    t : Variable or array of the same shape as ``x``
+        Targets: integer/boolean labels 0 or 1, or floats in [0, 1].
+
+    Evaluated as ``max(x, 0) - x * t + log(1 + exp(-|x|))``, which equals
+    ``-(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x)))`` and never overflows.
+    """
+    op = "sigmoid_cross_entropy"
+    x = as_variable(x)
+    t_data = _raw(op, "t", t)
+    _check_float(op, "x", x)
+    if x.size == 0:
+        raise ValueError(f"{op}: x is empty (shape {x.shape})")
+    _check_same_shape(op, "x", x, "t", t_data)
+    _check_targets(op, t_data)
+    return SigmoidCrossEntropy()(x, t_data)
+
+
+# --- binary cross entropy ------------------------------------------------------------------
+BCE_EPS = 1e-7
+
+
+def binary_cross_entropy(p, t) -> Variable:
+    """Binary cross entropy on probabilities, averaged over every element.
+
+    Parameters
+    ----------
+    p : Variable or array
+        Probabilities in [0, 1] (e.g. the output of ``sigmoid``).
+    t : Variable or array of the same shape as ``p``
+        Targets: integer/boolean labels 0 or 1, or floats in [0, 1].
+
+    ``p`` is clipped to ``[eps, 1 - eps]`` with ``eps = 1e-7`` so that ``log``
+    never sees 0: the loss is at most ``-log(1e-7)`` ~ 16.1 per element. The eps
+    is chosen for float32, where ``1 - 1e-7`` still rounds below 1 (a smaller eps
+    such as 1e-12 would make ``1 - eps == 1`` and ``log(1 - p) = -inf``). Where
+    the clip is active the gradient is 0. For logits prefer
+    :func:`sigmoid_cross_entropy`, which is exact and stable.
+    """
+    op = "binary_cross_entropy"
+    p = as_variable(p)
+    t_data = _raw(op, "t", t)
+    _check_float(op, "p", p)
+    if p.size == 0:
+        raise ValueError(f"{op}: p is empty (shape {p.shape})")
+    _check_same_shape(op, "p", p, "t", t_data)
+    _check_targets(op, t_data)
+    if not bool(((p.data >= 0) & (p.data <= 1)).all()):
+        raise ValueError(f"{op}: p must hold probabilities in [0, 1], got values in "
+                         f"[{float(p.data.min())}, {float(p.data.max())}] (for logits use "
+                         "sigmoid_cross_entropy)")
+    xp = get_array_module(p.data)
+    if xp is not get_array_module(t_data):
+        raise TypeError(f"{op}: p and t live on different devices")
+    t_data = t_data.astype(p.dtype, copy=False)  # integer labels must not upcast float32
+    p = clip(p, BCE_EPS, 1.0 - BCE_EPS)
+    return -mean(t_data * log(p) + (1 - t_data) * log(1 - p))
+
+
+# --- accuracy ---------------------------------------------------------------------------
+def accuracy(y, t) -> Variable:
+    """Fraction of rows whose highest score ``argmax(y, axis=1)`` equals the label.
+
+    Not differentiable: the result is a Variable with no creator, holding a 0-d
+    array of y's float dtype (float64 for a non-float y).
+
+    Parameters
+    ----------
+    y : Variable or array of shape (N, C) (or (N, C, ...): classes on axis 1)
+    t : Variable or integer array of shape (N,) (or (N, ...))
+    """
+    y_data, t_data = _raw("accuracy", "y", y), _raw("accuracy", "t", t)
+    if y_data.ndim < 2:
+        raise ValueError(f"accuracy: y must be (N, C) scores, got shape {y_data.shape}")
+    expected = y_data.shape[:1] + y_data.shape[2:]
+    if t_data.shape != expected:
+        raise ValueError(f"accuracy: t must have shape {expected} to match y {y_data.shape}, "
+                         f"got {t_data.shape}")
+    _check_labels("accuracy", t_data)
+    xp = get_array_module(y_data)
+    dtype = y_data.dtype if y_data.dtype.kind == "f" else np.dtype(np.float64)
+    pred = y_data.argmax(axis=1)
+    return Variable(xp.asarray((pred == t_data).mean(), dtype=dtype))

@@ -1,0 +1,305 @@
+"""Losses and accuracy: forward against NumPy references, backward and double
+backward against numerical gradients, argument errors, PyTorch cross-checks."""
+import warnings
+
+import numpy as np
+import pytest
+
+import dezero
+import dezero.functions as F
+from dezero.backend import as_numpy
+from dezero.utils import double_gradient_check, gradient_check
+from tests.conftest import tolerances
+
+
+def _fwd_rtol(dtype):
+    return 1e-5 if dtype == np.float32 else 1e-12
+
+
+# --- mean_squared_error --------------------------------------------------------------------
+MSE_SHAPES = [(1, 1), (4, 1), (4,), (3, 2), (2, 3, 2)]
+
+
+@pytest.mark.parametrize("shape", MSE_SHAPES)
+def test_mse_forward(xp, dtype, shape):
+    rng = np.random.default_rng(0)
+    x0, x1 = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    y = F.mean_squared_error(xp.asarray(x0), xp.asarray(x1))
+    assert y.shape == () and y.dtype == dtype
+    d = x0.astype(np.float64) - x1
+    np.testing.assert_allclose(as_numpy(y.data), np.sum(d * d) / shape[0], rtol=_fwd_rtol(dtype))
+
+
+@pytest.mark.parametrize("shape", MSE_SHAPES)
+def test_mse_backward(dtype, shape):
+    rng = np.random.default_rng(1)
+    x0, x1 = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    assert gradient_check(F.mean_squared_error, x0, x1, **tolerances(dtype))
+    assert double_gradient_check(F.mean_squared_error, x0, x1, **tolerances(dtype))
+
+
+def test_mse_gradient_closed_form_float32():
+    x0 = dezero.Variable(np.array([[1.0], [2.0], [4.0], [0.0]], dtype=np.float32))
+    x1 = np.array([[0.0], [0.0], [1.0], [1.0]], dtype=np.float32)
+    y = F.mean_squared_error(x0, x1)
+    y.backward()
+    assert y.data == pytest.approx((1 + 4 + 9 + 1) / 4)
+    assert x0.grad.dtype == np.float32
+    np.testing.assert_allclose(x0.grad.data, 2 * (x0.data - x1) / 4)
+
+
+def test_mse_shape_mismatch_is_an_error():
+    # The classic bug: a (N, 1) prediction against (N,) targets would broadcast to (N, N).
+    with pytest.raises(ValueError, match=r"mean_squared_error: .*\(4, 1\).*\(4,\)"):
+        F.mean_squared_error(np.zeros((4, 1)), np.zeros(4))
+    with pytest.raises(ValueError, match="mean_squared_error"):
+        F.mean_squared_error(np.array(1.0), np.array(2.0))
+
+
+# --- softmax_cross_entropy ------------------------------------------------------------------
+SCE_CASES = [(1, 3), (4, 3), (5, 7), (3, 1)]
+
+
+def _np_softmax_ce(x, t):
+    x = x.astype(np.float64)
+    m = x.max(axis=1, keepdims=True)
+    log_p = x - m - np.log(np.exp(x - m).sum(axis=1, keepdims=True))
+    return -np.mean(log_p[np.arange(len(t)), t])
+
+
+def _labels(rng, n, c):
+    return rng.integers(0, c, size=n).astype(np.int64)
+
+
+@pytest.mark.parametrize("n,c", SCE_CASES)
+def test_softmax_cross_entropy_forward(xp, dtype, n, c):
+    rng = np.random.default_rng(2)
+    x, t = rng.standard_normal((n, c)).astype(dtype), _labels(rng, n, c)
+    y = F.softmax_cross_entropy(xp.asarray(x), xp.asarray(t))
+    assert y.shape == () and y.dtype == dtype
+    np.testing.assert_allclose(as_numpy(y.data), _np_softmax_ce(x, t), rtol=_fwd_rtol(dtype), atol=1e-7)
+
+
+@pytest.mark.parametrize("n,c", SCE_CASES)
+def test_softmax_cross_entropy_backward(dtype, n, c):
+    rng = np.random.default_rng(3)
+    x, t = rng.standard_normal((n, c)).astype(dtype), _labels(rng, n, c)
+    assert gradient_check(F.softmax_cross_entropy, x, t, **tolerances(dtype))
+    assert double_gradient_check(F.softmax_cross_entropy, x, t, **tolerances(dtype))
+
+
+def test_softmax_cross_entropy_gradient_closed_form(dtype):
+    x = dezero.Variable(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], dtype=dtype))
+    t = np.array([2, 0])
+    F.softmax_cross_entropy(x, t).backward()
+    e = np.exp(x.data.astype(np.float64))
+    p = e / e.sum(axis=1, keepdims=True)
+    p[[0, 1], t] -= 1
+    assert x.grad.dtype == dtype
+    np.testing.assert_allclose(x.grad.data, p / 2, rtol=_fwd_rtol(dtype) * 10)
+
+
+def test_softmax_cross_entropy_accepts_variable_labels_and_int32():
+    x = np.random.default_rng(4).standard_normal((3, 4))
+    t = np.array([3, 0, 1], dtype=np.int32)
+    y = F.softmax_cross_entropy(dezero.Variable(x), dezero.Variable(t))
+    np.testing.assert_allclose(y.data, _np_softmax_ce(x, t), rtol=1e-12)
+
+
+def test_softmax_cross_entropy_huge_logits_finite(dtype):
+    x = dezero.Variable(np.array([[1e4, 0.0, -1e4], [0.0, 1e4, 0.0]], dtype=dtype))
+    t = np.array([2, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = F.softmax_cross_entropy(x, t)
+        y.backward()
+    # Row 0: -log softmax = 2e4 for the label; row 1: 0.
+    assert np.isfinite(y.data) and y.data == pytest.approx(1e4, rel=1e-6)
+    assert np.all(np.isfinite(x.grad.data))
+    np.testing.assert_allclose(x.grad.data, [[0.5, 0.0, -0.5], [0.0, 0.0, 0.0]], atol=1e-7)
+
+
+def test_softmax_cross_entropy_bad_arguments():
+    x = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: label 4 is out of range \[0, 4\)"):
+        F.softmax_cross_entropy(x, np.array([0, 4, 1]))
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: label -1 is out of range"):
+        F.softmax_cross_entropy(x, np.array([0, -1, 1]))
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: t must have shape \(3,\)"):
+        F.softmax_cross_entropy(x, np.array([[0], [1], [2]]))
+    with pytest.raises(TypeError, match="softmax_cross_entropy: t must hold integer class labels"):
+        F.softmax_cross_entropy(x, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: x must be 2-D \(N, C\)"):
+        F.softmax_cross_entropy(np.zeros(4), np.array([0]))
+    with pytest.raises(TypeError, match="softmax_cross_entropy: x must be a floating-point"):
+        F.softmax_cross_entropy(np.zeros((3, 4), dtype=np.int64), np.array([0, 1, 2]))
+
+
+def test_softmax_cross_entropy_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x, t = rng.standard_normal((6, 5)) * 5, _labels(rng, 6, 5)
+    xv = dezero.Variable(x.copy())
+    y = F.softmax_cross_entropy(xv, t)
+    y.backward()
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.cross_entropy(xt, torch.tensor(t))
+    yt.backward()
+    assert float(y.data) == pytest.approx(float(yt.detach()), rel=1e-12)
+    np.testing.assert_allclose(xv.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+# --- sigmoid_cross_entropy ---------------------------------------------------------------
+BINARY_SHAPES = [(1,), (4,), (4, 1), (2, 3)]
+
+
+def _np_sigmoid_ce(x, t):
+    p = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    return -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+
+@pytest.mark.parametrize("shape", BINARY_SHAPES)
+def test_sigmoid_cross_entropy_forward(xp, dtype, shape):
+    rng = np.random.default_rng(6)
+    x, t = (rng.standard_normal(shape) * 3).astype(dtype), rng.integers(0, 2, size=shape)
+    y = F.sigmoid_cross_entropy(xp.asarray(x), xp.asarray(t))
+    assert y.shape == () and y.dtype == dtype
+    np.testing.assert_allclose(as_numpy(y.data), _np_sigmoid_ce(x, t), rtol=_fwd_rtol(dtype))
+
+
+@pytest.mark.parametrize("shape", BINARY_SHAPES)
+def test_sigmoid_cross_entropy_backward(dtype, shape):
+    rng = np.random.default_rng(7)
+    x, t = rng.standard_normal(shape).astype(dtype), rng.integers(0, 2, size=shape)
+    assert gradient_check(F.sigmoid_cross_entropy, x, t, **tolerances(dtype))
+    assert double_gradient_check(F.sigmoid_cross_entropy, x, t, **tolerances(dtype))
+
+
+def test_sigmoid_cross_entropy_soft_targets():
+    x = np.array([0.5, -1.0, 2.0])
+    t = np.array([0.25, 0.5, 1.0])
+    np.testing.assert_allclose(F.sigmoid_cross_entropy(x, t).data, _np_sigmoid_ce(x, t), rtol=1e-12)
+
+
+def test_sigmoid_cross_entropy_extreme_logits(dtype):
+    x = dezero.Variable(np.array([1000.0, -1000.0, 1000.0, -1000.0], dtype=dtype))
+    t = np.array([1, 0, 0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = F.sigmoid_cross_entropy(x, t)
+        y.backward()
+    # Two right answers (loss 0) and two confidently wrong ones (loss 1000 each).
+    assert y.data == pytest.approx(500.0, rel=1e-6)
+    np.testing.assert_allclose(x.grad.data, [0.0, 0.0, 0.25, -0.25], atol=1e-7)
+
+
+def test_sigmoid_cross_entropy_bad_arguments():
+    with pytest.raises(ValueError, match=r"sigmoid_cross_entropy: .*\(4, 1\).*\(4,\)"):
+        F.sigmoid_cross_entropy(np.zeros((4, 1)), np.zeros(4, dtype=np.int64))
+    with pytest.raises(ValueError, match="sigmoid_cross_entropy: integer labels t must be 0 or 1"):
+        F.sigmoid_cross_entropy(np.zeros(3), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"sigmoid_cross_entropy: targets t must lie in \[0, 1\]"):
+        F.sigmoid_cross_entropy(np.zeros(2), np.array([0.5, 1.5]))
+
+
+def test_sigmoid_cross_entropy_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x, t = rng.standard_normal((5, 2)) * 4, rng.integers(0, 2, size=(5, 2))
+    xv = dezero.Variable(x.copy())
+    y = F.sigmoid_cross_entropy(xv, t)
+    y.backward()
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.binary_cross_entropy_with_logits(xt, torch.tensor(t, dtype=torch.float64))
+    yt.backward()
+    assert float(y.data) == pytest.approx(float(yt.detach()), rel=1e-12)
+    np.testing.assert_allclose(xv.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+# --- binary_cross_entropy ----------------------------------------------------------------------
+@pytest.mark.parametrize("shape", BINARY_SHAPES)
+def test_binary_cross_entropy_forward(xp, dtype, shape):
+    rng = np.random.default_rng(9)
+    p, t = rng.uniform(0.05, 0.95, size=shape).astype(dtype), rng.integers(0, 2, size=shape)
+    y = F.binary_cross_entropy(xp.asarray(p), xp.asarray(t))
+    assert y.shape == () and y.dtype == dtype
+    p64 = p.astype(np.float64)
+    expected = -np.mean(t * np.log(p64) + (1 - t) * np.log(1 - p64))
+    np.testing.assert_allclose(as_numpy(y.data), expected, rtol=_fwd_rtol(dtype))
+
+
+@pytest.mark.parametrize("shape", BINARY_SHAPES)
+def test_binary_cross_entropy_backward(dtype, shape):
+    rng = np.random.default_rng(10)
+    p, t = rng.uniform(0.2, 0.8, size=shape).astype(dtype), rng.integers(0, 2, size=shape)
+    # eps keeps the finite differences inside (0, 1), far from the clip bounds.
+    tol = tolerances(dtype)
+    assert gradient_check(F.binary_cross_entropy, p, t, eps=1e-3 if dtype == np.float32 else None, **tol)
+    assert double_gradient_check(F.binary_cross_entropy, p, t, eps=1e-3 if dtype == np.float32 else None, **tol)
+
+
+def test_binary_cross_entropy_clips_at_0_and_1(dtype):
+    p = dezero.Variable(np.array([0.0, 1.0, 1.0, 0.0], dtype=dtype))
+    t = np.array([1, 0, 1, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = F.binary_cross_entropy(p, t)
+        y.backward()
+    assert y.dtype == dtype and np.isfinite(y.data)
+    # Two certain mistakes cost -log(eps) each (in float32, 1 - 1e-7 rounds to 1 - 2**-23).
+    eps_hi = 1.0 - float(np.asarray(1.0 - 1e-7, dtype=dtype))
+    expected = (-np.log(1e-7) - np.log(eps_hi)) / 4
+    assert float(y.data) == pytest.approx(expected, rel=1e-5)
+    assert float(y.data) < 17.0
+    np.testing.assert_array_equal(p.grad.data, np.zeros(4))  # the clip is active everywhere
+
+
+def test_binary_cross_entropy_float_targets_and_float32():
+    p = dezero.Variable(np.array([0.3, 0.6], dtype=np.float32))
+    y = F.binary_cross_entropy(p, np.array([0.5, 1.0]))  # float64 targets must not upcast
+    y.backward()
+    assert y.dtype == np.float32 and p.grad.dtype == np.float32
+    expected = -np.mean([0.5 * np.log(0.3) + 0.5 * np.log(0.7), np.log(0.6)])
+    assert float(y.data) == pytest.approx(expected, rel=1e-6)
+
+
+def test_binary_cross_entropy_bad_arguments():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: p must hold probabilities in \[0, 1\]"):
+        F.binary_cross_entropy(np.array([0.5, 2.0]), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: .*\(3, 1\).*\(3,\)"):
+        F.binary_cross_entropy(np.full((3, 1), 0.5), np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match="binary_cross_entropy: integer labels t must be 0 or 1"):
+        F.binary_cross_entropy(np.full(2, 0.5), np.array([0, 3]))
+
+
+# --- accuracy ----------------------------------------------------------------------------------
+def test_accuracy(xp, dtype):
+    y = xp.asarray(np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]], dtype=dtype))
+    t = xp.asarray(np.array([1, 1, 1, 0]))
+    acc = F.accuracy(dezero.Variable(y), t)
+    assert isinstance(acc, dezero.Variable) and acc.creator is None
+    assert acc.shape == () and acc.dtype == dtype
+    assert float(as_numpy(acc.data)) == pytest.approx(0.75)
+
+
+def test_accuracy_random_against_loop():
+    rng = np.random.default_rng(11)
+    y, t = rng.standard_normal((20, 5)), rng.integers(0, 5, size=20)
+    hits = sum(int(np.argmax(row) == label) for row, label in zip(y, t))
+    assert float(F.accuracy(y, dezero.Variable(t)).data) == pytest.approx(hits / 20)
+
+
+def test_accuracy_bad_arguments():
+    with pytest.raises(ValueError, match=r"accuracy: t must have shape \(3,\)"):
+        F.accuracy(np.zeros((3, 2)), np.array([0, 1]))
+    with pytest.raises(TypeError, match="accuracy: t must hold integer class labels"):
+        F.accuracy(np.zeros((3, 2)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"accuracy: y must be \(N, C\) scores"):
+        F.accuracy(np.zeros(3), np.zeros(3, dtype=np.int64))
+
+
+@pytest.mark.parametrize("op", [F.softmax_cross_entropy, F.sigmoid_cross_entropy,
+                                F.binary_cross_entropy, F.accuracy])
+def test_targets_must_be_arrays(op):
+    with pytest.raises(TypeError, match=f"{op.__name__}: t must be an array or a Variable, got list"):
+        op(np.full((2, 2), 0.5), [[0, 1], [1, 0]])

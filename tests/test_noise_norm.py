@@ -1,0 +1,315 @@
+"""batch_norm, dropout and embed_id: forward against NumPy references, gradients
+against numerical ones, running statistics, train/test modes, argument errors."""
+import numpy as np
+import pytest
+
+import dezero
+import dezero.functions as F
+from dezero.backend import as_numpy
+from dezero.utils import double_gradient_check, gradient_check
+from tests.conftest import tolerances
+
+EPS = 2e-5
+
+
+# =============================================================================
+# batch_norm
+# =============================================================================
+BN_SHAPES = [(4, 3), (2, 3), (5, 1), (2, 3, 2, 2), (3, 2, 1, 3)]
+
+
+def _bn_reference(x, gamma, beta, eps=EPS):
+    """Plain NumPy, float64: normalise each channel (axis 1) over every other axis."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    x = x.astype(np.float64)
+    mu = x.mean(axis=axes, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=axes, keepdims=True)
+    return gamma.reshape(shape) * (x - mu) / np.sqrt(var + eps) + beta.reshape(shape)
+
+
+def _channel_values(x, c):
+    """All values of channel c as a flat vector (a loop-free but independent view)."""
+    return np.moveaxis(x, 1, 0)[c].ravel().astype(np.float64)
+
+
+def _bn_inputs(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+    gamma = rng.uniform(0.5, 1.5, size=c).astype(dtype)
+    beta = rng.standard_normal(c).astype(dtype)
+    return x, gamma, beta
+
+
+@pytest.mark.parametrize("shape", BN_SHAPES)
+def test_batch_norm_train_forward(xp, dtype, shape):
+    x, gamma, beta = _bn_inputs(shape, dtype, 0)
+    c = shape[1]
+    mean, var = xp.zeros(c, dtype=dtype), xp.ones(c, dtype=dtype)
+    y = F.batch_norm(xp.asarray(x), xp.asarray(gamma), xp.asarray(beta), mean, var)
+    assert y.dtype == dtype and y.shape == shape
+    atol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(as_numpy(y.data), _bn_reference(x, gamma, beta), rtol=atol, atol=atol)
+
+
+@pytest.mark.parametrize("shape", BN_SHAPES)
+def test_batch_norm_train_backward(dtype, shape):
+    x, gamma, beta = _bn_inputs(shape, dtype, 1)
+    c = shape[1]
+    mean, var = np.zeros(c, dtype=dtype), np.ones(c, dtype=dtype)
+    # The running statistics stay out of the checked arguments: they are state, not inputs.
+    f = lambda x, g, b: F.batch_norm(x, g, b, mean, var)  # noqa: E731
+    assert gradient_check(f, x, gamma, beta, **tolerances(dtype))
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (2, 2, 2, 2)])
+def test_batch_norm_train_double_backward(dtype, shape):
+    x, gamma, beta = _bn_inputs(shape, dtype, 2)
+    c = shape[1]
+    mean, var = np.zeros(c, dtype=dtype), np.ones(c, dtype=dtype)
+    f = lambda x, g, b: F.batch_norm(x, g, b, mean, var)  # noqa: E731
+    assert double_gradient_check(f, x, gamma, beta, **tolerances(dtype))
+
+
+def test_batch_norm_backward_paths_agree():
+    """The plain backward (constants from the forward) and the differentiable one
+    (create_graph=True, statistics rebuilt in the graph) give the same gradients."""
+    x, gamma, beta = _bn_inputs((3, 2, 2, 3), np.float64, 3)
+    gy = np.random.default_rng(4).standard_normal(x.shape)
+    results = []
+    for create_graph in (False, True):
+        xs = [dezero.Variable(a.copy()) for a in (x, gamma, beta)]
+        y = F.batch_norm(*xs, np.zeros(2), np.ones(2))
+        grads = dezero.grad(y, xs, grad_outputs=gy, create_graph=create_graph)
+        results.append([g.data for g in grads])
+    for plain, graphed in zip(*results):
+        np.testing.assert_allclose(plain, graphed, rtol=1e-12, atol=1e-12)
+
+
+def test_batch_norm_gradient_properties():
+    """Per channel, the x-gradient sums to 0 and is orthogonal to x_hat (the batch
+    mean and variance absorb those directions); gbeta = sum(gy). The
+    orthogonality is exact for eps -> 0, hence the tiny eps."""
+    x, gamma, beta = _bn_inputs((6, 3), np.float64, 5)
+    xs = [dezero.Variable(a) for a in (x, gamma, beta)]
+    gy = np.random.default_rng(6).standard_normal(x.shape)
+    y = F.batch_norm(*xs, np.zeros(3), np.ones(3), eps=1e-12)
+    y.backward(grad=gy)
+    x_hat = (y.data - beta) / gamma
+    np.testing.assert_allclose(xs[0].grad.data.sum(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose((xs[0].grad.data * x_hat).sum(axis=0), 0, atol=1e-10)
+    np.testing.assert_allclose(xs[2].grad.data, gy.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(xs[1].grad.data, (gy * x_hat).sum(axis=0), rtol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 2, 2)])
+def test_batch_norm_running_statistics_two_steps(dtype, shape):
+    c, decay = shape[1], 0.8
+    rng = np.random.default_rng(7)
+    gamma, beta = np.ones(c, dtype=dtype), np.zeros(c, dtype=dtype)
+    mean = np.full(c, 0.5, dtype=dtype)
+    var = np.full(c, 2.0, dtype=dtype)
+    mean_obj, var_obj = mean, var
+    exp_mean, exp_var = mean.astype(np.float64), var.astype(np.float64)
+    for _ in range(2):
+        x = (rng.standard_normal(shape) * 3 - 1).astype(dtype)
+        F.batch_norm(x, gamma, beta, mean, var, decay=decay)
+        batch_mean = np.array([_channel_values(x, k).mean() for k in range(c)])
+        batch_var = np.array([np.var(_channel_values(x, k), ddof=1) for k in range(c)])  # unbiased
+        exp_mean = decay * exp_mean + (1 - decay) * batch_mean
+        exp_var = decay * exp_var + (1 - decay) * batch_var
+    assert mean is mean_obj and var is var_obj  # updated in place
+    assert mean.dtype == dtype and var.dtype == dtype
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(mean, exp_mean, rtol=rtol)
+    np.testing.assert_allclose(var, exp_var, rtol=rtol)
+
+
+def test_batch_norm_running_stats_keep_their_dtype_with_float32_input():
+    x, gamma, beta = _bn_inputs((4, 2), np.float32, 8)
+    mean, var = np.zeros(2), np.ones(2)  # float64 state
+    y = F.batch_norm(x, gamma, beta, mean, var)
+    assert y.dtype == np.float32 and mean.dtype == np.float64 and var.dtype == np.float64
+    with dezero.test_mode():
+        assert F.batch_norm(x, gamma, beta, mean, var).dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 2, 2)])
+def test_batch_norm_test_mode(dtype, shape):
+    x, gamma, beta = _bn_inputs(shape, dtype, 9)
+    c = shape[1]
+    rng = np.random.default_rng(10)
+    mean = rng.standard_normal(c).astype(dtype)
+    var = rng.uniform(0.5, 2.0, size=c).astype(dtype)
+    mean0, var0 = mean.copy(), var.copy()
+    cshape = (1, c) + (1,) * (len(shape) - 2)
+    with dezero.test_mode():
+        y = F.batch_norm(x, gamma, beta, mean, var)
+        f = lambda x, g, b: F.batch_norm(x, g, b, mean, var)  # noqa: E731
+        assert gradient_check(f, x, gamma, beta, **tolerances(dtype))
+        assert double_gradient_check(f, x, gamma, beta, **tolerances(dtype))
+    expected = (gamma.reshape(cshape) * (x - mean0.reshape(cshape)) / np.sqrt(var0.reshape(cshape) + EPS)
+                + beta.reshape(cshape))
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y.data, expected, rtol=1e-5, atol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_array_equal(mean, mean0)  # running statistics untouched in test mode
+    np.testing.assert_array_equal(var, var0)
+
+
+def test_batch_norm_test_mode_is_affine_in_x():
+    x, gamma, beta = _bn_inputs((3, 2), np.float64, 11)
+    xv = dezero.Variable(x)
+    with dezero.test_mode():
+        y = F.batch_norm(xv, gamma, beta, np.zeros(2), np.full(2, 4.0), eps=1e-12)
+    y.backward()
+    np.testing.assert_allclose(xv.grad.data, np.broadcast_to(gamma / 2.0, x.shape), rtol=1e-10)
+
+
+def test_batch_norm_bad_arguments():
+    g, b, m, v = np.ones(3), np.zeros(3), np.zeros(3), np.ones(3)
+    with pytest.raises(ValueError, match=r"batch_norm: x must be \(N, C\) or \(N, C, H, W\), got shape \(3,\)"):
+        F.batch_norm(np.zeros(3), g, b, m, v)
+    with pytest.raises(ValueError, match=r"batch_norm: gamma must have shape \(4,\) .* got \(3,\)"):
+        F.batch_norm(np.zeros((2, 4)), g, b, m, v)
+    with pytest.raises(ValueError, match=r"batch_norm: var must have shape \(3,\)"):
+        F.batch_norm(np.zeros((2, 3)), g, b, m, np.ones(2))
+    with pytest.raises(TypeError, match="batch_norm: running mean must be a floating-point"):
+        F.batch_norm(np.zeros((2, 3)), g, b, np.zeros(3, dtype=np.int64), v)
+    with pytest.raises(ValueError, match="batch_norm: decay must be in"):
+        F.batch_norm(np.zeros((2, 3)), g, b, m, v, decay=1.5)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 3, 2, 2)])
+def test_batch_norm_matches_torch(shape):
+    torch = pytest.importorskip("torch")
+    x, gamma, beta = _bn_inputs(shape, np.float64, 12)
+    gy = np.random.default_rng(13).standard_normal(shape)
+    c, decay = shape[1], 0.9
+    mean, var = np.zeros(c), np.ones(c)
+    xs = [dezero.Variable(a.copy()) for a in (x, gamma, beta)]
+    y = F.batch_norm(*xs, mean, var, decay=decay, eps=EPS)
+    y.backward(grad=gy)
+
+    xt, gt, bt = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
+    rm, rv = torch.zeros(c, dtype=torch.float64), torch.ones(c, dtype=torch.float64)
+    yt = torch.nn.functional.batch_norm(xt, rm, rv, gt, bt, training=True, momentum=1 - decay, eps=EPS)
+    yt.backward(torch.tensor(gy))
+
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for ours, theirs in zip(xs, (xt, gt, bt)):
+        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(mean, rm.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(var, rv.numpy(), rtol=1e-12)
+
+    with dezero.test_mode():
+        y_test = F.batch_norm(x, gamma, beta, mean, var, eps=EPS)
+    yt_test = torch.nn.functional.batch_norm(torch.tensor(x), rm, rv, torch.tensor(gamma),
+                                             torch.tensor(beta), training=False, eps=EPS)
+    np.testing.assert_allclose(y_test.data, yt_test.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# =============================================================================
+# dropout
+# =============================================================================
+@pytest.mark.parametrize("ratio", [0.1, 0.5, 0.8])
+def test_dropout_statistics(xp, ratio):
+    xp.random.seed(0)
+    x = xp.ones((200, 500), dtype=np.float32)
+    y = as_numpy(F.dropout(x, ratio).data)
+    assert y.dtype == np.float32
+    zero_fraction = np.mean(y == 0)
+    # 1e5 Bernoulli draws: the standard deviation of these estimates is below 0.007.
+    assert abs(zero_fraction - ratio) < 0.01
+    assert abs(y.mean() - 1.0) < 0.03  # inverted dropout preserves the mean
+    survivors = y[y != 0]
+    np.testing.assert_allclose(survivors, 1.0 / (1.0 - ratio), rtol=1e-6)
+
+
+def test_dropout_backward_uses_the_forward_mask(dtype):
+    np.random.seed(1)
+    x = dezero.Variable(np.random.default_rng(2).uniform(1, 2, size=(4, 5)).astype(dtype))
+    y = F.dropout(x, 0.5)
+    gy = np.random.default_rng(3).standard_normal((4, 5)).astype(dtype)
+    y.backward(grad=gy)
+    mask = y.data / x.data  # 0 or 2
+    assert set(np.unique(np.round(mask, 5))) <= {0.0, 2.0} and 0 < np.mean(mask == 0) < 1
+    assert x.grad.dtype == dtype
+    np.testing.assert_allclose(x.grad.data, gy * mask, rtol=1e-6)
+
+
+def test_dropout_gradient_check():
+    x = np.random.default_rng(4).standard_normal((3, 4))
+
+    def f(v):
+        np.random.seed(5)  # the same mask on every evaluation
+        return F.dropout(v, 0.3)
+
+    assert gradient_check(f, x)
+    assert double_gradient_check(lambda v: f(v) * v, x)
+
+
+def test_dropout_ratio_zero_keeps_everything():
+    x = np.random.default_rng(6).standard_normal((3, 4))
+    np.testing.assert_array_equal(F.dropout(x, 0.0).data, x)
+
+
+def test_dropout_is_identity_in_test_mode(xp):
+    x = dezero.Variable(xp.asarray(np.random.default_rng(7).standard_normal((3, 4))))
+    with dezero.test_mode():
+        y = F.dropout(x, 0.9)
+    assert y is x
+    assert dezero.Config.train  # the mode is restored
+    z = F.dropout(x, 0.9)
+    assert float(as_numpy((z.data == 0).mean())) > 0.5
+
+
+@pytest.mark.parametrize("ratio", [-0.1, 1.0, 1.5, "0.5", None])
+def test_dropout_bad_ratio(ratio):
+    with pytest.raises(ValueError, match=r"dropout: dropout_ratio must be a number in \[0, 1\)"):
+        F.dropout(np.ones(3), ratio)
+
+
+# =============================================================================
+# embed_id
+# =============================================================================
+@pytest.mark.parametrize("ids_shape", [(), (3,), (2, 3)])
+def test_embed_id_forward(xp, dtype, ids_shape):
+    rng = np.random.default_rng(8)
+    W = rng.standard_normal((5, 4)).astype(dtype)
+    ids = rng.integers(0, 5, size=ids_shape)
+    y = F.embed_id(xp.asarray(ids), xp.asarray(W))
+    assert y.shape == ids_shape + (4,) and y.dtype == dtype
+    expected = np.array([W[i] for i in ids.ravel()]).reshape(ids_shape + (4,))
+    np.testing.assert_array_equal(as_numpy(y.data), expected)
+
+
+def test_embed_id_backward_accumulates_repeated_ids(dtype):
+    W = dezero.Variable(np.random.default_rng(9).standard_normal((4, 3)).astype(dtype))
+    ids = np.array([[0, 2], [0, 0]])
+    gy = np.arange(12, dtype=dtype).reshape(2, 2, 3)
+    F.embed_id(ids, W).backward(grad=gy)
+    expected = np.zeros((4, 3))
+    for (i, j), k in np.ndenumerate(ids):
+        expected[k] += gy[i, j]
+    assert W.grad.dtype == dtype
+    np.testing.assert_array_equal(W.grad.data, expected)
+
+
+def test_embed_id_gradient_checks(dtype):
+    W = np.random.default_rng(10).standard_normal((5, 3)).astype(dtype)
+    ids = dezero.Variable(np.array([[1, 4, 1], [0, 1, 3]]))
+    assert gradient_check(lambda w: F.embed_id(ids, w), W, **tolerances(dtype))
+    assert double_gradient_check(lambda w: F.embed_id(ids, w) ** 2, W, **tolerances(dtype))
+
+
+def test_embed_id_bad_arguments():
+    W = np.zeros((5, 3))
+    with pytest.raises(IndexError, match=r"embed_id: id 5 is out of range \[0, 5\)"):
+        F.embed_id(np.array([0, 5]), W)
+    with pytest.raises(IndexError, match=r"embed_id: id -1 is out of range"):
+        F.embed_id(np.array([-1, 2]), W)
+    with pytest.raises(TypeError, match="embed_id: x must be an integer array"):
+        F.embed_id(np.array([0.0, 1.0]), W)
+    with pytest.raises(ValueError, match=r"embed_id: W must be 2-D \(vocab, dim\)"):
+        F.embed_id(np.array([0]), np.zeros(5))
