@@ -7,6 +7,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from dezero.backend import array_types, as_numpy, get_array_module
+from dezero.files import DownloadError, cache_dir, get_file  # noqa: F401  (re-export)
 
 
 # =============================================================================

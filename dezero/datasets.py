@@ -1,0 +1,668 @@
+"""Datasets: indexable collections of (input, label) pairs.
+
+A :class:`Dataset` holds its inputs in ``self.data`` and its labels in
+``self.label`` (both arrays, filled by :meth:`Dataset.prepare`), and returns one
+transformed pair per index. A :class:`~dezero.dataloaders.DataLoader` turns it
+into mini-batches::
+
+    train_set = dezero.datasets.Digits(train=True)
+    x, t = train_set[0]                  # x: (64,) float32 in [0, 1], t: int
+    loader = dezero.DataLoader(train_set, batch_size=32)
+
+Synthetic data (:class:`Spiral`, :class:`SinCurve`) and :class:`Digits` (bundled
+with scikit-learn) need no network. :class:`MNIST`, :class:`FashionMNIST`,
+:class:`CIFAR10` and :class:`Shakespeare` download their files once into the
+cache (see :mod:`dezero.files`); offline, the error says where to put them.
+
+Image data is kept as float32 arrays of raw pixel values (0..255) shaped
+(N, C, H, W); each class's default ``transform`` says what one item becomes,
+and ``transform=None`` gives the raw item.
+"""
+from __future__ import annotations
+
+import ast
+import gzip
+import os
+import pickle
+import shutil
+import struct
+import tarfile
+import tempfile
+import zlib
+from typing import Callable, Optional
+
+import numpy as np
+
+from dezero.files import DownloadError, cache_dir, get_file
+from dezero.transforms import Compose, Flatten, Normalize
+
+__all__ = ["Dataset", "NpyFolder", "Spiral", "get_spiral", "SinCurve", "Digits",
+           "MNIST", "FashionMNIST", "CIFAR10", "ImageNet", "CharText", "Shakespeare",
+           "read_idx", "load_pickle", "RestrictedUnpickler", "extract_tar"]
+
+
+def _identity(x):
+    return x
+
+
+# =============================================================================
+# Base class
+# =============================================================================
+class Dataset:
+    """Base class: subclasses fill ``self.data`` (and ``self.label``, or leave
+    it None for unlabelled data) in :meth:`prepare`.
+
+    Parameters
+    ----------
+    train : bool
+        Which split to load, for datasets that have one.
+    transform, target_transform : callable, optional
+        Applied to each input and each label as it is fetched; None is the
+        identity.
+
+    ``dataset[i]`` returns ``(transform(data[i]), target_transform(label[i]))``,
+    or ``(x, None)`` when there are no labels. Datasets too large for memory
+    override ``__getitem__`` and ``__len__`` and read items on access instead
+    (see :class:`NpyFolder`).
+    """
+
+    def __init__(self, train: bool = True, transform: Optional[Callable] = None,
+                 target_transform: Optional[Callable] = None):
+        self.train = train
+        self.transform = transform if transform is not None else _identity
+        self.target_transform = target_transform if target_transform is not None else _identity
+        self.data = None
+        self.label = None
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Load or generate ``self.data`` and ``self.label`` (subclasses override this)."""
+
+    def __len__(self) -> int:
+        if self.data is None:
+            raise TypeError(f"{type(self).__name__}: prepare() left self.data unset; a dataset that loads "
+                            "items lazily must define __len__ and __getitem__ itself")
+        return len(self.data)
+
+    def _check_index(self, index) -> int:
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            raise TypeError(f"{type(self).__name__}[index]: index must be an int, got {type(index).__name__} "
+                            "(a DataLoader makes batches)")
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"{type(self).__name__}[{index}]: index out of range for {n} items")
+        return int(index)
+
+    def __getitem__(self, index):
+        index = self._check_index(index)
+        x = self.transform(self.data[index])
+        if self.label is None:
+            return x, None
+        return x, self.target_transform(self.label[index])
+
+    def __repr__(self) -> str:
+        split = "train" if self.train else "test"
+        return f"{type(self).__name__}({split}, {len(self)} items)"
+
+
+class NpyFolder(Dataset):
+    """A dataset read lazily from ``.npy`` files, one per item: nothing is
+    loaded until an item is asked for (the book's "big data" case).
+
+    ``data_dir`` holds ``0.npy``, ``1.npy``, ... ``N-1.npy``; ``label_dir``, if
+    given, holds the labels under the same names. Files are read with
+    ``allow_pickle=False``, so a file can only ever give back an array.
+
+    Example::
+
+        for i, (x, t) in enumerate(samples):
+            np.save(f"data/{i}.npy", x); np.save(f"label/{i}.npy", t)
+        loader = DataLoader(NpyFolder("data", "label"), batch_size=32)
+    """
+
+    def __init__(self, data_dir: str, label_dir: Optional[str] = None,
+                 transform: Optional[Callable] = None, target_transform: Optional[Callable] = None):
+        self.data_dir = data_dir
+        self.label_dir = label_dir
+        super().__init__(True, transform, target_transform)
+
+    def prepare(self) -> None:
+        if not os.path.isdir(self.data_dir):
+            raise FileNotFoundError(f"NpyFolder: data_dir {self.data_dir!r} is not a directory")
+        stems = [f[:-4] for f in os.listdir(self.data_dir) if f.endswith(".npy")]
+        indices = sorted(int(s) for s in stems if s.isdigit())
+        self._size = len(indices)
+        if indices != list(range(self._size)):
+            missing = min(set(range(self._size)) - set(indices))
+            raise ValueError(f"NpyFolder: {self.data_dir!r} must hold 0.npy .. {self._size - 1}.npy, "
+                             f"but {missing}.npy is missing")
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index):
+        index = self._check_index(index) % self._size
+        x = self.transform(np.load(os.path.join(self.data_dir, f"{index}.npy"), allow_pickle=False))
+        if self.label_dir is None:
+            return x, None
+        t = np.load(os.path.join(self.label_dir, f"{index}.npy"), allow_pickle=False)
+        return x, self.target_transform(t)
+
+
+# =============================================================================
+# Synthetic data
+# =============================================================================
+def get_spiral(train: bool = True):
+    """Three interleaved spiral arms of 100 points each, shuffled.
+
+    Returns ``x`` (300, 2) float32 and ``t`` (300,) int64 class ids 0..2. The
+    seeds are fixed (different for train and test) and use NumPy's legacy
+    RandomState, whose stream NumPy keeps frozen, so the data is the same on
+    every machine and version.
+    """
+    num_data, num_class = 100, 3
+    rng = np.random.RandomState(1984 if train else 2020)
+    rate = np.arange(num_data) / num_data
+    xs, ts = [], []
+    for j in range(num_class):
+        radius = rate
+        theta = j * 4.0 + 4.0 * rate + rng.randn(num_data) * 0.2
+        xs.append(np.stack([radius * np.sin(theta), radius * np.cos(theta)], axis=1))
+        ts.append(np.full(num_data, j, dtype=np.int64))
+    x = np.concatenate(xs).astype(np.float32)
+    t = np.concatenate(ts)
+    perm = rng.permutation(num_data * num_class)
+    return x[perm], t[perm]
+
+
+class Spiral(Dataset):
+    """The spiral toy problem (see :func:`get_spiral`): items are ((2,) float32, int)."""
+
+    def prepare(self) -> None:
+        self.data, self.label = get_spiral(self.train)
+
+
+class SinCurve(Dataset):
+    """A time series for recurrent nets: predict the next value from the current one.
+
+    Train: ``sin`` over one period (1000 points) with uniform noise in
+    [-0.05, 0.05] (fixed seed); test: a clean ``cos``. ``data`` is the series
+    without its last point and ``label`` the series shifted by one, both
+    (999, 1) float32, so item i is (y[i], y[i + 1]).
+    """
+
+    def prepare(self) -> None:
+        num_data = 1000
+        x = np.linspace(0, 2 * np.pi, num_data)
+        if self.train:
+            noise = np.random.RandomState(0).uniform(-0.05, 0.05, size=x.shape)
+            y = np.sin(x) + noise
+        else:
+            y = np.cos(x)
+        y = y.astype(np.float32)
+        self.data = y[:-1, np.newaxis]
+        self.label = y[1:, np.newaxis]
+
+
+# =============================================================================
+# scikit-learn's digits: small, bundled, offline
+# =============================================================================
+def _stratified_split(target: np.ndarray, test_ratio: float, seed: int):
+    """Per-class shuffled split; RandomState's stream is frozen by NumPy, so the
+    split is the same in every process and on every NumPy version."""
+    rng = np.random.RandomState(seed)
+    train_idx, test_idx = [], []
+    for c in np.unique(target):
+        idx = rng.permutation(np.flatnonzero(target == c))
+        n_test = int(round(len(idx) * test_ratio))
+        test_idx.append(idx[:n_test])
+        train_idx.append(idx[n_test:])
+    return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(test_idx))
+
+
+class Digits(Dataset):
+    """The 8x8 handwritten digits bundled with scikit-learn (1797 images, no download).
+
+    ``data`` is float32 (N, 1, 8, 8) scaled to [0, 1] and ``label`` int64 0..9.
+    The split is a stratified 80/20 one with a fixed seed (1438 train, 359
+    test items), identical in every run. The default transform flattens each
+    image to (64,) for an MLP; pass ``transform=None`` for (1, 8, 8) images.
+    Needs ``pip install "dezero[datasets]"`` (scikit-learn).
+    """
+
+    test_ratio = 0.2
+    seed = 0
+
+    def __init__(self, train: bool = True, transform: Optional[Callable] = Flatten(),
+                 target_transform: Optional[Callable] = None):
+        super().__init__(train, transform, target_transform)
+
+    def prepare(self) -> None:
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError as e:
+            raise ImportError('Digits needs scikit-learn: pip install "dezero[datasets]"') from e
+        digits = load_digits()
+        images = digits.images.astype(np.float32) / 16.0  # pixel counts are 0..16
+        target = digits.target.astype(np.int64)
+        train_idx, test_idx = _stratified_split(target, self.test_ratio, self.seed)
+        idx = train_idx if self.train else test_idx
+        self.data = images[idx][:, np.newaxis]
+        self.label = target[idx]
+
+    @staticmethod
+    def labels() -> dict:
+        return {i: str(i) for i in range(10)}
+
+
+# =============================================================================
+# Downloads with mirrors
+# =============================================================================
+def _fetch(file_name: str, urls, sha256: Optional[str]) -> str:
+    """get_file from the first mirror that answers."""
+    errors = []
+    for url in urls:
+        try:
+            return get_file(url, file_name, sha256)
+        except DownloadError as e:
+            errors.append(str(e))
+    if len(errors) == 1:
+        raise DownloadError(errors[0])
+    raise DownloadError(f"every mirror failed for {file_name!r}:\n  " + "\n  ".join(errors))
+
+
+# =============================================================================
+# IDX files (MNIST, Fashion-MNIST)
+# =============================================================================
+# Third byte of the magic number -> element type; IDX is big-endian.
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str, ndim: Optional[int] = None) -> np.ndarray:
+    """Read an IDX file (gzip'd if the name ends in ``.gz``) into a native-endian array.
+
+    The header is checked (two zero bytes, a known type code, the number of
+    dimensions, which must equal ``ndim`` when given) and the payload must
+    have exactly the size the header announces; anything else raises
+    ``ValueError`` naming the file.
+    """
+    compressed = path.endswith(".gz")
+    try:
+        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as f:
+            raw = f.read()
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ValueError(f"read_idx: {path} is truncated or not a valid gzip file ({e}); "
+                         "delete it so that it is downloaded again") from e
+    if len(raw) < 4:
+        raise ValueError(f"read_idx: {path} is truncated: {len(raw)} bytes, too short for an IDX header")
+    zero0, zero1, code, nd = raw[:4]
+    if zero0 != 0 or zero1 != 0 or code not in _IDX_DTYPES:
+        raise ValueError(f"read_idx: {path} is not an IDX file (magic number 0x{raw[:4].hex()})")
+    if ndim is not None and nd != ndim:
+        raise ValueError(f"read_idx: {path} holds a {nd}-D array (magic 0x{raw[:4].hex()}), "
+                         f"expected {ndim}-D")
+    header = 4 + 4 * nd
+    if len(raw) < header:
+        raise ValueError(f"read_idx: {path} is truncated inside its header")
+    dims = struct.unpack(f">{nd}I", raw[4:header])
+    dtype = np.dtype(_IDX_DTYPES[code])
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    found = len(raw) - header
+    if found != expected:
+        problem = "is truncated" if found < expected else "has trailing bytes"
+        raise ValueError(f"read_idx: {path} {problem}: its header announces shape {dims} "
+                         f"({expected} bytes of data), the file has {found}")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+class MNIST(Dataset):
+    """The MNIST handwritten digits: 60000 train / 10000 test 28x28 grayscale images.
+
+    ``data`` is float32 (N, 1, 28, 28) with raw pixel values 0..255 and
+    ``label`` int64 0..9. The default transform, as in the book, flattens an
+    image to (784,) and divides by 255, giving values in [0, 1] for an MLP;
+    ``transform=None`` gives the raw (1, 28, 28) image, e.g. for a CNN.
+    The four gzip'd IDX files are downloaded once into ``<cache>/mnist/``.
+    """
+
+    folder = "mnist"
+    mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+               "https://storage.googleapis.com/cvdf-datasets/mnist/")
+    files = {True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+             False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+    sha256 = {
+        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    }
+
+    def __init__(self, train: bool = True,
+                 transform: Optional[Callable] = Compose([Flatten(), Normalize(0.0, 255.0)]),
+                 target_transform: Optional[Callable] = None):
+        super().__init__(train, transform, target_transform)
+
+    def _fetch(self, name: str) -> str:
+        return _fetch(f"{self.folder}/{name}", [m + name for m in self.mirrors], self.sha256.get(name))
+
+    def prepare(self) -> None:
+        images_name, labels_name = self.files[bool(self.train)]
+        images_path, labels_path = self._fetch(images_name), self._fetch(labels_name)
+        images = read_idx(images_path, ndim=3)
+        labels = read_idx(labels_path, ndim=1)
+        if len(images) != len(labels):
+            raise ValueError(f"{type(self).__name__}: {images_path} has {len(images)} images but "
+                             f"{labels_path} has {len(labels)} labels")
+        num_classes = len(self.labels())
+        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(f"{type(self).__name__}: {labels_path} has labels outside 0..{num_classes - 1}")
+        self.data = images[:, np.newaxis].astype(np.float32)
+        self.label = labels.astype(np.int64)
+
+    @staticmethod
+    def labels() -> dict:
+        """Class id -> name."""
+        return {i: str(i) for i in range(10)}
+
+
+class FashionMNIST(MNIST):
+    """Zalando's Fashion-MNIST: 28x28 grayscale clothes, in MNIST's format and
+    shapes (see :class:`MNIST`); cached in ``<cache>/fashion-mnist/``."""
+
+    folder = "fashion-mnist"
+    mirrors = ("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+               "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")
+    sha256 = {
+        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    }
+
+    @staticmethod
+    def labels() -> dict:
+        names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+        return dict(enumerate(names))
+
+
+# =============================================================================
+# Pickles and tar archives (CIFAR-10)
+# =============================================================================
+_NUMPY2 = int(np.__version__.split(".")[0]) >= 2
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler for data files: it rebuilds plain containers, numbers,
+    strings, bytes and NumPy arrays, and refuses every other global.
+
+    Unpickling an untrusted file with :mod:`pickle` can run any code (a pickle
+    may name ``os.system`` as a constructor); refusing in ``find_class`` stops
+    that before anything is called.
+    """
+
+    ALLOWED = {
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy._core.numeric", "_frombuffer"),  # pickle protocol 5 arrays
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("builtins", "set"),
+        ("builtins", "frozenset"),
+        ("builtins", "bytearray"),
+        ("_codecs", "encode"),  # how protocol 2 spells a bytes object
+    }
+
+    def find_class(self, module: str, name: str):
+        # NumPy 2 renamed numpy.core to numpy._core: pickles name either one
+        # (CIFAR's, from Python 2, the old one). Check one spelling, import the
+        # one this NumPy has.
+        canonical = module
+        if module.startswith("numpy.core."):
+            canonical = "numpy._core." + module[len("numpy.core."):]
+        elif module == "__builtin__":  # Python 2's name, kept by protocols 0-2
+            canonical = "builtins"
+        if (canonical, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(
+                f"refusing to load the global '{module}.{name}': data files may hold only plain containers, "
+                "numbers, strings, bytes and NumPy arrays (loading it could run arbitrary code)")
+        if canonical.startswith("numpy._core.") and not _NUMPY2:
+            canonical = "numpy.core." + canonical[len("numpy._core."):]
+        return super().find_class(canonical, name)
+
+
+def load_pickle(path: str, encoding: str = "bytes"):
+    """Load a pickled data file with :class:`RestrictedUnpickler`.
+
+    ``encoding="bytes"`` reads Python 2 pickles (like CIFAR's) with their
+    strings as bytes, the way their authors document.
+    """
+    with open(path, "rb") as f:
+        try:
+            return RestrictedUnpickler(f, encoding=encoding).load()
+        except pickle.UnpicklingError as e:
+            raise pickle.UnpicklingError(f"load_pickle: {path}: {e}") from None
+        except (EOFError, ValueError, TypeError) as e:
+            raise ValueError(f"load_pickle: {path} is truncated or not a valid pickle ({e})") from e
+
+
+def _check_member(member: tarfile.TarInfo, archive: str) -> None:
+    name = member.name.replace("\\", "/")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if name.startswith("/") or ".." in parts or (len(name) > 1 and name[1] == ":"):
+        raise ValueError(f"extract_tar: refusing {archive}: member {member.name!r} would be written "
+                         "outside the target folder")
+    if not (member.isfile() or member.isdir()):
+        raise ValueError(f"extract_tar: refusing {archive}: member {member.name!r} is a link or a "
+                         "special file; only regular files and folders are extracted")
+
+
+def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
+    """Extract the folder ``folder/`` of a tar archive into ``dest_dir`` and return its path.
+
+    Every member is checked first: absolute paths, ``..`` components, links and
+    device files are refused. The archive is unpacked into a temporary folder
+    and moved into place only when complete, so an interrupted extraction
+    never looks finished.
+    """
+    final = os.path.join(dest_dir, folder)
+    tmp = tempfile.mkdtemp(prefix=f".{folder}.", dir=dest_dir)
+    try:
+        try:
+            with tarfile.open(archive, "r:*") as tar:
+                members = tar.getmembers()
+                for m in members:
+                    _check_member(m, archive)
+                if hasattr(tarfile, "data_filter"):  # Python >= 3.12 and recent patch releases
+                    tar.extractall(tmp, members=members, filter="data")
+                else:
+                    tar.extractall(tmp, members=members)
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+            raise ValueError(f"extract_tar: {archive} is truncated or not a valid tar archive ({e}); "
+                             "delete it so that it is downloaded again") from e
+        src = os.path.join(tmp, folder)
+        if not os.path.isdir(src):
+            raise ValueError(f"extract_tar: {archive} has no folder {folder!r}")
+        os.replace(src, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _entry(batch: dict, key: str, path: str):
+    # Python 2 pickles loaded with encoding="bytes" have bytes keys.
+    for k in (key.encode(), key):
+        if k in batch:
+            return batch[k]
+    raise ValueError(f"CIFAR10: {path} has no {key!r} entry (found {list(batch)})")
+
+
+class CIFAR10(Dataset):
+    """CIFAR-10: 50000 train / 10000 test 32x32 colour images in 10 classes.
+
+    ``data`` is float32 (N, 3, 32, 32) with raw pixel values 0..255 and
+    ``label`` int64 0..9. The default transform divides by 255 (values in
+    [0, 1], shape kept for a CNN); ``transform=None`` gives raw pixels. The
+    python-version archive is downloaded once and extracted safely into
+    ``<cache>/cifar-10-batches-py/``; its pickled batches are read with
+    :class:`RestrictedUnpickler`.
+    """
+
+    url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    archive = "cifar-10-python.tar.gz"
+    archive_sha256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+    folder = "cifar-10-batches-py"
+
+    def __init__(self, train: bool = True, transform: Optional[Callable] = Normalize(0.0, 255.0),
+                 target_transform: Optional[Callable] = None):
+        super().__init__(train, transform, target_transform)
+
+    def _batch_folder(self) -> str:
+        folder = os.path.join(cache_dir(), self.folder)
+        if not os.path.isdir(folder):
+            archive = get_file(self.url, self.archive, self.archive_sha256)
+            folder = extract_tar(archive, cache_dir(), self.folder)
+        return folder
+
+    def prepare(self) -> None:
+        folder = self._batch_folder()
+        names = [f"data_batch_{i}" for i in range(1, 6)] if self.train else ["test_batch"]
+        xs, ts = [], []
+        for name in names:
+            path = os.path.join(folder, name)
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"CIFAR10: {path} is missing; delete {folder} to extract the archive again")
+            batch = load_pickle(path)
+            if not isinstance(batch, dict):
+                raise ValueError(f"CIFAR10: {path} should hold a dict, got {type(batch).__name__}")
+            data = np.asarray(_entry(batch, "data", path))
+            labels = np.asarray(_entry(batch, "labels", path))
+            if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
+                raise ValueError(f"CIFAR10: {path} has data of shape {data.shape} and {len(labels)} labels; "
+                                 "expected (n, 3072) and n labels")
+            xs.append(data)
+            ts.append(labels)
+        self.data = np.concatenate(xs).reshape(-1, 3, 32, 32).astype(np.float32)
+        self.label = np.concatenate(ts).astype(np.int64)
+
+    @staticmethod
+    def labels() -> dict:
+        names = ["airplane", "automobile", "bird", "cat", "deer",
+                 "dog", "frog", "horse", "ship", "truck"]
+        return dict(enumerate(names))
+
+
+class ImageNet(Dataset):
+    """Only the class names of ImageNet (for labelling a pretrained model's
+    predictions); the images themselves are not provided."""
+
+    labels_file = "imagenet_labels.txt"
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("ImageNet: the dataset itself is not provided; only ImageNet.labels() is")
+
+    @staticmethod
+    def labels() -> dict:
+        """Class id -> name, read from ``<cache>/imagenet_labels.txt``.
+
+        The file holds the 1000 names one per line in class order, or the
+        Python dict literal ``{0: 'tench, Tinca tinca', ...}`` of the widely
+        shared ``imagenet1000_clsidx_to_labels.txt`` (read with
+        ``ast.literal_eval``, never ``eval``).
+        """
+        path = os.path.join(cache_dir(), ImageNet.labels_file)
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"ImageNet.labels: no class-name file at {path}. Put the 1000 ImageNet class names there, "
+                "one per line in class-id order (or the dict text of imagenet1000_clsidx_to_labels.txt)")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        if text.lstrip().startswith("{"):
+            try:
+                labels = ast.literal_eval(text)
+            except (ValueError, SyntaxError) as e:
+                raise ValueError(f"ImageNet.labels: {path} starts with '{{' but is not a dict literal ({e})") from e
+            if not isinstance(labels, dict) or not all(isinstance(k, int) and isinstance(v, str)
+                                                       for k, v in labels.items()):
+                raise ValueError(f"ImageNet.labels: {path} must map int class ids to str names")
+            return labels
+        return dict(enumerate(line.strip() for line in text.splitlines() if line.strip()))
+
+
+# =============================================================================
+# Text
+# =============================================================================
+class CharText(Dataset):
+    """Character-level language-model data from a UTF-8 text file.
+
+    The vocabulary is the sorted set of characters in the file
+    (``char_to_id``, ``id_to_char``); ``ids`` is the whole text as int64 ids.
+    With ``seq_len=None`` item i is (ids[i], ids[i + 1]): one character and
+    the next, the layout :class:`~dezero.dataloaders.SeqDataLoader` expects.
+    With ``seq_len=L`` item i is (ids[i:i+L], ids[i+1:i+L+1]), overlapping
+    windows for batched sequence training.
+    """
+
+    def __init__(self, path: str, seq_len: Optional[int] = None,
+                 transform: Optional[Callable] = None, target_transform: Optional[Callable] = None):
+        if seq_len is not None and (not isinstance(seq_len, (int, np.integer)) or seq_len < 1):
+            raise ValueError(f"CharText: seq_len must be a positive int or None, got {seq_len!r}")
+        self.path = path
+        self.seq_len = seq_len
+        super().__init__(True, transform, target_transform)
+
+    def _read_text(self) -> str:
+        with open(self.path, encoding="utf-8") as f:
+            return f.read()
+
+    def prepare(self) -> None:
+        text = self._read_text()
+        need = 2 if self.seq_len is None else self.seq_len + 1
+        if len(text) < need:
+            raise ValueError(f"CharText: {self.path} has {len(text)} characters; need at least {need}")
+        # Unique code points, sorted, and every character's position among them:
+        # the vocabulary and the id sequence in one vectorised step.
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        uniq, ids = np.unique(codes, return_inverse=True)
+        chars = [chr(c) for c in uniq]
+        self.char_to_id = {c: i for i, c in enumerate(chars)}
+        self.id_to_char = dict(enumerate(chars))
+        self.ids = ids.astype(np.int64).reshape(-1)
+        if self.seq_len is None:
+            self.data, self.label = self.ids[:-1], self.ids[1:]
+        else:
+            windows = np.lib.stride_tricks.sliding_window_view
+            self.data = windows(self.ids[:-1], self.seq_len)
+            self.label = windows(self.ids[1:], self.seq_len)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.char_to_id)
+
+    def encode(self, text: str) -> np.ndarray:
+        """Text -> int64 ids (every character must be in the vocabulary)."""
+        unknown = sorted(set(text) - set(self.char_to_id))
+        if unknown:
+            raise KeyError(f"CharText.encode: characters not in the vocabulary: {unknown!r}")
+        return np.array([self.char_to_id[c] for c in text], dtype=np.int64)
+
+    def decode(self, ids) -> str:
+        """Ids -> text."""
+        return "".join(self.id_to_char[int(i)] for i in np.asarray(ids).reshape(-1))
+
+
+class Shakespeare(CharText):
+    """Karpathy's tiny-shakespeare (about 1.1 M characters) as a :class:`CharText`,
+    downloaded once into the cache."""
+
+    url = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+    file_name = "tinyshakespeare.txt"
+    sha256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+
+    def __init__(self, seq_len: Optional[int] = None, transform: Optional[Callable] = None,
+                 target_transform: Optional[Callable] = None):
+        super().__init__(self.file_name, seq_len, transform, target_transform)
+
+    def _read_text(self) -> str:
+        self.path = get_file(self.url, self.file_name, self.sha256)
+        return super()._read_text()

@@ -1,0 +1,162 @@
+"""The download cache: one directory, files fetched once, never half-written.
+
+Every dataset that needs a file from the internet asks :func:`get_file` for it.
+The file lands in :func:`cache_dir` (``$DEZERO_HOME``, or ``~/.dezero``) and
+later calls return the cached path without touching the network.
+
+A download is written to a temporary file next to its destination and renamed
+into place only when it is complete (and matches its SHA-256 when one is
+given), so an interrupted or corrupted download never leaves a file behind that
+a later run would load as if it were valid. Offline, the error says where to
+put the file by hand.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import socket
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Optional
+
+from tqdm.auto import tqdm
+
+__all__ = ["DownloadError", "ChecksumError", "cache_dir", "get_file", "sha256sum"]
+
+_CHUNK = 1 << 16
+
+
+class DownloadError(RuntimeError):
+    """A file could not be fetched (offline, server error, connection dropped)."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file does not match its expected SHA-256."""
+
+
+def cache_dir() -> str:
+    """The directory where downloads and extracted datasets are cached.
+
+    ``$DEZERO_HOME`` if set (read at every call, so tests and users can
+    redirect it at any time), otherwise ``~/.dezero``. It is not created here.
+    """
+    home = os.environ.get("DEZERO_HOME")
+    if home:
+        return os.path.abspath(os.path.expanduser(home))
+    return os.path.join(os.path.expanduser("~"), ".dezero")
+
+
+def sha256sum(path: str) -> str:
+    """Hex SHA-256 of a file, read in chunks so large files need little memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _cache_path(url: str, file_name: Optional[str]) -> str:
+    if file_name is None:
+        file_name = os.path.basename(urllib.parse.urlparse(url).path)
+        if not file_name:
+            raise ValueError(f"get_file: cannot infer a file name from the URL {url!r}; pass file_name=")
+    # file_name may name a sub-folder of the cache ("mnist/x.gz") but never
+    # anything outside it.
+    parts = file_name.replace("\\", "/").split("/")
+    if os.path.isabs(file_name) or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"get_file: file_name must be a plain relative path inside the cache, got {file_name!r}")
+    return os.path.join(cache_dir(), *parts)
+
+
+def get_file(url: str, file_name: Optional[str] = None, sha256: Optional[str] = None, *,
+             timeout: float = 30.0, progress: bool = True) -> str:
+    """Return the local path of ``url``'s file, downloading it into the cache if absent.
+
+    Parameters
+    ----------
+    url : str
+        Where to fetch the file from (http, https or file URL).
+    file_name : str, optional
+        Name in the cache, possibly with sub-folders (``"mnist/train.gz"``);
+        defaults to the last component of the URL's path.
+    sha256 : str, optional
+        Expected hex digest; a download that does not match raises
+        :class:`ChecksumError` and is deleted. Files already in the cache are
+        trusted (they were verified when downloaded, or placed there by hand).
+    timeout : float
+        Seconds to wait for the server at each network operation.
+    progress : bool
+        Show a tqdm progress bar while downloading.
+
+    Raises
+    ------
+    DownloadError
+        When the file cannot be fetched; the message names the URL and the
+        exact path where the file can be placed by hand.
+    """
+    path = _cache_path(url, file_name)
+    if os.path.exists(path):
+        return path
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    name = os.path.basename(path)
+
+    # Same directory as the destination, so os.replace is an atomic rename.
+    fd, tmp_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            digest = _download(url, out, name, timeout, progress, path)
+        if sha256 is not None and digest != sha256.lower():
+            raise ChecksumError(
+                f"get_file: {name!r} downloaded from {url} has SHA-256 {digest}, expected {sha256.lower()}; "
+                "the file was deleted. The server may be serving a different or damaged file: try again "
+                f"later, or place a correct copy at {path}")
+        os.replace(tmp_path, path)
+    except BaseException:
+        # Also on KeyboardInterrupt: a half-written temp file must not survive.
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+    return path
+
+
+def _download(url: str, out, name: str, timeout: float, progress: bool, path: str) -> str:
+    """Stream ``url`` into the open file ``out``; return the SHA-256 of what was written."""
+    def fail(reason: str) -> DownloadError:
+        return DownloadError(
+            f"get_file: could not download {name!r} from {url}: {reason}. "
+            f"If you are offline or the download keeps failing, fetch it by other means and place it at {path}")
+
+    digest = hashlib.sha256()
+    received = 0
+    request = urllib.request.Request(url, headers={"User-Agent": "dezero"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            expected = int(length) if length is not None and length.isdigit() else None
+            with tqdm(total=expected, unit="B", unit_scale=True, unit_divisor=1024,
+                      desc=name, disable=not progress) as bar:
+                while True:
+                    chunk = response.read(_CHUNK)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+    except urllib.error.HTTPError as e:
+        raise fail(f"HTTP {e.code} {e.reason}") from e
+    except urllib.error.URLError as e:
+        raise fail(f"{e.reason}") from e
+    except http.client.IncompleteRead as e:
+        raise fail(f"the connection closed after {len(e.partial) + received} bytes") from e
+    except (socket.timeout, TimeoutError) as e:
+        raise fail(f"no answer within {timeout} s") from e
+    except (OSError, http.client.HTTPException) as e:
+        raise fail(f"{type(e).__name__}: {e}") from e
+    if expected is not None and received != expected:
+        raise fail(f"the connection closed after {received} of {expected} bytes")
+    return digest.hexdigest()

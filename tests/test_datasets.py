@@ -1,0 +1,588 @@
+"""Datasets, with every file they read generated here in a temporary $DEZERO_HOME."""
+import gzip
+import io
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+
+import dezero
+import dezero.functions as F
+from dezero import Variable
+from dezero.dataloaders import DataLoader, SeqDataLoader
+from dezero.datasets import (
+    CIFAR10, MNIST, CharText, Dataset, Digits, FashionMNIST, ImageNet, NpyFolder, Shakespeare,
+    SinCurve, Spiral, extract_tar, get_spiral, load_pickle, read_idx,
+)
+from dezero.files import DownloadError
+from dezero.transforms import Flatten
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEZERO_HOME", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    return tmp_path / "cache"
+
+
+# =============================================================================
+# Base class and lazy loading
+# =============================================================================
+class Squares(Dataset):
+    def prepare(self):
+        self.data = np.arange(5, dtype=np.float32)
+        self.label = np.arange(5) ** 2
+
+
+def test_dataset_items_and_transforms():
+    ds = Squares()
+    assert len(ds) == 5
+    x, t = ds[3]
+    assert x == 3.0 and t == 9
+    assert ds[-1][1] == 16
+    ds2 = Squares(transform=lambda x: x * 10, target_transform=lambda t: t + 1)
+    assert ds2[2] == (20.0, 5)
+    assert [t for _, t in ds] == [0, 1, 4, 9, 16]  # iteration stops at IndexError
+
+
+def test_dataset_index_errors():
+    ds = Squares()
+    with pytest.raises(IndexError, match=r"Squares\[5\].*5 items"):
+        ds[5]
+    with pytest.raises(TypeError, match="index must be an int"):
+        ds[1:3]
+
+
+def test_dataset_without_labels():
+    class Unlabelled(Dataset):
+        def prepare(self):
+            self.data = np.zeros((3, 2))
+
+    x, t = Unlabelled()[1]
+    assert t is None and x.shape == (2,)
+
+
+def test_npyfolder_reads_lazily(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "label").mkdir()
+    for i in range(5):
+        np.save(tmp_path / "data" / f"{i}.npy", np.full((2, 2), i, dtype=np.float32))
+        np.save(tmp_path / "label" / f"{i}.npy", np.array(i % 2))
+    ds = NpyFolder(str(tmp_path / "data"), str(tmp_path / "label"))
+    assert len(ds) == 5
+    # Nothing was read at construction: a file changed afterwards is seen.
+    np.save(tmp_path / "data" / "3.npy", np.full((2, 2), 42, dtype=np.float32))
+    x, t = ds[3]
+    assert x.dtype == np.float32 and np.all(x == 42) and t == 1
+    xs, ts = next(DataLoader(ds, batch_size=5, shuffle=False))
+    assert xs.shape == (5, 2, 2)
+    np.testing.assert_array_equal(ts, [0, 1, 0, 1, 0])
+
+
+def test_npyfolder_missing_file_and_pickles_refused(tmp_path):
+    np.save(tmp_path / "0.npy", np.zeros(2))
+    np.save(tmp_path / "2.npy", np.zeros(2))
+    with pytest.raises(ValueError, match="1.npy is missing"):
+        NpyFolder(str(tmp_path))
+    os.remove(tmp_path / "2.npy")
+    np.save(tmp_path / "1.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    ds = NpyFolder(str(tmp_path))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        ds[1]
+
+
+# =============================================================================
+# Synthetic data
+# =============================================================================
+def _spiral_loop(seed):
+    # The same recipe written point by point, as in the book.
+    rng = np.random.RandomState(seed)
+    x = np.zeros((300, 2))
+    t = np.zeros(300, dtype=int)
+    for j in range(3):
+        for i in range(100):
+            rate = i / 100
+            theta = j * 4.0 + 4.0 * rate + rng.randn() * 0.2
+            x[100 * j + i] = [rate * np.sin(theta), rate * np.cos(theta)]
+            t[100 * j + i] = j
+    perm = rng.permutation(300)
+    return x[perm], t[perm]
+
+
+@pytest.mark.parametrize("train, seed", [(True, 1984), (False, 2020)])
+def test_spiral(train, seed):
+    x, t = get_spiral(train)
+    assert x.shape == (300, 2) and x.dtype == np.float32
+    assert t.shape == (300,) and t.dtype.kind == "i"
+    assert np.bincount(t).tolist() == [100, 100, 100]
+    x_ref, t_ref = _spiral_loop(seed)
+    np.testing.assert_allclose(x, x_ref, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(t, t_ref)
+    x2, t2 = get_spiral(train)
+    np.testing.assert_array_equal(x, x2)
+    ds = Spiral(train=train)
+    np.testing.assert_array_equal(ds.data, x)
+    assert ds[0][0].shape == (2,)
+
+
+def test_spiral_train_and_test_differ():
+    assert not np.array_equal(get_spiral(True)[0], get_spiral(False)[0])
+
+
+def test_sincurve():
+    train, test = SinCurve(train=True), SinCurve(train=False)
+    for ds in (train, test):
+        assert ds.data.shape == (999, 1) and ds.label.shape == (999, 1)
+        assert ds.data.dtype == np.float32 and ds.label.dtype == np.float32
+        np.testing.assert_array_equal(ds.label[:-1], ds.data[1:])  # label = next value
+    grid = np.linspace(0, 2 * np.pi, 1000)
+    np.testing.assert_allclose(test.data[:, 0], np.cos(grid[:-1]), atol=1e-6)
+    noise = train.data[:, 0] - np.sin(grid[:-1])
+    assert np.abs(noise).max() <= 0.05 + 1e-6 and noise.std() > 0.01
+    np.testing.assert_array_equal(train.data, SinCurve(train=True).data)  # fixed seed
+
+
+# =============================================================================
+# Digits (scikit-learn)
+# =============================================================================
+def test_digits_shapes_split_and_values():
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    train = Digits(train=True, transform=None)
+    test = Digits(train=False, transform=None)
+    assert train.data.shape == (1438, 1, 8, 8) and test.data.shape == (359, 1, 8, 8)
+    assert train.data.dtype == np.float32 and train.label.dtype == np.int64
+    assert train.data.min() == 0.0 and train.data.max() == 1.0
+    assert set(train.label.tolist()) == set(range(10)) == set(test.label.tolist())
+    # stratified: every class is about 20 % test
+    ratio = np.bincount(test.label) / (np.bincount(test.label) + np.bincount(train.label))
+    assert np.all(np.abs(ratio - 0.2) < 0.01)
+    # the two parts are exactly scikit-learn's images, each used once
+    ref = sklearn_datasets.load_digits()
+    both = np.concatenate([train.data, test.data]).reshape(-1, 64) * 16
+    key = lambda imgs, labels: sorted(map(tuple, np.column_stack([imgs, labels]).astype(int).tolist()))
+    assert key(both, np.concatenate([train.label, test.label])) == key(ref.data, ref.target)
+    # default transform flattens for an MLP
+    x, t = Digits()[0]
+    assert x.shape == (64,) and x.dtype == np.float32
+    assert Digits.labels()[7] == "7"
+
+
+def test_digits_split_is_stable_across_processes():
+    pytest.importorskip("sklearn")
+    code = ("import hashlib; from dezero.datasets import Digits; d = Digits(train=False); "
+            "print(hashlib.sha256(d.data.tobytes() + d.label.tobytes()).hexdigest())")
+    env = dict(os.environ, PYTHONPATH=REPO, PYTHONHASHSEED="123")
+    out1 = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    d = Digits(train=False)
+    import hashlib
+    here = hashlib.sha256(d.data.tobytes() + d.label.tobytes()).hexdigest()
+    assert out1.stdout.strip() == here
+
+
+def _softmax_cross_entropy_plain(y, t):
+    # log-softmax from basic ops; used until F.softmax_cross_entropy exists.
+    z = y - y.data.max(axis=1, keepdims=True)
+    log_p = z - F.log(F.sum(F.exp(z), axis=1, keepdims=True))
+    return -F.sum(log_p[np.arange(len(t)), t]) / len(t)
+
+
+def test_digits_mlp_reaches_90_percent():
+    pytest.importorskip("sklearn")
+    loss_fn = getattr(F, "softmax_cross_entropy", _softmax_cross_entropy_plain)
+    train, test = Digits(train=True), Digits(train=False)
+    rng = np.random.RandomState(0)
+    W1 = Variable((rng.randn(64, 64) / 8.0).astype(np.float32))
+    b1 = Variable(np.zeros(64, np.float32))
+    W2 = Variable((rng.randn(64, 10) / 8.0).astype(np.float32))
+    b2 = Variable(np.zeros(10, np.float32))
+    params = [W1, b1, W2, b2]
+
+    def predict(x):
+        return F.linear(F.tanh(F.linear(x, W1, b1)), W2, b2)
+
+    np.random.seed(0)
+    loader = DataLoader(train, batch_size=32)
+    for epoch in range(10):
+        for x, t in loader:
+            loss = loss_fn(predict(x), t)
+            for p in params:
+                p.cleargrad()
+            loss.backward()
+            for p in params:
+                assert p.grad.dtype == np.float32
+                p.data -= 0.2 * p.grad.data
+    with dezero.no_grad():
+        x, t = next(DataLoader(test, batch_size=len(test), shuffle=False))
+        accuracy = float((predict(x).data.argmax(axis=1) == t).mean())
+    assert accuracy > 0.9, accuracy
+
+
+# =============================================================================
+# IDX files: MNIST and Fashion-MNIST
+# =============================================================================
+def _idx_bytes(array: np.ndarray, code: int = 0x08) -> bytes:
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def _write_gz(path, payload: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as f:
+        f.write(payload)
+
+
+def _make_mnist(home, folder="mnist", n_train=5, n_test=3):
+    rng = np.random.RandomState(0)
+    out = {}
+    for split, n, prefix in (("train", n_train, "train"), ("test", n_test, "t10k")):
+        images = rng.randint(0, 256, size=(n, 28, 28)).astype(np.uint8)
+        labels = rng.randint(0, 10, size=n).astype(np.uint8)
+        _write_gz(home / folder / f"{prefix}-images-idx3-ubyte.gz", _idx_bytes(images))
+        _write_gz(home / folder / f"{prefix}-labels-idx1-ubyte.gz", _idx_bytes(labels))
+        out[split] = (images, labels)
+    return out
+
+
+@pytest.mark.parametrize("cls, folder", [(MNIST, "mnist"), (FashionMNIST, "fashion-mnist")])
+def test_mnist_like_from_cache(home, cls, folder):
+    made = _make_mnist(home, folder)
+    for train, split in ((True, "train"), (False, "test")):
+        images, labels = made[split]
+        raw = cls(train=train, transform=None)
+        assert raw.data.shape == (len(images), 1, 28, 28) and raw.data.dtype == np.float32
+        np.testing.assert_array_equal(raw.data[:, 0], images)  # 0..255, not rescaled
+        assert raw.label.dtype == np.int64
+        np.testing.assert_array_equal(raw.label, labels)
+        x, t = cls(train=train)[1]  # default: flattened and divided by 255
+        assert x.shape == (784,) and x.dtype == np.float32
+        np.testing.assert_allclose(x, images[1].reshape(-1) / 255.0, rtol=1e-6)
+        assert 0.0 <= x.min() and x.max() <= 1.0 and t == labels[1]
+    names = cls.labels()
+    assert len(names) == 10
+    assert names[9] == ("9" if cls is MNIST else "Ankle boot")
+
+
+def test_mnist_offline_error_names_every_mirror_and_the_path(home, monkeypatch):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    monkeypatch.setattr(MNIST, "mirrors", (f"http://127.0.0.1:{port}/a/", f"http://127.0.0.1:{port}/b/"))
+    with pytest.raises(DownloadError) as info:
+        MNIST(train=True)
+    msg = str(info.value)
+    assert f"http://127.0.0.1:{port}/a/train-images-idx3-ubyte.gz" in msg
+    assert f"http://127.0.0.1:{port}/b/train-images-idx3-ubyte.gz" in msg
+    assert str(home / "mnist" / "train-images-idx3-ubyte.gz") in msg
+
+
+@pytest.mark.parametrize("code, dtype", [(0x08, np.uint8), (0x09, np.int8), (0x0B, np.int16),
+                                         (0x0C, np.int32), (0x0D, np.float32), (0x0E, np.float64)])
+def test_read_idx_types_and_header_dims(tmp_path, code, dtype):
+    a = (np.arange(2 * 3 * 5) - 7).astype(dtype).reshape(2, 3, 5)
+    if dtype == np.uint8:
+        a = np.arange(30, dtype=np.uint8).reshape(2, 3, 5)
+    path = tmp_path / "a.idx"
+    path.write_bytes(_idx_bytes(a, code))
+    b = read_idx(str(path), ndim=3)
+    assert b.shape == (2, 3, 5) and b.dtype == np.dtype(dtype)  # native byte order
+    np.testing.assert_array_equal(b, a)
+
+
+def test_read_idx_corrupt_files(tmp_path):
+    images = np.zeros((4, 28, 28), np.uint8)
+    good = _idx_bytes(images)
+    cases = {
+        "short.gz": (good[:-10], "truncated"),
+        "long.gz": (good + b"xx", "trailing bytes"),
+        "magic.gz": (b"\x01\x02" + good[2:], "not an IDX file"),
+        "code.gz": (b"\x00\x00\x07" + good[3:], "not an IDX file"),
+        "tiny.gz": (b"\x00\x00", "too short"),
+        "header.gz": (good[:8], "inside its header"),
+    }
+    for name, (payload, message) in cases.items():
+        path = tmp_path / name
+        _write_gz(path, payload)
+        with pytest.raises(ValueError, match=message) as info:
+            read_idx(str(path), ndim=3)
+        assert str(path) in str(info.value)
+    labels = tmp_path / "labels.gz"
+    _write_gz(labels, _idx_bytes(np.zeros(4, np.uint8)))
+    with pytest.raises(ValueError, match="1-D.*expected 3-D"):
+        read_idx(str(labels), ndim=3)
+    # a gzip stream cut short (an interrupted copy)
+    whole = tmp_path / "whole.gz"
+    _write_gz(whole, good)
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(whole.read_bytes()[:40])
+    with pytest.raises(ValueError, match="cut.gz.*truncated or not a valid gzip"):
+        read_idx(str(cut))
+    not_gzip = tmp_path / "plain.gz"
+    not_gzip.write_bytes(b"hello world, not gzip")
+    with pytest.raises(ValueError, match="plain.gz"):
+        read_idx(str(not_gzip))
+
+
+def test_mnist_inconsistent_files(home):
+    _make_mnist(home)
+    _write_gz(home / "mnist" / "t10k-labels-idx1-ubyte.gz", _idx_bytes(np.zeros(2, np.uint8)))
+    with pytest.raises(ValueError, match="3 images but .* 2 labels"):
+        MNIST(train=False)
+    _write_gz(home / "mnist" / "t10k-labels-idx1-ubyte.gz", _idx_bytes(np.array([0, 1, 12], np.uint8)))
+    with pytest.raises(ValueError, match="labels outside 0..9"):
+        MNIST(train=False)
+
+
+# =============================================================================
+# CIFAR-10: restricted unpickling, safe extraction
+# =============================================================================
+MARKER_NAME = "pwned"
+
+
+class _Evil:
+    """Unpickling this would call os.system (if the unpickler allowed it)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _cifar_batch(rng, n):
+    data = rng.randint(0, 256, size=(n, 3072)).astype(np.uint8)
+    labels = rng.randint(0, 10, size=n).tolist()
+    # bytes keys, as CIFAR's Python-2 pickles read with encoding="bytes"
+    return {b"batch_label": b"testing batch", b"labels": labels, b"data": data,
+            b"filenames": [b"img%d.png" % i for i in range(n)]}
+
+
+def _make_cifar_archive(home, batches, extra_members=()):
+    path = home / "cifar-10-python.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, obj in batches.items():
+            payload = obj if isinstance(obj, bytes) else pickle.dumps(obj, protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+        for info, payload in extra_members:
+            tar.addfile(info, io.BytesIO(payload) if payload is not None else None)
+    return path
+
+
+def _cifar_batches(rng):
+    batches = {f"data_batch_{i}": _cifar_batch(rng, 2) for i in range(1, 6)}
+    batches["test_batch"] = _cifar_batch(rng, 3)
+    batches["batches.meta"] = {b"label_names": [b"airplane"], b"num_vis": 3072}
+    return batches
+
+
+def test_cifar10_from_archive(home):
+    batches = _cifar_batches(np.random.RandomState(0))
+    archive = _make_cifar_archive(home, batches)
+    train = CIFAR10(train=True, transform=None)
+    assert train.data.shape == (10, 3, 32, 32) and train.data.dtype == np.float32
+    expected = np.concatenate([batches[f"data_batch_{i}"][b"data"] for i in range(1, 6)])
+    np.testing.assert_array_equal(train.data, expected.reshape(-1, 3, 32, 32))
+    assert train.label.dtype == np.int64
+    np.testing.assert_array_equal(train.label, sum((batches[f"data_batch_{i}"][b"labels"]
+                                                    for i in range(1, 6)), []))
+    assert os.path.isdir(home / "cifar-10-batches-py")
+    assert [p for p in os.listdir(home) if p.startswith(".")] == []  # no temp folder left
+    os.remove(archive)  # extracted once: the archive is no longer needed
+    test = CIFAR10(train=False)
+    x, t = test[2]
+    assert x.shape == (3, 32, 32) and x.dtype == np.float32
+    np.testing.assert_allclose(x, batches["test_batch"][b"data"][2].reshape(3, 32, 32) / 255.0, rtol=1e-6)
+    assert t == batches["test_batch"][b"labels"][2]
+    assert CIFAR10.labels()[0] == "airplane" and CIFAR10.labels()[9] == "truck"
+
+
+def test_cifar10_malicious_batch_is_refused_without_running(home, tmp_path):
+    marker = tmp_path / MARKER_NAME
+    batches = _cifar_batches(np.random.RandomState(1))
+    batches["data_batch_3"] = pickle.dumps(_Evil(marker), protocol=2)
+    _make_cifar_archive(home, batches)
+    with pytest.raises(pickle.UnpicklingError) as info:
+        CIFAR10(train=True)
+    msg = str(info.value)
+    assert "system" in msg and "refusing" in msg and "data_batch_3" in msg
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_load_pickle_accepts_numpy_data(tmp_path, protocol):
+    obj = {"data": np.arange(12, dtype=np.uint8).reshape(3, 4), "f": np.float32(1.5),
+           "nested": [(1, 2.0, "s", b"b", None, True)], "set": {1, 2}, "frozen": frozenset([3])}
+    path = tmp_path / "ok.pkl"
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    back = load_pickle(str(path), encoding="ASCII")
+    np.testing.assert_array_equal(back["data"], obj["data"])
+    assert back["f"] == np.float32(1.5) and back["f"].dtype == np.float32
+    assert back["nested"] == obj["nested"] and back["set"] == {1, 2} and back["frozen"] == frozenset([3])
+
+
+def test_load_pickle_accepts_old_numpy_module_names(tmp_path):
+    # Pickles written by NumPy 1 (CIFAR's among them) name numpy.core, not numpy._core.
+    payload = pickle.dumps(np.arange(5, dtype=np.int16), protocol=2)
+    legacy = payload.replace(b"numpy._core.", b"numpy.core.")
+    path = tmp_path / "legacy.pkl"
+    path.write_bytes(legacy)
+    np.testing.assert_array_equal(load_pickle(str(path)), np.arange(5))
+
+
+@pytest.mark.parametrize("culprit", ["os.system", "builtins.eval", "subprocess.Popen"])
+def test_load_pickle_refuses_other_globals(tmp_path, culprit):
+    module, name = culprit.rsplit(".", 1)
+    # Hand-written protocol-0 pickle: GLOBAL module name, then call it on a tuple.
+    payload = f"c{module}\n{name}\n(S'touch {tmp_path / MARKER_NAME}'\ntR.".encode()
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(payload)
+    with pytest.raises(pickle.UnpicklingError, match=f"refusing to load the global '{culprit}'"):
+        load_pickle(str(path))
+    assert not (tmp_path / MARKER_NAME).exists()
+
+
+def test_load_pickle_truncated(tmp_path):
+    path = tmp_path / "cut.pkl"
+    path.write_bytes(pickle.dumps({"a": np.zeros(100)})[:30])
+    with pytest.raises((ValueError, pickle.UnpicklingError), match="cut.pkl"):
+        load_pickle(str(path))
+
+
+def _tar_with(tmp_path, info, payload=b"x"):
+    path = tmp_path / "bad.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        ok = tarfile.TarInfo("pkg/ok.txt")
+        ok.size = 2
+        tar.addfile(ok, io.BytesIO(b"ok"))
+        if info.isfile():
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+        else:
+            tar.addfile(info)
+    return path
+
+
+@pytest.mark.parametrize("member", ["pkg/../../escape.txt", "/tmp/abs_escape.txt", "../escape.txt"])
+def test_extract_tar_refuses_path_traversal(tmp_path, member):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    archive = _tar_with(tmp_path, tarfile.TarInfo(member))
+    with pytest.raises(ValueError, match="outside the target folder"):
+        extract_tar(str(archive), str(dest), "pkg")
+    assert not (tmp_path / "escape.txt").exists()
+    assert os.listdir(dest) == []  # nothing extracted, temp folder removed
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE])
+def test_extract_tar_refuses_links(tmp_path, kind):
+    info = tarfile.TarInfo("pkg/link")
+    info.type = kind
+    info.linkname = "/etc/passwd"
+    archive = _tar_with(tmp_path, info)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(ValueError, match="link or a special file"):
+        extract_tar(str(archive), str(dest), "pkg")
+    assert os.listdir(dest) == []
+
+
+def test_extract_tar_truncated_archive(tmp_path):
+    archive = _tar_with(tmp_path, tarfile.TarInfo("pkg/big.bin"), payload=os.urandom(50_000))
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(archive.read_bytes()[:5000])
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(ValueError, match="cut.tar.gz is truncated"):
+        extract_tar(str(cut), str(dest), "pkg")
+    assert os.listdir(dest) == []
+
+
+# =============================================================================
+# ImageNet class names
+# =============================================================================
+def test_imagenet_labels(home):
+    with pytest.raises(FileNotFoundError, match=str(home / "imagenet_labels.txt")):
+        ImageNet.labels()
+    (home / "imagenet_labels.txt").write_text("tench, Tinca tinca\ngoldfish\n\n")
+    assert ImageNet.labels() == {0: "tench, Tinca tinca", 1: "goldfish"}
+    (home / "imagenet_labels.txt").write_text("{0: 'tench, Tinca tinca',\n 1: 'goldfish'}\n")
+    assert ImageNet.labels() == {0: "tench, Tinca tinca", 1: "goldfish"}
+    marker = home / MARKER_NAME
+    (home / "imagenet_labels.txt").write_text(f"{{0: __import__('os').system('touch {marker}')}}")
+    with pytest.raises(ValueError, match="not a dict literal"):
+        ImageNet.labels()
+    assert not marker.exists()
+    with pytest.raises(NotImplementedError):
+        ImageNet()
+
+
+# =============================================================================
+# Character-level text
+# =============================================================================
+def test_chartext_vocab_and_items(tmp_path):
+    path = tmp_path / "t.txt"
+    text = "hello, wörld\nhello"
+    path.write_text(text, encoding="utf-8")
+    ds = CharText(str(path))
+    chars = sorted(set(text))
+    assert ds.char_to_id == {c: i for i, c in enumerate(chars)}
+    assert ds.id_to_char == dict(enumerate(chars))
+    assert ds.vocab_size == len(chars)
+    assert ds.ids.dtype == np.int64 and ds.decode(ds.ids) == text
+    assert len(ds) == len(text) - 1
+    for i in range(len(ds)):
+        x, t = ds[i]
+        assert ds.id_to_char[int(x)] == text[i] and ds.id_to_char[int(t)] == text[i + 1]
+    np.testing.assert_array_equal(ds.encode("hello"), ds.ids[:5])
+    with pytest.raises(KeyError, match="'z'"):
+        ds.encode("zz")
+
+
+def test_chartext_windows_and_seq_loader(tmp_path):
+    path = tmp_path / "t.txt"
+    text = "abcdefghij" * 3
+    path.write_text(text)
+    ds = CharText(str(path), seq_len=4)
+    assert len(ds) == len(text) - 4
+    x, t = ds[5]
+    assert ds.decode(x) == text[5:9] and ds.decode(t) == text[6:10]
+    xb, tb = next(DataLoader(ds, batch_size=3, shuffle=False))
+    assert xb.shape == (3, 4) and xb.dtype == np.int64
+    steps = list(SeqDataLoader(CharText(str(path)), batch_size=2))
+    assert len(steps) == (len(text) - 1) // 2
+    x0, t0 = steps[0]
+    jump = (len(text) - 1) // 2
+    assert CharText(str(path)).decode(x0) == text[0] + text[jump]
+
+
+def test_chartext_errors(tmp_path):
+    path = tmp_path / "short.txt"
+    path.write_text("ab")
+    with pytest.raises(ValueError, match="need at least 4"):
+        CharText(str(path), seq_len=3)
+    with pytest.raises(ValueError, match="seq_len"):
+        CharText(str(path), seq_len=0)
+
+
+def test_shakespeare_reads_cached_file(home):
+    (home / "tinyshakespeare.txt").write_text("First Citizen:\nBefore we proceed", encoding="utf-8")
+    ds = Shakespeare()
+    assert ds.decode(ds.ids[:5]) == "First"
+    assert ds.path == str(home / "tinyshakespeare.txt")
+
+
+def test_transform_on_image_dataset_item():
+    pytest.importorskip("sklearn")
+    ds = Digits(train=False, transform=Flatten(), target_transform=lambda t: t + 100)
+    x, t = ds[0]
+    assert x.shape == (64,) and t >= 100

@@ -1,0 +1,168 @@
+"""The download cache, against a local HTTP server (never the internet)."""
+import hashlib
+import http.server
+import os
+import socket
+import threading
+
+import pytest
+
+from dezero.files import ChecksumError, DownloadError, cache_dir, get_file, sha256sum
+
+PAYLOAD = bytes(range(256)) * 800  # 200 KiB: several 64 KiB read chunks
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        if self.path == "/good.bin" or self.path == "/wrong.bin":
+            body = PAYLOAD if self.path == "/good.bin" else b"not what you asked for" * 10
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/truncated.bin":
+            # Announce the whole file, send a third of it, hang up.
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD[: len(PAYLOAD) // 3])
+            self.wfile.flush()
+            self.close_connection = True
+        else:
+            self.send_error(404, "no such file")
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.requests = []
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    host, port = httpd.server_address
+    try:
+        yield httpd, f"http://{host}:{port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEZERO_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _leftovers(folder):
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def test_cache_dir_reads_env_at_call_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEZERO_HOME", str(tmp_path / "a"))
+    assert cache_dir() == str(tmp_path / "a")
+    monkeypatch.setenv("DEZERO_HOME", str(tmp_path / "b"))
+    assert cache_dir() == str(tmp_path / "b")
+    monkeypatch.delenv("DEZERO_HOME")
+    assert cache_dir() == os.path.join(os.path.expanduser("~"), ".dezero")
+
+
+def test_download_then_cached_without_request(server, home):
+    httpd, base = server
+    sha = hashlib.sha256(PAYLOAD).hexdigest()
+    path = get_file(base + "/good.bin", sha256=sha, progress=False)
+    assert path == str(home / "good.bin")
+    with open(path, "rb") as f:
+        assert f.read() == PAYLOAD
+    assert httpd.requests == ["/good.bin"]
+    assert _leftovers(home) == ["good.bin"]  # no temp file left next to it
+
+    again = get_file(base + "/good.bin", sha256=sha, progress=False)
+    assert again == path
+    assert httpd.requests == ["/good.bin"]  # served from the cache
+    assert sha256sum(path) == sha
+
+
+def test_file_name_with_subfolder(server, home):
+    _, base = server
+    path = get_file(base + "/good.bin", "data/renamed.bin", progress=False)
+    assert path == str(home / "data" / "renamed.bin")
+    assert os.path.getsize(path) == len(PAYLOAD)
+
+
+@pytest.mark.parametrize("bad", ["../escape.bin", "/abs/path.bin", "a/../../b", ""])
+def test_file_name_outside_cache_refused(home, bad):
+    with pytest.raises(ValueError, match="file_name"):
+        get_file("http://127.0.0.1:9/x.bin", bad, progress=False)
+
+
+def test_truncated_download_leaves_nothing(server, home):
+    _, base = server
+    with pytest.raises(DownloadError) as info:
+        get_file(base + "/truncated.bin", progress=False)
+    msg = str(info.value)
+    assert "truncated.bin" in msg and base + "/truncated.bin" in msg
+    assert f"{len(PAYLOAD)}" in msg  # says how much was announced
+    assert _leftovers(home) == []
+    assert not os.path.exists(home / "truncated.bin")
+
+
+def test_wrong_checksum_raises_and_deletes(server, home):
+    _, base = server
+    with pytest.raises(ChecksumError) as info:
+        get_file(base + "/wrong.bin", sha256=hashlib.sha256(PAYLOAD).hexdigest(), progress=False)
+    msg = str(info.value)
+    assert "SHA-256" in msg and "wrong.bin" in msg
+    assert isinstance(info.value, DownloadError)
+    assert _leftovers(home) == []
+
+
+def test_http_error_names_status(server, home):
+    _, base = server
+    with pytest.raises(DownloadError, match="404"):
+        get_file(base + "/missing.bin", progress=False)
+    assert _leftovers(home) == []
+
+
+def _closed_port() -> int:
+    # Bind and close: nothing listens there afterwards, so a connection is refused at once.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_offline_message_says_where_to_put_the_file(home):
+    url = f"http://127.0.0.1:{_closed_port()}/mnist/train-images-idx3-ubyte.gz"
+    with pytest.raises(DownloadError) as info:
+        get_file(url, "mnist/train-images-idx3-ubyte.gz", progress=False, timeout=5)
+    msg = str(info.value)
+    expected_path = str(home / "mnist" / "train-images-idx3-ubyte.gz")
+    assert url in msg
+    assert "train-images-idx3-ubyte.gz" in msg
+    assert expected_path in msg
+    assert _leftovers(home / "mnist") == []
+
+
+def test_silent_server_times_out(home):
+    # Accepts the connection (the kernel does, via the backlog) but never answers.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    try:
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/slow.bin"
+        with pytest.raises(DownloadError, match="slow.bin"):
+            get_file(url, progress=False, timeout=0.3)
+    finally:
+        s.close()
+    assert _leftovers(home) == []
+
+
+def test_progress_bar_does_not_break_download(server, home, capsys):
+    _, base = server
+    path = get_file(base + "/good.bin", progress=True)
+    assert os.path.getsize(path) == len(PAYLOAD)
