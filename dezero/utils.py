@@ -268,3 +268,8 @@ def double_gradient_check(f: Callable, x, *args, rtol: float = 1e-4, atol: float
         return total
 
     return gradient_check(grad_contracted, x, *args, rtol=rtol, atol=atol, eps=eps, seed=seed)
+
+
+# The graph drawer lives in its own module; it imports dezero.core, which imports
+# this module through dezero.functions, hence the import at the end.
+from dezero.visualize import get_dot_graph, plot_dot_graph  # noqa: E402,F401
