@@ -1,0 +1,376 @@
+"""Optimizers: turn gradients into parameter updates.
+
+    optimizer = Adam().setup(model)
+    for x, t in batches:
+        loss = F.softmax_cross_entropy(model(x), t)
+        model.cleargrads()
+        loss.backward()
+        optimizer.update()
+
+Every update works in place on ``param.data`` with Python-float
+hyperparameters, so float32 parameters and their state stay float32, on
+whichever backend (NumPy or CuPy) they live.
+
+State (momenta, moments, step counts) belongs to the parameter object it was
+created for: replacing a parameter starts it afresh. ``state_dict()`` names it
+by the parameter's path in the model (``l1/W/m``), which is how a checkpoint
+restores it into a new model and optimizer.
+"""
+from __future__ import annotations
+
+import math
+import weakref
+from typing import Callable
+
+import numpy as np
+
+from dezero.backend import as_numpy, get_array_module
+from dezero.core import Parameter, Variable
+
+__all__ = ["Optimizer", "SGD", "MomentumSGD", "AdaGrad", "AdaDelta", "Adam", "AdamW",
+           "WeightDecay", "ClipGrad", "FreezeParam"]
+
+
+class Optimizer:
+    """Base class. Subclasses implement ``update_one(param)``.
+
+    ``slots`` names the per-parameter state arrays (created with
+    ``xp.zeros_like(param.data)``, so with the parameter's dtype and backend),
+    ``counters`` the per-parameter integer state, ``step_counters`` the
+    optimizer-wide integer state; all of it is saved by ``state_dict()``.
+    """
+
+    slots: tuple = ()
+    counters: tuple = ()
+    step_counters: tuple = ()
+
+    def __init__(self):
+        self.target = None
+        self.hooks: list = []
+        # Keyed by the Parameter object itself and dropped with it.
+        self.state = weakref.WeakKeyDictionary()
+
+    def setup(self, target) -> "Optimizer":
+        """Attach the model (a Layer) whose parameters will be updated; returns self."""
+        if not hasattr(target, "named_params"):
+            raise TypeError(f"{type(self).__name__}.setup: expected a Layer or Model, got {type(target).__name__}")
+        self.target = target
+        return self
+
+    def add_hook(self, f: Callable) -> None:
+        """Run ``f(params)`` on the list of parameters with a gradient before each update."""
+        self.hooks.append(f)
+
+    def update(self) -> None:
+        """Update every parameter of the target that has a gradient."""
+        if self.target is None:
+            raise RuntimeError(f"{type(self).__name__}.update: call setup(model) first")
+        params = [p for p in self.target.params() if p.grad is not None]
+        for hook in self.hooks:
+            hook(params)
+        for param in params:
+            if param.grad is not None:  # a hook (FreezeParam) may have removed it
+                self.update_one(param)
+
+    def update_one(self, param: Parameter) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.update_one")
+
+    def _state(self, param: Parameter) -> dict:
+        state = self.state.get(param)
+        if state is None:
+            xp = get_array_module(param.data)
+            state = {name: xp.zeros_like(param.data) for name in self.slots}
+            state.update({name: 0 for name in self.counters})
+            self.state[param] = state
+        return state
+
+    # --- saving and restoring ------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{key: numpy array}``: the optimizer-wide counters by name, and each
+        parameter's state as ``'<param path>/<slot>'`` (e.g. ``'l1/W/m'``)."""
+        out = {name: np.asarray(getattr(self, name), dtype=np.int64) for name in self.step_counters}
+        if self.target is None:
+            return out
+        for path, param in self.target.named_params():
+            state = self.state.get(param)
+            if state is None:
+                continue
+            for name in self.slots:
+                out[f"{path}/{name}"] = as_numpy(state[name])
+            for name in self.counters:
+                out[f"{path}/{name}"] = np.asarray(state[name], dtype=np.int64)
+        return out
+
+    def load_state_dict(self, arrays: dict) -> None:
+        """Restore what :meth:`state_dict` returned (after ``setup``); all or nothing."""
+        self._apply_state(self._prepare_state(arrays, f"{type(self).__name__}.load_state_dict"))
+
+    def _prepare_state(self, arrays: dict, where: str, incoming: dict = None):
+        """Validate ``arrays`` and convert them to each parameter's backend.
+
+        ``incoming`` maps parameter paths to the arrays they are about to be
+        given (a checkpoint being loaded); other parameters are checked against
+        their current data."""
+        if self.target is None:
+            raise RuntimeError(f"{where}: call setup(model) before loading optimizer state")
+        incoming = incoming or {}
+        steps = {}
+        for name in self.step_counters:
+            if name not in arrays:
+                raise KeyError(f"{where}: optimizer counter '{name}' missing from the state")
+            steps[name] = _as_count(arrays[name], name, where)
+        params = dict(self.target.named_params())
+        grouped: dict = {}
+        known = self.slots + self.counters
+        for key, value in arrays.items():
+            if key in self.step_counters:
+                continue
+            path, _, slot = key.rpartition("/")
+            if path not in params or slot not in known:
+                raise KeyError(
+                    f"{where}: unexpected optimizer state '{key}' for {type(self).__name__} "
+                    f"(parameters: {', '.join(params) or 'none'}; state per parameter: {', '.join(known)})")
+            grouped.setdefault(path, {})[slot] = value
+        plan = []
+        for path, entries in grouped.items():
+            missing = [s for s in known if s not in entries]
+            if missing:
+                raise KeyError(f"{where}: optimizer state '{path}/{missing[0]}' missing")
+            reference = incoming.get(path, params[path].data)
+            if reference is None:
+                raise ValueError(f"{where}: parameter '{path}' is not initialized, but the state has values for it")
+            xp = get_array_module(reference)
+            state = {}
+            for slot in self.slots:
+                value = entries[slot]
+                if value.shape != reference.shape or value.dtype != reference.dtype:
+                    raise ValueError(
+                        f"{where}: optimizer state '{path}/{slot}' has shape {tuple(value.shape)} and "
+                        f"dtype {value.dtype}, but the parameter has shape {tuple(reference.shape)} "
+                        f"and dtype {reference.dtype}")
+                state[slot] = xp.array(value, copy=True)
+            for slot in self.counters:
+                state[slot] = _as_count(entries[slot], f"{path}/{slot}", where)
+            plan.append((path, state))
+        return steps, plan
+
+    def _apply_state(self, prepared) -> None:
+        steps, plan = prepared
+        params = dict(self.target.named_params())
+        for name, value in steps.items():
+            setattr(self, name, value)
+        self.state = weakref.WeakKeyDictionary()
+        for path, state in plan:
+            self.state[params[path]] = state
+
+
+def _as_count(value, name: str, where: str) -> int:
+    if value.ndim != 0 or value.dtype.kind not in "iu":
+        raise ValueError(f"{where}: counter '{name}' must be a 0-d integer, got shape "
+                         f"{tuple(value.shape)} dtype {value.dtype}")
+    return int(value)
+
+
+# =============================================================================
+# The optimizers
+# =============================================================================
+class SGD(Optimizer):
+    """``param -= lr * grad``."""
+
+    def __init__(self, lr: float = 0.01):
+        super().__init__()
+        self.lr = lr
+
+    def update_one(self, param):
+        param.data -= float(self.lr) * param.grad.data
+
+
+class MomentumSGD(Optimizer):
+    """``v = momentum * v - lr * grad;  param += v`` (the same trajectory as
+    PyTorch's SGD with momentum while lr is constant)."""
+
+    slots = ("v",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9):
+        super().__init__()
+        self.lr = lr
+        self.momentum = momentum
+
+    def update_one(self, param):
+        v = self._state(param)["v"]
+        v *= float(self.momentum)
+        v -= float(self.lr) * param.grad.data
+        param.data += v
+
+
+class AdaGrad(Optimizer):
+    """``h += grad**2;  param -= lr * grad / (sqrt(h) + eps)``."""
+
+    slots = ("h",)
+
+    def __init__(self, lr: float = 0.001, eps: float = 1e-8):
+        super().__init__()
+        self.lr = lr
+        self.eps = eps
+
+    def update_one(self, param):
+        xp = get_array_module(param.data)
+        h = self._state(param)["h"]
+        grad = param.grad.data
+        h += grad * grad
+        param.data -= float(self.lr) * grad / (xp.sqrt(h) + float(self.eps))
+
+
+class AdaDelta(Optimizer):
+    """Zeiler's AdaDelta: no learning rate; step = sqrt((E[dx^2] + eps) / (E[g^2] + eps)) * grad.
+
+    ``msg`` is the running mean of squared gradients, ``msdx`` that of squared steps.
+    """
+
+    slots = ("msg", "msdx")
+
+    def __init__(self, rho: float = 0.95, eps: float = 1e-6):
+        super().__init__()
+        self.rho = rho
+        self.eps = eps
+
+    def update_one(self, param):
+        xp = get_array_module(param.data)
+        state = self._state(param)
+        msg, msdx = state["msg"], state["msdx"]
+        rho, eps = float(self.rho), float(self.eps)
+        grad = param.grad.data
+        msg *= rho
+        msg += (1.0 - rho) * grad * grad
+        dx = xp.sqrt((msdx + eps) / (msg + eps)) * grad
+        msdx *= rho
+        msdx += (1.0 - rho) * dx * dx
+        param.data -= dx
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction at every step.
+
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        param -= alpha * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t)
+
+    computed as ``lr * m / (sqrt(v) + eps * sqrt(1 - beta2**t))`` with the
+    bias-corrected step size ``lr = alpha * sqrt(1 - beta2**t) / (1 - beta1**t)``:
+    the same numbers as PyTorch's Adam, eps included. ``t`` counts the updates of
+    each parameter (a parameter skipped for lack of a gradient does not age);
+    ``self.t`` counts calls to ``update()``.
+    """
+
+    slots = ("m", "v")
+    counters = ("t",)
+    step_counters = ("t",)
+
+    def __init__(self, alpha: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        super().__init__()
+        self.alpha = alpha
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.t = 0
+
+    def update(self) -> None:
+        self.t += 1
+        super().update()
+
+    def _lr_at(self, t: int) -> float:
+        fix1 = 1.0 - math.pow(float(self.beta1), t)
+        fix2 = 1.0 - math.pow(float(self.beta2), t)
+        return float(self.alpha) * math.sqrt(fix2) / fix1
+
+    @property
+    def lr(self) -> float:
+        """The bias-corrected step size of step ``self.t`` (of step 1 before any update)."""
+        return self._lr_at(max(self.t, 1))
+
+    def update_one(self, param):
+        xp = get_array_module(param.data)
+        state = self._state(param)
+        state["t"] += 1
+        t = state["t"]
+        m, v = state["m"], state["v"]
+        beta1, beta2 = float(self.beta1), float(self.beta2)
+        grad = param.grad.data
+        m *= beta1
+        m += (1.0 - beta1) * grad
+        v *= beta2
+        v += (1.0 - beta2) * grad * grad
+        eps_t = float(self.eps) * math.sqrt(1.0 - math.pow(beta2, t))
+        param.data -= self._lr_at(t) * m / (xp.sqrt(v) + eps_t)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): before the Adam
+    step, ``param *= 1 - alpha * weight_decay`` (the gradient is not touched),
+    as PyTorch's AdamW does."""
+
+    def __init__(self, alpha: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.01):
+        super().__init__(alpha, beta1, beta2, eps)
+        self.weight_decay = weight_decay
+
+    def update_one(self, param):
+        param.data *= 1.0 - float(self.alpha) * float(self.weight_decay)
+        super().update_one(param)
+
+
+# =============================================================================
+# Hooks: called with the list of parameters about to be updated
+# =============================================================================
+# A hook never changes a gradient array in place: the backward pass may hand the
+# very same gradient Variable to two parameters (y = W1 + W2), and editing it
+# for one would edit it for the other. Hooks assign a new Variable instead.
+class WeightDecay:
+    """L2 regularization: ``grad += rate * param`` before the update."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+
+    def __call__(self, params) -> None:
+        rate = float(self.rate)
+        for param in params:
+            param.grad = Variable(param.grad.data + rate * param.data)
+
+
+class ClipGrad:
+    """Scale all gradients down together when their global L2 norm exceeds
+    ``max_norm``: ``grad *= max_norm / (norm + 1e-6)`` if that factor is < 1."""
+
+    def __init__(self, max_norm: float):
+        self.max_norm = max_norm
+
+    def __call__(self, params) -> None:
+        total = 0.0
+        for param in params:
+            g = param.grad.data
+            total += float((g * g).sum())
+        rate = float(self.max_norm) / (math.sqrt(total) + 1e-6)
+        if rate < 1.0:
+            for param in params:
+                param.grad = Variable(param.grad.data * rate)
+
+
+class FreezeParam:
+    """Leave the parameters of the given layers (or the given Parameters) untouched.
+
+    The layers are asked for their parameters at every update, so a weight
+    replaced after the hook was created stays frozen too."""
+
+    def __init__(self, *layers):
+        self.targets = layers
+
+    def __call__(self, params) -> None:
+        frozen = set()
+        for target in self.targets:
+            if isinstance(target, Parameter):
+                frozen.add(id(target))
+            else:
+                frozen.update(id(p) for p in target.params())
+        for param in params:
+            if id(param) in frozen:
+                param.grad = None

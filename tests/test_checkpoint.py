@@ -1,0 +1,410 @@
+"""save_weights / load_weights and checkpoints: nothing lost, nothing half-written,
+nothing loaded that does not fit."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import dezero
+import dezero.functions as F
+from dezero import Parameter
+from dezero.backend import gpu_enable
+from dezero.checkpoint import load_checkpoint, save_checkpoint
+from dezero.layers import BatchNorm, Layer, Linear
+from dezero.models import MLP
+from dezero.optimizers import Adam, MomentumSGD
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Net(Layer):
+    def __init__(self, dtype=np.float32):
+        super().__init__()
+        self.l1 = Linear(4, in_size=3, dtype=dtype)
+        self.bn = BatchNorm()
+        self.l2 = Linear(2, in_size=4, dtype=dtype)
+
+    def forward(self, x):
+        return self.l2(F.relu(self.bn(self.l1(x))))
+
+
+def _net(seed=0, dtype=np.float32):
+    np.random.seed(seed)
+    net = Net(dtype)
+    net(np.random.randn(5, 3).astype(dtype))  # sizes the batch norm, moves its running stats
+    return net
+
+
+def _arrays(model):
+    out = {k: p.data.copy() for k, p in model.named_params()}
+    out.update({k: v.copy() for k, v in model.named_persistents()})
+    return out
+
+
+def _assert_same(a, b):
+    assert list(a) == list(b)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        assert a[k].dtype == b[k].dtype
+
+
+# =============================================================================
+# Round trip, keys, file names
+# =============================================================================
+def test_round_trip_keys_and_persistents(tmp_path):
+    net = _net(0)
+    path = tmp_path / "net.npz"
+    net.save_weights(path)
+    with np.load(path, allow_pickle=False) as f:
+        # Layer by layer in assignment order; batch norm's running statistics included.
+        assert f.files == ["l1/W", "l1/b", "bn/gamma", "bn/beta", "bn/avg_mean", "bn/avg_var",
+                           "l2/W", "l2/b"]
+    other = _net(1)
+    other.load_weights(path)
+    _assert_same(_arrays(other), _arrays(net))
+    x = np.random.randn(2, 3).astype(np.float32)
+    with dezero.test_mode():
+        np.testing.assert_array_equal(other(x).data, net(x).data)
+
+
+def test_file_name_is_used_exactly(tmp_path):
+    net = _net()
+    bare = tmp_path / "weights"
+    net.save_weights(str(bare))
+    assert os.listdir(tmp_path) == ["weights"]  # no 'weights.npz', no temp files
+    other = _net(3)
+    other.load_weights(str(bare))
+    _assert_same(_arrays(other), _arrays(net))
+
+
+def test_save_replaces_the_previous_file(tmp_path):
+    path = tmp_path / "w.npz"
+    _net(0).save_weights(path)
+    net = _net(1)
+    net.save_weights(path)
+    fresh = _net(2)
+    fresh.load_weights(path)
+    _assert_same(_arrays(fresh), _arrays(net))
+
+
+def test_parameter_names_that_are_also_numpy_argument_names(tmp_path):
+    # np.savez(file, allow_pickle=..., **arrays) would trip over these two names.
+    layer = Layer()
+    layer.file = Parameter(np.ones(2))
+    layer.allow_pickle = Parameter(np.zeros(3))
+    layer.save_weights(tmp_path / "odd.npz")
+    other = Layer()
+    other.file = Parameter(np.zeros(2))
+    other.allow_pickle = Parameter(np.ones(3))
+    other.load_weights(tmp_path / "odd.npz")
+    np.testing.assert_array_equal(other.file.data, np.ones(2))
+    np.testing.assert_array_equal(other.allow_pickle.data, np.zeros(3))
+
+
+def test_shared_parameter_saved_once_and_restored_for_both(tmp_path):
+    class Tied(Layer):
+        def __init__(self):
+            super().__init__()
+            self.enc = Linear(3, in_size=3)
+            self.dec = Linear(3, in_size=3)
+            self.dec.W = self.enc.W
+
+    a, b = Tied(), Tied()
+    a.save_weights(tmp_path / "t.npz")
+    with np.load(tmp_path / "t.npz") as f:
+        assert f.files == ["enc/W", "enc/b", "dec/b"]
+    b.load_weights(tmp_path / "t.npz")
+    assert b.dec.W is b.enc.W
+    np.testing.assert_array_equal(b.dec.W.data, a.enc.W.data)
+
+
+def test_load_into_a_lazy_model_fills_its_weights(tmp_path):
+    np.random.seed(0)
+    trained = MLP((5, 2))
+    x = np.random.randn(3, 4).astype(np.float32)
+    y = trained(x)
+    trained.save_weights(tmp_path / "mlp.npz")
+    lazy = MLP((5, 2))
+    lazy.load_weights(tmp_path / "mlp.npz")
+    assert lazy.l0.W.shape == (4, 5) and lazy.l0.in_size == 4
+    np.testing.assert_array_equal(lazy(x).data, y.data)
+
+
+def test_lazy_weights_must_fit_the_known_dimensions(tmp_path):
+    np.random.seed(0)
+    wrong = MLP((6, 2))
+    wrong(np.ones((1, 4), dtype=np.float32))
+    wrong.save_weights(tmp_path / "w.npz")
+    lazy = MLP((5, 2))
+    with pytest.raises(ValueError, match=r"'l0/W' must have shape \(\?, 5\).*\(4, 6\)"):
+        lazy.load_weights(tmp_path / "w.npz")
+    assert lazy.l0.W.data is None
+
+
+# =============================================================================
+# Refusing what does not fit, and changing nothing then
+# =============================================================================
+def _write(path, arrays):
+    np.savez(path, **arrays)
+
+
+def test_missing_key_error_names_parameter_and_found_keys(tmp_path):
+    net = _net()
+    arrays = {k: v for k, v in _arrays(net).items() if k != "l2/W"}
+    _write(tmp_path / "m.npz", arrays)
+    before = _arrays(net)
+    with pytest.raises(KeyError) as info:
+        net.load_weights(str(tmp_path / "m.npz"))
+    message = str(info.value)
+    assert message.startswith(f"load_weights('{tmp_path / 'm.npz'}'): parameter 'l2/W' missing from the file")
+    assert "(found: l1/W, l1/b, bn/gamma" in message
+    _assert_same(_arrays(net), before)
+
+
+def test_unexpected_key(tmp_path):
+    net = _net()
+    _write(tmp_path / "u.npz", {**_arrays(net), "l3/W": np.ones(2, dtype=np.float32)})
+    with pytest.raises(KeyError, match="unexpected key.*l3/W"):
+        net.load_weights(tmp_path / "u.npz")
+
+
+def test_shape_and_dtype_mismatch_leave_the_model_unchanged(tmp_path):
+    net = _net()
+    before = _arrays(net)
+    bad = {k: v + 1 for k, v in before.items()}  # every value differs...
+    bad["l2/W"] = np.ones((4, 3), dtype=np.float32)  # ...and the second-last param is the wrong shape
+    _write(tmp_path / "s.npz", bad)
+    with pytest.raises(ValueError, match=r"'l2/W' has shape \(4, 2\) in the model but \(4, 3\) in the file"):
+        net.load_weights(tmp_path / "s.npz")
+    _assert_same(_arrays(net), before)  # l1/W etc. were not assigned before the check failed
+    bad["l2/W"] = before["l2/W"].astype(np.float64)
+    _write(tmp_path / "d.npz", bad)
+    with pytest.raises(TypeError, match="'l2/W' has dtype float32 in the model but float64 in the file"):
+        net.load_weights(tmp_path / "d.npz")
+    _assert_same(_arrays(net), before)
+
+
+def test_pickles_are_never_loaded(tmp_path):
+    net = _net()
+    arrays = _arrays(net)
+    arrays["l1/W"] = np.array([{"evil": 1}], dtype=object)
+    _write(tmp_path / "p.npz", arrays)
+    with pytest.raises(ValueError, match="cannot be loaded safely"):
+        net.load_weights(tmp_path / "p.npz")
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"not numpy at all"],
+                         ids=["empty", "truncated", "garbage"])
+def test_unreadable_files_give_a_clear_error(tmp_path, content):
+    (tmp_path / "bad.npz").write_bytes(content)
+    with pytest.raises(ValueError, match="is not a readable .npz archive"):
+        _net().load_weights(tmp_path / "bad.npz")
+
+
+def test_saving_an_uninitialized_lazy_model_writes_nothing(tmp_path):
+    model = MLP((3, 2))
+    with pytest.raises(ValueError, match="'l0/W' of Linear is not initialized yet"):
+        model.save_weights(tmp_path / "lazy.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_saving_does_not_move_or_copy_the_model():
+    net = _net()
+    ids = {k: id(p.data) for k, p in net.named_params()}
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        net.save_weights(os.path.join(d, "w.npz"))
+    assert {k: id(p.data) for k, p in net.named_params()} == ids
+
+
+@pytest.mark.skipif(not gpu_enable, reason="CuPy or a CUDA device is missing")
+def test_gpu_model_saves_from_and_loads_onto_the_gpu(tmp_path):
+    import cupy
+
+    net = _net().to_gpu()
+    net.save_weights(tmp_path / "g.npz")
+    assert all(isinstance(p.data, cupy.ndarray) for p in net.params())  # not moved by saving
+    cpu = _net(5)
+    cpu.load_weights(tmp_path / "g.npz")
+    gpu = _net(6).to_gpu()
+    gpu.load_weights(tmp_path / "g.npz")
+    assert all(isinstance(p.data, cupy.ndarray) for p in gpu.params())
+    assert isinstance(gpu.bn.avg_mean, cupy.ndarray)
+    for (k, p), (_, q) in zip(cpu.named_params(), gpu.named_params()):
+        np.testing.assert_array_equal(p.data, cupy.asnumpy(q.data), err_msg=k)
+
+
+# =============================================================================
+# Atomic writes
+# =============================================================================
+def _break_writer_midway(monkeypatch):
+    real = np.lib.format.write_array
+    calls = []
+
+    def broken(fp, array, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # two arrays written, the third half written, then the crash
+            fp.write(b"\x93NUMPY half an array")
+            raise OSError("disk on fire")
+        return real(fp, array, *args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", broken)
+
+
+def test_crash_mid_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    old = _net(0)
+    path = tmp_path / "w.npz"
+    old.save_weights(path)
+    _break_writer_midway(monkeypatch)
+    with pytest.raises(OSError, match="disk on fire"):
+        _net(1).save_weights(path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["w.npz"]  # the temporary file was removed
+    check = _net(2)
+    check.load_weights(path)
+    _assert_same(_arrays(check), _arrays(old))
+
+
+def test_killed_process_mid_save_leaves_the_old_file_intact(tmp_path):
+    old = _net(0)
+    path = tmp_path / "w.npz"
+    old.save_weights(path)
+    marker = tmp_path / "writing"
+    child = textwrap.dedent(f"""
+        import os, sys, time
+        sys.path.insert(0, {REPO!r})
+        import numpy as np
+        from tests.test_checkpoint import _net
+        real = np.lib.format.write_array
+        def slow(fp, array, *a, **k):
+            real(fp, array, *a, **k)
+            fp.flush()
+            open({str(marker)!r}, "w").close()   # now in the middle of the archive
+            time.sleep(60)
+        np.lib.format.write_array = slow
+        _net(1).save_weights({str(path)!r})
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", child])
+    try:
+        deadline = time.time() + 30
+        while not marker.exists():
+            assert proc.poll() is None, "the child died before reaching the middle of the save"
+            assert time.time() < deadline, "the child never reached the middle of the save"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    check = _net(2)
+    check.load_weights(path)
+    _assert_same(_arrays(check), _arrays(old))
+    leftovers = [n for n in os.listdir(tmp_path) if n not in ("w.npz", "writing")]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".w.npz.") and leftovers[0].endswith(".tmp")
+
+
+def test_keys_and_order_are_the_same_in_every_process(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {REPO!r})
+        import numpy as np
+        from tests.test_checkpoint import _net
+        _net(0).save_weights(sys.argv[1])
+    """)
+    orders = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"w{seed}.npz"
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env)
+        with np.load(out) as f:
+            orders.append((f.files, [f[k].tobytes() for k in f.files]))
+    _net(0).save_weights(tmp_path / "here.npz")
+    with np.load(tmp_path / "here.npz") as f:
+        orders.append((f.files, [f[k].tobytes() for k in f.files]))
+    assert orders[0] == orders[1] == orders[2]
+
+
+# =============================================================================
+# Checkpoints
+# =============================================================================
+def _train_steps(model, optimizer, n, start):
+    for step in range(start, start + n):
+        rng = np.random.default_rng(step)  # the data of a step depends on the step only
+        x = rng.standard_normal((6, 3)).astype(np.float32)
+        t = rng.integers(0, 2, size=6)
+        loss = F.softmax_cross_entropy(model(x), t)
+        model.cleargrads()
+        loss.backward()
+        optimizer.update()
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda: MomentumSGD(lr=0.1), lambda: Adam(alpha=0.01)],
+                         ids=["MomentumSGD", "Adam"])
+def test_resumed_training_is_bit_identical(tmp_path, make_optimizer):
+    N = 5
+    straight = _net(0)
+    opt = make_optimizer().setup(straight)
+    _train_steps(straight, opt, 2 * N, 0)
+
+    first = _net(0)
+    opt1 = make_optimizer().setup(first)
+    _train_steps(first, opt1, N, 0)
+    save_checkpoint(tmp_path / "ckpt.npz", first, opt1, epoch=N, tag="run-a", curve=np.arange(3.0))
+
+    resumed = _net(99)  # fresh objects, different initial weights
+    opt2 = make_optimizer()  # not even set up: load_checkpoint does it
+    extra = load_checkpoint(tmp_path / "ckpt.npz", resumed, opt2)
+    assert opt2.target is resumed
+    assert extra["epoch"] == N and isinstance(extra["epoch"], int)
+    assert extra["tag"] == "run-a" and isinstance(extra["tag"], str)
+    np.testing.assert_array_equal(extra["curve"], np.arange(3.0))
+    _train_steps(resumed, opt2, N, N)
+
+    _assert_same(_arrays(resumed), _arrays(straight))
+    if isinstance(opt, Adam):
+        assert opt2.t == opt.t == 2 * N
+
+
+def test_checkpoint_is_atomic_and_refuses_mismatches(tmp_path, monkeypatch):
+    net = _net(0)
+    opt = MomentumSGD().setup(net)
+    _train_steps(net, opt, 1, 0)
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, net, opt, epoch=1)
+    _break_writer_midway(monkeypatch)
+    with pytest.raises(OSError):
+        save_checkpoint(path, net, opt, epoch=2)
+    monkeypatch.undo()
+    assert load_checkpoint(path, _net(1), MomentumSGD())["epoch"] == 1
+
+    target = _net(2)
+    before = _arrays(target)
+    with pytest.raises(TypeError, match="state of a MomentumSGD, not of a Adam"):
+        load_checkpoint(path, target, Adam())
+    _assert_same(_arrays(target), before)
+    # A bad optimizer entry leaves the model's weights untouched too.
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["optimizer/state/l1/W/v"] = np.ones((9, 9), dtype=np.float32)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match="'l1/W/v' has shape"):
+        load_checkpoint(tmp_path / "bad.npz", target, MomentumSGD())
+    _assert_same(_arrays(target), before)
+    # A weights file is not a checkpoint, nor the other way round.
+    net.save_weights(tmp_path / "w.npz")
+    with pytest.raises(ValueError, match="not a dezero checkpoint"):
+        load_checkpoint(tmp_path / "w.npz", target, MomentumSGD())
+    with pytest.raises(ValueError, match="is a checkpoint; read it with"):
+        target.load_weights(path)
+
+
+def test_checkpoint_extra_values_must_not_need_pickle(tmp_path):
+    net = _net()
+    with pytest.raises(TypeError, match="'history'.*without pickle"):
+        save_checkpoint(tmp_path / "c.npz", net, None, history={"a": 1})
+    assert os.listdir(tmp_path) == []
+    save_checkpoint(tmp_path / "c.npz", net)  # the optimizer is optional
+    assert load_checkpoint(tmp_path / "c.npz", _net(1)) == {}

@@ -1,0 +1,440 @@
+"""Layers: registration (one source of truth), traversal, the concrete layers
+against closed forms or plain loops, devices, summary and plot."""
+import gc
+import math
+
+import numpy as np
+import pytest
+
+import dezero
+import dezero.functions as F
+from dezero import Parameter, Variable
+from dezero.backend import as_numpy, gpu_enable
+from dezero.layers import (LSTM, RNN, BatchNorm, Conv2d, Deconv2d, EmbedID, Layer, Linear)
+from dezero.utils import gradient_check
+from tests.conftest import tolerances
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class Two(Layer):
+    def __init__(self):
+        super().__init__()
+        self.l1 = Linear(3, in_size=2)
+        self.l2 = Linear(1, in_size=3)
+
+    def forward(self, x):
+        return self.l2(F.sigmoid(self.l1(x)))
+
+
+# =============================================================================
+# Registration and traversal
+# =============================================================================
+def test_params_in_assignment_order_with_paths():
+    class Net(Layer):
+        def __init__(self):
+            super().__init__()
+            self.z = Parameter(np.zeros(1))
+            self.inner = Two()
+            self.a = Parameter(np.ones(2))
+            self.not_a_param = np.ones(3)  # plain arrays are not parameters
+            self.name_ = "x"
+
+    net = Net()
+    paths = [p for p, _ in net.named_params()]
+    assert paths == ["z", "inner/l1/W", "inner/l1/b", "inner/l2/W", "inner/l2/b", "a"]
+    assert [id(p) for p in net.params()] == [id(p) for _, p in net.named_params()]
+    assert list(net.flatten_params()) == paths
+    assert net.flatten_params()["a"] is net.a
+
+
+def test_replacing_a_parameter_is_seen_everywhere():
+    # The pitfall this design removes: a second dict of parameters that keeps
+    # the old array after the user replaced the weight.
+    net = Two()
+    x = np.ones((1, 2), dtype=np.float32)
+    new_W = Parameter(np.full((2, 3), 0.5, dtype=np.float32))
+    net.l1.W = new_W
+    assert net.flatten_params()["l1/W"] is new_W
+    assert any(p is new_W for p in net.params())
+    h = x @ new_W.data + net.l1.b.data
+    expected = _sigmoid(h) @ net.l2.W.data + net.l2.b.data
+    np.testing.assert_allclose(net(x).data, expected, rtol=1e-6)
+    # ... and replacing a whole sub-layer too, keeping its position.
+    net.l1 = Linear(3, in_size=2)
+    assert [p for p, _ in net.named_params()] == ["l1/W", "l1/b", "l2/W", "l2/b"]
+    assert net.flatten_params()["l1/W"] is net.l1.W
+
+
+def test_delete_and_reassign_to_non_parameter_unregister():
+    layer = Linear(2, in_size=3)
+    layer.b = None
+    assert [p for p, _ in layer.named_params()] == ["W"]
+    del layer.W
+    assert list(layer.params()) == []
+    layer.W = Parameter(np.zeros((3, 2), dtype=np.float32))
+    assert [p for p, _ in layer.named_params()] == ["W"]
+
+
+def test_shared_parameters_and_layers_yield_once():
+    class Tied(Layer):
+        def __init__(self):
+            super().__init__()
+            self.enc = Linear(3, in_size=3)
+            self.dec = Linear(3, in_size=3)
+            self.dec.W = self.enc.W  # tied weights
+            self.again = self.enc  # the same sub-layer twice
+
+    net = Tied()
+    paths = [p for p, _ in net.named_params()]
+    assert paths == ["enc/W", "enc/b", "dec/b"]
+    assert len(list(net.params())) == 3
+
+
+def test_list_of_layers_is_refused():
+    class Bad(Layer):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [Linear(2), Linear(3)]
+
+    with pytest.raises(TypeError, match="blocks.*not registered"):
+        Bad()
+
+
+def test_subclass_without_super_init_still_registers():
+    class Forgetful(Layer):
+        def __init__(self):
+            self.W = Parameter(np.ones(2))
+
+    assert [p for p, _ in Forgetful().named_params()] == ["W"]
+
+
+def test_parameter_gets_the_attribute_name():
+    layer = Layer()
+    layer.scale = Parameter(np.ones(1))
+    assert layer.scale.name == "scale"
+
+
+def test_cleargrads():
+    net = Two()
+    y = net(np.ones((2, 2), dtype=np.float32))
+    y.sum().backward()
+    assert all(p.grad is not None for p in net.params())
+    net.cleargrads()
+    assert all(p.grad is None for p in net.params())
+
+
+def test_call_keeps_weak_references():
+    layer = Linear(2, in_size=2)
+    x = Variable(np.ones((1, 2), dtype=np.float32))
+    y = layer(x)
+    assert layer.inputs[0]() is x and layer.outputs[0]() is y
+    del y
+    gc.collect()
+    assert layer.outputs[0]() is None
+
+
+# =============================================================================
+# Linear
+# =============================================================================
+def test_linear_lazy_shapes_dtype_and_forward(dtype):
+    rng = np.random.default_rng(0)
+    layer = Linear(4, dtype=dtype)
+    assert layer.W.data is None and layer.in_size is None
+    x = rng.standard_normal((5, 3)).astype(dtype)
+    y = layer(x)
+    assert layer.W.shape == (3, 4) and layer.in_size == 3
+    assert layer.W.dtype == dtype and layer.b.dtype == dtype and y.dtype == dtype
+    np.testing.assert_array_equal(layer.b.data, np.zeros(4))
+    np.testing.assert_allclose(y.data, x @ layer.W.data + layer.b.data, rtol=1e-6)
+
+
+def test_linear_gradients_reach_the_parameters(dtype):
+    rng = np.random.default_rng(1)
+    layer = Linear(3, in_size=4, dtype=dtype)
+    x = rng.standard_normal((2, 4)).astype(dtype)
+    gy = rng.standard_normal((2, 3)).astype(dtype)
+    y = layer(x)
+    y.backward(grad=gy)
+    np.testing.assert_allclose(layer.W.grad.data, x.T @ gy, rtol=1e-5)
+    np.testing.assert_allclose(layer.b.grad.data, gy.sum(axis=0), rtol=1e-5)
+    assert layer.W.grad.dtype == dtype
+    # And numerically, through the layer (the layer reads W, so perturbing it counts).
+    tol = tolerances(dtype)
+    gradient_check(lambda v, W: layer(v), Variable(x), layer.W, **tol)
+
+
+def test_linear_init_is_lecun_normal():
+    np.random.seed(0)
+    layer = Linear(300, in_size=400)
+    W = layer.W.data
+    assert W.dtype == np.float32
+    assert abs(W.mean()) < 0.002
+    assert W.std() == pytest.approx(math.sqrt(1 / 400), rel=0.02)
+
+
+def test_linear_nobias_and_errors():
+    layer = Linear(2, nobias=True)
+    assert layer.b is None
+    assert [p for p, _ in layer.named_params()] == ["W"]
+    with pytest.raises(ValueError, match="Linear: x must be 2-D"):
+        layer(np.ones((2, 3, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="linear"):
+        Linear(2, in_size=5)(np.ones((2, 3), dtype=np.float32))
+
+
+def test_linear_weights_created_on_the_inputs_backend(xp):
+    layer = Linear(2, nobias=True)
+    y = layer(xp.ones((1, 3), dtype=np.float32))
+    assert dezero.backend.get_array_module(layer.W.data) is xp
+    assert dezero.backend.get_array_module(y.data) is xp
+
+
+# =============================================================================
+# Convolutions
+# =============================================================================
+def _conv_reference(x, W, b, stride, pad):
+    N, C, H, Wd = x.shape
+    OC, _, KH, KW = W.shape
+    xp_ = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    OH = (H + 2 * pad - KH) // stride + 1
+    OW = (Wd + 2 * pad - KW) // stride + 1
+    y = np.zeros((N, OC, OH, OW))
+    for n in range(N):
+        for o in range(OC):
+            for i in range(OH):
+                for j in range(OW):
+                    patch = xp_[n, :, i * stride:i * stride + KH, j * stride:j * stride + KW]
+                    y[n, o, i, j] = np.sum(patch * W[o]) + (b[o] if b is not None else 0)
+    return y
+
+
+def _deconv_reference(x, W, b, stride, pad):
+    N, C, H, Wd = x.shape
+    _, OC, KH, KW = W.shape
+    full = np.zeros((N, OC, (H - 1) * stride + KH, (Wd - 1) * stride + KW))
+    for n in range(N):
+        for c in range(C):
+            for i in range(H):
+                for j in range(Wd):
+                    full[n, :, i * stride:i * stride + KH, j * stride:j * stride + KW] += x[n, c, i, j] * W[c]
+    y = full[:, :, pad:full.shape[2] - pad, pad:full.shape[3] - pad]
+    return y + (b.reshape(1, -1, 1, 1) if b is not None else 0)
+
+
+@pytest.mark.parametrize("stride,pad", [(1, 1), (2, 0)])
+def test_conv2d_lazy_and_forward(dtype, stride, pad):
+    rng = np.random.default_rng(2)
+    layer = Conv2d(3, kernel_size=3, stride=stride, pad=pad, dtype=dtype)
+    layer.b.data = rng.standard_normal(3).astype(dtype)
+    x = rng.standard_normal((2, 2, 5, 5)).astype(dtype)
+    y = layer(x)
+    assert layer.W.shape == (3, 2, 3, 3) and layer.in_channels == 2
+    assert y.dtype == dtype and layer.W.dtype == dtype
+    np.testing.assert_allclose(y.data, _conv_reference(x, layer.W.data, layer.b.data, stride, pad),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_init_and_errors():
+    np.random.seed(0)
+    layer = Conv2d(64, kernel_size=(3, 5), in_channels=20)
+    assert layer.W.shape == (64, 20, 3, 5) and layer.W.dtype == np.float32
+    assert layer.W.data.std() == pytest.approx(math.sqrt(1 / (20 * 3 * 5)), rel=0.02)
+    with pytest.raises(ValueError, match=r"Conv2d: x must be 4-D \(N, C, H, W\), got shape \(3, 4\)"):
+        Conv2d(2, 3)(np.ones((3, 4), dtype=np.float32))
+    assert Conv2d(2, 3, nobias=True).b is None
+
+
+def test_deconv2d_lazy_and_forward(dtype):
+    rng = np.random.default_rng(3)
+    layer = Deconv2d(2, kernel_size=3, stride=2, pad=1, dtype=dtype)
+    layer.b.data = rng.standard_normal(2).astype(dtype)
+    x = rng.standard_normal((1, 3, 3, 3)).astype(dtype)
+    y = layer(x)
+    assert layer.W.shape == (3, 2, 3, 3) and layer.in_channels == 3
+    assert y.shape == (1, 2, 5, 5) and y.dtype == dtype
+    np.testing.assert_allclose(y.data, _deconv_reference(x, layer.W.data, layer.b.data, 2, 1),
+                               rtol=1e-5, atol=1e-5)
+
+
+# =============================================================================
+# EmbedID
+# =============================================================================
+def test_embed_id_lookup_and_gradient():
+    np.random.seed(0)
+    layer = EmbedID(5, 3)
+    assert layer.W.shape == (5, 3) and layer.W.dtype == np.float32
+    ids = np.array([[1, 4], [1, 0]])
+    y = layer(ids)
+    np.testing.assert_array_equal(y.data, layer.W.data[ids])
+    y.backward(grad=np.ones((2, 2, 3), dtype=np.float32))
+    expected = np.zeros((5, 3), dtype=np.float32)
+    expected[1] = 2  # id 1 appears twice: its gradients add up
+    expected[4] = expected[0] = 1
+    np.testing.assert_array_equal(layer.W.grad.data, expected)
+
+
+# =============================================================================
+# BatchNorm
+# =============================================================================
+def test_batchnorm_train_then_test_mode(dtype):
+    rng = np.random.default_rng(4)
+    bn = BatchNorm()
+    assert bn.gamma.data is None and bn.avg_mean is None
+    x = (rng.standard_normal((8, 3, 2, 2)) * 3 + 5).astype(dtype)
+    y = bn(x)
+    assert bn.gamma.shape == (3,) and bn.avg_var.shape == (3,) and y.dtype == dtype
+    assert bn.avg_mean.dtype == dtype
+    # Train mode: each channel normalized with the batch statistics.
+    np.testing.assert_allclose(y.data.mean(axis=(0, 2, 3)), 0, atol=1e-4)
+    np.testing.assert_allclose(y.data.var(axis=(0, 2, 3)), 1, rtol=1e-3)
+    # The running statistics moved 10 % of the way towards the batch's.
+    m = x.shape[0] * x.shape[2] * x.shape[3]
+    np.testing.assert_allclose(bn.avg_mean, 0.1 * x.mean(axis=(0, 2, 3)), rtol=1e-4)
+    np.testing.assert_allclose(bn.avg_var, 0.9 + 0.1 * x.var(axis=(0, 2, 3)) * m / (m - 1), rtol=1e-4)
+    bn.gamma.data[...] = np.array([1.0, 2.0, 0.5], dtype=dtype)
+    bn.beta.data[...] = np.array([0.0, -1.0, 3.0], dtype=dtype)
+    mean_before = bn.avg_mean.copy()
+    with dezero.test_mode():
+        y_test = bn(x)
+    shape = (1, 3, 1, 1)
+    expected = ((x - bn.avg_mean.reshape(shape)) / np.sqrt(bn.avg_var.reshape(shape) + 2e-5)
+                * bn.gamma.data.reshape(shape) + bn.beta.data.reshape(shape))
+    np.testing.assert_allclose(y_test.data, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(bn.avg_mean, mean_before)  # test mode does not update
+
+
+def test_batchnorm_running_stats_are_persistent_not_parameters():
+    bn = BatchNorm()
+    bn(np.ones((2, 4), dtype=np.float32))
+    assert [p for p, _ in bn.named_params()] == ["gamma", "beta"]
+    assert [p for p, _ in bn.named_persistents()] == ["avg_mean", "avg_var"]
+
+
+# =============================================================================
+# Recurrent layers
+# =============================================================================
+def test_rnn_matches_the_formula_and_resets():
+    rng = np.random.default_rng(5)
+    rnn = RNN(3, dtype=np.float64)
+    x1, x2 = rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
+    h1 = rnn(x1)
+    Wx, b, Wh = rnn.x2h.W.data, rnn.x2h.b.data, rnn.h2h.W.data
+    assert rnn.h2h.b is None
+    np.testing.assert_allclose(h1.data, np.tanh(x1 @ Wx + b))
+    h2 = rnn(x2)
+    np.testing.assert_allclose(h2.data, np.tanh(x2 @ Wx + b + h1.data @ Wh))
+    rnn.reset_state()
+    np.testing.assert_allclose(rnn(x2).data, np.tanh(x2 @ Wx + b))
+
+
+def _lstm_reference(xs, Wx, b, Wh, H):
+    h = c = None
+    outs = []
+    for x in xs:
+        g = x @ Wx + b + (h @ Wh if h is not None else 0)
+        f, i, o, u = (_sigmoid(g[:, :H]), _sigmoid(g[:, H:2 * H]), _sigmoid(g[:, 2 * H:3 * H]),
+                      np.tanh(g[:, 3 * H:]))
+        c = i * u if c is None else f * c + i * u
+        h = o * np.tanh(c)
+        outs.append(h)
+    return outs
+
+
+def test_lstm_matches_the_standard_gates():
+    rng = np.random.default_rng(6)
+    lstm = LSTM(3, dtype=np.float64)
+    xs = [rng.standard_normal((2, 4)) for _ in range(3)]
+    ys = [lstm(x).data for x in xs]
+    ref = _lstm_reference(xs, lstm.x2h.W.data, lstm.x2h.b.data, lstm.h2h.W.data, 3)
+    for y, r in zip(ys, ref):
+        np.testing.assert_allclose(y, r, rtol=1e-10)
+    lstm.reset_state()
+    assert lstm.h is None and lstm.c is None
+    np.testing.assert_allclose(lstm(xs[0]).data, ref[0], rtol=1e-10)
+
+
+def test_lstm_gradient_through_two_steps():
+    rng = np.random.default_rng(7)
+    lstm = LSTM(2, in_size=3, dtype=np.float64)
+    x1, x2 = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+
+    def two_steps(a, b, Wh):
+        lstm.reset_state()
+        lstm(a)
+        return lstm(b)
+
+    gradient_check(two_steps, x1, x2, lstm.h2h.W)
+
+
+# =============================================================================
+# Devices, summary, plot
+# =============================================================================
+def test_to_cpu_keeps_numpy_arrays():
+    net = Two()
+    W = net.l1.W.data
+    assert net.to_cpu() is net
+    assert net.l1.W.data is W
+
+
+@pytest.mark.skipif(not gpu_enable, reason="CuPy or a CUDA device is missing")
+def test_to_gpu_and_back_including_lazy_and_persistents():
+    import cupy
+
+    net = Two()
+    net.bn = BatchNorm()
+    net.lazy = Linear(2)
+    net.bn(np.ones((2, 3), dtype=np.float32))
+    net.to_gpu()
+    assert all(isinstance(p.data, cupy.ndarray) for p in net.params() if p.data is not None)
+    assert isinstance(net.bn.avg_mean, cupy.ndarray)
+    net.lazy(cupy.ones((1, 4), dtype=np.float32))
+    assert isinstance(net.lazy.W.data, cupy.ndarray)
+    net.to_cpu()
+    assert all(isinstance(p.data, np.ndarray) for p in net.params())
+    assert isinstance(net.bn.avg_var, np.ndarray)
+
+
+@pytest.mark.skipif(gpu_enable, reason="checks the error of a machine without GPU")
+def test_to_gpu_without_a_gpu_says_so_and_changes_nothing():
+    net = Two()
+    net.lazy = Linear(2)
+    with pytest.raises(RuntimeError, match="as_cupy"):
+        net.to_gpu()
+    assert net._backend is None and net.lazy._backend is None
+    assert all(isinstance(p.data, np.ndarray) for p in net.params() if p.data is not None)
+
+
+def test_summary_table():
+    net = Two()
+    net.lazy = Linear(7)
+    lines = []
+    text = net.summary(print_fn=lines.append)
+    assert lines == [text]
+    assert "l1/W" in text and "(2, 3)" in text and "l2/b" in text
+    assert "lazy/W" in text and "(lazy)" in text
+    assert "Total parameters: 20 " in text  # 6 + 3 + 3 + 1 + 7 (lazy/b); lazy/W is not counted
+    assert "not counting 1 lazy" in text
+    assert net.summary(print_fn=None) == text
+
+
+def test_plot_draws_the_forward_graph(monkeypatch):
+    import dezero.visualize
+
+    calls = []
+
+    def fake_plot(output, verbose=True, to_file="graph.png"):
+        calls.append((output, verbose, to_file))
+        return to_file
+
+    monkeypatch.setattr(dezero.visualize, "plot_dot_graph", fake_plot)
+    net = Two()
+    with dezero.no_grad():  # plot records the graph anyway
+        result = net.plot(np.ones((1, 2), dtype=np.float32), to_file="net.png")
+    (output, verbose, to_file), = calls
+    assert result == "net.png" and to_file == "net.png" and verbose is True
+    assert isinstance(output, Variable) and output.shape == (1, 1)
+    assert output.creator is not None
+    assert as_numpy(output.data).dtype == np.float32
