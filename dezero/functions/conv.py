@@ -1,0 +1,435 @@
+"""Convolution: im2col/col2im, conv2d, deconv2d (transposed convolution) and the
+teaching version conv2d_simple.
+
+The idea in one paragraph: ``im2col`` cuts every KH x KW window out of the
+(padded) input and lays the windows side by side, so that a convolution becomes
+ONE matrix product of the windows with the flattened filters. ``col2im`` is its
+adjoint: it adds every window back to the place it was cut from (overlaps sum).
+A transposed convolution is a matrix product followed by ``col2im``, and the two
+are each other's backward pass::
+
+    <conv2d(x, W), gy>  ==  <x, deconv2d(gy, W)>  ==  <W, Conv2DGradW(x, gy)>
+
+Layouts: images are (N, C, H, W); conv2d filters are (OC, C, KH, KW); deconv2d
+filters are (C_in, C_out, KH, KW) as in Chainer and PyTorch. Output sizes follow
+``dezero.utils.get_conv_outsize`` / ``get_deconv_outsize``; every kernel, stride,
+pad and outsize argument is an int or an (height, width) pair.
+"""
+from __future__ import annotations
+
+from dezero import utils
+from dezero.backend import get_array_module
+from dezero.core import Function, Variable, as_variable
+from dezero.functions.array import reshape, transpose
+from dezero.functions.connection import linear
+
+__all__ = ["im2col", "col2im", "conv2d", "deconv2d", "conv2d_simple"]
+
+
+# =============================================================================
+# Argument checks shared with pooling.py
+# =============================================================================
+def _check_4d(op: str, name: str, x, layout: str = "(N, C, H, W)") -> None:
+    if x.ndim != 4:
+        raise ValueError(f"{op}: {name} must be 4-D {layout}, got shape {tuple(x.shape)}")
+
+
+def _pair_arg(op: str, name: str, value, minimum: int) -> tuple:
+    """``value`` as an (h, w) pair of ints, each at least ``minimum``."""
+    try:
+        p = utils.pair(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
+    if p[0] < minimum or p[1] < minimum:
+        what = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {what}, got {value!r}")
+    return p
+
+
+def _out_size(op: str, in_hw: tuple, kernel: tuple, stride: tuple, pad: tuple) -> tuple:
+    """(OH, OW) of a window sweep, or an error if the kernel does not fit the padded input."""
+    oh = utils.get_conv_outsize(in_hw[0], kernel[0], stride[0], pad[0])
+    ow = utils.get_conv_outsize(in_hw[1], kernel[1], stride[1], pad[1])
+    if oh < 1 or ow < 1:
+        padded = (in_hw[0] + 2 * pad[0], in_hw[1] + 2 * pad[1])
+        raise ValueError(f"{op}: kernel {kernel} is larger than the padded input {padded} "
+                         f"(input {tuple(in_hw)}, pad {pad})")
+    return oh, ow
+
+
+# =============================================================================
+# Raw-array helpers (NumPy or CuPy)
+# =============================================================================
+def _pad(x, pad: tuple, value: float = 0.0):
+    """Pad the two spatial axes of an (N, C, H, W) array with ``value`` on both sides."""
+    ph, pw = pad
+    if ph == 0 and pw == 0:
+        return x
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    out = xp.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def _windows(x, kernel: tuple, stride: tuple, pad: tuple, pad_value: float = 0.0):
+    """A 6-D VIEW (N, C, KH, KW, OH, OW) of the padded input:
+    ``view[n, c, i, j, y, x] == x_pad[n, c, y*SY + i, x*SX + j]``.
+
+    No data is copied: stepping along OH moves SY rows in memory, stepping along
+    KH moves one row, so both are just strides over the same buffer. Windows
+    overlap, so the view is only ever read, never written.
+    """
+    xp = get_array_module(x)
+    (kh, kw), (sy, sx) = kernel, stride
+    oh = utils.get_conv_outsize(x.shape[2], kh, sy, pad[0])
+    ow = utils.get_conv_outsize(x.shape[3], kw, sx, pad[1])
+    x = _pad(x, pad, pad_value)
+    s_n, s_c, s_h, s_w = x.strides
+    return xp.lib.stride_tricks.as_strided(
+        x, shape=(x.shape[0], x.shape[1], kh, kw, oh, ow),
+        strides=(s_n, s_c, s_h, s_w, s_h * sy, s_w * sx))
+
+
+def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple):
+    """Add every window of ``col`` back where it was cut from (the adjoint of ``_windows``).
+
+    ``col`` means (N, C, KH, KW, OH, OW) but may have any strides (a transposed
+    view is fine). One strided slice-add per kernel offset (i, j): window
+    position (y, x) lands on padded row y*SY + i, column x*SX + j.
+    """
+    xp = get_array_module(col)
+    n, c, h, w = img_shape
+    (kh, kw), (sy, sx), (ph, pw) = kernel, stride, pad
+    oh, ow = col.shape[4], col.shape[5]
+    img = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=col.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            img[:, :, i:i + sy * oh:sy, j:j + sx * ow:sx] += col[:, :, i, j]
+    if ph or pw:
+        img = xp.ascontiguousarray(img[:, :, ph:ph + h, pw:pw + w])
+    return img
+
+
+def im2col_array(x, kernel_size, stride=1, pad=0, to_matrix: bool = True, pad_value: float = 0.0):
+    """Raw-array im2col: (N, C, H, W) -> (N, C, KH, KW, OH, OW), or with
+    ``to_matrix`` (N*OH*OW, C*KH*KW), one window per row. Returns a new array."""
+    kernel, stride, pad = utils.pair(kernel_size), utils.pair(stride), utils.pair(pad)
+    view = _windows(x, kernel, stride, pad, pad_value)
+    # .copy() even where a view would do (1x1 kernels): the result must never
+    # share memory with x.
+    if to_matrix:
+        n, c, kh, kw, oh, ow = view.shape
+        return view.transpose(0, 4, 5, 1, 2, 3).copy().reshape(n * oh * ow, c * kh * kw)
+    return view.copy()
+
+
+def col2im_array(col, img_shape, kernel_size, stride=1, pad=0, to_matrix: bool = True):
+    """Raw-array col2im, the adjoint of :func:`im2col_array`: windows are summed
+    back into an array of ``img_shape`` (N, C, H, W)."""
+    kernel, stride, pad = utils.pair(kernel_size), utils.pair(stride), utils.pair(pad)
+    n, c, h, w = img_shape
+    oh = utils.get_conv_outsize(h, kernel[0], stride[0], pad[0])
+    ow = utils.get_conv_outsize(w, kernel[1], stride[1], pad[1])
+    if to_matrix:
+        col = col.reshape(n, oh, ow, c, kernel[0], kernel[1]).transpose(0, 3, 4, 5, 1, 2)
+    return _col2im(col, tuple(img_shape), kernel, stride, pad)
+
+
+def _im2col_for_gemm(x, kernel: tuple, stride: tuple, pad: tuple):
+    """Windows as a contiguous (C*KH*KW, N*OH*OW) matrix.
+
+    This layout (not the book's (N*OH*OW, C*KH*KW)) makes the copy out of the
+    strided view cheap, since the output width stays the innermost axis, and it
+    makes the convolution's GEMM produce (OC, N*OH*OW) rows directly.
+    """
+    xp = get_array_module(x)
+    view = _windows(x, kernel, stride, pad)
+    n, c, kh, kw, oh, ow = view.shape
+    col = xp.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5))
+    return col.reshape(c * kh * kw, n * oh * ow)
+
+
+def _channels_first(a):
+    """(N, C, H, W) -> contiguous (C, N*H*W), the GEMM operand layout."""
+    xp = get_array_module(a)
+    return xp.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(a.shape[1], -1)
+
+
+# =============================================================================
+# im2col / col2im as Functions
+# =============================================================================
+class Im2col(Function):
+    """Differentiable im2col; ``pad_value`` lets max pooling pad with -inf
+    (the padded cells are cut off again by the backward pass, so it never
+    matters for the gradient)."""
+
+    def __init__(self, kernel_size, stride, pad, to_matrix, pad_value=0.0):
+        self.kernel_size, self.stride, self.pad = kernel_size, stride, pad
+        self.to_matrix = to_matrix
+        self.pad_value = pad_value
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return im2col_array(x, self.kernel_size, self.stride, self.pad, self.to_matrix, self.pad_value)
+
+    def backward(self, gy):
+        return col2im(gy, self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)
+
+
+class Col2im(Function):
+    def __init__(self, input_shape, kernel_size, stride, pad, to_matrix):
+        self.input_shape = tuple(input_shape)
+        self.kernel_size, self.stride, self.pad = kernel_size, stride, pad
+        self.to_matrix = to_matrix
+
+    def forward(self, col):
+        return col2im_array(col, self.input_shape, self.kernel_size, self.stride, self.pad,
+                            self.to_matrix)
+
+    def backward(self, gx):
+        return im2col(gx, self.kernel_size, self.stride, self.pad, self.to_matrix)
+
+
+def im2col(x, kernel_size, stride=1, pad=0, to_matrix: bool = True) -> Variable:
+    """Cut every kernel-sized window out of a batch of images.
+
+    Parameters
+    ----------
+    x : Variable or array, shape (N, C, H, W)
+    kernel_size, stride, pad : int or (int, int)
+        Window size, step between windows, zero padding on each side.
+    to_matrix : bool
+        True: a matrix (N*OH*OW, C*KH*KW) with one window per row.
+        False: the 6-D array (N, C, KH, KW, OH, OW).
+
+    Its gradient is :func:`col2im` (and the other way round): the two are exact adjoints.
+    """
+    x = as_variable(x)
+    _check_4d("im2col", "x", x)
+    kernel = _pair_arg("im2col", "kernel_size", kernel_size, 1)
+    stride = _pair_arg("im2col", "stride", stride, 1)
+    pad = _pair_arg("im2col", "pad", pad, 0)
+    _out_size("im2col", x.shape[2:], kernel, stride, pad)
+    return Im2col(kernel, stride, pad, to_matrix)(x)
+
+
+def col2im(col, input_shape, kernel_size, stride=1, pad=0, to_matrix: bool = True) -> Variable:
+    """Sum windows back into images of ``input_shape`` (N, C, H, W); overlaps add up.
+
+    ``col`` has the layout :func:`im2col` produces for that shape and
+    ``to_matrix`` setting. This is the adjoint (the gradient) of :func:`im2col`.
+    """
+    col = as_variable(col)
+    input_shape = tuple(int(s) for s in input_shape)
+    if len(input_shape) != 4:
+        raise ValueError(f"col2im: input_shape must be (N, C, H, W), got {input_shape}")
+    kernel = _pair_arg("col2im", "kernel_size", kernel_size, 1)
+    stride = _pair_arg("col2im", "stride", stride, 1)
+    pad = _pair_arg("col2im", "pad", pad, 0)
+    n, c, h, w = input_shape
+    oh, ow = _out_size("col2im", (h, w), kernel, stride, pad)
+    expected = ((n * oh * ow, c * kernel[0] * kernel[1]) if to_matrix
+                else (n, c, kernel[0], kernel[1], oh, ow))
+    if col.shape != expected:
+        raise ValueError(f"col2im: col of shape {col.shape} does not match input_shape {input_shape} "
+                         f"with kernel {kernel}, stride {stride}, pad {pad}: expected {expected}")
+    return Col2im(input_shape, kernel, stride, pad, to_matrix)(col)
+
+
+# =============================================================================
+# conv2d
+# =============================================================================
+class Conv2D(Function):
+    """y[n, o] = sum_c correlate(x_pad[n, c], W[o, c]) + b[o], as one GEMM on the windows."""
+
+    def __init__(self, stride: tuple, pad: tuple):
+        self.stride, self.pad = stride, pad
+
+    def forward(self, x, W, b):
+        xp = get_array_module(x)
+        oc, _, kh, kw = W.shape
+        n = x.shape[0]
+        oh = utils.get_conv_outsize(x.shape[2], kh, self.stride[0], self.pad[0])
+        ow = utils.get_conv_outsize(x.shape[3], kw, self.stride[1], self.pad[1])
+        col = _im2col_for_gemm(x, (kh, kw), self.stride, self.pad)   # (C*KH*KW, N*OH*OW)
+        y = W.reshape(oc, -1) @ col                                   # (OC, N*OH*OW)
+        y = y.reshape(oc, n, oh, ow).transpose(1, 0, 2, 3)
+        # Back to (N, OC, OH, OW) in memory; the bias rides along on the same pass.
+        out = xp.empty(y.shape, dtype=y.dtype)
+        if b is None:
+            out[...] = y
+        else:
+            xp.add(y, b.reshape(1, -1, 1, 1), out=out)
+        return out
+
+    def backward(self, gy):
+        x, W, b = self.inputs
+        # The input batch of a network needs no gradient: skip a whole deconvolution.
+        gx = deconv2d(gy, W, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
+        gW = Conv2DGradW(W.shape[2:], self.stride, self.pad)(x, gy) if W.requires_grad else None
+        gb = gy.sum(axis=(0, 2, 3)) if b.data is not None and b.requires_grad else None
+        return gx, gW, gb
+
+
+class Conv2DGradW(Function):
+    """The filter gradient of a convolution, as a Function of (x, gy):
+
+        gW[o, c, i, j] = sum_{n, y, x} gy[n, o, y, x] * x_pad[n, c, y*SY + i, x*SX + j]
+
+    It is bilinear in (x, gy), so its own backward is a transposed convolution
+    (for x) and a convolution (for gy) with the incoming filter gradient.
+    """
+
+    def __init__(self, kernel_size, stride: tuple, pad: tuple):
+        self.kernel = tuple(kernel_size)
+        self.stride, self.pad = stride, pad
+
+    def forward(self, x, gy):
+        c = x.shape[1]
+        oc = gy.shape[1]
+        col = _im2col_for_gemm(x, self.kernel, self.stride, self.pad)  # (C*KH*KW, N*OH*OW)
+        gW = _channels_first(gy) @ col.T                                # (OC, C*KH*KW)
+        return gW.reshape(oc, c, self.kernel[0], self.kernel[1])
+
+    def backward(self, ggW):
+        x, gy = self.inputs
+        gx = deconv2d(gy, ggW, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
+        ggy = conv2d(x, ggW, None, self.stride, self.pad) if gy.requires_grad else None
+        return gx, ggy
+
+
+def _check_bias(op: str, b, n_out: int, W_shape: tuple):
+    if b is None:
+        return Variable(None)
+    b = as_variable(b)
+    if b.shape != (n_out,):
+        raise ValueError(f"{op}: b must have shape ({n_out},) to match W {W_shape}, got {b.shape}")
+    return b
+
+
+def _conv_args(op: str, x, W, b, stride, pad):
+    """Validate conv2d-style arguments; returns (x, W, b, stride, pad, (OH, OW))."""
+    x, W = as_variable(x), as_variable(W)
+    _check_4d(op, "x", x)
+    _check_4d(op, "W", W, "(OC, C, KH, KW)")
+    if x.shape[1] != W.shape[1]:
+        raise ValueError(f"{op}: x has {x.shape[1]} channels but W expects {W.shape[1]} "
+                         f"(x {x.shape}, W {W.shape})")
+    stride = _pair_arg(op, "stride", stride, 1)
+    pad = _pair_arg(op, "pad", pad, 0)
+    out_hw = _out_size(op, x.shape[2:], W.shape[2:], stride, pad)
+    b = _check_bias(op, b, W.shape[0], W.shape)
+    return x, W, b, stride, pad, out_hw
+
+
+def conv2d(x, W, b=None, stride=1, pad=0) -> Variable:
+    """2-D convolution (cross-correlation, as in every deep learning framework).
+
+    Parameters
+    ----------
+    x : Variable or array, shape (N, C, H, W)
+    W : Variable or array, shape (OC, C, KH, KW)
+    b : Variable or array of shape (OC,), optional
+    stride, pad : int or (int, int)
+        Step between windows and zero padding on each side.
+
+    Returns
+    -------
+    Variable of shape (N, OC, OH, OW) with OH = (H + 2*PH - KH) // SH + 1 (same for OW).
+    """
+    x, W, b, stride, pad, _ = _conv_args("conv2d", x, W, b, stride, pad)
+    return Conv2D(stride, pad)(x, W, b)
+
+
+# =============================================================================
+# deconv2d (transposed convolution)
+# =============================================================================
+class Deconv2D(Function):
+    """The transpose (adjoint) of conv2d: every input pixel spreads a weighted
+    (C_out, KH, KW) patch over the output; overlapping patches add up."""
+
+    def __init__(self, stride: tuple, pad: tuple, outsize: tuple):
+        self.stride, self.pad, self.outsize = stride, pad, outsize
+
+    def forward(self, x, W, b):
+        c_in, c_out, kh, kw = W.shape
+        n, _, h, w = x.shape
+        # All patches with one GEMM: (C_out*KH*KW, C_in) @ (C_in, N*H*W).
+        col = W.reshape(c_in, -1).T @ _channels_first(x)
+        col = col.reshape(c_out, kh, kw, n, h, w).transpose(3, 0, 1, 2, 4, 5)
+        y = _col2im(col, (n, c_out) + self.outsize, (kh, kw), self.stride, self.pad)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        return y
+
+    def backward(self, gy):
+        x, W, b = self.inputs
+        gx = conv2d(gy, W, None, self.stride, self.pad) if x.requires_grad else None
+        # deconv2d(x, W) is conv2d's input gradient for an input gy, so W's
+        # gradient is conv2d's filter gradient with gy as the input.
+        gW = Conv2DGradW(W.shape[2:], self.stride, self.pad)(gy, x) if W.requires_grad else None
+        gb = gy.sum(axis=(0, 2, 3)) if b.data is not None and b.requires_grad else None
+        return gx, gW, gb
+
+
+def deconv2d(x, W, b=None, stride=1, pad=0, outsize=None) -> Variable:
+    """2-D transposed convolution ("deconvolution"), the adjoint of :func:`conv2d`.
+
+    Parameters
+    ----------
+    x : Variable or array, shape (N, C_in, H, W)
+    W : Variable or array, shape (C_in, C_out, KH, KW) (Chainer/PyTorch layout)
+    b : Variable or array of shape (C_out,), optional
+    stride, pad : int or (int, int)
+    outsize : int or (int, int), optional
+        Output (OH, OW). Default S*(H - 1) + K - 2P; a convolution with the same
+        kernel, stride and pad maps several sizes to H, so a larger one (up to
+        S - 1 more, like PyTorch's output_padding) may be asked for.
+
+    Returns
+    -------
+    Variable of shape (N, C_out, OH, OW).
+    """
+    op = "deconv2d"
+    x, W = as_variable(x), as_variable(W)
+    _check_4d(op, "x", x)
+    _check_4d(op, "W", W, "(C_in, C_out, KH, KW)")
+    if x.shape[1] != W.shape[0]:
+        raise ValueError(f"{op}: x has {x.shape[1]} channels but W expects {W.shape[0]} input "
+                         f"channels (x {x.shape}, W {W.shape} laid out as (C_in, C_out, KH, KW))")
+    stride = _pair_arg(op, "stride", stride, 1)
+    pad = _pair_arg(op, "pad", pad, 0)
+    kernel = W.shape[2:]
+    in_hw = x.shape[2:]
+    if outsize is None:
+        outsize = tuple(utils.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
+        if outsize[0] < 1 or outsize[1] < 1:
+            raise ValueError(f"{op}: the output would be empty: S*(I-1)+K-2P = {outsize} for input "
+                             f"{in_hw}, kernel {kernel}, stride {stride}, pad {pad}")
+    else:
+        outsize = _pair_arg(op, "outsize", outsize, 1)
+        back = tuple(utils.get_conv_outsize(outsize[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
+        if back != tuple(in_hw):
+            default = tuple(utils.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
+            raise ValueError(f"{op}: outsize {outsize} is inconsistent with the input {in_hw}: a "
+                             f"convolution with kernel {kernel}, stride {stride}, pad {pad} maps it "
+                             f"to {back}; valid sizes are {default} plus 0..S-1 per axis")
+    b = _check_bias(op, b, W.shape[1], W.shape)
+    return Deconv2D(stride, pad, outsize)(x, W, b)
+
+
+# =============================================================================
+# The teaching version
+# =============================================================================
+def conv2d_simple(x, W, b=None, stride=1, pad=0) -> Variable:
+    """conv2d written with differentiable building blocks only (im2col, a matrix
+    product, reshape and transpose): slower and hungrier than :func:`conv2d`,
+    but its backward comes for free. Same arguments and result as conv2d."""
+    x, W, b, stride, pad, (oh, ow) = _conv_args("conv2d_simple", x, W, b, stride, pad)
+    n = x.shape[0]
+    oc, c, kh, kw = W.shape
+    col = im2col(x, (kh, kw), stride, pad, to_matrix=True)     # (N*OH*OW, C*KH*KW)
+    W_mat = transpose(reshape(W, (oc, -1)))                     # (C*KH*KW, OC)
+    y = linear(col, W_mat, None if b.data is None else b)       # (N*OH*OW, OC)
+    return transpose(reshape(y, (n, oh, ow, oc)), (0, 3, 1, 2))

@@ -1,0 +1,238 @@
+"""Pooling: max pooling (``pooling``, alias ``max_pooling``), its teaching version
+``pooling_simple``, and ``average_pooling``.
+
+Both kinds slide a KH x KW window over every channel of an (N, C, H, W) batch,
+with the same size rule as convolution (``dezero.utils.get_conv_outsize``).
+Max pooling remembers which element of each window won; its backward routes
+the gradient to that element, and the backward of *that* gathers with the same
+indexes, so second derivatives work too.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from dezero.backend import get_array_module
+from dezero.core import Function, Variable, as_variable
+from dezero.functions.array import max as _max
+from dezero.functions.array import reshape, transpose
+from dezero.functions.conv import Im2col, _check_4d, _out_size, _pair_arg, _windows
+
+__all__ = ["pooling", "max_pooling", "pooling_simple", "average_pooling"]
+
+
+class _Window(NamedTuple):
+    kernel: tuple
+    stride: tuple
+    pad: tuple
+
+
+def _pool_args(op: str, x, kernel_size, stride, pad):
+    x = as_variable(x)
+    _check_4d(op, "x", x)
+    kernel = _pair_arg(op, "kernel_size", kernel_size, 1)
+    stride = _pair_arg(op, "stride", stride, 1)
+    pad = _pair_arg(op, "pad", pad, 0)
+    _out_size(op, x.shape[2:], kernel, stride, pad)
+    return x, _Window(kernel, stride, pad)
+
+
+def _check_max_pad(op: str, win: _Window) -> None:
+    # With a larger pad some window could lie wholly in the padding and
+    # output -inf; PyTorch refuses such a pad for the same reason.
+    if win.pad[0] > win.kernel[0] // 2 or win.pad[1] > win.kernel[1] // 2:
+        raise ValueError(f"{op}: pad {win.pad} must be at most half the kernel {win.kernel}, "
+                         "or some windows would hold nothing but padding")
+
+
+def _window_slice(win: _Window, i: int, j: int, out_hw: tuple) -> tuple:
+    """Index of the cells of a padded image that offset (i, j) of every window touches."""
+    (sy, sx), (oh, ow) = win.stride, out_hw
+    return (slice(None), slice(None), slice(i, i + sy * oh, sy), slice(j, j + sx * ow, sx))
+
+
+def _crop(img, pad: tuple):
+    ph, pw = pad
+    if ph == 0 and pw == 0:
+        return img
+    xp = get_array_module(img)
+    return xp.ascontiguousarray(img[:, :, ph:img.shape[2] - ph, pw:img.shape[3] - pw])
+
+
+# =============================================================================
+# Max pooling
+# =============================================================================
+class Pooling2D(Function):
+    def __init__(self, win: _Window):
+        self.win = win
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        kh, kw = self.win.kernel
+        self.input_shape = x.shape
+        view = _windows(x, self.win.kernel, self.win.stride, self.win.pad, pad_value=-float("inf"))
+        # One copy puts each kernel offset's values in a contiguous block, so the
+        # loop below runs on long contiguous arrays (fast) instead of strided ones.
+        cols = xp.ascontiguousarray(view.transpose(2, 3, 0, 1, 4, 5))
+        cols = cols.reshape((kh * kw,) + cols.shape[2:])          # (KH*KW, N, C, OH, OW)
+        y = cols[0].copy()
+        self.indexes = xp.zeros(y.shape, dtype=xp.int8 if kh * kw <= 127 else xp.int32)
+        for k in range(1, kh * kw):
+            # Only a strictly larger value takes over, so on a tie the earlier
+            # offset keeps the win. k only grows, so "set the index to k where
+            # it won" is a maximum (branch-free, unlike a masked assignment).
+            won = cols[k] > y
+            xp.maximum(y, cols[k], out=y)
+            xp.maximum(self.indexes, won.astype(self.indexes.dtype) * k, out=self.indexes)
+        return y
+
+    def backward(self, gy):
+        return Pooling2DGrad(self.win, self.indexes, self.input_shape)(gy)
+
+
+class Pooling2DGrad(Function):
+    """Route each window's gradient to the element that won the forward max
+    (windows that overlap add their contributions)."""
+
+    def __init__(self, win: _Window, indexes, input_shape):
+        self.win, self.indexes, self.input_shape = win, indexes, input_shape
+
+    def forward(self, gy):
+        xp = get_array_module(gy)
+        (kh, kw), (sy, sx), (ph, pw) = self.win
+        n, c, h, w = self.input_shape
+        gx = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
+        # gy * hit is branch-free and several times faster than where(hit, gy, 0)
+        # on the CPU; it differs only where gy holds inf or NaN (inf * 0 = NaN).
+        finite = bool(xp.isfinite(gy).all())
+        overlapping = sy < kh or sx < kw
+        for k in range(kh * kw):
+            i, j = divmod(k, kw)
+            hit = self.indexes == k
+            cells = gx[_window_slice(self.win, i, j, gy.shape[2:])]
+            if not finite:
+                cells += xp.where(hit, gy, 0)
+            elif overlapping:
+                cells += gy * hit
+            else:  # every cell belongs to at most one window: write, don't add
+                xp.multiply(gy, hit, out=cells)
+        return _crop(gx, self.win.pad)
+
+    def backward(self, ggx):
+        return Pooling2DWithIndexes(self.win, self.indexes)(ggx)
+
+
+class Pooling2DWithIndexes(Function):
+    """Pick from every window of x the element a max pooling has chosen before:
+    a linear map of x whose adjoint is :class:`Pooling2DGrad`."""
+
+    def __init__(self, win: _Window, indexes):
+        self.win, self.indexes = win, indexes
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.input_shape = x.shape
+        view = _windows(x, self.win.kernel, self.win.stride, self.win.pad)  # the pad is never picked
+        n, c, kh, kw, oh, ow = view.shape
+        cols = view.transpose(0, 1, 4, 5, 2, 3).reshape(n, c, oh, ow, kh * kw)
+        picked = xp.take_along_axis(cols, self.indexes[..., None].astype(xp.intp), axis=-1)
+        return picked[..., 0]
+
+    def backward(self, gy):
+        return Pooling2DGrad(self.win, self.indexes, self.input_shape)(gy)
+
+
+def pooling(x, kernel_size, stride=1, pad=0) -> Variable:
+    """2-D max pooling over every channel.
+
+    Parameters
+    ----------
+    x : Variable or array, shape (N, C, H, W)
+    kernel_size, stride, pad : int or (int, int)
+        Window size, step between windows, padding on each side. The padding is
+        -inf, so it never wins a max; pad may be at most half the kernel.
+
+    Returns
+    -------
+    Variable of shape (N, C, OH, OW), OH = (H + 2*PH - KH) // SH + 1.
+
+    Ties: the whole gradient of a window goes to ONE element, the first maximal
+    one in row-major order within the window (the one ``argmax`` picks).
+    """
+    x, win = _pool_args("pooling", x, kernel_size, stride, pad)
+    _check_max_pad("pooling", win)
+    return Pooling2D(win)(x)
+
+
+max_pooling = pooling
+
+
+def pooling_simple(x, kernel_size, stride=1, pad=0) -> Variable:
+    """Max pooling from differentiable building blocks only (im2col, max,
+    reshape, transpose): the teaching version of :func:`pooling`, with the same
+    arguments, result and tie rule."""
+    x, win = _pool_args("pooling_simple", x, kernel_size, stride, pad)
+    _check_max_pad("pooling_simple", win)
+    n, c, h, w = x.shape
+    (kh, kw), (oh, ow) = win.kernel, _out_size("pooling_simple", (h, w), *win)
+    col = Im2col(win.kernel, win.stride, win.pad, True, pad_value=-float("inf"))(x)
+    col = reshape(col, (-1, kh * kw))        # one window of one channel per row
+    y = _max(col, axis=1)
+    return transpose(reshape(y, (n, oh, ow, c)), (0, 3, 1, 2))
+
+
+# =============================================================================
+# Average pooling
+# =============================================================================
+class AveragePooling2D(Function):
+    def __init__(self, win: _Window):
+        self.win = win
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        view = _windows(x, self.win.kernel, self.win.stride, self.win.pad)
+        kh, kw = self.win.kernel
+        y = view[:, :, 0, 0].copy()
+        for k in range(1, kh * kw):
+            y += view[:, :, k // kw, k % kw]
+        y *= 1.0 / (kh * kw)
+        return y
+
+    def backward(self, gy):
+        return AveragePooling2DGrad(self.win, self.input_shape)(gy)
+
+
+class AveragePooling2DGrad(Function):
+    """Spread each window's gradient evenly (1 / (KH*KW)) over its cells."""
+
+    def __init__(self, win: _Window, input_shape):
+        self.win, self.input_shape = win, input_shape
+
+    def forward(self, gy):
+        xp = get_array_module(gy)
+        (kh, kw), (ph, pw) = self.win.kernel, self.win.pad
+        n, c, h, w = self.input_shape
+        share = gy * (1.0 / (kh * kw))
+        gx = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                gx[_window_slice(self.win, i, j, gy.shape[2:])] += share
+        return _crop(gx, self.win.pad)
+
+    def backward(self, ggx):
+        return AveragePooling2D(self.win)(ggx)
+
+
+def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
+    """2-D average pooling over every channel.
+
+    Parameters
+    ----------
+    x : Variable or array, shape (N, C, H, W)
+    kernel_size, stride, pad : int or (int, int)
+
+    The padding is zeros and every window is divided by KH*KW, padded cells
+    included (Chainer's behaviour, PyTorch's ``count_include_pad=True``), so a
+    border window that is half padding averages in those zeros.
+    """
+    x, win = _pool_args("average_pooling", x, kernel_size, stride, pad)
+    return AveragePooling2D(win)(x)

@@ -1,0 +1,362 @@
+"""im2col / col2im, conv2d, deconv2d and conv2d_simple against plain-loop
+references, numerical gradients, second derivatives and (when installed) PyTorch."""
+import numpy as np
+import pytest
+
+import dezero
+import dezero.functions as F
+from dezero.backend import as_numpy
+from dezero.utils import double_gradient_check, gradient_check, pair
+from tests.conftest import tolerances
+
+
+# =============================================================================
+# Plain-loop references (NumPy, float64)
+# =============================================================================
+def out_size(size, k, s, p):
+    return (size + 2 * p - k) // s + 1
+
+
+def pad_nchw(x, ph, pw):
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def im2col_ref(x, kernel, stride, pad):
+    (kh, kw), (sy, sx), (ph, pw) = pair(kernel), pair(stride), pair(pad)
+    n, c, h, w = x.shape
+    oh, ow = out_size(h, kh, sy, ph), out_size(w, kw, sx, pw)
+    xp_ = pad_nchw(x, ph, pw)
+    col = np.zeros((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            for y in range(oh):
+                for z in range(ow):
+                    col[:, :, i, j, y, z] = xp_[:, :, y * sy + i, z * sx + j]
+    return col
+
+
+def conv_ref(x, W, b, stride, pad):
+    (sy, sx), (ph, pw) = pair(stride), pair(pad)
+    n, c, h, w = x.shape
+    oc, _, kh, kw = W.shape
+    oh, ow = out_size(h, kh, sy, ph), out_size(w, kw, sx, pw)
+    xp_ = pad_nchw(x.astype(np.float64), ph, pw)
+    y = np.zeros((n, oc, oh, ow))
+    for s in range(n):
+        for o in range(oc):
+            for i in range(oh):
+                for j in range(ow):
+                    patch = xp_[s, :, i * sy:i * sy + kh, j * sx:j * sx + kw]
+                    y[s, o, i, j] = np.sum(patch * W[o]) + (0.0 if b is None else b[o])
+    return y
+
+
+def deconv_ref(x, W, b, stride, pad, outsize=None):
+    """Scatter every input pixel's weighted kernel into the output, then crop the pad."""
+    (sy, sx), (ph, pw) = pair(stride), pair(pad)
+    n, c_in, h, w = x.shape
+    _, c_out, kh, kw = W.shape
+    if outsize is None:
+        outsize = (sy * (h - 1) + kh - 2 * ph, sx * (w - 1) + kw - 2 * pw)
+    full_h = max(sy * (h - 1) + kh, outsize[0] + 2 * ph)
+    full_w = max(sx * (w - 1) + kw, outsize[1] + 2 * pw)
+    y = np.zeros((n, c_out, full_h, full_w))
+    for s in range(n):
+        for c in range(c_in):
+            for i in range(h):
+                for j in range(w):
+                    y[s, :, i * sy:i * sy + kh, j * sx:j * sx + kw] += x[s, c, i, j] * W[c]
+    y = y[:, :, ph:ph + outsize[0], pw:pw + outsize[1]]
+    if b is not None:
+        y = y + np.asarray(b).reshape(1, -1, 1, 1)
+    return y
+
+
+# =============================================================================
+# Cases: (x shape, (OC, KH, KW), stride, pad)
+# =============================================================================
+CASES = [
+    ((1, 1, 5, 5), (1, 3, 3), 1, 0),              # batch 1, one channel
+    ((2, 3, 7, 6), (4, 3, 2), 2, 1),              # odd sizes, non-square kernel
+    ((2, 2, 5, 4), (3, 1, 3), 1, 2),              # pad larger than needed
+    ((1, 3, 8, 7), (2, 3, 3), 3, 1),              # stride 3: some rows unused
+    ((2, 2, 6, 5), (2, 2, 3), (2, 1), (0, 1)),    # per-axis stride and pad
+    ((3, 2, 4, 4), (2, 4, 4), 1, 0),              # kernel = image: 1x1 output
+    ((2, 3, 3, 4), (2, 1, 1), 1, 0),              # 1x1 kernel
+]
+IDS = [f"x{c[0]}-k{c[1]}-s{c[2]}-p{c[3]}".replace(" ", "") for c in CASES]
+
+
+def make(case, dtype, seed=0):
+    x_shape, (oc, kh, kw), stride, pad = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    W = rng.standard_normal((oc, x_shape[1], kh, kw)).astype(dtype)
+    b = rng.standard_normal(oc).astype(dtype)
+    return x, W, b, stride, pad
+
+
+def deconv_make(case, dtype, seed=1):
+    """A deconv2d case is the transpose of a conv2d case: x has conv2d's output shape."""
+    x_shape, (oc, kh, kw), stride, pad = case
+    (sy, sx), (ph, pw) = pair(stride), pair(pad)
+    oh, ow = out_size(x_shape[2], kh, sy, ph), out_size(x_shape[3], kw, sx, pw)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((x_shape[0], oc, oh, ow)).astype(dtype)
+    W = rng.standard_normal((oc, x_shape[1], kh, kw)).astype(dtype)
+    b = rng.standard_normal(x_shape[1]).astype(dtype)
+    return x, W, b, stride, pad, tuple(x_shape[2:])
+
+
+def fwd_tol(dtype):
+    return {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+
+
+# =============================================================================
+# im2col / col2im
+# =============================================================================
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_im2col_forward(case, dtype, xp):
+    x, W, _, stride, pad = make(case, dtype)
+    kernel = W.shape[2:]
+    ref = im2col_ref(x, kernel, stride, pad)
+    col6 = F.im2col(xp.asarray(x), kernel, stride, pad, to_matrix=False)
+    colm = F.im2col(xp.asarray(x), kernel, stride, pad, to_matrix=True)
+    n, c, kh, kw, oh, ow = ref.shape
+    assert col6.dtype == dtype and colm.dtype == dtype
+    np.testing.assert_array_equal(as_numpy(col6.data), ref)
+    np.testing.assert_array_equal(as_numpy(colm.data),
+                                  ref.transpose(0, 4, 5, 1, 2, 3).reshape(n * oh * ow, -1))
+
+
+def test_im2col_result_does_not_share_memory_with_x():
+    x = np.arange(12.0).reshape(1, 1, 3, 4)
+    for to_matrix in (True, False):
+        col = F.im2col(x, 1, to_matrix=to_matrix)
+        assert not np.shares_memory(col.data, x)
+
+
+@pytest.mark.parametrize("to_matrix", [True, False])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_im2col_col2im_are_adjoint(case, to_matrix, xp):
+    x, W, _, stride, pad = make(case, np.float64)
+    kernel = W.shape[2:]
+    col = F.im2col(xp.asarray(x), kernel, stride, pad, to_matrix)
+    c = np.random.default_rng(5).standard_normal(col.shape)
+    back = F.col2im(xp.asarray(c), x.shape, kernel, stride, pad, to_matrix)
+    assert back.shape == x.shape
+    lhs = np.sum(as_numpy(col.data) * c)
+    rhs = np.sum(x * as_numpy(back.data))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def test_col2im_sums_overlaps():
+    # 3x3 ones, 2x2 windows, stride 1: the centre cell lies in all four windows.
+    col = F.im2col(np.ones((1, 1, 3, 3)), 2, to_matrix=False)
+    back = F.col2im(col, (1, 1, 3, 3), 2, to_matrix=False)
+    np.testing.assert_array_equal(back.data[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
+
+
+@pytest.mark.parametrize("to_matrix", [True, False])
+@pytest.mark.parametrize("case", CASES[:5], ids=IDS[:5])
+def test_im2col_col2im_gradients(case, to_matrix):
+    x, W, _, stride, pad = make(case, np.float64)
+    kernel = W.shape[2:]
+    assert gradient_check(F.im2col, x, kernel, stride, pad, to_matrix)
+    assert double_gradient_check(lambda v: F.im2col(v, kernel, stride, pad, to_matrix) ** 2, x)
+    col = F.im2col(x, kernel, stride, pad, to_matrix).data
+    assert gradient_check(F.col2im, col, x.shape, kernel, stride, pad, to_matrix)
+
+
+# =============================================================================
+# conv2d and conv2d_simple
+# =============================================================================
+@pytest.mark.parametrize("conv", [F.conv2d, F.conv2d_simple], ids=["conv2d", "conv2d_simple"])
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_conv2d_forward(case, with_bias, conv, dtype, xp):
+    x, W, b, stride, pad = make(case, dtype)
+    b = b if with_bias else None
+    y = conv(xp.asarray(x), xp.asarray(W), None if b is None else xp.asarray(b), stride, pad)
+    assert y.dtype == dtype
+    ref = conv_ref(x, W, b, stride, pad)
+    np.testing.assert_allclose(as_numpy(y.data), ref, **fwd_tol(dtype))
+
+
+@pytest.mark.parametrize("conv", [F.conv2d, F.conv2d_simple], ids=["conv2d", "conv2d_simple"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_conv2d_backward(case, conv, dtype, xp):
+    x, W, b, stride, pad = make(case, dtype)
+    x, W, b = xp.asarray(x), xp.asarray(W), xp.asarray(b)
+    assert gradient_check(conv, x, W, b, stride=stride, pad=pad, **tolerances(dtype))
+
+
+@pytest.mark.parametrize("conv", [F.conv2d, F.conv2d_simple], ids=["conv2d", "conv2d_simple"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_conv2d_double_backward(case, conv):
+    x, W, b, stride, pad = make(case, np.float64)
+    assert double_gradient_check(conv, x, W, b, stride=stride, pad=pad)
+
+
+def test_conv2d_float32_gradients_stay_float32():
+    x, W, b, stride, pad = make(CASES[1], np.float32)
+    x, W, b = dezero.Variable(x), dezero.Parameter(W), dezero.Parameter(b)
+    y = F.conv2d(x, W, b, stride, pad)
+    y.backward(create_graph=True)
+    for v in (y, x.grad, W.grad, b.grad):
+        assert v.dtype == np.float32
+    gx, gW = x.grad, W.grad
+    x.cleargrad()
+    W.cleargrad()
+    ((gx * gx).sum() + (gW * gW).sum()).backward()  # gx depends on W, gW on x
+    assert W.grad.dtype == np.float32 and x.grad.dtype == np.float32
+
+
+def test_conv2d_bias_gradient_is_sum_of_gy():
+    x, W, b, stride, pad = make(CASES[1], np.float64)
+    b = dezero.Parameter(b)
+    y = F.conv2d(x, W, b, stride, pad)
+    gy = np.random.default_rng(3).standard_normal(y.shape)
+    y.backward(grad=gy)
+    np.testing.assert_allclose(b.grad.data, gy.sum(axis=(0, 2, 3)))
+
+
+def test_conv2d_and_deconv2d_are_adjoint():
+    for case in CASES:
+        x, W, _, stride, pad = make(case, np.float64)
+        y = F.conv2d(x, W, None, stride, pad).data
+        g = np.random.default_rng(4).standard_normal(y.shape)
+        back = F.deconv2d(g, W, None, stride, pad, outsize=x.shape[2:]).data
+        assert np.sum(y * g) == pytest.approx(np.sum(x * back), rel=1e-12)
+
+
+# =============================================================================
+# deconv2d
+# =============================================================================
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_deconv2d_forward(case, with_bias, dtype, xp):
+    x, W, b, stride, pad, _ = deconv_make(case, dtype)
+    b = b if with_bias else None
+    y = F.deconv2d(xp.asarray(x), xp.asarray(W), None if b is None else xp.asarray(b), stride, pad)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(as_numpy(y.data), deconv_ref(x, W, b, stride, pad), **fwd_tol(dtype))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_deconv2d_outsize(case):
+    # The conv2d input size is a valid outsize; with stride 3 it is larger than
+    # the default S(I-1)+K-2P (the rows a strided conv skips come back as zeros + b).
+    x, W, b, stride, pad, outsize = deconv_make(case, np.float64)
+    y = F.deconv2d(x, W, b, stride, pad, outsize=outsize)
+    assert y.shape[2:] == outsize
+    np.testing.assert_allclose(y.data, deconv_ref(x, W, b, stride, pad, outsize), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_deconv2d_backward(case, dtype, xp):
+    x, W, b, stride, pad, outsize = deconv_make(case, dtype)
+    x, W, b = xp.asarray(x), xp.asarray(W), xp.asarray(b)
+    assert gradient_check(F.deconv2d, x, W, b, stride=stride, pad=pad, outsize=outsize,
+                          **tolerances(dtype))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_deconv2d_double_backward(case):
+    x, W, b, stride, pad, outsize = deconv_make(case, np.float64)
+    assert double_gradient_check(F.deconv2d, x, W, b, stride=stride, pad=pad, outsize=outsize)
+
+
+def test_deconv2d_upsamples_by_stride():
+    # A 2x2 kernel of ones with stride 2 copies each pixel into a 2x2 block.
+    x = np.arange(4.0).reshape(1, 1, 2, 2)
+    y = F.deconv2d(x, np.ones((1, 1, 2, 2)), stride=2)
+    np.testing.assert_array_equal(y.data[0, 0], np.kron(x[0, 0], np.ones((2, 2))))
+
+
+# =============================================================================
+# Bad arguments
+# =============================================================================
+X = np.zeros((2, 3, 5, 5))
+W3 = np.zeros((4, 3, 3, 3))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.conv2d(np.zeros((3, 4)), W3), r"conv2d: x must be 4-D \(N, C, H, W\), got shape \(3, 4\)"),
+    (lambda: F.conv2d(X, np.zeros((4, 3, 3))), r"conv2d: W must be 4-D \(OC, C, KH, KW\), got shape \(4, 3, 3\)"),
+    (lambda: F.conv2d(X, np.zeros((4, 2, 3, 3))), r"conv2d: x has 3 channels but W expects 2 .*\(2, 3, 5, 5\).*\(4, 2, 3, 3\)"),
+    (lambda: F.conv2d(X, np.zeros((4, 3, 6, 3))), r"conv2d: kernel \(6, 3\) is larger than the padded input \(5, 5\)"),
+    (lambda: F.conv2d(X, np.zeros((4, 3, 6, 3)), pad=1), None),  # fits once padded: no error
+    (lambda: F.conv2d(X, W3, stride=0), r"conv2d: stride must be positive, got 0"),
+    (lambda: F.conv2d(X, W3, stride=(1, -2)), r"conv2d: stride must be positive"),
+    (lambda: F.conv2d(X, W3, pad=-1), r"conv2d: pad must be non-negative, got -1"),
+    (lambda: F.conv2d(X, W3, stride=(1, 2, 3)), r"conv2d: stride must be an int or a pair"),
+    (lambda: F.conv2d(X, W3, b=np.zeros(3)), r"conv2d: b must have shape \(4,\) to match W \(4, 3, 3, 3\), got \(3,\)"),
+    (lambda: F.conv2d_simple(X, np.zeros((4, 2, 3, 3))), r"conv2d_simple: x has 3 channels but W expects 2"),
+    (lambda: F.deconv2d(np.zeros((2, 5)), W3), r"deconv2d: x must be 4-D"),
+    (lambda: F.deconv2d(X, np.zeros((4, 3, 3, 3))), r"deconv2d: x has 3 channels but W expects 4 input channels"),
+    (lambda: F.deconv2d(np.zeros((2, 4, 3, 3)), W3, b=np.zeros(4)), r"deconv2d: b must have shape \(3,\)"),
+    (lambda: F.deconv2d(np.zeros((2, 4, 3, 3)), W3, stride=2, outsize=(9, 4)),
+     r"deconv2d: outsize \(9, 4\) is inconsistent with the input \(3, 3\).*valid sizes are \(7, 7\)"),
+    (lambda: F.deconv2d(np.zeros((2, 4, 1, 1)), W3, pad=2), r"deconv2d: the output would be empty"),
+    (lambda: F.im2col(np.zeros((5, 5)), 3), r"im2col: x must be 4-D"),
+    (lambda: F.im2col(X, 7), r"im2col: kernel \(7, 7\) is larger than the padded input \(5, 5\)"),
+    (lambda: F.col2im(np.zeros((3, 3)), (2, 3, 5, 5), 3), r"col2im: col of shape \(3, 3\) does not match input_shape"),
+])
+def test_bad_arguments(call, message):
+    if message is None:
+        call()
+        return
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_deconv2d_accepts_every_valid_outsize():
+    x = np.random.default_rng(0).standard_normal((1, 4, 3, 3))
+    W = np.random.default_rng(1).standard_normal((4, 3, 3, 3))
+    for extra in (0, 1):  # stride 2: sizes 7 and 8 both convolve back to 3
+        y = F.deconv2d(x, W, stride=2, outsize=(7 + extra, 7))
+        np.testing.assert_allclose(y.data, deconv_ref(x, W, None, 2, 0, (7 + extra, 7)), atol=1e-12)
+
+
+# =============================================================================
+# PyTorch, when installed
+# =============================================================================
+TORCH_CASES = [c for c in CASES if not isinstance(c[2], tuple)] + [CASES[4]]
+
+
+@pytest.mark.parametrize("case", TORCH_CASES, ids=[IDS[CASES.index(c)] for c in TORCH_CASES])
+def test_conv2d_matches_torch(case):
+    torch = pytest.importorskip("torch")
+    x, W, b, stride, pad = make(case, np.float64)
+    xv, Wv, bv = dezero.Variable(x), dezero.Parameter(W), dezero.Parameter(b)
+    y = F.conv2d(xv, Wv, bv, stride, pad)
+    gy = np.random.default_rng(7).standard_normal(y.shape)
+    gx, gW, gb = dezero.grad(y, [xv, Wv, bv], grad_outputs=gy)
+
+    tx, tW, tb = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
+    ty = torch.nn.functional.conv2d(tx, tW, tb, stride=stride, padding=pad)
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for ours, theirs in ((gx, tx), (gW, tW), (gb, tb)):
+        np.testing.assert_allclose(ours.data, theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", TORCH_CASES, ids=[IDS[CASES.index(c)] for c in TORCH_CASES])
+def test_deconv2d_matches_torch(case):
+    torch = pytest.importorskip("torch")
+    x, W, b, stride, pad, outsize = deconv_make(case, np.float64)
+    xv, Wv, bv = dezero.Variable(x), dezero.Parameter(W), dezero.Parameter(b)
+    y = F.deconv2d(xv, Wv, bv, stride, pad, outsize=outsize)
+    gy = np.random.default_rng(8).standard_normal(y.shape)
+    gx, gW, gb = dezero.grad(y, [xv, Wv, bv], grad_outputs=gy)
+
+    tx, tW, tb = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
+    default = [pair(stride)[d] * (x.shape[2 + d] - 1) + W.shape[2 + d] - 2 * pair(pad)[d] for d in (0, 1)]
+    output_padding = tuple(o - d for o, d in zip(outsize, default))
+    ty = torch.nn.functional.conv_transpose2d(tx, tW, tb, stride=stride, padding=pad,
+                                              output_padding=output_padding)
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for ours, theirs in ((gx, tx), (gW, tW), (gb, tb)):
+        np.testing.assert_allclose(ours.data, theirs.grad.numpy(), rtol=1e-10, atol=1e-10)

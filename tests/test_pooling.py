@@ -1,0 +1,243 @@
+"""Max pooling (pooling, max_pooling, pooling_simple) and average_pooling against
+plain-loop references, numerical gradients, second derivatives and PyTorch."""
+import numpy as np
+import pytest
+
+import dezero
+import dezero.functions as F
+from dezero.backend import as_numpy
+from dezero.utils import double_gradient_check, gradient_check, pair
+from tests.conftest import tolerances
+
+
+# =============================================================================
+# Plain-loop references (NumPy)
+# =============================================================================
+def windows_ref(x, kernel, stride, pad, fill):
+    """Yield (y, x-slice-origin, window) for every output position, padding with ``fill``."""
+    (kh, kw), (sy, sx), (ph, pw) = pair(kernel), pair(stride), pair(pad)
+    n, c, h, w = x.shape
+    xp_ = np.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=np.float64)
+    xp_[:, :, ph:ph + h, pw:pw + w] = x
+    oh, ow = (h + 2 * ph - kh) // sy + 1, (w + 2 * pw - kw) // sx + 1
+    for i in range(oh):
+        for j in range(ow):
+            yield i, j, xp_[:, :, i * sy:i * sy + kh, j * sx:j * sx + kw]
+
+
+def max_pool_ref(x, kernel, stride, pad):
+    (kh, kw), (sy, sx), (ph, pw) = pair(kernel), pair(stride), pair(pad)
+    n, c, h, w = x.shape
+    y = np.zeros((n, c, (h + 2 * ph - kh) // sy + 1, (w + 2 * pw - kw) // sx + 1))
+    for i, j, win in windows_ref(x, kernel, stride, pad, -np.inf):
+        y[:, :, i, j] = win.max(axis=(2, 3))
+    return y
+
+
+def avg_pool_ref(x, kernel, stride, pad):
+    (kh, kw), (sy, sx), (ph, pw) = pair(kernel), pair(stride), pair(pad)
+    n, c, h, w = x.shape
+    y = np.zeros((n, c, (h + 2 * ph - kh) // sy + 1, (w + 2 * pw - kw) // sx + 1))
+    for i, j, win in windows_ref(x, kernel, stride, pad, 0.0):
+        y[:, :, i, j] = win.sum(axis=(2, 3)) / (kh * kw)
+    return y
+
+
+# =============================================================================
+# Cases: (x shape, kernel, stride, pad)
+# =============================================================================
+CASES = [
+    ((1, 1, 4, 4), 2, 2, 0),                 # batch 1, the classic 2x2/2
+    ((2, 3, 5, 7), 3, 1, 1),                 # odd sizes, overlapping windows
+    ((2, 2, 7, 6), (3, 2), (2, 1), (1, 1)),  # non-square kernel, per-axis stride
+    ((1, 2, 6, 5), 2, 1, 0),
+    ((2, 1, 7, 7), 3, 3, 1),                 # stride 3, pad 1
+    ((1, 2, 5, 6), 2, (2, 1), (0, 1)),       # ((2, 1), (0, 1))
+    ((2, 1, 5, 5), 4, 1, 2),                 # pad 2: windows mostly padding at the corners
+    ((1, 2, 3, 4), (3, 4), 1, 0),            # kernel = image: 1x1 output
+]
+IDS = [f"x{c[0]}-k{c[1]}-s{c[2]}-p{c[3]}".replace(" ", "") for c in CASES]
+MAX_POOLS = [F.pooling, F.max_pooling, F.pooling_simple]
+MAX_IDS = ["pooling", "max_pooling", "pooling_simple"]
+
+
+def separated(shape, dtype, seed=0):
+    """Distinct values 0.1 apart (a shuffled ramp, centred): no near-ties, so the
+    max is piecewise linear with a margin larger than the numerical step."""
+    rng = np.random.default_rng(seed)
+    size = int(np.prod(shape))
+    return ((rng.permutation(size) - size / 2) * 0.1).reshape(shape).astype(dtype)
+
+
+# =============================================================================
+# Max pooling
+# =============================================================================
+@pytest.mark.parametrize("pool", MAX_POOLS, ids=MAX_IDS)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_max_pooling_forward(case, pool, dtype, xp):
+    shape, kernel, stride, pad = case
+    x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    y = pool(xp.asarray(x), kernel, stride, pad)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(as_numpy(y.data), max_pool_ref(x, kernel, stride, pad))
+
+
+@pytest.mark.parametrize("pool", MAX_POOLS, ids=MAX_IDS)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_max_pooling_backward(case, pool, dtype, xp):
+    shape, kernel, stride, pad = case
+    x = xp.asarray(separated(shape, dtype))
+    assert gradient_check(pool, x, kernel, stride, pad, **tolerances(dtype))
+
+
+@pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple], ids=["pooling", "pooling_simple"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_max_pooling_double_backward(case, pool):
+    shape, kernel, stride, pad = case
+    # Squaring makes the first derivative depend on x, so the check sees the
+    # gather (Pooling2DWithIndexes) as well as the scatter (Pooling2DGrad).
+    assert double_gradient_check(lambda v: pool(v, kernel, stride, pad) ** 2,
+                                 separated(shape, np.float64))
+    assert double_gradient_check(pool, separated(shape, np.float64), kernel, stride, pad)
+
+
+def test_max_pooling_gradients_and_second_order_graph_are_float32():
+    x = dezero.Variable(separated((2, 3, 5, 7), np.float32))
+    y = F.pooling(x, 3, 1, 1)
+    gx = dezero.grad((y * y).sum(), x, create_graph=True)
+    assert y.dtype == gx.dtype == np.float32
+    ggx = dezero.grad((gx * gx).sum(), x)
+    assert ggx.dtype == np.float32
+
+
+@pytest.mark.parametrize("pool", MAX_POOLS, ids=MAX_IDS)
+def test_max_pooling_never_picks_the_padding(pool):
+    # All inputs negative: zero padding would win every border window.
+    x = -1.0 - np.random.default_rng(2).random((2, 3, 5, 4))
+    xv = dezero.Variable(x)
+    y = pool(xv, 3, stride=2, pad=1)
+    assert np.all(y.data < 0)
+    np.testing.assert_array_equal(y.data, max_pool_ref(x, 3, 2, 1))
+    y.backward()
+    # Every window hands its gradient to one real input element: nothing is lost in the pad.
+    assert xv.grad.data.sum() == y.size
+
+
+@pytest.mark.parametrize("pool", MAX_POOLS, ids=MAX_IDS)
+def test_max_pooling_tie_goes_to_first_element_in_row_major_order(pool):
+    # One 3x3 window whose maximum 5 appears three times: at (0, 2), (1, 0), (2, 2).
+    x = np.array([[1.0, 0.0, 5.0], [5.0, 2.0, 3.0], [0.0, 1.0, 5.0]]).reshape(1, 1, 3, 3)
+    xv = dezero.Variable(x)
+    pool(xv, 3).backward(grad=np.array([[[[7.0]]]]))
+    expected = np.zeros((3, 3))
+    expected[0, 2] = 7.0
+    np.testing.assert_array_equal(xv.grad.data[0, 0], expected)
+
+
+@pytest.mark.parametrize("pool", MAX_POOLS, ids=MAX_IDS)
+def test_max_pooling_constant_input_overlapping_windows(pool):
+    # All equal: each 2x2 window (stride 1) sends its gradient to its top-left cell.
+    xv = dezero.Variable(np.ones((1, 1, 3, 3)))
+    pool(xv, 2, 1).backward()
+    np.testing.assert_array_equal(xv.grad.data[0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
+
+
+def test_max_pooling_nonfinite_gradient_stays_in_its_cell():
+    x = separated((1, 1, 4, 4), np.float64)
+    xv = dezero.Variable(x)
+    y = F.pooling(xv, 2, 2)
+    gy = np.ones(y.shape)
+    gy[0, 0, 0, 0] = np.inf
+    y.backward(grad=gy)
+    g = xv.grad.data[0, 0, :2, :2]
+    winner = np.unravel_index(np.argmax(x[0, 0, :2, :2]), (2, 2))
+    assert np.isinf(g[winner])
+    assert np.count_nonzero(g) == 1 and not np.isnan(g).any()
+
+
+# =============================================================================
+# Average pooling
+# =============================================================================
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_average_pooling_forward(case, dtype, xp):
+    shape, kernel, stride, pad = case
+    x = np.random.default_rng(3).standard_normal(shape).astype(dtype)
+    y = F.average_pooling(xp.asarray(x), kernel, stride, pad)
+    assert y.dtype == dtype
+    tol = {"rtol": 1e-6, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-13, "atol": 1e-13}
+    np.testing.assert_allclose(as_numpy(y.data), avg_pool_ref(x, kernel, stride, pad), **tol)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_average_pooling_backward(case, dtype, xp):
+    shape, kernel, stride, pad = case
+    x = xp.asarray(np.random.default_rng(3).standard_normal(shape).astype(dtype))
+    assert gradient_check(F.average_pooling, x, kernel, stride, pad, **tolerances(dtype))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_average_pooling_double_backward(case):
+    shape, kernel, stride, pad = case
+    x = np.random.default_rng(3).standard_normal(shape)
+    assert double_gradient_check(lambda v: F.average_pooling(v, kernel, stride, pad) ** 2, x)
+    assert double_gradient_check(F.average_pooling, x, kernel, stride, pad)
+
+
+def test_average_pooling_counts_the_zero_padding():
+    # Ones, 2x2 windows, pad 1: a corner window holds one real cell out of four.
+    y = F.average_pooling(np.ones((1, 1, 2, 2)), 2, stride=1, pad=1)
+    np.testing.assert_array_equal(y.data[0, 0], [[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]])
+
+
+# =============================================================================
+# Bad arguments
+# =============================================================================
+X = np.zeros((2, 3, 5, 5))
+
+
+@pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple, F.average_pooling],
+                         ids=["pooling", "pooling_simple", "average_pooling"])
+@pytest.mark.parametrize("args, message", [
+    ((np.zeros((3, 5, 5)), 2), r"{op}: x must be 4-D \(N, C, H, W\), got shape \(3, 5, 5\)"),
+    ((X, 6), r"{op}: kernel \(6, 6\) is larger than the padded input \(5, 5\)"),
+    ((X, 2, 0), r"{op}: stride must be positive, got 0"),
+    ((X, 2, (1, -1)), r"{op}: stride must be positive"),
+    ((X, 2, 1, -1), r"{op}: pad must be non-negative, got -1"),
+    ((X, 0), r"{op}: kernel_size must be positive, got 0"),
+    ((X, (2, 2, 2)), r"{op}: kernel_size must be an int or a pair of ints"),
+])
+def test_bad_arguments(pool, args, message):
+    with pytest.raises(ValueError, match=message.format(op=pool.__name__)):
+        pool(*args)
+
+
+@pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple], ids=["pooling", "pooling_simple"])
+def test_max_pooling_rejects_pad_over_half_the_kernel(pool):
+    with pytest.raises(ValueError, match=rf"{pool.__name__}: pad \(2, 2\) must be at most half "
+                                         r"the kernel \(3, 3\)"):
+        pool(X, 3, 1, 2)
+    F.average_pooling(X, 3, 1, 2)  # zero padding: any pad is meaningful
+
+
+# =============================================================================
+# PyTorch, when installed
+# =============================================================================
+TORCH_CASES = [c for c in CASES if max(pair(c[3])) <= min(pair(c[1])) // 2]
+
+
+@pytest.mark.parametrize("case", TORCH_CASES, ids=[IDS[CASES.index(c)] for c in TORCH_CASES])
+def test_max_and_average_pooling_match_torch(case):
+    torch = pytest.importorskip("torch")
+    shape, kernel, stride, pad = case
+    x = separated(shape, np.float64)
+    for ours, theirs in ((F.pooling, torch.nn.functional.max_pool2d),
+                         (F.average_pooling, torch.nn.functional.avg_pool2d)):
+        xv = dezero.Variable(x)
+        y = ours(xv, kernel, stride, pad)
+        gy = np.random.default_rng(9).standard_normal(y.shape)
+        y.backward(grad=gy)
+        tx = torch.tensor(x, requires_grad=True)
+        ty = theirs(tx, kernel, stride, pad)
+        ty.backward(torch.tensor(gy))
+        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(xv.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
