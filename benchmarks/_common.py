@@ -36,12 +36,12 @@ def try_import_torch():
     return torch
 
 
-def interleaved_medians(contenders: Dict[str, Callable[[], None]], repeats: int = 7,
-                        warmup: int = 2) -> Dict[str, float]:
-    """Time each contender ``repeats`` times, round-robin so drift hits all alike;
-    return the median seconds per call."""
-    for fn in contenders.values():
-        for _ in range(warmup):
+def interleaved_times(contenders: Dict[str, Callable[[], None]], repeats: int = 7,
+                      warmup: int = 2) -> Dict[str, List[float]]:
+    """Time each contender ``repeats`` times, round-robin so that drift and noisy
+    neighbours hit all alike; return the seconds of every call."""
+    for _ in range(warmup):
+        for fn in contenders.values():
             fn()
     samples: Dict[str, List[float]] = {name: [] for name in contenders}
     for _ in range(repeats):
@@ -49,6 +49,13 @@ def interleaved_medians(contenders: Dict[str, Callable[[], None]], repeats: int 
             start = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - start)
+    return samples
+
+
+def interleaved_medians(contenders: Dict[str, Callable[[], None]], repeats: int = 7,
+                        warmup: int = 2) -> Dict[str, float]:
+    """Median seconds per call of each contender, timed by :func:`interleaved_times`."""
+    samples = interleaved_times(contenders, repeats, warmup)
     return {name: statistics.median(times) for name, times in samples.items()}
 
 

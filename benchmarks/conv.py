@@ -11,10 +11,8 @@ dezero column is printed.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,21 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dezero  # noqa: E402
 import dezero.functions as F  # noqa: E402
+from _common import blas_threads, interleaved_times  # noqa: E402
 
 try:
     import torch
 except ImportError:
     torch = None
-
-
-def blas_threads() -> int:
-    """NumPy's BLAS thread count (threadpoolctl if installed, else the CPU count)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return os.cpu_count() or 1
-    counts = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
-    return max(counts) if counts else (os.cpu_count() or 1)
 
 
 # --- the contenders: each returns a callable doing one forward + backward -------------------
@@ -82,24 +71,15 @@ def torch_pool(x):
 
 
 def bench(contenders: dict, repeats: int, warmup: int = 2) -> dict:
-    """(median, min) ms per call; contenders alternate call by call so that a
-    noisy neighbour on the machine hurts them alike."""
-    times = {name: [] for name in contenders}
-    for _ in range(warmup):
-        for step in contenders.values():
-            step()
-    for _ in range(repeats):
-        for name, step in contenders.items():
-            start = time.perf_counter()
-            step()
-            times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: (statistics.median(ts), min(ts)) for name, ts in times.items()}
+    """(median, min) ms per call, contenders interleaved call by call."""
+    samples = interleaved_times(contenders, repeats, warmup)
+    return {name: (statistics.median(ts) * 1e3, min(ts) * 1e3) for name, ts in samples.items()}
 
 
-def main() -> None:
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     threads = blas_threads()
     if torch is not None:
@@ -120,10 +100,12 @@ def main() -> None:
           f"torch {'not installed' if torch is None else torch.__version__}")
     print(f"{'case':<42}{'dezero median':>14}{'(min)':>8}{'torch median':>14}{'(min)':>8}{'ratio':>7}")
     ratios = []
+    results = {}
     for label, (contenders, make_torch) in cases.items():
         if torch is not None:
             contenders["torch"] = make_torch()
         ms = bench(contenders, args.repeats)
+        results[label] = {name: median for name, (median, _) in ms.items()}
         row = f"{label:<42}{ms['dezero'][0]:>14.1f}{ms['dezero'][1]:>8.1f}"
         if torch is not None:
             ratio = ms["dezero"][0] / ms["torch"][0]
@@ -133,6 +115,7 @@ def main() -> None:
             ratios.append("n/a")
             print(row + f"{'-':>14}{'-':>8}{'-':>7}")
     print(f"conv: dezero/torch={ratios[0]} pool: dezero/torch={ratios[1]}")
+    return results
 
 
 if __name__ == "__main__":

@@ -1,0 +1,86 @@
+"""One SGD training step of a small CNN: conv 1->32 3x3 pad 1, relu, max-pool 2,
+conv 32->64 3x3 pad 1, relu, max-pool 2, linear -> 10; input (64, 1, 28, 28)
+float32. dezero vs PyTorch CPU, interleaved in one process.
+
+    python benchmarks/cnn.py
+"""
+from __future__ import annotations
+
+import _common  # noqa: F401  (puts the repo on sys.path)
+import numpy as np
+
+import dezero.functions as F
+import dezero.layers as L
+from _common import interleaved_medians, print_table, try_import_torch
+from dezero.models import Model
+from dezero.optimizers import SGD
+
+BATCH = 64
+LR = 0.01
+
+
+class SmallCNN(Model):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = L.Conv2d(32, kernel_size=3, pad=1)
+        self.conv2 = L.Conv2d(64, kernel_size=3, pad=1)
+        self.fc = L.Linear(10)
+
+    def forward(self, x):
+        x = F.pooling(F.relu(self.conv1(x)), 2, 2)
+        x = F.pooling(F.relu(self.conv2(x)), 2, 2)
+        return self.fc(F.flatten(x))
+
+
+def make_data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, BATCH)
+
+
+def make_dezero_step(x, t):
+    model = SmallCNN()
+    optimizer = SGD(lr=LR).setup(model)
+
+    def step() -> None:
+        loss = F.softmax_cross_entropy(model(x), t)
+        model.cleargrads()
+        loss.backward()
+        optimizer.update()
+
+    return step
+
+
+def make_torch_step(torch, x, t):
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    xt, tt = torch.from_numpy(x), torch.from_numpy(t)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step() -> None:
+        loss = loss_fn(model(xt), tt)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def main(repeats: int = 9) -> dict:
+    x, t = make_data()
+    contenders = {"dezero": make_dezero_step(x, t)}
+    torch = try_import_torch()
+    if torch is not None:
+        contenders["torch"] = make_torch_step(torch, x, t)
+    medians = interleaved_medians(contenders, repeats=repeats, warmup=2)
+    print_table(f"cnn: conv32-pool-conv64-pool-fc10, batch {BATCH}, float32, SGD step", medians)
+    ratio = f"dezero/torch={medians['dezero'] / medians['torch']:.2f}" if "torch" in medians else "torch not installed"
+    print("cnn: " + ratio)
+    return medians
+
+
+if __name__ == "__main__":
+    main()

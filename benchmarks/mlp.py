@@ -1,0 +1,112 @@
+"""One SGD training step of an MLP 784-1000-1000-10 (sigmoid, batch 100, float32,
+softmax cross entropy): dezero (MLP + SGD, the user-facing API) vs the same net
+written by hand in NumPy vs PyTorch CPU, interleaved in one process.
+
+    python benchmarks/mlp.py
+"""
+from __future__ import annotations
+
+import _common  # noqa: F401  (puts the repo on sys.path)
+import numpy as np
+
+import dezero
+import dezero.functions as F
+from _common import interleaved_medians, print_table, try_import_torch
+from dezero.models import MLP
+from dezero.optimizers import SGD
+
+SIZES = (784, 1000, 1000, 10)
+BATCH = 100
+LR = 0.01
+
+
+def make_data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
+    t = rng.integers(0, SIZES[-1], BATCH)
+    return x, t
+
+
+def make_dezero_step(x, t):
+    model = MLP(SIZES[1:], activation=F.sigmoid)
+    optimizer = SGD(lr=LR).setup(model)
+
+    def step() -> None:
+        loss = F.softmax_cross_entropy(model(x), t)
+        model.cleargrads()
+        loss.backward()
+        optimizer.update()
+
+    return step
+
+
+def make_numpy_step(x, t):
+    """The two-hidden-layer net written by hand, as a NumPy user would."""
+    rng = np.random.default_rng(1)
+    params = []
+    for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
+        W = (rng.standard_normal((n_in, n_out)) * np.sqrt(1.0 / n_in)).astype(np.float32)
+        params.append([W, np.zeros(n_out, dtype=np.float32)])
+    one_hot = np.eye(SIZES[-1], dtype=np.float32)[t]
+
+    def sigmoid(a):
+        return 0.5 * np.tanh(0.5 * a) + 0.5
+
+    def step() -> None:
+        (W1, b1), (W2, b2), (W3, b3) = params
+        h1 = sigmoid(x @ W1 + b1)
+        h2 = sigmoid(h1 @ W2 + b2)
+        y = h2 @ W3 + b3
+        y = y - y.max(axis=1, keepdims=True)
+        p = np.exp(y)
+        p /= p.sum(axis=1, keepdims=True)
+        gy = (p - one_hot) / BATCH
+        gW3, gb3 = h2.T @ gy, gy.sum(axis=0)
+        gh2 = (gy @ W3.T) * h2 * (1 - h2)
+        gW2, gb2 = h1.T @ gh2, gh2.sum(axis=0)
+        gh1 = (gh2 @ W2.T) * h1 * (1 - h1)
+        gW1, gb1 = x.T @ gh1, gh1.sum(axis=0)
+        for (W, b), gW, gb in zip(params, (gW1, gW2, gW3), (gb1, gb2, gb3)):
+            W -= LR * gW
+            b -= LR * gb
+
+    return step
+
+
+def make_torch_step(torch, x, t):
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        layers.append(torch.nn.Linear(n_in, n_out))
+        if i < len(SIZES) - 2:
+            layers.append(torch.nn.Sigmoid())
+    model = torch.nn.Sequential(*layers)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    xt, tt = torch.from_numpy(x), torch.from_numpy(t)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step() -> None:
+        loss = loss_fn(model(xt), tt)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def main(repeats: int = 15) -> dict:
+    x, t = make_data()
+    contenders = {"dezero": make_dezero_step(x, t), "numpy": make_numpy_step(x, t)}
+    torch = try_import_torch()
+    if torch is not None:
+        contenders["torch"] = make_torch_step(torch, x, t)
+    medians = interleaved_medians(contenders, repeats=repeats, warmup=3)
+    print_table(f"mlp: {'-'.join(map(str, SIZES))} sigmoid, batch {BATCH}, float32, SGD step", medians)
+    parts = [f"dezero/numpy={medians['dezero'] / medians['numpy']:.2f}"]
+    if "torch" in medians:
+        parts.insert(0, f"dezero/torch={medians['dezero'] / medians['torch']:.2f}")
+    print("mlp: " + " ".join(parts))
+    return medians
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""README's two first commands are the contract with a new user and with CI."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands():
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"```bash\n(.*?)\n```", text, flags=re.S)
+
+
+def test_first_command_runs_an_existing_demo():
+    first = readme_commands()[0]
+    script = re.search(r"python (\S+\.py)", first).group(1)
+    assert (ROOT / script).is_file(), f"README's first command runs {script}, which does not exist"
+
+
+def test_ci_runs_readmes_test_command_verbatim():
+    second = readme_commands()[1]
+    assert "pytest" in second
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert second.strip() in ci_lines, f".ci/run must run README's test command: {second!r}"
+
+
+def test_extras_named_in_readme_exist():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    for command in readme_commands()[:2]:
+        for extra in re.findall(r'\.\[(\w+)\]', command):
+            assert re.search(rf"^{extra} = \[", pyproject, flags=re.M), f"extra [{extra}] missing in pyproject.toml"
