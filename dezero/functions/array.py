@@ -252,8 +252,7 @@ class _Extremum(Function):
         moved = x.transpose(kept + list(self.axes))
         flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
         winner = self._arg(xp, flat, -1)
-        mask = xp.zeros(flat.shape, dtype=x.dtype)
-        xp.put_along_axis(mask, winner[..., None], 1, axis=-1)
+        mask = (xp.arange(flat.shape[-1]) == winner[..., None]).astype(x.dtype)
         mask = mask.reshape(moved.shape)
         return mask.transpose(tuple(np.argsort(kept + list(self.axes))))
 
