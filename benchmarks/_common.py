@@ -37,25 +37,31 @@ def try_import_torch():
 
 
 def interleaved_times(contenders: Dict[str, Callable[[], None]], repeats: int = 7,
-                      warmup: int = 2) -> Dict[str, List[float]]:
+                      warmup: int = 2, settle: float = 0.2, inner: int = 1) -> Dict[str, List[float]]:
     """Time each contender ``repeats`` times, round-robin so that drift and noisy
-    neighbours hit all alike; return the seconds of every call."""
+    neighbours hit all alike; return the seconds per call of every sample, each
+    sample being the mean of ``inner`` consecutive calls."""
     for _ in range(warmup):
         for fn in contenders.values():
             fn()
     samples: Dict[str, List[float]] = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, fn in contenders.items():
+            # The BLAS and OpenMP worker threads of the previous contender spin for
+            # a while after its call; on 2 cores they would slow the next one down.
+            time.sleep(settle)
+            fn()  # wakes this contender's own worker threads up
             start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
+            for _ in range(inner):
+                fn()
+            samples[name].append((time.perf_counter() - start) / inner)
     return samples
 
 
 def interleaved_medians(contenders: Dict[str, Callable[[], None]], repeats: int = 7,
-                        warmup: int = 2) -> Dict[str, float]:
+                        warmup: int = 2, inner: int = 1) -> Dict[str, float]:
     """Median seconds per call of each contender, timed by :func:`interleaved_times`."""
-    samples = interleaved_times(contenders, repeats, warmup)
+    samples = interleaved_times(contenders, repeats, warmup, inner=inner)
     return {name: statistics.median(times) for name, times in samples.items()}
 
 

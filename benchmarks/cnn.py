@@ -75,7 +75,7 @@ def main(repeats: int = 9) -> dict:
     torch = try_import_torch()
     if torch is not None:
         contenders["torch"] = make_torch_step(torch, x, t)
-    medians = interleaved_medians(contenders, repeats=repeats, warmup=2)
+    medians = interleaved_medians(contenders, repeats=repeats, warmup=2, inner=3)
     print_table(f"cnn: conv32-pool-conv64-pool-fc10, batch {BATCH}, float32, SGD step", medians)
     ratio = f"dezero/torch={medians['dezero'] / medians['torch']:.2f}" if "torch" in medians else "torch not installed"
     print("cnn: " + ratio)

@@ -72,7 +72,7 @@ def torch_pool(x):
 
 def bench(contenders: dict, repeats: int, warmup: int = 2) -> dict:
     """(median, min) ms per call, contenders interleaved call by call."""
-    samples = interleaved_times(contenders, repeats, warmup)
+    samples = interleaved_times(contenders, repeats, warmup, inner=3)
     return {name: (statistics.median(ts) * 1e3, min(ts) * 1e3) for name, ts in samples.items()}
 
 

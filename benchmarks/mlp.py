@@ -93,13 +93,13 @@ def make_torch_step(torch, x, t):
     return step
 
 
-def main(repeats: int = 15) -> dict:
+def main(repeats: int = 9) -> dict:
     x, t = make_data()
     contenders = {"dezero": make_dezero_step(x, t), "numpy": make_numpy_step(x, t)}
     torch = try_import_torch()
     if torch is not None:
         contenders["torch"] = make_torch_step(torch, x, t)
-    medians = interleaved_medians(contenders, repeats=repeats, warmup=3)
+    medians = interleaved_medians(contenders, repeats=repeats, warmup=3, inner=5)
     print_table(f"mlp: {'-'.join(map(str, SIZES))} sigmoid, batch {BATCH}, float32, SGD step", medians)
     parts = [f"dezero/numpy={medians['dezero'] / medians['numpy']:.2f}"]
     if "torch" in medians:

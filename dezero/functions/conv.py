@@ -247,29 +247,39 @@ class Conv2D(Function):
         self.stride, self.pad = stride, pad
 
     def forward(self, x, W, b):
-        xp = get_array_module(x)
-        oc, _, kh, kw = W.shape
-        n = x.shape[0]
-        oh = utils.get_conv_outsize(x.shape[2], kh, self.stride[0], self.pad[0])
-        ow = utils.get_conv_outsize(x.shape[3], kw, self.stride[1], self.pad[1])
-        col = _im2col_for_gemm(x, (kh, kw), self.stride, self.pad)   # (C*KH*KW, N*OH*OW)
-        y = W.reshape(oc, -1) @ col                                   # (OC, N*OH*OW)
-        y = y.reshape(oc, n, oh, ow).transpose(1, 0, 2, 3)
-        # Back to (N, OC, OH, OW) in memory; the bias rides along on the same pass.
-        out = xp.empty(y.shape, dtype=y.dtype)
-        if b is None:
-            out[...] = y
-        else:
-            xp.add(y, b.reshape(1, -1, 1, 1), out=out)
-        return out
+        y, col = _conv2d_array(x, W, b, self.stride, self.pad)
+        # Kept for the filter gradient, which needs exactly these windows: a
+        # memory-for-time trade (the columns are KH*KW times the input's size).
+        self.col = col
+        return y
 
     def backward(self, gy):
         x, W, b = self.inputs
         # The input batch of a network needs no gradient: skip a whole deconvolution.
         gx = deconv2d(gy, W, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
-        gW = Conv2DGradW(W.shape[2:], self.stride, self.pad)(x, gy) if W.requires_grad else None
+        gW = Conv2DGradW(W.shape[2:], self.stride, self.pad, self.col)(x, gy) if W.requires_grad else None
+        self.col = None
         gb = gy.sum(axis=(0, 2, 3)) if b.data is not None and b.requires_grad else None
         return gx, gW, gb
+
+
+def _conv2d_array(x, W, b, stride: tuple, pad: tuple):
+    """Raw-array convolution: im2col and one GEMM. Returns (y, col)."""
+    xp = get_array_module(x)
+    oc, _, kh, kw = W.shape
+    n = x.shape[0]
+    oh = utils.get_conv_outsize(x.shape[2], kh, stride[0], pad[0])
+    ow = utils.get_conv_outsize(x.shape[3], kw, stride[1], pad[1])
+    col = _im2col_for_gemm(x, (kh, kw), stride, pad)   # (C*KH*KW, N*OH*OW)
+    y = W.reshape(oc, -1) @ col                         # (OC, N*OH*OW)
+    y = y.reshape(oc, n, oh, ow).transpose(1, 0, 2, 3)
+    # Back to (N, OC, OH, OW) in memory; the bias rides along on the same pass.
+    out = xp.empty(y.shape, dtype=y.dtype)
+    if b is None:
+        out[...] = y
+    else:
+        xp.add(y, b.reshape(1, -1, 1, 1), out=out)
+    return out, col
 
 
 class Conv2DGradW(Function):
@@ -281,14 +291,16 @@ class Conv2DGradW(Function):
     (for x) and a convolution (for gy) with the incoming filter gradient.
     """
 
-    def __init__(self, kernel_size, stride: tuple, pad: tuple):
+    def __init__(self, kernel_size, stride: tuple, pad: tuple, col=None):
         self.kernel = tuple(kernel_size)
         self.stride, self.pad = stride, pad
+        self.col = col  # the forward's windows of x, when the caller still has them
 
     def forward(self, x, gy):
         c = x.shape[1]
         oc = gy.shape[1]
-        col = _im2col_for_gemm(x, self.kernel, self.stride, self.pad)  # (C*KH*KW, N*OH*OW)
+        col = self.col if self.col is not None else _im2col_for_gemm(x, self.kernel, self.stride, self.pad)
+        self.col = None
         gW = _channels_first(gy) @ col.T                                # (OC, C*KH*KW)
         return gW.reshape(oc, c, self.kernel[0], self.kernel[1])
 
@@ -355,6 +367,14 @@ class Deconv2D(Function):
     def forward(self, x, W, b):
         c_in, c_out, kh, kw = W.shape
         n, _, h, w = x.shape
+        if self.stride == (1, 1) and self.pad[0] < kh and self.pad[1] < kw:
+            # With stride 1 a transposed convolution is a plain convolution with
+            # the kernel flipped and its channel axes swapped, padded by K-1-P:
+            # im2col + GEMM, cheaper than the many short adds of col2im.
+            flipped = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+            full_pad = (kh - 1 - self.pad[0], kw - 1 - self.pad[1])
+            y, _ = _conv2d_array(x, flipped, b, (1, 1), full_pad)
+            return y
         # All patches with one GEMM: (C_out*KH*KW, C_in) @ (C_in, N*H*W).
         col = W.reshape(c_in, -1).T @ _channels_first(x)
         col = col.reshape(c_out, kh, kw, n, h, w).transpose(3, 0, 1, 2, 4, 5)
