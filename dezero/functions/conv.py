@@ -367,14 +367,6 @@ class Deconv2D(Function):
     def forward(self, x, W, b):
         c_in, c_out, kh, kw = W.shape
         n, _, h, w = x.shape
-        if self.stride == (1, 1) and self.pad[0] < kh and self.pad[1] < kw:
-            # With stride 1 a transposed convolution is a plain convolution with
-            # the kernel flipped and its channel axes swapped, padded by K-1-P:
-            # im2col + GEMM, cheaper than the many short adds of col2im.
-            flipped = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-            full_pad = (kh - 1 - self.pad[0], kw - 1 - self.pad[1])
-            y, _ = _conv2d_array(x, flipped, b, (1, 1), full_pad)
-            return y
         # All patches with one GEMM: (C_out*KH*KW, C_in) @ (C_in, N*H*W).
         col = W.reshape(c_in, -1).T @ _channels_first(x)
         col = col.reshape(c_out, kh, kw, n, h, w).transpose(3, 0, 1, 2, 4, 5)
