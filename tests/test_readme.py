@@ -28,3 +28,13 @@ def test_extras_named_in_readme_exist():
     for command in readme_commands()[:2]:
         for extra in re.findall(r'\.\[(\w+)\]', command):
             assert re.search(rf"^{extra} = \[", pyproject, flags=re.M), f"extra [{extra}] missing in pyproject.toml"
+
+
+def test_python_snippets_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the training snippet saves weights
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)\n```", text, flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block.replace("range(300)", "range(2)"), "README.md", "exec"), {})
+    assert (tmp_path / "spiral.npz").is_file()
