@@ -91,10 +91,10 @@ def main(argv=None) -> dict:
     xp = rng.standard_normal((64, 64, 28, 28), dtype=np.float32)
 
     cases = {
-        "conv2d 3x3 pad 1 (64,32,28,28) -> 64 ch": ({"dezero": dezero_conv(x, W, b)},
-                                                      lambda: torch_conv(x, W, b)),
-        "max pooling 2x2 stride 2 (64,64,28,28)": ({"dezero": dezero_pool(xp)},
-                                                     lambda: torch_pool(xp)),
+        "conv2d 3x3 pad 1 (64,32,28,28) -> 64 ch": (
+            {"dezero": dezero_conv(x, W, b)}, lambda: torch_conv(x, W, b)),
+        "max pooling 2x2 stride 2 (64,64,28,28)": (
+            {"dezero": dezero_pool(xp)}, lambda: torch_pool(xp)),
     }
     print(f"float32, forward + backward, ms per call over {args.repeats} calls, {threads} thread(s); "
           f"torch {'not installed' if torch is None else torch.__version__}")

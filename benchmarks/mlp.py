@@ -9,7 +9,6 @@ from __future__ import annotations
 import _common  # noqa: F401  (puts the repo on sys.path)
 import numpy as np
 
-import dezero
 import dezero.functions as F
 from _common import interleaved_medians, print_table, try_import_torch
 from dezero.models import MLP

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import weakref
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -323,6 +323,11 @@ class Function:
             if not isinstance(x, Variable):
                 inputs = _to_variables(inputs, self)
                 break
+        else:
+            if cupy is not None and len(inputs) > 1:
+                # CuPy's own error ("Unsupported type numpy.ndarray") would not
+                # say which op, nor what to do about it.
+                _check_same_device(inputs, self)
         ys = self.forward(*[x.data for x in inputs])
         if isinstance(ys, tuple):
             outputs = [Variable(as_array(y)) for y in ys]
@@ -393,11 +398,12 @@ def _to_variables(inputs: Sequence, func: Function) -> list:
 
 
 def _check_same_device(variables: list, func: Function) -> None:
-    kinds = {type(v.data) for v in variables if v.data is not None}
-    if len(kinds) > 1:
+    """All NumPy or all CuPy (the caller has made sure CuPy is installed)."""
+    if len({isinstance(v.data, cupy.ndarray) for v in variables if v.data is not None}) > 1:
+        where = ", ".join(f"input {i}: {'cupy' if isinstance(v.data, cupy.ndarray) else 'numpy'}"
+                          for i, v in enumerate(variables) if v.data is not None)
         raise TypeError(
-            f"{type(func).__name__}: inputs live on different devices "
-            f"({', '.join(sorted(k.__module__ + '.' + k.__name__ for k in kinds))}); "
+            f"{type(func).__name__}: inputs live on different devices ({where}); "
             "move them with to_gpu()/to_cpu() first"
         )
 
@@ -412,6 +418,11 @@ def _seed_gradient(y: Variable, grad) -> Variable:
         xp = get_array_module(y.data)
         return Variable(xp.ones_like(y.data))
     grad = as_variable(grad, like=y.data)
+    if get_array_module(grad.data) is not get_array_module(y.data):
+        raise TypeError(
+            f"backward: grad is a {get_array_module(grad.data).__name__} array but the output "
+            f"a {get_array_module(y.data).__name__} one; put grad on the output's device"
+        )
     if grad.shape != y.shape:
         raise ValueError(
             f"backward: grad of shape {grad.shape} does not match the output of shape {y.shape}"

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from tqdm.auto import tqdm
 
-from dezero.backend import as_cupy
+from dezero.backend import array_types, as_cupy, as_numpy
 
 __all__ = ["DataLoader", "SeqDataLoader"]
 
@@ -113,13 +113,15 @@ class DataLoader:
         return self.__next__()
 
     def _collate(self, batch):
-        xs = [np.asarray(item[0]) for item in batch]
+        # as_numpy, not np.asarray: a dataset may hold CuPy arrays, which NumPy
+        # refuses to convert implicitly.
+        xs = [as_numpy(item[0]) for item in batch]
         shapes = {x.shape for x in xs}
         if len(shapes) > 1:
             raise ValueError(f"{type(self).__name__}: items of one batch must have the same shape to be "
                              f"stacked, got {sorted(shapes)}; add a transform that makes them equal")
         x = np.stack(xs)
-        labels = [item[1] for item in batch]
+        labels = [as_numpy(item[1]) if isinstance(item[1], array_types) else item[1] for item in batch]
         t = None if all(label is None for label in labels) else np.asarray(labels)
         if self.gpu:
             x = as_cupy(x)

@@ -33,7 +33,7 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from dezero.backend import array_types, as_cupy, as_numpy, cupy, get_array_module
-from dezero.core import Parameter, using_config
+from dezero.core import Parameter, Variable, using_config
 import dezero.functions as F
 from dezero.utils import pair
 
@@ -66,6 +66,7 @@ class Layer:
     """
 
     _backend: Optional[str] = None   # 'numpy' or 'cupy' once to_cpu()/to_gpu() ran
+    _state_names: tuple = ()         # attributes holding a Variable state (RNN's h), moved too
 
     def __init__(self):
         # The name lists are also created on first use, so a subclass that
@@ -201,11 +202,13 @@ class Layer:
 
     # --- devices --------------------------------------------------------------------------
     def to_cpu(self) -> "Layer":
-        """Move every Parameter and persistent array to NumPy; lazy weights will be created there."""
+        """Move every Parameter, persistent array and recurrent state to NumPy; lazy
+        weights will be created there. An optimizer's state follows at its next update."""
         return self._move("numpy", as_numpy)
 
     def to_gpu(self) -> "Layer":
-        """Move every Parameter and persistent array to CuPy; lazy weights will be created there."""
+        """Move every Parameter, persistent array and recurrent state to CuPy; lazy
+        weights will be created there. An optimizer's state follows at its next update."""
         return self._move("cupy", as_cupy)
 
     def _move(self, backend: str, convert) -> "Layer":
@@ -218,6 +221,14 @@ class Layer:
             value = getattr(owner, name)
             if kind == "persistent" and value is not None:
                 setattr(owner, name, convert(value))
+        for layer in self.layers_tree():
+            for name in layer._state_names:
+                state = getattr(layer, name, None)
+                moved = None if state is None else convert(state.data)
+                if moved is not None and moved is not state.data:
+                    # A fresh leaf: the graph behind the old state stays on the old
+                    # device, and no backward pass can cross from one to the other.
+                    setattr(layer, name, Variable(moved, requires_grad=False))
         # Only once everything moved (to_gpu raises without a GPU): where lazy
         # weights will be created from now on.
         for layer in self.layers_tree():
@@ -608,7 +619,10 @@ class RNN(Layer):
 
     The hidden state is kept between calls; ``reset_state()`` starts a new
     sequence. Cut the graph with ``loss.unchain_backward()`` for truncated BPTT.
+    ``to_gpu``/``to_cpu`` move the state too (as a new leaf: the graph is cut there).
     """
+
+    _state_names = ("h",)
 
     def __init__(self, hidden_size: int, in_size: Optional[int] = None, dtype=np.float32):
         super().__init__()
@@ -637,8 +651,10 @@ class LSTM(Layer):
 
     each pre-activation being ``x2h(x) + h2h(h_prev)``. The four gates share one
     Linear of width 4*hidden_size (columns f|i|o|u), so a step is two matrix
-    products instead of eight.
+    products instead of eight. The state (h, c) moves with ``to_gpu``/``to_cpu``, as in :class:`RNN`.
     """
+
+    _state_names = ("h", "c")
 
     def __init__(self, hidden_size: int, in_size: Optional[int] = None, dtype=np.float32):
         super().__init__()

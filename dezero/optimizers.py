@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from dezero.backend import as_numpy, get_array_module
+from dezero.backend import as_cupy, as_numpy, get_array_module
 from dezero.core import Parameter, Variable
 
 __all__ = ["Optimizer", "SGD", "MomentumSGD", "AdaGrad", "AdaDelta", "Adam", "AdamW",
@@ -82,6 +82,12 @@ class Optimizer:
             state = {name: xp.zeros_like(param.data) for name in self.slots}
             state.update({name: 0 for name in self.counters})
             self.state[param] = state
+        elif self.slots and get_array_module(state[self.slots[0]]) is not get_array_module(param.data):
+            # The model was moved (to_gpu/to_cpu) after this state was made:
+            # the state follows its parameter, as the in-place updates need.
+            convert = as_numpy if get_array_module(param.data) is np else as_cupy
+            for name in self.slots:
+                state[name] = convert(state[name])
         return state
 
     # --- saving and restoring ------------------------------------------------------------
@@ -345,10 +351,10 @@ class ClipGrad:
         self.max_norm = max_norm
 
     def __call__(self, params) -> None:
-        total = 0.0
-        for param in params:
-            g = param.grad.data
-            total += float((g * g).sum())
+        # Summed on the device, read back once: float() per parameter would
+        # wait for the GPU once per parameter.
+        squares = [(p.grad.data * p.grad.data).sum(dtype=np.float64) for p in params]
+        total = float(sum(squares)) if squares else 0.0
         rate = float(self.max_norm) / (math.sqrt(total) + 1e-6)
         if rate < 1.0:
             for param in params:

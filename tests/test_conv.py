@@ -284,7 +284,8 @@ W3 = np.zeros((4, 3, 3, 3))
 @pytest.mark.parametrize("call, message", [
     (lambda: F.conv2d(np.zeros((3, 4)), W3), r"conv2d: x must be 4-D \(N, C, H, W\), got shape \(3, 4\)"),
     (lambda: F.conv2d(X, np.zeros((4, 3, 3))), r"conv2d: W must be 4-D \(OC, C, KH, KW\), got shape \(4, 3, 3\)"),
-    (lambda: F.conv2d(X, np.zeros((4, 2, 3, 3))), r"conv2d: x has 3 channels but W expects 2 .*\(2, 3, 5, 5\).*\(4, 2, 3, 3\)"),
+    (lambda: F.conv2d(X, np.zeros((4, 2, 3, 3))),
+     r"conv2d: x has 3 channels but W expects 2 .*\(2, 3, 5, 5\).*\(4, 2, 3, 3\)"),
     (lambda: F.conv2d(X, np.zeros((4, 3, 6, 3))), r"conv2d: kernel \(6, 3\) is larger than the padded input \(5, 5\)"),
     (lambda: F.conv2d(X, np.zeros((4, 3, 6, 3)), pad=1), None),  # fits once padded: no error
     (lambda: F.conv2d(X, W3, stride=0), r"conv2d: stride must be positive, got 0"),

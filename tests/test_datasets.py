@@ -166,7 +166,10 @@ def test_digits_shapes_split_and_values():
     # the two parts are exactly scikit-learn's images, each used once
     ref = sklearn_datasets.load_digits()
     both = np.concatenate([train.data, test.data]).reshape(-1, 64) * 16
-    key = lambda imgs, labels: sorted(map(tuple, np.column_stack([imgs, labels]).astype(int).tolist()))
+
+    def key(imgs, labels):
+        return sorted(map(tuple, np.column_stack([imgs, labels]).astype(int).tolist()))
+
     assert key(both, np.concatenate([train.label, test.label])) == key(ref.data, ref.target)
     # default transform flattens for an MLP
     x, t = Digits()[0]

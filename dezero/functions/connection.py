@@ -65,10 +65,10 @@ def embed_id(x, W) -> Variable:
     if type(ids) is not type(W.data):
         raise TypeError("embed_id: x and W live on different devices")
     vocab = W.shape[0]
-    if ids.size > 0:
-        # Negative ids would silently wrap around to the end of the table.
+    # Negative ids would silently wrap around to the end of the table (and on
+    # CuPy too large ones as well). One host sync per call on the GPU.
+    if ids.size > 0 and bool(((ids < 0) | (ids >= vocab)).any()):
         lo, hi = int(ids.min()), int(ids.max())
-        if lo < 0 or hi >= vocab:
-            bad = lo if lo < 0 else hi
-            raise IndexError(f"embed_id: id {bad} is out of range [0, {vocab}) for W of shape {W.shape}")
+        bad = lo if lo < 0 else hi
+        raise IndexError(f"embed_id: id {bad} is out of range [0, {vocab}) for W of shape {W.shape}")
     return get_item(W, ids)

@@ -94,12 +94,13 @@ class SoftmaxCrossEntropy(Function):
 def _check_labels(op: str, t, n_classes: Optional[int] = None) -> None:
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: t must hold integer class labels, got dtype {t.dtype}")
-    if n_classes is not None and t.size > 0:
+    # One host sync per call on the GPU (this runs every training step), and
+    # a needed one: CuPy wraps out-of-range indices around instead of raising.
+    if n_classes is not None and t.size > 0 and bool(((t < 0) | (t >= n_classes)).any()):
         t_min, t_max = int(t.min()), int(t.max())
-        if t_min < 0 or t_max >= n_classes:
-            bad = t_min if t_min < 0 else t_max
-            raise ValueError(f"{op}: label {bad} is out of range [0, {n_classes}) for x with "
-                             f"{n_classes} classes")
+        bad = t_min if t_min < 0 else t_max
+        raise ValueError(f"{op}: label {bad} is out of range [0, {n_classes}) for x with "
+                         f"{n_classes} classes")
 
 
 def softmax_cross_entropy(x, t) -> Variable:
@@ -248,6 +249,8 @@ def accuracy(y, t) -> Variable:
                          f"got {t_data.shape}")
     _check_labels("accuracy", t_data)
     xp = get_array_module(y_data)
+    if xp is not get_array_module(t_data):
+        raise TypeError("accuracy: y and t live on different devices")
     dtype = y_data.dtype if y_data.dtype.kind == "f" else np.dtype(np.float64)
     pred = y_data.argmax(axis=1)
     return Variable(xp.asarray((pred == t_data).mean(), dtype=dtype))

@@ -99,7 +99,6 @@ class FixedBatchNorm(Function):
     def backward(self, gy):
         x, gamma, _ = self.inputs
         axes, shape = _stat_axes(x.ndim), _channel_shape(x.ndim, x.shape[1])
-        c = x.shape[1]
         x_hat = (x - self.mu) * self.inv_std  # linear in x, so differentiable again
         gx = gy * (reshape(gamma, shape) * self.inv_std)
         ggamma = sum(gy * x_hat, axis=axes)
