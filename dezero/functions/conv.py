@@ -91,24 +91,30 @@ def _windows(x, kernel: tuple, stride: tuple, pad: tuple, pad_value: float = 0.0
         strides=(s_n, s_c, s_h, s_w, s_h * sy, s_w * sx))
 
 
-def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple):
+def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, channels_first: bool = False):
     """Add every window of ``col`` back where it was cut from (the adjoint of ``_windows``).
 
     ``col`` means (N, C, KH, KW, OH, OW) but may have any strides (a transposed
     view is fine). One strided slice-add per kernel offset (i, j): window
     position (y, x) lands on padded row y*SY + i, column x*SX + j.
+    With ``channels_first`` col means (C, N, KH, KW, OH, OW), the order a GEMM
+    produces: the sums then run over (C, N, ...) buffers, reading col's blocks
+    contiguously, and the result is transposed to (N, C, H, W) once at the end.
     """
     xp = get_array_module(col)
     n, c, h, w = img_shape
     (kh, kw), (sy, sx), (ph, pw) = kernel, stride, pad
     oh, ow = col.shape[4], col.shape[5]
-    img = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=col.dtype)
+    lead = (c, n) if channels_first else (n, c)
+    img = xp.zeros(lead + (h + 2 * ph, w + 2 * pw), dtype=col.dtype)
     for i in range(kh):
         for j in range(kw):
             img[:, :, i:i + sy * oh:sy, j:j + sx * ow:sx] += col[:, :, i, j]
     if ph or pw:
-        img = xp.ascontiguousarray(img[:, :, ph:ph + h, pw:pw + w])
-    return img
+        img = img[:, :, ph:ph + h, pw:pw + w]
+    if channels_first:
+        img = img.transpose(1, 0, 2, 3)
+    return xp.ascontiguousarray(img)
 
 
 def im2col_array(x, kernel_size, stride=1, pad=0, to_matrix: bool = True, pad_value: float = 0.0):
@@ -369,8 +375,8 @@ class Deconv2D(Function):
         n, _, h, w = x.shape
         # All patches with one GEMM: (C_out*KH*KW, C_in) @ (C_in, N*H*W).
         col = W.reshape(c_in, -1).T @ _channels_first(x)
-        col = col.reshape(c_out, kh, kw, n, h, w).transpose(3, 0, 1, 2, 4, 5)
-        y = _col2im(col, (n, c_out) + self.outsize, (kh, kw), self.stride, self.pad)
+        col = col.reshape(c_out, kh, kw, n, h, w).transpose(0, 3, 1, 2, 4, 5)
+        y = _col2im(col, (n, c_out) + self.outsize, (kh, kw), self.stride, self.pad, channels_first=True)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
