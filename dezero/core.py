@@ -73,6 +73,8 @@ class Variable:
     """
 
     __slots__ = ("data", "name", "grad", "creator", "generation", "requires_grad", "__weakref__")
+    # No __eq__/__hash__ on purpose: Variables compare and hash by identity,
+    # which the backward engine relies on (it keys its dicts by Variable).
     # ndarray <op> Variable must call Variable's reflected operator, not
     # broadcast the Variable as an object element.
     __array_priority__ = 200
@@ -163,11 +165,11 @@ class Variable:
         """
         if grad is None:
             grad = self.grad
-        grads, retained = _run_backward([self], [grad], create_graph, retain_grad, keep=())
+        grads, retained = _run_backward([self], [grad], create_graph, retain_grad, keep=frozenset())
         for var, g in retained:
             var.grad = g
         with using_config("enable_backprop", create_graph):
-            for var, g in grads.values():
+            for var, g in grads.items():
                 var.grad = g if var.grad is None else var.grad + g
 
     # --- device ------------------------------------------------------------------
@@ -433,12 +435,13 @@ def _seed_gradient(y: Variable, grad) -> Variable:
 def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep):
     """Propagate gradients from ``outputs`` back to the leaves.
 
-    Returns ``(leaf_grads, retained)``: a dict ``id -> (leaf, grad)`` for the
+    Returns ``(leaf_grads, retained)``: a dict ``leaf -> grad`` for the
     Variables without creator that were reached, and a list of
     ``(variable, grad)`` for intermediate Variables that were asked to be kept
-    (all of them if ``retain_grad``, else those whose id is in ``keep``).
+    (all of them if ``retain_grad``, else those in the set ``keep``).
+    Variables and Functions are dict keys and set members by identity.
     """
-    grads = {}  # id(var) -> (var, grad); an entry lives until its creator runs
+    grads = {}  # Variable -> its gradient so far; an entry lives until its creator runs
     retained = []
     heap = []
     pushed = set()
@@ -446,11 +449,10 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep):
 
     with using_config("enable_backprop", create_graph):
         for y, gy in zip(outputs, grad_outputs):
-            gy = _seed_gradient(y, gy)
-            _accumulate(grads, y, gy, create_graph)
+            _accumulate(grads, y, _seed_gradient(y, gy), create_graph)
             func = y.creator
-            if func is not None and id(func) not in pushed:
-                pushed.add(id(func))
+            if func is not None and func not in pushed:
+                pushed.add(func)
                 # heapq is a min-heap: the newest generation must come out first.
                 heapq.heappush(heap, (-func.generation, tie_breaker, func))
                 tie_breaker += 1
@@ -460,9 +462,8 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep):
             gys = []
             for ref in func.outputs:
                 y = ref()
-                entry = grads.pop(id(y), None) if y is not None else None
-                gy = entry[1] if entry is not None else None
-                if gy is not None and (retain_grad or id(y) in keep):
+                gy = None if y is None else grads.pop(y, None)
+                if gy is not None and (retain_grad or y in keep):
                     retained.append((y, gy))
                 gys.append(gy)
 
@@ -486,8 +487,8 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep):
                         continue
                 _accumulate(grads, x, gx, create_graph)
                 creator = x.creator
-                if creator is not None and id(creator) not in pushed:
-                    pushed.add(id(creator))
+                if creator is not None and creator not in pushed:
+                    pushed.add(creator)
                     heapq.heappush(heap, (-creator.generation, tie_breaker, creator))
                     tie_breaker += 1
     return grads, retained
@@ -514,15 +515,15 @@ def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Var
 
 
 def _accumulate(grads: dict, x: Variable, gx: Variable, create_graph: bool) -> None:
-    entry = grads.get(id(x))
-    if entry is None:
-        grads[id(x)] = (x, gx)
+    previous = grads.get(x)
+    if previous is None:
+        grads[x] = gx
     elif create_graph:
-        grads[id(x)] = (x, entry[1] + gx)
+        grads[x] = previous + gx
     else:
         # Not recorded, so a plain array sum is enough (and never in place:
         # the same gradient object may have been handed to several inputs).
-        grads[id(x)] = (x, Variable(entry[1].data + gx.data))
+        grads[x] = Variable(previous.data + gx.data)
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False):
@@ -555,13 +556,13 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False):
         if not isinstance(v, Variable):
             raise TypeError(f"grad: expected Variables, got {type(v).__name__} at position {i}")
 
-    keep = {id(x) for x in inputs}
+    keep = set(inputs)
     leaf_grads, retained = _run_backward(outputs, grad_outputs, create_graph, False, keep)
-    found = {id(v): g for v, g in retained}
-    for key, (_, g) in leaf_grads.items():
-        if key in keep:
-            found[key] = g
-    result = [found.get(id(x)) for x in inputs]
+    found = dict(retained)
+    for leaf, g in leaf_grads.items():
+        if leaf in keep:
+            found[leaf] = g
+    result = [found.get(x) for x in inputs]
     return result[0] if single_input else result
 
 
