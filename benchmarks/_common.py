@@ -65,6 +65,36 @@ def interleaved_medians(contenders: Dict[str, Callable[[], None]], repeats: int 
     return {name: statistics.median(times) for name, times in samples.items()}
 
 
+def dezero_sgd_step(model, x, t, lr: float = 0.01) -> Callable[[], None]:
+    """One softmax-cross-entropy SGD step of a dezero model, the user-facing way."""
+    import dezero.functions as F
+    from dezero.optimizers import SGD
+
+    optimizer = SGD(lr=lr).setup(model)
+
+    def step() -> None:
+        loss = F.softmax_cross_entropy(model(x), t)
+        model.cleargrads()
+        loss.backward()
+        optimizer.update()
+
+    return step
+
+
+def torch_sgd_step(torch, model, x, t, lr: float = 0.01) -> Callable[[], None]:
+    """The same step for a torch.nn model; x and t are tensors on the model's device."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step() -> None:
+        loss = loss_fn(model(x), t)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
 def print_table(title: str, rows: Dict[str, float], unit: str = "ms", scale: float = 1e3) -> None:
     print(f"{title}")
     width = max(len(name) for name in rows)

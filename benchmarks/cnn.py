@@ -11,9 +11,8 @@ import numpy as np
 
 import dezero.functions as F
 import dezero.layers as L
-from _common import interleaved_medians, print_table, try_import_torch
+from _common import dezero_sgd_step, interleaved_medians, print_table, torch_sgd_step, try_import_torch
 from dezero.models import Model
-from dezero.optimizers import SGD
 
 BATCH = 64
 LR = 0.01
@@ -38,35 +37,19 @@ def make_data(seed: int = 0):
 
 
 def make_dezero_step(x, t):
-    model = SmallCNN()
-    optimizer = SGD(lr=LR).setup(model)
-
-    def step() -> None:
-        loss = F.softmax_cross_entropy(model(x), t)
-        model.cleargrads()
-        loss.backward()
-        optimizer.update()
-
-    return step
+    return dezero_sgd_step(SmallCNN(), x, t, LR)
 
 
-def make_torch_step(torch, x, t):
+def torch_cnn(torch):
     nn = torch.nn
-    model = nn.Sequential(
+    return nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    xt, tt = torch.from_numpy(x), torch.from_numpy(t)
-    loss_fn = nn.CrossEntropyLoss()
 
-    def step() -> None:
-        loss = loss_fn(model(xt), tt)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
 
-    return step
+def make_torch_step(torch, x, t):
+    return torch_sgd_step(torch, torch_cnn(torch), torch.from_numpy(x), torch.from_numpy(t), LR)
 
 
 def main(repeats: int = 9) -> dict:

@@ -14,10 +14,9 @@ import _common  # noqa: F401  (puts the repo on sys.path)
 import numpy as np
 
 import dezero.functions as F
-from _common import interleaved_medians, print_table
+from _common import dezero_sgd_step, interleaved_medians, print_table, torch_sgd_step
 from dezero import backend
 from dezero.models import MLP
-from dezero.optimizers import SGD
 
 SIZES = (784, 1000, 1000, 10)
 
@@ -31,45 +30,14 @@ def synchronized(step, synchronize):
 
 
 def dezero_step(model, x, t):
-    optimizer = SGD(lr=0.01).setup(model)
     model.to_gpu()
-    x, t = backend.as_cupy(x), backend.as_cupy(t)
-
-    def step() -> None:
-        loss = F.softmax_cross_entropy(model(x), t)
-        model.cleargrads()
-        loss.backward()
-        optimizer.update()
-
+    step = dezero_sgd_step(model, backend.as_cupy(x), backend.as_cupy(t))
     return synchronized(step, backend.cupy.cuda.Device().synchronize)
 
 
 def torch_step(torch, model, x, t):
-    model = model.cuda()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    x, t = torch.from_numpy(x).cuda(), torch.from_numpy(t).cuda()
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def step() -> None:
-        loss = loss_fn(model(x), t)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
+    step = torch_sgd_step(torch, model.cuda(), torch.from_numpy(x).cuda(), torch.from_numpy(t).cuda())
     return synchronized(step, torch.cuda.synchronize)
-
-
-def torch_mlp(torch):
-    nn = torch.nn
-    return nn.Sequential(nn.Linear(784, 1000), nn.Sigmoid(), nn.Linear(1000, 1000), nn.Sigmoid(),
-                         nn.Linear(1000, 10))
-
-
-def torch_cnn(torch):
-    nn = torch.nn
-    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
 
 
 def main() -> None:
@@ -84,7 +52,8 @@ def main() -> None:
             torch = None
     except ImportError:
         torch = None
-    from cnn import SmallCNN
+    from cnn import SmallCNN, torch_cnn
+    from mlp import torch_mlp
 
     rng = np.random.default_rng(0)
     ratios = []

@@ -10,9 +10,8 @@ import _common  # noqa: F401  (puts the repo on sys.path)
 import numpy as np
 
 import dezero.functions as F
-from _common import interleaved_medians, print_table, try_import_torch
+from _common import dezero_sgd_step, interleaved_medians, print_table, torch_sgd_step, try_import_torch
 from dezero.models import MLP
-from dezero.optimizers import SGD
 
 SIZES = (784, 1000, 1000, 10)
 BATCH = 100
@@ -27,16 +26,7 @@ def make_data(seed: int = 0):
 
 
 def make_dezero_step(x, t):
-    model = MLP(SIZES[1:], activation=F.sigmoid)
-    optimizer = SGD(lr=LR).setup(model)
-
-    def step() -> None:
-        loss = F.softmax_cross_entropy(model(x), t)
-        model.cleargrads()
-        loss.backward()
-        optimizer.update()
-
-    return step
+    return dezero_sgd_step(MLP(SIZES[1:], activation=F.sigmoid), x, t, LR)
 
 
 def make_numpy_step(x, t):
@@ -72,24 +62,17 @@ def make_numpy_step(x, t):
     return step
 
 
-def make_torch_step(torch, x, t):
+def torch_mlp(torch):
     layers = []
     for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
         layers.append(torch.nn.Linear(n_in, n_out))
         if i < len(SIZES) - 2:
             layers.append(torch.nn.Sigmoid())
-    model = torch.nn.Sequential(*layers)
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    xt, tt = torch.from_numpy(x), torch.from_numpy(t)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    return torch.nn.Sequential(*layers)
 
-    def step() -> None:
-        loss = loss_fn(model(xt), tt)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
 
-    return step
+def make_torch_step(torch, x, t):
+    return torch_sgd_step(torch, torch_mlp(torch), torch.from_numpy(x), torch.from_numpy(t), LR)
 
 
 def main(repeats: int = 9) -> dict:
