@@ -12,7 +12,7 @@ def readme_commands():
 
 def test_first_command_runs_an_existing_demo():
     first = readme_commands()[0]
-    script = re.search(r"python (\S+\.py)", first).group(1)
+    script = re.search(r"python3? (\S+\.py)", first).group(1)
     assert (ROOT / script).is_file(), f"README's first command runs {script}, which does not exist"
 
 
