@@ -333,14 +333,14 @@ class Function:
         ys = self.forward(*[x.data for x in inputs])
         if isinstance(ys, tuple):
             outputs = [Variable(as_array(y)) for y in ys]
-        else:  # the common case, kept lean: one output, no lists
-            y = Variable(ys if isinstance(ys, array_types) else as_array(ys))
             if Config.enable_backprop:
-                self._link(inputs, (y,))
-            return y
+                self._link(inputs, outputs)
+            return outputs
+        # The common case, kept lean: one output, no lists.
+        y = Variable(ys if isinstance(ys, array_types) else as_array(ys))
         if Config.enable_backprop:
-            self._link(inputs, outputs)
-        return outputs
+            self._link(inputs, (y,))
+        return y
 
     def _link(self, inputs, outputs) -> None:
         """Record the graph: inputs strongly, outputs weakly (no reference cycles).
