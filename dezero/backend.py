@@ -66,10 +66,6 @@ def as_cupy(x):
     return cupy.asarray(x)
 
 
-def is_float_dtype(dtype) -> bool:
-    return np.dtype(dtype).kind == "f"
-
-
 def keep_freed_memory(trim_threshold: int = 256 * 2**20, mmap_threshold: int = 32 * 2**20) -> bool:
     """Ask glibc's malloc to keep freed blocks for reuse instead of returning
     them to the OS at once.
