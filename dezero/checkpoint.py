@@ -27,6 +27,7 @@ import zipfile
 import numpy as np
 
 from dezero.backend import as_numpy
+from dezero.files import _current_umask
 
 __all__ = ["save_checkpoint", "load_checkpoint", "write_npz_atomic", "read_npz"]
 
@@ -36,13 +37,6 @@ CHECKPOINT_FORMAT = "dezero-checkpoint/1"
 # =============================================================================
 # Low-level: atomic .npz writes, pickle-free reads
 # =============================================================================
-def _current_umask() -> int:
-    # There is no way to read the umask without setting it; this is the usual idiom.
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _write_npz(f, arrays: dict) -> None:
     # The layout np.savez writes (a zip of '<key>.npy' members), written here
     # because np.savez takes the names as keyword arguments: a parameter called

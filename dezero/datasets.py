@@ -278,7 +278,7 @@ def _fetch(file_name: str, urls, sha256: Optional[str]) -> str:
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def read_idx(path: str, ndim: Optional[int] = None) -> np.ndarray:
+def read_idx(path: "str | os.PathLike", ndim: Optional[int] = None) -> np.ndarray:
     """Read an IDX file (gzip'd if the name ends in ``.gz``) into a native-endian array.
 
     The header is checked (two zero bytes, a known type code, the number of
@@ -286,6 +286,7 @@ def read_idx(path: str, ndim: Optional[int] = None) -> np.ndarray:
     have exactly the size the header announces; anything else raises
     ``ValueError`` naming the file.
     """
+    path = os.fspath(path)
     compressed = path.endswith(".gz")
     try:
         with (gzip.open(path, "rb") if compressed else open(path, "rb")) as f:

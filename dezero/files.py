@@ -71,6 +71,13 @@ def _cache_path(url: str, file_name: Optional[str]) -> str:
     return os.path.join(cache_dir(), *parts)
 
 
+def _current_umask() -> int:
+    # There is no way to read the umask without setting it; this is the usual idiom.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def get_file(url: str, file_name: Optional[str] = None, sha256: Optional[str] = None, *,
              timeout: float = 30.0, progress: bool = True) -> str:
     """Return the local path of ``url``'s file, downloading it into the cache if absent.
@@ -114,6 +121,9 @@ def get_file(url: str, file_name: Optional[str] = None, sha256: Optional[str] = 
                 f"get_file: {name!r} downloaded from {url} has SHA-256 {digest}, expected {sha256.lower()}; "
                 "the file was deleted. The server may be serving a different or damaged file: try again "
                 f"later, or place a correct copy at {path}")
+        # mkstemp makes the file private (0600); a cache may be shared, so give
+        # the file the mode a plain open() would have.
+        os.chmod(tmp_path, 0o666 & ~_current_umask())
         os.replace(tmp_path, path)
     except BaseException:
         # Also on KeyboardInterrupt: a half-written temp file must not survive.

@@ -129,6 +129,17 @@ class Layer:
             persistents.append(name)
         setattr(self, name, value)
 
+    def __getstate__(self) -> dict:
+        # Weak references cannot be pickled, and a recurrent state would carry
+        # its whole graph along: keep its value only.
+        state = self.__dict__.copy()
+        state.pop("inputs", None)
+        state.pop("outputs", None)
+        for name in self._state_names:
+            if state.get(name) is not None:
+                state[name] = Variable(state[name].data, requires_grad=False)
+        return state
+
     # --- calling -------------------------------------------------------------------------
     def __call__(self, *inputs):
         outputs = self.forward(*inputs)
@@ -614,6 +625,13 @@ class BatchNorm(Layer):
 # =============================================================================
 # Recurrent layers
 # =============================================================================
+def _check_state_batch(layer: Layer, x) -> None:
+    # A state kept from a batch of another size would broadcast silently.
+    if layer.h is not None and layer.h.shape[0] != x.shape[0]:
+        raise ValueError(f"{type(layer).__name__}: the input has batch size {x.shape[0]} but the state "
+                         f"has {layer.h.shape[0]}; call reset_state() before a batch of another size")
+
+
 class RNN(Layer):
     """Elman RNN: ``h = tanh(x2h(x) + h2h(h_prev))`` (h2h without bias).
 
@@ -634,6 +652,7 @@ class RNN(Layer):
         self.h = None
 
     def forward(self, x):
+        _check_state_batch(self, x)
         if self.h is None:
             h_new = F.tanh(self.x2h(x))
         else:
@@ -668,6 +687,7 @@ class LSTM(Layer):
         self.c = None
 
     def forward(self, x):
+        _check_state_batch(self, x)
         gates = self.x2h(x)
         if self.h is not None:
             gates = gates + self.h2h(self.h)

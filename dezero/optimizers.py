@@ -68,9 +68,11 @@ class Optimizer:
         params = [p for p in self.target.params() if p.grad is not None]
         for hook in self.hooks:
             hook(params)
+            # A hook (FreezeParam) may have removed gradients: later hooks and
+            # the update see only what is left.
+            params = [p for p in params if p.grad is not None]
         for param in params:
-            if param.grad is not None:  # a hook (FreezeParam) may have removed it
-                self.update_one(param)
+            self.update_one(param)
 
     def update_one(self, param: Parameter) -> None:
         raise NotImplementedError(f"{type(self).__name__}.update_one")
