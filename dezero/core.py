@@ -162,15 +162,28 @@ class Variable:
         grad : array or Variable, optional
             Gradient of the final objective with respect to self; defaults to
             ``self.grad`` if set, else ones.
+
+        Gradients accumulate into ``.grad`` across calls (``cleargrad`` resets
+        them); each ``.grad`` holds an array of its own, safe to modify in place.
         """
+        seeded_by_own_grad = grad is None and self.grad is not None
         if grad is None:
             grad = self.grad
         grads, retained = _run_backward([self], [grad], create_graph, retain_grad, keep=frozenset())
-        for var, g in retained:
-            var.grad = g
+        # Arrays somebody else already holds (the seed, another .grad): a .grad
+        # must never share one, or an in-place edit of one would change another.
+        handed_out = {id(grad.data if isinstance(grad, Variable) else grad)}
         with using_config("enable_backprop", create_graph):
-            for var, g in grads.items():
-                var.grad = g if var.grad is None else var.grad + g
+            for var, g in retained + list(grads.items()):
+                if var.grad is not None and not (var is self and seeded_by_own_grad):
+                    var.grad = var.grad + g
+                    continue
+                # A backward may hand one gradient to several inputs (Add) or
+                # a read-only broadcast view: copy those (graphs stay as they are).
+                if not create_graph and (id(g.data) in handed_out or g.data.base is not None):
+                    g = Variable(g.data.copy())
+                handed_out.add(id(g.data))
+                var.grad = g
 
     # --- device ------------------------------------------------------------------
     def to_cpu(self) -> "Variable":

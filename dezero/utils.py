@@ -208,6 +208,12 @@ def gradient_check(f: Callable, x, *args, rtol: float = 1e-4, atol: float = 1e-5
     for k, i in enumerate(positions):
         target = variables[i]
         numeric = numerical_grad(f_positional, target, eps=eps, gy=gy_host)
+        if not np.all(np.isfinite(numeric)):
+            bad = tuple(int(v) for v in np.argwhere(~np.isfinite(numeric))[0])
+            raise GradientCheckError(
+                f"gradient_check: the numerical gradient of input {i} is {numeric[bad]!r} at index {bad}: "
+                f"f is not finite within eps={eps or _default_eps(target.dtype)} of x there; move x away "
+                "from the singularity or pass a smaller eps")
         a = analytic[k]
         a = np.zeros(target.shape) if a is None else as_numpy(a.data).astype(np.float64)
         if a.shape != numeric.shape:

@@ -73,3 +73,95 @@ def test_read_idx_accepts_path_objects(tmp_path):
     with gzip.open(path, "wb") as f:
         f.write(header + data.tobytes())
     np.testing.assert_array_equal(read_idx(path), data)
+
+
+# --- core and functions --------------------------------------------------------------
+def test_each_grad_owns_a_writable_array():
+    from dezero import Variable
+
+    a, b = Variable(np.ones(3)), Variable(np.ones(3))
+    (a + b).backward()
+    assert a.grad is not b.grad
+    a.grad.data *= 0
+    np.testing.assert_array_equal(b.grad.data, np.ones(3))
+    seed = np.array([1.0, 2.0, 3.0])
+    c, d = Variable(np.ones(3)), Variable(np.ones(3))
+    (c - d).backward(grad=seed)
+    assert c.grad.data is not seed
+    x = Variable(np.ones((2, 3)))
+    F.sum(x).backward()  # the gradient of a sum is a broadcast view
+    x.grad.data *= 0.5
+    np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 0.5))
+
+
+def test_retained_intermediate_grads_accumulate_like_leaves():
+    from dezero import Variable
+
+    x = Variable(np.array(2.0))
+    h = x * 3.0
+    y = h * h
+    y.backward(retain_grad=True)
+    y.backward(retain_grad=True)
+    assert x.grad.data == 72.0 and h.grad.data == 24.0 and y.grad.data == 1.0
+
+
+def test_nested_tuple_index_accumulates_repeated_rows():
+    from dezero import Variable
+
+    x = Variable(np.ones((3, 2)))
+    F.sum(x[(0, 0, 1), :]).backward()
+    np.testing.assert_array_equal(x.grad.data, [[2, 2], [1, 1], [0, 0]])
+
+
+def test_expand_dims_rejects_an_out_of_range_axis():
+    from dezero import Variable
+
+    x = Variable(np.ones((2, 3)))
+    assert F.expand_dims(x, -3).shape == (1, 2, 3) and F.expand_dims(x, 2).shape == (2, 3, 1)
+    for axis in (3, -4, 5):
+        with pytest.raises(ValueError, match="expand_dims: axis"):
+            F.expand_dims(x, axis)
+
+
+def test_clip_with_numpy_scalar_bounds_keeps_float32():
+    x = np.linspace(-1, 1, 5).astype(np.float32)
+    assert F.clip(x, np.float64(-0.5), np.float64(0.5)).dtype == np.float32
+
+
+def test_powers_at_a_zero_base_have_finite_gradients():
+    from dezero import Variable
+
+    x = Variable(np.array([0.0, 1.0]))
+    F.sum(x ** 0).backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    base, exponent = Variable(np.array([0.0, 0.0, 2.0])), Variable(np.array([0.0, 2.0, 0.0]))
+    F.sum(base ** exponent).backward()
+    np.testing.assert_array_equal(base.grad.data, [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(exponent.grad.data, [0.0, 0.0, np.log(2.0)])
+
+
+def test_gradient_check_refuses_a_non_finite_numerical_gradient():
+    from dezero import Function
+    from dezero.utils import GradientCheckError, gradient_check
+
+    class WrongSqrt(Function):
+        def forward(self, x):
+            return np.sqrt(x)
+
+        def backward(self, gy):
+            return gy * 123.0
+
+    with np.errstate(invalid="ignore"):
+        with pytest.raises(GradientCheckError, match="not finite"):
+            gradient_check(lambda v: WrongSqrt()(v), np.array([1e-5, 1e-6]))
+
+
+@pytest.mark.parametrize("reduce", [F.sum, F.max, F.min, F.mean])
+def test_reducing_a_0d_input_over_axis_0(reduce):
+    from dezero import Variable
+
+    x = Variable(np.array(3.0))
+    y = reduce(x, axis=0)
+    assert y.shape == () and y.data == 3.0
+    y.backward()
+    assert x.grad.data == 1.0

@@ -184,7 +184,8 @@ def test_weight_decay(dtype):
 
 
 def test_hooks_never_edit_a_shared_gradient_in_place():
-    # y = a + c hands the very same gradient Variable to a and c.
+    # y = a + c: the engine hands the very same gradient to a and c (each .grad
+    # then gets its own copy; the hooks must not rely on that either).
     class Same(Layer):
         def __init__(self):
             super().__init__()
@@ -193,7 +194,6 @@ def test_hooks_never_edit_a_shared_gradient_in_place():
 
     model = Same()
     (model.a + model.c).sum().backward()
-    assert model.a.grad is model.c.grad
     opt = SGD(lr=1.0).setup(model)
     opt.add_hook(WeightDecay(1.0))
     opt.update()

@@ -7,7 +7,7 @@ import builtins
 import numpy as np
 
 from dezero import utils
-from dezero.backend import array_types, get_array_module
+from dezero.backend import get_array_module
 from dezero.core import Function, Variable, as_variable
 
 __all__ = ["reshape", "transpose", "get_item", "expand_dims", "flatten", "broadcast_to",
@@ -24,6 +24,8 @@ def _normalize_axis(axis, ndim: int, op: str):
         if not -ndim <= a < builtins.max(ndim, 1):
             raise ValueError(f"{op}: axis {a} is out of range for an input of {ndim} dimensions")
         normalized.append(int(a) % builtins.max(ndim, 1))
+    if ndim == 0:  # axis 0 (or -1) of a 0-d array: nothing to reduce, as in PyTorch
+        return ()
     if len(set(normalized)) != len(normalized):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(normalized))
@@ -79,9 +81,12 @@ def transpose(x, axes=None) -> Variable:
 def expand_dims(x, axis: int) -> Variable:
     """Insert an axis of length 1 at position ``axis``."""
     x = as_variable(x)
+    ndim = x.ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"expand_dims: axis {axis} is out of range for an input of shape {x.shape} "
+                         f"(valid: {-ndim} to {ndim - 1})")
     shape = list(x.shape)
-    axis = axis if axis >= 0 else axis + x.ndim + 1
-    shape.insert(axis, 1)
+    shape.insert(axis % ndim, 1)
     return reshape(x, tuple(shape))
 
 
@@ -93,8 +98,10 @@ def flatten(x) -> Variable:
 
 # --- indexing --------------------------------------------------------------------------
 def _is_advanced_index(slices) -> bool:
+    # Whitelist the basic kinds: anything else (arrays, lists, nested tuples)
+    # is NumPy's advanced indexing, which may repeat elements.
     items = slices if isinstance(slices, tuple) else (slices,)
-    return any(isinstance(s, (list,) + array_types) for s in items)
+    return not all(s is None or s is Ellipsis or isinstance(s, (int, np.integer, slice)) for s in items)
 
 
 def _index_data(slices):
@@ -309,6 +316,8 @@ class Clip(Function):
 
 def clip(x, x_min, x_max) -> Variable:
     """Clamp ``x`` elementwise into ``[x_min, x_max]``."""
+    # NumPy scalar bounds would upcast float32 to float64 under NumPy 2.
+    x_min, x_max = [b.item() if isinstance(b, np.generic) else b for b in (x_min, x_max)]
     if x_min > x_max:
         raise ValueError(f"clip: x_min ({x_min}) is larger than x_max ({x_max})")
     return Clip(x_min, x_max)(x)

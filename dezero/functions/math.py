@@ -149,6 +149,8 @@ class Pow(Function):
     def backward(self, gy):
         (x,) = self.inputs
         c = self.c
+        if c == 0:  # x ** 0 is constant; 0 * x ** -1 would be nan at x = 0
+            return gy * 0.0
         return gy * (c * x ** (c - 1))
 
 
@@ -161,9 +163,17 @@ class Power(Function):
     def backward(self, gy):
         x0, x1 = self.inputs
         y = self.outputs[0]()
-        gx0 = sum_to(gy * x1 * x0 ** (x1 - 1), x0.shape) if x0.requires_grad else None
-        # log(x0) is defined for a positive base, as in every framework
-        gx1 = sum_to(gy * y * log(x0), x1.shape) if x1.requires_grad else None
+        gx0 = gx1 = None
+        if x0.requires_grad:
+            # Where the exponent is 0 the term is x1 * x0 ** 0 = 0; shifting the
+            # exponent there keeps 0 ** -1 (inf * 0 = nan) out of it.
+            zero_exponent = (x1.data == 0).astype(x0.dtype)
+            gx0 = sum_to(gy * x1 * x0 ** (x1 - 1 + zero_exponent), x0.shape)
+        if x1.requires_grad:
+            # d/dx1 = y log(x0), defined for a positive base; at a zero base y
+            # is 0 too, and log(0 + 1) = 0 keeps -inf * 0 out.
+            zero_base = (x0.data == 0).astype(x0.dtype)
+            gx1 = sum_to(gy * y * log(x0 + zero_base), x1.shape)
         return gx0, gx1
 
 
