@@ -343,7 +343,15 @@ class Function:
                 # CuPy's own error ("Unsupported type numpy.ndarray") would not
                 # say which op, nor what to do about it.
                 _check_same_device(inputs, self)
-        ys = self.forward(*[x.data for x in inputs])
+        try:
+            ys = self.forward(*[x.data for x in inputs])
+        except ValueError as e:
+            if "could not be broadcast" not in str(e):  # NumPy's wording, not ours
+                raise
+            # NumPy's message names neither the op nor which inputs clash.
+            shapes = " and ".join(str(tuple(x.shape)) for x in inputs)
+            raise ValueError(f"{type(self).__name__}: inputs of shapes {shapes} cannot be broadcast "
+                             "together") from None
         if isinstance(ys, tuple):
             outputs = [Variable(as_array(y)) for y in ys]
             if Config.enable_backprop:

@@ -165,3 +165,18 @@ def test_reducing_a_0d_input_over_axis_0(reduce):
     assert y.shape == () and y.data == 3.0
     y.backward()
     assert x.grad.data == 1.0
+
+
+@pytest.mark.parametrize("op, name, shape_b", [
+    (lambda a, b: a + b, "Add", (5, 4)),
+    (lambda a, b: a * b, "Mul", (5, 4)),
+    (lambda a, b: a - b, "Sub", (5, 4)),
+    (lambda a, b: a / b, "Div", (5, 4)),
+    (F.matmul, "MatMul", (3, 4, 2)),  # batch dimensions 2 and 3 clash
+])
+def test_shape_clashes_name_the_op_and_the_shapes(op, name, shape_b):
+    from dezero import Variable
+
+    a, b = Variable(np.ones((2, 3, 4))), Variable(np.ones(shape_b))
+    with pytest.raises(ValueError, match=rf"{name}: inputs of shapes \(2, 3, 4\) and .* cannot be broadcast"):
+        op(a, b)
