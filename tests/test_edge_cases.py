@@ -180,3 +180,17 @@ def test_shape_clashes_name_the_op_and_the_shapes(op, name, shape_b):
     a, b = Variable(np.ones((2, 3, 4))), Variable(np.ones(shape_b))
     with pytest.raises(ValueError, match=rf"{name}: inputs of shapes \(2, 3, 4\) and .* cannot be broadcast"):
         op(a, b)
+
+
+@pytest.mark.parametrize("bounds, expected", [((None, 0.5), [-2.0, 0.25, 0.5]), ((0.0, None), [0.0, 0.25, 3.0])])
+def test_clip_with_one_bound(bounds, expected):
+    from dezero import Variable
+
+    x = Variable(np.array([-2.0, 0.25, 3.0], dtype=np.float32))
+    y = F.clip(x, *bounds)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.data, np.array(expected, dtype=np.float32))
+    F.sum(y).backward()
+    np.testing.assert_array_equal(x.grad.data, (y.data == x.data).astype(np.float32))
+    with pytest.raises(ValueError, match="clip: give x_min, x_max or both"):
+        F.clip(x)

@@ -3,6 +3,7 @@ max/min, clip, matmul and dtype casts."""
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -314,10 +315,14 @@ class Clip(Function):
         return gy * inside.astype(gy.dtype)
 
 
-def clip(x, x_min, x_max) -> Variable:
-    """Clamp ``x`` elementwise into ``[x_min, x_max]``."""
+def clip(x, x_min=None, x_max=None) -> Variable:
+    """Clamp ``x`` elementwise into ``[x_min, x_max]``; a bound of None is no bound."""
+    if x_min is None and x_max is None:
+        raise ValueError("clip: give x_min, x_max or both")
     # NumPy scalar bounds would upcast float32 to float64 under NumPy 2.
     x_min, x_max = [b.item() if isinstance(b, np.generic) else b for b in (x_min, x_max)]
+    x_min = -math.inf if x_min is None else x_min
+    x_max = math.inf if x_max is None else x_max
     if x_min > x_max:
         raise ValueError(f"clip: x_min ({x_min}) is larger than x_max ({x_max})")
     return Clip(x_min, x_max)(x)
