@@ -14,6 +14,7 @@ from dezero.core import (  # noqa: F401
     no_grad, test_mode, using_config,
 )
 from dezero import backend, cuda, functions, utils  # noqa: F401
+from dezero.functions import setup_variable  # noqa: F401
 from dezero import layers, models, optimizers, checkpoint  # noqa: F401
 from dezero import datasets, dataloaders, transforms  # noqa: F401
 from dezero.layers import Layer  # noqa: F401

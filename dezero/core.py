@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import weakref
-from typing import Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -204,80 +204,40 @@ class Variable:
             self.grad.to_gpu()
         return self
 
-    # --- shape conveniences (defined in dezero.functions) ----------------------------
-    def reshape(self, *shape) -> "Variable":
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = shape[0]
-        return _F.reshape(self, tuple(shape))
-
-    def transpose(self, *axes) -> "Variable":
-        if len(axes) == 0:
-            axes = None
-        elif len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-            axes = axes[0]
-        return _F.transpose(self, axes)
-
-    @property
-    def T(self) -> "Variable":
-        return _F.transpose(self)
-
-    def sum(self, axis=None, keepdims: bool = False) -> "Variable":
-        return _F.sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims: bool = False) -> "Variable":
-        return _F.mean(self, axis, keepdims)
-
-    def max(self, axis=None, keepdims: bool = False) -> "Variable":
-        return _F.max(self, axis, keepdims)
-
-    def min(self, axis=None, keepdims: bool = False) -> "Variable":
-        return _F.min(self, axis, keepdims)
-
-    # --- operators ---------------------------------------------------------------------
-    def __add__(self, other):
-        return _F.add(self, other)
-
-    def __radd__(self, other):
-        return _F.add(other, self)
-
-    def __sub__(self, other):
-        return _F.sub(self, other)
-
-    def __rsub__(self, other):
-        return _F.sub(other, self)
-
-    def __mul__(self, other):
-        return _F.mul(self, other)
-
-    def __rmul__(self, other):
-        return _F.mul(other, self)
-
-    def __truediv__(self, other):
-        return _F.div(self, other)
-
-    def __rtruediv__(self, other):
-        return _F.div(other, self)
-
-    def __neg__(self):
-        return _F.neg(self)
+    # --- operators and array methods ---------------------------------------------
+    # ``x + y``, ``x @ W``, ``x.reshape(...)``, ``x.sum()``... are functions of
+    # dezero.functions, which imports this module; dezero.functions attaches them
+    # to Variable when it loads (``setup_variable``), so this module needs nothing
+    # above the backend. The stubs tell type checkers and readers what is there.
+    if TYPE_CHECKING:
+        def reshape(self, *shape) -> Variable: ...
+        def transpose(self, *axes) -> Variable: ...
+        @property
+        def T(self) -> Variable: ...
+        def sum(self, axis=None, keepdims: bool = False) -> Variable: ...
+        def mean(self, axis=None, keepdims: bool = False) -> Variable: ...
+        def max(self, axis=None, keepdims: bool = False) -> Variable: ...
+        def min(self, axis=None, keepdims: bool = False) -> Variable: ...
+        def astype(self, dtype) -> Variable: ...
+        def dot(self, other) -> Variable: ...
+        def matmul(self, other) -> Variable: ...
+        def __add__(self, other) -> Variable: ...
+        def __radd__(self, other) -> Variable: ...
+        def __sub__(self, other) -> Variable: ...
+        def __rsub__(self, other) -> Variable: ...
+        def __mul__(self, other) -> Variable: ...
+        def __rmul__(self, other) -> Variable: ...
+        def __truediv__(self, other) -> Variable: ...
+        def __rtruediv__(self, other) -> Variable: ...
+        def __neg__(self) -> Variable: ...
+        def __pow__(self, other) -> Variable: ...
+        def __rpow__(self, other) -> Variable: ...
+        def __matmul__(self, other) -> Variable: ...
+        def __rmatmul__(self, other) -> Variable: ...
+        def __getitem__(self, slices) -> Variable: ...
 
     def __pos__(self):
         return self
-
-    def __pow__(self, other):
-        return _F.pow(self, other)
-
-    def __rpow__(self, other):
-        return _F.pow(other, self)
-
-    def __matmul__(self, other):
-        return _F.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _F.matmul(other, self)
-
-    def __getitem__(self, slices):
-        return _F.get_item(self, slices)
 
 
 class Parameter(Variable):
@@ -531,7 +491,7 @@ def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Var
     if g_data.dtype != x_data.dtype:
         if x_data.dtype.kind not in "fc":
             return None  # integer inputs (labels, indices) take no gradient
-        gx = _F.astype(gx, x_data.dtype)
+        gx = gx.astype(x_data.dtype)
     return gx
 
 
@@ -585,8 +545,3 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False):
             found[leaf] = g
     result = [found.get(x) for x in inputs]
     return result[0] if single_input else result
-
-
-# The operators above are defined in dezero.functions, which imports this
-# module; the import sits last so that every name it needs already exists.
-from dezero import functions as _F  # noqa: E402

@@ -1,5 +1,11 @@
 """Differentiable functions. ``import dezero.functions as F`` exposes them all;
-the submodules group them by kind, as the layout of the package shows."""
+the submodules group them by kind, as the layout of the package shows.
+
+Loading this package also gives :class:`~dezero.core.Variable` its operators
+and array methods (:func:`setup_variable`): they are functions of this package,
+and ``dezero.core`` sits below it and cannot import it.
+"""
+from dezero.core import Variable
 from dezero.functions.array import *  # noqa: F401,F403
 from dezero.functions.math import *  # noqa: F401,F403
 from dezero.functions.connection import *  # noqa: F401,F403
@@ -9,3 +15,78 @@ from dezero.functions.noise import *  # noqa: F401,F403
 from dezero.functions.normalization import *  # noqa: F401,F403
 from dezero.functions.conv import *  # noqa: F401,F403
 from dezero.functions.pooling import *  # noqa: F401,F403
+from dezero.functions import array as _array
+from dezero.functions import math as _math
+
+
+# =============================================================================
+# Variable's operators and methods
+# =============================================================================
+def _reshape_method(self, *shape) -> Variable:
+    """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``, as NumPy accepts both."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return _array.reshape(self, tuple(shape))
+
+
+def _transpose_method(self, *axes) -> Variable:
+    """``x.transpose()``, ``x.transpose(1, 0)`` or ``x.transpose((1, 0))``."""
+    if len(axes) == 0:
+        axes = None
+    elif len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        axes = axes[0]
+    return _array.transpose(self, axes)
+
+
+def _reduction_method(function):
+    def method(self, axis=None, keepdims: bool = False) -> Variable:
+        return function(self, axis, keepdims)
+
+    method.__name__ = function.__name__
+    method.__doc__ = function.__doc__
+    return method
+
+
+def _reflected(function):
+    """``other <op> x`` for Variable x: the same function, operands swapped back."""
+    def method(self, other) -> Variable:
+        return function(other, self)
+
+    method.__name__ = f"r{function.__name__}"
+    return method
+
+
+def setup_variable() -> None:
+    """Attach the operators (``+ - * / ** @ -x x[i]``) and the array methods
+    (``reshape``, ``transpose``, ``T``, ``sum``, ``mean``, ``max``, ``min``,
+    ``astype``, ``dot``, ``matmul``) to :class:`~dezero.core.Variable`.
+
+    Runs once when ``dezero.functions`` is first imported (so by ``import
+    dezero``); calling it again changes nothing. The book's DeZero has the same
+    function, under the same name.
+    """
+    methods = {
+        "__add__": _math.add, "__radd__": _reflected(_math.add),
+        "__sub__": _math.sub, "__rsub__": _reflected(_math.sub),
+        "__mul__": _math.mul, "__rmul__": _reflected(_math.mul),
+        "__truediv__": _math.div, "__rtruediv__": _reflected(_math.div),
+        "__neg__": _math.neg,
+        "__pow__": _math.pow, "__rpow__": _reflected(_math.pow),
+        "__matmul__": _array.matmul, "__rmatmul__": _reflected(_array.matmul),
+        "__getitem__": _array.get_item,
+        "reshape": _reshape_method,
+        "transpose": _transpose_method,
+        "T": property(_array.transpose, doc="The transpose (all axes reversed)."),
+        "sum": _reduction_method(_array.sum),
+        "mean": _reduction_method(_array.mean),
+        "max": _reduction_method(_array.max),
+        "min": _reduction_method(_array.min),
+        "astype": _array.astype,
+        "dot": _array.matmul,
+        "matmul": _array.matmul,
+    }
+    for name, method in methods.items():
+        setattr(Variable, name, method)
+
+
+setup_variable()
