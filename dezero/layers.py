@@ -35,7 +35,7 @@ import numpy as np
 from dezero.backend import array_types, as_cupy, as_numpy, cupy, get_array_module
 from dezero.core import Parameter, Variable, using_config
 import dezero.functions as F
-from dezero.utils import pair
+from dezero.functions.shapes import pair
 
 __all__ = ["Layer", "Linear", "Conv2d", "Deconv2d", "EmbedID", "BatchNorm", "RNN", "LSTM"]
 

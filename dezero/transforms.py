@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dezero.utils import pair
+from dezero.functions.shapes import pair
 
 __all__ = ["Compose", "Normalize", "Flatten", "AsType", "ToFloat", "ToInt",
            "Convert", "Resize", "CenterCrop", "RandomHorizontalFlip", "ToArray", "ToPILImage"]

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from dezero import utils
+from dezero.functions import shapes
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable, as_variable
 
@@ -185,7 +185,7 @@ class SumTo(Function):
 
     def forward(self, x):
         self.x_shape = x.shape
-        return utils.sum_to(x, self.shape)
+        return shapes.sum_to(x, self.shape)
 
     def backward(self, gy):
         return broadcast_to(gy, self.x_shape)
@@ -209,7 +209,7 @@ class Sum(Function):
         return x.sum(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
-        gy = utils.reshape_sum_backward(gy, self.x_shape, self.axis, self.keepdims)
+        gy = shapes.reshape_sum_backward(gy, self.x_shape, self.axis, self.keepdims)
         return broadcast_to(gy, self.x_shape)
 
 
@@ -267,7 +267,7 @@ class _Extremum(Function):
     def backward(self, gy):
         (x,) = self.inputs
         mask = self._winner_mask(x.data)
-        gy = utils.reshape_sum_backward(gy, x.shape, self.axes, self.keepdims)
+        gy = shapes.reshape_sum_backward(gy, x.shape, self.axes, self.keepdims)
         return broadcast_to(gy, x.shape) * mask
 
 

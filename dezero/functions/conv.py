@@ -12,12 +12,12 @@ are each other's backward pass::
 
 Layouts: images are (N, C, H, W); conv2d filters are (OC, C, KH, KW); deconv2d
 filters are (C_in, C_out, KH, KW) as in Chainer and PyTorch. Output sizes follow
-``dezero.utils.get_conv_outsize`` / ``get_deconv_outsize``; every kernel, stride,
+``dezero.shapes.get_conv_outsize`` / ``get_deconv_outsize``; every kernel, stride,
 pad and outsize argument is an int or an (height, width) pair.
 """
 from __future__ import annotations
 
-from dezero import utils
+from dezero.functions import shapes
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable, as_variable
 from dezero.functions.array import reshape, transpose
@@ -37,7 +37,7 @@ def _check_4d(op: str, name: str, x, layout: str = "(N, C, H, W)") -> None:
 def _pair_arg(op: str, name: str, value, minimum: int) -> tuple:
     """``value`` as an (h, w) pair of ints, each at least ``minimum``."""
     try:
-        p = utils.pair(value)
+        p = shapes.pair(value)
     except (ValueError, TypeError):
         raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
     if p[0] < minimum or p[1] < minimum:
@@ -48,8 +48,8 @@ def _pair_arg(op: str, name: str, value, minimum: int) -> tuple:
 
 def _out_size(op: str, in_hw: tuple, kernel: tuple, stride: tuple, pad: tuple) -> tuple:
     """(OH, OW) of a window sweep, or an error if the kernel does not fit the padded input."""
-    oh = utils.get_conv_outsize(in_hw[0], kernel[0], stride[0], pad[0])
-    ow = utils.get_conv_outsize(in_hw[1], kernel[1], stride[1], pad[1])
+    oh = shapes.get_conv_outsize(in_hw[0], kernel[0], stride[0], pad[0])
+    ow = shapes.get_conv_outsize(in_hw[1], kernel[1], stride[1], pad[1])
     if oh < 1 or ow < 1:
         padded = (in_hw[0] + 2 * pad[0], in_hw[1] + 2 * pad[1])
         raise ValueError(f"{op}: kernel {kernel} is larger than the padded input {padded} "
@@ -82,8 +82,8 @@ def _windows(x, kernel: tuple, stride: tuple, pad: tuple, pad_value: float = 0.0
     """
     xp = get_array_module(x)
     (kh, kw), (sy, sx) = kernel, stride
-    oh = utils.get_conv_outsize(x.shape[2], kh, sy, pad[0])
-    ow = utils.get_conv_outsize(x.shape[3], kw, sx, pad[1])
+    oh = shapes.get_conv_outsize(x.shape[2], kh, sy, pad[0])
+    ow = shapes.get_conv_outsize(x.shape[3], kw, sx, pad[1])
     x = _pad(x, pad, pad_value)
     s_n, s_c, s_h, s_w = x.strides
     return xp.lib.stride_tricks.as_strided(
@@ -120,7 +120,7 @@ def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, cha
 def im2col_array(x, kernel_size, stride=1, pad=0, to_matrix: bool = True, pad_value: float = 0.0):
     """Raw-array im2col: (N, C, H, W) -> (N, C, KH, KW, OH, OW), or with
     ``to_matrix`` (N*OH*OW, C*KH*KW), one window per row. Returns a new array."""
-    kernel, stride, pad = utils.pair(kernel_size), utils.pair(stride), utils.pair(pad)
+    kernel, stride, pad = shapes.pair(kernel_size), shapes.pair(stride), shapes.pair(pad)
     view = _windows(x, kernel, stride, pad, pad_value)
     # .copy() even where a view would do (1x1 kernels): the result must never
     # share memory with x.
@@ -133,10 +133,10 @@ def im2col_array(x, kernel_size, stride=1, pad=0, to_matrix: bool = True, pad_va
 def col2im_array(col, img_shape, kernel_size, stride=1, pad=0, to_matrix: bool = True):
     """Raw-array col2im, the adjoint of :func:`im2col_array`: windows are summed
     back into an array of ``img_shape`` (N, C, H, W)."""
-    kernel, stride, pad = utils.pair(kernel_size), utils.pair(stride), utils.pair(pad)
+    kernel, stride, pad = shapes.pair(kernel_size), shapes.pair(stride), shapes.pair(pad)
     n, c, h, w = img_shape
-    oh = utils.get_conv_outsize(h, kernel[0], stride[0], pad[0])
-    ow = utils.get_conv_outsize(w, kernel[1], stride[1], pad[1])
+    oh = shapes.get_conv_outsize(h, kernel[0], stride[0], pad[0])
+    ow = shapes.get_conv_outsize(w, kernel[1], stride[1], pad[1])
     if to_matrix:
         col = col.reshape(n, oh, ow, c, kernel[0], kernel[1]).transpose(0, 3, 4, 5, 1, 2)
     return _col2im(col, tuple(img_shape), kernel, stride, pad)
@@ -274,8 +274,8 @@ def _conv2d_array(x, W, b, stride: tuple, pad: tuple):
     xp = get_array_module(x)
     oc, _, kh, kw = W.shape
     n = x.shape[0]
-    oh = utils.get_conv_outsize(x.shape[2], kh, stride[0], pad[0])
-    ow = utils.get_conv_outsize(x.shape[3], kw, stride[1], pad[1])
+    oh = shapes.get_conv_outsize(x.shape[2], kh, stride[0], pad[0])
+    ow = shapes.get_conv_outsize(x.shape[3], kw, stride[1], pad[1])
     col = _im2col_for_gemm(x, (kh, kw), stride, pad)   # (C*KH*KW, N*OH*OW)
     y = W.reshape(oc, -1) @ col                         # (OC, N*OH*OW)
     y = y.reshape(oc, n, oh, ow).transpose(1, 0, 2, 3)
@@ -421,15 +421,15 @@ def deconv2d(x, W, b=None, stride=1, pad=0, outsize=None) -> Variable:
     kernel = W.shape[2:]
     in_hw = x.shape[2:]
     if outsize is None:
-        outsize = tuple(utils.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
+        outsize = tuple(shapes.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
         if outsize[0] < 1 or outsize[1] < 1:
             raise ValueError(f"{op}: the output would be empty: S*(I-1)+K-2P = {outsize} for input "
                              f"{in_hw}, kernel {kernel}, stride {stride}, pad {pad}")
     else:
         outsize = _pair_arg(op, "outsize", outsize, 1)
-        back = tuple(utils.get_conv_outsize(outsize[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
+        back = tuple(shapes.get_conv_outsize(outsize[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
         if back != tuple(in_hw):
-            default = tuple(utils.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
+            default = tuple(shapes.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
             raise ValueError(f"{op}: outsize {outsize} is inconsistent with the input {in_hw}: a "
                              f"convolution with kernel {kernel}, stride {stride}, pad {pad} maps it "
                              f"to {back}; valid sizes are {default} plus 0..S-1 per axis")

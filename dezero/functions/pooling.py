@@ -2,7 +2,7 @@
 ``pooling_simple``, and ``average_pooling``.
 
 Both kinds slide a KH x KW window over every channel of an (N, C, H, W) batch,
-with the same size rule as convolution (``dezero.utils.get_conv_outsize``).
+with the same size rule as convolution (``dezero.shapes.get_conv_outsize``).
 Max pooling remembers which element of each window won; its backward routes
 the gradient to that element, and the backward of *that* gathers with the same
 indexes, so second derivatives work too.
