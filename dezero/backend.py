@@ -41,7 +41,7 @@ def _require_gpu(what: str) -> None:
     if cupy is None:
         raise RuntimeError(
             f"{what}: CuPy is not installed, so dezero runs on the CPU only "
-            "(pip install 'dezero[gpu]' or a cupy-cudaXXx wheel matching your CUDA)."
+            "(pip install cupy-cuda12x or cupy-cuda13x, matching your CUDA version)."
         )
     if not gpu_enable:
         raise RuntimeError(f"{what}: CuPy is installed but no CUDA device is available; staying on the CPU.")

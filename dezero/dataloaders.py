@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from dezero.backend import array_types, as_cupy, as_numpy
+from dezero.optional import progress_bar
 
 __all__ = ["DataLoader", "SeqDataLoader"]
 
@@ -100,7 +100,7 @@ class DataLoader:
             self.reset()
             raise StopIteration
         if self.progress and self._bar is None:
-            self._bar = tqdm(total=len(self), initial=self.iteration, unit="batch", leave=False)
+            self._bar = progress_bar(total=len(self), initial=self.iteration, unit="batch", leave=False)
         batch = [self.dataset[int(i)] for i in self._batch_index(self.iteration)]
         x, t = self._collate(batch)
         self.iteration += 1

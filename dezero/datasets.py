@@ -34,6 +34,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from dezero.files import DownloadError, cache_dir, get_file
+from dezero.optional import import_optional
 from dezero.transforms import Compose, Flatten, Normalize
 
 __all__ = ["Dataset", "NpyFolder", "Spiral", "get_spiral", "SinCurve", "Digits",
@@ -227,7 +228,7 @@ class Digits(Dataset):
     The split is a stratified 80/20 one with a fixed seed (1438 train, 359
     test items), identical in every run. The default transform flattens each
     image to (64,) for an MLP; pass ``transform=None`` for (1, 8, 8) images.
-    Needs ``pip install "dezero[datasets]"`` (scikit-learn).
+    Needs scikit-learn (``pip install scikit-learn``).
     """
 
     test_ratio = 0.2
@@ -238,11 +239,8 @@ class Digits(Dataset):
         super().__init__(train, transform, target_transform)
 
     def prepare(self) -> None:
-        try:
-            from sklearn.datasets import load_digits
-        except ImportError as e:
-            raise ImportError('Digits needs scikit-learn: pip install "dezero[datasets]"') from e
-        digits = load_digits()
+        sklearn_datasets = import_optional("sklearn.datasets", "scikit-learn", "Digits")
+        digits = sklearn_datasets.load_digits()
         images = digits.images.astype(np.float32) / 16.0  # pixel counts are 0..16
         target = digits.target.astype(np.int64)
         train_idx, test_idx = _stratified_split(target, self.test_ratio, self.seed)

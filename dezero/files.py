@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 from typing import Optional
 
-from tqdm.auto import tqdm
+from dezero.optional import progress_bar
 
 __all__ = ["DownloadError", "ChecksumError", "cache_dir", "get_file", "sha256sum"]
 
@@ -147,8 +147,8 @@ def _download(url: str, out, name: str, timeout: float, progress: bool, path: st
         with urllib.request.urlopen(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             expected = int(length) if length is not None and length.isdigit() else None
-            with tqdm(total=expected, unit="B", unit_scale=True, unit_divisor=1024,
-                      desc=name, disable=not progress) as bar:
+            with progress_bar(total=expected, unit="B", unit_scale=True, unit_divisor=1024,
+                              desc=name, disable=not progress) as bar:
                 while True:
                     chunk = response.read(_CHUNK)
                     if not chunk:

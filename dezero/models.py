@@ -26,6 +26,7 @@ import numpy as np
 import dezero.functions as F
 from dezero import layers as L
 from dezero.layers import Layer
+from dezero.optional import import_optional
 
 __all__ = ["Model", "Sequential", "MLP", "VGG16", "ResNet", "ResNet50", "ResNet101", "ResNet152"]
 
@@ -111,9 +112,7 @@ class _CaffeImageModel(Model):
         ``x[np.newaxis]``.
         """
         if isinstance(image, (str, os.PathLike)):
-            from PIL import Image  # Pillow is only needed for images
-
-            image = Image.open(image)
+            image = import_optional("PIL.Image", "Pillow", "VGG16.preprocess of an image file").open(image)
         if not hasattr(image, "convert") or not hasattr(image, "resize"):
             raise TypeError(f"preprocess: expected a Pillow image or a file path, got {type(image).__name__}")
         image = image.convert("RGB")

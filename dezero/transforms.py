@@ -1,7 +1,7 @@
 """Transforms applied to one data item at a time (a dataset's ``transform=``).
 
 Array transforms work on NumPy arrays; image transforms work on Pillow images
-and need ``pip install "dezero[vision]"``. Chain them with :class:`Compose`::
+and need Pillow (``pip install Pillow``). Chain them with :class:`Compose`::
 
     transform = Compose([Convert("RGB"), Resize(224), ToArray(), Normalize(mean=[0.5] * 3, std=0.5)])
 """
@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from dezero.functions.shapes import pair
+from dezero.optional import import_optional
 
 __all__ = ["Compose", "Normalize", "Flatten", "AsType", "ToFloat", "ToInt",
            "Convert", "Resize", "CenterCrop", "RandomHorizontalFlip", "ToArray", "ToPILImage"]
@@ -19,11 +20,7 @@ __all__ = ["Compose", "Normalize", "Flatten", "AsType", "ToFloat", "ToInt",
 
 def _pil_image():
     """Import Pillow's Image module on first use: array-only users do not need Pillow."""
-    try:
-        from PIL import Image
-    except ImportError as e:
-        raise ImportError('dezero image transforms need Pillow: pip install "dezero[vision]"') from e
-    return Image
+    return import_optional("PIL.Image", "Pillow", "dezero's image transforms")
 
 
 def _check_pil(img, op: str) -> None:

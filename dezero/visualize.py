@@ -17,6 +17,7 @@ import uuid
 from collections import deque
 
 from dezero.core import Function, Variable
+from dezero.optional import import_optional
 
 __all__ = ["get_dot_graph", "plot_dot_graph", "GraphvizNotFoundError"]
 
@@ -181,13 +182,7 @@ def plot_dot_graph(output: Variable, verbose: bool = True, to_file="graph.png") 
     fmt = os.path.splitext(path)[1][1:].lower()
     dot_text = get_dot_graph(output, verbose)  # checks `output` before anything is touched
 
-    try:
-        import graphviz
-    except ImportError as e:
-        raise ImportError(
-            "plot_dot_graph: the `graphviz` Python package is missing (pip install graphviz); "
-            "get_dot_graph() returns the DOT text without it"
-        ) from e
+    graphviz = import_optional("graphviz", "graphviz", "plot_dot_graph (get_dot_graph needs nothing)")
     if fmt not in graphviz.FORMATS:
         raise ValueError(
             f"plot_dot_graph: cannot tell the image format from to_file={path!r}; "

@@ -1,4 +1,6 @@
 """DataLoader and SeqDataLoader."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -139,12 +141,20 @@ def test_gpu_batches_are_cupy():
     assert isinstance(x, np.ndarray)
 
 
-def test_progress_bar(capsys):
+def test_progress_bar_counts_batches_on_a_terminal(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     loader = DataLoader(Numbered(10), batch_size=4, progress=True)
     counts = [(loader._bar.n, loader._bar.total) for _ in loader]
     assert counts == [(1, 3), (2, 3), (3, 3)]
     assert loader._bar is None  # closed at the end of the epoch
     assert "0/3" in capsys.readouterr().err  # drawn on stderr
+
+
+def test_progress_bar_writes_nothing_when_stderr_is_not_a_terminal(capsys):
+    # A log file would fill with carriage-return updates.
+    loader = DataLoader(Numbered(10), batch_size=4, progress=True)
+    assert len([batch for batch in loader]) == 3
+    assert capsys.readouterr().err == ""
 
 
 # =============================================================================

@@ -1,5 +1,5 @@
 """Array and image transforms."""
-import builtins
+import sys
 
 import numpy as np
 import pytest
@@ -143,16 +143,11 @@ def test_image_transform_rejects_array():
         T.ToPILImage()(np.zeros((4, 4)))
 
 
-def test_missing_pillow_message(monkeypatch):
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name == "PIL" or name.startswith("PIL."):
-            raise ImportError("No module named 'PIL'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match=r'pip install "dezero\[vision\]"'):
+def test_missing_pillow_message_names_the_package(monkeypatch):
+    # None in sys.modules makes `import PIL` raise ImportError, as if absent.
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    with pytest.raises(ImportError, match=r"needs Pillow: pip install Pillow$"):
         T.Convert("RGB")(object())
     # Array transforms never need Pillow.
     assert T.Normalize(0.0, 2.0)(np.ones(2, np.float32)).tolist() == [0.5, 0.5]
