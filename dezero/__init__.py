@@ -15,11 +15,11 @@ from dezero.core import (  # noqa: F401
 )
 from dezero import backend, cuda, functions, utils  # noqa: F401
 from dezero.functions import setup_variable  # noqa: F401
-from dezero import layers, models, optimizers, checkpoint  # noqa: F401
+from dezero import layers, models, optimizers, serialization  # noqa: F401
 from dezero import datasets, dataloaders, transforms  # noqa: F401
 from dezero.layers import Layer  # noqa: F401
 from dezero.models import MLP, Model, Sequential  # noqa: F401
 from dezero.dataloaders import DataLoader, SeqDataLoader  # noqa: F401
-from dezero.checkpoint import load_checkpoint, save_checkpoint  # noqa: F401
+from dezero.serialization import load_checkpoint, save_checkpoint  # noqa: F401
 
 __version__ = "0.1.0"

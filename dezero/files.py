@@ -12,6 +12,7 @@ put the file by hand.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -20,11 +21,11 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Optional
+from typing import IO, Iterator, Optional
 
 from dezero.optional import progress_bar
 
-__all__ = ["DownloadError", "ChecksumError", "cache_dir", "get_file", "sha256sum"]
+__all__ = ["DownloadError", "ChecksumError", "cache_dir", "get_file", "sha256sum", "atomic_write"]
 
 _CHUNK = 1 << 16
 
@@ -107,30 +108,76 @@ def get_file(url: str, file_name: Optional[str] = None, sha256: Optional[str] = 
     path = _cache_path(url, file_name)
     if os.path.exists(path):
         return path
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     name = os.path.basename(path)
-
-    # Same directory as the destination, so os.replace is an atomic rename.
-    fd, tmp_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            digest = _download(url, out, name, timeout, progress, path)
+    # Written next to the destination and renamed into place only once it is
+    # complete and verified: an interrupted or corrupt download leaves nothing.
+    with atomic_write(path) as out:
+        digest = _download(url, out, name, timeout, progress, path)
         if sha256 is not None and digest != sha256.lower():
             raise ChecksumError(
                 f"get_file: {name!r} downloaded from {url} has SHA-256 {digest}, expected {sha256.lower()}; "
                 "the file was deleted. The server may be serving a different or damaged file: try again "
                 f"later, or place a correct copy at {path}")
-        # mkstemp makes the file private (0600); a cache may be shared, so give
-        # the file the mode a plain open() would have.
-        os.chmod(tmp_path, 0o666 & ~_current_umask())
+    return path
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
+    """Write a file so that it is either completely there or not changed at all.
+
+    Yields a temporary file opened in ``mode`` in the same folder as ``path``.
+    When the ``with`` block ends normally the file is flushed, fsync'd and
+    renamed over ``path`` (``os.replace``, atomic on one file system), and the
+    folder is fsync'd so the rename survives a power cut. When the block raises
+    (KeyboardInterrupt included), the temporary file is removed and ``path`` is
+    left as it was. The new file gets the mode an ordinary ``open`` would give
+    it (or the mode of the file it replaces), not mkstemp's private 0600.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create or replace.
+    mode : str
+        ``"wb"`` (default) or ``"w"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder of ``path`` does not exist (the message names ``path``).
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {path!r}: the folder {folder!r} does not exist")
+    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        file_mode = (os.stat(path).st_mode & 0o777) if os.path.exists(path) else 0o666 & ~_current_umask()
+        os.chmod(tmp_path, file_mode)
         os.replace(tmp_path, path)
     except BaseException:
-        # Also on KeyboardInterrupt: a half-written temp file must not survive.
-        if os.path.exists(tmp_path):
+        with contextlib.suppress(OSError):
             os.remove(tmp_path)
         raise
-    return path
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: str) -> None:
+    # Makes a rename durable; not possible on every platform (Windows).
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _download(url: str, out, name: str, timeout: float, progress: bool, path: str) -> str:

@@ -26,25 +26,18 @@ chosen with ``to_gpu``/``to_cpu``).
 from __future__ import annotations
 
 import math
-import os
 import weakref
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
 from dezero.backend import array_types, as_cupy, as_numpy, cupy, get_array_module
-from dezero.core import Parameter, Variable, using_config
+from dezero import serialization, visualize
+from dezero.core import Parameter, Variable
 import dezero.functions as F
 from dezero.functions.shapes import pair
 
 __all__ = ["Layer", "Linear", "Conv2d", "Deconv2d", "EmbedID", "BatchNorm", "RNN", "LSTM"]
-
-
-class WeightsKeyError(KeyError):
-    """A KeyError whose message prints as written (KeyError would quote it)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def _weak(x):
@@ -153,10 +146,12 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
     # --- traversal ----------------------------------------------------------------------
-    def _named_slots(self, prefix: str = "", seen: Optional[set] = None):
-        """Yield ``(path, owner_layer, attribute, kind)`` for every Parameter
-        ('param') and persistent array ('persistent'), depth first in assignment
-        order; a Parameter or Layer reachable twice is visited once (first path)."""
+    def state_entries(self, prefix: str = "", seen: Optional[set] = None) -> Iterator[tuple]:
+        """Yield ``(path, layer, attribute, kind)`` for every array saved with the
+        model: each Parameter (kind ``'param'``) and persistent array (kind
+        ``'persistent'``), depth first in assignment order; a Parameter or Layer
+        reachable twice is visited once (under its first path). This is how
+        :mod:`dezero.serialization` sees a model."""
         if seen is None:
             seen = set()
         seen.add(id(self))
@@ -165,7 +160,7 @@ class Layer:
             path = prefix + name
             if isinstance(value, Layer):
                 if id(value) not in seen:
-                    yield from value._named_slots(path + "/", seen)
+                    yield from value.state_entries(path + "/", seen)
             elif id(value) not in seen:
                 seen.add(id(value))
                 yield path, self, name, "param"
@@ -174,7 +169,7 @@ class Layer:
 
     def named_params(self) -> Iterator[tuple]:
         """Yield ``(path, Parameter)`` pairs, e.g. ``('l1/W', W)``; shared Parameters once."""
-        for path, owner, name, kind in self._named_slots():
+        for path, owner, name, kind in self.state_entries():
             if kind == "param":
                 yield path, getattr(owner, name)
 
@@ -189,7 +184,7 @@ class Layer:
 
     def named_persistents(self) -> Iterator[tuple]:
         """Yield ``(path, array or None)`` for the persistent (non-trained) arrays."""
-        for path, owner, name, kind in self._named_slots():
+        for path, owner, name, kind in self.state_entries():
             if kind == "persistent":
                 yield path, getattr(owner, name)
 
@@ -228,7 +223,7 @@ class Layer:
                 param.to_gpu()
             else:
                 param.to_cpu()
-        for _, owner, name, kind in list(self._named_slots()):
+        for _, owner, name, kind in list(self.state_entries()):
             value = getattr(owner, name)
             if kind == "persistent" and value is not None:
                 setattr(owner, name, convert(value))
@@ -246,10 +241,10 @@ class Layer:
             object.__setattr__(layer, "_backend", backend)
         return self
 
-    def _xp_for(self, x=None):
-        """The array module lazy weights are created with: the one chosen by
-        to_gpu/to_cpu, else that of the layer's existing weights (so W lands next
-        to b), else that of the input."""
+    def array_module(self, x=None):
+        """The array module (NumPy or CuPy) new weights of this layer are created
+        with: the one chosen by to_gpu/to_cpu, else that of the layer's existing
+        weights (so W lands next to b), else that of the input ``x``."""
         if self._backend == "cupy":
             return cupy
         if self._backend == "numpy":
@@ -260,159 +255,30 @@ class Layer:
                 return get_array_module(value.data)
         return get_array_module(x)
 
-    def _lazy_shape(self, name: str) -> Optional[tuple]:
-        """The shape attribute ``name`` will have, None for dimensions not known
-        until the first input (used to check weights loaded into a lazy layer)."""
+    def lazy_shape(self, name: str) -> Optional[tuple]:
+        """The shape the not-yet-created weight ``name`` will have, with None for
+        the sizes that come from the first input (``Linear``'s W: ``(None, out_size)``),
+        or None when nothing is known. Used to check weights loaded into a lazy layer."""
         return None
 
     # --- looking at a model -----------------------------------------------------------
     def plot(self, *inputs, to_file: str = "model.png"):
-        """Run forward on ``inputs`` and draw the resulting graph with
-        :func:`dezero.visualize.plot_dot_graph` (graphviz's ``dot`` must be installed)."""
-        from dezero.visualize import plot_dot_graph
-
-        with using_config("enable_backprop", True):  # under no_grad there would be no graph
-            y = self.forward(*inputs)
-        if isinstance(y, tuple):
-            y = y[0]
-        return plot_dot_graph(y, verbose=True, to_file=to_file)
+        """Run forward on ``inputs`` and draw the graph; see :func:`dezero.visualize.plot_model`."""
+        return visualize.plot_model(self, *inputs, to_file=to_file)
 
     def summary(self, print_fn: Optional[Callable] = print) -> str:
-        """Return (and print with ``print_fn``, unless it is None) a table of the
-        parameters: path, shape, dtype and element count, and the total.
-
-        Lazy parameters that have not seen an input yet show ``(lazy)`` and are
-        left out of the total, which says so."""
-        rows = [("parameter", "shape", "dtype", "count")]
-        total, lazy = 0, []
-        for path, param in self.named_params():
-            if param.data is None:
-                rows.append((path, "(lazy)", "-", "?"))
-                lazy.append(path)
-            else:
-                rows.append((path, str(tuple(param.shape)), str(param.dtype), f"{param.size:,}"))
-                total += param.size
-        for path, value in self.named_persistents():
-            shape = "(lazy)" if value is None else str(tuple(value.shape))
-            dtype = "-" if value is None else str(value.dtype)
-            rows.append((path + " [not trained]", shape, dtype, "-"))
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-
-        def fmt(r):
-            return (f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
-                    f"{r[3]:>{widths[3]}}").rstrip()
-
-        rule = "-" * len(fmt(rows[0]))
-        lines = [f"{type(self).__name__}", rule, fmt(rows[0]), rule]
-        lines += [fmt(r) for r in rows[1:]]
-        lines.append(rule)
-        line = f"Total parameters: {total:,}"
-        if lazy:
-            line += f" (not counting {len(lazy)} lazy parameter(s) that have not seen an input yet)"
-        lines.append(line)
-        text = "\n".join(lines)
-        if print_fn is not None:
-            print_fn(text)
-        return text
+        """A table of the parameters; see :func:`dezero.visualize.summary`."""
+        return visualize.summary(self, print_fn)
 
     # --- saving and loading -------------------------------------------------------------
-    def _gather_weights(self, where: str) -> dict:
-        """``{path: numpy array}`` of every parameter and persistent array; raises
-        if a lazy layer has not been initialized (a file without those weights
-        could not be loaded back)."""
-        arrays = {}
-        for path, owner, name, kind in self._named_slots():
-            value = getattr(owner, name)
-            data = value.data if kind == "param" else value
-            if data is None:
-                raise ValueError(
-                    f"{where}: parameter '{path}' of {type(owner).__name__} is not initialized yet: "
-                    "the lazy layer creates it on its first call; run one forward pass (or give "
-                    "in_size/in_channels) before saving")
-            # as_numpy copies from the GPU and leaves NumPy arrays alone: the model
-            # itself never changes device because it was saved.
-            arrays[path] = as_numpy(data)
-        return arrays
-
-    def _prepare_weights(self, arrays: dict, where: str) -> list:
-        """Check ``arrays`` against this model and return the assignments to make,
-        ``(path, owner, attribute, kind, array)``.
-
-        Everything is validated (keys, shapes, dtypes) and converted to the
-        target backend before anything is assigned, so a bad file leaves the
-        model unchanged."""
-        slots = list(self._named_slots())
-        expected = [s[0] for s in slots]
-        found = list(arrays.keys())
-        missing = [k for k in expected if k not in arrays]
-        if missing:
-            raise WeightsKeyError(
-                f"{where}: parameter '{missing[0]}' missing from the file"
-                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-                + f" (found: {', '.join(found) if found else 'nothing'})")
-        expected_set = set(expected)
-        unexpected = [k for k in found if k not in expected_set]
-        if unexpected:
-            raise WeightsKeyError(
-                f"{where}: unexpected key(s) in the file: {', '.join(unexpected)} "
-                f"(the model has: {', '.join(expected)})")
-        plan = []
-        for path, owner, name, kind in slots:
-            value = getattr(owner, name)
-            current = value.data if kind == "param" else value
-            new = arrays[path]
-            if current is not None:
-                if tuple(new.shape) != tuple(current.shape):
-                    raise ValueError(
-                        f"{where}: parameter '{path}' has shape {tuple(current.shape)} in the model "
-                        f"but {tuple(new.shape)} in the file")
-                if new.dtype != current.dtype:
-                    raise TypeError(
-                        f"{where}: parameter '{path}' has dtype {current.dtype} in the model "
-                        f"but {new.dtype} in the file")
-                xp = get_array_module(current)
-            else:
-                _check_lazy(owner, name, path, new, where)
-                xp = owner._xp_for(None)
-            plan.append((path, owner, name, kind, xp.asarray(new)))
-        return plan
-
-    @staticmethod
-    def _apply_weights(plan: list) -> None:
-        for _, owner, name, kind, array in plan:
-            if kind == "param":
-                getattr(owner, name).data = array
-            else:
-                setattr(owner, name, array)
-
     def save_weights(self, path) -> None:
-        """Write every parameter (and persistent array) to ``path`` as an ``.npz``
-        archive keyed by parameter path (``l1/W``).
-
-        The file name is used exactly as given (no '.npz' is appended). The
-        write is atomic: a crash during the save leaves any previous file intact.
-        """
-        from dezero.checkpoint import write_npz_atomic
-
-        path = os.fspath(path)
-        arrays = self._gather_weights(f"save_weights({path!r})")
-        write_npz_atomic(path, arrays)
+        """Write the weights to an ``.npz`` file, atomically; see :func:`dezero.serialization.save_weights`."""
+        serialization.save_weights(self, path)
 
     def load_weights(self, path) -> None:
-        """Load weights written by :meth:`save_weights` (no pickle is ever loaded).
-
-        A missing or unexpected key, or a shape or dtype mismatch, raises an error
-        naming the parameter, and leaves the model unchanged. Weights are copied
-        onto the backend (NumPy/CuPy) each parameter currently lives on."""
-        from dezero.checkpoint import read_npz
-
-        path = os.fspath(path)
-        where = f"load_weights({path!r})"
-        arrays = read_npz(path, where)
-        if "format" in arrays and any(key.startswith("model/") for key in arrays):
-            raise ValueError(f"{where}: this file is a checkpoint; read it with "
-                             "dezero.load_checkpoint(path, model, optimizer)")
-        self._apply_weights(self._prepare_weights(arrays, where))
+        """Load weights written by :meth:`save_weights`, all or nothing; see
+        :func:`dezero.serialization.load_weights`."""
+        serialization.load_weights(self, path)
 
 
 def _holds_layers(value) -> bool:
@@ -423,25 +289,6 @@ def _holds_layers(value) -> bool:
     else:
         return False
     return any(isinstance(v, (Layer, Parameter)) for v in items)
-
-
-def _check_lazy(owner: Layer, name: str, path: str, new, where: str) -> None:
-    """Checks for an array loaded into a weight that does not exist yet."""
-    shape = owner._lazy_shape(name)
-    if shape is not None:
-        ok = len(shape) == new.ndim and all(s is None or s == n for s, n in zip(shape, new.shape))
-        if not ok:
-            want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
-            raise ValueError(
-                f"{where}: parameter '{path}' must have shape {want} for this model "
-                f"but has {tuple(new.shape)} in the file")
-    dtype = getattr(owner, "dtype", None)
-    if dtype is not None and new.dtype != np.dtype(dtype):
-        raise TypeError(
-            f"{where}: parameter '{path}' has dtype {np.dtype(dtype)} in the model "
-            f"but {new.dtype} in the file")
-    if new.dtype.kind != "f":
-        raise TypeError(f"{where}: parameter '{path}' must be floating point, got {new.dtype} in the file")
 
 
 def _normal(xp, shape: tuple, std: float, dtype):
@@ -479,7 +326,7 @@ class Linear(Layer):
     def _init_W(self, xp, in_size: int) -> None:
         self.W.data = _normal(xp, (in_size, self.out_size), math.sqrt(1.0 / in_size), self.dtype)
 
-    def _lazy_shape(self, name):
+    def lazy_shape(self, name):
         return {"W": (None, self.out_size), "b": (self.out_size,)}.get(name)
 
     def forward(self, x):
@@ -487,7 +334,7 @@ class Linear(Layer):
             if x.ndim != 2:
                 raise ValueError(f"Linear: x must be 2-D (N, in_size), got shape {tuple(x.shape)}; "
                                  "flatten it first (F.reshape(x, (len(x), -1)))")
-            self._init_W(self._xp_for(x), x.shape[1])
+            self._init_W(self.array_module(x), x.shape[1])
         return F.linear(x, self.W, self.b)
 
 
@@ -523,14 +370,14 @@ class _ConvBase(Layer):
         std = math.sqrt(1.0 / (in_channels * kh * kw))
         self.W.data = _normal(xp, self._w_shape(in_channels), std, self.dtype)
 
-    def _lazy_shape(self, name):
+    def lazy_shape(self, name):
         return {"W": self._w_shape(None), "b": (self.out_channels,)}.get(name)
 
     def _ensure_W(self, x, op: str) -> None:
         if x.ndim != 4:
             raise ValueError(f"{op}: x must be 4-D (N, C, H, W), got shape {tuple(x.shape)}")
         if self.W.data is None:
-            self._init_W(self._xp_for(x), x.shape[1])
+            self._init_W(self.array_module(x), x.shape[1])
 
 
 class Conv2d(_ConvBase):
@@ -602,13 +449,13 @@ class BatchNorm(Layer):
         self.add_persistent("avg_mean", None)
         self.add_persistent("avg_var", None)
 
-    def _lazy_shape(self, name):
+    def lazy_shape(self, name):
         return (None,)
 
     def forward(self, x):
         if x.ndim < 2:
             raise ValueError(f"BatchNorm: x must be at least 2-D (N, C, ...), got shape {tuple(x.shape)}")
-        xp = self._xp_for(x)
+        xp = self.array_module(x)
         channels, dtype = x.shape[1], x.dtype
         if self.gamma.data is None:
             self.gamma.data = xp.ones(channels, dtype=dtype)

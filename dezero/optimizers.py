@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 
+from dezero import serialization
 from dezero.backend import as_cupy, as_numpy, get_array_module
 from dezero.core import Parameter, Variable
 
@@ -96,92 +97,13 @@ class Optimizer:
     def state_dict(self) -> dict:
         """``{key: numpy array}``: the optimizer-wide counters by name, and each
         parameter's state as ``'<param path>/<slot>'`` (e.g. ``'l1/W/m'``)."""
-        out = {name: np.asarray(getattr(self, name), dtype=np.int64) for name in self.step_counters}
-        if self.target is None:
-            return out
-        for path, param in self.target.named_params():
-            state = self.state.get(param)
-            if state is None:
-                continue
-            for name in self.slots:
-                out[f"{path}/{name}"] = as_numpy(state[name])
-            for name in self.counters:
-                out[f"{path}/{name}"] = np.asarray(state[name], dtype=np.int64)
-        return out
+        return serialization.optimizer_state(self)
 
     def load_state_dict(self, arrays: dict) -> None:
         """Restore what :meth:`state_dict` returned (after ``setup``); all or nothing."""
-        self._apply_state(self._prepare_state(arrays, f"{type(self).__name__}.load_state_dict"))
-
-    def _prepare_state(self, arrays: dict, where: str, incoming: dict = None):
-        """Validate ``arrays`` and convert them to each parameter's backend.
-
-        ``incoming`` maps parameter paths to the arrays they are about to be
-        given (a checkpoint being loaded); other parameters are checked against
-        their current data."""
-        if self.target is None:
-            raise RuntimeError(f"{where}: call setup(model) before loading optimizer state")
-        incoming = incoming or {}
-        steps = {}
-        for name in self.step_counters:
-            if name not in arrays:
-                raise KeyError(f"{where}: optimizer counter '{name}' missing from the state")
-            steps[name] = _as_count(arrays[name], name, where)
-        params = dict(self.target.named_params())
-        grouped: dict = {}
-        known = self.slots + self.counters
-        for key, value in arrays.items():
-            if key in self.step_counters:
-                continue
-            path, _, slot = key.rpartition("/")
-            if path not in params or slot not in known:
-                raise KeyError(
-                    f"{where}: unexpected optimizer state '{key}' for {type(self).__name__} "
-                    f"(parameters: {', '.join(params) or 'none'}; state per parameter: {', '.join(known)})")
-            grouped.setdefault(path, {})[slot] = value
-        plan = []
-        for path, entries in grouped.items():
-            missing = [s for s in known if s not in entries]
-            if missing:
-                raise KeyError(f"{where}: optimizer state '{path}/{missing[0]}' missing")
-            reference = incoming.get(path, params[path].data)
-            if reference is None:
-                raise ValueError(f"{where}: parameter '{path}' is not initialized, but the state has values for it")
-            xp = get_array_module(reference)
-            state = {}
-            for slot in self.slots:
-                value = entries[slot]
-                if value.shape != reference.shape or value.dtype != reference.dtype:
-                    raise ValueError(
-                        f"{where}: optimizer state '{path}/{slot}' has shape {tuple(value.shape)} and "
-                        f"dtype {value.dtype}, but the parameter has shape {tuple(reference.shape)} "
-                        f"and dtype {reference.dtype}")
-                state[slot] = xp.array(value, copy=True)
-            for slot in self.counters:
-                state[slot] = _as_count(entries[slot], f"{path}/{slot}", where)
-            plan.append((path, state))
-        return steps, plan
-
-    def _apply_state(self, prepared) -> None:
-        steps, plan = prepared
-        params = dict(self.target.named_params())
-        for name, value in steps.items():
-            setattr(self, name, value)
-        self.state = weakref.WeakKeyDictionary()
-        for path, state in plan:
-            self.state[params[path]] = state
+        serialization.load_optimizer_state(self, arrays)
 
 
-def _as_count(value, name: str, where: str) -> int:
-    if value.ndim != 0 or value.dtype.kind not in "iu":
-        raise ValueError(f"{where}: counter '{name}' must be a 0-d integer, got shape "
-                         f"{tuple(value.shape)} dtype {value.dtype}")
-    return int(value)
-
-
-# =============================================================================
-# The optimizers
-# =============================================================================
 class SGD(Optimizer):
     """``param -= lr * grad``."""
 

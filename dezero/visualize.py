@@ -15,11 +15,12 @@ import os
 import shutil
 import uuid
 from collections import deque
+from typing import Callable, Optional
 
-from dezero.core import Function, Variable
+from dezero.core import Function, Variable, using_config
 from dezero.optional import import_optional
 
-__all__ = ["get_dot_graph", "plot_dot_graph", "GraphvizNotFoundError"]
+__all__ = ["get_dot_graph", "plot_dot_graph", "plot_model", "summary", "GraphvizNotFoundError"]
 
 _VARIABLE_STYLE = 'shape=ellipse, style=filled, fillcolor="#fbe3c2", color="#c8893a"'
 _FUNCTION_STYLE = 'shape=box, style=filled, fillcolor="#cfe2f3", color="#4a7fb0"'
@@ -219,3 +220,84 @@ def plot_dot_graph(output: Variable, verbose: bool = True, to_file="graph.png") 
     if _in_notebook():
         _display(path, fmt)
     return path
+
+
+# =============================================================================
+# Models
+# =============================================================================
+def plot_model(model, *inputs, to_file: str = "model.png") -> str:
+    """Run ``model`` forward on ``inputs`` and draw the resulting graph with
+    :func:`plot_dot_graph` (Graphviz's ``dot`` must be installed). Also
+    ``model.plot(*inputs)``.
+
+    Parameters
+    ----------
+    model : Layer
+        The model to draw.
+    *inputs
+        Inputs for one forward pass (a graph is recorded even under ``no_grad``).
+    to_file : str
+        The image file; its extension picks the format.
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    with using_config("enable_backprop", True):  # under no_grad there would be no graph
+        y = model.forward(*inputs)
+    if isinstance(y, tuple):
+        y = y[0]
+    return plot_dot_graph(y, verbose=True, to_file=to_file)
+
+
+def summary(model, print_fn: Optional[Callable] = print) -> str:
+    """Return (and print with ``print_fn``, unless it is None) a table of a
+    model's parameters: path, shape, dtype and element count, and the total.
+
+    Lazy parameters that have not seen an input yet show ``(lazy)`` and are
+    left out of the total, which says so. Also ``model.summary()``.
+
+    Parameters
+    ----------
+    model : Layer
+        The model (any Layer).
+    print_fn : callable or None
+        Called with the table's text; None prints nothing.
+
+    Returns
+    -------
+    str
+        The table.
+    """
+    rows = [("parameter", "shape", "dtype", "count")]
+    total, lazy = 0, []
+    for path, param in model.named_params():
+        if param.data is None:
+            rows.append((path, "(lazy)", "-", "?"))
+            lazy.append(path)
+        else:
+            rows.append((path, str(tuple(param.shape)), str(param.dtype), f"{param.size:,}"))
+            total += param.size
+    for path, value in model.named_persistents():
+        shape = "(lazy)" if value is None else str(tuple(value.shape))
+        dtype = "-" if value is None else str(value.dtype)
+        rows.append((path + " [not trained]", shape, dtype, "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+
+    def fmt(r):
+        return (f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
+                f"{r[3]:>{widths[3]}}").rstrip()
+
+    rule = "-" * len(fmt(rows[0]))
+    lines = [f"{type(model).__name__}", rule, fmt(rows[0]), rule]
+    lines += [fmt(r) for r in rows[1:]]
+    lines.append(rule)
+    line = f"Total parameters: {total:,}"
+    if lazy:
+        line += f" (not counting {len(lazy)} lazy parameter(s) that have not seen an input yet)"
+    lines.append(line)
+    text = "\n".join(lines)
+    if print_fn is not None:
+        print_fn(text)
+    return text

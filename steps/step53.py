@@ -22,7 +22,7 @@ except ImportError:  # a checkout that is not installed: use the repository's co
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import dezero
 import dezero.functions as F
-from dezero.checkpoint import load_checkpoint, save_checkpoint
+from dezero.serialization import load_checkpoint, save_checkpoint
 from dezero.dataloaders import DataLoader
 from dezero.datasets import Spiral
 from dezero.models import MLP

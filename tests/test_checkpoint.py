@@ -14,7 +14,7 @@ import dezero
 import dezero.functions as F
 from dezero import Parameter
 from dezero.backend import gpu_enable
-from dezero.checkpoint import load_checkpoint, save_checkpoint
+from dezero.serialization import load_checkpoint, save_checkpoint
 from dezero.layers import BatchNorm, Layer, Linear
 from dezero.models import MLP
 from dezero.optimizers import Adam, MomentumSGD

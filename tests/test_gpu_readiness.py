@@ -16,7 +16,7 @@ import dezero.functions as F
 import dezero.layers as L
 from dezero import Parameter, Variable
 from dezero.backend import gpu_enable
-from dezero.checkpoint import load_checkpoint, save_checkpoint
+from dezero.serialization import load_checkpoint, save_checkpoint
 from dezero.layers import LSTM, Layer
 from dezero.models import Sequential
 from dezero.optimizers import Adam, ClipGrad, MomentumSGD, WeightDecay

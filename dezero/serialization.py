@@ -1,0 +1,424 @@
+"""Saving and loading: model weights, optimizer state and checkpoints.
+
+This module owns every file dezero writes for a model. It talks to a model
+only through :meth:`Layer.state_entries <dezero.layers.Layer.state_entries>`
+and to an optimizer only through its public state (``slots``, ``counters``,
+``step_counters``, ``state``), so the file format lives in one place.
+
+Two guarantees hold for every file:
+
+* **Atomic**: written to a temporary file next to the target, flushed, fsync'd
+  and renamed over it (:func:`dezero.files.atomic_write`). A crash in the
+  middle leaves the previous file as it was.
+* **Safe to load**: archives are read with ``allow_pickle=False`` and checked
+  against the model (keys, shapes, dtypes) and the optimizer before anything
+  is assigned, so a file that does not fit leaves both unchanged.
+
+A checkpoint holds the model's weights, the optimizer's state (momenta, Adam
+moments, step counts) and any extra values you pass::
+
+    save_checkpoint("ckpt.npz", model, optimizer, epoch=3)
+    ...
+    extra = load_checkpoint("ckpt.npz", model, optimizer)   # {'epoch': 3}
+"""
+from __future__ import annotations
+
+import os
+import weakref
+import zipfile
+from typing import Optional
+
+import numpy as np
+
+from dezero.backend import as_numpy, get_array_module
+from dezero.files import atomic_write
+
+__all__ = ["save_weights", "load_weights", "save_checkpoint", "load_checkpoint",
+           "optimizer_state", "load_optimizer_state", "write_npz", "read_npz", "WeightsKeyError"]
+
+CHECKPOINT_FORMAT = "dezero-checkpoint/1"
+
+
+class WeightsKeyError(KeyError):
+    """A KeyError whose message prints as written (KeyError would quote it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+# =============================================================================
+# .npz archives: atomic writes, pickle-free reads
+# =============================================================================
+def write_npz(path, arrays: dict) -> None:
+    """Write ``arrays`` (name -> array, NumPy or CuPy) as an uncompressed ``.npz``
+    at exactly ``path`` (no '.npz' is appended), atomically.
+
+    The layout is the one ``np.savez`` writes (a zip of ``<name>.npy`` members),
+    written here because ``np.savez`` takes the names as keyword arguments: a
+    parameter called 'file' or 'allow_pickle' would collide with its own.
+    """
+    with atomic_write(path) as f:
+        with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for key, value in arrays.items():
+                with archive.open(key + ".npy", mode="w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(as_numpy(value)), allow_pickle=False)
+
+
+def read_npz(path, where: str) -> dict:
+    """Read every array of an ``.npz`` archive into a dict, never unpickling.
+
+    Any damage (a missing, empty, truncated or corrupted file, a pickle, a
+    single ``.npy``) raises an error that starts with ``where`` and names ``path``.
+    """
+    path = os.fspath(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{where}: no such file: {path!r}") from None
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{where}: {path!r} is not a readable .npz archive ({e})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError(f"{where}: {path!r} holds a single array (.npy), not an .npz archive")
+    with loaded:
+        arrays = {}
+        for key in loaded.files:
+            try:
+                arrays[key] = loaded[key]
+            except ValueError as e:  # an object array would need pickle
+                raise ValueError(f"{where}: entry {key!r} of {path!r} cannot be loaded safely ({e})") from None
+            except (OSError, EOFError, zipfile.BadZipFile) as e:  # a damaged member (bad CRC, cut short)
+                raise ValueError(f"{where}: {path!r} is damaged: entry {key!r} cannot be read ({e})") from None
+    return arrays
+
+
+# =============================================================================
+# Model weights
+# =============================================================================
+def model_arrays(model, where: str) -> dict:
+    """``{path: numpy array}`` of every parameter and persistent array of ``model``.
+
+    Raises ValueError if a lazy layer has not created its weights yet (a file
+    without them could not be loaded back). GPU arrays are copied to the host;
+    the model itself never changes device because it was saved.
+    """
+    arrays = {}
+    for path, layer, attribute, kind in model.state_entries():
+        value = getattr(layer, attribute)
+        data = value.data if kind == "param" else value
+        if data is None:
+            raise ValueError(
+                f"{where}: parameter '{path}' of {type(layer).__name__} is not initialized yet: "
+                "the lazy layer creates it on its first call; run one forward pass (or give "
+                "in_size/in_channels) before saving")
+        arrays[path] = as_numpy(data)
+    return arrays
+
+
+def check_model_arrays(model, arrays: dict, where: str) -> dict:
+    """Check ``arrays`` against ``model`` and return them converted to the
+    backend each one will live on, keyed by path. Nothing is assigned.
+
+    Raises WeightsKeyError for missing or unexpected keys, ValueError for a
+    shape and TypeError for a dtype that does not fit, each naming the parameter.
+    """
+    entries = list(model.state_entries())
+    expected = [entry[0] for entry in entries]
+    missing = [k for k in expected if k not in arrays]
+    if missing:
+        raise WeightsKeyError(
+            f"{where}: parameter '{missing[0]}' missing from the file"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            + f" (found: {', '.join(arrays) if arrays else 'nothing'})")
+    unexpected = [k for k in arrays if k not in set(expected)]
+    if unexpected:
+        raise WeightsKeyError(
+            f"{where}: unexpected key(s) in the file: {', '.join(unexpected)} "
+            f"(the model has: {', '.join(expected)})")
+    checked = {}
+    for path, layer, attribute, kind in entries:
+        value = getattr(layer, attribute)
+        current = value.data if kind == "param" else value
+        new = arrays[path]
+        if current is not None:
+            if tuple(new.shape) != tuple(current.shape):
+                raise ValueError(
+                    f"{where}: parameter '{path}' has shape {tuple(current.shape)} in the model "
+                    f"but {tuple(new.shape)} in the file")
+            if new.dtype != current.dtype:
+                raise TypeError(
+                    f"{where}: parameter '{path}' has dtype {current.dtype} in the model "
+                    f"but {new.dtype} in the file")
+            xp = get_array_module(current)
+        else:
+            _check_lazy_array(layer, attribute, path, new, where)
+            xp = layer.array_module()
+        checked[path] = xp.asarray(new)
+    return checked
+
+
+def _check_lazy_array(layer, attribute: str, path: str, new, where: str) -> None:
+    """Checks for an array loaded into a weight that does not exist yet."""
+    shape = layer.lazy_shape(attribute)
+    if shape is not None:
+        fits = len(shape) == new.ndim and all(s is None or s == n for s, n in zip(shape, new.shape))
+        if not fits:
+            want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(
+                f"{where}: parameter '{path}' must have shape {want} for this model "
+                f"but has {tuple(new.shape)} in the file")
+    dtype = getattr(layer, "dtype", None)
+    if dtype is not None and new.dtype != np.dtype(dtype):
+        raise TypeError(
+            f"{where}: parameter '{path}' has dtype {np.dtype(dtype)} in the model "
+            f"but {new.dtype} in the file")
+    if new.dtype.kind != "f":
+        raise TypeError(f"{where}: parameter '{path}' must be floating point, got {new.dtype} in the file")
+
+
+def assign_model_arrays(model, checked: dict) -> None:
+    """Assign what :func:`check_model_arrays` returned (cannot fail)."""
+    for path, layer, attribute, kind in model.state_entries():
+        if kind == "param":
+            getattr(layer, attribute).data = checked[path]
+        else:
+            setattr(layer, attribute, checked[path])
+
+
+def save_weights(model, path) -> None:
+    """Write every parameter (and persistent array) of ``model`` to ``path`` as
+    an ``.npz`` archive keyed by parameter path (``l1/W``).
+
+    Parameters
+    ----------
+    model : Layer
+        The model to save; lazy layers must have run once.
+    path : str or os.PathLike
+        Used exactly as given (no '.npz' is appended). The write is atomic.
+    """
+    path = os.fspath(path)
+    write_npz(path, model_arrays(model, f"save_weights({path!r})"))
+
+
+def load_weights(model, path) -> None:
+    """Load weights written by :func:`save_weights` into ``model``.
+
+    Parameters
+    ----------
+    model : Layer
+        The model to fill; lazy layers may be empty (their shapes come from the file).
+    path : str or os.PathLike
+        An ``.npz`` archive (no pickle is ever loaded).
+
+    Raises
+    ------
+    WeightsKeyError, ValueError, TypeError
+        A missing or unexpected key, a shape or a dtype that does not fit; the
+        model is left unchanged. Weights go onto the backend each parameter lives on.
+    """
+    path = os.fspath(path)
+    where = f"load_weights({path!r})"
+    arrays = read_npz(path, where)
+    if "format" in arrays and any(key.startswith("model/") for key in arrays):
+        raise ValueError(f"{where}: this file is a checkpoint; read it with "
+                         "dezero.load_checkpoint(path, model, optimizer)")
+    assign_model_arrays(model, check_model_arrays(model, arrays, where))
+
+
+# =============================================================================
+# Optimizer state
+# =============================================================================
+def optimizer_state(optimizer) -> dict:
+    """``{key: numpy array}``: the optimizer-wide counters by name, and each
+    parameter's state as ``'<param path>/<slot>'`` (e.g. ``'l1/W/m'``)."""
+    out = {name: np.asarray(getattr(optimizer, name), dtype=np.int64) for name in optimizer.step_counters}
+    if optimizer.target is None:
+        return out
+    for path, param in optimizer.target.named_params():
+        state = optimizer.state.get(param)
+        if state is None:
+            continue
+        for name in optimizer.slots:
+            out[f"{path}/{name}"] = as_numpy(state[name])
+        for name in optimizer.counters:
+            out[f"{path}/{name}"] = np.asarray(state[name], dtype=np.int64)
+    return out
+
+
+def check_optimizer_state(optimizer, arrays: dict, where: str, incoming: Optional[dict] = None):
+    """Validate ``arrays`` for ``optimizer`` and convert them to each parameter's
+    backend; nothing is assigned. ``incoming`` maps parameter paths to the
+    arrays they are about to be given (a checkpoint being loaded); other
+    parameters are checked against their current data."""
+    kind = type(optimizer).__name__
+    if optimizer.target is None:
+        raise RuntimeError(f"{where}: call setup(model) before loading optimizer state")
+    incoming = incoming or {}
+    steps = {}
+    for name in optimizer.step_counters:
+        if name not in arrays:
+            raise KeyError(f"{where}: optimizer counter '{name}' missing from the state")
+        steps[name] = _as_count(arrays[name], name, where)
+    params = dict(optimizer.target.named_params())
+    known = optimizer.slots + optimizer.counters
+    grouped: dict = {}
+    for key, value in arrays.items():
+        if key in optimizer.step_counters:
+            continue
+        path, _, slot = key.rpartition("/")
+        if path not in params or slot not in known:
+            raise KeyError(
+                f"{where}: unexpected optimizer state '{key}' for {kind} "
+                f"(parameters: {', '.join(params) or 'none'}; state per parameter: {', '.join(known)})")
+        grouped.setdefault(path, {})[slot] = value
+    per_param = []
+    for path, entries in grouped.items():
+        missing = [s for s in known if s not in entries]
+        if missing:
+            raise KeyError(f"{where}: optimizer state '{path}/{missing[0]}' missing")
+        reference = incoming.get(path, params[path].data)
+        if reference is None:
+            raise ValueError(f"{where}: parameter '{path}' is not initialized, but the state has values for it")
+        xp = get_array_module(reference)
+        state = {}
+        for slot in optimizer.slots:
+            value = entries[slot]
+            if value.shape != reference.shape or value.dtype != reference.dtype:
+                raise ValueError(
+                    f"{where}: optimizer state '{path}/{slot}' has shape {tuple(value.shape)} and "
+                    f"dtype {value.dtype}, but the parameter has shape {tuple(reference.shape)} "
+                    f"and dtype {reference.dtype}")
+            state[slot] = xp.array(value, copy=True)
+        for slot in optimizer.counters:
+            state[slot] = _as_count(entries[slot], f"{path}/{slot}", where)
+        per_param.append((path, state))
+    return steps, per_param
+
+
+def assign_optimizer_state(optimizer, checked) -> None:
+    """Assign what :func:`check_optimizer_state` returned (cannot fail)."""
+    steps, per_param = checked
+    params = dict(optimizer.target.named_params())
+    for name, value in steps.items():
+        setattr(optimizer, name, value)
+    optimizer.state = weakref.WeakKeyDictionary()
+    for path, state in per_param:
+        optimizer.state[params[path]] = state
+
+
+def load_optimizer_state(optimizer, arrays: dict) -> None:
+    """Restore what :func:`optimizer_state` returned, after ``setup``; all or nothing."""
+    where = f"{type(optimizer).__name__}.load_state_dict"
+    assign_optimizer_state(optimizer, check_optimizer_state(optimizer, arrays, where))
+
+
+def _as_count(value, name: str, where: str) -> int:
+    if value.ndim != 0 or value.dtype.kind not in "iu":
+        raise ValueError(f"{where}: counter '{name}' must be a 0-d integer, got shape "
+                         f"{tuple(value.shape)} dtype {value.dtype}")
+    return int(value)
+
+
+# =============================================================================
+# Checkpoints
+# =============================================================================
+def save_checkpoint(path, model, optimizer=None, **extra) -> None:
+    """Save ``model``'s weights, ``optimizer``'s state and ``extra`` values to ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Used exactly as given; the write is atomic.
+    model : Layer
+        The model; lazy layers must have run once.
+    optimizer : Optimizer, optional
+        Set up with ``model`` (or not set up yet).
+    **extra
+        Numbers, strings, arrays: anything NumPy stores without pickle
+        (epoch, best accuracy, ...). They come back from :func:`load_checkpoint`.
+    """
+    path = os.fspath(path)
+    where = f"save_checkpoint({path!r})"
+    arrays = {"format": np.asarray(CHECKPOINT_FORMAT)}
+    for key, value in model_arrays(model, where).items():
+        arrays["model/" + key] = value
+    if optimizer is not None:
+        if optimizer.target is not None and optimizer.target is not model:
+            raise ValueError(f"{where}: the optimizer was set up with a different model")
+        arrays["optimizer/class"] = np.asarray(type(optimizer).__name__)
+        for key, value in optimizer_state(optimizer).items():
+            arrays["optimizer/state/" + key] = value
+    for key, value in extra.items():
+        array = np.asarray(as_numpy(value) if not isinstance(value, (str, int, float, bool)) else value)
+        if array.dtype == object:
+            raise TypeError(f"{where}: extra value {key!r} of type {type(value).__name__} cannot be "
+                            "stored without pickle; pass numbers, strings or arrays")
+        arrays["extra/" + key] = array
+    write_npz(path, arrays)
+
+
+def load_checkpoint(path, model, optimizer=None) -> dict:
+    """Restore a checkpoint written by :func:`save_checkpoint`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint file.
+    model : Layer
+        Receives the weights (may be a fresh model with lazy layers).
+    optimizer : Optimizer, optional
+        Receives the state; set up with ``model`` here if it was not yet.
+
+    Returns
+    -------
+    dict
+        The extra values: 0-d values as Python scalars and strings, others as arrays.
+
+    Raises
+    ------
+    ValueError, TypeError, KeyError
+        The file is not a checkpoint, or does not fit the model or the
+        optimizer; everything is checked before anything is assigned, so the
+        model and the optimizer are unchanged.
+    """
+    path = os.fspath(path)
+    where = f"load_checkpoint({path!r})"
+    arrays = read_npz(path, where)
+    marker = arrays.pop("format", None)
+    if marker is None or str(marker) != CHECKPOINT_FORMAT:
+        raise ValueError(f"{where}: not a dezero checkpoint (no '{CHECKPOINT_FORMAT}' marker); "
+                         "a file written by save_weights is read with model.load_weights")
+    weights, state, extra = {}, {}, {}
+    saved_class = None
+    for key, value in arrays.items():
+        if key.startswith("model/"):
+            weights[key[len("model/"):]] = value
+        elif key == "optimizer/class":
+            saved_class = str(value)
+        elif key.startswith("optimizer/state/"):
+            state[key[len("optimizer/state/"):]] = value
+        elif key.startswith("extra/"):
+            extra[key[len("extra/"):]] = value.item() if value.ndim == 0 else value
+        else:
+            raise ValueError(f"{where}: unexpected entry {key!r} in the checkpoint")
+
+    checked_weights = check_model_arrays(model, weights, where)
+    checked_state = None
+    if optimizer is not None:
+        if saved_class is None:
+            raise ValueError(f"{where}: the checkpoint holds no optimizer state")
+        if saved_class != type(optimizer).__name__:
+            raise TypeError(f"{where}: the checkpoint holds the state of a {saved_class}, "
+                            f"not of a {type(optimizer).__name__}")
+        if optimizer.target is None:
+            optimizer.setup(model)
+        elif optimizer.target is not model:
+            raise ValueError(f"{where}: the optimizer was set up with a different model")
+        # Checked against the weights the model will hold once the file is in.
+        params = {path for path, _ in model.named_params()}
+        incoming = {key: value for key, value in checked_weights.items() if key in params}
+        checked_state = check_optimizer_state(optimizer, state, where, incoming)
+
+    assign_model_arrays(model, checked_weights)
+    if checked_state is not None:
+        assign_optimizer_state(optimizer, checked_state)
+    return extra
