@@ -22,4 +22,8 @@ from dezero.models import MLP, Model, Sequential  # noqa: F401
 from dezero.dataloaders import DataLoader, SeqDataLoader  # noqa: F401
 from dezero.serialization import load_checkpoint, save_checkpoint  # noqa: F401
 
+from dezero import tuning
+
+tuning.apply()  # process-wide settings: see dezero.tuning (DEZERO_TUNING=0 opts out)
+
 __version__ = "0.1.0"

@@ -64,36 +64,3 @@ def as_cupy(x):
     if isinstance(x, cupy.ndarray):
         return x
     return cupy.asarray(x)
-
-
-def keep_freed_memory(trim_threshold: int = 256 * 2**20, mmap_threshold: int = 32 * 2**20) -> bool:
-    """Ask glibc's malloc to keep freed blocks for reuse instead of returning
-    them to the OS at once.
-
-    Training allocates and frees the same large arrays every step. By default
-    glibc serves blocks above a (dynamic) threshold with fresh ``mmap``s and
-    trims the heap as soon as a few MB are free, so every step pays a page
-    fault for each 4 KiB it touches again: on a small VM that was half the time
-    of a CNN training step. Called once on import; set ``DEZERO_KEEP_MEMORY=0``
-    (or any ``MALLOC_*`` tuning variable of your own) to leave malloc alone.
-    Returns True when the settings were applied (Linux with glibc only).
-    """
-    import ctypes
-    import ctypes.util
-    import os
-    import sys
-
-    if not sys.platform.startswith("linux") or os.environ.get("DEZERO_KEEP_MEMORY", "1") == "0":
-        return False
-    if any(name.startswith("MALLOC_") for name in os.environ):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
-        return bool(libc.mallopt(m_mmap_threshold, mmap_threshold)) and bool(
-            libc.mallopt(m_trim_threshold, trim_threshold))
-    except (OSError, AttributeError):  # not glibc (musl, macOS...)
-        return False
-
-
-malloc_tuned = keep_freed_memory()

@@ -35,15 +35,26 @@ def test_import_does_not_need_cupy():
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("env, expected", [({"DEZERO_KEEP_MEMORY": "0"}, "False"),
-                                           ({"MALLOC_TRIM_THRESHOLD_": "1000000"}, "False")])
-def test_malloc_tuning_can_be_turned_off(env, expected):
+def _tuning_report(env: dict) -> dict:
+    import ast
     import os
 
-    code = "import dezero; print(dezero.backend.malloc_tuned)"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "DEZERO_"))}
+    code = "import dezero; print(dezero.tuning.report())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, **env})
-    assert out.stdout.strip() == expected
+                         env={**clean, **env})
+    return ast.literal_eval(out.stdout.strip())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the allocator setting is glibc's")
+def test_import_reports_the_allocator_settings_it_applied():
+    assert _tuning_report({}) == {"malloc M_MMAP_THRESHOLD": 32 * 2**20, "malloc M_TRIM_THRESHOLD": 256 * 2**20}
+
+
+@pytest.mark.parametrize("env", [{"DEZERO_TUNING": "0"}, {"DEZERO_KEEP_MEMORY": "0"},
+                                 {"MALLOC_TRIM_THRESHOLD_": "1000000"}])
+def test_process_tuning_can_be_turned_off(env):
+    assert _tuning_report(env) == {}
 
 
 def test_cuda_alias_module():
