@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import weakref
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -282,8 +282,9 @@ class Function:
     per input, built from differentiable operations.
     """
 
-    inputs: Optional[list] = None
-    outputs: Optional[list] = None
+    # Set when the call is recorded in a graph (see _link); empty otherwise.
+    inputs: Sequence[Variable] = ()
+    outputs: Sequence[Callable[[], Any]] = ()  # weak references to the outputs
     generation = 0
     _called = False
 
@@ -296,7 +297,7 @@ class Function:
         self._called = True
         for x in inputs:
             if not isinstance(x, Variable):
-                inputs = _to_variables(inputs, self)
+                inputs = tuple(_to_variables(inputs, self))
                 break
         else:
             if cupy is not None and len(inputs) > 1:
@@ -380,7 +381,7 @@ def _to_variables(inputs: Sequence, func: Function) -> list:
     return converted
 
 
-def _check_same_device(variables: list, func: Function) -> None:
+def _check_same_device(variables: Sequence[Variable], func: Function) -> None:
     """All NumPy or all CuPy (the caller has made sure CuPy is installed)."""
     if len({isinstance(v.data, cupy.ndarray) for v in variables if v.data is not None}) > 1:
         where = ", ".join(f"input {i}: {'cupy' if isinstance(v.data, cupy.ndarray) else 'numpy'}"
@@ -422,10 +423,10 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep):
     (all of them if ``retain_grad``, else those in the set ``keep``).
     Variables and Functions are dict keys and set members by identity.
     """
-    grads = {}  # Variable -> its gradient so far; an entry lives until its creator runs
-    retained = []
-    heap = []
-    pushed = set()
+    grads: dict = {}  # Variable -> its gradient so far; an entry lives until its creator runs
+    retained: list = []
+    heap: list = []
+    pushed: set = set()
     tie_breaker = 0  # insertion order among Functions of equal generation
 
     with using_config("enable_backprop", create_graph):

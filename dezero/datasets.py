@@ -29,7 +29,7 @@ import struct
 import tarfile
 import tempfile
 import zlib
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -72,8 +72,8 @@ class Dataset:
         self.train = train
         self.transform = transform if transform is not None else _identity
         self.target_transform = target_transform if target_transform is not None else _identity
-        self.data = None
-        self.label = None
+        self.data: Any = None   # arrays once prepare() has run
+        self.label: Any = None
         self.prepare()
 
     def prepare(self) -> None:

@@ -230,8 +230,10 @@ class Layer:
         for layer in self.layers_tree():
             for name in layer._state_names:
                 state = getattr(layer, name, None)
-                moved = None if state is None else convert(state.data)
-                if moved is not None and moved is not state.data:
+                if state is None:
+                    continue
+                moved = convert(state.data)
+                if moved is not state.data:
                     # A fresh leaf: the graph behind the old state stays on the old
                     # device, and no backward pass can cross from one to the other.
                     setattr(layer, name, Variable(moved, requires_grad=False))
@@ -282,13 +284,11 @@ class Layer:
 
 
 def _holds_layers(value) -> bool:
-    if isinstance(value, (list, tuple)):
-        items = value
-    elif isinstance(value, dict):
-        items = value.values()
-    else:
+    if isinstance(value, dict):
+        value = list(value.values())
+    if not isinstance(value, (list, tuple)):
         return False
-    return any(isinstance(v, (Layer, Parameter)) for v in items)
+    return any(isinstance(v, (Layer, Parameter)) for v in value)
 
 
 def _normal(xp, shape: tuple, std: float, dtype):
@@ -342,6 +342,13 @@ class Linear(Layer):
 # Convolutions
 # =============================================================================
 class _ConvBase(Layer):
+    """What Conv2d and Deconv2d share; they differ in the layout of W."""
+
+    _in_axis: int  # the axis of W that counts input channels
+
+    def _w_shape(self, in_channels: Optional[int]) -> tuple:
+        raise NotImplementedError
+
     def __init__(self, out_channels: int, kernel_size, stride=1, pad=0, nobias: bool = False,
                  dtype=np.float32, in_channels: Optional[int] = None):
         super().__init__()
@@ -446,6 +453,8 @@ class BatchNorm(Layer):
         self.eps = eps
         self.gamma = Parameter(None, name="gamma")
         self.beta = Parameter(None, name="beta")
+        self.avg_mean: Optional[np.ndarray] = None
+        self.avg_var: Optional[np.ndarray] = None
         self.add_persistent("avg_mean", None)
         self.add_persistent("avg_var", None)
 
@@ -472,7 +481,7 @@ class BatchNorm(Layer):
 # =============================================================================
 # Recurrent layers
 # =============================================================================
-def _check_state_batch(layer: Layer, x) -> None:
+def _check_state_batch(layer: "RNN | LSTM", x) -> None:
     # A state kept from a batch of another size would broadcast silently.
     if layer.h is not None and layer.h.shape[0] != x.shape[0]:
         raise ValueError(f"{type(layer).__name__}: the input has batch size {x.shape[0]} but the state "
@@ -493,7 +502,7 @@ class RNN(Layer):
         super().__init__()
         self.x2h = Linear(hidden_size, in_size=in_size, dtype=dtype)
         self.h2h = Linear(hidden_size, in_size=hidden_size, nobias=True, dtype=dtype)
-        self.h = None
+        self.h: Optional[Variable] = None
 
     def reset_state(self) -> None:
         self.h = None
@@ -530,8 +539,8 @@ class LSTM(Layer):
         self.reset_state()
 
     def reset_state(self) -> None:
-        self.h = None
-        self.c = None
+        self.h: Optional[Variable] = None
+        self.c: Optional[Variable] = None
 
     def forward(self, x):
         _check_state_batch(self, x)

@@ -49,7 +49,7 @@ class Optimizer:
         self.target = None
         self.hooks: list = []
         # Keyed by the Parameter object itself and dropped with it.
-        self.state = weakref.WeakKeyDictionary()
+        self.state: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def setup(self, target) -> "Optimizer":
         """Attach the model (a Layer) whose parameters will be updated; returns self."""

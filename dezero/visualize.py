@@ -109,7 +109,7 @@ def get_dot_graph(output: Variable, verbose: bool = True) -> str:
     # A queue rather than recursion: a chain of ten thousand ops is an ordinary
     # graph (an unrolled RNN, a high-order derivative) and must not hit the
     # interpreter's recursion limit.
-    pending = deque()
+    pending: deque = deque()
     if output.creator is not None:
         pending.append(output.creator)
         node(output.creator)

@@ -25,16 +25,16 @@ from dezero.functions import math as _math
 def _reshape_method(self, *shape) -> Variable:
     """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``, as NumPy accepts both."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
-    return _array.reshape(self, tuple(shape))
+        return _array.reshape(self, tuple(shape[0]))
+    return _array.reshape(self, shape)
 
 
 def _transpose_method(self, *axes) -> Variable:
     """``x.transpose()``, ``x.transpose(1, 0)`` or ``x.transpose((1, 0))``."""
     if len(axes) == 0:
-        axes = None
-    elif len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-        axes = axes[0]
+        return _array.transpose(self, None)
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        return _array.transpose(self, axes[0])
     return _array.transpose(self, axes)
 
 
