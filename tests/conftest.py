@@ -42,3 +42,46 @@ def tolerances(dtype):
     if np.dtype(dtype) == np.float32:
         return {"rtol": 1e-2, "atol": 1e-2}
     return {"rtol": 1e-4, "atol": 1e-6}
+
+
+# =============================================================================
+# In CI, a test skipped for a missing package is a failure
+# =============================================================================
+# A fresh machine without, say, PyTorch would otherwise skip every comparison
+# with it and still report green. `.ci/run` sets DEZERO_STRICT_SKIPS=1 (CI=true
+# does the same); CuPy is exempt, since no GPU is needed to run the suite.
+_EXEMPT_MODULES = ("cupy", "cupyx")
+
+
+def _missing_package_skips(terminalreporter) -> list:
+    found = []
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        message = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        if "could not import" not in message:
+            continue
+        module = message.split("could not import", 1)[1].strip(" '\"").split("'")[0]
+        if module.split(".")[0] not in _EXEMPT_MODULES:
+            found.append((report.nodeid, module))
+    return found
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    import os
+
+    strict = os.environ.get("DEZERO_STRICT_SKIPS") == "1" or os.environ.get("CI", "").lower() in ("1", "true")
+    if not strict or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    terminalreporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if terminalreporter is None:
+        return
+    missing = _missing_package_skips(terminalreporter)
+    if missing:
+        modules = sorted({module for _, module in missing})
+        terminalreporter.write_line(
+            f"\nERROR: {len(missing)} test(s) skipped because these packages are missing: "
+            f"{', '.join(modules)} (install the test extra: python3 -m pip install -e \".[test]\")", red=True)
+        for nodeid, module in missing[:20]:
+            terminalreporter.write_line(f"  {nodeid}: {module}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

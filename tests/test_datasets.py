@@ -212,7 +212,7 @@ def test_digits_mlp_reaches_90_percent():
 
     np.random.seed(0)
     loader = DataLoader(train, batch_size=32)
-    for epoch in range(10):
+    for _epoch in range(10):
         for x, t in loader:
             loss = loss_fn(predict(x), t)
             for p in params:

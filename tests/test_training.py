@@ -28,7 +28,7 @@ def test_mlp_learns_the_spiral():
     model = MLP((10, 3))  # sigmoid hidden layer, as in the book
     optimizer = SGD(lr=1.0).setup(model)
     batch = 30
-    for epoch in range(300):
+    for _epoch in range(300):
         order = np.random.permutation(len(x))
         for i in range(0, len(x), batch):
             idx = order[i:i + batch]
@@ -58,7 +58,7 @@ def test_two_layer_net_fits_a_sine():
 
     model = TwoLayerNet()
     optimizer = Adam(alpha=0.05).setup(model)
-    for i in range(1500):
+    for _i in range(1500):
         loss = F.mean_squared_error(model(x), y)
         model.cleargrads()
         loss.backward()
@@ -81,7 +81,7 @@ def test_small_cnn_overfits_a_batch():
                        Linear(3))
     optimizer = Adam(alpha=0.05).setup(model)
     first = None
-    for i in range(60):
+    for _i in range(60):
         loss = F.softmax_cross_entropy(model(x), t)
         first = float(loss.data) if first is None else first
         model.cleargrads()
@@ -113,7 +113,7 @@ def test_lstm_fits_a_sine_wave_with_truncated_bptt():
     model = SeqNet()
     optimizer = Adam(alpha=0.01).setup(model)
     bptt_length = 25
-    for epoch in range(12):
+    for _epoch in range(12):
         model.reset_state()
         loss, total = 0, 0.0
         for i, (x, t) in enumerate(zip(xs, ts), start=1):
