@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dezero.backend import array_types
 from dezero.core import Function, Variable, as_variable
-from dezero.functions.array import get_item, matmul, sum_to
+from dezero.functions.array import GetItem, matmul, sum_to
 
 __all__ = ["linear", "embed_id"]
 
@@ -41,6 +41,18 @@ def linear(x, W, b=None) -> Variable:
     return Linear()(x, W, b)
 
 
+class EmbedID(GetItem):
+    """``W[ids]``: a GetItem that also keeps the Variable the ids came from.
+
+    The ids reach the lookup as an index, not as an input, so without it a
+    graph walker (the ONNX exporter) could not tell where they were computed.
+    """
+
+    def __init__(self, ids_source: Variable):
+        super().__init__(ids_source.data)
+        self.ids_source = ids_source
+
+
 def embed_id(x, W) -> Variable:
     """Embedding lookup ``W[x]``: one row of W per integer id.
 
@@ -71,4 +83,5 @@ def embed_id(x, W) -> Variable:
         lo, hi = int(ids.min()), int(ids.max())
         bad = lo if lo < 0 else hi
         raise IndexError(f"embed_id: id {bad} is out of range [0, {vocab}) for W of shape {W.shape}")
-    return get_item(W, ids)
+    source = x if isinstance(x, Variable) else Variable(ids, requires_grad=False)
+    return EmbedID(source)(W)

@@ -88,6 +88,8 @@ class FixedBatchNorm(Function):
         # Copies: the running arrays may be updated in place before backward runs.
         self.mu = mean.copy()
         self.inv_std = 1.0 / xp.sqrt(var + eps)
+        # What an exporter writes (dezero.onnx: ONNX wants the variance, not inv_std).
+        self.var, self.eps = var.copy(), eps
 
     def forward(self, x, gamma, beta):
         shape = _channel_shape(x.ndim, x.shape[1])
