@@ -1,0 +1,340 @@
+"""One exporter per dezero Function class: the table ``EXPORTERS``.
+
+Each exporter is called as ``exporter(g, f, *xs)`` with the GraphBuilder
+``g``, the traced Function ``f`` (whose attributes, set in its ``__init__`` and
+``forward``, say what it computed: a reshape's target shape, a convolution's
+stride and pad...) and the graph tensors of its inputs (None for an absent
+optional input such as a missing bias). It appends ONNX nodes to ``g`` and
+returns the tensor of the Function's output, with its symbolic shape.
+
+Semantics follow the ONNX operator documentation (``onnx.defs.get_schema``);
+the comments note where dezero and ONNX differ and how that is bridged.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from dezero.functions import activation as _act
+from dezero.functions import array as _arr
+from dezero.functions import connection as _conn
+from dezero.functions import conv as _conv
+from dezero.functions import math as _math
+from dezero.functions import normalization as _norm
+# By class, not as `functions.pooling`: that name is the pooling() function.
+from dezero.functions.pooling import AveragePooling2D, Pooling2D
+from dezero.onnx.builder import Batch, ExportError, GraphBuilder, Tensor, show
+
+__all__ = ["EXPORTERS", "graph_inputs"]
+
+EXPORTERS: dict = {}
+
+INT64_MIN = np.iinfo(np.int64).min
+
+
+def exports(*classes) -> Callable:
+    """Register the decorated function as the exporter of ``classes``."""
+    def register(fn):
+        for cls in classes:
+            EXPORTERS[cls] = fn
+        return fn
+    return register
+
+
+def graph_inputs(f) -> list:
+    """The Variables a Function reads: its inputs, plus the ids of an embedding
+    lookup, which reach it as an index rather than as an input."""
+    inputs = list(f.inputs)
+    if isinstance(f, _conn.EmbedID) and f.ids_source is not None:
+        inputs.append(f.ids_source)
+    return inputs
+
+
+def _out(f, i: int = 0) -> tuple:
+    """The shape of the Function's i-th output, as traced."""
+    return f.outputs[i]().shape
+
+
+def _out_dtype(f, i: int = 0):
+    return f.outputs[i]().dtype
+
+
+def _pair(values) -> list:
+    return [int(v) for v in values]
+
+
+def _pads(pad) -> list:
+    # ONNX lists all begins, then all ends; dezero pads both sides alike.
+    return _pair(pad) + _pair(pad)
+
+
+def _batch_first(x: Tensor, f) -> tuple:
+    """Output shape of an op that keeps the batch axis 0 and fixes the rest."""
+    return (x.shape[0],) + tuple(_out(f)[1:])
+
+
+# =============================================================================
+# Elementwise math
+# =============================================================================
+_UNARY = {
+    _math.Neg: "Neg", _math.Sqrt: "Sqrt", _math.Exp: "Exp", _math.Log: "Log",
+    _math.Sin: "Sin", _math.Cos: "Cos", _math.Tanh: "Tanh",
+    _act.Sigmoid: "Sigmoid", _act.ReLU: "Relu",
+}
+
+
+@exports(*_UNARY)
+def _unary(g: GraphBuilder, f, x):
+    return g.op(_UNARY[type(f)], [x], x.shape)
+
+
+_BINARY = {_math.Add: "Add", _math.Sub: "Sub", _math.Mul: "Mul", _math.Div: "Div", _math.Power: "Pow"}
+
+
+@exports(*_BINARY)
+def _binary(g, f, x0, x1):
+    op = _BINARY[type(f)]
+    shape = g.broadcast(type(f).__name__, x0.shape, x1.shape)
+    dtype = _out_dtype(f)
+    if op == "Pow":  # ONNX's Pow keeps the base's type; the exponent may differ
+        return g.op(op, [g.cast(x0, dtype), x1], shape)
+    # NumPy promotes mixed operands (float32 + float64 -> float64); ONNX wants one type.
+    return g.op(op, [g.cast(x0, dtype), g.cast(x1, dtype)], shape)
+
+
+def _with_scalar(g, f, op: str, x, c):
+    dtype = _out_dtype(f)
+    return g.op(op, [g.cast(x, dtype), g.constant(c, dtype)], x.shape)
+
+
+@exports(_math.AddConstant)
+def _add_constant(g, f, x):
+    return _with_scalar(g, f, "Add", x, f.c)
+
+
+@exports(_math.MulConstant)
+def _mul_constant(g, f, x):
+    # mean() is sum() * (1 / count). Written as ReduceMean, the count is not
+    # baked in, which matters when the batch axis is among the reduced ones.
+    total = f.inputs[0].creator
+    if isinstance(total, _arr.Sum) and x.dtype.kind == "f" and _out_dtype(f) == x.dtype:
+        source = g.tensor(total.inputs[0])
+        axes = _reduced_axes(total.axis, len(source.shape))
+        if f.c == 1.0 / math.prod(total.x_shape[a] for a in axes):
+            return _reduce(g, "ReduceMean", source, axes, total.keepdims)
+    return _with_scalar(g, f, "Mul", x, f.c)
+
+
+@exports(_math.Pow)
+def _pow(g, f, x):
+    return _with_scalar(g, f, "Pow", x, f.c)
+
+
+@exports(_act.LeakyReLU)
+def _leaky_relu(g, f, x):
+    return g.op("LeakyRelu", [x], x.shape, alpha=float(f.slope))
+
+
+@exports(_act.Softmax)
+def _softmax(g, f, x):
+    # Since opset 13 Softmax normalises along `axis` only, as dezero does.
+    return g.op("Softmax", [x], x.shape, axis=int(f.axis))
+
+
+@exports(_act.LogSoftmax)
+def _log_softmax(g, f, x):
+    return g.op("LogSoftmax", [x], x.shape, axis=int(f.axis))
+
+
+@exports(_arr.Clip)
+def _clip(g, f, x):
+    # An infinite bound is no bound: left out (integer tensors cannot hold inf).
+    bounds = [None if math.isinf(b) else g.constant(b, x.dtype) for b in (f.x_min, f.x_max)]
+    return g.op("Clip", [x] + bounds, x.shape)
+
+
+@exports(_arr.AsType)
+def _astype(g, f, x):
+    return g.op("Cast", [x], x.shape, f.dtype, to=f.dtype)
+
+
+# =============================================================================
+# Shapes and reductions
+# =============================================================================
+@exports(_arr.Reshape)
+def _reshape(g, f, x):
+    dims = g.reshape_dims("reshape", x.shape, _out(f))
+    # At most one axis is batch-sized: -1 there lets ONNX compute it.
+    target = [-1 if isinstance(d, Batch) else d for d in dims]
+    return g.op("Reshape", [x, g.ints(target, "shape")], dims)
+
+
+@exports(_arr.Transpose)
+def _transpose(g, f, x):
+    ndim = len(x.shape)
+    perm = list(range(ndim))[::-1] if f.axes is None else [a % ndim for a in f.axes]
+    return g.op("Transpose", [x], tuple(x.shape[a] for a in perm), perm=perm)
+
+
+def _reduced_axes(axis, ndim: int) -> tuple:
+    # Sum.forward normalises its axis to a sorted tuple; None means all of them.
+    return tuple(range(ndim)) if axis is None else tuple(axis)
+
+
+def _reduce(g, op: str, x, axes: tuple, keepdims: bool):
+    if not axes:  # a 0-d input: nothing to reduce (empty axes would mean "all" in ONNX)
+        return g.op("Identity", [x], x.shape)
+    shape = tuple(1 if a in axes else d for a, d in enumerate(x.shape) if keepdims or a not in axes)
+    if op == "ReduceSum" or g.opset >= 18:  # axes became an input in opset 13 (sum), 18 (the others)
+        return g.op(op, [x, g.ints(axes, "axes")], shape, keepdims=int(keepdims))
+    return g.op(op, [x], shape, axes=list(axes), keepdims=int(keepdims))
+
+
+@exports(_arr.Sum)
+def _sum(g, f, x):
+    return _reduce(g, "ReduceSum", x, _reduced_axes(f.axis, len(x.shape)), f.keepdims)
+
+
+@exports(_arr.Max, _arr.Min)
+def _extremum(g, f, x):
+    return _reduce(g, "ReduceMax" if isinstance(f, _arr.Max) else "ReduceMin", x, f.axes, f.keepdims)
+
+
+@exports(_arr.SumTo)
+def _sum_to(g, f, x):
+    lead = len(x.shape) - len(f.shape)
+    kept = [lead + i for i, s in enumerate(f.shape) if s == 1 and x.shape[lead + i] != 1]
+    y = _reduce(g, "ReduceSum", x, tuple(kept), True) if kept else x
+    if lead:
+        y = _reduce(g, "ReduceSum", y, tuple(range(lead)), False)
+    return y if y is not x else g.op("Identity", [x], x.shape)
+
+
+@exports(_arr.BroadcastTo)
+def _broadcast_to(g, f, x):
+    lead = len(f.shape) - len(x.shape)
+    dims = tuple(x.shape[i - lead] if i >= lead and isinstance(x.shape[i - lead], Batch) else s
+                 for i, s in enumerate(f.shape))
+    # Expand broadcasts both ways, so a 1 leaves a batch axis of x as it is.
+    target = [1 if isinstance(d, Batch) else d for d in dims]
+    return g.op("Expand", [x, g.ints(target, "shape")], dims)
+
+
+@exports(_arr.GetItem)
+def _get_item(g, f, x):
+    """Basic indexing: slices become one Slice, ints Gathers of a scalar index
+    (which drop the axis, as NumPy does), None an Unsqueeze."""
+    if _arr._is_advanced_index(f.slices):
+        raise ExportError("get_item: only basic indexing (ints, slices, None, ...) is exported, "
+                          f"not an index array (got {type(f.slices).__name__})")
+    ndim = len(x.shape)
+    items = list(f.slices) if isinstance(f.slices, tuple) else [f.slices]
+    named = sum(1 for s in items if s is not None and s is not Ellipsis)
+    if any(s is Ellipsis for s in items):
+        at = next(i for i, s in enumerate(items) if s is Ellipsis)
+        items[at:at + 1] = [slice(None)] * (ndim - named)
+    else:  # axes no item names are taken whole
+        items += [slice(None)] * (ndim - named)
+
+    sliced = list(x.shape)       # the shape after the Slice node
+    final = []                   # the output shape; None marks a new axis
+    bounds, picks = [], []
+    axis = 0
+    for s in items:
+        if s is None:
+            final.append(None)
+            continue
+        dim = x.shape[axis]
+        if isinstance(s, slice):
+            if isinstance(dim, Batch):
+                if s != slice(None) and s != slice(0, None) and s != slice(None, None, 1):
+                    raise ExportError(f"get_item: the slice {s} of axis {axis} of {show(x.shape)}, the batch "
+                                      "axis, has a size ONNX cannot derive from the batch size; export "
+                                      "with dynamic_batch=False")
+            else:
+                start, stop, step = s.indices(dim)
+                sliced[axis] = len(range(start, stop, step))
+                if sliced[axis] == 0:
+                    raise ExportError(f"get_item: the slice {s} of axis {axis} of {show(x.shape)} is empty")
+                if (start, stop, step) != (0, dim, 1):
+                    # Going backwards past index 0 is INT64_MIN: -1 would mean the last element.
+                    bounds.append((axis, start, INT64_MIN if step < 0 and stop < 0 else stop, step))
+            final.append(sliced[axis])
+        else:
+            # A batch axis keeps a negative index: Gather counts it from the end, as NumPy does.
+            picks.append((axis, int(s) if isinstance(dim, Batch) else int(s) % dim))
+        axis += 1
+
+    y = x
+    if bounds:
+        axes, starts, ends, steps = zip(*bounds)
+        y = g.op("Slice", [y, g.ints(starts, "starts"), g.ints(ends, "ends"), g.ints(axes, "axes"),
+                           g.ints(steps, "steps")], sliced)
+    for a, index in sorted(picks, reverse=True):  # highest first: the others keep their positions
+        y = g.op("Gather", [y, g.constant(np.int64(index), name="index")], y.shape[:a] + y.shape[a + 1:], axis=a)
+    new_axes = [i for i, d in enumerate(final) if d is None]
+    if new_axes:
+        y = g.op("Unsqueeze", [y, g.ints(new_axes, "axes")], tuple(1 if d is None else d for d in final))
+    return y if y is not x else g.op("Identity", [x], x.shape)
+
+
+@exports(_arr.MatMul)
+def _matmul(g, f, a, b):
+    batch = g.broadcast("matmul", a.shape[:-2], b.shape[:-2])
+    return g.op("MatMul", [a, b], batch + (a.shape[-2], b.shape[-1]))
+
+
+# =============================================================================
+# Layers' functions
+# =============================================================================
+@exports(_conn.Linear)
+def _linear(g, f, x, W, b):
+    return g.op("Gemm", [x, W, b], (x.shape[0], W.shape[1]))
+
+
+@exports(_conn.EmbedID)
+def _embed_id(g, f, W, ids):
+    if ids.dtype not in (np.int32, np.int64):  # Gather takes int32 or int64 indices only
+        ids = g.cast(ids, np.int64)
+    return g.op("Gather", [W, ids], ids.shape + (W.shape[1],), axis=0)
+
+
+@exports(_conv.Conv2D)
+def _conv2d(g, f, x, W, b):
+    return g.op("Conv", [x, W, b], _batch_first(x, f), kernel_shape=_pair(W.shape[2:]),
+                strides=_pair(f.stride), pads=_pads(f.pad))
+
+
+@exports(_conv.Deconv2D)
+def _deconv2d(g, f, x, W, b):
+    kernel = W.shape[2:]
+    # dezero asks for the output size; ONNX for the extra rows and columns
+    # beyond the smallest one, S*(H-1) + K - 2P.
+    smallest = [f.stride[d] * (x.shape[2 + d] - 1) + kernel[d] - 2 * f.pad[d] for d in (0, 1)]
+    extra = [f.outsize[d] - smallest[d] for d in (0, 1)]
+    return g.op("ConvTranspose", [x, W, b], _batch_first(x, f), kernel_shape=_pair(kernel),
+                strides=_pair(f.stride), pads=_pads(f.pad), output_padding=extra)
+
+
+@exports(Pooling2D)
+def _max_pooling(g, f, x):
+    # dezero pads with -inf, and ONNX's MaxPool ignores the padding: the same.
+    return g.op("MaxPool", [x], _batch_first(x, f), kernel_shape=_pair(f.win.kernel),
+                strides=_pair(f.win.stride), pads=_pads(f.win.pad))
+
+
+@exports(AveragePooling2D)
+def _average_pooling(g, f, x):
+    # dezero divides by KH*KW, padded zeros included.
+    return g.op("AveragePool", [x], _batch_first(x, f), kernel_shape=_pair(f.win.kernel),
+                strides=_pair(f.win.stride), pads=_pads(f.win.pad), count_include_pad=1)
+
+
+@exports(_norm.FixedBatchNorm)
+def _batch_norm(g, f, x, gamma, beta):
+    prefix = g.scope_of(f)
+    mean = g.constant(f.mu.reshape(-1), x.dtype, prefix + "avg_mean")
+    var = g.constant(f.var.reshape(-1), x.dtype, prefix + "avg_var")
+    return g.op("BatchNormalization", [x, gamma, beta, mean, var], x.shape, epsilon=float(f.eps))

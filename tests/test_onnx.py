@@ -1,0 +1,483 @@
+"""dezero.onnx.export: the written files run in ONNX Runtime and compute what dezero computes.
+
+Every model is traced at one batch size and run at two others, so the dynamic
+batch dimension is exercised too; every file passes ``onnx.checker.check_model``.
+"""
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dezero
+import dezero.functions as F
+import dezero.layers as L
+import dezero.onnx
+from dezero import Function, Variable
+from dezero.models import MLP, Model, Sequential
+from dezero.onnx import ExportError
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACE_BATCH, RUN_BATCHES = 3, (2, 5)
+RTOL, ATOL = 1e-5, 1e-6   # float32: rtol 1e-5, plus an atol for values that land near 0
+
+
+def session(path):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def reference(model, *xs):
+    with dezero.test_mode(), dezero.no_grad():
+        y = model(*[Variable(x) for x in xs])
+    return [v.data for v in (y if isinstance(y, (tuple, list)) else (y,))]
+
+
+def assert_exports(model, make_input, tmp_path, batches=RUN_BATCHES, trace_batch=TRACE_BATCH, **kwargs):
+    """Export at ``trace_batch``, then compare ONNX Runtime with dezero at other batch sizes."""
+    path = tmp_path / "model.onnx"
+    dezero.onnx.export(model, make_input(trace_batch), path, **kwargs)
+    loaded = onnx.load(str(path))
+    onnx.checker.check_model(loaded, full_check=True)
+    sess = session(path)
+    input_names = [i.name for i in sess.get_inputs()]
+    for n in batches:
+        xs = make_input(n)
+        xs = xs if isinstance(xs, tuple) else (xs,)
+        expected = reference(model, *xs)
+        got = sess.run(None, dict(zip(input_names, xs)))
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert g.dtype == e.dtype and g.shape == e.shape, (n, g.dtype, g.shape, e.dtype, e.shape)
+            np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL, err_msg=f"batch {n}")
+    return loaded
+
+
+def randn(*shape, low=None, seed=None):
+    rng = np.random.default_rng(seed if seed is not None else sum(shape))
+    x = rng.standard_normal(shape).astype(np.float32)
+    return np.abs(x) + low if low is not None else x
+
+
+def const(*shape):
+    return np.random.default_rng(99).standard_normal(shape).astype(np.float32)
+
+
+# =============================================================================
+# One op at a time
+# =============================================================================
+C4, C34, POS = const(4), const(3, 4), np.abs(const(4)) + 0.5
+W_FC, B_FC = const(4, 3), const(3)
+W_CONV, B_CONV = const(5, 2, 3, 3), const(5)
+W_DECONV, B_DECONV = const(2, 3, 3, 3), const(3)
+GAMMA, BETA, MEAN, VAR = const(3), const(3), const(3), np.abs(const(3)) + 0.5
+
+OPS = [
+    # (id, function of x, shape of one example, positive input?)
+    ("add", lambda x: x + C4, (4,), False),
+    ("add_scalar", lambda x: x + 2.0, (4,), False),
+    ("sub", lambda x: x - C4, (4,), False),
+    ("rsub_array", lambda x: C4 - x, (4,), False),
+    ("rsub_scalar", lambda x: 2.0 - x, (4,), False),
+    ("mul", lambda x: x * C34, (3, 4), False),
+    ("mul_scalar", lambda x: x * np.float64(3.0), (4,), False),
+    ("mul_self", lambda x: x * x, (4,), False),
+    ("div", lambda x: x / POS, (4,), False),
+    ("rdiv_scalar", lambda x: 1.0 / x, (4,), True),
+    ("pow_int", lambda x: x ** 3, (4,), False),
+    ("pow_half", lambda x: x ** 0.5, (4,), True),
+    ("pow_array", lambda x: x ** POS, (4,), True),
+    ("square", F.square, (4,), False),
+    ("neg", lambda x: -x, (4,), False),
+    ("exp", F.exp, (4,), False),
+    ("log", F.log, (4,), True),
+    ("sqrt", F.sqrt, (4,), True),
+    ("sin", F.sin, (4,), False),
+    ("cos", F.cos, (4,), False),
+    ("tanh", F.tanh, (4,), False),
+    ("sigmoid", F.sigmoid, (4,), False),
+    ("relu", F.relu, (4,), False),
+    ("leaky_relu", lambda x: F.leaky_relu(x, 0.1), (4,), False),
+    ("softmax", F.softmax, (4,), False),
+    ("softmax_last_axis", lambda x: F.softmax(x, axis=-1), (3, 4), False),
+    ("log_softmax", F.log_softmax, (4,), False),
+    ("clip", lambda x: F.clip(x, -0.5, 0.5), (4,), False),
+    ("clip_one_sided", lambda x: F.clip(x, x_min=0.1), (4,), False),
+    ("astype_float64", lambda x: F.astype(x, np.float64), (4,), False),
+    ("reshape", lambda x: F.reshape(x, (len(x), 3, 4)), (12,), False),
+    ("reshape_batch_into_rows", lambda x: F.reshape(F.reshape(x, (-1, 4)) * 2.0, (x.shape[0], -1)), (3, 4), False),
+    ("flatten", F.flatten, (2, 3, 2), False),
+    ("expand_dims", lambda x: F.expand_dims(x, 1), (4,), False),
+    ("transpose", lambda x: F.transpose(x, (0, 2, 1)), (3, 4), False),
+    ("transpose_moves_batch", lambda x: x.T, (4,), False),
+    ("sum_all", F.sum, (3, 4), False),
+    ("sum_axis", lambda x: F.sum(x, axis=1), (3, 4), False),
+    ("sum_axes_keepdims", lambda x: F.sum(x, axis=(1, 2), keepdims=True), (3, 4), False),
+    ("sum_batch_axis", lambda x: F.sum(x, axis=0), (3, 4), False),
+    ("mean_all", F.mean, (3, 4), False),
+    ("mean_axis", lambda x: F.mean(x, axis=-1), (3, 4), False),
+    ("mean_batch_keepdims", lambda x: F.mean(x, axis=0, keepdims=True), (3, 4), False),
+    ("max_all", F.max, (3, 4), False),
+    ("max_axis", lambda x: F.max(x, axis=1), (3, 4), False),
+    ("max_keepdims", lambda x: F.max(x, axis=(1, 2), keepdims=True), (3, 4), False),
+    ("min_axis", lambda x: F.min(x, axis=2), (3, 4), False),
+    ("broadcast_to", lambda x: F.broadcast_to(x[:, :1], (len(x), 3, 4)), (3, 4), False),
+    ("sum_to", lambda x: F.sum_to(x, (len(x), 1, 4)), (3, 4), False),
+    ("sum_to_drops_batch", lambda x: F.sum_to(x, (1, 4)), (3, 4), False),
+    ("get_item_slice", lambda x: x[:, 1:3], (4,), False),
+    ("get_item_step", lambda x: x[:, 3:0:-2], (4,), False),
+    ("get_item_reverse", lambda x: x[:, ::-1], (4,), False),
+    ("get_item_int", lambda x: x[:, -1], (3, 4), False),
+    ("get_item_none_and_int", lambda x: x[:, None, 2], (3, 4), False),
+    ("get_item_ellipsis", lambda x: x[..., 1:], (3, 4), False),
+    ("get_item_batch_int", lambda x: x[-1], (3, 4), False),
+    ("matmul", lambda x: F.matmul(x, W_FC), (4,), False),
+    ("matmul_batched", lambda x: F.matmul(x, C34.T), (3, 4), False),
+    ("linear", lambda x: F.linear(x, W_FC, B_FC), (4,), False),
+    ("linear_nobias", lambda x: F.linear(x, W_FC), (4,), False),
+    ("conv2d", lambda x: F.conv2d(x, W_CONV, B_CONV, stride=1, pad=1), (2, 6, 6), False),
+    ("conv2d_stride_nobias", lambda x: F.conv2d(x, W_CONV, None, stride=2, pad=(0, 1)), (2, 7, 6), False),
+    ("deconv2d", lambda x: F.deconv2d(x, W_DECONV, B_DECONV, stride=2, pad=1), (2, 4, 4), False),
+    ("deconv2d_outsize", lambda x: F.deconv2d(x, W_DECONV, None, stride=2, pad=1, outsize=(8, 8)), (2, 4, 4), False),
+    ("max_pooling", lambda x: F.pooling(x, 2, 2), (2, 6, 6), False),
+    ("max_pooling_pad", lambda x: F.pooling(x, 3, stride=2, pad=1), (2, 7, 7), False),
+    ("average_pooling", lambda x: F.average_pooling(x, 2, 2), (2, 6, 6), False),
+    ("average_pooling_pad", lambda x: F.average_pooling(x, 3, stride=2, pad=1), (2, 7, 7), False),
+    ("batch_norm_4d", lambda x: F.batch_norm(x, GAMMA, BETA, MEAN, VAR), (3, 4, 4), False),
+    ("batch_norm_2d", lambda x: F.batch_norm(x, GAMMA, BETA, MEAN, VAR, eps=1e-3), (3,), False),
+    ("dropout", lambda x: F.dropout(x, 0.5) * 2.0, (4,), False),
+]
+
+
+@pytest.mark.parametrize("fn, shape, positive", [case[1:] for case in OPS], ids=[case[0] for case in OPS])
+def test_each_op_matches_dezero_at_other_batch_sizes(fn, shape, positive, tmp_path):
+    assert_exports(fn, lambda n: randn(n, *shape, low=0.5 if positive else None, seed=n), tmp_path)
+
+
+def test_embed_id_takes_the_ids_as_the_graph_input(tmp_path):
+    W = dezero.Parameter(const(10, 4))
+    model = assert_exports(lambda ids: F.embed_id(ids, W) * 2.0,
+                           lambda n: np.random.default_rng(n).integers(0, 10, (n, 3)), tmp_path)
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+
+
+def test_int32_ids_are_accepted(tmp_path):
+    W = dezero.Parameter(const(10, 4))
+    assert_exports(lambda ids: F.embed_id(ids, W),
+                   lambda n: np.random.default_rng(n).integers(0, 10, (n, 3)).astype(np.int32), tmp_path)
+
+
+def test_the_mean_over_the_batch_is_not_frozen_at_the_traced_batch_size(tmp_path):
+    # mean() is sum() * (1 / count): written as ReduceMean, not as a multiply by 1/3.
+    model = assert_exports(lambda x: F.mean(x, axis=0), lambda n: randn(n, 4, seed=n), tmp_path)
+    assert [n.op_type for n in model.graph.node] == ["ReduceMean"]
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_reductions_at_the_opsets_before_and_after_axes_became_an_input(opset, tmp_path):
+    model = assert_exports(lambda x: F.max(x, axis=1) + F.mean(x, axis=1) + F.min(x, axis=1),
+                           lambda n: randn(n, 5, seed=n), tmp_path, opset=opset)
+    assert model.opset_import[0].version == opset
+
+
+def test_several_inputs_and_outputs_with_chosen_names(tmp_path):
+    def two_in_two_out(a, b):
+        return a * b, F.relu(a - b)
+
+    model = assert_exports(two_in_two_out, lambda n: (randn(n, 3, seed=n), randn(n, 3, seed=n + 1)), tmp_path,
+                           input_names=["left", "right"], output_names=["product", "difference"])
+    assert [i.name for i in model.graph.input] == ["left", "right"]
+    assert [o.name for o in model.graph.output] == ["product", "difference"]
+
+
+def test_a_trace_at_batch_size_one_keeps_the_batch_axis_of_a_flatten(tmp_path):
+    # (1, 32, 4, 4) -> (1, 512) could also be read as (1, 512 N).
+    np.random.seed(9)
+    assert_exports(load_demo().DigitsCNN(), lambda n: randn(n, 1, 8, 8, seed=n), tmp_path, trace_batch=1)
+
+
+def test_a_reshape_that_freezes_the_batch_size_is_refused(tmp_path):
+    # (4, 4) -> (2, 8) at batch 4; at batch 5 there is no (2, 8).
+    with pytest.raises(ExportError, match=r"reshaping \(N, 4\) to \(2, 8\): none of its axes can hold the batch"):
+        dezero.onnx.export(lambda x: F.reshape(x, (2, -1)), randn(4, 4), tmp_path / "m.onnx")
+
+
+def test_a_reshape_with_no_single_batch_axis_is_refused(tmp_path):
+    with pytest.raises(ExportError, match=r"reshaping \(4, N\) to \(2, 2, 1, 1\): several of its axes"):
+        dezero.onnx.export(lambda x: F.reshape(x.T, (2, 2, 1, 1)), randn(1, 4), tmp_path / "m.onnx")
+
+
+def test_fixed_shapes_when_the_batch_is_not_dynamic(tmp_path):
+    model = assert_exports(lambda x: x[:2] * 2.0, lambda n: randn(n, 4, seed=n), tmp_path,
+                           batches=(TRACE_BATCH,), dynamic_batch=False)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims] == [TRACE_BATCH, 4]
+
+
+# =============================================================================
+# Whole models
+# =============================================================================
+def initializer_types(model):
+    return {init.name: init.data_type for init in model.graph.initializer}
+
+
+def test_mlp(tmp_path):
+    np.random.seed(0)
+    mlp = MLP((16, 8, 3))
+    model = assert_exports(mlp, lambda n: randn(n, 5, seed=n), tmp_path)
+    # Parameters under their paths; float32 throughout.
+    assert set(initializer_types(model)) == {f"l{i}/{p}" for i in range(3) for p in "Wb"}
+    assert set(initializer_types(model).values()) == {onnx.TensorProto.FLOAT}
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "N" and dims[1].dim_value == 5
+
+
+def test_float64_mlp_keeps_float64(tmp_path):
+    np.random.seed(1)
+    mlp = Sequential(L.Linear(6, dtype=np.float64), F.tanh, L.Linear(2, dtype=np.float64))
+    model = assert_exports(mlp, lambda n: np.random.default_rng(n).standard_normal((n, 4)), tmp_path)
+    assert set(initializer_types(model).values()) == {onnx.TensorProto.DOUBLE}
+
+
+def load_demo():
+    spec = importlib.util.spec_from_file_location("dezero_demo", ROOT / "examples" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    return demo
+
+
+def test_demo_cnn(tmp_path):
+    np.random.seed(2)
+    model = assert_exports(load_demo().DigitsCNN(), lambda n: randn(n, 1, 8, 8, low=0.0, seed=n), tmp_path)
+    ops = [n.op_type for n in model.graph.node]
+    assert ops == ["Conv", "Relu", "Conv", "Relu", "MaxPool", "Reshape", "Gemm", "Relu", "Gemm"]  # no dropout
+
+
+class VGGBlock(Model):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = L.Conv2d(8, kernel_size=3, pad=1, nobias=True)
+        self.bn1 = L.BatchNorm()
+        self.conv2 = L.Conv2d(8, kernel_size=3, pad=1, nobias=True)
+        self.bn2 = L.BatchNorm()
+        self.fc = L.Linear(4)
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)))
+        h = F.relu(self.bn2(self.conv2(h)))
+        h = F.pooling(h, 2, 2)
+        h = F.dropout(F.mean(h, axis=(2, 3)))   # global average pooling
+        return self.fc(h)
+
+
+def test_vgg_block_with_batch_norm_uses_the_running_statistics(tmp_path):
+    np.random.seed(3)
+    block = VGGBlock()
+    for seed in range(3):  # training-mode passes move the running statistics away from 0 and 1
+        block(randn(6, 3, 8, 8, seed=seed) * 2.0 + 1.0)
+    model = assert_exports(block, lambda n: randn(n, 3, 8, 8, seed=n), tmp_path)
+    stats = {init.name: onnx.numpy_helper.to_array(init) for init in model.graph.initializer}
+    np.testing.assert_array_equal(stats["bn1/avg_mean"], block.bn1.avg_mean)
+    np.testing.assert_array_equal(stats["bn2/avg_var"], block.bn2.avg_var)
+    assert [n.op_type for n in model.graph.node].count("BatchNormalization") == 2
+
+
+class LSTMTagger(Model):
+    """Embedding, an LSTM unrolled over the T steps of the input, a Linear on the last state."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = L.EmbedID(12, 6)
+        self.lstm = L.LSTM(5)
+        self.fc = L.Linear(3)
+
+    def forward(self, ids):
+        self.lstm.reset_state()
+        for t in range(ids.shape[1]):
+            h = self.lstm(self.embed(ids[:, t]))
+        return self.fc(h)
+
+
+class LSTMRegressor(Model):
+    def __init__(self):
+        super().__init__()
+        self.lstm = L.LSTM(7)
+        self.fc = L.Linear(2)
+
+    def forward(self, x):
+        self.lstm.reset_state()
+        for t in range(x.shape[1]):
+            h = self.lstm(x[:, t])
+        return F.softmax(self.fc(h))
+
+
+def test_lstm_unrolled_over_steps(tmp_path):
+    np.random.seed(4)
+    assert_exports(LSTMRegressor(), lambda n: randn(n, 4, 3, seed=n), tmp_path)
+
+
+def test_lstm_over_embedded_ids(tmp_path):
+    np.random.seed(5)
+    model = assert_exports(LSTMTagger(), lambda n: np.random.default_rng(n).integers(0, 12, (n, 4)), tmp_path)
+    # The weights shared by the steps are written once.
+    names = [init.name for init in model.graph.initializer]
+    assert len(names) == len(set(names))
+    assert {"embed/W", "lstm/x2h/W", "lstm/x2h/b", "lstm/h2h/W", "fc/W", "fc/b"} <= set(names)
+
+
+def test_resnet_bottleneck_with_projection(tmp_path):
+    from dezero.models import Bottleneck
+
+    np.random.seed(6)
+    block = Bottleneck(4, 8, stride=2, projection=True)
+    block(randn(4, 3, 6, 6, seed=7))  # training-mode statistics
+    assert_exports(block, lambda n: randn(n, 3, 6, 6, seed=n), tmp_path)
+
+
+@pytest.mark.skipif(not dezero.cuda.gpu_enable, reason="CuPy or a CUDA device is missing")
+def test_a_model_on_the_gpu_exports(tmp_path):
+    np.random.seed(10)
+    block = VGGBlock()
+    block(randn(4, 3, 8, 8, seed=1))
+    x = randn(3, 3, 8, 8, seed=2)
+    expected = reference(block, x)[0]           # on the CPU
+    block.to_gpu()
+    dezero.onnx.export(block, dezero.cuda.as_cupy(x), tmp_path / "model.onnx")
+    got = session(tmp_path / "model.onnx").run(None, {"x": x})[0]
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
+
+
+# =============================================================================
+# Refusals: an error that says what and where, and never a file
+# =============================================================================
+class Cube(Function):
+    def forward(self, x):
+        return x ** 3
+
+    def backward(self, gy):
+        return gy * 3 * self.inputs[0] ** 2
+
+
+class WithCustomOp(Model):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = L.Linear(4)
+        self.fc2 = L.Linear(2)
+
+    def forward(self, x):
+        return self.fc2(F.relu(Cube()(self.fc1(x))))
+
+
+def test_unsupported_function_is_named_with_its_place_and_no_file_is_written(tmp_path):
+    path = tmp_path / "model.onnx"
+    with pytest.raises(ExportError) as info:
+        dezero.onnx.export(WithCustomOp(), randn(2, 3), path)
+    message = str(info.value)
+    assert "no ONNX exporter for Function Cube" in message
+    assert "output of layer 'fc1'" in message
+    assert "Cube -> ReLU -> Linear (output of layer 'fc2')" in message
+    assert "Supported: " in message and "Conv2D" in message and "Linear" in message
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_export_leaves_an_existing_file_untouched(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"previous")
+    with pytest.raises(ExportError, match="SoftmaxCrossEntropy"):
+        dezero.onnx.export(lambda x: F.softmax_cross_entropy(x, np.array([0, 1])), randn(2, 3), path)
+    assert path.read_bytes() == b"previous"
+    assert os.listdir(tmp_path) == ["model.onnx"]
+
+
+def test_a_crash_while_writing_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"previous")
+
+    def crash(src, dst):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk gone"):
+        dezero.onnx.export(F.tanh, randn(2, 3), path)
+    assert path.read_bytes() == b"previous"
+    assert os.listdir(tmp_path) == ["model.onnx"]
+
+
+def test_a_successful_export_replaces_the_file(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"previous")
+    dezero.onnx.export(F.tanh, randn(2, 3), str(path))
+    assert onnx.load(str(path)).graph.node[0].op_type == "Tanh"
+    assert os.listdir(tmp_path) == ["model.onnx"]
+
+
+def test_advanced_indexing_is_refused_naming_get_item(tmp_path):
+    with pytest.raises(ExportError, match="GetItem.*only basic indexing"):
+        dezero.onnx.export(lambda x: x[:, np.array([0, 2])], randn(2, 3), tmp_path / "m.onnx")
+
+
+def test_a_constant_sized_by_the_traced_batch_is_refused(tmp_path):
+    def model(x):
+        return x + np.ones((len(x), 3), dtype=np.float32)  # frozen at batch 2
+
+    with pytest.raises(ExportError, match=r"Add .*traced batch size 2.*dynamic_batch=False"):
+        dezero.onnx.export(model, randn(2, 3), tmp_path / "m.onnx")
+    assert_exports(model, lambda n: randn(n, 3, seed=n), tmp_path, batches=(TRACE_BATCH,), dynamic_batch=False)
+
+
+def test_slicing_the_batch_axis_is_refused_unless_the_batch_is_fixed(tmp_path):
+    with pytest.raises(ExportError, match=r"slice\(None, 2, None\) of axis 0 .*batch axis"):
+        dezero.onnx.export(lambda x: x[:2], randn(3, 3), tmp_path / "m.onnx")
+
+
+def test_a_value_computed_outside_the_graph_is_refused(tmp_path):
+    def model(x):
+        return F.tanh(Variable(x.data * 2.0))  # NumPy on .data: no Function recorded
+
+    with pytest.raises(ExportError, match=r"do not depend on input\(s\) \['x'\]"):
+        dezero.onnx.export(model, randn(2, 3), tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("opset", [12, 10 ** 6, "17", True])
+def test_bad_opset(opset, tmp_path):
+    with pytest.raises(ValueError, match="opset must be an int from 13"):
+        dezero.onnx.export(F.tanh, randn(2, 3), tmp_path / "m.onnx", opset=opset)
+
+
+def test_bad_names(tmp_path):
+    with pytest.raises(ValueError, match="2 input_names for 1 inputs"):
+        dezero.onnx.export(F.tanh, randn(2, 3), tmp_path / "m.onnx", input_names=["a", "b"])
+    with pytest.raises(TypeError, match="output_names must be a list of non-empty strings"):
+        dezero.onnx.export(F.tanh, randn(2, 3), tmp_path / "m.onnx", output_names="y")
+    with pytest.raises(ValueError, match=r"\['z'\] named both an input and an output"):
+        dezero.onnx.export(F.tanh, randn(2, 3), tmp_path / "m.onnx", input_names=["z"], output_names=["z"])
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(TypeError, match="input 0 must be an array or a Variable, got list"):
+        dezero.onnx.export(F.tanh, [[1.0, 2.0]], tmp_path / "m.onnx")
+
+
+# =============================================================================
+# The optional dependency
+# =============================================================================
+def test_missing_onnx_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` fail
+    with pytest.raises(ImportError, match=r"needs the onnx package: pip install onnx onnxruntime$"):
+        dezero.onnx.export(F.tanh, randn(2, 3), tmp_path / "m.onnx")
+
+
+def test_dezero_imports_without_onnx():
+    code = ("import sys; sys.modules['onnx'] = None; sys.modules['onnxruntime'] = None\n"
+            "import dezero, dezero.onnx\n"
+            "print(len(dezero.onnx.supported_functions()))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 30
