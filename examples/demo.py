@@ -5,13 +5,15 @@
     python examples/demo.py --quick      # 2 epochs, for a smoke test (also DEZERO_QUICK=1)
     python examples/demo.py --out runs/  # where the plots go (default: ./demo_output/)
     python examples/demo.py --data mnist # MNIST instead (downloaded once into the dezero cache)
+    python examples/demo.py --export model.onnx  # also write the trained CNN as ONNX (pip install onnx onnxruntime)
 
 What it shows, in dezero's own parts: a Dataset and a shuffling DataLoader, a
 Model of Conv2d/Linear layers written as plain Python, softmax cross entropy,
 backward through convolutions and pooling, Adam, test mode for dropout,
 evaluation without a graph (no_grad), and the two pictures dezero can make:
 the loss curves (loss_curve.png) and the computational graph of the model
-(model_graph.png, drawn by Graphviz).
+(model_graph.png, drawn by Graphviz). With ``--export`` the trained model
+leaves dezero as an ONNX file that ONNX Runtime runs (see docs/onnx.md).
 """
 import argparse
 import os
@@ -27,6 +29,7 @@ except ImportError:  # run from a checkout without installing: use the repo's co
     import dezero
 import dezero.functions as F
 import dezero.layers as L
+import dezero.onnx  # needs the onnx package only when exporting
 from dezero.dataloaders import DataLoader
 from dezero.files import DownloadError
 from dezero.models import Model
@@ -116,7 +119,14 @@ def main(argv=None) -> int:
     parser.add_argument("--data", choices=("digits", "mnist"), default="digits")
     parser.add_argument("--out", default="demo_output", help="output folder (default ./demo_output/)")
     parser.add_argument("--quick", action="store_true", help="2 epochs, for a smoke test")
+    parser.add_argument("--export", metavar="PATH", help="write the trained model to PATH as ONNX")
     args = parser.parse_args(argv)
+    if args.export:
+        try:  # say so now, not after the training
+            import onnx  # noqa: F401
+        except ImportError:
+            print("demo: --export needs the onnx package: pip install onnx onnxruntime", file=sys.stderr)
+            return 1
     quick = args.quick or os.environ.get("DEZERO_QUICK", "") not in ("", "0")
     epochs = args.epochs or (2 if quick else 15)
     os.makedirs(args.out, exist_ok=True)
@@ -176,6 +186,11 @@ def main(argv=None) -> int:
         verdict = "reached" if final >= TARGET_ACCURACY else "MISSED"
         print(f"{verdict} the target of {100 * TARGET_ACCURACY:.0f} % test accuracy on Digits")
     print(f"saved {curve_path}" + (f" and {graph_path}" if graph_path else ""))
+    if args.export:
+        # Traced on one image; the batch axis of the file stays dynamic.
+        dezero.onnx.export(model, sample, args.export)
+        print(f"saved {args.export} (ONNX: input 'x' of shape (N, {', '.join(map(str, image_shape))}), "
+              "output 'y' of logits)")
     print(f"total time: {time.time() - start:.1f} s")
     return 0
 

@@ -5,6 +5,7 @@ batch dimension is exercised too; every file passes ``onnx.checker.check_model``
 """
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -481,3 +482,29 @@ def test_dezero_imports_without_onnx():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 30
+
+
+# =============================================================================
+# The demo and the docs
+# =============================================================================
+def test_demo_export_writes_the_trained_cnn(tmp_path):
+    env = dict(os.environ, DEZERO_QUICK="1", DEZERO_HOME=str(tmp_path / "home"), MPLBACKEND="Agg",
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env.pop("PYTHONPATH", None)
+    path = tmp_path / "digits.onnx"
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--epochs", "1",
+                           "--out", str(tmp_path / "out"), "--export", str(path)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"saved {path}" in proc.stdout
+    printed = float(re.search(r"^test accuracy: ([\d.]+) %$", proc.stdout, re.M).group(1))
+
+    # The file classifies the Digits test set exactly as the trained model did.
+    from dezero.datasets import Digits
+
+    test_set = Digits(train=False, transform=None)  # as the demo loads it: (1, 8, 8) images
+    x = np.stack([test_set[i][0] for i in range(len(test_set))])
+    t = np.array([test_set[i][1] for i in range(len(test_set))])
+    logits = session(path).run(None, {"x": x})[0]
+    assert logits.shape == (len(test_set), 10)
+    assert round(100 * float((logits.argmax(axis=1) == t).mean()), 1) == printed
