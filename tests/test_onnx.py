@@ -508,3 +508,27 @@ def test_demo_export_writes_the_trained_cnn(tmp_path):
     logits = session(path).run(None, {"x": x})[0]
     assert logits.shape == (len(test_set), 10)
     assert round(100 * float((logits.argmax(axis=1) == t).mean()), 1) == printed
+
+
+def test_docs_snippets_run(tmp_path, monkeypatch):
+    np.random.seed(8)
+    dezero.onnx.export(load_demo().DigitsCNN(), randn(2, 1, 8, 8), tmp_path / "model.onnx")
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "docs" / "onnx.md").read_text()
+    export_block, run_block = re.findall(r"```python\n(.*?)\n```", text, re.S)
+    exec(compile(export_block, "docs/onnx.md", "exec"), {})
+    assert onnx.load("mlp.onnx").graph.input[0].name == "x"
+    # The promised five lines: ONNX Runtime runs the file at a batch size of its own.
+    assert len([line for line in run_block.splitlines() if line and not line.startswith("#")]) == 5
+    namespace = {}
+    exec(compile(run_block, "docs/onnx.md", "exec"), namespace)
+    assert namespace["y"].shape == (5, 10)
+
+
+def test_docs_table_lists_every_supported_function():
+    text = (ROOT / "docs" / "onnx.md").read_text()
+    table = text.split("## Supported Functions")[1].split("\n\n")[1]
+    listed = set()
+    for row in table.splitlines()[2:]:
+        listed.update(re.findall(r"`(\w+)`", row.split("|")[2]))
+    assert listed == set(dezero.onnx.supported_functions())
