@@ -312,8 +312,8 @@ def _to_proto(onnx, g: GraphBuilder, inputs: list, outputs: list, graph_name: st
 
 
 def _write_bytes_atomic(path: str, data: bytes) -> None:
-    """Temporary file in the target's directory, flush, fsync, os.replace: a
-    crash mid-write leaves any previous file as it was."""
+    """Temporary file in the target's directory, flush, fsync, os.replace, fsync
+    of the directory: a crash mid-write leaves any previous file as it was."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
@@ -332,6 +332,14 @@ def _write_bytes_atomic(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+    try:  # makes the rename itself durable (not possible everywhere, e.g. on Windows)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 def _names(kind: str, names, count: int, default: str) -> list:
