@@ -98,7 +98,9 @@ def flatten(x) -> Variable:
 
 
 # --- indexing --------------------------------------------------------------------------
-def _is_advanced_index(slices) -> bool:
+def is_advanced_index(slices) -> bool:
+    """True when ``slices`` uses NumPy's advanced indexing (index arrays, lists):
+    then an element may be picked more than once."""
     # Whitelist the basic kinds: anything else (arrays, lists, nested tuples)
     # is NumPy's advanced indexing, which may repeat elements.
     items = slices if isinstance(slices, tuple) else (slices,)
@@ -140,7 +142,7 @@ class GetItemGrad(Function):
     def forward(self, gy):
         xp = get_array_module(gy)
         gx = xp.zeros(self.in_shape, dtype=gy.dtype)
-        if _is_advanced_index(self.slices):
+        if is_advanced_index(self.slices):
             xp.add.at(gx, self.slices, gy)
         else:  # basic indexing never repeats an element
             gx[self.slices] = gy

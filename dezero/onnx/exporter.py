@@ -9,13 +9,13 @@ Function is then written, inputs first, by its entry in
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Optional, Sequence
 
 import numpy as np
 
 from dezero.backend import array_types, as_numpy
 from dezero.core import Function, Parameter, Variable, test_mode, using_config
+from dezero.files import atomic_write
 from dezero.onnx.builder import Batch, ExportError, GraphBuilder, Tensor, concrete, show
 from dezero.onnx.ops import EXPORTERS, graph_inputs
 
@@ -171,7 +171,7 @@ class _Exporter:
         g = self.g
         if var.data is None:  # an absent optional input (no bias)
             return None
-        for x, name in zip(self.inputs, self.input_names):
+        for x in self.inputs:
             # A raw array taken from an input (x.data) is that input too.
             if var is x or var.data is x.data:
                 return g.tensors[id(x)]
@@ -311,37 +311,6 @@ def _to_proto(onnx, g: GraphBuilder, inputs: list, outputs: list, graph_name: st
                              ir_version=helper.find_min_ir_version_for(opset_ids))
 
 
-def _write_bytes_atomic(path: str, data: bytes) -> None:
-    """Temporary file in the target's directory, flush, fsync, os.replace, fsync
-    of the directory: a crash mid-write leaves any previous file as it was."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file private to its owner; give it an ordinary open()'s mode.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp_path, (os.stat(path).st_mode & 0o777) if os.path.exists(path) else 0o666 & ~mask)
-        os.replace(tmp_path, path)
-    except BaseException:
-        try:
-            os.remove(tmp_path)
-        except OSError:
-            pass
-        raise
-    try:  # makes the rename itself durable (not possible everywhere, e.g. on Windows)
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
-
-
 def _names(kind: str, names, count: int, default: str) -> list:
     if names is None:
         return [default] if count == 1 else [f"{default}{i}" for i in range(count)]
@@ -440,5 +409,6 @@ def export(model, x, path, input_names: Optional[Sequence[str]] = None,
     proto = _to_proto(onnx, g, [g.tensors[id(x)] for x in inputs], results,
                       type(model).__name__ if hasattr(model, "named_params") else "dezero_model", opset)
     onnx.checker.check_model(proto, full_check=True)
-    _write_bytes_atomic(path, proto.SerializeToString())
+    with atomic_write(path) as f:
+        f.write(proto.SerializeToString())
     return proto

@@ -226,7 +226,7 @@ def _broadcast_to(g, f, x):
 def _get_item(g, f, x):
     """Basic indexing: slices become one Slice, ints Gathers of a scalar index
     (which drop the axis, as NumPy does), None an Unsqueeze."""
-    if _arr._is_advanced_index(f.slices):
+    if _arr.is_advanced_index(f.slices):
         raise ExportError("get_item: only basic indexing (ints, slices, None, ...) is exported, "
                           f"not an index array (got {type(f.slices).__name__})")
     ndim = len(x.shape)
@@ -239,7 +239,7 @@ def _get_item(g, f, x):
         items += [slice(None)] * (ndim - named)
 
     sliced = list(x.shape)       # the shape after the Slice node
-    final = []                   # the output shape; None marks a new axis
+    final: list = []             # the output shape; None marks a new axis
     bounds, picks = [], []
     axis = 0
     for s in items:
