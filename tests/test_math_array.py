@@ -1,73 +1,181 @@
-"""Math and array/shape ops: forward against NumPy, backward and double backward
-against numerical gradients, in float32 and float64, on every available backend."""
+"""Math and array/shape ops (and linear): every case runs the op harness
+(forward against NumPy, backward and double backward against numerical
+gradients, float32 and float64, NumPy and CuPy, strided, read-only and
+untouched inputs); below the cases, the behaviour the harness does not express."""
 import numpy as np
 import pytest
 
 import dezero.functions as F
 from dezero import Variable
-from dezero.backend import as_numpy
-from dezero.utils import double_gradient_check, gradient_check
+from dezero.utils import gradient_check
 from tests.conftest import tolerances
+from tests.op_harness import OpCase, OpTests, distinct, fixed, normal, on_backend_of, uniform
 
 
+# =============================================================================
+# Elementwise math
+# =============================================================================
+UNARY = [  # (name, op, call, reference, domain)
+    ("sin", F.sin, F.sin, np.sin, (-3, 3)),
+    ("cos", F.cos, F.cos, np.cos, (-3, 3)),
+    ("tanh", F.tanh, F.tanh, np.tanh, (-3, 3)),
+    ("exp", F.exp, F.exp, np.exp, (-2, 2)),
+    ("log", F.log, F.log, np.log, (0.5, 3)),
+    ("sqrt", F.sqrt, F.sqrt, np.sqrt, (0.5, 3)),
+    ("square", F.square, F.square, np.square, (-2, 2)),
+    ("neg", F.neg, F.neg, np.negative, (-2, 2)),
+    ("pow(x, 3)", F.pow, lambda x: F.pow(x, 3), lambda x: x * x * x, (-2, 2)),
+    ("pow(x, 0.5)", F.pow, lambda x: F.pow(x, 0.5), np.sqrt, (0.5, 2)),
+    ("pow(x, 0)", F.pow, lambda x: F.pow(x, 0), np.ones_like, (-2, 2)),
+]
+UNARY_SHAPES = [(), (1,), (3, 4), (2, 1, 3)]
+UNARY_CASES = [
+    OpCase(f"{name}{shape}", call, [uniform(shape, *domain)], reference, op=op)
+    for name, op, call, reference, domain in UNARY for shape in UNARY_SHAPES
+]
+
+BINARY = [("add", F.add, np.add), ("sub", F.sub, np.subtract), ("mul", F.mul, np.multiply),
+          ("div", F.div, np.divide), ("pow", F.pow, np.power)]
+SHAPE_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 3, 4), (3, 1)), ((), (2, 3)),
+               ((1,), (5,))]
+BINARY_CASES = [
+    # Positive operands: a base for pow's log, a divisor away from 0.
+    OpCase(f"{name}{a}{b}", op, [uniform(a, 0.5, 2.0), uniform(b, 0.5, 2.0)], reference)
+    for name, op, reference in BINARY for a, b in SHAPE_PAIRS
+]
+
+# Operators with a scalar operand, reflected ones included, and NumPy scalars
+# that must not upcast float32 (the dtype check sees that).
+SCALAR_CASES = [
+    OpCase(name, call, [uniform((2, 3), 0.5, 2.0)], reference, op=op)
+    for name, op, call, reference in [
+        ("x + 2", F.add, lambda x: x + 2, lambda x: x + 2),
+        ("2.5 + x", F.add, lambda x: 2.5 + x, lambda x: 2.5 + x),
+        ("x - float64(1.5)", F.sub, lambda x: x - np.float64(1.5), lambda x: x - 1.5),
+        ("float32(3) - x", F.sub, lambda x: np.float32(3.0) - x, lambda x: 3.0 - x),
+        ("x * True", F.mul, lambda x: x * True, lambda x: x),
+        ("0.5 * x", F.mul, lambda x: 0.5 * x, lambda x: 0.5 * x),
+        ("x / float64(1.5)", F.div, lambda x: x / np.float64(1.5), lambda x: x / 1.5),
+        ("2 / x", F.div, lambda x: 2 / x, lambda x: 2 / x),
+        ("x ** 2.5", F.pow, lambda x: x ** 2.5, lambda x: x ** 2.5),
+        ("-x", F.neg, lambda x: -x, lambda x: -x),
+    ]
+]
+
+
+# =============================================================================
+# Shapes, indexing, broadcasting
+# =============================================================================
+def np_sum_to(a, shape):
+    """Reference: sum away the leading axes, then every axis that is 1 in ``shape``."""
+    a = a.sum(axis=tuple(range(a.ndim - len(shape))))
+    for axis, n in enumerate(shape):
+        if n == 1:
+            a = a.sum(axis=axis, keepdims=True)
+    return a
+
+
+SLICES = [1, -1, slice(None, None, 2), (slice(None), 1), (Ellipsis, 0), (None, 1),
+          np.array([0, 0, 2]), (np.array([1, 0, 1]), np.array([2, 2, 2])), np.array([True, False, True])]
+SLICE_NAMES = ["1", "-1", "::2", "[:, 1]", "[..., 0]", "[None, 1]", "[[0, 0, 2]]",
+               "[[1, 0, 1], [2, 2, 2]]", "[[True, False, True]]"]
+
+SHAPE_CASES = [
+    *[OpCase(f"reshape({shape}->{new})", lambda x, new=new: F.reshape(x, new), [normal(shape)],
+             lambda x, new=new: x.reshape(new), op=F.reshape)
+      for shape, new in [((2, 3), (6,)), ((2, 3), (3, -1)), ((4,), (2, 2, 1)), ((1,), ())]],
+    *[OpCase(f"transpose({shape}, {axes})", lambda x, axes=axes: F.transpose(x, axes), [normal(shape)],
+             lambda x, axes=axes: x.transpose(axes), op=F.transpose)
+      for shape, axes in [((2, 3), None), ((2, 3, 4), (1, 0, 2)), ((2, 3, 4), (2, 0, 1)),
+                          ((2, 3, 4), (-1, 0, 1)), ((5,), None)]],
+    *[OpCase(f"expand_dims((2, 3, 4), {axis})", lambda x, axis=axis: F.expand_dims(x, axis),
+             [normal((2, 3, 4))], lambda x, axis=axis: np.expand_dims(x, axis), op=F.expand_dims)
+      for axis in (0, 1, -1)],
+    OpCase("flatten((2, 3, 4))", F.flatten, [normal((2, 3, 4))], lambda x: x.reshape(2, 12)),
+    *[OpCase(f"get_item(x{name})", lambda x, s=s: F.get_item(x, on_backend_of(x, s)), [normal((3, 4))],
+             lambda x, s=s: x[s], op=F.get_item)
+      for s, name in zip(SLICES, SLICE_NAMES)],
+    *[OpCase(f"broadcast_to({shape}->{target})", lambda x, t=target: F.broadcast_to(x, t), [normal(shape)],
+             lambda x, t=target: np.broadcast_to(x, t), op=F.broadcast_to)
+      for shape, target in [((3,), (2, 3)), ((1, 3), (4, 3)), ((2, 1), (2, 5)), ((), (2, 2))]],
+    *[OpCase(f"sum_to({source}->{shape})", lambda x, s=shape: F.sum_to(x, s), [normal(source)],
+             lambda x, s=shape: np_sum_to(x, s), op=F.sum_to)
+      for shape, source in [((3,), (2, 3)), ((1, 3), (4, 3)), ((2, 1), (2, 5)), ((), (2, 2))]],
+]
+
+
+# =============================================================================
+# Reductions, clip, matrix products, casts
+# =============================================================================
+AXES = [None, 0, 1, -1, (0, 2), (-1, -3)]
+REDUCTION_CASES = [
+    *[OpCase(f"{op.__name__}(axis={axis}, keepdims={keepdims})",
+             lambda x, op=op, axis=axis, keepdims=keepdims: op(x, axis, keepdims),
+             # Distinct values: max and min are smooth away from ties.
+             [distinct((2, 3, 4))],
+             lambda x, reference=reference, axis=axis, keepdims=keepdims: reference(x, axis=axis, keepdims=keepdims),
+             op=op)
+      for op, reference in [(F.sum, np.sum), (F.mean, np.mean), (F.max, np.max), (F.min, np.min)]
+      for axis in AXES for keepdims in (False, True)],
+    OpCase("average(axis=(0, 2))", lambda x: F.average(x, (0, 2)), [normal((2, 3, 4))],
+           lambda x: x.mean(axis=(0, 2)), op=F.average),
+]
+
+# clip is not differentiable at its bounds: the fixed values stay away from them.
+CLIP_VALUES = [-2.0, -0.5, 0.1, 0.7, 3.0, 1.4]
+CLIP_CASES = [
+    OpCase("clip(-1, 1)", lambda x: F.clip(x, -1.0, 1.0), [fixed(CLIP_VALUES)], lambda x: np.clip(x, -1.0, 1.0),
+           op=F.clip, kinks=(-1.0, 1.0)),
+    OpCase("clip(x_max=1)", lambda x: F.clip(x, x_max=1.0), [fixed(CLIP_VALUES)], lambda x: np.minimum(x, 1.0),
+           op=F.clip, kinks=(1.0,)),
+]
+
+MATMUL_CASES = [
+    OpCase(f"matmul{a}{b}", F.matmul, [uniform(a, -1, 1), uniform(b, -1, 1)], lambda x, y: x @ y)
+    for a, b in [((3, 4), (4, 2)), ((1, 3), (3, 1)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 2)), ((3,), (3, 2)),
+                 ((2, 3), (3,)), ((4,), (4,))]
+]
+
+LINEAR_CASES = [
+    *[OpCase(f"linear(n={n}, bias)", F.linear, [uniform((n, 3), -1, 1), uniform((3, 2), -1, 1), uniform((2,), -1, 1)],
+             lambda x, W, b: x @ W + b) for n in (1, 5)],
+    *[OpCase(f"linear(n={n})", F.linear, [uniform((n, 3), -1, 1), uniform((3, 2), -1, 1)], lambda x, W: x @ W)
+      for n in (1, 5)],
+]
+
+
+def _other_float(dtype):
+    return np.float64 if np.dtype(dtype) == np.float32 else np.float32
+
+
+ASTYPE_CASES = [
+    OpCase("astype(float64)", lambda x: F.astype(x, np.float64), [normal((2, 3))], lambda x: x, op=F.astype,
+           output_dtype=lambda dtype: np.float64),
+    # Narrowing float64 rounds to float32: a relative error of 6e-8, and large
+    # steps for the numerical gradient of this linear map.
+    OpCase("astype(float32)", lambda x: F.astype(x, np.float32), [normal((2, 3))], lambda x: x, op=F.astype,
+           output_dtype=lambda dtype: np.float32, forward_tol={np.float64: (1e-7, 1e-7)},
+           grad_tol={np.float64: (1e-5, 1e-6)}, eps={np.float64: 1e-1}),
+    OpCase("astype(the other float)", lambda x: F.astype(x, _other_float(x.dtype)), [normal((3,))], lambda x: x,
+           op=F.astype, output_dtype=_other_float, forward_tol={np.float64: (1e-7, 1e-7)},
+           grad_tol={np.float64: (1e-5, 1e-6)}, eps={np.float64: 1e-1}),
+]
+
+
+class TestMathOps(OpTests):
+    cases = UNARY_CASES + BINARY_CASES + SCALAR_CASES
+
+
+class TestArrayOps(OpTests):
+    cases = SHAPE_CASES + REDUCTION_CASES + CLIP_CASES + MATMUL_CASES + LINEAR_CASES + ASTYPE_CASES
+
+
+# =============================================================================
+# Behaviour the harness does not express
+# =============================================================================
 def rand(xp, shape, dtype, low=-1.0, high=1.0, seed=0):
     rng = np.random.default_rng(seed)
     return xp.asarray(rng.uniform(low, high, shape).astype(dtype))
-
-
-def check_all(xp, dtype, f, *inputs, double=True):
-    """float64: tight gradient and double-gradient checks; float32: forward dtype
-    and a loose gradient check."""
-    tol = tolerances(dtype)
-    y = f(*[Variable(a) for a in inputs])
-    assert y.dtype == dtype, f"output dtype {y.dtype} for {dtype} inputs"
-    gradient_check(f, *inputs, **tol)
-    if double and np.dtype(dtype) == np.float64:
-        double_gradient_check(f, *inputs, **tol)
-
-
-# --- elementwise math --------------------------------------------------------------------
-UNARY = [
-    ("sin", F.sin, np.sin, (-3, 3)),
-    ("cos", F.cos, np.cos, (-3, 3)),
-    ("tanh", F.tanh, np.tanh, (-3, 3)),
-    ("exp", F.exp, np.exp, (-2, 2)),
-    ("log", F.log, np.log, (0.5, 3)),
-    ("sqrt", F.sqrt, np.sqrt, (0.5, 3)),
-    ("square", F.square, np.square, (-2, 2)),
-    ("neg", F.neg, np.negative, (-2, 2)),
-    ("pow3", lambda x: x ** 3, lambda x: x ** 3, (-2, 2)),
-    ("pow_half", lambda x: x ** 0.5, np.sqrt, (0.5, 2)),
-]
-
-
-@pytest.mark.parametrize("name, func, reference, domain", UNARY, ids=[u[0] for u in UNARY])
-@pytest.mark.parametrize("shape", [(), (1,), (3, 4), (2, 1, 3)])
-def test_unary(xp, dtype, name, func, reference, domain, shape):
-    x = rand(xp, shape, dtype, *domain)
-    y = func(Variable(x))
-    np.testing.assert_allclose(as_numpy(y.data), reference(as_numpy(x)), rtol=1e-6 if dtype == np.float32 else 1e-12)
-    check_all(xp, dtype, func, x)
-
-
-BINARY = [
-    ("add", lambda a, b: a + b, np.add),
-    ("sub", lambda a, b: a - b, np.subtract),
-    ("mul", lambda a, b: a * b, np.multiply),
-    ("div", lambda a, b: a / b, np.divide),
-    ("pow", lambda a, b: a ** b, np.power),
-]
-SHAPE_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 3, 4), (3, 1)), ((), (2, 3)), ((1,), (5,))]
-
-
-@pytest.mark.parametrize("name, func, reference", BINARY, ids=[b[0] for b in BINARY])
-@pytest.mark.parametrize("shapes", SHAPE_PAIRS)
-def test_binary_with_broadcasting(xp, dtype, name, func, reference, shapes):
-    a = rand(xp, shapes[0], dtype, 0.5, 2.0, seed=1)
-    b = rand(xp, shapes[1], dtype, 0.5, 2.0, seed=2)
-    y = func(Variable(a), Variable(b))
-    np.testing.assert_allclose(as_numpy(y.data), reference(as_numpy(a), as_numpy(b)), rtol=1e-6)
-    check_all(xp, dtype, func, a, b)
 
 
 @pytest.mark.parametrize("scalar", [2, 0.5, np.float64(1.5), np.float32(3.0), True])
@@ -86,54 +194,14 @@ def test_integer_arrays_promote_with_float_scalars():
     np.testing.assert_array_equal(y.data, [0.5, 1.0, 1.5])
 
 
-# --- shape ops ---------------------------------------------------------------------------
-@pytest.mark.parametrize("shape, new_shape", [((2, 3), (6,)), ((2, 3), (3, -1)), ((4,), (2, 2, 1)), ((1,), ())])
-def test_reshape(xp, dtype, shape, new_shape):
-    x = rand(xp, shape, dtype)
-    y = F.reshape(Variable(x), new_shape)
-    assert y.shape == as_numpy(x).reshape(new_shape).shape
-    check_all(xp, dtype, lambda v: F.reshape(v, new_shape) ** 2, x)
-
-
 def test_reshape_error_names_shapes():
     with pytest.raises(ValueError, match=r"reshape: cannot reshape an input of shape \(2, 3\).*\(4,\)"):
         F.reshape(Variable(np.ones((2, 3))), (4,))
 
 
-@pytest.mark.parametrize("shape, axes", [((2, 3), None), ((2, 3, 4), (1, 0, 2)), ((2, 3, 4), (2, 0, 1)),
-                                         ((2, 3, 4), (-1, 0, 1)), ((5,), None)])
-def test_transpose(xp, dtype, shape, axes):
-    x = rand(xp, shape, dtype)
-    y = F.transpose(Variable(x), axes)
-    np.testing.assert_array_equal(as_numpy(y.data), as_numpy(x).transpose(axes))
-    check_all(xp, dtype, lambda v: F.transpose(v, axes) ** 2, x)
-
-
-def test_transpose_bad_axes():
+def test_transpose_refuses_axes_that_are_not_a_permutation():
     with pytest.raises(ValueError, match="transpose: axes"):
         F.transpose(Variable(np.ones((2, 3))), (0, 0))
-
-
-def test_expand_dims_and_flatten(xp, dtype):
-    x = rand(xp, (2, 3, 4), dtype)
-    assert F.expand_dims(Variable(x), 1).shape == (2, 1, 3, 4)
-    assert F.expand_dims(Variable(x), -1).shape == (2, 3, 4, 1)
-    assert F.flatten(Variable(x)).shape == (2, 12)
-    check_all(xp, dtype, lambda v: F.flatten(F.expand_dims(v, 0)) ** 2, x)
-
-
-SLICES = [1, -1, slice(None, None, 2), (slice(None), 1), (Ellipsis, 0), (None, 1),
-          np.array([0, 0, 2]), (np.array([1, 0, 1]), np.array([2, 2, 2])), np.array([True, False, True])]
-
-
-@pytest.mark.parametrize("slices", SLICES, ids=[str(i) for i in range(len(SLICES))])
-def test_get_item(xp, dtype, slices):
-    x = rand(xp, (3, 4), dtype)
-    s = tuple(xp.asarray(i) if isinstance(i, np.ndarray) else i for i in slices) \
-        if isinstance(slices, tuple) else (xp.asarray(slices) if isinstance(slices, np.ndarray) else slices)
-    y = F.get_item(Variable(x), s)
-    np.testing.assert_array_equal(as_numpy(y.data), as_numpy(x)[slices])
-    check_all(xp, dtype, lambda v: F.get_item(v, s) ** 2, x)
 
 
 def test_get_item_repeated_indices_accumulate():
@@ -147,63 +215,14 @@ def test_get_item_out_of_range():
         Variable(np.ones(3))[5]
 
 
-@pytest.mark.parametrize("shape, target", [((3,), (2, 3)), ((1, 3), (4, 3)), ((2, 1), (2, 5)), ((), (2, 2))])
-def test_broadcast_to_and_sum_to(xp, dtype, shape, target):
-    x = rand(xp, shape, dtype)
-    y = F.broadcast_to(Variable(x), target)
-    np.testing.assert_array_equal(as_numpy(y.data), np.broadcast_to(as_numpy(x), target))
-    check_all(xp, dtype, lambda v: F.broadcast_to(v, target) ** 2, x)
-    big = rand(xp, target, dtype)
-    s = F.sum_to(Variable(big), shape)
-    assert s.shape == shape
-    np.testing.assert_allclose(as_numpy(s.data), np_sum_to(as_numpy(big), shape), rtol=1e-5)
-    check_all(xp, dtype, lambda v: F.sum_to(v, shape) ** 2, big)
-
-
-def np_sum_to(a, shape):
-    """Reference: sum away the leading axes, then every axis that is 1 in ``shape``."""
-    a = a.sum(axis=tuple(range(a.ndim - len(shape))))
-    for axis, n in enumerate(shape):
-        if n == 1:
-            a = a.sum(axis=axis, keepdims=True)
-    return a
-
-
-def test_broadcast_error():
+def test_broadcast_error_names_both_shapes():
     with pytest.raises(ValueError, match=r"broadcast_to: cannot broadcast shape \(3,\) to \(2, 4\)"):
         F.broadcast_to(Variable(np.ones(3)), (2, 4))
-
-
-AXES = [None, 0, 1, -1, (0, 2), (-1, -3)]
-
-
-@pytest.mark.parametrize("axis", AXES)
-@pytest.mark.parametrize("keepdims", [False, True])
-def test_sum_and_mean(xp, dtype, axis, keepdims):
-    x = rand(xp, (2, 3, 4), dtype)
-    y = F.sum(Variable(x), axis, keepdims)
-    np.testing.assert_allclose(as_numpy(y.data), as_numpy(x).sum(axis=axis, keepdims=keepdims), rtol=1e-5)
-    m = F.mean(Variable(x), axis, keepdims)
-    np.testing.assert_allclose(as_numpy(m.data), as_numpy(x).mean(axis=axis, keepdims=keepdims), rtol=1e-5)
-    assert m.dtype == dtype
-    check_all(xp, dtype, lambda v: F.sum(v, axis, keepdims) ** 2, x)
-    check_all(xp, dtype, lambda v: F.average(v, axis, keepdims) ** 2, x)
 
 
 def test_sum_bad_axis():
     with pytest.raises(ValueError, match="sum: axis 3 is out of range for an input of 2 dimensions"):
         F.sum(Variable(np.ones((2, 2))), axis=3)
-
-
-@pytest.mark.parametrize("func, reference", [(F.max, np.max), (F.min, np.min)], ids=["max", "min"])
-@pytest.mark.parametrize("axis", AXES)
-@pytest.mark.parametrize("keepdims", [False, True])
-def test_max_min(xp, dtype, func, reference, axis, keepdims):
-    # distinct values: away from ties the reduction is smooth
-    x = xp.asarray(np.random.default_rng(3).permutation(24).reshape(2, 3, 4).astype(dtype))
-    y = func(Variable(x), axis, keepdims)
-    np.testing.assert_array_equal(as_numpy(y.data), reference(as_numpy(x), axis=axis, keepdims=keepdims))
-    check_all(xp, dtype, lambda v: func(v, axis, keepdims) ** 2, x)
 
 
 @pytest.mark.parametrize("func", [F.max, F.min])
@@ -217,40 +236,14 @@ def test_tie_sends_gradient_to_the_first_element(func):
     assert np.count_nonzero(x.grad.data) == 1
 
 
-def test_clip(xp, dtype):
-    x = xp.asarray(np.array([-2.0, -0.5, 0.1, 0.7, 3.0], dtype=dtype))
-    y = F.clip(Variable(x), -1.0, 1.0)
-    np.testing.assert_array_equal(as_numpy(y.data), np.array([-1.0, -0.5, 0.1, 0.7, 1.0], dtype=dtype))
-    assert y.dtype == dtype
-    check_all(xp, dtype, lambda v: F.clip(v, -1.0, 1.0) ** 2, x)
+def test_clip_refuses_a_lower_bound_above_the_upper():
     with pytest.raises(ValueError, match="clip: x_min"):
-        F.clip(Variable(x), 1.0, 0.0)
-
-
-@pytest.mark.parametrize("shapes", [((3, 4), (4, 2)), ((1, 3), (3, 1)), ((2, 3, 4), (4, 5)),
-                                    ((2, 3, 4), (2, 4, 2)), ((3,), (3, 2)), ((2, 3), (3,)), ((4,), (4,))])
-def test_matmul(xp, dtype, shapes):
-    a = rand(xp, shapes[0], dtype, seed=4)
-    b = rand(xp, shapes[1], dtype, seed=5)
-    y = F.matmul(Variable(a), Variable(b))
-    np.testing.assert_allclose(as_numpy(y.data), as_numpy(a) @ as_numpy(b), rtol=1e-5)
-    check_all(xp, dtype, F.matmul, a, b)
+        F.clip(Variable(np.zeros(3)), 1.0, 0.0)
 
 
 def test_matmul_not_aligned():
     with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) are not aligned \(3 != 4\)"):
         F.matmul(Variable(np.ones((2, 3))), Variable(np.ones((4, 5))))
-
-
-@pytest.mark.parametrize("with_bias", [True, False])
-@pytest.mark.parametrize("n", [1, 5])
-def test_linear(xp, dtype, with_bias, n):
-    x, W, b = rand(xp, (n, 3), dtype, seed=6), rand(xp, (3, 2), dtype, seed=7), rand(xp, (2,), dtype, seed=8)
-    args = (x, W, b) if with_bias else (x, W)
-    y = F.linear(*[Variable(a) for a in args])
-    expected = as_numpy(x) @ as_numpy(W) + (as_numpy(b) if with_bias else 0)
-    np.testing.assert_allclose(as_numpy(y.data), expected, rtol=1e-5)
-    check_all(xp, dtype, lambda *v: F.linear(*v) ** 2, *args)
 
 
 def test_linear_errors():
