@@ -1,5 +1,7 @@
-"""Losses and accuracy: forward against NumPy references, backward and double
-backward against numerical gradients, argument errors, PyTorch cross-checks."""
+"""Losses and accuracy: every case runs the op harness (forward against NumPy
+references, backward and double backward against numerical gradients,
+float32/float64, NumPy/CuPy, strided, read-only and untouched inputs); below
+the cases, closed forms, extreme inputs, argument errors and PyTorch."""
 import warnings
 
 import numpy as np
@@ -8,36 +10,78 @@ import pytest
 import dezero
 import dezero.functions as F
 from dezero.backend import as_numpy
-from dezero.utils import double_gradient_check, gradient_check
-from tests.conftest import tolerances
+from tests.op_harness import OpCase, OpTests, integers, normal, uniform
 
 
 def _fwd_rtol(dtype):
     return 1e-5 if dtype == np.float32 else 1e-12
 
 
-# --- mean_squared_error --------------------------------------------------------------------
+# =============================================================================
+# References (NumPy, float64)
+# =============================================================================
+def _np_mse(x0, x1):
+    return np.sum((x0 - x1) ** 2) / len(x0)
+
+
+def _np_softmax_ce(x, t):
+    x = x.astype(np.float64)
+    m = x.max(axis=1, keepdims=True)
+    log_p = x - m - np.log(np.exp(x - m).sum(axis=1, keepdims=True))
+    return -np.mean(log_p[np.arange(len(t)), t])
+
+
+def _np_sigmoid_ce(x, t):
+    p = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    return -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+
+def _np_binary_ce(p, t):
+    return -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+
+def _accuracy_loop(y, t):
+    """One comparison per label: the class with the highest score on axis 1."""
+    hits = [np.argmax(y[(index[0], slice(None)) + index[1:]]) == t[index] for index in np.ndindex(*t.shape)]
+    return np.mean(hits)
+
+
 MSE_SHAPES = [(1, 1), (4, 1), (4,), (3, 2), (2, 3, 2)]
+SCE_CASES = [(1, 3), (4, 3), (5, 7), (3, 1)]
+BINARY_SHAPES = [(1,), (4,), (4, 1), (2, 3)]
+# binary_cross_entropy: probabilities well inside (0, 1), away from the clip
+# at 1e-7; float32 takes a smaller step so that p +- eps stays there too.
+BCE_EPS = {np.float32: 1e-3}
 
 
-@pytest.mark.parametrize("shape", MSE_SHAPES)
-def test_mse_forward(xp, dtype, shape):
-    rng = np.random.default_rng(0)
-    x0, x1 = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
-    y = F.mean_squared_error(xp.asarray(x0), xp.asarray(x1))
-    assert y.shape == () and y.dtype == dtype
-    d = x0.astype(np.float64) - x1
-    np.testing.assert_allclose(as_numpy(y.data), np.sum(d * d) / shape[0], rtol=_fwd_rtol(dtype))
+class TestLossOps(OpTests):
+    cases = [
+        *[OpCase(f"mean_squared_error{shape}", F.mean_squared_error, [normal(shape), normal(shape)], _np_mse)
+          for shape in MSE_SHAPES],
+        *[OpCase(f"softmax_cross_entropy(n={n}, c={c})", F.softmax_cross_entropy,
+                 [normal((n, c)), integers((n,), c)], _np_softmax_ce)
+          for n, c in SCE_CASES],
+        *[OpCase(f"sigmoid_cross_entropy{shape}", F.sigmoid_cross_entropy,
+                 [normal(shape, scale=2.0), integers(shape, 2)], _np_sigmoid_ce)
+          for shape in BINARY_SHAPES],
+        # Soft targets are floats, but not differentiated.
+        OpCase("sigmoid_cross_entropy(soft targets)", F.sigmoid_cross_entropy,
+               [normal((3, 2), scale=2.0), uniform((3, 2), 0.0, 1.0)], _np_sigmoid_ce, differentiable_inputs=(0,)),
+        *[OpCase(f"binary_cross_entropy{shape}", F.binary_cross_entropy,
+                 [uniform(shape, 0.2, 0.8), integers(shape, 2)], _np_binary_ce, eps=BCE_EPS)
+          for shape in BINARY_SHAPES],
+        OpCase("binary_cross_entropy(soft targets)", F.binary_cross_entropy,
+               [uniform((3, 2), 0.2, 0.8), uniform((3, 2), 0.0, 1.0)], _np_binary_ce, differentiable_inputs=(0,),
+               eps=BCE_EPS),
+        # A metric: checked for its value, dtype and inputs, never differentiated.
+        OpCase("accuracy(n=20, c=5)", F.accuracy, [normal((20, 5)), integers((20,), 5)], _accuracy_loop,
+               differentiable_inputs=()),
+        OpCase("accuracy(classes on axis 1 of (4, 3, 2))", F.accuracy, [normal((4, 3, 2)), integers((4, 2), 3)],
+               _accuracy_loop, differentiable_inputs=()),
+    ]
 
 
-@pytest.mark.parametrize("shape", MSE_SHAPES)
-def test_mse_backward(dtype, shape):
-    rng = np.random.default_rng(1)
-    x0, x1 = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
-    assert gradient_check(F.mean_squared_error, x0, x1, **tolerances(dtype))
-    assert double_gradient_check(F.mean_squared_error, x0, x1, **tolerances(dtype))
-
-
+# --- mean_squared_error --------------------------------------------------------------------
 def test_mse_gradient_closed_form_float32():
     x0 = dezero.Variable(np.array([[1.0], [2.0], [4.0], [0.0]], dtype=np.float32))
     x1 = np.array([[0.0], [0.0], [1.0], [1.0]], dtype=np.float32)
@@ -57,35 +101,8 @@ def test_mse_shape_mismatch_is_an_error():
 
 
 # --- softmax_cross_entropy ------------------------------------------------------------------
-SCE_CASES = [(1, 3), (4, 3), (5, 7), (3, 1)]
-
-
-def _np_softmax_ce(x, t):
-    x = x.astype(np.float64)
-    m = x.max(axis=1, keepdims=True)
-    log_p = x - m - np.log(np.exp(x - m).sum(axis=1, keepdims=True))
-    return -np.mean(log_p[np.arange(len(t)), t])
-
-
 def _labels(rng, n, c):
     return rng.integers(0, c, size=n).astype(np.int64)
-
-
-@pytest.mark.parametrize("n,c", SCE_CASES)
-def test_softmax_cross_entropy_forward(xp, dtype, n, c):
-    rng = np.random.default_rng(2)
-    x, t = rng.standard_normal((n, c)).astype(dtype), _labels(rng, n, c)
-    y = F.softmax_cross_entropy(xp.asarray(x), xp.asarray(t))
-    assert y.shape == () and y.dtype == dtype
-    np.testing.assert_allclose(as_numpy(y.data), _np_softmax_ce(x, t), rtol=_fwd_rtol(dtype), atol=1e-7)
-
-
-@pytest.mark.parametrize("n,c", SCE_CASES)
-def test_softmax_cross_entropy_backward(dtype, n, c):
-    rng = np.random.default_rng(3)
-    x, t = rng.standard_normal((n, c)).astype(dtype), _labels(rng, n, c)
-    assert gradient_check(F.softmax_cross_entropy, x, t, **tolerances(dtype))
-    assert double_gradient_check(F.softmax_cross_entropy, x, t, **tolerances(dtype))
 
 
 def test_softmax_cross_entropy_gradient_closed_form(dtype):
@@ -150,31 +167,6 @@ def test_softmax_cross_entropy_matches_torch():
 
 
 # --- sigmoid_cross_entropy ---------------------------------------------------------------
-BINARY_SHAPES = [(1,), (4,), (4, 1), (2, 3)]
-
-
-def _np_sigmoid_ce(x, t):
-    p = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
-    return -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
-
-
-@pytest.mark.parametrize("shape", BINARY_SHAPES)
-def test_sigmoid_cross_entropy_forward(xp, dtype, shape):
-    rng = np.random.default_rng(6)
-    x, t = (rng.standard_normal(shape) * 3).astype(dtype), rng.integers(0, 2, size=shape)
-    y = F.sigmoid_cross_entropy(xp.asarray(x), xp.asarray(t))
-    assert y.shape == () and y.dtype == dtype
-    np.testing.assert_allclose(as_numpy(y.data), _np_sigmoid_ce(x, t), rtol=_fwd_rtol(dtype))
-
-
-@pytest.mark.parametrize("shape", BINARY_SHAPES)
-def test_sigmoid_cross_entropy_backward(dtype, shape):
-    rng = np.random.default_rng(7)
-    x, t = rng.standard_normal(shape).astype(dtype), rng.integers(0, 2, size=shape)
-    assert gradient_check(F.sigmoid_cross_entropy, x, t, **tolerances(dtype))
-    assert double_gradient_check(F.sigmoid_cross_entropy, x, t, **tolerances(dtype))
-
-
 def test_sigmoid_cross_entropy_soft_targets():
     x = np.array([0.5, -1.0, 2.0])
     t = np.array([0.25, 0.5, 1.0])
@@ -217,27 +209,6 @@ def test_sigmoid_cross_entropy_matches_torch():
 
 
 # --- binary_cross_entropy ----------------------------------------------------------------------
-@pytest.mark.parametrize("shape", BINARY_SHAPES)
-def test_binary_cross_entropy_forward(xp, dtype, shape):
-    rng = np.random.default_rng(9)
-    p, t = rng.uniform(0.05, 0.95, size=shape).astype(dtype), rng.integers(0, 2, size=shape)
-    y = F.binary_cross_entropy(xp.asarray(p), xp.asarray(t))
-    assert y.shape == () and y.dtype == dtype
-    p64 = p.astype(np.float64)
-    expected = -np.mean(t * np.log(p64) + (1 - t) * np.log(1 - p64))
-    np.testing.assert_allclose(as_numpy(y.data), expected, rtol=_fwd_rtol(dtype))
-
-
-@pytest.mark.parametrize("shape", BINARY_SHAPES)
-def test_binary_cross_entropy_backward(dtype, shape):
-    rng = np.random.default_rng(10)
-    p, t = rng.uniform(0.2, 0.8, size=shape).astype(dtype), rng.integers(0, 2, size=shape)
-    # eps keeps the finite differences inside (0, 1), far from the clip bounds.
-    tol = tolerances(dtype)
-    assert gradient_check(F.binary_cross_entropy, p, t, eps=1e-3 if dtype == np.float32 else None, **tol)
-    assert double_gradient_check(F.binary_cross_entropy, p, t, eps=1e-3 if dtype == np.float32 else None, **tol)
-
-
 def test_binary_cross_entropy_clips_at_0_and_1(dtype):
     p = dezero.Variable(np.array([0.0, 1.0, 1.0, 0.0], dtype=dtype))
     t = np.array([1, 0, 1, 0])
@@ -273,20 +244,13 @@ def test_binary_cross_entropy_bad_arguments():
 
 
 # --- accuracy ----------------------------------------------------------------------------------
-def test_accuracy(xp, dtype):
+def test_accuracy_is_a_constant_variable(xp, dtype):
     y = xp.asarray(np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]], dtype=dtype))
     t = xp.asarray(np.array([1, 1, 1, 0]))
     acc = F.accuracy(dezero.Variable(y), t)
     assert isinstance(acc, dezero.Variable) and acc.creator is None
     assert acc.shape == () and acc.dtype == dtype
     assert float(as_numpy(acc.data)) == pytest.approx(0.75)
-
-
-def test_accuracy_random_against_loop():
-    rng = np.random.default_rng(11)
-    y, t = rng.standard_normal((20, 5)), rng.integers(0, 5, size=20)
-    hits = sum(int(np.argmax(row) == label) for row, label in zip(y, t))
-    assert float(F.accuracy(y, dezero.Variable(t)).data) == pytest.approx(hits / 20)
 
 
 def test_accuracy_bad_arguments():
