@@ -1,13 +1,15 @@
-"""batch_norm, dropout and embed_id: forward against NumPy references, gradients
-against numerical ones, running statistics, train/test modes, argument errors."""
+"""batch_norm, dropout and embed_id: every case runs the op harness (forward
+against NumPy references, backward and double backward against numerical
+gradients, float32/float64, NumPy/CuPy, strided, read-only and untouched
+inputs); below the cases, running statistics, train/test modes, randomness and
+argument errors."""
 import numpy as np
 import pytest
 
 import dezero
 import dezero.functions as F
-from dezero.backend import as_numpy
-from dezero.utils import double_gradient_check, gradient_check
-from tests.conftest import tolerances
+from dezero.backend import as_numpy, get_array_module
+from tests.op_harness import OpCase, OpTests, fixed, integers, normal, uniform
 
 EPS = 2e-5
 
@@ -42,34 +44,64 @@ def _bn_inputs(shape, dtype, seed):
     return x, gamma, beta
 
 
-@pytest.mark.parametrize("shape", BN_SHAPES)
-def test_batch_norm_train_forward(xp, dtype, shape):
-    x, gamma, beta = _bn_inputs(shape, dtype, 0)
+def _fresh_statistics(gamma):
+    """Running statistics for one call in training mode, which updates them in
+    place: state of the call, not inputs."""
+    data = gamma.data if isinstance(gamma, dezero.Variable) else gamma
+    xp = get_array_module(data)
+    return xp.zeros_like(data), xp.ones_like(data)
+
+
+def _batch_norm_train(x, gamma, beta):
+    return F.batch_norm(x, gamma, beta, *_fresh_statistics(gamma))
+
+
+def _batch_norm_test(x, gamma, beta, mean, var):
+    with dezero.test_mode():
+        return F.batch_norm(x, gamma, beta, mean, var)
+
+
+def _bn_test_reference(x, gamma, beta, mean, var):
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return gamma.reshape(shape) * (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + EPS) + beta.reshape(shape)
+
+
+def _bn_case_inputs(shape):
     c = shape[1]
-    mean, var = xp.zeros(c, dtype=dtype), xp.ones(c, dtype=dtype)
-    y = F.batch_norm(xp.asarray(x), xp.asarray(gamma), xp.asarray(beta), mean, var)
-    assert y.dtype == dtype and y.shape == shape
-    atol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(as_numpy(y.data), _bn_reference(x, gamma, beta), rtol=atol, atol=atol)
+    return [normal(shape, scale=2.0, shift=1.0), uniform((c,), 0.5, 1.5), normal((c,))]
 
 
-@pytest.mark.parametrize("shape", BN_SHAPES)
-def test_batch_norm_train_backward(dtype, shape):
-    x, gamma, beta = _bn_inputs(shape, dtype, 1)
-    c = shape[1]
-    mean, var = np.zeros(c, dtype=dtype), np.ones(c, dtype=dtype)
-    # The running statistics stay out of the checked arguments: they are state, not inputs.
-    f = lambda x, g, b: F.batch_norm(x, g, b, mean, var)  # noqa: E731
-    assert gradient_check(f, x, gamma, beta, **tolerances(dtype))
+def _seeded_dropout(x, ratio=0.3):
+    # The same mask on every call, so that finite differences see one function.
+    get_array_module(x).random.seed(5)
+    return F.dropout(x, ratio)
 
 
-@pytest.mark.parametrize("shape", [(4, 3), (2, 2, 2, 2)])
-def test_batch_norm_train_double_backward(dtype, shape):
-    x, gamma, beta = _bn_inputs(shape, dtype, 2)
-    c = shape[1]
-    mean, var = np.zeros(c, dtype=dtype), np.ones(c, dtype=dtype)
-    f = lambda x, g, b: F.batch_norm(x, g, b, mean, var)  # noqa: E731
-    assert double_gradient_check(f, x, gamma, beta, **tolerances(dtype))
+def _embed_reference(ids, W):
+    """One row of W per id, looked up one at a time."""
+    return np.array([W[i] for i in ids.ravel()]).reshape(ids.shape + W.shape[1:])
+
+
+class TestNoiseNormOps(OpTests):
+    cases = [
+        *[OpCase(f"batch_norm(train, {shape})", _batch_norm_train, _bn_case_inputs(shape), _bn_reference,
+                 op=F.batch_norm)
+          for shape in BN_SHAPES],
+        # Test mode: the running statistics are inputs (used, not updated) but not differentiated.
+        *[OpCase(f"batch_norm(test, {shape})", _batch_norm_test,
+                 _bn_case_inputs(shape) + [normal((shape[1],)), uniform((shape[1],), 0.5, 2.0)],
+                 _bn_test_reference, op=F.batch_norm, differentiable_inputs=(0, 1, 2))
+          for shape in [(4, 3), (2, 3, 2, 2)]],
+        OpCase("dropout(0.3)", _seeded_dropout, [normal((3, 4))], None, op=F.dropout,
+               skip_forward="the mask is random: the values are checked by test_dropout_* below"),
+        *[OpCase(f"embed_id(ids of shape {ids_shape})", F.embed_id, [integers(ids_shape, 5), normal((5, 4))],
+                 _embed_reference)
+          for ids_shape in [(), (3,), (2, 3)]],
+        OpCase("embed_id(repeated ids)", F.embed_id, [fixed([[1, 4, 1], [0, 1, 3]], dtype=np.int64), normal((5, 3))],
+               _embed_reference),
+        OpCase("embed_id(uint8 ids)", F.embed_id, [fixed([[0, 2], [2, 1]], dtype=np.uint8), normal((3, 2))],
+               _embed_reference),
+    ]
 
 
 def test_batch_norm_backward_paths_agree():
@@ -136,7 +168,7 @@ def test_batch_norm_running_stats_keep_their_dtype_with_float32_input():
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (2, 3, 2, 2)])
-def test_batch_norm_test_mode(dtype, shape):
+def test_batch_norm_test_mode_uses_and_keeps_the_running_statistics(dtype, shape):
     x, gamma, beta = _bn_inputs(shape, dtype, 9)
     c = shape[1]
     rng = np.random.default_rng(10)
@@ -146,9 +178,7 @@ def test_batch_norm_test_mode(dtype, shape):
     cshape = (1, c) + (1,) * (len(shape) - 2)
     with dezero.test_mode():
         y = F.batch_norm(x, gamma, beta, mean, var)
-        f = lambda x, g, b: F.batch_norm(x, g, b, mean, var)  # noqa: E731
-        assert gradient_check(f, x, gamma, beta, **tolerances(dtype))
-        assert double_gradient_check(f, x, gamma, beta, **tolerances(dtype))
+    y.backward()
     expected = (gamma.reshape(cshape) * (x - mean0.reshape(cshape)) / np.sqrt(var0.reshape(cshape) + EPS)
                 + beta.reshape(cshape))
     assert y.dtype == dtype
@@ -238,17 +268,6 @@ def test_dropout_backward_uses_the_forward_mask(dtype):
     np.testing.assert_allclose(x.grad.data, gy * mask, rtol=1e-6)
 
 
-def test_dropout_gradient_check():
-    x = np.random.default_rng(4).standard_normal((3, 4))
-
-    def f(v):
-        np.random.seed(5)  # the same mask on every evaluation
-        return F.dropout(v, 0.3)
-
-    assert gradient_check(f, x)
-    assert double_gradient_check(lambda v: f(v) * v, x)
-
-
 def test_dropout_ratio_zero_keeps_everything():
     x = np.random.default_rng(6).standard_normal((3, 4))
     np.testing.assert_array_equal(F.dropout(x, 0.0).data, x)
@@ -273,17 +292,6 @@ def test_dropout_bad_ratio(ratio):
 # =============================================================================
 # embed_id
 # =============================================================================
-@pytest.mark.parametrize("ids_shape", [(), (3,), (2, 3)])
-def test_embed_id_forward(xp, dtype, ids_shape):
-    rng = np.random.default_rng(8)
-    W = rng.standard_normal((5, 4)).astype(dtype)
-    ids = rng.integers(0, 5, size=ids_shape)
-    y = F.embed_id(xp.asarray(ids), xp.asarray(W))
-    assert y.shape == ids_shape + (4,) and y.dtype == dtype
-    expected = np.array([W[i] for i in ids.ravel()]).reshape(ids_shape + (4,))
-    np.testing.assert_array_equal(as_numpy(y.data), expected)
-
-
 def test_embed_id_backward_accumulates_repeated_ids(dtype):
     W = dezero.Variable(np.random.default_rng(9).standard_normal((4, 3)).astype(dtype))
     ids = np.array([[0, 2], [0, 0]])
@@ -294,13 +302,6 @@ def test_embed_id_backward_accumulates_repeated_ids(dtype):
         expected[k] += gy[i, j]
     assert W.grad.dtype == dtype
     np.testing.assert_array_equal(W.grad.data, expected)
-
-
-def test_embed_id_gradient_checks(dtype):
-    W = np.random.default_rng(10).standard_normal((5, 3)).astype(dtype)
-    ids = dezero.Variable(np.array([[1, 4, 1], [0, 1, 3]]))
-    assert gradient_check(lambda w: F.embed_id(ids, w), W, **tolerances(dtype))
-    assert double_gradient_check(lambda w: F.embed_id(ids, w) ** 2, W, **tolerances(dtype))
 
 
 def test_embed_id_bad_arguments():
