@@ -1,13 +1,17 @@
-"""im2col / col2im, conv2d, deconv2d and conv2d_simple against plain-loop
-references, numerical gradients, second derivatives and (when installed) PyTorch."""
+"""im2col / col2im, conv2d, deconv2d and conv2d_simple: every case runs the op
+harness (forward against plain-loop references, backward and double backward
+against numerical gradients, float32/float64, NumPy/CuPy, strided, read-only
+and untouched inputs); below the cases, adjointness, argument errors and PyTorch."""
+import itertools
+
 import numpy as np
 import pytest
 
 import dezero
 import dezero.functions as F
 from dezero.backend import as_numpy
-from dezero.utils import double_gradient_check, gradient_check, pair
-from tests.conftest import tolerances
+from dezero.utils import pair
+from tests.op_harness import OpCase, OpTests, normal
 
 
 # =============================================================================
@@ -35,7 +39,28 @@ def im2col_ref(x, kernel, stride, pad):
     return col
 
 
-def conv_ref(x, W, b, stride, pad):
+def col2im_ref(col, input_shape, kernel_size, stride=1, pad=0, to_matrix=True):
+    """Add every window back where it was cut from, one cell at a time."""
+    (kh, kw), (sy, sx), (ph, pw) = pair(kernel_size), pair(stride), pair(pad)
+    n, c, h, w = input_shape
+    oh, ow = out_size(h, kh, sy, ph), out_size(w, kw, sx, pw)
+    if to_matrix:
+        col = col.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)
+    img = np.zeros((n, c, h + 2 * ph, w + 2 * pw))
+    for i, j, y, z in itertools.product(range(kh), range(kw), range(oh), range(ow)):
+        img[:, :, y * sy + i, z * sx + j] += col[:, :, i, j, y, z]
+    return img[:, :, ph:ph + h, pw:pw + w]
+
+
+def im2col_matrix_ref(x, kernel_size, stride=1, pad=0, to_matrix=True):
+    col = im2col_ref(x, kernel_size, stride, pad)
+    if not to_matrix:
+        return col
+    n, c, kh, kw, oh, ow = col.shape
+    return col.transpose(0, 4, 5, 1, 2, 3).reshape(n * oh * ow, -1)
+
+
+def conv_ref(x, W, b=None, stride=1, pad=0):
     (sy, sx), (ph, pw) = pair(stride), pair(pad)
     n, c, h, w = x.shape
     oc, _, kh, kw = W.shape
@@ -51,7 +76,7 @@ def conv_ref(x, W, b, stride, pad):
     return y
 
 
-def deconv_ref(x, W, b, stride, pad, outsize=None):
+def deconv_ref(x, W, b=None, stride=1, pad=0, outsize=None):
     """Scatter every input pixel's weighted kernel into the output, then crop the pad."""
     (sy, sx), (ph, pw) = pair(stride), pair(pad)
     n, c_in, h, w = x.shape
@@ -113,20 +138,80 @@ def fwd_tol(dtype):
 
 
 # =============================================================================
-# im2col / col2im
+# The op harness
 # =============================================================================
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_im2col_forward(case, dtype, xp):
-    x, W, _, stride, pad = make(case, dtype)
-    kernel = W.shape[2:]
-    ref = im2col_ref(x, kernel, stride, pad)
-    col6 = F.im2col(xp.asarray(x), kernel, stride, pad, to_matrix=False)
-    colm = F.im2col(xp.asarray(x), kernel, stride, pad, to_matrix=True)
-    n, c, kh, kw, oh, ow = ref.shape
-    assert col6.dtype == dtype and colm.dtype == dtype
-    np.testing.assert_array_equal(as_numpy(col6.data), ref)
-    np.testing.assert_array_equal(as_numpy(colm.data),
-                                  ref.transpose(0, 4, 5, 1, 2, 3).reshape(n * oh * ow, -1))
+# The geometries of CASES at smaller batch and channel counts: a numerical
+# gradient costs two forward passes per input element.
+HARNESS_CASES = [
+    ((1, 1, 5, 5), (1, 3, 3), 1, 0),              # batch 1, one channel
+    ((2, 2, 5, 4), (2, 3, 2), 2, 1),              # odd sizes, non-square kernel
+    ((1, 2, 4, 3), (2, 1, 3), 1, 2),              # pad larger than needed
+    ((1, 1, 8, 7), (2, 3, 3), 3, 1),              # stride 3: some rows unused
+    ((2, 1, 6, 5), (2, 2, 3), (2, 1), (0, 1)),    # per-axis stride and pad
+    ((2, 2, 4, 4), (2, 4, 4), 1, 0),              # kernel = image: 1x1 output
+    ((2, 2, 3, 4), (2, 1, 1), 1, 0),              # 1x1 kernel
+]
+
+
+def _geometry(case) -> str:
+    x_shape, (oc, kh, kw), stride, pad = case
+    return f"x{x_shape}, W{(oc, x_shape[1], kh, kw)}, stride {stride}, pad {pad}"
+
+
+def _conv_case(conv, case, bias=True):
+    x_shape, (oc, kh, kw), stride, pad = case
+    inputs = [normal(x_shape), normal((oc, x_shape[1], kh, kw))] + ([normal((oc,))] if bias else [])
+    return OpCase(f"{conv.__name__}({_geometry(case)}{'' if bias else ', no bias'})", conv, inputs, conv_ref,
+                  kwargs={"stride": stride, "pad": pad})
+
+
+def _deconv_case(case, bias=True, outsize=True):
+    """The transpose of a conv2d case: x has conv2d's output shape; its outsize
+    is conv2d's input size (larger than the default where a stride skips rows)."""
+    x_shape, (oc, kh, kw), stride, pad = case
+    (sy, sx), (ph, pw) = pair(stride), pair(pad)
+    oh, ow = out_size(x_shape[2], kh, sy, ph), out_size(x_shape[3], kw, sx, pw)
+    inputs = [normal((x_shape[0], oc, oh, ow)), normal((oc, x_shape[1], kh, kw))]
+    inputs += [normal((x_shape[1],))] if bias else []
+    kwargs = {"stride": stride, "pad": pad, "outsize": tuple(x_shape[2:]) if outsize else None}
+    name = f"deconv2d({_geometry(case)}{'' if bias else ', no bias'}{', outsize' if outsize else ''})"
+    return OpCase(name, F.deconv2d, inputs, deconv_ref, kwargs=kwargs)
+
+
+def _im2col_case(case, to_matrix):
+    x_shape, (_, kh, kw), stride, pad = case
+    return OpCase(f"im2col({_geometry(case)}, to_matrix={to_matrix})", F.im2col, [normal(x_shape)],
+                  im2col_matrix_ref, kwargs={"kernel_size": (kh, kw), "stride": stride, "pad": pad,
+                                             "to_matrix": to_matrix})
+
+
+def _col2im_case(case, to_matrix):
+    x_shape, (_, kh, kw), stride, pad = case
+    n, c, h, w = x_shape
+    (sy, sx), (ph, pw) = pair(stride), pair(pad)
+    oh, ow = out_size(h, kh, sy, ph), out_size(w, kw, sx, pw)
+    col_shape = (n * oh * ow, c * kh * kw) if to_matrix else (n, c, kh, kw, oh, ow)
+    return OpCase(f"col2im({_geometry(case)}, to_matrix={to_matrix})", F.col2im, [normal(col_shape)],
+                  col2im_ref, kwargs={"input_shape": x_shape, "kernel_size": (kh, kw), "stride": stride,
+                                      "pad": pad, "to_matrix": to_matrix})
+
+
+class TestConvOps(OpTests):
+    cases = [
+        *[_im2col_case(case, to_matrix) for case in HARNESS_CASES for to_matrix in (True, False)],
+        *[_col2im_case(case, to_matrix) for case in HARNESS_CASES[:5] for to_matrix in (True, False)],
+        *[_conv_case(F.conv2d, case) for case in HARNESS_CASES],
+        *[_conv_case(F.conv2d, case, bias=False) for case in HARNESS_CASES[:2]],
+        *[_conv_case(F.conv2d_simple, case) for case in HARNESS_CASES],
+        _conv_case(F.conv2d_simple, HARNESS_CASES[1], bias=False),
+        *[_deconv_case(case) for case in HARNESS_CASES],
+        *[_deconv_case(case, bias=False, outsize=False) for case in HARNESS_CASES[:2]],
+    ]
+
+
+# =============================================================================
+# Behaviour the harness does not express
+# =============================================================================
 
 
 def test_im2col_result_does_not_share_memory_with_x():
@@ -157,61 +242,6 @@ def test_col2im_sums_overlaps():
     np.testing.assert_array_equal(back.data[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
 
 
-@pytest.mark.parametrize("to_matrix", [True, False])
-@pytest.mark.parametrize("case", CASES[:5], ids=IDS[:5])
-def test_im2col_col2im_gradients(case, to_matrix):
-    x, W, _, stride, pad = make(case, np.float64)
-    kernel = W.shape[2:]
-    assert gradient_check(F.im2col, x, kernel, stride, pad, to_matrix)
-    assert double_gradient_check(lambda v: F.im2col(v, kernel, stride, pad, to_matrix) ** 2, x)
-    col = F.im2col(x, kernel, stride, pad, to_matrix).data
-    assert gradient_check(F.col2im, col, x.shape, kernel, stride, pad, to_matrix)
-
-
-# =============================================================================
-# conv2d and conv2d_simple
-# =============================================================================
-@pytest.mark.parametrize("conv", [F.conv2d, F.conv2d_simple], ids=["conv2d", "conv2d_simple"])
-@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_conv2d_forward(case, with_bias, conv, dtype, xp):
-    x, W, b, stride, pad = make(case, dtype)
-    b = b if with_bias else None
-    y = conv(xp.asarray(x), xp.asarray(W), None if b is None else xp.asarray(b), stride, pad)
-    assert y.dtype == dtype
-    ref = conv_ref(x, W, b, stride, pad)
-    np.testing.assert_allclose(as_numpy(y.data), ref, **fwd_tol(dtype))
-
-
-@pytest.mark.parametrize("conv", [F.conv2d, F.conv2d_simple], ids=["conv2d", "conv2d_simple"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_conv2d_backward(case, conv, dtype, xp):
-    x, W, b, stride, pad = make(case, dtype)
-    x, W, b = xp.asarray(x), xp.asarray(W), xp.asarray(b)
-    assert gradient_check(conv, x, W, b, stride=stride, pad=pad, **tolerances(dtype))
-
-
-@pytest.mark.parametrize("conv", [F.conv2d, F.conv2d_simple], ids=["conv2d", "conv2d_simple"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_conv2d_double_backward(case, conv):
-    x, W, b, stride, pad = make(case, np.float64)
-    assert double_gradient_check(conv, x, W, b, stride=stride, pad=pad)
-
-
-def test_conv2d_float32_gradients_stay_float32():
-    x, W, b, stride, pad = make(CASES[1], np.float32)
-    x, W, b = dezero.Variable(x), dezero.Parameter(W), dezero.Parameter(b)
-    y = F.conv2d(x, W, b, stride, pad)
-    y.backward(create_graph=True)
-    for v in (y, x.grad, W.grad, b.grad):
-        assert v.dtype == np.float32
-    gx, gW = x.grad, W.grad
-    x.cleargrad()
-    W.cleargrad()
-    ((gx * gx).sum() + (gW * gW).sum()).backward()  # gx depends on W, gW on x
-    assert W.grad.dtype == np.float32 and x.grad.dtype == np.float32
-
-
 def test_conv2d_bias_gradient_is_sum_of_gy():
     x, W, b, stride, pad = make(CASES[1], np.float64)
     b = dezero.Parameter(b)
@@ -228,43 +258,6 @@ def test_conv2d_and_deconv2d_are_adjoint():
         g = np.random.default_rng(4).standard_normal(y.shape)
         back = F.deconv2d(g, W, None, stride, pad, outsize=x.shape[2:]).data
         assert np.sum(y * g) == pytest.approx(np.sum(x * back), rel=1e-12)
-
-
-# =============================================================================
-# deconv2d
-# =============================================================================
-@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_deconv2d_forward(case, with_bias, dtype, xp):
-    x, W, b, stride, pad, _ = deconv_make(case, dtype)
-    b = b if with_bias else None
-    y = F.deconv2d(xp.asarray(x), xp.asarray(W), None if b is None else xp.asarray(b), stride, pad)
-    assert y.dtype == dtype
-    np.testing.assert_allclose(as_numpy(y.data), deconv_ref(x, W, b, stride, pad), **fwd_tol(dtype))
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_deconv2d_outsize(case):
-    # The conv2d input size is a valid outsize; with stride 3 it is larger than
-    # the default S(I-1)+K-2P (the rows a strided conv skips come back as zeros + b).
-    x, W, b, stride, pad, outsize = deconv_make(case, np.float64)
-    y = F.deconv2d(x, W, b, stride, pad, outsize=outsize)
-    assert y.shape[2:] == outsize
-    np.testing.assert_allclose(y.data, deconv_ref(x, W, b, stride, pad, outsize), rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_deconv2d_backward(case, dtype, xp):
-    x, W, b, stride, pad, outsize = deconv_make(case, dtype)
-    x, W, b = xp.asarray(x), xp.asarray(W), xp.asarray(b)
-    assert gradient_check(F.deconv2d, x, W, b, stride=stride, pad=pad, outsize=outsize,
-                          **tolerances(dtype))
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_deconv2d_double_backward(case):
-    x, W, b, stride, pad, outsize = deconv_make(case, np.float64)
-    assert double_gradient_check(F.deconv2d, x, W, b, stride=stride, pad=pad, outsize=outsize)
 
 
 def test_deconv2d_upsamples_by_stride():
