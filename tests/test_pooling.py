@@ -1,13 +1,15 @@
-"""Max pooling (pooling, max_pooling, pooling_simple) and average_pooling against
-plain-loop references, numerical gradients, second derivatives and PyTorch."""
+"""Max pooling (pooling, max_pooling, pooling_simple) and average_pooling: every
+case runs the op harness (forward against plain-loop references, backward and
+double backward against numerical gradients, float32/float64, NumPy/CuPy,
+strided, read-only and untouched inputs); below the cases, padding, ties,
+non-finite gradients, argument errors and PyTorch."""
 import numpy as np
 import pytest
 
 import dezero
 import dezero.functions as F
-from dezero.backend import as_numpy
-from dezero.utils import double_gradient_check, gradient_check, pair
-from tests.conftest import tolerances
+from dezero.utils import pair
+from tests.op_harness import OpCase, OpTests, distinct
 
 
 # =============================================================================
@@ -69,45 +71,25 @@ def separated(shape, dtype, seed=0):
     return ((rng.permutation(size) - size / 2) * 0.1).reshape(shape).astype(dtype)
 
 
-# =============================================================================
-# Max pooling
-# =============================================================================
-@pytest.mark.parametrize("pool", MAX_POOLS, ids=MAX_IDS)
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_max_pooling_forward(case, pool, dtype, xp):
+def _pool_case(pool, case, reference):
     shape, kernel, stride, pad = case
-    x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
-    y = pool(xp.asarray(x), kernel, stride, pad)
-    assert y.dtype == dtype
-    np.testing.assert_array_equal(as_numpy(y.data), max_pool_ref(x, kernel, stride, pad))
+    # Distinct values 0.1 apart: no tie within reach of a finite difference.
+    return OpCase(f"{pool.__name__}(x{shape}, kernel {kernel}, stride {stride}, pad {pad})",
+                  lambda x, kernel=kernel, stride=stride, pad=pad: pool(x, kernel, stride, pad), [distinct(shape)],
+                  lambda x, kernel=kernel, stride=stride, pad=pad: reference(x, kernel, stride, pad), op=pool)
 
 
-@pytest.mark.parametrize("pool", MAX_POOLS, ids=MAX_IDS)
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_max_pooling_backward(case, pool, dtype, xp):
-    shape, kernel, stride, pad = case
-    x = xp.asarray(separated(shape, dtype))
-    assert gradient_check(pool, x, kernel, stride, pad, **tolerances(dtype))
+class TestPoolingOps(OpTests):
+    cases = [
+        *[_pool_case(F.pooling, case, max_pool_ref) for case in CASES],
+        *[_pool_case(F.pooling_simple, case, max_pool_ref) for case in CASES],
+        *[_pool_case(F.average_pooling, case, avg_pool_ref) for case in CASES],
+    ]
 
 
-@pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple], ids=["pooling", "pooling_simple"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_max_pooling_double_backward(case, pool):
-    shape, kernel, stride, pad = case
-    # Squaring makes the first derivative depend on x, so the check sees the
-    # gather (Pooling2DWithIndexes) as well as the scatter (Pooling2DGrad).
-    assert double_gradient_check(lambda v: pool(v, kernel, stride, pad) ** 2,
-                                 separated(shape, np.float64))
-    assert double_gradient_check(pool, separated(shape, np.float64), kernel, stride, pad)
-
-
-def test_max_pooling_gradients_and_second_order_graph_are_float32():
-    x = dezero.Variable(separated((2, 3, 5, 7), np.float32))
-    y = F.pooling(x, 3, 1, 1)
-    gx = dezero.grad((y * y).sum(), x, create_graph=True)
-    assert y.dtype == gx.dtype == np.float32
-    ggx = dezero.grad((gx * gx).sum(), x)
-    assert ggx.dtype == np.float32
+def test_max_pooling_is_pooling():
+    # One function under two names: the cases of pooling cover both.
+    assert F.max_pooling is F.pooling
 
 
 @pytest.mark.parametrize("pool", MAX_POOLS, ids=MAX_IDS)
@@ -153,34 +135,6 @@ def test_max_pooling_nonfinite_gradient_stays_in_its_cell():
     winner = np.unravel_index(np.argmax(x[0, 0, :2, :2]), (2, 2))
     assert np.isinf(g[winner])
     assert np.count_nonzero(g) == 1 and not np.isnan(g).any()
-
-
-# =============================================================================
-# Average pooling
-# =============================================================================
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_average_pooling_forward(case, dtype, xp):
-    shape, kernel, stride, pad = case
-    x = np.random.default_rng(3).standard_normal(shape).astype(dtype)
-    y = F.average_pooling(xp.asarray(x), kernel, stride, pad)
-    assert y.dtype == dtype
-    tol = {"rtol": 1e-6, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-13, "atol": 1e-13}
-    np.testing.assert_allclose(as_numpy(y.data), avg_pool_ref(x, kernel, stride, pad), **tol)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_average_pooling_backward(case, dtype, xp):
-    shape, kernel, stride, pad = case
-    x = xp.asarray(np.random.default_rng(3).standard_normal(shape).astype(dtype))
-    assert gradient_check(F.average_pooling, x, kernel, stride, pad, **tolerances(dtype))
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_average_pooling_double_backward(case):
-    shape, kernel, stride, pad = case
-    x = np.random.default_rng(3).standard_normal(shape)
-    assert double_gradient_check(lambda v: F.average_pooling(v, kernel, stride, pad) ** 2, x)
-    assert double_gradient_check(F.average_pooling, x, kernel, stride, pad)
 
 
 def test_average_pooling_counts_the_zero_padding():
