@@ -1,5 +1,8 @@
 """The op harness itself: every check fails on an op broken the way it is meant
-to catch."""
+to catch, and every public function of dezero.functions has a harness case."""
+import importlib
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -7,9 +10,68 @@ import dezero.functions as F
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable
 from dezero.gradient_check import GradientCheckError
-from tests.op_harness import (OpCase, check_backward, check_double_backward, check_dtype_is_kept,
+from tests.op_harness import (OpCase, OpTests, check_backward, check_double_backward, check_dtype_is_kept,
                               check_forward, check_inputs_not_modified, check_non_contiguous_inputs,
-                              check_read_only_inputs, fixed, normal)
+                              check_read_only_inputs, fixed, normal, public_functions)
+
+
+# =============================================================================
+# The guard: a case for every public function
+# =============================================================================
+# Public functions of dezero.functions that are not ops, each with the reason.
+# Anything else without a case fails test_every_public_function_has_a_case.
+EXEMPT = {
+    # Attaches the operators and array methods to Variable when dezero.functions
+    # is imported; it computes nothing (tests/test_core.py covers the operators).
+    "setup_variable": "not an op: installs Variable's operators",
+}
+
+
+def _harness_cases() -> list:
+    """Every OpCase of every test module that uses the harness."""
+    tests_dir = pathlib.Path(__file__).parent
+    cases = []
+    for path in sorted(tests_dir.glob("test_*.py")):
+        if path.stem == "test_op_harness" or "OpTests" not in path.read_text(encoding="utf-8"):
+            continue
+        module = importlib.import_module(f"tests.{path.stem}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, OpTests) and value is not OpTests:
+                cases.extend(value.cases)
+    return cases
+
+
+def _functions_without_cases() -> list:
+    covered = {id(case.tested_function) for case in _harness_cases()}
+    return sorted(name for name, fn in public_functions().items() if id(fn) not in covered and name not in EXEMPT)
+
+
+def test_every_public_function_has_a_case():
+    missing = _functions_without_cases()
+    assert not missing, (f"public functions of dezero.functions without an OpCase: {missing}; add cases "
+                         "(see CONTRIBUTING.md) or, if one is not an op, an entry in EXEMPT with the reason")
+
+
+def test_the_guard_names_a_new_function_without_a_case(monkeypatch):
+    def brand_new_op(x):
+        return x
+
+    monkeypatch.setattr(F, "brand_new_op", brand_new_op, raising=False)
+    assert _functions_without_cases() == ["brand_new_op"]
+
+
+def test_exemptions_name_public_functions_without_cases():
+    public = public_functions()
+    covered = {id(case.tested_function) for case in _harness_cases()}
+    assert set(EXEMPT) <= set(public), f"stale exemptions: {sorted(set(EXEMPT) - set(public))}"
+    assert not [name for name in EXEMPT if id(public[name]) in covered], "an exempt function has cases"
+
+
+def test_the_guard_sees_the_cases_of_every_op_family():
+    covered = {case.tested_function for case in _harness_cases()}
+    for fn in (F.add, F.reshape, F.linear, F.softmax, F.softmax_cross_entropy, F.dropout, F.batch_norm,
+               F.conv2d, F.pooling):
+        assert fn in covered, fn.__name__
 
 
 # =============================================================================
