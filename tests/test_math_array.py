@@ -42,6 +42,10 @@ BINARY_CASES = [
     # Positive operands: a base for pow's log, a divisor away from 0.
     OpCase(f"{name}{a}{b}", op, [uniform(a, 0.5, 2.0), uniform(b, 0.5, 2.0)], reference)
     for name, op, reference in BINARY for a, b in SHAPE_PAIRS
+] + [
+    # A zero exponent: the gradient for the base is 0 there, and its derivative
+    # with respect to the exponent is x0 ** -1.
+    OpCase("pow(x, exponents 0, 1 and 2.5)", F.pow, [uniform((3,), 0.5, 2.0), fixed([0.0, 1.0, 2.5])], np.power),
 ]
 
 # Operators with a scalar operand, reflected ones included, and NumPy scalars

@@ -165,10 +165,14 @@ class Power(Function):
         y = self.outputs[0]()
         gx0 = gx1 = None
         if x0.requires_grad:
-            # Where the exponent is 0 the term is x1 * x0 ** 0 = 0; shifting the
-            # exponent there keeps 0 ** -1 (inf * 0 = nan) out of it.
-            zero_exponent = (x1.data == 0).astype(x0.dtype)
-            gx0 = sum_to(gy * x1 * x0 ** (x1 - 1 + zero_exponent), x0.shape)
+            # At a zero base with a zero exponent the term is 0 * 0 ** -1 = nan,
+            # though x0 ** 0 is constant there: shifting the exponent to 0 at
+            # those points alone gives the 0. Elsewhere the exponent stays
+            # x1 - 1, so the derivative of this gradient with respect to x1
+            # (x0 ** (x1 - 1) at x1 = 0) is right too.
+            xp = get_array_module(x0.data)
+            both_zero = xp.logical_and(x0.data == 0, x1.data == 0).astype(x0.dtype)
+            gx0 = sum_to(gy * x1 * x0 ** (x1 - 1 + both_zero), x0.shape)
         if x1.requires_grad:
             # d/dx1 = y log(x0), defined for a positive base; at a zero base y
             # is 0 too, and log(0 + 1) = 0 keeps -inf * 0 out.
