@@ -34,14 +34,16 @@ UNARY_CASES = [
     for name, op, call, reference, domain in UNARY for shape in UNARY_SHAPES
 ]
 
-BINARY = [("add", F.add, np.add), ("sub", F.sub, np.subtract), ("mul", F.mul, np.multiply),
-          ("div", F.div, np.divide), ("pow", F.pow, np.power)]
+# Through Variable's operators, which are these functions.
+BINARY = [("add", F.add, lambda a, b: a + b, np.add), ("sub", F.sub, lambda a, b: a - b, np.subtract),
+          ("mul", F.mul, lambda a, b: a * b, np.multiply), ("div", F.div, lambda a, b: a / b, np.divide),
+          ("pow", F.pow, lambda a, b: a ** b, np.power)]
 SHAPE_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 3, 4), (3, 1)), ((), (2, 3)),
                ((1,), (5,))]
 BINARY_CASES = [
     # Positive operands: a base for pow's log, a divisor away from 0.
-    OpCase(f"{name}{a}{b}", op, [uniform(a, 0.5, 2.0), uniform(b, 0.5, 2.0)], reference)
-    for name, op, reference in BINARY for a, b in SHAPE_PAIRS
+    OpCase(f"{name}{a}{b}", call, [uniform(a, 0.5, 2.0), uniform(b, 0.5, 2.0)], reference, op=op)
+    for name, op, call, reference in BINARY for a, b in SHAPE_PAIRS
 ] + [
     # A zero exponent: the gradient for the base is 0 there, and its derivative
     # with respect to the exponent is x0 ** -1.
