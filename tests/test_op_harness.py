@@ -22,7 +22,8 @@ from tests.op_harness import (OpCase, OpTests, check_backward, check_double_back
 # Anything else without a case fails test_every_public_function_has_a_case.
 EXEMPT = {
     # Attaches the operators and array methods to Variable when dezero.functions
-    # is imported; it computes nothing (tests/test_core.py covers the operators).
+    # is imported; it computes nothing itself. The operators it installs are
+    # tested in tests/test_core.py and run through the cases here (x + y, x ** c...).
     "setup_variable": "not an op: installs Variable's operators",
 }
 
