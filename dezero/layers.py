@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 import numpy as np
 
 from dezero.backend import array_types, as_cupy, as_numpy, cupy, get_array_module
-from dezero import serialization, visualize
+from dezero import habits, serialization, visualize
 from dezero.core import Parameter, Variable
 import dezero.functions as F
 from dezero.functions.shapes import pair
@@ -101,6 +101,13 @@ class Layer:
                     "optimizers and save_weights; assign each one as an attribute "
                     "(setattr(self, f'l{i}', layer)) or use dezero.models.Sequential")
         object.__setattr__(self, name, value)
+
+    if not TYPE_CHECKING:  # a __getattr__ would make type checkers accept any attribute
+        def __getattr__(self, name: str):
+            # Only reached when normal lookup fails: PyTorch's and Chainer's names
+            # (model.eval(), model.parameters()...) get the dezero way; any other
+            # name gets Python's usual AttributeError.
+            raise habits.attribute_error(self, name, habits.LAYER_ATTRIBUTES)
 
     def __delattr__(self, name: str) -> None:
         names = self._names_list()

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from dezero import serialization
+from dezero import habits, serialization
 from dezero.backend import as_cupy, as_numpy, get_array_module
 from dezero.core import Parameter, Variable
 
@@ -44,6 +44,17 @@ class Optimizer:
     slots: tuple = ()
     counters: tuple = ()
     step_counters: tuple = ()
+
+    def __new__(cls, *args, **kwargs):
+        # PyTorch's `Adam(model.parameters(), lr=...)` would otherwise fail with
+        # Python's "unexpected keyword", or store a generator as alpha.
+        habits.check_optimizer_arguments(cls, args, kwargs)
+        return super().__new__(cls)
+
+    if not TYPE_CHECKING:  # a __getattr__ would make type checkers accept any attribute
+        def __getattr__(self, name: str):
+            # Only reached when normal lookup fails: `optimizer.step()` and friends.
+            raise habits.attribute_error(self, name, habits.OPTIMIZER_ATTRIBUTES)
 
     def __init__(self):
         self.target = None
@@ -217,6 +228,11 @@ class Adam(Optimizer):
     def lr(self) -> float:
         """The bias-corrected step size of step ``self.t`` (of step 1 before any update)."""
         return self._lr_at(max(self.t, 1))
+
+    @lr.setter
+    def lr(self, value) -> None:
+        raise AttributeError(f"{type(self).__name__}.lr is derived from alpha at every step; "
+                             f"set the step size with `optimizer.alpha = {value!r}`")
 
     def update_one(self, param):
         xp = get_array_module(param.data)

@@ -5,6 +5,9 @@ Loading this package also gives :class:`~dezero.core.Variable` its operators
 and array methods (:func:`setup_variable`): they are functions of this package,
 and ``dezero.core`` sits below it and cannot import it.
 """
+from typing import TYPE_CHECKING
+
+from dezero import habits
 from dezero.core import Variable
 from dezero.functions.array import *  # noqa: F401,F403
 from dezero.functions.math import *  # noqa: F401,F403
@@ -15,8 +18,28 @@ from dezero.functions.noise import *  # noqa: F401,F403
 from dezero.functions.normalization import *  # noqa: F401,F403
 from dezero.functions.conv import *  # noqa: F401,F403
 from dezero.functions.pooling import *  # noqa: F401,F403
+from dezero.functions import activation as _activation
 from dezero.functions import array as _array
 from dezero.functions import math as _math
+
+# PyTorch's `dim=` and `keepdim=` get an error naming `axis=` and `keepdims=`.
+# Wrapped here, where users meet them as F.softmax..., so calls between the
+# submodules skip the wrapper.
+softmax = habits.renamed_keywords(_activation.softmax)
+log_softmax = habits.renamed_keywords(_activation.log_softmax)
+expand_dims = habits.renamed_keywords(_array.expand_dims)
+sum = habits.renamed_keywords(_array.sum)
+mean = habits.renamed_keywords(_array.mean)
+average = habits.renamed_keywords(_array.average)
+max = habits.renamed_keywords(_array.max)
+min = habits.renamed_keywords(_array.min)
+
+if not TYPE_CHECKING:  # a module __getattr__ would make type checkers accept any F.<name>
+    def __getattr__(name: str):
+        """``F.cross_entropy`` and other PyTorch names: say which dezero function it is."""
+        hint = habits.FUNCTION_NAMES.get(name)
+        message = f"module 'dezero.functions' has no attribute {name!r}"
+        raise AttributeError(message + (f": {hint}" if hint else ""))
 
 
 # =============================================================================
@@ -44,7 +67,7 @@ def _reduction_method(function):
 
     method.__name__ = function.__name__
     method.__doc__ = function.__doc__
-    return method
+    return habits.renamed_keywords(method)
 
 
 def _reflected(function):
