@@ -318,6 +318,13 @@ class Linear(Layer):
 
     def __init__(self, out_size: int, nobias: bool = False, dtype=np.float32,
                  in_size: Optional[int] = None):
+        if not isinstance(nobias, (bool, np.bool_)):
+            # PyTorch's and Chainer's Linear(in, out): here it would silently
+            # build `in` outputs without a bias.
+            raise TypeError(
+                f"Linear({out_size!r}, {nobias!r}): the second argument is nobias (True or False); "
+                f"dezero's Linear takes the output size first: Linear({nobias!r}) (the input size "
+                f"comes from the first batch) or Linear({nobias!r}, in_size={out_size!r})")
         super().__init__()
         self.out_size = int(out_size)
         self.dtype = np.dtype(dtype)

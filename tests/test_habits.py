@@ -89,6 +89,19 @@ def test_layers_still_pickle_and_copy():
         np.testing.assert_array_equal(clone(x).data, model(x).data)
 
 
+@pytest.mark.parametrize("args, fixed", [((784, 100), "Linear(100, in_size=784)"), ((3, 4), "Linear(4)")])
+def test_linear_refuses_the_pytorch_argument_order(args, fixed):
+    with pytest.raises(TypeError, match="the second argument is nobias") as info:
+        Linear(*args)
+    assert fixed in str(info.value)
+
+
+def test_linear_still_takes_nobias_positionally():
+    assert Linear(3, True).b is None
+    assert Linear(3, np.bool_(False)).b is not None
+    assert Linear(3, nobias=False, in_size=2).W.shape == (2, 3)
+
+
 # =============================================================================
 # Optimizers
 # =============================================================================
