@@ -271,8 +271,12 @@ class Layer:
         return None
 
     # --- looking at a model -----------------------------------------------------------
-    def plot(self, *inputs, to_file: str = "model.png"):
-        """Run forward on ``inputs`` and draw the graph; see :func:`dezero.visualize.plot_model`."""
+    def plot(self, *inputs, to_file="model.png"):
+        """Run forward on ``inputs`` and draw the graph; see :func:`dezero.visualize.plot_model`.
+
+        ``to_file=None`` writes nothing and returns the picture for a Jupyter
+        notebook, drawn inline (see :func:`dezero.visualize.show_graph`).
+        """
         return visualize.plot_model(self, *inputs, to_file=to_file)
 
     def summary(self, print_fn: Optional[Callable] = print) -> str:

@@ -18,7 +18,7 @@ from dezero.functions.shapes import (  # noqa: F401
 from dezero.gradient_check import (  # noqa: F401
     GradientCheckError, double_gradient_check, gradient_check, numerical_grad,
 )
-from dezero.visualize import get_dot_graph, plot_dot_graph  # noqa: F401
+from dezero.visualize import get_dot_graph, plot_dot_graph, show_graph  # noqa: F401
 
 
 def logsumexp(x, axis=1):

@@ -3,6 +3,7 @@
     y = F.tanh(x)
     print(get_dot_graph(y))               # text, needs nothing but this module
     plot_dot_graph(y, to_file="y.png")    # needs the `dot` program of Graphviz
+    show_graph(y)                         # in Jupyter: the picture, inline (SVG)
 
 Variables are drawn as ellipses, Functions as boxes, and the edges follow the
 data: input -> function -> output. Because ``backward(create_graph=True)``
@@ -20,7 +21,7 @@ from typing import Callable, Optional
 from dezero.core import Function, Variable, using_config
 from dezero.optional import import_optional
 
-__all__ = ["get_dot_graph", "plot_dot_graph", "plot_model", "summary", "GraphvizNotFoundError"]
+__all__ = ["get_dot_graph", "show_graph", "plot_dot_graph", "plot_model", "summary", "GraphvizNotFoundError"]
 
 _VARIABLE_STYLE = 'shape=ellipse, style=filled, fillcolor="#fbe3c2", color="#c8893a"'
 _FUNCTION_STYLE = 'shape=box, style=filled, fillcolor="#cfe2f3", color="#4a7fb0"'
@@ -155,30 +156,83 @@ def _display(path: str, fmt: str) -> None:
         display(Image(filename=path))
 
 
-def plot_dot_graph(output: Variable, verbose: bool = True, to_file="graph.png") -> str:
+def _graphviz_source(dot_text: str, caller: str):
+    """A ``graphviz.Source`` of ``dot_text``, once Graphviz is known to be usable."""
+    graphviz = import_optional("graphviz", "graphviz", f"{caller} (get_dot_graph needs nothing)")
+    if shutil.which("dot") is None:
+        raise GraphvizNotFoundError(
+            f"{caller}: the Graphviz program `dot` was not found on PATH; {_INSTALL_HINT}")
+    return graphviz, graphviz.Source(dot_text)
+
+
+def show_graph(output: Variable, verbose: bool = True):
+    """The graph behind ``output`` as an object Jupyter draws inline, as SVG.
+
+    Make it the last expression of a cell (or pass it to
+    ``IPython.display.display``) and the notebook shows the picture; nothing
+    is written to disk. The object is a ``graphviz.Source``, so it also has
+    ``.source`` (the DOT text), ``.pipe(format="png")`` (the image's bytes) and
+    ``.render(filename, format="svg")``.
+
+    Parameters
+    ----------
+    output : Variable
+        The end of the graph; everything it was computed from is drawn.
+    verbose : bool
+        Add each Variable's shape and dtype to its label.
+
+    Returns
+    -------
+    graphviz.Source
+        Rendered by Graphviz's ``dot`` when it is displayed (its
+        ``_repr_mimebundle_`` gives ``image/svg+xml``).
+
+    Raises
+    ------
+    TypeError
+        If ``output`` is not a Variable.
+    ImportError
+        If the ``graphviz`` Python package is missing (``pip install graphviz``).
+    GraphvizNotFoundError
+        If the Graphviz ``dot`` program is not installed.
+    """
+    dot_text = get_dot_graph(output, verbose)  # checks `output` first
+    return _graphviz_source(dot_text, "show_graph")[1]
+
+
+def plot_dot_graph(output: Variable, verbose: bool = True, to_file="graph.png"):
     """Render the graph behind ``output`` to an image file with Graphviz.
 
     Parameters
     ----------
     output : Variable
+        The end of the graph; everything it was computed from is drawn.
     verbose : bool
         Add each Variable's shape and dtype to its label.
-    to_file : str or os.PathLike
+    to_file : str, os.PathLike or None
         Where to write; the extension picks the format (``.png``, ``.svg``,
         ``.pdf``, or any other format of the ``dot`` program). Missing parent
         folders are created, and the file is replaced atomically, so a reader
-        never sees half an image.
+        never sees half an image. None writes nothing and returns what
+        :func:`show_graph` returns, for a notebook.
 
     Returns
     -------
-    str
-        ``to_file``. In a Jupyter notebook the image is also displayed.
+    str or graphviz.Source
+        ``to_file`` (in a Jupyter notebook the image is also displayed), or
+        with ``to_file=None`` an object that Jupyter draws inline.
 
     Raises
     ------
+    TypeError
+        If ``output`` is not a Variable.
+    ValueError
+        If the extension of ``to_file`` is not an image format Graphviz knows.
     GraphvizNotFoundError
         If the Graphviz ``dot`` program is not installed.
     """
+    if to_file is None:
+        return show_graph(output, verbose)
     path = os.fspath(to_file)
     fmt = os.path.splitext(path)[1][1:].lower()
     dot_text = get_dot_graph(output, verbose)  # checks `output` before anything is touched
@@ -189,12 +243,10 @@ def plot_dot_graph(output: Variable, verbose: bool = True, to_file="graph.png") 
             f"plot_dot_graph: cannot tell the image format from to_file={path!r}; "
             "end the name with .png, .svg or .pdf"
         )
-    if shutil.which("dot") is None:
-        raise GraphvizNotFoundError(
-            f"plot_dot_graph: the Graphviz program `dot` was not found on PATH; {_INSTALL_HINT}")
+    graphviz, source = _graphviz_source(dot_text, "plot_dot_graph")
 
     try:
-        image = graphviz.Source(dot_text).pipe(format=fmt)
+        image = source.pipe(format=fmt)
     except graphviz.ExecutableNotFound as e:
         raise GraphvizNotFoundError(
             f"plot_dot_graph: the Graphviz program `dot` could not be run; {_INSTALL_HINT}") from e
@@ -225,7 +277,7 @@ def plot_dot_graph(output: Variable, verbose: bool = True, to_file="graph.png") 
 # =============================================================================
 # Models
 # =============================================================================
-def plot_model(model, *inputs, to_file: str = "model.png") -> str:
+def plot_model(model, *inputs, to_file="model.png"):
     """Run ``model`` forward on ``inputs`` and draw the resulting graph with
     :func:`plot_dot_graph` (Graphviz's ``dot`` must be installed). Also
     ``model.plot(*inputs)``.
@@ -236,13 +288,19 @@ def plot_model(model, *inputs, to_file: str = "model.png") -> str:
         The model to draw.
     *inputs
         Inputs for one forward pass (a graph is recorded even under ``no_grad``).
-    to_file : str
-        The image file; its extension picks the format.
+    to_file : str, os.PathLike or None
+        The image file; its extension picks the format. None writes nothing
+        and returns an object Jupyter draws inline (see :func:`show_graph`).
 
     Returns
     -------
-    str
-        The path written.
+    str or graphviz.Source
+        The path written, or with ``to_file=None`` the inline picture.
+
+    Raises
+    ------
+    GraphvizNotFoundError
+        If the Graphviz ``dot`` program is not installed.
     """
     with using_config("enable_backprop", True):  # under no_grad there would be no graph
         y = model.forward(*inputs)

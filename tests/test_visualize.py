@@ -301,6 +301,65 @@ def test_notebook_display(tmp_path, monkeypatch):
     assert [type(o).__name__ for o in shown] == ["Image", "SVG"]
 
 
+# =============================================================================
+# Inline pictures for Jupyter (the IPython display protocol)
+# =============================================================================
+def svg_of(obj) -> str:
+    """What Jupyter shows for ``obj``: the SVG of its mime bundle."""
+    bundle = obj._repr_mimebundle_()
+    assert list(bundle) == ["image/svg+xml"]
+    svg = bundle["image/svg+xml"]
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and svg.rstrip().endswith("</svg>")
+    return svg
+
+
+@needs_dot
+def test_show_graph_gives_an_inline_svg_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    *_, y = x0_x1_graph(np.float32)
+    picture = dezero.utils.show_graph(y)
+    svg = svg_of(picture)
+    for label in (">Mul<", ">Add<", ">x0<", ">x1<", ">y<", "(2, 3) float32"):
+        assert label in svg
+    assert picture.source == get_dot_graph(y)  # the same DOT text, drawn
+    assert "float32" not in svg_of(dezero.visualize.show_graph(y, verbose=False))
+    assert os.listdir(tmp_path) == []
+
+
+@needs_dot
+def test_plot_dot_graph_without_a_file_returns_the_inline_picture(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    x = Variable(np.array(0.5), name="x")
+    g = dezero.grad(F.tanh(x), x, create_graph=True)  # the graph of a derivative
+    svg = svg_of(plot_dot_graph(g, to_file=None))
+    assert ">Tanh<" in svg and ">x<" in svg
+    assert os.listdir(tmp_path) == []
+
+
+@needs_dot
+def test_layer_plot_without_a_file_returns_the_inline_picture(tmp_path, monkeypatch):
+    from dezero.models import MLP
+
+    monkeypatch.chdir(tmp_path)
+    model = MLP((5, 2))
+    with dezero.no_grad():  # plot records a graph even so
+        svg = svg_of(model.plot(np.ones((4, 3), dtype=np.float32), to_file=None))
+    assert svg.count(">Linear<") == 2 and ">Sigmoid<" in svg
+    assert ">W<" in svg and "(3, 5) float32" in svg  # the lazy weights were made by the forward pass
+    assert os.listdir(tmp_path) == []
+
+
+def test_show_graph_without_dot_says_how_to_install_it(monkeypatch):
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(GraphvizNotFoundError) as info:
+        dezero.visualize.show_graph(F.exp(Variable(np.array(1.0))))
+    assert str(info.value).startswith("show_graph: the Graphviz program `dot` was not found")
+    for hint in INSTALL_HINTS:
+        assert hint in str(info.value)
+    with pytest.raises(TypeError, match="get_dot_graph: output must be a Variable"):
+        dezero.visualize.show_graph(np.zeros(2))
+
+
 def test_not_a_notebook_outside_jupyter():
     import dezero.visualize as visualize
 
