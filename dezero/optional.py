@@ -80,8 +80,16 @@ class _NoBar:
     def update(self, n: int = 1) -> None:
         pass
 
+    def set_postfix(self, *args, **kwargs) -> None:
+        pass
+
     def close(self) -> None:
         pass
+
+    @staticmethod
+    def write(text: str) -> None:
+        """Print ``text``: what ``tqdm.write`` does when no bar is drawn."""
+        print(text, flush=True)
 
     def __enter__(self) -> "_NoBar":
         return self

@@ -35,6 +35,7 @@ from dezero.dataloaders import DataLoader
 from dezero.files import DownloadError
 from dezero.models import Model
 from dezero.optimizers import Adam
+from dezero.optional import progress_bar
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -123,6 +124,7 @@ def main(argv=None) -> int:
     z_fixed = np.random.randn(64, args.z_dim).astype(np.float32)  # the same noise for every snapshot
 
     history = {"D": [], "G": []}
+    bar = progress_bar(total=epochs, unit="epoch")  # drawn only on a terminal
     for epoch in range(1, epochs + 1):
         sum_d = sum_g = 0.0
         for x, _ in loader:
@@ -149,8 +151,12 @@ def main(argv=None) -> int:
             sum_g += loss_g.data.item()
         history["D"].append(sum_d / len(loader))
         history["G"].append(sum_g / len(loader))
+        bar.set_postfix(loss_D=f"{history['D'][-1]:.3f}", loss_G=f"{history['G'][-1]:.3f}")
+        bar.update()
         if epoch % max(1, epochs // 10) == 0 or epoch == epochs:
-            print(f"epoch {epoch:3d}  loss D {history['D'][-1]:.4f}  loss G {history['G'][-1]:.4f}")
+            # bar.write prints above the bar (plain print when there is none)
+            bar.write(f"epoch {epoch:3d}  loss D {history['D'][-1]:.4f}  loss G {history['G'][-1]:.4f}")
+    bar.close()
 
     import matplotlib
     matplotlib.use("Agg")  # files only, never a window

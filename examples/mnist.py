@@ -142,7 +142,8 @@ def main(argv=None) -> int:
 
     model = MLP((1000, 1000, 10), activation=F.relu) if args.model == "mlp" else CNN()
     optimizer = Adam().setup(model)
-    train_loader = DataLoader(train_set, args.batch_size)
+    # progress=True: a bar over each epoch's batches, drawn only on a terminal.
+    train_loader = DataLoader(train_set, args.batch_size, progress=True)
     test_loader = DataLoader(test_set, args.batch_size, shuffle=False)
     if args.gpu:
         if cuda.gpu_enable:

@@ -37,6 +37,7 @@ from dezero.dataloaders import DataLoader
 from dezero.files import DownloadError
 from dezero.models import Model
 from dezero.optimizers import Adam
+from dezero.optional import progress_bar
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -120,6 +121,7 @@ def main(argv=None) -> int:
     optimizer = Adam(alpha=0.001).setup(model)
     loader = DataLoader(train_set, args.batch_size)
     test_x = np.stack([test_set[i][0] for i in range(min(len(test_set), 500))])
+    bar = progress_bar(total=epochs, unit="epoch")  # drawn only on a terminal
     for epoch in range(1, epochs + 1):
         sum_loss = 0.0
         for x, _ in loader:
@@ -128,11 +130,15 @@ def main(argv=None) -> int:
             loss.backward()
             optimizer.update()
             sum_loss += loss.data.item() * len(x)
+        bar.set_postfix(train_loss=f"{sum_loss / len(train_set):.2f}")
+        bar.update()
         if epoch % max(1, epochs // 10) == 0 or epoch == epochs:
             with dezero.no_grad():
                 test_loss = model.loss(test_x).data.item()
-            print(f"epoch {epoch:3d}  train loss {sum_loss / len(train_set):.3f}  test loss {test_loss:.3f}"
-                  "  (negative ELBO per image, in nats)")
+            # bar.write prints above the bar (plain print when there is none)
+            bar.write(f"epoch {epoch:3d}  train loss {sum_loss / len(train_set):.3f}  test loss {test_loss:.3f}"
+                      "  (negative ELBO per image, in nats)")
+    bar.close()
 
     import matplotlib
     matplotlib.use("Agg")  # files only, never a window

@@ -109,6 +109,7 @@ def test_gan(tmp_path):
     proc, _ = run_example("gan.py", tmp_path, "--out", str(out))
     assert re.search(rf"^epoch +3  loss D {NUM}  loss G {NUM}$", proc.stdout, re.MULTILINE), proc.stdout
     assert_files(out, "gan_samples.png", "gan_losses.png")
+    assert "\r" not in proc.stderr  # no progress bar when stderr is not a terminal
 
 
 def test_vae(tmp_path):
@@ -117,6 +118,47 @@ def test_vae(tmp_path):
     losses = [float(v) for v in re.findall(rf"^epoch +\d+  train loss {NUM}", proc.stdout, re.MULTILINE)]
     assert len(losses) == 3 and losses[-1] < losses[0], proc.stdout
     assert_files(out, "vae_reconstructions.png", "vae_samples.png")
+    assert "\r" not in proc.stderr  # no progress bar when stderr is not a terminal
+
+
+def run_on_a_terminal(script, tmp_path, *args) -> str:
+    """Run an example with stdout and stderr on a pseudo-terminal; return what it showed."""
+    import fcntl
+    import pty
+    import termios
+
+    env = dict(os.environ, DEZERO_QUICK="1", DEZERO_HOME=str(tmp_path / "home"), MPLBACKEND="Agg",
+               OPENBLAS_NUM_THREADS="1", TERM="xterm")
+    env.pop("PYTHONPATH", None)
+    controller, terminal = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide, and tqdm fits its bar to that.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen([sys.executable, os.path.join(EXAMPLES, script), *args], cwd=tmp_path, env=env,
+                            stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert proc.wait(timeout=300) == 0, shown.decode(errors="replace")
+    return shown.decode(errors="replace")
+
+
+@pytest.mark.parametrize("script, unit", [("gan.py", "epoch"), ("demo.py", "batch")])
+def test_long_examples_draw_a_progress_bar_on_a_terminal(tmp_path, script, unit):
+    pytest.importorskip("tqdm")
+    shown = run_on_a_terminal(script, tmp_path, "--out", str(tmp_path / "out"))
+    assert re.search(rf"\d+/\d+ \[[0-9:<]+, +[0-9.]+ ?{unit}/s", shown), shown[-2000:]
+    assert "\r" in shown  # the bar redraws itself in place
+    # The epoch lines are still there, whole, each on a line of its own (the bar
+    # is wiped with a carriage return first).
+    assert re.search(r"[\r\n]epoch +\d[^\r\n|]* loss [^\r\n|]*\r?\n", shown), shown[-2000:]
 
 
 def test_demo_quick_writes_into_demo_output_of_the_working_directory(tmp_path):
