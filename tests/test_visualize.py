@@ -426,6 +426,26 @@ def test_tanh_example_quick(tmp_path):
     assert 100 <= width <= 3000 and 300 <= height <= 5000
 
 
+@needs_dot
+def test_tanh_example_default_graph_opens_in_an_image_viewer(tmp_path):
+    # The book's 6th derivative is a 9777x9851 px PNG that viewers refuse: the
+    # default is the 3rd, and deep graphs are one flag away as SVG.
+    env = dict(os.environ)
+    env.pop("DEZERO_QUICK", None)
+    out = tmp_path / "graphs"
+    proc = subprocess.run([sys.executable, TANH_EXAMPLE, "--out", str(out)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert len(re.findall(r"^order \d+: ", proc.stdout, flags=re.M)) == 3
+    width, height = png_size((out / "tanh_order3.png").read_bytes())
+    assert max(width, height) <= 4096
+    proc = subprocess.run([sys.executable, TANH_EXAMPLE, "--order", "4", "--format", "svg", "--out", str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    svg = (out / "tanh_order4.svg").read_text()
+    assert "<svg" in svg and "d4y/dx4" in svg
+
+
 def test_docs_png_is_small_and_valid():
     path = os.path.join(REPO, "docs", "tanh_graph.png")
     data = open(path, "rb").read()
