@@ -1,0 +1,140 @@
+"""Sphinx configuration of dezero's documentation.
+
+Build it from the repository root (see README):
+
+    python3 -m pip install -e ".[docs]"
+    python3 -m sphinx -W --keep-going -b html docs docs/_build/html
+
+The pages are Markdown (MyST). The API reference is generated from the
+docstrings (autodoc, NumPy style through napoleon): one page per module of the
+package, written into ``api/generated/`` at the start of every build, so a
+module added to ``dezero/`` appears without editing anything here.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+
+DOCS = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(DOCS)
+sys.path.insert(0, REPO)  # document this checkout, installed or not
+
+import dezero  # noqa: E402
+
+project = "dezero"
+author = "the dezero authors"
+copyright = "the dezero authors, MIT license"
+release = dezero.__version__
+version = release
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+]
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+root_doc = "index"
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+
+# MyST: ::: fences, $math$, and #anchors for every heading down to ###.
+myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
+myst_heading_anchors = 3
+
+# autodoc + napoleon: NumPy-style sections, members in source order.
+autodoc_default_options = {"members": True, "member-order": "bysource", "show-inheritance": True}
+autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented"
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+
+html_theme = "alabaster"
+html_title = f"dezero {release}"
+html_theme_options = {
+    "description": "a define-by-run autograd framework you can read",
+    "fixed_sidebar": True,
+    "show_relbars": True,
+    # Wide enough for the three-column tables of the PyTorch/Chainer page.
+    "page_width": "1240px",
+    "sidebar_width": "220px",
+    "body_max_width": "none",
+}
+
+# The API reference: one page per public module, in the package's layer order
+# (each module depends only on those before it), then any module not named here.
+API_ORDER = [
+    "dezero", "dezero.backend", "dezero.core", "dezero.functions", "dezero.functions.math",
+    "dezero.functions.array", "dezero.functions.connection", "dezero.functions.activation",
+    "dezero.functions.loss", "dezero.functions.noise", "dezero.functions.normalization",
+    "dezero.functions.conv", "dezero.functions.pooling", "dezero.functions.shapes",
+    "dezero.layers", "dezero.models", "dezero.optimizers", "dezero.serialization",
+    "dezero.datasets", "dezero.transforms", "dezero.dataloaders", "dezero.files",
+    "dezero.visualize", "dezero.gradient_check", "dezero.utils", "dezero.optional",
+    "dezero.tuning", "dezero.habits", "dezero.cuda",
+]
+
+
+def public_modules() -> list:
+    """Every module of the package whose name has no part starting with '_'."""
+    names = ["dezero"]
+    for info in pkgutil.walk_packages(dezero.__path__, prefix="dezero."):
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            names.append(info.name)
+    known = [name for name in API_ORDER if name in names]
+    return known + sorted(set(names) - set(known))
+
+
+def api_page(name: str) -> str:
+    """The Markdown source of the reference page of module ``name``."""
+    importlib.import_module(name)  # fail here, clearly, if a module does not import
+    lines = [f"# `{name}`", ""]
+    if name == "dezero":
+        # The package re-exports the names people use most; they are
+        # documented where they are defined.
+        lines += [
+            "```{eval-rst}", ".. automodule:: dezero", "   :no-members:", "```", "",
+            "Names available as `dezero.<name>`, documented in their modules:", "",
+            "- {class}`~dezero.core.Variable`, {class}`~dezero.core.Parameter`, {class}`~dezero.core.Function`,"
+            " {class}`~dezero.core.Config`, {func}`~dezero.core.no_grad`, {func}`~dezero.core.test_mode`,"
+            " {func}`~dezero.core.using_config`, {func}`~dezero.core.grad`, {func}`~dezero.core.as_array`,"
+            " {func}`~dezero.core.as_variable` (from {mod}`dezero.core`)",
+            "- {class}`~dezero.layers.Layer` (from {mod}`dezero.layers`); {class}`~dezero.models.Model`,"
+            " {class}`~dezero.models.Sequential`, {class}`~dezero.models.MLP` (from {mod}`dezero.models`)",
+            "- {class}`~dezero.dataloaders.DataLoader`, {class}`~dezero.dataloaders.SeqDataLoader`"
+            " (from {mod}`dezero.dataloaders`)",
+            "- {func}`~dezero.serialization.save_checkpoint`, {func}`~dezero.serialization.load_checkpoint`"
+            " (from {mod}`dezero.serialization`)",
+            "- the modules `backend`, `cuda`, `functions`, `utils`, `layers`, `models`, `optimizers`,"
+            " `serialization`, `datasets`, `dataloaders`, `transforms`, `tuning`",
+            "",
+        ]
+    else:
+        # autodoc writes reStructuredText, which MyST reads inside eval-rst.
+        lines += ["```{eval-rst}", f".. automodule:: {name}", "```", ""]
+    return "\n".join(lines)
+
+
+def write_api_pages(app) -> None:
+    """Write ``api/generated/NN-<module>.md`` for every public module, NN
+    giving the order of :data:`API_ORDER` (only files whose text changed are
+    rewritten, so incremental builds stay quick)."""
+    folder = os.path.join(DOCS, "api", "generated")
+    os.makedirs(folder, exist_ok=True)
+    wanted = {}
+    for position, name in enumerate(public_modules()):
+        wanted[f"{position:02d}-{name}.md"] = api_page(name)
+    for stale in set(os.listdir(folder)) - set(wanted):
+        os.remove(os.path.join(folder, stale))
+    for file_name, text in wanted.items():
+        path = os.path.join(folder, file_name)
+        if not os.path.exists(path) or open(path, encoding="utf-8").read() != text:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+
+
+def setup(app) -> None:
+    app.connect("builder-inited", write_api_pages)
