@@ -61,8 +61,10 @@ FUNCTION_NAMES = {
                 "(it applies log_softmax itself)",
     "mse_loss": "use `F.mean_squared_error(x0, x1)` (it averages over the batch, not over every element)",
     "binary_cross_entropy_with_logits": "use `F.sigmoid_cross_entropy(logits, labels)`",
-    "max_pool2d": "use `F.pooling(x, kernel_size, stride, pad)` (max pooling; also `F.max_pooling`)",
-    "avg_pool2d": "use `F.average_pooling(x, kernel_size, stride, pad)`",
+    "max_pool2d": "use `F.pooling(x, kernel_size, stride, pad)` (max pooling; also `F.max_pooling`); "
+                  "its stride defaults to 1, not to kernel_size",
+    "avg_pool2d": "use `F.average_pooling(x, kernel_size, stride, pad)`; its stride defaults to 1, "
+                  "not to kernel_size",
     "conv_transpose2d": "use `F.deconv2d(x, W, b, stride, pad)`",
     "embedding": "use `F.embed_id(x, W)`",
     "squeeze": "use `F.reshape(x, shape)`",
