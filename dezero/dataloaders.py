@@ -41,8 +41,10 @@ class DataLoader:
         Skip the last batch when it is smaller than ``batch_size``. By
         default it is kept, so every item is seen once per epoch.
     progress : bool
-        Show a tqdm progress bar over each epoch.
+        Show a tqdm progress bar over each epoch (only when stderr is a terminal).
 
+    Notes
+    -----
     Each step returns ``(x, t)``: the items' inputs stacked along a new first
     axis (dtype kept, e.g. float32) and their labels as one array (int64 for
     int labels), or None when the dataset has no labels. ``len(loader)`` is

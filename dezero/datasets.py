@@ -61,6 +61,8 @@ class Dataset:
         Applied to each input and each label as it is fetched; None is the
         identity.
 
+    Notes
+    -----
     ``dataset[i]`` returns ``(transform(data[i]), target_transform(label[i]))``,
     or ``(x, None)`` when there are no labels. Datasets too large for memory
     override ``__getitem__`` and ``__len__`` and read items on access instead

@@ -1,4 +1,4 @@
-"""Optimizers: turn gradients into parameter updates.
+"""Optimizers: turn gradients into parameter updates::
 
     optimizer = Adam().setup(model)
     for x, t in batches:

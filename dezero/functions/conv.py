@@ -209,6 +209,13 @@ def im2col(x, kernel_size, stride=1, pad=0, to_matrix: bool = True) -> Variable:
         True: a matrix (N*OH*OW, C*KH*KW) with one window per row.
         False: the 6-D array (N, C, KH, KW, OH, OW).
 
+    Returns
+    -------
+    Variable
+        The windows, laid out as ``to_matrix`` says.
+
+    Notes
+    -----
     Its gradient is :func:`col2im` (and the other way round): the two are exact adjoints.
     """
     x = as_variable(x)

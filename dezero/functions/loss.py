@@ -113,6 +113,21 @@ def softmax_cross_entropy(x, t) -> Variable:
     t : Variable or integer array of shape (N,)
         Class labels in ``[0, C)``.
 
+    Returns
+    -------
+    Variable
+        The 0-d mean loss, of x's dtype.
+
+    Raises
+    ------
+    ValueError
+        If x is not 2-D or is empty, if t's shape does not match, or a label
+        is outside ``[0, C)``.
+    TypeError
+        If x is not floating point or t is not integer.
+
+    Notes
+    -----
     Computed from a log-softmax (log-sum-exp trick), never from ``log(softmax)``,
     so it is finite for logits of any size.
     """
@@ -173,6 +188,18 @@ def sigmoid_cross_entropy(x, t) -> Variable:
     t : Variable or array of the same shape as ``x``
         Targets: integer/boolean labels 0 or 1, or floats in [0, 1].
 
+    Returns
+    -------
+    Variable
+        The 0-d mean loss, of x's dtype.
+
+    Raises
+    ------
+    ValueError
+        If x is empty, the shapes differ or a target is outside [0, 1].
+
+    Notes
+    -----
     Evaluated as ``max(x, 0) - x * t + log(1 + exp(-|x|))``, which equals
     ``-(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x)))`` and never overflows.
     """
@@ -201,6 +228,18 @@ def binary_cross_entropy(p, t) -> Variable:
     t : Variable or array of the same shape as ``p``
         Targets: integer/boolean labels 0 or 1, or floats in [0, 1].
 
+    Returns
+    -------
+    Variable
+        The 0-d mean loss, of p's dtype.
+
+    Raises
+    ------
+    ValueError
+        If p is empty, the shapes differ, or p or t is outside [0, 1].
+
+    Notes
+    -----
     ``p`` is clipped to ``[eps, 1 - eps]`` with ``eps = 1e-7`` so that ``log``
     never sees 0: the loss is at most ``-log(1e-7)`` ~ 16.1 per element. The eps
     is chosen for float32, where ``1 - 1e-7`` still rounds below 1 (a smaller eps
@@ -238,7 +277,14 @@ def accuracy(y, t) -> Variable:
     Parameters
     ----------
     y : Variable or array of shape (N, C) (or (N, C, ...): classes on axis 1)
+        Scores, one per class.
     t : Variable or integer array of shape (N,) (or (N, ...))
+        The correct class of each row.
+
+    Returns
+    -------
+    Variable
+        The fraction of correct rows, a 0-d value in [0, 1].
     """
     y_data, t_data = _raw("accuracy", "y", y), _raw("accuracy", "t", t)
     if y_data.ndim < 2:
