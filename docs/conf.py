@@ -47,7 +47,9 @@ myst_heading_anchors = 3
 # autodoc + napoleon: NumPy-style sections, members in source order.
 autodoc_default_options = {"members": True, "member-order": "bysource", "show-inheritance": True}
 autodoc_typehints = "description"
-autodoc_typehints_description_target = "documented"
+# Type hints fill in the types of documented parameters; a documented return
+# value already names its type.
+autodoc_typehints_description_target = "documented_params"
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
