@@ -30,6 +30,16 @@ def get_array_module(x):
 
     Variables are looked through to their data; anything that is not a CuPy
     array (Python scalars, NumPy arrays, None) maps to NumPy.
+
+    Parameters
+    ----------
+    x : Variable, array, scalar or None
+        What to look at.
+
+    Returns
+    -------
+    module
+        ``cupy`` for a CuPy array (or a Variable holding one), else ``numpy``.
     """
     data = getattr(x, "data", x) if not isinstance(x, array_types) else x
     if cupy is not None and isinstance(data, cupy.ndarray):
@@ -48,7 +58,17 @@ def _require_gpu(what: str) -> None:
 
 
 def as_numpy(x) -> np.ndarray:
-    """Return ``x`` as a NumPy array (copying from the GPU if needed)."""
+    """Return ``x`` as a NumPy array (copying from the GPU if needed).
+
+    Parameters
+    ----------
+    x : array, scalar or Variable data
+        NumPy arrays are returned as they are; CuPy arrays are copied to the host.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     if isinstance(x, np.ndarray):
         return x
     if np.isscalar(x):
@@ -59,7 +79,22 @@ def as_numpy(x) -> np.ndarray:
 
 
 def as_cupy(x):
-    """Return ``x`` as a CuPy array on the current device."""
+    """Return ``x`` as a CuPy array on the current device.
+
+    Parameters
+    ----------
+    x : array or scalar
+        CuPy arrays are returned as they are; anything else is copied to the device.
+
+    Returns
+    -------
+    cupy.ndarray
+
+    Raises
+    ------
+    RuntimeError
+        If CuPy is not installed or no CUDA device is available.
+    """
     _require_gpu("as_cupy")
     if isinstance(x, cupy.ndarray):
         return x

@@ -30,7 +30,21 @@ class Config:
 
 @contextlib.contextmanager
 def using_config(name: str, value) -> Iterator[None]:
-    """Temporarily set ``Config.<name>`` to ``value``."""
+    """Temporarily set ``Config.<name>`` to ``value``.
+
+    Parameters
+    ----------
+    name : str
+        An attribute of :class:`Config` (``"enable_backprop"`` or ``"train"``).
+    value
+        Its value inside the ``with`` block; the old value comes back at the end,
+        also when the block raises.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        To be used in a ``with`` statement.
+    """
     old_value = getattr(Config, name)
     setattr(Config, name, value)
     try:
@@ -40,12 +54,26 @@ def using_config(name: str, value) -> Iterator[None]:
 
 
 def no_grad():
-    """Context manager under which no graph is recorded (inference, parameter updates)."""
+    """Context manager under which no graph is recorded (inference, parameter updates).
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        ``with dezero.no_grad(): ...`` sets ``Config.enable_backprop`` to False
+        inside the block.
+    """
     return using_config("enable_backprop", False)
 
 
 def test_mode():
-    """Context manager that switches layers such as dropout and batch norm to inference."""
+    """Context manager that switches layers such as dropout and batch norm to inference.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        ``with dezero.test_mode(): ...`` sets ``Config.train`` to False inside the
+        block (PyTorch's ``model.eval()``, for every model at once).
+    """
     return using_config("train", False)
 
 
@@ -126,10 +154,18 @@ class Variable:
 
     # --- graph bookkeeping -------------------------------------------------------
     def set_creator(self, func: "Function") -> None:
+        """Record ``func`` as the Function that made this Variable (used by the engine).
+
+        Parameters
+        ----------
+        func : Function
+            The Function whose output this Variable is; the generation follows from it.
+        """
         self.creator = func
         self.generation = func.generation + 1
 
     def cleargrad(self) -> None:
+        """Forget the gradient: ``self.grad = None`` (gradients accumulate until then)."""
         self.grad = None
 
     def unchain(self) -> None:
@@ -163,6 +199,8 @@ class Variable:
             Gradient of the final objective with respect to self; defaults to
             ``self.grad`` if set, else ones.
 
+        Notes
+        -----
         Gradients accumulate into ``.grad`` across calls (``cleargrad`` resets
         them); each ``.grad`` holds an array of its own, safe to modify in place.
         """
@@ -187,6 +225,13 @@ class Variable:
 
     # --- device ------------------------------------------------------------------
     def to_cpu(self) -> "Variable":
+        """Move the data and the gradient to the host (NumPy), in place.
+
+        Returns
+        -------
+        Variable
+            self, with its data (and gradient) moved to NumPy.
+        """
         from dezero.backend import as_numpy
 
         if self.data is not None:
@@ -196,6 +241,18 @@ class Variable:
         return self
 
     def to_gpu(self) -> "Variable":
+        """Move the data and the gradient to the GPU (CuPy), in place.
+
+        Returns
+        -------
+        Variable
+            self, with its data (and gradient) moved to CuPy.
+
+        Raises
+        ------
+        RuntimeError
+            If CuPy or a CUDA device is missing.
+        """
         from dezero.backend import as_cupy
 
         if self.data is not None:
@@ -252,6 +309,17 @@ def as_array(x, like=None):
     A Python or NumPy scalar takes the dtype of ``like`` when ``like`` is a
     floating array, so ``float32_var * 2.0`` and ``float32_var * np.float64(2)``
     both stay float32 (NumPy 2 alone would promote the latter to float64).
+
+    Parameters
+    ----------
+    x : array or scalar
+        Arrays are returned unchanged.
+    like : array, optional
+        Gives a scalar its backend and (for floating arrays) its dtype.
+
+    Returns
+    -------
+    numpy.ndarray or cupy.ndarray
     """
     if isinstance(x, array_types):
         return x
@@ -265,7 +333,20 @@ def as_array(x, like=None):
 
 def as_variable(obj, like=None) -> Variable:
     """Wrap arrays and scalars as Variables (constants: ``requires_grad=False``);
-    Variables pass through."""
+    Variables pass through.
+
+    Parameters
+    ----------
+    obj : Variable, array or scalar
+        The value to wrap.
+    like : array, optional
+        Gives a scalar its backend and dtype (see :func:`as_array`).
+
+    Returns
+    -------
+    Variable
+        ``obj`` itself if it is a Variable, else a new constant Variable.
+    """
     if isinstance(obj, Variable):
         return obj
     return Variable(as_array(obj, like), requires_grad=False)
@@ -346,9 +427,36 @@ class Function:
         self.outputs = [weakref.ref(output) for output in outputs]
 
     def forward(self, *xs):
+        """Compute the output(s) from raw arrays; subclasses implement it.
+
+        Parameters
+        ----------
+        *xs : numpy.ndarray or cupy.ndarray
+            The inputs' data, one argument per input.
+
+        Returns
+        -------
+        array or tuple of arrays
+            The output(s), of the inputs' backend; take it with
+            ``xp = get_array_module(x)``.
+        """
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
     def backward(self, *gys):
+        """Gradients with respect to the inputs; subclasses implement it. ``self.inputs`` holds the inputs.
+
+        Parameters
+        ----------
+        *gys : Variable or None
+            The gradient of each output (None for an output that did not reach the loss).
+
+        Returns
+        -------
+        Variable, None or tuple of them
+            One gradient per input, shaped like it (None for an input that needs
+            none). Built from differentiable functions, so that
+            ``create_graph=True`` can differentiate it again.
+        """
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
     def __repr__(self) -> str:
@@ -514,7 +622,9 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False):
     Parameters
     ----------
     outputs : Variable or sequence of Variables
+        What to differentiate.
     inputs : Variable or sequence of Variables
+        With respect to what.
     grad_outputs : array, Variable or sequence of them, optional
         Upstream gradients (ones by default).
     create_graph : bool
@@ -522,8 +632,9 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False):
 
     Returns
     -------
-    Variable or list of Variables (None for an input the outputs do not depend on),
-    matching the form of ``inputs``.
+    Variable or list of Variables
+        Matching the form of ``inputs``; None for an input the outputs do not
+        depend on.
     """
     single_input = isinstance(inputs, Variable)
     outputs = [outputs] if isinstance(outputs, Variable) else list(outputs)

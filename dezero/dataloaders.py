@@ -111,7 +111,13 @@ class DataLoader:
         return x, t
 
     def next(self):
-        """Python-2 style alias of ``__next__``, as in the book."""
+        """Python-2 style alias of ``__next__``, as in the book.
+
+        Returns
+        -------
+        tuple
+            The next ``(x, t)`` batch.
+        """
         return self.__next__()
 
     def _collate(self, batch):
@@ -154,6 +160,17 @@ class SeqDataLoader(DataLoader):
     so a recurrent state carried from one step to the next follows each
     stream's own history. An epoch has ``jump`` steps; the last
     ``len(dataset) % batch_size`` items are not visited.
+
+    Parameters
+    ----------
+    dataset
+        A time series: ``dataset[i]`` is the pair of step i.
+    batch_size : int
+        The number of parallel streams.
+    gpu : bool
+        Return CuPy arrays.
+    progress : bool
+        Show a progress bar over each epoch (on a terminal only).
     """
 
     def __init__(self, dataset, batch_size: int, gpu: bool = False, progress: bool = False):

@@ -121,6 +121,15 @@ class NpyFolder(Dataset):
         for i, (x, t) in enumerate(samples):
             np.save(f"data/{i}.npy", x); np.save(f"label/{i}.npy", t)
         loader = DataLoader(NpyFolder("data", "label"), batch_size=32)
+
+    Parameters
+    ----------
+    data_dir : str
+        The folder of ``0.npy`` ... ``N-1.npy``.
+    label_dir : str, optional
+        The folder of the labels, under the same names; None: no labels.
+    transform, target_transform : callable, optional
+        Applied to each item and each label as it is read.
     """
 
     def __init__(self, data_dir: str, label_dir: Optional[str] = None,
@@ -162,6 +171,18 @@ def get_spiral(train: bool = True):
     seeds are fixed (different for train and test) and use NumPy's legacy
     RandomState, whose stream NumPy keeps frozen, so the data is the same on
     every machine and version.
+
+    Parameters
+    ----------
+    train : bool
+        The training set or the test set (another fixed seed).
+
+    Returns
+    -------
+    x : numpy.ndarray
+        (300, 2) float32 points.
+    t : numpy.ndarray
+        (300,) int64 arm (class) of each point.
     """
     num_data, num_class = 100, 3
     rng = np.random.RandomState(1984 if train else 2020)
@@ -231,6 +252,15 @@ class Digits(Dataset):
     test items), identical in every run. The default transform flattens each
     image to (64,) for an MLP; pass ``transform=None`` for (1, 8, 8) images.
     Needs scikit-learn (``pip install scikit-learn``).
+
+    Parameters
+    ----------
+    train : bool
+        The training split (True) or the test split.
+    transform : callable, optional
+        Applied to each image as it is fetched; None gives the raw item.
+    target_transform : callable, optional
+        Applied to each label.
     """
 
     test_ratio = 0.2
@@ -252,6 +282,13 @@ class Digits(Dataset):
 
     @staticmethod
     def labels() -> dict:
+        """Class id -> name.
+
+        Returns
+        -------
+        dict
+            ``{0: '0', ..., 9: '9'}``.
+        """
         return {i: str(i) for i in range(10)}
 
 
@@ -285,6 +322,23 @@ def read_idx(path: "str | os.PathLike", ndim: Optional[int] = None) -> np.ndarra
     dimensions, which must equal ``ndim`` when given) and the payload must
     have exactly the size the header announces; anything else raises
     ``ValueError`` naming the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, gzip'd when its name ends in ``.gz``.
+    ndim : int, optional
+        The number of dimensions the file must have.
+
+    Returns
+    -------
+    numpy.ndarray
+        The array, in native byte order.
+
+    Raises
+    ------
+    ValueError
+        If the header or the size of the payload is wrong.
     """
     path = os.fspath(path)
     compressed = path.endswith(".gz")
@@ -324,6 +378,15 @@ class MNIST(Dataset):
     image to (784,) and divides by 255, giving values in [0, 1] for an MLP;
     ``transform=None`` gives the raw (1, 28, 28) image, e.g. for a CNN.
     The four gzip'd IDX files are downloaded once into ``<cache>/mnist/``.
+
+    Parameters
+    ----------
+    train : bool
+        The training split (True) or the test split.
+    transform : callable, optional
+        Applied to each image as it is fetched; None gives the raw item.
+    target_transform : callable, optional
+        Applied to each label.
     """
 
     folder = "mnist"
@@ -362,7 +425,13 @@ class MNIST(Dataset):
 
     @staticmethod
     def labels() -> dict:
-        """Class id -> name."""
+        """Class id -> name.
+
+        Returns
+        -------
+        dict
+            ``{0: '0', ..., 9: '9'}``.
+        """
         return {i: str(i) for i in range(10)}
 
 
@@ -382,6 +451,13 @@ class FashionMNIST(MNIST):
 
     @staticmethod
     def labels() -> dict:
+        """Class id -> name.
+
+        Returns
+        -------
+        dict
+            ``{0: 'T-shirt/top', 1: 'Trouser', ..., 9: 'Ankle boot'}``.
+        """
         names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
         return dict(enumerate(names))
@@ -415,6 +491,23 @@ class RestrictedUnpickler(pickle.Unpickler):
     }
 
     def find_class(self, module: str, name: str):
+        """Resolve a global named by the pickle, refusing all but the allowed ones.
+
+        Parameters
+        ----------
+        module, name : str
+            The global the pickle asks for.
+
+        Returns
+        -------
+        object
+            The class or function, when it is in :attr:`ALLOWED`.
+
+        Raises
+        ------
+        pickle.UnpicklingError
+            For any other global.
+        """
         # NumPy 2 renamed numpy.core to numpy._core: pickles name either one
         # (CIFAR's, from Python 2, the old one). Check one spelling, import the
         # one this NumPy has.
@@ -437,6 +530,25 @@ def load_pickle(path: str, encoding: str = "bytes"):
 
     ``encoding="bytes"`` reads Python 2 pickles (like CIFAR's) with their
     strings as bytes, the way their authors document.
+
+    Parameters
+    ----------
+    path : str
+        The pickled file.
+    encoding : str
+        How Python 2 strings are decoded (``"bytes"`` keeps them as bytes).
+
+    Returns
+    -------
+    object
+        Plain containers, numbers, strings, bytes and NumPy arrays only.
+
+    Raises
+    ------
+    pickle.UnpicklingError
+        If the file names any other global (it could run code).
+    ValueError
+        If the file is truncated or not a pickle.
     """
     with open(path, "rb") as f:
         try:
@@ -465,6 +577,25 @@ def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
     device files are refused. The archive is unpacked into a temporary folder
     and moved into place only when complete, so an interrupted extraction
     never looks finished.
+
+    Parameters
+    ----------
+    archive : str
+        The tar file (compressed or not).
+    dest_dir : str
+        Where the folder is created.
+    folder : str
+        The folder inside the archive to extract.
+
+    Returns
+    -------
+    str
+        The path of the extracted folder, ``dest_dir/folder``.
+
+    Raises
+    ------
+    ValueError
+        If a member would land outside the folder or is a link or special file.
     """
     final = os.path.join(dest_dir, folder)
     tmp = tempfile.mkdtemp(prefix=f".{folder}.", dir=dest_dir)
@@ -507,6 +638,15 @@ class CIFAR10(Dataset):
     python-version archive is downloaded once and extracted safely into
     ``<cache>/cifar-10-batches-py/``; its pickled batches are read with
     :class:`RestrictedUnpickler`.
+
+    Parameters
+    ----------
+    train : bool
+        The training split (True) or the test split.
+    transform : callable, optional
+        Applied to each image as it is fetched; None gives the raw item.
+    target_transform : callable, optional
+        Applied to each label.
     """
 
     url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -548,6 +688,13 @@ class CIFAR10(Dataset):
 
     @staticmethod
     def labels() -> dict:
+        """Class id -> name.
+
+        Returns
+        -------
+        dict
+            ``{0: 'airplane', 1: 'automobile', ..., 9: 'truck'}``.
+        """
         names = ["airplane", "automobile", "bird", "cat", "deer",
                  "dog", "frog", "horse", "ship", "truck"]
         return dict(enumerate(names))
@@ -555,7 +702,13 @@ class CIFAR10(Dataset):
 
 class ImageNet(Dataset):
     """Only the class names of ImageNet (for labelling a pretrained model's
-    predictions); the images themselves are not provided."""
+    predictions); the images themselves are not provided.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Not used: creating an ImageNet dataset raises NotImplementedError, which says so.
+    """
 
     labels_file = "imagenet_labels.txt"
 
@@ -570,6 +723,16 @@ class ImageNet(Dataset):
         Python dict literal ``{0: 'tench, Tinca tinca', ...}`` of the widely
         shared ``imagenet1000_clsidx_to_labels.txt`` (read with
         ``ast.literal_eval``, never ``eval``).
+
+        Returns
+        -------
+        dict
+            ``{class id: name}`` for the 1000 classes.
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            If the file is missing (the message says where to put it) or malformed.
         """
         path = os.path.join(cache_dir(), ImageNet.labels_file)
         if not os.path.exists(path):
@@ -602,6 +765,15 @@ class CharText(Dataset):
     the next, the layout :class:`~dezero.dataloaders.SeqDataLoader` expects.
     With ``seq_len=L`` item i is (ids[i:i+L], ids[i+1:i+L+1]), overlapping
     windows for batched sequence training.
+
+    Parameters
+    ----------
+    path : str
+        The UTF-8 text file.
+    seq_len : int, optional
+        None: items are single characters; L: windows of L characters.
+    transform, target_transform : callable, optional
+        Applied to each input and each label as it is fetched.
     """
 
     def __init__(self, path: str, seq_len: Optional[int] = None,
@@ -641,20 +813,55 @@ class CharText(Dataset):
         return len(self.char_to_id)
 
     def encode(self, text: str) -> np.ndarray:
-        """Text -> int64 ids (every character must be in the vocabulary)."""
+        """Text -> int64 ids (every character must be in the vocabulary).
+
+        Parameters
+        ----------
+        text : str
+            Characters of the vocabulary.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 ids, one per character.
+
+        Raises
+        ------
+        KeyError
+            If a character is not in the vocabulary.
+        """
         unknown = sorted(set(text) - set(self.char_to_id))
         if unknown:
             raise KeyError(f"CharText.encode: characters not in the vocabulary: {unknown!r}")
         return np.array([self.char_to_id[c] for c in text], dtype=np.int64)
 
     def decode(self, ids) -> str:
-        """Ids -> text."""
+        """Ids -> text.
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Ids of the vocabulary, of any shape.
+
+        Returns
+        -------
+        str
+            The characters, in order.
+        """
         return "".join(self.id_to_char[int(i)] for i in np.asarray(ids).reshape(-1))
 
 
 class Shakespeare(CharText):
     """Karpathy's tiny-shakespeare (about 1.1 M characters) as a :class:`CharText`,
-    downloaded once into the cache."""
+    downloaded once into the cache.
+
+    Parameters
+    ----------
+    seq_len : int, optional
+        As for :class:`CharText`.
+    transform, target_transform : callable, optional
+        Applied to each input and each label as it is fetched.
+    """
 
     url = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
     file_name = "tinyshakespeare.txt"

@@ -43,6 +43,11 @@ def cache_dir() -> str:
 
     ``$DEZERO_HOME`` if set (read at every call, so tests and users can
     redirect it at any time), otherwise ``~/.dezero``. It is not created here.
+
+    Returns
+    -------
+    str
+        An absolute path.
     """
     home = os.environ.get("DEZERO_HOME")
     if home:
@@ -51,7 +56,18 @@ def cache_dir() -> str:
 
 
 def sha256sum(path: str) -> str:
-    """Hex SHA-256 of a file, read in chunks so large files need little memory."""
+    """Hex SHA-256 of a file, read in chunks so large files need little memory.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -104,6 +120,11 @@ def get_file(url: str, file_name: Optional[str] = None, sha256: Optional[str] = 
     DownloadError
         When the file cannot be fetched; the message names the URL and the
         exact path where the file can be placed by hand.
+
+    Returns
+    -------
+    str
+        The path of the file in the cache.
     """
     path = _cache_path(url, file_name)
     if os.path.exists(path):
@@ -145,6 +166,11 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     ------
     FileNotFoundError
         If the folder of ``path`` does not exist (the message names ``path``).
+
+    Yields
+    ------
+    file object
+        The temporary file to write to.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))

@@ -33,6 +33,24 @@ def numerical_grad(f: Callable, x, *args, eps: Optional[float] = None, gy=None, 
     ``x`` (an array or a Variable) is perturbed **in place**, one element at a
     time, and restored to its exact original value, so ``f`` must read the array
     it is given. The result is a float64 NumPy array of x's shape.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args, **kwargs)`` returns a Variable or array (or a list of them).
+    x : array or Variable
+        The input to differentiate with respect to; changed in place and restored.
+    *args, **kwargs
+        Further arguments of ``f``, held fixed.
+    eps : float, optional
+        The step; by default chosen for x's dtype.
+    gy : array, optional
+        Weights of the output (the upstream gradient); ones by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, of x's shape.
     """
     data = x.data if isinstance(x, Variable) else x
     if not isinstance(data, array_types):
@@ -87,6 +105,33 @@ def gradient_check(f: Callable, x, *args, rtol: float = 1e-4, atol: float = 1e-5
     values are accumulated in float64. Inputs are perturbed in place and restored
     exactly. Returns True, or raises :class:`GradientCheckError` naming the
     input, the worst element's index and both values.
+
+    Parameters
+    ----------
+    f : callable
+        The function under test, ``f(x, *args, **kwargs)`` -> Variable.
+    x : array or Variable
+        The first input.
+    *args
+        Further inputs; floating arrays and Variables are checked too.
+    rtol, atol : float
+        The tolerances of the comparison.
+    eps : float, optional
+        The finite-difference step; by default chosen for the dtype.
+    seed : int
+        Seeds the random upstream gradient.
+    **kwargs
+        Passed on to ``f``.
+
+    Returns
+    -------
+    bool
+        True.
+
+    Raises
+    ------
+    GradientCheckError
+        If an analytic and a numerical gradient differ.
     """
     inputs = [x, *args]
     positions = _differentiable_positions(inputs)
@@ -149,7 +194,35 @@ def double_gradient_check(f: Callable, x, *args, rtol: float = 1e-4, atol: float
                           eps: Optional[float] = None, seed: int = 0, **kwargs) -> bool:
     """Check second derivatives: the gradients of ``f`` (taken with
     ``create_graph=True`` and contracted with fixed random weights into a
-    scalar) are themselves checked with :func:`gradient_check`."""
+    scalar) are themselves checked with :func:`gradient_check`.
+
+    Parameters
+    ----------
+    f : callable
+        The function under test, ``f(x, *args, **kwargs)`` -> Variable.
+    x : array or Variable
+        The first input.
+    *args
+        Further inputs; floating arrays and Variables are checked too.
+    rtol, atol : float
+        The tolerances of the comparison.
+    eps : float, optional
+        The finite-difference step; by default chosen for the dtype.
+    seed : int
+        Seeds the random weights.
+    **kwargs
+        Passed on to ``f``.
+
+    Returns
+    -------
+    bool
+        True.
+
+    Raises
+    ------
+    GradientCheckError
+        If a second derivative differs from its numerical value.
+    """
     inputs = [x, *args]
     positions = _differentiable_positions(inputs)
     rng = np.random.default_rng(seed + 1)

@@ -5,7 +5,7 @@ assigned to it. It remembers only the attribute's *name*; the value is always
 read back with ``getattr``. There is therefore exactly one place where a weight
 lives, and replacing it (``model.l1.W = Parameter(...)``, ``model.l1 = Linear(3)``)
 is seen by ``params()``, the optimizers and ``save_weights`` alike: no second
-dictionary can go stale.
+dictionary can go stale::
 
     class TwoLayerNet(Layer):
         def __init__(self, hidden, out):
@@ -121,7 +121,20 @@ class Layer:
     def add_persistent(self, name: str, value=None) -> None:
         """Register a plain array attribute that is not trained but is saved with
         the weights (batch norm's running statistics). ``value`` may be None for
-        a lazily sized array."""
+        a lazily sized array.
+
+        Parameters
+        ----------
+        name : str
+            The attribute.
+        value : array or None
+            Its value (NumPy or CuPy).
+
+        Raises
+        ------
+        TypeError
+            If ``value`` is neither an array nor None.
+        """
         if value is not None and not isinstance(value, array_types):
             raise TypeError(f"add_persistent({name!r}): expected an array or None, got {type(value).__name__}")
         persistents = self._persistent_list()
@@ -150,6 +163,18 @@ class Layer:
         return outputs if len(outputs) > 1 else outputs[0]
 
     def forward(self, *inputs):
+        """The computation of the layer; subclasses implement it. Call the layer, not this method.
+
+        Parameters
+        ----------
+        *inputs : Variable or array
+            What the layer is called with.
+
+        Returns
+        -------
+        Variable or tuple of Variables
+            The output(s).
+        """
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
     # --- traversal ----------------------------------------------------------------------
@@ -158,7 +183,20 @@ class Layer:
         model: each Parameter (kind ``'param'``) and persistent array (kind
         ``'persistent'``), depth first in assignment order; a Parameter or Layer
         reachable twice is visited once (under its first path). This is how
-        :mod:`dezero.serialization` sees a model."""
+        :mod:`dezero.serialization` sees a model.
+
+        Parameters
+        ----------
+        prefix : str
+            Put in front of every path (the path of this layer in a larger model).
+        seen : set, optional
+            Ids already visited (used by the recursion).
+
+        Yields
+        ------
+        tuple
+            ``(path, layer, attribute, kind)``.
+        """
         if seen is None:
             seen = set()
         seen.add(id(self))
@@ -175,28 +213,58 @@ class Layer:
             yield prefix + name, self, name, "persistent"
 
     def named_params(self) -> Iterator[tuple]:
-        """Yield ``(path, Parameter)`` pairs, e.g. ``('l1/W', W)``; shared Parameters once."""
+        """Yield ``(path, Parameter)`` pairs, e.g. ``('l1/W', W)``; shared Parameters once.
+
+        Yields
+        ------
+        tuple of (str, Parameter)
+        """
         for path, owner, name, kind in self.state_entries():
             if kind == "param":
                 yield path, getattr(owner, name)
 
     def params(self) -> Iterator[Parameter]:
-        """Yield every Parameter once, recursively, in assignment order."""
+        """Yield every Parameter once, recursively, in assignment order.
+
+        Yields
+        ------
+        Parameter
+        """
         for _, param in self.named_params():
             yield param
 
     def flatten_params(self) -> dict:
-        """Return ``{path: Parameter}`` (a fresh dict: a view, not a second store)."""
+        """Return ``{path: Parameter}`` (a fresh dict: a view, not a second store).
+
+        Returns
+        -------
+        dict of str to Parameter
+        """
         return dict(self.named_params())
 
     def named_persistents(self) -> Iterator[tuple]:
-        """Yield ``(path, array or None)`` for the persistent (non-trained) arrays."""
+        """Yield ``(path, array or None)`` for the persistent (non-trained) arrays.
+
+        Yields
+        ------
+        tuple of (str, array or None)
+        """
         for path, owner, name, kind in self.state_entries():
             if kind == "persistent":
                 yield path, getattr(owner, name)
 
     def layers_tree(self, seen: Optional[set] = None) -> Iterator["Layer"]:
-        """Yield this layer and every sub-layer once."""
+        """Yield this layer and every sub-layer once.
+
+        Parameters
+        ----------
+        seen : set, optional
+            Ids already visited (used by the recursion).
+
+        Yields
+        ------
+        Layer
+        """
         if seen is None:
             seen = set()
         if id(self) in seen:
@@ -216,12 +284,29 @@ class Layer:
     # --- devices --------------------------------------------------------------------------
     def to_cpu(self) -> "Layer":
         """Move every Parameter, persistent array and recurrent state to NumPy; lazy
-        weights will be created there. An optimizer's state follows at its next update."""
+        weights will be created there. An optimizer's state follows at its next update.
+
+        Returns
+        -------
+        Layer
+            self.
+        """
         return self._move("numpy", as_numpy)
 
     def to_gpu(self) -> "Layer":
         """Move every Parameter, persistent array and recurrent state to CuPy; lazy
-        weights will be created there. An optimizer's state follows at its next update."""
+        weights will be created there. An optimizer's state follows at its next update.
+
+        Returns
+        -------
+        Layer
+            self.
+
+        Raises
+        ------
+        RuntimeError
+            If CuPy or a CUDA device is missing (nothing is moved then).
+        """
         return self._move("cupy", as_cupy)
 
     def _move(self, backend: str, convert) -> "Layer":
@@ -253,7 +338,18 @@ class Layer:
     def array_module(self, x=None):
         """The array module (NumPy or CuPy) new weights of this layer are created
         with: the one chosen by to_gpu/to_cpu, else that of the layer's existing
-        weights (so W lands next to b), else that of the input ``x``."""
+        weights (so W lands next to b), else that of the input ``x``.
+
+        Parameters
+        ----------
+        x : Variable or array, optional
+            The input that is about to create the weights.
+
+        Returns
+        -------
+        module
+            ``numpy`` or ``cupy``.
+        """
         if self._backend == "cupy":
             return cupy
         if self._backend == "numpy":
@@ -267,7 +363,18 @@ class Layer:
     def lazy_shape(self, name: str) -> Optional[tuple]:
         """The shape the not-yet-created weight ``name`` will have, with None for
         the sizes that come from the first input (``Linear``'s W: ``(None, out_size)``),
-        or None when nothing is known. Used to check weights loaded into a lazy layer."""
+        or None when nothing is known. Used to check weights loaded into a lazy layer.
+
+        Parameters
+        ----------
+        name : str
+            The attribute of the weight (``"W"``, ``"b"``...).
+
+        Returns
+        -------
+        tuple or None
+            The expected shape, None in the places the input decides.
+        """
         return None
 
     # --- looking at a model -----------------------------------------------------------
@@ -276,21 +383,57 @@ class Layer:
 
         ``to_file=None`` writes nothing and returns the picture for a Jupyter
         notebook, drawn inline (see :func:`dezero.visualize.show_graph`).
+
+        Parameters
+        ----------
+        *inputs : Variable or array
+            Inputs for one forward pass.
+        to_file : str, os.PathLike or None
+            The image file (its extension picks the format), or None for the
+            inline picture.
+
+        Returns
+        -------
+        str or graphviz.Source
+            The path written, or the picture.
         """
         return visualize.plot_model(self, *inputs, to_file=to_file)
 
     def summary(self, print_fn: Optional[Callable] = print) -> str:
-        """A table of the parameters; see :func:`dezero.visualize.summary`."""
+        """A table of the parameters; see :func:`dezero.visualize.summary`.
+
+        Parameters
+        ----------
+        print_fn : callable or None
+            Called with the table's text; None prints nothing.
+
+        Returns
+        -------
+        str
+            The table.
+        """
         return visualize.summary(self, print_fn)
 
     # --- saving and loading -------------------------------------------------------------
     def save_weights(self, path) -> None:
-        """Write the weights to an ``.npz`` file, atomically; see :func:`dezero.serialization.save_weights`."""
+        """Write the weights to an ``.npz`` file, atomically; see :func:`dezero.serialization.save_weights`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file, used exactly as given.
+        """
         serialization.save_weights(self, path)
 
     def load_weights(self, path) -> None:
         """Load weights written by :meth:`save_weights`, all or nothing; see
-        :func:`dezero.serialization.load_weights`."""
+        :func:`dezero.serialization.load_weights`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by :meth:`save_weights`.
+        """
         serialization.load_weights(self, path)
 
 
@@ -318,6 +461,22 @@ class Linear(Layer):
     output close to that of the input when inputs are standardized; the book's
     choice), b is zero. With ``in_size=None`` W is created on the first call
     from ``x.shape[1]``.
+
+    Parameters
+    ----------
+    out_size : int
+        The number of outputs (the first argument, as in the book).
+    nobias : bool
+        No bias b.
+    dtype : numpy dtype
+        Of the weights (float32 by default).
+    in_size : int, optional
+        The number of inputs; None: taken from the first batch.
+
+    Raises
+    ------
+    TypeError
+        If ``nobias`` is not a bool (PyTorch's ``Linear(in, out)`` order).
     """
 
     def __init__(self, out_size: int, nobias: bool = False, dtype=np.float32,
@@ -410,6 +569,21 @@ class Conv2d(_ConvBase):
 
     W is drawn from N(0, 1/(C*KH*KW)) (fan-in scaling), b is zero. With
     ``in_channels=None`` W is created on the first call from ``x.shape[1]``.
+
+    Parameters
+    ----------
+    out_channels : int
+        The number of output channels (the first argument).
+    kernel_size : int or (int, int)
+        KH, KW.
+    stride, pad : int or (int, int)
+        Step between windows and zero padding on each side.
+    nobias : bool
+        No bias b.
+    dtype : numpy dtype
+        Of the weights (float32 by default).
+    in_channels : int, optional
+        The number of input channels; None: taken from the first batch.
     """
 
     _in_axis = 1
@@ -426,6 +600,21 @@ class Deconv2d(_ConvBase):
     """2-D transposed convolution, W of shape (in_channels, out_channels, KH, KW).
 
     Same arguments and initialization as :class:`Conv2d`.
+
+    Parameters
+    ----------
+    out_channels : int
+        The number of output channels (the first argument).
+    kernel_size : int or (int, int)
+        KH, KW.
+    stride, pad : int or (int, int)
+        As for :func:`dezero.functions.conv.deconv2d`.
+    nobias : bool
+        No bias b.
+    dtype : numpy dtype
+        Of the weights (float32 by default).
+    in_channels : int, optional
+        The number of input channels; None: taken from the first batch.
     """
 
     _in_axis = 0
@@ -442,7 +631,17 @@ class Deconv2d(_ConvBase):
 # Embedding
 # =============================================================================
 class EmbedID(Layer):
-    """Lookup table: row ``x[i]`` of W (in_size, out_size) for each integer id; W ~ N(0, 1)."""
+    """Lookup table: row ``x[i]`` of W (in_size, out_size) for each integer id; W ~ N(0, 1).
+
+    Parameters
+    ----------
+    in_size : int
+        The number of ids (the vocabulary).
+    out_size : int
+        The length of each vector.
+    dtype : numpy dtype
+        Of W (float32 by default).
+    """
 
     def __init__(self, in_size: int, out_size: int, dtype=np.float32):
         super().__init__()
@@ -463,6 +662,13 @@ class BatchNorm(Layer):
     (``avg_mean``, ``avg_var``) are plain arrays, updated during training and
     used in test mode (``with dezero.test_mode()``), and saved with the weights.
     All four are sized from the first input.
+
+    Parameters
+    ----------
+    decay : float
+        Weight of the old running statistics (PyTorch's momentum is 1 - decay).
+    eps : float
+        Added to the variance before the square root.
     """
 
     def __init__(self, decay: float = 0.9, eps: float = 2e-5):
@@ -512,6 +718,15 @@ class RNN(Layer):
     The hidden state is kept between calls; ``reset_state()`` starts a new
     sequence. Cut the graph with ``loss.unchain_backward()`` for truncated BPTT.
     ``to_gpu``/``to_cpu`` move the state too (as a new leaf: the graph is cut there).
+
+    Parameters
+    ----------
+    hidden_size : int
+        The length of the state h.
+    in_size : int, optional
+        The length of an input; None: taken from the first one.
+    dtype : numpy dtype
+        Of the weights (float32 by default).
     """
 
     _state_names = ("h",)
@@ -523,6 +738,7 @@ class RNN(Layer):
         self.h: Optional[Variable] = None
 
     def reset_state(self) -> None:
+        """Forget the state: the next call starts a new sequence."""
         self.h = None
 
     def forward(self, x):
@@ -536,7 +752,9 @@ class RNN(Layer):
 
 
 class LSTM(Layer):
-    """Long short-term memory with the standard gates:
+    """Long short-term memory with the standard gates.
+
+    One step::
 
         f, i, o = sigmoid(.), sigmoid(.), sigmoid(.)   forget, input, output gates
         u = tanh(.)                                    candidate cell
@@ -545,6 +763,15 @@ class LSTM(Layer):
     each pre-activation being ``x2h(x) + h2h(h_prev)``. The four gates share one
     Linear of width 4*hidden_size (columns f|i|o|u), so a step is two matrix
     products instead of eight. The state (h, c) moves with ``to_gpu``/``to_cpu``, as in :class:`RNN`.
+
+    Parameters
+    ----------
+    hidden_size : int
+        The length of the states h and c.
+    in_size : int, optional
+        The length of an input; None: taken from the first one.
+    dtype : numpy dtype
+        Of the weights (float32 by default).
     """
 
     _state_names = ("h", "c")
@@ -557,6 +784,7 @@ class LSTM(Layer):
         self.reset_state()
 
     def reset_state(self) -> None:
+        """Forget the states h and c: the next call starts a new sequence."""
         self.h: Optional[Variable] = None
         self.c: Optional[Variable] = None
 

@@ -41,6 +41,16 @@ class Sequential(Model):
 
     Layers are registered as ``l0``, ``l1``, ...; plain callables (``F.relu``)
     may sit between them. ``seq.l1 = Linear(5)`` replaces a stage.
+
+    Parameters
+    ----------
+    *layers : Layer or callable
+        The stages, applied in this order.
+
+    Raises
+    ------
+    TypeError
+        If a stage is not callable.
     """
 
     def __init__(self, *layers):
@@ -67,9 +77,16 @@ class Sequential(Model):
 
 class MLP(Model):
     """Multi-layer perceptron: Linear layers of the given output sizes with
-    ``activation`` between them (none after the last).
+    ``activation`` between them (none after the last)::
 
         MLP((10, 3))   # in -> 10 -> sigmoid -> 3
+
+    Parameters
+    ----------
+    fc_output_sizes : sequence of int
+        The output size of each Linear layer; the input size comes from the data.
+    activation : callable
+        Applied between the layers (``F.sigmoid``, the book's default; ``F.relu``...).
     """
 
     def __init__(self, fc_output_sizes: Sequence[int], activation=F.sigmoid):
@@ -138,6 +155,11 @@ class VGG16(_CaffeImageModel):
     Layers are lazy (sizes from the first input), like the book's; with
     ``pretrained=True`` the weights come from ``WEIGHTS_URL`` (see the module
     docstring for the cache directory).
+
+    Parameters
+    ----------
+    pretrained : bool
+        Load the book's ImageNet weights (downloaded once into the cache).
     """
 
     WEIGHTS_URL = "https://github.com/koki0702/dezero-models/releases/download/v0.1/vgg16.npz"
@@ -179,6 +201,18 @@ class ResNet(_CaffeImageModel):
     stage's stride sits in the first 1x1 convolution of its first block, and
     the stem convolution has a bias while the others, followed by batch norm,
     have none.
+
+    Parameters
+    ----------
+    n_layers : int
+        50, 101 or 152.
+    pretrained : bool
+        Load the book's ImageNet weights for that depth (downloaded once).
+
+    Raises
+    ------
+    ValueError
+        For another ``n_layers``.
     """
 
     WEIGHTS_URL = "https://github.com/koki0702/dezero-models/releases/download/v0.1/resnet{}.npz"
@@ -209,16 +243,37 @@ class ResNet(_CaffeImageModel):
 
 
 class ResNet50(ResNet):
+    """The 50-layer :class:`ResNet`.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Load the book's ImageNet weights (downloaded once into the cache).
+    """
     def __init__(self, pretrained: bool = False):
         super().__init__(50, pretrained)
 
 
 class ResNet101(ResNet):
+    """The 101-layer :class:`ResNet`.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Load the book's ImageNet weights (downloaded once into the cache).
+    """
     def __init__(self, pretrained: bool = False):
         super().__init__(101, pretrained)
 
 
 class ResNet152(ResNet):
+    """The 152-layer :class:`ResNet`.
+
+    Parameters
+    ----------
+    pretrained : bool
+        Load the book's ImageNet weights (downloaded once into the cache).
+    """
     def __init__(self, pretrained: bool = False):
         super().__init__(152, pretrained)
 

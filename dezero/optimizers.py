@@ -63,14 +63,37 @@ class Optimizer:
         self.state: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def setup(self, target) -> "Optimizer":
-        """Attach the model (a Layer) whose parameters will be updated; returns self."""
+        """Attach the model (a Layer) whose parameters will be updated; returns self.
+
+        Parameters
+        ----------
+        target : Layer
+            The model.
+
+        Returns
+        -------
+        Optimizer
+            self, so that ``Adam().setup(model)`` can be assigned.
+
+        Raises
+        ------
+        TypeError
+            If ``target`` is not a Layer.
+        """
         if not hasattr(target, "named_params"):
             raise TypeError(f"{type(self).__name__}.setup: expected a Layer or Model, got {type(target).__name__}")
         self.target = target
         return self
 
     def add_hook(self, f: Callable) -> None:
-        """Run ``f(params)`` on the list of parameters with a gradient before each update."""
+        """Run ``f(params)`` on the list of parameters with a gradient before each update.
+
+        Parameters
+        ----------
+        f : callable
+            Called as ``f(params)``; see :class:`WeightDecay`, :class:`ClipGrad`,
+            :class:`FreezeParam`.
+        """
         self.hooks.append(f)
 
     def update(self) -> None:
@@ -87,6 +110,13 @@ class Optimizer:
             self.update_one(param)
 
     def update_one(self, param: Parameter) -> None:
+        """Update one parameter from its gradient; subclasses implement it.
+
+        Parameters
+        ----------
+        param : Parameter
+            A parameter with a gradient; updated in place (``param.data``).
+        """
         raise NotImplementedError(f"{type(self).__name__}.update_one")
 
     def _state(self, param: Parameter) -> dict:
@@ -107,16 +137,38 @@ class Optimizer:
     # --- saving and restoring ------------------------------------------------------------
     def state_dict(self) -> dict:
         """``{key: numpy array}``: the optimizer-wide counters by name, and each
-        parameter's state as ``'<param path>/<slot>'`` (e.g. ``'l1/W/m'``)."""
+        parameter's state as ``'<param path>/<slot>'`` (e.g. ``'l1/W/m'``).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+        """
         return serialization.optimizer_state(self)
 
     def load_state_dict(self, arrays: dict) -> None:
-        """Restore what :meth:`state_dict` returned (after ``setup``); all or nothing."""
+        """Restore what :meth:`state_dict` returned (after ``setup``); all or nothing.
+
+        Parameters
+        ----------
+        arrays : dict of str to array
+            What :meth:`state_dict` returned.
+
+        Raises
+        ------
+        KeyError, ValueError, TypeError
+            If the state does not fit the model's parameters; nothing is changed then.
+        """
         serialization.load_optimizer_state(self, arrays)
 
 
 class SGD(Optimizer):
-    """``param -= lr * grad``."""
+    """``param -= lr * grad``.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate.
+    """
 
     def __init__(self, lr: float = 0.01):
         super().__init__()
@@ -128,7 +180,15 @@ class SGD(Optimizer):
 
 class MomentumSGD(Optimizer):
     """``v = momentum * v - lr * grad;  param += v`` (the same trajectory as
-    PyTorch's SGD with momentum while lr is constant)."""
+    PyTorch's SGD with momentum while lr is constant).
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate.
+    momentum : float
+        How much of the previous step is kept.
+    """
 
     slots = ("v",)
 
@@ -145,7 +205,15 @@ class MomentumSGD(Optimizer):
 
 
 class AdaGrad(Optimizer):
-    """``h += grad**2;  param -= lr * grad / (sqrt(h) + eps)``."""
+    """``h += grad**2;  param -= lr * grad / (sqrt(h) + eps)``.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate.
+    eps : float
+        Keeps the division finite.
+    """
 
     slots = ("h",)
 
@@ -166,6 +234,13 @@ class AdaDelta(Optimizer):
     """Zeiler's AdaDelta: no learning rate; step = sqrt((E[dx^2] + eps) / (E[g^2] + eps)) * grad.
 
     ``msg`` is the running mean of squared gradients, ``msdx`` that of squared steps.
+
+    Parameters
+    ----------
+    rho : float
+        Decay of the running means.
+    eps : float
+        Keeps the ratio finite.
     """
 
     slots = ("msg", "msdx")
@@ -192,6 +267,8 @@ class AdaDelta(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction at every step.
 
+    The update of each parameter::
+
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
         param -= alpha * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t)
@@ -201,6 +278,15 @@ class Adam(Optimizer):
     the same numbers as PyTorch's Adam, eps included. ``t`` counts the updates of
     each parameter (a parameter skipped for lack of a gradient does not age);
     ``self.t`` counts calls to ``update()``.
+
+    Parameters
+    ----------
+    alpha : float
+        The step size (PyTorch's ``lr``).
+    beta1, beta2 : float
+        Decay rates of the first and second moments.
+    eps : float
+        Added to the denominator.
     """
 
     slots = ("m", "v")
@@ -253,7 +339,15 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): before the Adam
     step, ``param *= 1 - alpha * weight_decay`` (the gradient is not touched),
-    as PyTorch's AdamW does."""
+    as PyTorch's AdamW does.
+
+    Parameters
+    ----------
+    alpha, beta1, beta2, eps : float
+        As for :class:`Adam`.
+    weight_decay : float
+        The decay rate, scaled by ``alpha`` at each step.
+    """
 
     def __init__(self, alpha: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.01):
@@ -272,7 +366,13 @@ class AdamW(Adam):
 # very same gradient Variable to two parameters (y = W1 + W2), and editing it
 # for one would edit it for the other. Hooks assign a new Variable instead.
 class WeightDecay:
-    """L2 regularization: ``grad += rate * param`` before the update."""
+    """L2 regularization: ``grad += rate * param`` before the update.
+
+    Parameters
+    ----------
+    rate : float
+        The L2 coefficient.
+    """
 
     def __init__(self, rate: float):
         self.rate = rate
@@ -285,7 +385,13 @@ class WeightDecay:
 
 class ClipGrad:
     """Scale all gradients down together when their global L2 norm exceeds
-    ``max_norm``: ``grad *= max_norm / (norm + 1e-6)`` if that factor is < 1."""
+    ``max_norm``: ``grad *= max_norm / (norm + 1e-6)`` if that factor is < 1.
+
+    Parameters
+    ----------
+    max_norm : float
+        The largest global L2 norm the gradients may have.
+    """
 
     def __init__(self, max_norm: float):
         self.max_norm = max_norm
@@ -305,7 +411,13 @@ class FreezeParam:
     """Leave the parameters of the given layers (or the given Parameters) untouched.
 
     The layers are asked for their parameters at every update, so a weight
-    replaced after the hook was created stays frozen too."""
+    replaced after the hook was created stays frozen too.
+
+    Parameters
+    ----------
+    *layers : Layer or Parameter
+        What not to update.
+    """
 
     def __init__(self, *layers):
         self.targets = layers

@@ -56,6 +56,13 @@ def write_npz(path, arrays: dict) -> None:
     The layout is the one ``np.savez`` writes (a zip of ``<name>.npy`` members),
     written here because ``np.savez`` takes the names as keyword arguments: a
     parameter called 'file' or 'allow_pickle' would collide with its own.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    arrays : dict of str to array
+        The names and arrays to store.
     """
     with atomic_write(path) as f:
         with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -69,6 +76,22 @@ def read_npz(path, where: str) -> dict:
 
     Any damage (a missing, empty, truncated or corrupted file, a pickle, a
     single ``.npy``) raises an error that starts with ``where`` and names ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The archive.
+    where : str
+        The operation, for the error messages (``"load_weights('m.npz')"``).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        If the file is missing or is not a readable, pickle-free archive.
     """
     path = os.fspath(path)
     try:
@@ -229,7 +252,17 @@ def load_weights(model, path) -> None:
 # =============================================================================
 def optimizer_state(optimizer) -> dict:
     """``{key: numpy array}``: the optimizer-wide counters by name, and each
-    parameter's state as ``'<param path>/<slot>'`` (e.g. ``'l1/W/m'``)."""
+    parameter's state as ``'<param path>/<slot>'`` (e.g. ``'l1/W/m'``).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Set up with a model (its parameter paths name the state).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+    """
     out = {name: np.asarray(getattr(optimizer, name), dtype=np.int64) for name in optimizer.step_counters}
     if optimizer.target is None:
         return out
@@ -306,7 +339,20 @@ def assign_optimizer_state(optimizer, checked) -> None:
 
 
 def load_optimizer_state(optimizer, arrays: dict) -> None:
-    """Restore what :func:`optimizer_state` returned, after ``setup``; all or nothing."""
+    """Restore what :func:`optimizer_state` returned, after ``setup``; all or nothing.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Set up with the model the state belongs to.
+    arrays : dict of str to array
+        What :func:`optimizer_state` returned.
+
+    Raises
+    ------
+    KeyError, ValueError, TypeError
+        If the state does not fit; nothing is changed then.
+    """
     where = f"{type(optimizer).__name__}.load_state_dict"
     assign_optimizer_state(optimizer, check_optimizer_state(optimizer, arrays, where))
 

@@ -31,7 +31,13 @@ def _check_pil(img, op: str) -> None:
 
 
 class Compose:
-    """Apply several transforms in order; an empty list is the identity."""
+    """Apply several transforms in order; an empty list is the identity.
+
+    Parameters
+    ----------
+    transforms : sequence of callables
+        Each takes an item and returns the transformed item.
+    """
 
     def __init__(self, transforms: Sequence[Callable] = ()):
         self.transforms = list(transforms)
@@ -54,6 +60,11 @@ class Normalize:
 
     Floating arrays keep their dtype (float32 stays float32); integer arrays
     (e.g. raw uint8 pixels) become float32 first.
+
+    Parameters
+    ----------
+    mean, std : float or sequence of floats
+        One value for all, or one per channel.
     """
 
     def __init__(self, mean=0.0, std=1.0):
@@ -95,7 +106,13 @@ class Flatten:
 
 
 class AsType:
-    """Cast an array to ``dtype``."""
+    """Cast an array to ``dtype``.
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        The dtype of the result.
+    """
 
     def __init__(self, dtype=np.float32):
         self.dtype = np.dtype(dtype)
@@ -108,7 +125,13 @@ class AsType:
 
 
 class ToFloat(AsType):
-    """Cast to a float dtype (float32 unless told otherwise)."""
+    """Cast to a float dtype (float32 unless told otherwise).
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        A floating dtype.
+    """
 
     def __init__(self, dtype=np.float32):
         if np.dtype(dtype).kind != "f":
@@ -117,7 +140,13 @@ class ToFloat(AsType):
 
 
 class ToInt(AsType):
-    """Cast to an integer dtype (int64 unless told otherwise), e.g. for labels."""
+    """Cast to an integer dtype (int64 unless told otherwise), e.g. for labels.
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        An integer dtype.
+    """
 
     def __init__(self, dtype=np.int64):
         if np.dtype(dtype).kind not in "iu":
@@ -130,7 +159,13 @@ class ToInt(AsType):
 # =============================================================================
 class Convert:
     """Convert a PIL image to another mode ("RGB", "L", ...); "BGR" gives an RGB
-    image with the channels reversed, the order Caffe-trained models expect."""
+    image with the channels reversed, the order Caffe-trained models expect.
+
+    Parameters
+    ----------
+    mode : str
+        A Pillow mode, or ``"BGR"``.
+    """
 
     def __init__(self, mode: str = "RGB"):
         self.mode = mode
@@ -149,7 +184,15 @@ class Convert:
 
 class Resize:
     """Resize a PIL image to ``size`` (an int for a square, or (width, height),
-    Pillow's order)."""
+    Pillow's order).
+
+    Parameters
+    ----------
+    size : int or (int, int)
+        The new size.
+    mode : int, optional
+        Pillow's resampling filter (``PIL.Image.NEAREST``...); None: bilinear.
+    """
 
     def __init__(self, size, mode=None):
         self.size = pair(size)
@@ -165,7 +208,13 @@ class Resize:
 
 
 class CenterCrop:
-    """Cut the central ``size`` region (int or (width, height)) out of a PIL image."""
+    """Cut the central ``size`` region (int or (width, height)) out of a PIL image.
+
+    Parameters
+    ----------
+    size : int or (int, int)
+        The size of the crop.
+    """
 
     def __init__(self, size):
         self.size = pair(size)
@@ -188,6 +237,13 @@ class RandomHorizontalFlip:
 
     Draws from ``np.random`` unless a ``seed`` gives the transform its own
     generator, so ``np.random.seed`` makes runs repeatable as elsewhere in dezero.
+
+    Parameters
+    ----------
+    p : float
+        The probability of a flip.
+    seed : int, optional
+        A seed for the transform's own generator.
     """
 
     def __init__(self, p: float = 0.5, seed=None):
@@ -209,7 +265,13 @@ class RandomHorizontalFlip:
 
 class ToArray:
     """PIL image -> (C, H, W) array of ``dtype`` (a grayscale image gets C = 1).
-    Arrays pass through unchanged. Pixel values keep their 0..255 range."""
+    Arrays pass through unchanged. Pixel values keep their 0..255 range.
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        Of the array.
+    """
 
     def __init__(self, dtype=np.float32):
         self.dtype = np.dtype(dtype)

@@ -85,5 +85,10 @@ def report() -> dict:
     >>> import dezero
     >>> dezero.tuning.report()                                  # doctest: +SKIP
     {'malloc M_MMAP_THRESHOLD': 33554432, 'malloc M_TRIM_THRESHOLD': 268435456}
+
+    Returns
+    -------
+    dict
+        A copy: changing it changes nothing.
     """
     return dict(_changes)

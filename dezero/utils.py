@@ -22,7 +22,20 @@ from dezero.visualize import get_dot_graph, plot_dot_graph, show_graph  # noqa: 
 
 
 def logsumexp(x, axis=1):
-    """``log(sum(exp(x), axis, keepdims=True))`` computed without overflow."""
+    """``log(sum(exp(x), axis, keepdims=True))`` computed without overflow.
+
+    Parameters
+    ----------
+    x : array
+        A raw NumPy or CuPy array (not a Variable).
+    axis : int
+        The axis to reduce.
+
+    Returns
+    -------
+    array
+        With that axis kept as length 1.
+    """
     xp = get_array_module(x)
     m = x.max(axis=axis, keepdims=True)
     y = x - m
@@ -41,11 +54,34 @@ def _raw(x):
 
 
 def array_equal(a, b) -> bool:
-    """True if two arrays or Variables (NumPy or CuPy) are equal in shape and values."""
+    """True if two arrays or Variables (NumPy or CuPy) are equal in shape and values.
+
+    Parameters
+    ----------
+    a, b : Variable or array
+        NumPy or CuPy.
+
+    Returns
+    -------
+    bool
+    """
     return bool(np.array_equal(as_numpy(_raw(a)), as_numpy(_raw(b))))
 
 
 def array_allclose(a, b, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    """True if two arrays or Variables (NumPy or CuPy) are elementwise close."""
+    """True if two arrays or Variables (NumPy or CuPy) are elementwise close.
+
+    Parameters
+    ----------
+    a, b : Variable or array
+        NumPy or CuPy.
+    rtol, atol : float
+        As for ``numpy.allclose``.
+
+    Returns
+    -------
+    bool
+        False also when the shapes differ.
+    """
     a, b = as_numpy(_raw(a)), as_numpy(_raw(b))
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))

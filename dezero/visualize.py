@@ -1,5 +1,7 @@
 """Draw the graph behind a Variable: DOT text, and images rendered by Graphviz.
 
+For example::
+
     y = F.tanh(x)
     print(get_dot_graph(y))               # text, needs nothing but this module
     plot_dot_graph(y, to_file="y.png")    # needs the `dot` program of Graphviz

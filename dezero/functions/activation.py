@@ -26,7 +26,18 @@ class Sigmoid(Function):
 
 
 def sigmoid(x) -> Variable:
-    """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise; finite for any x."""
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise; finite for any x.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The input.
+
+    Returns
+    -------
+    Variable
+        Values in (0, 1), of x's shape and dtype.
+    """
     return Sigmoid()(x)
 
 
@@ -43,7 +54,18 @@ class ReLU(Function):
 
 
 def relu(x) -> Variable:
-    """Rectified linear unit ``max(x, 0)``; the gradient at 0 is taken as 0."""
+    """Rectified linear unit ``max(x, 0)``; the gradient at 0 is taken as 0.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The input.
+
+    Returns
+    -------
+    Variable
+        ``max(x, 0)``, of x's shape and dtype.
+    """
     return ReLU()(x)
 
 
@@ -63,7 +85,20 @@ class LeakyReLU(Function):
 
 
 def leaky_relu(x, slope: float = 0.2) -> Variable:
-    """Leaky ReLU: ``x`` where x > 0, ``slope * x`` elsewhere."""
+    """Leaky ReLU: ``x`` where x > 0, ``slope * x`` elsewhere.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The input.
+    slope : float
+        The factor for negative inputs.
+
+    Returns
+    -------
+    Variable
+        Of x's shape and dtype.
+    """
     # A Python float keeps float32 inputs float32 (a NumPy float64 would upcast).
     return LeakyReLU(float(slope))(x)
 
@@ -95,7 +130,25 @@ class Softmax(Function):
 
 
 def softmax(x, axis: int = 1) -> Variable:
-    """Softmax ``exp(x) / sum(exp(x))`` along ``axis``; overflow-free."""
+    """Softmax ``exp(x) / sum(exp(x))`` along ``axis``; overflow-free.
+
+    Parameters
+    ----------
+    x : Variable or array
+        Scores (logits), at least 1-D.
+    axis : int
+        The axis that sums to 1 (the classes; 1 for a batch of shape (N, C)).
+
+    Returns
+    -------
+    Variable
+        Probabilities of x's shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``axis`` is out of range for x.
+    """
     x = as_variable(x)
     return Softmax(_check_axis("softmax", x, axis))(x)
 
@@ -130,6 +183,23 @@ def log_softmax(x, axis: int = 1) -> Variable:
 
     Unlike ``log(softmax(x))`` it never takes the log of an underflowed 0, so
     it stays finite for logits of any size.
+
+    Parameters
+    ----------
+    x : Variable or array
+        Scores (logits), at least 1-D.
+    axis : int
+        The axis of the classes.
+
+    Returns
+    -------
+    Variable
+        Log-probabilities of x's shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``axis`` is out of range for x.
     """
     x = as_variable(x)
     return LogSoftmax(_check_axis("log_softmax", x, axis))(x)

@@ -50,7 +50,20 @@ class Reshape(Function):
 
 
 def reshape(x, shape) -> Variable:
-    """Return ``x`` with a new shape (one dimension may be -1)."""
+    """Return ``x`` with a new shape (one dimension may be -1).
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    shape : tuple of int
+        The new shape, with as many elements as x; one entry may be -1.
+
+    Returns
+    -------
+    Variable
+        The same values in the new shape.
+    """
     shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
     if isinstance(x, Variable) and x.shape == shape:
         return x
@@ -75,12 +88,43 @@ class Transpose(Function):
 
 
 def transpose(x, axes=None) -> Variable:
-    """Permute the axes of ``x`` (reverse them when ``axes`` is None)."""
+    """Permute the axes of ``x`` (reverse them when ``axes`` is None).
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    axes : sequence of int, optional
+        A permutation of x's axes.
+
+    Returns
+    -------
+    Variable
+        x with its axes permuted.
+    """
     return Transpose(axes)(x)
 
 
 def expand_dims(x, axis: int) -> Variable:
-    """Insert an axis of length 1 at position ``axis``."""
+    """Insert an axis of length 1 at position ``axis``.
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    axis : int
+        Where the new axis goes, counted in the result (negative counts from the end).
+
+    Returns
+    -------
+    Variable
+        x with one more axis.
+
+    Raises
+    ------
+    ValueError
+        If ``axis`` is out of range.
+    """
     x = as_variable(x)
     ndim = x.ndim + 1
     if not -ndim <= axis < ndim:
@@ -92,7 +136,18 @@ def expand_dims(x, axis: int) -> Variable:
 
 
 def flatten(x) -> Variable:
-    """Flatten every axis but the first (batch) axis: (N, ...) -> (N, M)."""
+    """Flatten every axis but the first (batch) axis: (N, ...) -> (N, M).
+
+    Parameters
+    ----------
+    x : Variable or array
+        At least 1-D; axis 0 is the batch.
+
+    Returns
+    -------
+    Variable
+        Of shape (N, M), M the product of the other sizes.
+    """
     x = as_variable(x)
     return reshape(x, (x.shape[0], -1))
 
@@ -153,7 +208,20 @@ class GetItemGrad(Function):
 
 
 def get_item(x, slices) -> Variable:
-    """``x[slices]``: ints, slices, Ellipsis, None, integer/boolean arrays."""
+    """``x[slices]``: ints, slices, Ellipsis, None, integer/boolean arrays.
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    slices
+        Anything NumPy indexing accepts; integer arrays may be Variables.
+
+    Returns
+    -------
+    Variable
+        ``x[slices]``. Its gradient adds up repeated indices.
+    """
     return GetItem(_index_data(slices))(x)
 
 
@@ -175,7 +243,20 @@ class BroadcastTo(Function):
 
 
 def broadcast_to(x, shape) -> Variable:
-    """Broadcast ``x`` to ``shape`` following NumPy's rules."""
+    """Broadcast ``x`` to ``shape`` following NumPy's rules.
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    shape : tuple of int
+        The target shape.
+
+    Returns
+    -------
+    Variable
+        x repeated to ``shape``; the gradient sums back (:func:`sum_to`).
+    """
     if isinstance(x, Variable) and x.shape == tuple(shape):
         return x
     return BroadcastTo(shape)(x)
@@ -194,7 +275,20 @@ class SumTo(Function):
 
 
 def sum_to(x, shape) -> Variable:
-    """Sum ``x`` down to ``shape``: the adjoint of ``broadcast_to``."""
+    """Sum ``x`` down to ``shape``: the adjoint of ``broadcast_to``.
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    shape : tuple of int
+        A shape x broadcasts from.
+
+    Returns
+    -------
+    Variable
+        Of ``shape``: x summed over the broadcast axes.
+    """
     if isinstance(x, Variable) and x.shape == tuple(shape):
         return x
     return SumTo(shape)(x)
@@ -216,12 +310,42 @@ class Sum(Function):
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
-    """Sum over ``axis`` (an int, a tuple, or None for all)."""
+    """Sum over ``axis`` (an int, a tuple, or None for all).
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    axis : int, tuple of ints or None
+        The axes to reduce; None reduces all of them.
+    keepdims : bool
+        Keep the reduced axes with length 1 (so the result broadcasts against x).
+
+    Returns
+    -------
+    Variable
+        The sums, of x's dtype.
+    """
     return Sum(axis, keepdims)(x)
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Variable:
-    """Arithmetic mean over ``axis``."""
+    """Arithmetic mean over ``axis``.
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    axis : int, tuple of ints or None
+        The axes to reduce; None reduces all of them.
+    keepdims : bool
+        Keep the reduced axes with length 1 (so the result broadcasts against x).
+
+    Returns
+    -------
+    Variable
+        The means, of x's dtype.
+    """
     x = as_variable(x)
     axes = _normalize_axis(axis, x.ndim, "mean")
     count = 1
@@ -294,12 +418,42 @@ class Min(_Extremum):
 
 
 def max(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
-    """Maximum over ``axis``; on a tie the gradient goes to the first maximal element."""
+    """Maximum over ``axis``; on a tie the gradient goes to the first maximal element.
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    axis : int, tuple of ints or None
+        The axes to reduce; None reduces all of them.
+    keepdims : bool
+        Keep the reduced axes with length 1 (so the result broadcasts against x).
+
+    Returns
+    -------
+    Variable
+        The maxima, of x's dtype.
+    """
     return Max(axis, keepdims)(x)
 
 
 def min(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
-    """Minimum over ``axis``; on a tie the gradient goes to the first minimal element."""
+    """Minimum over ``axis``; on a tie the gradient goes to the first minimal element.
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    axis : int, tuple of ints or None
+        The axes to reduce; None reduces all of them.
+    keepdims : bool
+        Keep the reduced axes with length 1 (so the result broadcasts against x).
+
+    Returns
+    -------
+    Variable
+        The minima, of x's dtype.
+    """
     return Min(axis, keepdims)(x)
 
 
@@ -318,7 +472,21 @@ class Clip(Function):
 
 
 def clip(x, x_min=None, x_max=None) -> Variable:
-    """Clamp ``x`` elementwise into ``[x_min, x_max]``; a bound of None is no bound."""
+    """Clamp ``x`` elementwise into ``[x_min, x_max]``; a bound of None is no bound.
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    x_min, x_max : scalar or None
+        The bounds; at least one is given.
+
+    Returns
+    -------
+    Variable
+        Of x's shape and dtype. The gradient passes where x is inside the
+        bounds and is 0 where it was clipped.
+    """
     if x_min is None and x_max is None:
         raise ValueError("clip: give x_min, x_max or both")
     # NumPy scalar bounds would upcast float32 to float64 under NumPy 2.
@@ -350,7 +518,23 @@ def _swap_last(x):
 
 
 def matmul(a, b) -> Variable:
-    """Matrix product ``a @ b`` (1-D operands as vectors, leading axes as batches)."""
+    """Matrix product ``a @ b`` (1-D operands as vectors, leading axes as batches).
+
+    Parameters
+    ----------
+    a, b : Variable or array
+        Operands whose inner sizes agree, as for ``numpy.matmul``.
+
+    Returns
+    -------
+    Variable
+        ``a @ b``.
+
+    Raises
+    ------
+    ValueError
+        If the inner sizes differ (the message gives both shapes).
+    """
     a, b = as_variable(a), as_variable(b, like=None)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
@@ -380,7 +564,20 @@ class AsType(Function):
 
 
 def astype(x, dtype) -> Variable:
-    """Cast to ``dtype``; the gradient is cast back to the input's dtype."""
+    """Cast to ``dtype``; the gradient is cast back to the input's dtype.
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    dtype : numpy dtype
+        The new dtype.
+
+    Returns
+    -------
+    Variable
+        x in ``dtype`` (x itself, as a Variable, when it already has it).
+    """
     if isinstance(x, Variable) and x.dtype == np.dtype(dtype):
         return x
     return AsType(dtype)(x)

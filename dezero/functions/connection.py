@@ -25,7 +25,22 @@ class Linear(Function):
 
 
 def linear(x, W, b=None) -> Variable:
-    """Affine map ``x @ W + b`` for a batch ``x`` of shape (N, in) and W of shape (in, out)."""
+    """Affine map ``x @ W + b`` for a batch ``x`` of shape (N, in) and W of shape (in, out).
+
+    Parameters
+    ----------
+    x : Variable or array
+        Of shape (N, in).
+    W : Variable or array
+        Of shape (in, out).
+    b : Variable or array, optional
+        Of shape (out,).
+
+    Returns
+    -------
+    Variable
+        Of shape (N, out).
+    """
     x, W = as_variable(x), as_variable(W)
     if x.ndim != 2 or W.ndim != 2:
         raise ValueError(f"linear: x must be 2-D (N, in_size) and W 2-D (in_size, out_size), "

@@ -232,6 +232,27 @@ def col2im(col, input_shape, kernel_size, stride=1, pad=0, to_matrix: bool = Tru
 
     ``col`` has the layout :func:`im2col` produces for that shape and
     ``to_matrix`` setting. This is the adjoint (the gradient) of :func:`im2col`.
+
+    Parameters
+    ----------
+    col : Variable or array
+        Windows as :func:`im2col` lays them out.
+    input_shape : tuple of 4 ints
+        (N, C, H, W) of the images.
+    kernel_size, stride, pad : int or (int, int)
+        As for :func:`im2col`.
+    to_matrix : bool
+        Whether ``col`` is the (N*OH*OW, C*KH*KW) matrix or the 6-D array.
+
+    Returns
+    -------
+    Variable
+        Images of ``input_shape``.
+
+    Raises
+    ------
+    ValueError
+        If ``col``'s shape does not fit the other arguments.
     """
     col = as_variable(col)
     input_shape = tuple(int(s) for s in input_shape)
@@ -450,7 +471,24 @@ def deconv2d(x, W, b=None, stride=1, pad=0, outsize=None) -> Variable:
 def conv2d_simple(x, W, b=None, stride=1, pad=0) -> Variable:
     """conv2d written with differentiable building blocks only (im2col, a matrix
     product, reshape and transpose): slower and hungrier than :func:`conv2d`,
-    but its backward comes for free. Same arguments and result as conv2d."""
+    but its backward comes for free. Same arguments and result as conv2d.
+
+    Parameters
+    ----------
+    x : Variable or array
+        Images (N, C, H, W).
+    W : Variable or array
+        Kernels (OC, C, KH, KW).
+    b : Variable or array, optional
+        Biases (OC,).
+    stride, pad : int or (int, int)
+        Step between windows and zero padding on each side.
+
+    Returns
+    -------
+    Variable
+        Of shape (N, OC, OH, OW), the same values as :func:`conv2d`.
+    """
     x, W, b, stride, pad, (oh, ow) = _conv_args("conv2d_simple", x, W, b, stride, pad)
     n = x.shape[0]
     oc, c, kh, kw = W.shape

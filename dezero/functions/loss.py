@@ -61,6 +61,21 @@ def mean_squared_error(x0, x1) -> Variable:
     Note the divisor is the batch size N = len(x0), not the number of elements
     (PyTorch's ``MSELoss`` divides by the element count). The shapes must be
     equal: broadcasting (N, 1) against (N,) would silently give an (N, N) loss.
+
+    Parameters
+    ----------
+    x0, x1 : Variable or array
+        Predictions and targets, of the same shape (N, ...).
+
+    Returns
+    -------
+    Variable
+        The 0-d loss, of x0's dtype.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, or there is no non-empty batch axis.
     """
     x0, x1 = as_variable(x0), as_variable(x1)
     _check_same_shape("mean_squared_error", "x0", x0, "x1", x1)

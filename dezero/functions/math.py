@@ -48,7 +48,19 @@ class AddConstant(Function):
 
 
 def add(x0, x1) -> Variable:
-    """Elementwise ``x0 + x1`` with broadcasting."""
+    """Elementwise ``x0 + x1`` with broadcasting.
+
+    Parameters
+    ----------
+    x0, x1 : Variable, array or scalar
+        The operands; they broadcast against each other like NumPy arrays. A
+        scalar takes the other operand's dtype (float32 stays float32).
+
+    Returns
+    -------
+    Variable
+        ``x0 + x1``, of the broadcast shape.
+    """
     if _is_scalar(x1):
         return AddConstant(x1)(x0)
     if _is_scalar(x0):
@@ -69,7 +81,19 @@ class Sub(Function):
 
 
 def sub(x0, x1) -> Variable:
-    """Elementwise ``x0 - x1`` with broadcasting."""
+    """Elementwise ``x0 - x1`` with broadcasting.
+
+    Parameters
+    ----------
+    x0, x1 : Variable, array or scalar
+        The operands; they broadcast against each other like NumPy arrays. A
+        scalar takes the other operand's dtype (float32 stays float32).
+
+    Returns
+    -------
+    Variable
+        ``x0 - x1``, of the broadcast shape.
+    """
     if _is_scalar(x1):
         return AddConstant(-_python_scalar(x1))(x0)
     return Sub()(x0, x1)
@@ -100,7 +124,19 @@ class MulConstant(Function):
 
 
 def mul(x0, x1) -> Variable:
-    """Elementwise ``x0 * x1`` with broadcasting."""
+    """Elementwise ``x0 * x1`` with broadcasting.
+
+    Parameters
+    ----------
+    x0, x1 : Variable, array or scalar
+        The operands; they broadcast against each other like NumPy arrays. A
+        scalar takes the other operand's dtype (float32 stays float32).
+
+    Returns
+    -------
+    Variable
+        ``x0 * x1``, of the broadcast shape.
+    """
     if _is_scalar(x1):
         return MulConstant(x1)(x0)
     if _is_scalar(x0):
@@ -120,7 +156,19 @@ class Div(Function):
 
 
 def div(x0, x1) -> Variable:
-    """Elementwise ``x0 / x1`` with broadcasting."""
+    """Elementwise ``x0 / x1`` with broadcasting.
+
+    Parameters
+    ----------
+    x0, x1 : Variable, array or scalar
+        The operands; they broadcast against each other like NumPy arrays. A
+        scalar takes the other operand's dtype (float32 stays float32).
+
+    Returns
+    -------
+    Variable
+        ``x0 / x1``, of the broadcast shape.
+    """
     return Div()(x0, x1)
 
 
@@ -133,7 +181,18 @@ class Neg(Function):
 
 
 def neg(x) -> Variable:
-    """Elementwise ``-x``."""
+    """Elementwise ``-x``.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The input.
+
+    Returns
+    -------
+    Variable
+        ``-x``, of x's shape and dtype.
+    """
     return Neg()(x)
 
 
@@ -182,14 +241,39 @@ class Power(Function):
 
 
 def pow(x, c) -> Variable:  # noqa: A001  (mirrors the ** operator)
-    """Elementwise ``x ** c``; ``c`` may be a scalar, an array or a Variable."""
+    """Elementwise ``x ** c``; ``c`` may be a scalar, an array or a Variable.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The base.
+    c : scalar, array or Variable
+        The exponent. A Python number is a constant (the common case, ``x ** 2``);
+        a Variable exponent gets a gradient too, ``x ** c * log(x)``.
+
+    Returns
+    -------
+    Variable
+        ``x ** c``, of the broadcast shape.
+    """
     if _is_scalar(c):
         return Pow(c)(x)
     return Power()(x, c)
 
 
 def square(x) -> Variable:
-    """Elementwise ``x ** 2``."""
+    """Elementwise ``x ** 2``.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The input.
+
+    Returns
+    -------
+    Variable
+        ``x * x``, of x's shape and dtype.
+    """
     return Pow(2)(x)
 
 
@@ -203,7 +287,18 @@ class Sqrt(Function):
 
 
 def sqrt(x) -> Variable:
-    """Elementwise square root."""
+    """Elementwise square root.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The input (non-negative).
+
+    Returns
+    -------
+    Variable
+        The square root, of x's shape and dtype.
+    """
     return Sqrt()(x)
 
 
@@ -217,7 +312,18 @@ class Exp(Function):
 
 
 def exp(x) -> Variable:
-    """Elementwise e ** x."""
+    """Elementwise e ** x.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The input.
+
+    Returns
+    -------
+    Variable
+        ``e ** x``, of x's shape and dtype.
+    """
     return Exp()(x)
 
 
@@ -231,7 +337,18 @@ class Log(Function):
 
 
 def log(x) -> Variable:
-    """Elementwise natural logarithm."""
+    """Elementwise natural logarithm.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The input (positive).
+
+    Returns
+    -------
+    Variable
+        The natural logarithm, of x's shape and dtype.
+    """
     return Log()(x)
 
 
@@ -245,7 +362,18 @@ class Sin(Function):
 
 
 def sin(x) -> Variable:
-    """Elementwise sine."""
+    """Elementwise sine.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The input (radians).
+
+    Returns
+    -------
+    Variable
+        ``sin(x)``, of x's shape and dtype.
+    """
     return Sin()(x)
 
 
@@ -259,7 +387,18 @@ class Cos(Function):
 
 
 def cos(x) -> Variable:
-    """Elementwise cosine."""
+    """Elementwise cosine.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The input (radians).
+
+    Returns
+    -------
+    Variable
+        ``cos(x)``, of x's shape and dtype.
+    """
     return Cos()(x)
 
 
@@ -273,5 +412,16 @@ class Tanh(Function):
 
 
 def tanh(x) -> Variable:
-    """Elementwise hyperbolic tangent."""
+    """Elementwise hyperbolic tangent.
+
+    Parameters
+    ----------
+    x : Variable, array or scalar
+        The input.
+
+    Returns
+    -------
+    Variable
+        ``tanh(x)``, in (-1, 1), of x's shape and dtype.
+    """
     return Tanh()(x)

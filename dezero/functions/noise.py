@@ -33,6 +33,18 @@ def dropout(x, dropout_ratio: float = 0.5) -> Variable:
     Under ``dezero.test_mode()`` it is the identity and returns ``x`` itself
     (as a Variable). The mask is drawn from ``xp.random`` (seed it with
     ``numpy.random.seed`` or ``cupy.random.seed`` for reproducible runs).
+
+    Parameters
+    ----------
+    x : Variable or array
+        The input.
+    dropout_ratio : float
+        The probability of zeroing an element, in [0, 1).
+
+    Returns
+    -------
+    Variable
+        Of x's shape and dtype.
     """
     if isinstance(dropout_ratio, bool) or not isinstance(dropout_ratio, Real) \
             or not 0.0 <= dropout_ratio < 1.0:

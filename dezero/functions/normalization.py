@@ -159,6 +159,11 @@ def batch_norm(x, gamma, beta, mean, var, decay: float = 0.9, eps: float = 2e-5)
         Weight of the old running value (PyTorch's ``momentum`` is 1 - decay).
     eps : float
         Added to the variance before the square root.
+
+    Returns
+    -------
+    Variable
+        Of x's shape and dtype.
     """
     x, gamma, beta = as_variable(x), as_variable(gamma), as_variable(beta)
     # A layer may hold its running statistics in Variables; the arrays inside

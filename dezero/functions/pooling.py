@@ -157,8 +157,11 @@ def pooling(x, kernel_size, stride=1, pad=0) -> Variable:
 
     Returns
     -------
-    Variable of shape (N, C, OH, OW), OH = (H + 2*PH - KH) // SH + 1.
+    Variable
+        Of shape (N, C, OH, OW), OH = (H + 2*PH - KH) // SH + 1.
 
+    Notes
+    -----
     Ties: the whole gradient of a window goes to ONE element, the first maximal
     one in row-major order within the window (the one ``argmax`` picks).
     """
@@ -173,7 +176,20 @@ max_pooling = pooling
 def pooling_simple(x, kernel_size, stride=1, pad=0) -> Variable:
     """Max pooling from differentiable building blocks only (im2col, max,
     reshape, transpose): the teaching version of :func:`pooling`, with the same
-    arguments, result and tie rule."""
+    arguments, result and tie rule.
+
+    Parameters
+    ----------
+    x : Variable or array
+        Images (N, C, H, W).
+    kernel_size, stride, pad : int or (int, int)
+        Window size, step between windows, padding on each side.
+
+    Returns
+    -------
+    Variable
+        Of shape (N, C, OH, OW), the maximum of each window.
+    """
     x, win = _pool_args("pooling_simple", x, kernel_size, stride, pad)
     _check_max_pad("pooling_simple", win)
     n, c, h, w = x.shape
@@ -233,7 +249,16 @@ def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     ----------
     x : Variable or array, shape (N, C, H, W)
     kernel_size, stride, pad : int or (int, int)
+        Window size, step between windows (1 unless given, not the kernel
+        size), zero padding on each side.
 
+    Returns
+    -------
+    Variable
+        Of shape (N, C, OH, OW), the mean of each window.
+
+    Notes
+    -----
     The padding is zeros and every window is divided by KH*KW, padded cells
     included (Chainer's behaviour, PyTorch's ``count_include_pad=True``), so a
     border window that is half padding averages in those zeros.

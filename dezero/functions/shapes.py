@@ -12,7 +12,20 @@ __all__ = ["sum_to", "reshape_sum_backward", "pair", "get_conv_outsize", "get_de
 # Broadcasting helpers used by backward passes
 # =============================================================================
 def sum_to(x, shape: tuple):
-    """Sum the array ``x`` down to ``shape`` (the adjoint of broadcasting to x.shape)."""
+    """Sum the array ``x`` down to ``shape`` (the adjoint of broadcasting to x.shape).
+
+    Parameters
+    ----------
+    x : array
+        A raw NumPy or CuPy array.
+    shape : tuple of int
+        A shape that broadcasts to ``x.shape``.
+
+    Returns
+    -------
+    array
+        Of ``shape``.
+    """
     shape = tuple(shape)
     if x.shape == shape:
         return x
@@ -32,7 +45,24 @@ def sum_to(x, shape: tuple):
 
 
 def reshape_sum_backward(gy, x_shape: tuple, axis, keepdims: bool):
-    """Reshape the gradient of a sum so that it broadcasts back to ``x_shape``."""
+    """Reshape the gradient of a sum so that it broadcasts back to ``x_shape``.
+
+    Parameters
+    ----------
+    gy : Variable
+        The gradient of the sum's output.
+    x_shape : tuple of int
+        The shape of the sum's input.
+    axis : int, tuple of ints or None
+        The axes that were summed.
+    keepdims : bool
+        Whether the sum kept them.
+
+    Returns
+    -------
+    Variable
+        ``gy`` with length-1 axes where x had the summed ones.
+    """
     ndim = len(x_shape)
     if axis is None:
         axes = None
@@ -56,7 +86,22 @@ def reshape_sum_backward(gy, x_shape: tuple, axis, keepdims: bool):
 # Convolution sizes
 # =============================================================================
 def pair(x) -> tuple:
-    """Return ``(x, x)`` for an int, ``x`` for a pair; anything else is an error."""
+    """Return ``(x, x)`` for an int, ``x`` for a pair; anything else is an error.
+
+    Parameters
+    ----------
+    x : int or pair of ints
+        A size given once for both axes, or per axis.
+
+    Returns
+    -------
+    tuple of two ints
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+    """
     if isinstance(x, (int, np.integer)):
         return (int(x), int(x))
     if isinstance(x, (tuple, list)) and len(x) == 2:
@@ -65,10 +110,34 @@ def pair(x) -> tuple:
 
 
 def get_conv_outsize(input_size: int, kernel_size: int, stride: int, pad: int) -> int:
-    """Output length of a convolution: (I + 2P - K) // S + 1."""
+    """Output length of a convolution: (I + 2P - K) // S + 1.
+
+    Parameters
+    ----------
+    input_size : int
+        I, the input length.
+    kernel_size, stride, pad : int
+        K, S and P.
+
+    Returns
+    -------
+    int
+    """
     return (input_size + pad * 2 - kernel_size) // stride + 1
 
 
 def get_deconv_outsize(size: int, k: int, s: int, p: int) -> int:
-    """Output length of a transposed convolution: S (I - 1) + K - 2P."""
+    """Output length of a transposed convolution: S (I - 1) + K - 2P.
+
+    Parameters
+    ----------
+    size : int
+        I, the input length.
+    k, s, p : int
+        Kernel size, stride and padding.
+
+    Returns
+    -------
+    int
+    """
     return s * (size - 1) + k - 2 * p
