@@ -45,7 +45,7 @@ myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
 myst_heading_anchors = 3
 
 # autodoc + napoleon: NumPy-style sections, members in source order.
-autodoc_default_options = {"members": True, "member-order": "bysource", "show-inheritance": True}
+autodoc_default_options = {"member-order": "bysource", "show-inheritance": True}
 autodoc_typehints = "description"
 # Type hints fill in the types of documented parameters; a documented return
 # value already names its type.
@@ -90,15 +90,26 @@ def public_modules() -> list:
     return known + sorted(set(names) - set(known))
 
 
+def own_members(module) -> list:
+    """The public names that ``module`` defines itself: those of ``__all__`` (or,
+    without one, every name not starting with '_'), less those imported from
+    another module, which are documented on that module's page (one place per
+    object, so every cross-reference has one target)."""
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [n for n in vars(module) if not n.startswith("_")]
+    return [n for n in names if getattr(getattr(module, n, None), "__module__", None) == module.__name__]
+
+
 def api_page(name: str) -> str:
     """The Markdown source of the reference page of module ``name``."""
-    importlib.import_module(name)  # fail here, clearly, if a module does not import
+    module = importlib.import_module(name)  # fail here, clearly, if a module does not import
     lines = [f"# `{name}`", ""]
     if name == "dezero":
         # The package re-exports the names people use most; they are
         # documented where they are defined.
         lines += [
-            "```{eval-rst}", ".. automodule:: dezero", "   :no-members:", "```", "",
+            "```{eval-rst}", ".. automodule:: dezero", "```", "",
             "Names available as `dezero.<name>`, documented in their modules:", "",
             "- {class}`~dezero.core.Variable`, {class}`~dezero.core.Parameter`, {class}`~dezero.core.Function`,"
             " {class}`~dezero.core.Config`, {func}`~dezero.core.no_grad`, {func}`~dezero.core.test_mode`,"
@@ -116,7 +127,11 @@ def api_page(name: str) -> str:
         ]
     else:
         # autodoc writes reStructuredText, which MyST reads inside eval-rst.
-        lines += ["```{eval-rst}", f".. automodule:: {name}", "```", ""]
+        members = own_members(module)
+        lines += ["```{eval-rst}", f".. automodule:: {name}"]
+        if members:
+            lines.append(f"   :members: {', '.join(members)}")
+        lines += ["```", ""]
     return "\n".join(lines)
 
 
