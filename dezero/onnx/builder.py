@@ -31,7 +31,13 @@ class ExportError(ValueError):
 
 @dataclass(frozen=True)
 class Batch:
-    """A dimension of size ``k * N``, N being the (dynamic) batch size."""
+    """A dimension of size ``k * N``, N being the (dynamic) batch size.
+
+    Parameters
+    ----------
+    k : int
+        How many batches the dimension holds (a flatten of (N, 2) gives 2N).
+    """
 
     k: int = 1
 
@@ -44,7 +50,17 @@ Dim = Union[int, Batch]
 
 @dataclass
 class Tensor:
-    """A named value of the graph: its symbolic shape and its NumPy dtype."""
+    """A named value of the graph: its symbolic shape and its NumPy dtype.
+
+    Parameters
+    ----------
+    name : str
+        The tensor's name in the ONNX graph.
+    shape : tuple
+        Ints and :class:`Batch` dimensions.
+    dtype : numpy.dtype
+        The element type.
+    """
 
     name: str
     shape: tuple
@@ -53,6 +69,22 @@ class Tensor:
 
 @dataclass
 class Node:
+    """One ONNX node, before it becomes a protobuf.
+
+    Parameters
+    ----------
+    op_type : str
+        The ONNX operator (``"Gemm"``, ``"Conv"``...).
+    inputs : list of str
+        Names of the input tensors; ``""`` for an absent optional input.
+    outputs : list of str
+        Names of the output tensors.
+    name : str
+        The node's unique name.
+    attrs : dict
+        The operator's attributes.
+    """
+
     op_type: str
     inputs: list      # tensor names; "" for an absent optional input
     outputs: list
@@ -93,10 +125,28 @@ class GraphBuilder:
 
     # --- names -------------------------------------------------------------------------
     def reserve(self, name: str) -> None:
+        """Mark ``name`` as taken (the graph's input and output names).
+
+        Parameters
+        ----------
+        name : str
+            A tensor name no generated name may repeat.
+        """
         self._names.add(name)
 
     def unique(self, base: str) -> str:
-        """``base`` itself if free, else ``base_1``, ``base_2``..."""
+        """A fresh name: ``base`` itself if free, else ``base_1``, ``base_2``...
+
+        Parameters
+        ----------
+        base : str
+            The preferred name.
+
+        Returns
+        -------
+        str
+            A name not used before in this graph (now taken).
+        """
         name, i = base, 0
         while name in self._names:
             i += 1
@@ -105,30 +155,95 @@ class GraphBuilder:
         return name
 
     def scope_of(self, f) -> str:
-        """``'<layer path>/'`` when ``f``'s output is what a layer returned, else ''."""
+        """The name prefix of the nodes that export ``f``.
+
+        Parameters
+        ----------
+        f : Function
+            A traced Function.
+
+        Returns
+        -------
+        str
+            ``'<layer path>/'`` when ``f``'s output is what a layer returned, else ``''``.
+        """
         path = self.layer_outputs.get(id(f.outputs[0]()))
         return path + "/" if path else ""
 
     # --- graph content -----------------------------------------------------------------
     def tensor(self, var) -> Tensor:
-        """The graph tensor a traced Variable became."""
+        """The graph tensor a traced Variable became.
+
+        Parameters
+        ----------
+        var : Variable
+            An input or an output of a Function already exported.
+
+        Returns
+        -------
+        Tensor
+        """
         return self.tensors[id(var)]
 
     def constant(self, value, dtype=None, name: str = "const") -> Tensor:
-        """An initializer holding ``value`` (cast to ``dtype`` when given)."""
+        """Add an initializer holding ``value``.
+
+        Parameters
+        ----------
+        value : array_like
+            NumPy or CuPy array, or a scalar (CuPy arrays are copied to the host).
+        dtype : numpy.dtype, optional
+            Cast to this type first.
+        name : str
+            The preferred name (made unique).
+
+        Returns
+        -------
+        Tensor
+        """
         array = np.asarray(as_numpy(value), dtype=dtype)  # CuPy arrays come to the host
         name = self.unique(name)
         self.initializers[name] = array
         return Tensor(name, array.shape, array.dtype)
 
     def ints(self, values: Sequence[int], name: str = "const") -> Tensor:
-        """A 1-D int64 constant: shapes, axes, slice bounds."""
+        """Add a 1-D int64 constant: shapes, axes, slice bounds.
+
+        Parameters
+        ----------
+        values : sequence of int
+            The values.
+        name : str
+            The preferred name (made unique).
+
+        Returns
+        -------
+        Tensor
+        """
         return self.constant(np.array([int(v) for v in values], dtype=np.int64), name=name)
 
     def op(self, op_type: str, inputs: Sequence[Optional[Tensor]], shape: Sequence[Dim],
            dtype=None, **attrs) -> Tensor:
-        """Append one node with a single output of the given shape (and dtype,
-        by default that of the first input)."""
+        """Append one node with a single output.
+
+        Parameters
+        ----------
+        op_type : str
+            The ONNX operator.
+        inputs : sequence of Tensor or None
+            Its inputs; None for an absent optional input.
+        shape : sequence
+            The output's symbolic shape.
+        dtype : numpy.dtype, optional
+            The output's type; by default that of the first input.
+        **attrs
+            The operator's attributes.
+
+        Returns
+        -------
+        Tensor
+            The node's output.
+        """
         self._counter += 1
         name = self.unique(f"{op_type}_{self._counter}")
         if dtype is None:
@@ -142,6 +257,19 @@ class GraphBuilder:
         return Tensor(name, tuple(shape), np.dtype(dtype))
 
     def cast(self, x: Tensor, dtype) -> Tensor:
+        """``x`` as ``dtype``: a Cast node, or ``x`` itself when it already is.
+
+        Parameters
+        ----------
+        x : Tensor
+            The value.
+        dtype : numpy.dtype
+            The wanted type.
+
+        Returns
+        -------
+        Tensor
+        """
         dtype = np.dtype(dtype)
         return x if x.dtype == dtype else self.op("Cast", [x], x.shape, dtype, to=dtype)
 
@@ -152,6 +280,23 @@ class GraphBuilder:
         A batch dimension against a fixed one other than 1 means the fixed one
         was the traced batch size baked into a constant: right at this batch
         size, wrong at any other, so it is refused.
+
+        Parameters
+        ----------
+        op : str
+            The operation, for the error message.
+        *shapes : sequence
+            Symbolic shapes of the operands.
+
+        Returns
+        -------
+        tuple
+            The broadcast shape.
+
+        Raises
+        ------
+        ExportError
+            When a batch dimension meets a fixed one other than 1.
         """
         ndim = max(len(s) for s in shapes)
         padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
@@ -177,6 +322,25 @@ class GraphBuilder:
         hold exactly ``outer`` elements, and the axes after b a size that
         divides k times the input's inner size. Only at a traced batch size
         of 1 can several axes qualify.
+
+        Parameters
+        ----------
+        op : str
+            The operation, for the error message.
+        in_shape : tuple
+            The input's symbolic shape.
+        out_shape : tuple
+            The output's traced shape (ints).
+
+        Returns
+        -------
+        tuple
+            ``out_shape`` with its batch axis as a :class:`Batch`.
+
+        Raises
+        ------
+        ExportError
+            When no axis, or more than one, can hold the batch.
         """
         batch_axes = [a for a, d in enumerate(in_shape) if isinstance(d, Batch)]
         if not batch_axes:

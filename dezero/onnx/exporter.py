@@ -28,7 +28,13 @@ _INSTALL_HINT = "pip install onnx onnxruntime"
 
 
 def supported_functions() -> list:
-    """Names of the dezero Function classes the exporter writes, sorted."""
+    """The dezero Function classes the exporter writes.
+
+    Returns
+    -------
+    list of str
+        Their class names, sorted.
+    """
     return sorted(cls.__name__ for cls in EXPORTERS)
 
 

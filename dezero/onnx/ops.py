@@ -45,7 +45,17 @@ def exports(*classes) -> Callable:
 
 def graph_inputs(f) -> list:
     """The Variables a Function reads: its inputs, plus the ids of an embedding
-    lookup, which reach it as an index rather than as an input."""
+    lookup, which reach it as an index rather than as an input.
+
+    Parameters
+    ----------
+    f : Function
+        A traced Function.
+
+    Returns
+    -------
+    list of Variable
+    """
     inputs = list(f.inputs)
     if isinstance(f, _conn.EmbedID) and f.ids_source is not None:
         inputs.append(f.ids_source)
