@@ -156,6 +156,13 @@ def get_item(x, slices) -> Variable:
 
 
 # --- broadcasting and sums ------------------------------------------------------------
+def _shape_arg(shape) -> tuple:
+    """A shape given as an int (``3``, as NumPy accepts) or a sequence, as a tuple of ints."""
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(s) for s in shape)
+
+
 class BroadcastTo(Function):
     def __init__(self, shape):
         self.shape = tuple(shape)
@@ -173,8 +180,9 @@ class BroadcastTo(Function):
 
 
 def broadcast_to(x, shape) -> Variable:
-    """Broadcast ``x`` to ``shape`` following NumPy's rules."""
-    if isinstance(x, Variable) and x.shape == tuple(shape):
+    """Broadcast ``x`` to ``shape`` (an int or a tuple) following NumPy's rules."""
+    shape = _shape_arg(shape)
+    if isinstance(x, Variable) and x.shape == shape:
         return x
     return BroadcastTo(shape)(x)
 
@@ -192,8 +200,9 @@ class SumTo(Function):
 
 
 def sum_to(x, shape) -> Variable:
-    """Sum ``x`` down to ``shape``: the adjoint of ``broadcast_to``."""
-    if isinstance(x, Variable) and x.shape == tuple(shape):
+    """Sum ``x`` down to ``shape`` (an int or a tuple): the adjoint of ``broadcast_to``."""
+    shape = _shape_arg(shape)
+    if isinstance(x, Variable) and x.shape == shape:
         return x
     return SumTo(shape)(x)
 
