@@ -32,6 +32,28 @@ def test_broadcast_to_an_incompatible_shape_names_both_shapes():
         F.broadcast_to(np.ones(2), 3)
 
 
+def test_transpose_of_a_0d_input_accepts_no_axes_and_refuses_axis_0():
+    x = Variable(np.array(5.0))
+    np.testing.assert_array_equal(F.transpose(x, ()).data, 5.0)
+    with pytest.raises(ValueError, match=r"transpose: axes \(0,\) are not a permutation of the 0 axes"):
+        F.transpose(x, (0,))
+
+
+@pytest.mark.parametrize("axes", [(0, 3), (0, 0), (1,), (2, 0, 1)])
+def test_transpose_refuses_axes_that_are_not_a_permutation(axes):
+    with pytest.raises(ValueError, match="transpose: axes .* are not a permutation of the 2 axes"):
+        F.transpose(np.zeros((2, 3)), axes)
+
+
+def test_transpose_with_negative_axes_matches_numpy_and_inverts_in_backward():
+    x = Variable(np.arange(24.0).reshape(2, 3, 4))
+    y = F.transpose(x, (-1, 0, -2))
+    np.testing.assert_array_equal(y.data, np.transpose(x.data, (-1, 0, -2)))
+    w = np.random.RandomState(0).randn(*y.shape)
+    F.sum(y * w).backward()
+    np.testing.assert_array_equal(x.grad.data, np.transpose(w, (1, 2, 0)))
+
+
 # =============================================================================
 # Activations
 # =============================================================================

@@ -57,20 +57,29 @@ def reshape(x, shape) -> Variable:
     return Reshape(shape)(x)
 
 
+def _permutation(axes: tuple, shape: tuple) -> tuple:
+    """``axes`` with negative entries resolved, or an error unless it permutes ``len(shape)`` axes."""
+    ndim = len(shape)
+    if len(axes) != ndim or not all(-ndim <= a < ndim for a in axes) \
+            or sorted(int(a) % ndim for a in axes) != list(range(ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the "
+                         f"{ndim} axes of an input of shape {shape}")
+    return tuple(int(a) % ndim for a in axes)
+
+
 class Transpose(Function):
     def __init__(self, axes=None):
         self.axes = None if axes is None else tuple(axes)
 
     def forward(self, x):
-        if self.axes is not None and sorted(a % x.ndim for a in self.axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: axes {self.axes} are not a permutation of the "
-                             f"{x.ndim} axes of an input of shape {x.shape}")
+        if self.axes is not None:
+            self.axes = _permutation(self.axes, x.shape)
         return x.transpose(self.axes)
 
     def backward(self, gy):
         if self.axes is None:
             return transpose(gy)
-        inverse = tuple(np.argsort([a % len(self.axes) for a in self.axes]))
+        inverse = tuple(int(i) for i in np.argsort(self.axes))
         return transpose(gy, inverse)
 
 
