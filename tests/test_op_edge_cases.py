@@ -54,6 +54,28 @@ def test_transpose_with_negative_axes_matches_numpy_and_inverts_in_backward():
     np.testing.assert_array_equal(x.grad.data, np.transpose(w, (1, 2, 0)))
 
 
+@pytest.mark.parametrize("shape, axis", [((0, 3), 0), ((2, 0), 1), ((0,), None), ((2, 0, 3), (0, 1))])
+def test_mean_over_no_elements_is_nan_with_a_warning_as_in_numpy(shape, axis):
+    x = Variable(np.zeros(shape))
+    with pytest.warns(RuntimeWarning, match="mean: mean of an empty slice"):
+        y = F.mean(x, axis=axis)
+    with pytest.warns(RuntimeWarning):
+        expected = np.mean(x.data, axis=axis)
+    assert y.shape == expected.shape
+    np.testing.assert_array_equal(y.data, expected)  # NaN where NumPy has NaN
+    F.sum(y).backward()
+    assert x.grad.shape == shape
+
+
+def test_mean_over_a_nonempty_axis_of_an_empty_input_does_not_warn():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = F.mean(np.zeros((0, 3)), axis=1)
+    assert y.shape == (0,)
+
+
 # =============================================================================
 # Activations
 # =============================================================================

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 
 import numpy as np
 
@@ -237,12 +238,20 @@ def sum(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Variable:
-    """Arithmetic mean over ``axis``."""
+    """Arithmetic mean over ``axis`` (an int, a tuple, or None for all).
+
+    The mean over no elements (an axis of length 0) is NaN, with a
+    RuntimeWarning, as in NumPy (PyTorch gives NaN silently).
+    """
     x = as_variable(x)
     axes = _normalize_axis(axis, x.ndim, "mean")
     count = 1
     for a in axes:
         count *= x.shape[a]
+    if count == 0:
+        warnings.warn(f"mean: mean of an empty slice (axis {axis} of an input of shape {x.shape}) is NaN",
+                      RuntimeWarning, stacklevel=2)
+        return sum(x, axis, keepdims) * math.nan
     return sum(x, axis, keepdims) * (1.0 / count)
 
 
