@@ -10,6 +10,7 @@ import pytest
 
 import dezero.functions as F
 from dezero import Variable
+from dezero.gradient_check import double_gradient_check, gradient_check
 
 torch = pytest.importorskip("torch")
 
@@ -74,6 +75,58 @@ def test_mean_over_a_nonempty_axis_of_an_empty_input_does_not_warn():
         warnings.simplefilter("error")
         y = F.mean(np.zeros((0, 3)), axis=1)
     assert y.shape == (0,)
+
+
+def _clip_case(dtype):
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-2, 2, size=(3, 4)).astype(dtype)
+    lo = rng.uniform(-1.5, -0.2, size=(4,))  # float64 bounds: the result must stay dtype
+    hi = rng.uniform(0.2, 1.5, size=(3, 1))
+    # Keep x away from the bounds: the gradient is not defined there.
+    for bound in (np.broadcast_to(lo, x.shape), np.broadcast_to(hi, x.shape)):
+        near = np.abs(x - bound) < 0.05
+        x[near] += 0.1
+    return x, lo, hi
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clip_with_array_bounds_matches_torch_clamp(dtype):
+    x, lo, hi = _clip_case(dtype)
+    xv = Variable(x)
+    y = F.clip(xv, lo, hi)
+    assert y.dtype == dtype
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.clamp(xt, torch.tensor(lo, dtype=xt.dtype), torch.tensor(hi, dtype=xt.dtype))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=0)
+    w = np.random.RandomState(1).randn(*x.shape).astype(dtype)
+    F.sum(y * w).backward()
+    (gt,) = torch.autograd.grad(yt, xt, torch.tensor(w))
+    np.testing.assert_array_equal(xv.grad.data, gt.numpy())
+    assert xv.grad.dtype == dtype
+
+
+def test_clip_with_array_bounds_gradient_checks():
+    x, lo, hi = _clip_case(np.float64)
+    assert gradient_check(lambda v: F.clip(v, lo, hi), x)
+    assert double_gradient_check(lambda v: F.clip(v, lo, hi) ** 2, x)
+
+
+def test_clip_with_one_array_bound_and_a_variable_bound():
+    x = np.array([-3.0, 0.0, 3.0])
+    np.testing.assert_array_equal(F.clip(x, x_max=np.array([1.0, -1.0, 2.0])).data, [-3.0, -1.0, 2.0])
+    np.testing.assert_array_equal(F.clip(x, Variable(np.array(-1.0))).data, [-1.0, 0.0, 3.0])
+
+
+def test_clip_refuses_crossed_array_bounds_and_bounds_that_do_not_fit_x():
+    x = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="clip: x_min .* is larger than x_max .* at some positions"):
+        F.clip(x, np.array([0.0, 2.0, 0.0]), np.array([1.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"clip: x_min of shape \(4,\) does not broadcast to the shape \(2, 3\)"):
+        F.clip(x, np.zeros(4), 1.0)
+    with pytest.raises(ValueError, match=r"clip: x_max of shape \(3, 3\) does not broadcast"):
+        F.clip(x, 0.0, np.ones((3, 3)))  # it would enlarge the output
+    with pytest.raises(TypeError, match="clip: x_min must be a number, an array or None, got str"):
+        F.clip(x, "0")
 
 
 # =============================================================================

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from dezero.functions import shapes
-from dezero.backend import get_array_module
+from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable
 
 __all__ = ["reshape", "transpose", "get_item", "expand_dims", "flatten", "broadcast_to",
@@ -332,26 +332,78 @@ class Clip(Function):
     def __init__(self, x_min, x_max):
         self.x_min, self.x_max = x_min, x_max
 
+    def _bounds(self, x):
+        # Array bounds take x's backend and dtype (float64 bounds must not turn a
+        # float32 x into float64); scalar bounds are Python numbers already.
+        xp = get_array_module(x)
+        return [xp.asarray(b, dtype=x.dtype) if isinstance(b, array_types) else b
+                for b in (self.x_min, self.x_max)]
+
     def forward(self, x):
-        return get_array_module(x).clip(x, self.x_min, self.x_max)
+        x_min, x_max = self._bounds(x)
+        return get_array_module(x).clip(x, x_min, x_max)
 
     def backward(self, gy):
         (x,) = self.inputs
+        x_min, x_max = self._bounds(x.data)
         # The gradient passes where the input is inside [x_min, x_max], ends included.
-        inside = (x.data >= self.x_min) & (x.data <= self.x_max)
+        inside = (x.data >= x_min) & (x.data <= x_max)
         return gy * inside.astype(gy.dtype)
 
 
+def _clip_bound(name: str, bound, x: Variable):
+    """A bound as a Python scalar or an array that broadcasts to x's shape."""
+    if isinstance(bound, Variable):
+        bound = bound.data
+    if isinstance(bound, np.generic):  # a NumPy scalar would upcast float32 to float64
+        return bound.item()
+    if isinstance(bound, array_types):
+        if bound.ndim == 0:
+            return bound.item()
+        try:
+            fits = np.broadcast_shapes(bound.shape, x.shape) == x.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"clip: {name} of shape {bound.shape} does not broadcast to the shape "
+                             f"{x.shape} of x")
+        return bound
+    if not isinstance(bound, (int, float)):
+        raise TypeError(f"clip: {name} must be a number, an array or None, got {type(bound).__name__}")
+    return bound
+
+
 def clip(x, x_min=None, x_max=None) -> Variable:
-    """Clamp ``x`` elementwise into ``[x_min, x_max]``; a bound of None is no bound."""
+    """Clamp ``x`` elementwise into ``[x_min, x_max]``, as ``np.clip`` and ``torch.clamp``.
+
+    Parameters
+    ----------
+    x : Variable or array
+    x_min, x_max : number, array, Variable or None
+        The bounds; None is no bound on that side. An array bound is taken
+        elementwise and must broadcast to x's shape. Bounds are constants: no
+        gradient flows to them.
+
+    Returns
+    -------
+    Variable of x's shape and dtype. Its gradient passes where
+    ``x_min <= x <= x_max`` (ends included) and is 0 elsewhere.
+
+    Raises
+    ------
+    ValueError
+        If both bounds are None, an array bound does not broadcast to x, or
+        ``x_min > x_max`` somewhere.
+    """
     if x_min is None and x_max is None:
         raise ValueError("clip: give x_min, x_max or both")
-    # NumPy scalar bounds would upcast float32 to float64 under NumPy 2.
-    x_min, x_max = [b.item() if isinstance(b, np.generic) else b for b in (x_min, x_max)]
-    x_min = -math.inf if x_min is None else x_min
-    x_max = math.inf if x_max is None else x_max
-    if x_min > x_max:
-        raise ValueError(f"clip: x_min ({x_min}) is larger than x_max ({x_max})")
+    x = as_variable(x)
+    x_min = -math.inf if x_min is None else _clip_bound("x_min", x_min, x)
+    x_max = math.inf if x_max is None else _clip_bound("x_max", x_max, x)
+    crossed = x_min > x_max
+    if crossed if isinstance(crossed, bool) else bool(crossed.any()):
+        raise ValueError(f"clip: x_min ({x_min}) is larger than x_max ({x_max})"
+                         + ("" if isinstance(crossed, bool) else " at some positions"))
     return Clip(x_min, x_max)(x)
 
 
