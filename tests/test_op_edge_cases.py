@@ -132,5 +132,17 @@ def test_clip_refuses_crossed_array_bounds_and_bounds_that_do_not_fit_x():
 # =============================================================================
 # Activations
 # =============================================================================
+@pytest.mark.parametrize("op, reference", [(F.softmax, torch.softmax), (F.log_softmax, torch.log_softmax)],
+                         ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("axis", [np.int64(1), np.int32(-1), np.intp(0)])
+def test_softmax_axis_may_be_a_numpy_integer(op, reference, axis):
+    x = np.random.RandomState(0).randn(3, 4)
+    y = op(x, axis=axis)
+    np.testing.assert_allclose(y.data, reference(torch.tensor(x), dim=int(axis)).numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("op", [F.softmax, F.log_softmax], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("axis", [1.0, True, "1", None])
+def test_softmax_axis_that_is_not_an_int_is_a_type_error(op, axis):
+    with pytest.raises(TypeError, match=f"{op.__name__}: axis must be an int"):
+        op(np.zeros((3, 4)), axis=axis)
