@@ -146,3 +146,35 @@ def test_softmax_axis_may_be_a_numpy_integer(op, reference, axis):
 def test_softmax_axis_that_is_not_an_int_is_a_type_error(op, axis):
     with pytest.raises(TypeError, match=f"{op.__name__}: axis must be an int"):
         op(np.zeros((3, 4)), axis=axis)
+
+
+# =============================================================================
+# Pooling
+# =============================================================================
+def _torch_max_pool(x, kernel, stride, pad):
+    return torch.nn.functional.max_pool2d(torch.tensor(x), kernel, stride, pad).numpy()
+
+
+@pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple], ids=["pooling", "pooling_simple"])
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8])
+def test_max_pooling_of_integers_pads_with_the_smallest_value_not_zero(pool, dtype):
+    # All negative (or, for uint8, all > 0): a zero from the padding would win
+    # every border window.
+    values = np.arange(1, 2 * 3 * 5 * 4 + 1).reshape(2, 3, 5, 4)
+    x = (values if dtype == np.uint8 else -values).astype(dtype)
+    y = pool(x, 3, 1, 1)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y.data, _torch_max_pool(x.astype(np.int64), 3, 1, 1))
+    y2 = pool(x, (2, 3), (2, 1), (1, 1))
+    np.testing.assert_array_equal(y2.data, _torch_max_pool(x.astype(np.int64), (2, 3), (2, 1), (1, 1)))
+
+
+def test_max_pooling_of_booleans_is_a_logical_or_over_each_window():
+    x = np.zeros((1, 1, 3, 3), dtype=bool)
+    x[0, 0, 2, 2] = True
+    y = F.pooling(x, 2, 1, 1)
+    expected = np.zeros((1, 1, 4, 4), dtype=bool)
+    expected[0, 0, 2:, 2:] = True
+    np.testing.assert_array_equal(y.data, expected)
+
+

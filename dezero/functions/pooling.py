@@ -38,6 +38,19 @@ def _pool_args(op: str, x, kernel_size, stride, pad):
     return x, _Window(kernel, stride, pad)
 
 
+def _lowest(dtype):
+    """The padding a max never picks: -inf for floats, the smallest value of an
+    integer dtype (-inf cast to an integer would be 0, which beats negatives)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return -float("inf")
+    if dtype.kind in "iu":
+        return int(np.iinfo(dtype).min)
+    if dtype.kind == "b":
+        return False
+    raise TypeError(f"max pooling: x must be a real number array, got dtype {dtype}")
+
+
 def _check_max_pad(op: str, win: _Window) -> None:
     # With a larger pad some window could lie wholly in the padding and
     # output -inf; PyTorch refuses such a pad for the same reason.
@@ -71,7 +84,7 @@ class Pooling2D(Function):
         xp = get_array_module(x)
         kh, kw = self.win.kernel
         self.input_shape = x.shape
-        view = _windows(x, self.win.kernel, self.win.stride, self.win.pad, pad_value=-float("inf"))
+        view = _windows(x, self.win.kernel, self.win.stride, self.win.pad, pad_value=_lowest(x.dtype))
         # One copy puts each kernel offset's values in a contiguous block, so the
         # loop below runs on long contiguous arrays (fast) instead of strided ones.
         cols = xp.ascontiguousarray(view.transpose(2, 3, 0, 1, 4, 5))
@@ -178,7 +191,7 @@ def pooling_simple(x, kernel_size, stride=1, pad=0) -> Variable:
     _check_max_pad("pooling_simple", win)
     n, c, h, w = x.shape
     (kh, kw), (oh, ow) = win.kernel, _out_size("pooling_simple", (h, w), *win)
-    col = Im2col(win.kernel, win.stride, win.pad, True, pad_value=-float("inf"))(x)
+    col = Im2col(win.kernel, win.stride, win.pad, True, pad_value=_lowest(x.dtype))(x)
     col = reshape(col, (-1, kh * kw))        # one window of one channel per row
     y = _max(col, axis=1)
     return transpose(reshape(y, (n, oh, ow, c)), (0, 3, 1, 2))
