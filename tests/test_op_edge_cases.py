@@ -8,6 +8,7 @@ normalization, convolution.
 import numpy as np
 import pytest
 
+import dezero
 import dezero.functions as F
 from dezero import Variable
 from dezero.gradient_check import double_gradient_check, gradient_check
@@ -129,6 +130,22 @@ def test_clip_refuses_crossed_array_bounds_and_bounds_that_do_not_fit_x():
         F.clip(x, "0")
 
 
+@pytest.mark.parametrize("op", [F.max, F.min], ids=["max", "min"])
+def test_max_and_min_with_nan_return_nan_and_send_the_gradient_to_the_first_nan(op):
+    # NumPy returns NaN; torch.max/min along a dim send the gradient to the
+    # first NaN (the index argmax/argmin report), and so does dezero.
+    data = np.array([[1.0, np.nan, 3.0, np.nan], [4.0, 2.0, 0.5, 1.0]])
+    x = Variable(data)
+    y = op(x, axis=1)
+    xt = torch.tensor(data, requires_grad=True)
+    yt = (torch.max if op is F.max else torch.min)(xt, dim=1).values
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())
+    F.sum(y).backward()
+    (gt,) = torch.autograd.grad(yt.sum(), xt)
+    np.testing.assert_array_equal(x.grad.data, gt.numpy())
+    np.testing.assert_array_equal(x.grad.data[0], [0.0, 1.0, 0.0, 0.0])
+
+
 # =============================================================================
 # Activations
 # =============================================================================
@@ -176,5 +193,47 @@ def test_max_pooling_of_booleans_is_a_logical_or_over_each_window():
     expected = np.zeros((1, 1, 4, 4), dtype=bool)
     expected[0, 0, 2:, 2:] = True
     np.testing.assert_array_equal(y.data, expected)
+
+
+def _nan_image():
+    x = np.random.RandomState(0).permutation(2 * 2 * 6 * 6).reshape(2, 2, 6, 6).astype(np.float64)
+    x[0, 0, 0, 1] = np.nan   # not the first element of its window
+    x[0, 1, 3, 3] = np.nan   # the last element of its 2x2 window
+    x[1, 0, 2, 5] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple], ids=["pooling", "pooling_simple"])
+@pytest.mark.parametrize("kernel, stride, pad", [(2, 2, 0), (3, 1, 1), (3, 2, 1)])
+def test_max_pooling_sends_the_gradient_of_a_nan_window_to_the_nan_as_torch(pool, kernel, stride, pad):
+    data = _nan_image()
+    x = Variable(data)
+    y = pool(x, kernel, stride, pad)
+    xt = torch.tensor(data, requires_grad=True)
+    yt = torch.nn.functional.max_pool2d(xt, kernel, stride, pad)
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())
+    w = np.random.RandomState(1).randn(*y.shape)
+    F.sum(y * w).backward()
+    (gt,) = torch.autograd.grad(yt, xt, torch.tensor(w))
+    np.testing.assert_allclose(x.grad.data, gt.numpy(), rtol=1e-12, atol=1e-15)  # overlaps add in any order
+
+
+def test_max_pooling_with_two_nans_in_a_window_picks_the_first_as_on_a_tie():
+    data = np.arange(16.0).reshape(1, 1, 4, 4)
+    data[0, 0, 0, 1] = data[0, 0, 1, 0] = np.nan
+    for pool in (F.pooling, F.pooling_simple):
+        x = Variable(data)
+        F.sum(pool(x, 2, 2)).backward()
+        expected = np.zeros((4, 4))
+        expected[0, 1] = expected[1, 3] = expected[3, 1] = expected[3, 3] = 1.0
+        np.testing.assert_array_equal(x.grad.data[0, 0], expected)
+
+
+def test_max_pooling_double_backward_follows_the_nan_too():
+    data = _nan_image()
+    x = Variable(data)
+    gx, = dezero.grad(F.sum(F.pooling(x, 2, 2) ** 2), [x], create_graph=True)
+    # d/dx sum(pool(x)^2) = 2 * pool(x) at the winners: NaN exactly at the NaNs.
+    np.testing.assert_array_equal(np.isnan(gx.data), np.isnan(data))
 
 

@@ -98,7 +98,22 @@ class Pooling2D(Function):
             won = cols[k] > y
             xp.maximum(y, cols[k], out=y)
             xp.maximum(self.indexes, won.astype(self.indexes.dtype) * k, out=self.indexes)
+        if y.dtype.kind == "f":
+            self._point_at_nans(xp, cols, y)
         return y
+
+    def _point_at_nans(self, xp, cols, y) -> None:
+        """A window holding NaN outputs NaN (xp.maximum propagates it), but no
+        comparison with NaN is true, so the loop above left its index on an
+        ordinary element. Send the gradient to the first NaN instead, as
+        ``F.max`` does (PyTorch's max pooling sends it to a NaN too)."""
+        nan_out = xp.isnan(y)
+        # NaNs are rare: on the CPU look once and skip the pass over the
+        # windows. On the GPU looking would stall on a host sync, so always fix.
+        if xp is np and not nan_out.any():
+            return
+        first_nan = xp.argmax(xp.isnan(cols), axis=0).astype(self.indexes.dtype)
+        self.indexes = xp.where(nan_out, first_nan, self.indexes)
 
     def backward(self, gy):
         return Pooling2DGrad(self.win, self.indexes, self.input_shape)(gy)
@@ -166,14 +181,16 @@ def pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     x : Variable or array, shape (N, C, H, W)
     kernel_size, stride, pad : int or (int, int)
         Window size, step between windows, padding on each side. The padding is
-        -inf, so it never wins a max; pad may be at most half the kernel.
+        -inf (the smallest value of an integer dtype), so it never wins a max;
+        pad may be at most half the kernel.
 
     Returns
     -------
     Variable of shape (N, C, OH, OW), OH = (H + 2*PH - KH) // SH + 1.
 
     Ties: the whole gradient of a window goes to ONE element, the first maximal
-    one in row-major order within the window (the one ``argmax`` picks).
+    one in row-major order within the window (the one ``argmax`` picks). A
+    window holding NaN outputs NaN and sends its gradient to its first NaN.
     """
     x, win = _pool_args("pooling", x, kernel_size, stride, pad)
     _check_max_pad("pooling", win)
