@@ -237,3 +237,9 @@ def test_max_pooling_double_backward_follows_the_nan_too():
     np.testing.assert_array_equal(np.isnan(gx.data), np.isnan(data))
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8, bool])
+def test_average_pooling_refuses_integer_input_naming_the_dtype(dtype):
+    x = np.ones((1, 2, 4, 4), dtype=dtype)
+    with pytest.raises(TypeError, match=rf"average_pooling: x must be a floating-point array, got dtype "
+                                        rf"{np.dtype(dtype)} \(shape \(1, 2, 4, 4\)\); cast it first"):
+        F.average_pooling(x, 2)

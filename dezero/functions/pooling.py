@@ -267,6 +267,15 @@ def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     The padding is zeros and every window is divided by KH*KW, padded cells
     included (Chainer's behaviour, PyTorch's ``count_include_pad=True``), so a
     border window that is half padding averages in those zeros.
+
+    Raises
+    ------
+    TypeError
+        If x is not floating point: an average of integers is not an integer
+        (PyTorch refuses them too); cast first, e.g. ``x.astype(np.float32)``.
     """
     x, win = _pool_args("average_pooling", x, kernel_size, stride, pad)
+    if x.dtype.kind != "f":
+        raise TypeError(f"average_pooling: x must be a floating-point array, got dtype {x.dtype} "
+                        f"(shape {x.shape}); cast it first, e.g. x.astype(np.float32)")
     return AveragePooling2D(win)(x)
