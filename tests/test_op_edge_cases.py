@@ -243,3 +243,43 @@ def test_average_pooling_refuses_integer_input_naming_the_dtype(dtype):
     with pytest.raises(TypeError, match=rf"average_pooling: x must be a floating-point array, got dtype "
                                         rf"{np.dtype(dtype)} \(shape \(1, 2, 4, 4\)\); cast it first"):
         F.average_pooling(x, 2)
+
+
+# =============================================================================
+# Batch normalization
+# =============================================================================
+@pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1, 1)])
+def test_batch_norm_refuses_one_value_per_channel_in_training(shape):
+    x = np.random.RandomState(0).randn(*shape)
+    mean, var = np.zeros(3), np.ones(3)
+    with pytest.raises(ValueError, match=r"batch_norm: expected more than 1 value per channel in training "
+                                         r"mode, got x of shape \(1, 3(, 1, 1)?\) \(N\*H\*W = 1\)"):
+        F.batch_norm(x, np.ones(3), np.zeros(3), mean, var)
+    np.testing.assert_array_equal(var, np.ones(3))  # the running statistics are untouched
+    np.testing.assert_array_equal(mean, np.zeros(3))
+    # PyTorch refuses it too.
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        torch.nn.functional.batch_norm(torch.tensor(x), torch.zeros(3, dtype=torch.float64),
+                                       torch.ones(3, dtype=torch.float64), training=True)
+
+
+def test_batch_norm_layer_refuses_a_batch_of_one_in_training_but_not_in_test_mode():
+    import dezero.layers as L
+
+    bn = L.BatchNorm()
+    bn(np.random.RandomState(0).randn(4, 3).astype(np.float32))
+    running_var = bn.avg_var.copy()
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        bn(np.ones((1, 3), np.float32))
+    np.testing.assert_array_equal(bn.avg_var, running_var)
+    with dezero.test_mode():
+        y = bn(np.ones((1, 3), np.float32))
+    expected = (1.0 - bn.avg_mean) / np.sqrt(bn.avg_var + bn.eps)
+    np.testing.assert_allclose(y.data[0], expected, rtol=1e-6)
+
+
+def test_batch_norm_accepts_two_values_per_channel_from_one_image():
+    # N = 1 is fine when the channel has several pixels: m = H*W = 2.
+    x = Variable(np.array([[[[1.0, 3.0]]]]))
+    y = F.batch_norm(x, np.ones(1), np.zeros(1), np.zeros(1), np.ones(1), eps=1e-12)
+    np.testing.assert_allclose(y.data, [[[[-1.0, 1.0]]]], rtol=1e-9)
