@@ -283,3 +283,24 @@ def test_batch_norm_accepts_two_values_per_channel_from_one_image():
     x = Variable(np.array([[[[1.0, 3.0]]]]))
     y = F.batch_norm(x, np.ones(1), np.zeros(1), np.zeros(1), np.ones(1), eps=1e-12)
     np.testing.assert_allclose(y.data, [[[[-1.0, 1.0]]]], rtol=1e-9)
+
+
+# =============================================================================
+# Convolution
+# =============================================================================
+@pytest.mark.parametrize("kernel", [(0, 0), (0, 2), (2, 0)])
+def test_conv2d_and_deconv2d_refuse_an_empty_kernel(kernel):
+    x = np.ones((1, 2, 4, 4))
+    with pytest.raises(ValueError, match=rf"conv2d: W has an empty kernel: \(KH, KW\) = \({kernel[0]}, "
+                                         rf"{kernel[1]}\) in W of shape \(3, 2, {kernel[0]}, {kernel[1]}\)"):
+        F.conv2d(x, np.ones((3, 2) + kernel))
+    with pytest.raises(ValueError, match="conv2d_simple: W has an empty kernel"):
+        F.conv2d_simple(x, np.ones((3, 2) + kernel))
+    with pytest.raises(ValueError, match=r"deconv2d: W has an empty kernel.*\(C_in, C_out, KH, KW\)"):
+        F.deconv2d(x, np.ones((2, 3) + kernel))
+
+
+def test_conv2d_refuses_a_kernel_larger_than_the_padded_input():
+    with pytest.raises(ValueError, match=r"conv2d: kernel \(5, 5\) is larger than the padded input \(4, 4\) "
+                                         r"\(input \(2, 2\), pad \(1, 1\)\)"):
+        F.conv2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 5, 5)), pad=1)

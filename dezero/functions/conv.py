@@ -46,6 +46,14 @@ def _pair_arg(op: str, name: str, value, minimum: int) -> tuple:
     return p
 
 
+def _check_kernel(op: str, W, layout: str) -> None:
+    # A 0-sized kernel has no window to sweep: the size formula would still
+    # give (H + 2P) // S + 1 outputs, all of them sums over nothing.
+    if W.shape[2] < 1 or W.shape[3] < 1:
+        raise ValueError(f"{op}: W has an empty kernel: (KH, KW) = {tuple(W.shape[2:])} in W of shape "
+                         f"{tuple(W.shape)} {layout}; KH and KW must be at least 1")
+
+
 def _out_size(op: str, in_hw: tuple, kernel: tuple, stride: tuple, pad: tuple) -> tuple:
     """(OH, OW) of a window sweep, or an error if the kernel does not fit the padded input."""
     oh = shapes.get_conv_outsize(in_hw[0], kernel[0], stride[0], pad[0])
@@ -331,6 +339,7 @@ def _conv_args(op: str, x, W, b, stride, pad):
     x, W = as_variable(x), as_variable(W)
     _check_4d(op, "x", x)
     _check_4d(op, "W", W, "(OC, C, KH, KW)")
+    _check_kernel(op, W, "(OC, C, KH, KW)")
     if x.shape[1] != W.shape[1]:
         raise ValueError(f"{op}: x has {x.shape[1]} channels but W expects {W.shape[1]} "
                          f"(x {x.shape}, W {W.shape})")
@@ -413,6 +422,7 @@ def deconv2d(x, W, b=None, stride=1, pad=0, outsize=None) -> Variable:
     x, W = as_variable(x), as_variable(W)
     _check_4d(op, "x", x)
     _check_4d(op, "W", W, "(C_in, C_out, KH, KW)")
+    _check_kernel(op, W, "(C_in, C_out, KH, KW)")
     if x.shape[1] != W.shape[0]:
         raise ValueError(f"{op}: x has {x.shape[1]} channels but W expects {W.shape[0]} input "
                          f"channels (x {x.shape}, W {W.shape} laid out as (C_in, C_out, KH, KW))")
