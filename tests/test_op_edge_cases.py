@@ -300,6 +300,30 @@ def test_conv2d_and_deconv2d_refuse_an_empty_kernel(kernel):
         F.deconv2d(x, np.ones((2, 3) + kernel))
 
 
+@pytest.mark.parametrize("name, value, message", [
+    ("stride", 0, "stride must be positive, got 0"),
+    ("stride", (1, -1), r"stride must be positive, got \(1, -1\)"),
+    ("pad", -1, "pad must be non-negative, got -1"),
+    ("stride", 1.5, "stride must be an int or a pair of ints, got 1.5"),
+    ("pad", (1.0, 1), r"pad must be an int or a pair of ints, got \(1.0, 1\)"),
+    ("stride", (1, 1, 1), r"stride must be an int or a pair of ints, got \(1, 1, 1\)"),
+])
+@pytest.mark.parametrize("op", [F.conv2d, F.deconv2d], ids=["conv2d", "deconv2d"])
+def test_convolutions_refuse_bad_strides_and_pads_naming_the_argument(op, name, value, message):
+    with pytest.raises(ValueError, match=f"{op.__name__}: {message}"):
+        op(np.ones((1, 2, 5, 5)), np.ones((2, 2, 3, 3)), **{name: value})
+
+
+@pytest.mark.parametrize("op", [F.pooling, F.average_pooling, F.im2col],
+                         ids=["pooling", "average_pooling", "im2col"])
+def test_window_ops_refuse_a_zero_or_fractional_kernel(op):
+    x = np.ones((1, 1, 4, 4))
+    with pytest.raises(ValueError, match=f"{op.__name__}: kernel_size must be positive, got 0"):
+        op(x, 0)
+    with pytest.raises(ValueError, match=f"{op.__name__}: kernel_size must be an int or a pair of ints, got 2.5"):
+        op(x, 2.5)
+
+
 def test_conv2d_refuses_a_kernel_larger_than_the_padded_input():
     with pytest.raises(ValueError, match=r"conv2d: kernel \(5, 5\) is larger than the padded input \(4, 4\) "
                                          r"\(input \(2, 2\), pad \(1, 1\)\)"):

@@ -17,6 +17,8 @@ pad and outsize argument is an int or an (height, width) pair.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from dezero.functions import shapes
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable, as_variable
@@ -36,6 +38,10 @@ def _check_4d(op: str, name: str, x, layout: str = "(N, C, H, W)") -> None:
 
 def _pair_arg(op: str, name: str, value, minimum: int) -> tuple:
     """``value`` as an (h, w) pair of ints, each at least ``minimum``."""
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    # Only true integers: int() would quietly turn a 1.5 into 1.
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in items):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
     try:
         p = shapes.pair(value)
     except (ValueError, TypeError):
