@@ -291,6 +291,31 @@ def _holds_layers(value) -> bool:
     return any(isinstance(v, (Layer, Parameter)) for v in value)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _positive_int(owner: str, name: str, value) -> int:
+    """``value`` as an int, or a clear error naming the layer and the argument
+    (int() would quietly turn 2.5 into 2; a size of 0 would divide by zero)."""
+    if not _is_int(value):
+        raise TypeError(f"{owner}: {name} must be a positive int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value}")
+    return int(value)
+
+
+def _int_pair(owner: str, name: str, value, minimum: int) -> tuple:
+    """An int or an (h, w) pair of ints, each at least ``minimum``, as a pair."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if isinstance(value, (tuple, list)) and len(items) != 2 or not all(_is_int(v) for v in items):
+        raise TypeError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
+    if any(v < minimum for v in items):
+        what = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{owner}: {name} must be {what}, got {value!r}")
+    return pair(value)
+
+
 def _normal(xp, shape: tuple, std: float, dtype):
     # Drawn in float64 by the global generator (so np.random.seed makes runs
     # repeatable) and cast once, so a float32 layer never holds float64 weights.
@@ -312,11 +337,11 @@ class Linear(Layer):
     def __init__(self, out_size: int, nobias: bool = False, dtype=np.float32,
                  in_size: Optional[int] = None):
         super().__init__()
-        self.out_size = int(out_size)
+        self.out_size = _positive_int("Linear", "out_size", out_size)
         self.dtype = np.dtype(dtype)
         self.W = Parameter(None, name="W")
         if in_size is not None:
-            self._init_W(np, int(in_size))
+            self._init_W(np, in_size)
         self.b = None if nobias else Parameter(np.zeros(self.out_size, dtype=self.dtype), name="b")
 
     @property
@@ -324,6 +349,7 @@ class Linear(Layer):
         return None if self.W.data is None else self.W.shape[0]
 
     def _init_W(self, xp, in_size: int) -> None:
+        in_size = _positive_int("Linear", "in_size (x.shape[1] for a lazy layer)", in_size)
         self.W.data = _normal(xp, (in_size, self.out_size), math.sqrt(1.0 / in_size), self.dtype)
 
     def lazy_shape(self, name):
@@ -352,14 +378,17 @@ class _ConvBase(Layer):
     def __init__(self, out_channels: int, kernel_size, stride=1, pad=0, nobias: bool = False,
                  dtype=np.float32, in_channels: Optional[int] = None):
         super().__init__()
-        self.out_channels = int(out_channels)
-        self.kernel_size = pair(kernel_size)
+        owner = type(self).__name__
+        self.out_channels = _positive_int(owner, "out_channels", out_channels)
+        self.kernel_size = _int_pair(owner, "kernel_size", kernel_size, 1)
+        _int_pair(owner, "stride", stride, 1)  # checked now rather than at the first call
+        _int_pair(owner, "pad", pad, 0)
         self.stride = stride
         self.pad = pad
         self.dtype = np.dtype(dtype)
         self.W = Parameter(None, name="W")
         if in_channels is not None:
-            self._init_W(np, int(in_channels))
+            self._init_W(np, in_channels)
         self.b = None if nobias else Parameter(np.zeros(self.out_channels, dtype=self.dtype), name="b")
 
     @property
@@ -369,6 +398,7 @@ class _ConvBase(Layer):
         return self.W.shape[self._in_axis]
 
     def _init_W(self, xp, in_channels: int) -> None:
+        in_channels = _positive_int(type(self).__name__, "in_channels (x.shape[1] for a lazy layer)", in_channels)
         kh, kw = self.kernel_size
         # Fan-in scaling, std = sqrt(1 / (C * KH * KW)), the book's choice. He et
         # al. use 2 / fan-in to make up for ReLU zeroing half the signal; that
@@ -429,7 +459,8 @@ class EmbedID(Layer):
     def __init__(self, in_size: int, out_size: int, dtype=np.float32):
         super().__init__()
         self.dtype = np.dtype(dtype)
-        self.W = Parameter(_normal(np, (int(in_size), int(out_size)), 1.0, self.dtype), name="W")
+        shape = (_positive_int("EmbedID", "in_size", in_size), _positive_int("EmbedID", "out_size", out_size))
+        self.W = Parameter(_normal(np, shape, 1.0, self.dtype), name="W")
 
     def forward(self, x):
         return F.embed_id(x, self.W)
@@ -500,6 +531,7 @@ class RNN(Layer):
 
     def __init__(self, hidden_size: int, in_size: Optional[int] = None, dtype=np.float32):
         super().__init__()
+        hidden_size = _positive_int("RNN", "hidden_size", hidden_size)
         self.x2h = Linear(hidden_size, in_size=in_size, dtype=dtype)
         self.h2h = Linear(hidden_size, in_size=hidden_size, nobias=True, dtype=dtype)
         self.h: Optional[Variable] = None
@@ -533,7 +565,7 @@ class LSTM(Layer):
 
     def __init__(self, hidden_size: int, in_size: Optional[int] = None, dtype=np.float32):
         super().__init__()
-        self.hidden_size = int(hidden_size)
+        self.hidden_size = _positive_int("LSTM", "hidden_size", hidden_size)
         self.x2h = Linear(4 * self.hidden_size, in_size=in_size, dtype=dtype)
         self.h2h = Linear(4 * self.hidden_size, in_size=self.hidden_size, nobias=True, dtype=dtype)
         self.reset_state()

@@ -438,3 +438,61 @@ def test_plot_draws_the_forward_graph(monkeypatch):
     assert isinstance(output, Variable) and output.shape == (1, 1)
     assert output.creator is not None
     assert as_numpy(output.data).dtype == np.float32
+
+
+# =============================================================================
+# Size arguments
+# =============================================================================
+@pytest.mark.parametrize("make, message", [
+    (lambda: Linear(3, in_size=0), r"Linear: in_size \(x.shape\[1\] for a lazy layer\) must be a positive int, got 0"),
+    (lambda: Linear(0), "Linear: out_size must be a positive int, got 0"),
+    (lambda: Linear(-3, in_size=2), "Linear: out_size must be a positive int, got -3"),
+    (lambda: Conv2d(4, kernel_size=0), "Conv2d: kernel_size must be positive, got 0"),
+    (lambda: Conv2d(4, kernel_size=(3, -1)), r"Conv2d: kernel_size must be positive, got \(3, -1\)"),
+    (lambda: Conv2d(4, kernel_size=3, in_channels=0),
+     r"Conv2d: in_channels \(x.shape\[1\] for a lazy layer\) must be a positive int, got 0"),
+    (lambda: Conv2d(0, kernel_size=3), "Conv2d: out_channels must be a positive int, got 0"),
+    (lambda: Conv2d(4, kernel_size=3, stride=0), "Conv2d: stride must be positive, got 0"),
+    (lambda: Conv2d(4, kernel_size=3, pad=-1), "Conv2d: pad must be non-negative, got -1"),
+    (lambda: Deconv2d(4, kernel_size=0), "Deconv2d: kernel_size must be positive, got 0"),
+    (lambda: Deconv2d(4, kernel_size=2, stride=(1, 0)), r"Deconv2d: stride must be positive, got \(1, 0\)"),
+    (lambda: EmbedID(0, 3), "EmbedID: in_size must be a positive int, got 0"),
+    (lambda: EmbedID(5, -1), "EmbedID: out_size must be a positive int, got -1"),
+    (lambda: RNN(0), "RNN: hidden_size must be a positive int, got 0"),
+    (lambda: LSTM(-2), "LSTM: hidden_size must be a positive int, got -2"),
+])
+def test_zero_and_negative_sizes_are_refused_naming_the_layer_and_argument(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Linear(2.5), "Linear: out_size must be a positive int, got float 2.5"),
+    (lambda: Linear(3, in_size=True), "Linear: in_size .* must be a positive int, got bool True"),
+    (lambda: Conv2d(4, kernel_size=1.5), "Conv2d: kernel_size must be an int or a pair of ints, got 1.5"),
+    (lambda: Conv2d(4, kernel_size=(3, 3, 3)), r"Conv2d: kernel_size must be an int or a pair of ints"),
+    (lambda: Conv2d(4, kernel_size=3, pad=0.5), "Conv2d: pad must be an int or a pair of ints, got 0.5"),
+])
+def test_sizes_that_are_not_ints_are_refused_rather_than_truncated(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("layer, x", [
+    (Linear(3), np.ones((2, 0), np.float32)),
+    (Conv2d(3, kernel_size=1), np.ones((2, 0, 4, 4), np.float32)),
+    (Deconv2d(3, kernel_size=1), np.ones((2, 0, 4, 4), np.float32)),
+], ids=["Linear", "Conv2d", "Deconv2d"])
+def test_a_lazy_layer_refuses_an_input_without_features(layer, x):
+    with pytest.raises(ValueError, match=r"(in_size|in_channels) \(x.shape\[1\] for a lazy layer\) must be "
+                                         r"a positive int, got 0"):
+        layer(x)
+    assert layer.W.data is None  # nothing half-created
+
+
+def test_sizes_may_be_numpy_integers():
+    sizes = np.array([4, 3, 2])
+    layer = Linear(sizes[2], in_size=sizes[1])
+    assert layer.W.shape == (3, 2) and type(layer.out_size) is int
+    conv = Conv2d(sizes[0], kernel_size=sizes[2], in_channels=sizes[1])
+    assert conv.W.shape == (4, 3, 2, 2)
