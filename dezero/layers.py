@@ -37,7 +37,7 @@ from dezero.core import Parameter, Variable
 import dezero.functions as F
 from dezero.functions.shapes import pair
 
-__all__ = ["Layer", "Linear", "Conv2d", "Deconv2d", "EmbedID", "BatchNorm", "RNN", "LSTM"]
+__all__ = ["Layer", "LayerList", "Linear", "Conv2d", "Deconv2d", "EmbedID", "BatchNorm", "RNN", "LSTM"]
 
 
 def _weak(x):
@@ -281,6 +281,82 @@ class Layer:
         """Load weights written by :meth:`save_weights`, all or nothing; see
         :func:`dezero.serialization.load_weights`."""
         serialization.load_weights(self, path)
+
+
+class LayerList(Layer):
+    """A list of Layers whose parameters are registered, like PyTorch's
+    ``ModuleList`` and Chainer's ``ChainList``: for a number of blocks known
+    only at run time, where a plain list would hide them from ``params()``::
+
+        class Tower(Layer):
+            def __init__(self, depth):
+                super().__init__()
+                self.blocks = LayerList(*[Linear(32) for _ in range(depth)])
+
+            def forward(self, x):
+                for block in self.blocks:
+                    x = F.relu(block(x))
+                return x
+
+    Item ``i`` is registered as the attribute ``str(i)``, so its parameters
+    are ``blocks/0/W``, ``blocks/0/b``, ``blocks/1/W``...: they are trained,
+    saved, loaded and moved to the GPU with the layer that holds the list.
+    A LayerList has no ``forward``: iterate over it (or use
+    :class:`dezero.models.Sequential` for a plain chain).
+    """
+
+    def __init__(self, *layers: Layer):
+        super().__init__()
+        object.__setattr__(self, "_size", 0)
+        self.extend(layers)
+
+    def _check_layer(self, layer, where: str) -> None:
+        if not isinstance(layer, Layer):
+            hint = " (pass the layers themselves: LayerList(*layers))" if isinstance(layer, (list, tuple)) else ""
+            raise TypeError(f"LayerList.{where}: expected a Layer, got {type(layer).__name__}{hint}")
+
+    def append(self, layer: Layer) -> None:
+        """Add ``layer`` at the end, registered as ``str(len(self))``."""
+        self._check_layer(layer, "append")
+        setattr(self, str(self._size), layer)
+        object.__setattr__(self, "_size", self._size + 1)
+
+    def extend(self, layers) -> None:
+        """Append every layer of the iterable ``layers``, in order."""
+        for layer in layers:
+            self.append(layer)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[Layer]:
+        return (getattr(self, str(i)) for i in range(self._size))
+
+    def _index(self, i) -> int:
+        if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
+            raise TypeError(f"LayerList indices must be ints or slices, got {type(i).__name__}")
+        if not -self._size <= i < self._size:
+            raise IndexError(f"LayerList index {i} out of range for {self._size} layers")
+        return int(i) % self._size
+
+    def __getitem__(self, i):
+        """``blocks[i]``, or a plain list of layers for a slice."""
+        if isinstance(i, slice):
+            return [getattr(self, str(k)) for k in range(self._size)[i]]
+        return getattr(self, str(self._index(i)))
+
+    def __setitem__(self, i, layer: Layer) -> None:
+        """Replace item ``i`` (it keeps its name and position)."""
+        index = self._index(i)
+        self._check_layer(layer, "__setitem__")
+        setattr(self, str(index), layer)
+
+    def forward(self, *inputs):
+        raise NotImplementedError("LayerList has no forward: iterate over it in the forward of the layer "
+                                  "that holds it, or use dezero.models.Sequential to chain layers")
+
+    def __repr__(self) -> str:
+        return f"LayerList({', '.join(type(layer).__name__ for layer in self)})"
 
 
 def _holds_layers(value) -> bool:

@@ -8,9 +8,10 @@ import pytest
 
 import dezero
 import dezero.functions as F
+import dezero.optimizers
 from dezero import Parameter, Variable
 from dezero.backend import as_numpy, gpu_enable
-from dezero.layers import (LSTM, RNN, BatchNorm, Conv2d, Deconv2d, EmbedID, Layer, Linear)
+from dezero.layers import (LSTM, RNN, BatchNorm, Conv2d, Deconv2d, EmbedID, Layer, LayerList, Linear)
 from dezero.utils import gradient_check
 from tests.conftest import tolerances
 
@@ -109,6 +110,85 @@ def test_subclass_without_super_init_still_registers():
             self.W = Parameter(np.ones(2))
 
     assert [p for p, _ in Forgetful().named_params()] == ["W"]
+
+
+# --- LayerList -----------------------------------------------------------------------
+class Tower(Layer):
+    def __init__(self, depth, width=3):
+        super().__init__()
+        self.blocks = LayerList(*[Linear(width) for _ in range(depth)])
+        self.head = Linear(1)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = F.tanh(block(x))
+        return self.head(x)
+
+
+def test_layer_list_registers_its_layers_in_order_under_their_index():
+    np.random.seed(0)
+    net = Tower(2)
+    net.blocks.append(Linear(3))
+    net(np.ones((4, 2), np.float32))
+    assert [p for p, _ in net.named_params()] == [
+        "blocks/0/W", "blocks/0/b", "blocks/1/W", "blocks/1/b", "blocks/2/W", "blocks/2/b", "head/W", "head/b"]
+    assert len(net.blocks) == 3 and net.blocks[-1] is net.blocks[2] and net.blocks[1:] == list(net.blocks)[1:]
+    replacement = Linear(3, in_size=3)
+    net.blocks[1] = replacement
+    assert net.blocks[1] is replacement and net.flatten_params()["blocks/1/W"] is replacement.W
+
+
+def test_layer_list_parameters_are_trained_and_saved(tmp_path):
+    np.random.seed(0)
+    net = Tower(2)
+    x = np.random.randn(5, 2).astype(np.float32)
+    net(x)
+    before = net.blocks[0].W.data.copy()
+    optimizer = dezero.optimizers.SGD(lr=0.1).setup(net)
+    net.cleargrads()
+    F.sum(net(x) ** 2).backward()
+    optimizer.update()
+    assert not np.array_equal(net.blocks[0].W.data, before)
+    net.save_weights(tmp_path / "tower.npz")
+    other = Tower(2)  # lazy: shapes come from the file
+    other.load_weights(tmp_path / "tower.npz")
+    for (path, a), (_, b) in zip(net.named_params(), other.named_params()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=path)
+    np.testing.assert_array_equal(other(x).data, net(x).data)
+
+
+@pytest.mark.skipif(not gpu_enable, reason="CuPy or a CUDA device is missing")
+def test_layer_list_moves_to_the_gpu_with_its_owner():
+    import cupy
+
+    net = Tower(2)
+    net(np.ones((1, 2), np.float32))
+    net.blocks.append(Linear(3))  # lazy: created on the GPU at the first call
+    net.to_gpu()
+    y = net(cupy.ones((1, 2), np.float32))
+    assert all(isinstance(p.data, cupy.ndarray) for p in net.params())
+    assert isinstance(y.data, cupy.ndarray)
+
+
+def test_layer_list_is_moved_with_its_owner():
+    net = Tower(2)
+    net.to_cpu()
+    assert all(block._backend == "numpy" for block in net.blocks)
+
+
+def test_layer_list_refuses_what_is_not_a_layer_and_has_no_forward():
+    with pytest.raises(TypeError, match=r"LayerList.append: expected a Layer, got list \(pass the layers "
+                                        r"themselves: LayerList\(\*layers\)\)"):
+        LayerList([Linear(2)])
+    blocks = LayerList(Linear(2))
+    with pytest.raises(TypeError, match="LayerList.append: expected a Layer, got function"):
+        blocks.append(F.relu)
+    with pytest.raises(TypeError, match="LayerList.__setitem__: expected a Layer, got Parameter"):
+        blocks[0] = Parameter(np.zeros(2))
+    with pytest.raises(IndexError, match="LayerList index 1 out of range for 1 layers"):
+        blocks[1]
+    with pytest.raises(NotImplementedError, match="LayerList has no forward: iterate over it"):
+        blocks(np.ones((1, 2), np.float32))
 
 
 def test_parameter_gets_the_attribute_name():
