@@ -19,6 +19,12 @@ dictionary can go stale.
 Parameters are addressed by '/'-joined paths (``l1/W``), which is also how
 ``save_weights`` names them in the ``.npz`` file.
 
+A plain list or dict of layers is not registered, and would hide their
+parameters from training and saving, so the Layer refuses it (at assignment,
+or when the parameters are next gathered if the layers were appended later);
+hold a variable number of layers in a :class:`LayerList` instead. Assigning a
+plain Variable over a Parameter is refused for the same reason.
+
 Lazy layers (``Linear(10)`` without ``in_size``) create their weights on the
 first call, from the input's shape, on the input's backend (or on the backend
 chosen with ``to_gpu``/``to_cpu``).
@@ -82,6 +88,13 @@ class Layer:
             object.__setattr__(self, "_persistent_names", names)
         return names
 
+    def _watched_list(self) -> list:
+        names = self.__dict__.get("_watched_containers")
+        if names is None:
+            names = []
+            object.__setattr__(self, "_watched_containers", names)
+        return names
+
     def __setattr__(self, name: str, value) -> None:
         names = self._names_list()
         if isinstance(value, (Parameter, Layer)):
@@ -92,23 +105,49 @@ class Layer:
             if isinstance(value, Parameter) and value.name is None:
                 value.name = name  # shown by the graph drawer
         else:
+            if value is not None and isinstance(self.__dict__.get(name), Parameter):
+                raise TypeError(
+                    f"{type(self).__name__}.{name} is a Parameter: assigning a {type(value).__name__} "
+                    f"would take it out of params(), so it would never be trained nor saved; assign "
+                    f"a Parameter (.{name} = Parameter(array)), change its values in place "
+                    f"(.{name}.data = array), or del the attribute first to store something else")
             if name in names:  # e.g. ``self.b = None``: no longer a parameter
                 names.remove(name)
             if _holds_layers(value):
-                raise TypeError(
-                    f"{type(self).__name__}.{name}: a {type(value).__name__} of Layers/Parameters "
-                    "is not registered, so its parameters would be invisible to params(), the "
-                    "optimizers and save_weights; assign each one as an attribute "
-                    "(setattr(self, f'l{i}', layer)) or use dezero.models.Sequential")
+                raise TypeError(_container_message(self, name, value))
+            watched = self._watched_list()
+            if type(value) in (list, dict):
+                # Layers could be put into it later (self.blocks = [] and then
+                # .append(...)); state_entries() looks again (_check_containers).
+                if name not in watched:
+                    watched.append(name)
+            elif name in watched:
+                watched.remove(name)
         object.__setattr__(self, name, value)
 
+    def _check_containers(self) -> None:
+        """Refuse a plain list or dict attribute that has come to hold Layers or
+        Parameters since it was assigned: their parameters would be invisible.
+
+        A container seen holding other things is a data list (a loss history)
+        and is not looked at again, so this costs next to nothing per call.
+        """
+        watched = self.__dict__.get("_watched_containers")
+        if not watched:
+            return
+        for name in list(watched):
+            value = self.__dict__.get(name)
+            if type(value) not in (list, dict):
+                watched.remove(name)
+            elif _holds_layers(value):
+                raise TypeError(_container_message(self, name, value))
+            elif value:
+                watched.remove(name)
+
     def __delattr__(self, name: str) -> None:
-        names = self._names_list()
-        if name in names:
-            names.remove(name)
-        persistents = self._persistent_list()
-        if name in persistents:
-            persistents.remove(name)
+        for names in (self._names_list(), self._persistent_list(), self._watched_list()):
+            if name in names:
+                names.remove(name)
         object.__delattr__(self, name)
 
     def add_persistent(self, name: str, value=None) -> None:
@@ -138,8 +177,9 @@ class Layer:
         outputs = self.forward(*inputs)
         if not isinstance(outputs, tuple):
             outputs = (outputs,)
-        self.inputs = [_weak(x) for x in inputs]
-        self.outputs = [_weak(y) for y in outputs]
+        # Bookkeeping, not attributes for __setattr__ to register or watch.
+        object.__setattr__(self, "inputs", [_weak(x) for x in inputs])
+        object.__setattr__(self, "outputs", [_weak(y) for y in outputs])
         return outputs if len(outputs) > 1 else outputs[0]
 
     def forward(self, *inputs):
@@ -155,6 +195,7 @@ class Layer:
         if seen is None:
             seen = set()
         seen.add(id(self))
+        self._check_containers()
         for name in list(self._names_list()):
             value = getattr(self, name)
             path = prefix + name
@@ -195,6 +236,7 @@ class Layer:
         if id(self) in seen:
             return
         seen.add(id(self))
+        self._check_containers()
         yield self
         for name in list(self._names_list()):
             value = getattr(self, name)
@@ -365,6 +407,14 @@ def _holds_layers(value) -> bool:
     if not isinstance(value, (list, tuple)):
         return False
     return any(isinstance(v, (Layer, Parameter)) for v in value)
+
+
+def _container_message(layer: Layer, name: str, value) -> str:
+    return (f"{type(layer).__name__}.{name}: a {type(value).__name__} of Layers/Parameters is not "
+            "registered, so its parameters would be invisible to params(), the optimizers and "
+            f"save_weights; use a dezero.layers.LayerList (self.{name} = LayerList(...), then "
+            f".append(layer)) or dezero.models.Sequential, or assign each one as an attribute "
+            "(setattr(self, f'l{i}', layer))")
 
 
 def _is_int(value) -> bool:

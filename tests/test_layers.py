@@ -104,6 +104,60 @@ def test_list_of_layers_is_refused():
         Bad()
 
 
+@pytest.mark.parametrize("container", [list, dict])
+def test_an_empty_container_filled_with_layers_later_is_refused_when_parameters_are_gathered(container):
+    class Blocks(Layer):
+        def __init__(self):
+            super().__init__()
+            self.blocks = container()
+            for i in range(2):
+                if container is list:
+                    self.blocks.append(Linear(2))
+                else:
+                    self.blocks[f"b{i}"] = Linear(2)
+
+    net = Blocks()
+    message = f"Blocks.blocks: a {container.__name__} of Layers/Parameters is not registered.*LayerList"
+    with pytest.raises(TypeError, match=message):
+        list(net.params())
+    with pytest.raises(TypeError, match=message):
+        dezero.optimizers.SGD().setup(net).update()
+    with pytest.raises(TypeError, match=message):
+        net.to_cpu()
+
+
+def test_plain_lists_of_values_stay_allowed_and_cheap_to_check():
+    class Logged(Layer):
+        def __init__(self):
+            super().__init__()
+            self.l1 = Linear(2, in_size=2)
+            self.history = []
+            self.options = {}
+
+    net = Logged()
+    assert [p for p, _ in net.named_params()] == ["l1/W", "l1/b"]
+    net.history.append(0.5)
+    net.options["lr"] = 0.1
+    assert len(list(net.params())) == 2
+    assert net._watched_containers == []  # seen holding data: not looked at again
+
+
+def test_assigning_a_variable_where_a_parameter_was_is_refused():
+    layer = Linear(2, in_size=3)
+    b = layer.b
+    with pytest.raises(TypeError, match=r"Linear.b is a Parameter: assigning a Variable would take it out of "
+                                        r"params\(\).*Parameter\(array\).*\.b\.data = array"):
+        layer.b = Variable(np.ones(2, np.float32))
+    with pytest.raises(TypeError, match="Linear.W is a Parameter: assigning a ndarray"):
+        layer.W = np.ones((3, 2), np.float32)
+    assert layer.b is b and [p for p, _ in layer.named_params()] == ["W", "b"]
+    layer.b = Parameter(np.ones(2, np.float32))  # the way to replace it
+    assert [p for p, _ in layer.named_params()] == ["W", "b"] and layer.b is not b
+    del layer.b  # and the way to store something else under that name
+    layer.b = Variable(np.ones(2, np.float32))
+    assert [p for p, _ in layer.named_params()] == ["W"]
+
+
 def test_subclass_without_super_init_still_registers():
     class Forgetful(Layer):
         def __init__(self):
