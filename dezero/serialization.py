@@ -24,8 +24,10 @@ moments, step counts) and any extra values you pass::
 from __future__ import annotations
 
 import os
+import struct
 import weakref
 import zipfile
+import zlib
 from typing import Optional
 
 import numpy as np
@@ -64,6 +66,15 @@ def write_npz(path, arrays: dict) -> None:
                     np.lib.format.write_array(member, np.asanyarray(as_numpy(value)), allow_pickle=False)
 
 
+# What reading a damaged zip can raise, besides ValueError: zipfile's own
+# BadZipFile, NotImplementedError for a compression method or version that a
+# flipped byte turned into an unknown one, RuntimeError for a flipped
+# "encrypted" flag, zlib.error for a member flipped into "deflated", EOFError
+# and OSError for members cut short.
+_DAMAGE = (ValueError, EOFError, OSError, zipfile.BadZipFile, NotImplementedError, RuntimeError,
+           zlib.error, struct.error, OverflowError)
+
+
 def read_npz(path, where: str) -> dict:
     """Read every array of an ``.npz`` archive into a dict, never unpickling.
 
@@ -75,8 +86,8 @@ def read_npz(path, where: str) -> dict:
         loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise FileNotFoundError(f"{where}: no such file: {path!r}") from None
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{where}: {path!r} is not a readable .npz archive ({e})") from None
+    except _DAMAGE as e:
+        raise ValueError(f"{where}: {path!r} is not a readable .npz archive ({type(e).__name__}: {e})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise ValueError(f"{where}: {path!r} holds a single array (.npy), not an .npz archive")
     with loaded:
@@ -84,10 +95,11 @@ def read_npz(path, where: str) -> dict:
         for key in loaded.files:
             try:
                 arrays[key] = loaded[key]
-            except ValueError as e:  # an object array would need pickle
+            except ValueError as e:  # an object array would need pickle, or a damaged .npy header
                 raise ValueError(f"{where}: entry {key!r} of {path!r} cannot be loaded safely ({e})") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as e:  # a damaged member (bad CRC, cut short)
-                raise ValueError(f"{where}: {path!r} is damaged: entry {key!r} cannot be read ({e})") from None
+            except _DAMAGE as e:  # a damaged member (bad CRC, cut short, flags flipped)
+                raise ValueError(f"{where}: {path!r} is damaged: entry {key!r} cannot be read "
+                                 f"({type(e).__name__}: {e})") from None
     return arrays
 
 

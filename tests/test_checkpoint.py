@@ -206,6 +206,77 @@ def test_unreadable_files_give_a_clear_error(tmp_path, content):
         _net().load_weights(tmp_path / "bad.npz")
 
 
+def _flip_offsets(raw: bytes) -> dict:
+    """Byte offsets worth damaging in an uncompressed .npz, by what they hold."""
+    local = 0                                        # the first member's local header
+    central = raw.rindex(b"PK\x01\x02")              # the last member's central directory entry
+    end = raw.rindex(b"PK\x05\x06")                  # the end-of-central-directory record
+    first_data = raw.index(b"\x93NUMPY")              # the first member's .npy bytes
+    return {
+        "local header signature": local + 1,
+        "local header compression method": local + 8,
+        "local header file name": local + 30,
+        "member .npy magic": first_data + 1,
+        "member .npy header": first_data + 20,
+        "member array data": raw.index(b"PK\x03\x04", first_data) - 1,
+        "central directory flags (encrypted bit)": central + 8,
+        "central directory compression method": central + 10,
+        "central directory version needed": central + 6,
+        "central directory CRC": central + 16,
+        "central directory sizes": central + 20,
+        "central directory local header offset": central + 42,
+        "end record signature": end + 2,
+        "end record entry count": end + 10,
+        "end record central directory offset": end + 16,
+    }
+
+
+@pytest.mark.parametrize("bit", [0x01, 0x10, 0x80])
+def test_a_weights_file_with_a_flipped_byte_gives_the_clear_error_and_leaves_the_model(tmp_path, bit):
+    net = _net(0)
+    good = tmp_path / "good.npz"
+    net.save_weights(good)
+    raw = good.read_bytes()
+    target = _net(1)
+    before = _arrays(target)
+    for place, offset in _flip_offsets(raw).items():
+        damaged = bytearray(raw)
+        damaged[offset] ^= bit
+        path = tmp_path / "damaged.npz"
+        path.write_bytes(bytes(damaged))
+        try:
+            target.load_weights(path)
+        except (ValueError, KeyError) as e:  # KeyError: a flipped name is an unknown parameter
+            assert str(path) in str(e), (place, e)
+            assert str(e).startswith(f"load_weights({str(path)!r})"), (place, e)
+        else:  # a field zip readers ignore: the weights read back are the saved ones
+            _assert_same(_arrays(target), _arrays(net))
+            target = _net(1)
+            continue
+        _assert_same(_arrays(target), before)
+
+
+def test_a_checkpoint_with_a_flipped_byte_gives_the_clear_error(tmp_path):
+    net = _net(0)
+    optimizer = Adam().setup(net)
+    _train_steps(net, optimizer, 1, 0)
+    good = tmp_path / "good.npz"
+    save_checkpoint(good, net, optimizer, epoch=1)
+    raw = good.read_bytes()
+    for place, offset in _flip_offsets(raw).items():
+        damaged = bytearray(raw)
+        damaged[offset] ^= 0x01
+        path = tmp_path / "damaged.npz"
+        path.write_bytes(bytes(damaged))
+        target = _net(1)
+        before = _arrays(target)
+        try:
+            load_checkpoint(path, target, Adam())
+        except (ValueError, KeyError) as e:
+            assert str(e).startswith(f"load_checkpoint({str(path)!r})"), (place, e)
+            _assert_same(_arrays(target), before)
+
+
 def test_saving_an_uninitialized_lazy_model_writes_nothing(tmp_path):
     model = MLP((3, 2))
     with pytest.raises(ValueError, match="'l0/W' of Linear is not initialized yet"):
