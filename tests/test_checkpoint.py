@@ -277,6 +277,19 @@ def test_a_checkpoint_with_a_flipped_byte_gives_the_clear_error(tmp_path):
             _assert_same(_arrays(target), before)
 
 
+def test_saving_into_a_missing_folder_names_the_path_given_and_writes_nothing(tmp_path):
+    net = _net()
+    optimizer = MomentumSGD().setup(net)
+    target = tmp_path / "no" / "such" / "folder" / "net.npz"
+    with pytest.raises(FileNotFoundError, match=f"cannot write {str(target)!r}: the folder .* does not exist"):
+        net.save_weights(target)
+    with pytest.raises(FileNotFoundError, match=f"cannot write {str(target)!r}: the folder .* does not exist"):
+        save_checkpoint(target, net, optimizer, epoch=1)
+    with pytest.raises(FileNotFoundError, match="cannot write 'relative/net.npz'"):
+        save_checkpoint("relative/net.npz", net)  # the path as passed, not made absolute
+    assert os.listdir(tmp_path) == []
+
+
 def test_saving_an_uninitialized_lazy_model_writes_nothing(tmp_path):
     model = MLP((3, 2))
     with pytest.raises(ValueError, match="'l0/W' of Linear is not initialized yet"):
