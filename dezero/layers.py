@@ -302,7 +302,11 @@ class Layer:
     def lazy_shape(self, name: str) -> Optional[tuple]:
         """The shape the not-yet-created weight ``name`` will have, with None for
         the sizes that come from the first input (``Linear``'s W: ``(None, out_size)``),
-        or None when nothing is known. Used to check weights loaded into a lazy layer."""
+        or None when nothing is known. Used to check weights loaded into a lazy layer.
+
+        A size may also be given a name (a str): every array of the layer that
+        uses that name must have the same size there, and one dtype
+        (``BatchNorm``'s four arrays are all ``('channels',)``)."""
         return None
 
     # --- looking at a model -----------------------------------------------------------
@@ -616,7 +620,8 @@ class BatchNorm(Layer):
         self.add_persistent("avg_var", None)
 
     def lazy_shape(self, name):
-        return (None,)
+        # gamma, beta and both running statistics: one value per channel each.
+        return ("channels",)
 
     def forward(self, x):
         if x.ndim < 2:

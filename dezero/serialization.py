@@ -147,6 +147,7 @@ def check_model_arrays(model, arrays: dict, where: str) -> dict:
             f"{where}: unexpected key(s) in the file: {', '.join(unexpected)} "
             f"(the model has: {', '.join(expected)})")
     checked = {}
+    shared: dict = {}  # (layer id, size name) -> (size, dtype, path that fixed them)
     for path, layer, attribute, kind in entries:
         value = getattr(layer, attribute)
         current = value.data if kind == "param" else value
@@ -164,15 +165,43 @@ def check_model_arrays(model, arrays: dict, where: str) -> dict:
         else:
             _check_lazy_array(layer, attribute, path, new, where)
             xp = layer.array_module()
+        _check_shared_sizes(layer, attribute, path, new, shared, where)
         checked[path] = xp.asarray(new)
     return checked
+
+
+def _check_shared_sizes(layer, attribute: str, path: str, array, shared: dict, where: str) -> None:
+    """Arrays of one layer that name the same size in their ``lazy_shape`` (all
+    four arrays of a BatchNorm have ``'channels'`` entries) must agree on it and
+    on their dtype: a lazy layer takes them from the file one by one, so
+    nothing else would notice gamma (3,) next to beta (5,)."""
+    shape = layer.lazy_shape(attribute)
+    if shape is None or len(shape) != array.ndim:
+        return
+    for axis, size_name in enumerate(shape):
+        if not isinstance(size_name, str):
+            continue
+        key = (id(layer), size_name)
+        if key not in shared:
+            shared[key] = (array.shape[axis], array.dtype, path)
+            continue
+        size, dtype, first = shared[key]
+        if array.shape[axis] != size:
+            raise ValueError(
+                f"{where}: parameter '{path}' has shape {tuple(array.shape)} but '{first}' has "
+                f"{size} {size_name}: the arrays of one {type(layer).__name__} must agree")
+        if array.dtype != dtype:
+            raise TypeError(
+                f"{where}: parameter '{path}' has dtype {array.dtype} but '{first}' has {dtype}: "
+                f"the arrays of one {type(layer).__name__} must have one dtype")
 
 
 def _check_lazy_array(layer, attribute: str, path: str, new, where: str) -> None:
     """Checks for an array loaded into a weight that does not exist yet."""
     shape = layer.lazy_shape(attribute)
     if shape is not None:
-        fits = len(shape) == new.ndim and all(s is None or s == n for s, n in zip(shape, new.shape))
+        fits = len(shape) == new.ndim and all(s is None or isinstance(s, str) or s == n
+                                              for s, n in zip(shape, new.shape))
         if not fits:
             want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
             raise ValueError(

@@ -146,6 +146,57 @@ def test_lazy_weights_must_fit_the_known_dimensions(tmp_path):
     assert lazy.l0.W.data is None
 
 
+def _lazy_bn_file(path, **sizes):
+    arrays = {name: np.ones(sizes.get(name, 3), np.float32) for name in ("gamma", "beta", "avg_mean", "avg_var")}
+    for name, dtype in sizes.get("dtypes", {}).items():
+        arrays[name] = arrays[name].astype(dtype)
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("sizes, message", [
+    ({"beta": 5}, r"'beta' has shape \(5,\) but 'gamma' has 3 channels: the arrays of one BatchNorm must agree"),
+    ({"avg_var": 4}, r"'avg_var' has shape \(4,\) but 'gamma' has 3 channels"),
+    ({"gamma": 2, "beta": 2, "avg_mean": 2}, r"'avg_var' has shape \(3,\) but 'gamma' has 2 channels"),
+])
+def test_loading_into_a_lazy_batch_norm_checks_its_arrays_agree(tmp_path, sizes, message):
+    _lazy_bn_file(tmp_path / "bn.npz", **sizes)
+    bn = BatchNorm()
+    with pytest.raises(ValueError, match=message):
+        bn.load_weights(tmp_path / "bn.npz")
+    assert bn.gamma.data is None and bn.beta.data is None and bn.avg_mean is None and bn.avg_var is None
+
+
+def test_loading_into_a_lazy_batch_norm_checks_its_arrays_share_one_dtype(tmp_path):
+    _lazy_bn_file(tmp_path / "bn.npz", dtypes={"avg_mean": np.float64})
+    bn = BatchNorm()
+    with pytest.raises(TypeError, match="'avg_mean' has dtype float64 but 'gamma' has float32: "
+                                        "the arrays of one BatchNorm must have one dtype"):
+        bn.load_weights(tmp_path / "bn.npz")
+    assert bn.gamma.data is None and bn.avg_mean is None
+
+
+def test_loading_into_a_lazy_batch_norm_that_agrees_fills_it(tmp_path):
+    _lazy_bn_file(tmp_path / "bn.npz", dtypes={name: np.float64 for name in ("gamma", "beta", "avg_mean", "avg_var")})
+    bn = BatchNorm()
+    bn.load_weights(tmp_path / "bn.npz")
+    assert bn.gamma.shape == bn.beta.shape == bn.avg_mean.shape == bn.avg_var.shape == (3,)
+    with dezero.test_mode():
+        y = bn(np.full((2, 3), 3.0))
+    np.testing.assert_allclose(y.data, (3.0 - 1.0) / np.sqrt(1.0 + bn.eps) + 1.0)
+
+
+def test_loading_a_lazy_linear_checks_w_against_the_bias_and_out_size(tmp_path):
+    # W's second axis must be out_size, which the (existing) bias has too.
+    np.savez(tmp_path / "lin.npz", W=np.ones((4, 6), np.float32), b=np.zeros(5, np.float32))
+    layer = Linear(5)
+    with pytest.raises(ValueError, match=r"'W' must have shape \(\?, 5\) for this model but has \(4, 6\)"):
+        layer.load_weights(tmp_path / "lin.npz")
+    np.savez(tmp_path / "lin.npz", W=np.ones((4, 5), np.float32), b=np.zeros(6, np.float32))
+    with pytest.raises(ValueError, match=r"'b' has shape \(5,\) in the model but \(6,\) in the file"):
+        layer.load_weights(tmp_path / "lin.npz")
+    assert layer.W.data is None
+
+
 # =============================================================================
 # Refusing what does not fit, and changing nothing then
 # =============================================================================
