@@ -351,9 +351,10 @@ class LayerList(Layer):
     :class:`dezero.models.Sequential` for a plain chain).
     """
 
+    _size: int = 0  # items 0 .. _size - 1 are the attributes '0', '1', ...
+
     def __init__(self, *layers: Layer):
         super().__init__()
-        object.__setattr__(self, "_size", 0)
         self.extend(layers)
 
     def _check_layer(self, layer, where: str) -> None:
@@ -365,7 +366,7 @@ class LayerList(Layer):
         """Add ``layer`` at the end, registered as ``str(len(self))``."""
         self._check_layer(layer, "append")
         setattr(self, str(self._size), layer)
-        object.__setattr__(self, "_size", self._size + 1)
+        self._size += 1
 
     def extend(self, layers) -> None:
         """Append every layer of the iterable ``layers``, in order."""
