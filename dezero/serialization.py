@@ -15,7 +15,8 @@ Two guarantees hold for every file:
   is assigned, so a file that does not fit leaves both unchanged.
 
 A checkpoint holds the model's weights, the optimizer's state (momenta, Adam
-moments, step counts) and any extra values you pass::
+moments, step counts), the state of NumPy's global random generator (which
+shuffles the DataLoader and draws dropout masks) and any extra values you pass::
 
     save_checkpoint("ckpt.npz", model, optimizer, epoch=3)
     ...
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 import weakref
 import zipfile
 import zlib
@@ -38,7 +40,8 @@ from dezero.files import atomic_write
 __all__ = ["save_weights", "load_weights", "save_checkpoint", "load_checkpoint",
            "optimizer_state", "load_optimizer_state", "write_npz", "read_npz", "WeightsKeyError"]
 
-CHECKPOINT_FORMAT = "dezero-checkpoint/1"
+CHECKPOINT_FORMAT = "dezero-checkpoint/2"  # 2: with the random state
+_READABLE_FORMATS = ("dezero-checkpoint/1", CHECKPOINT_FORMAT)
 
 
 class WeightsKeyError(KeyError):
@@ -360,10 +363,80 @@ def _as_count(value, name: str, where: str) -> int:
 
 
 # =============================================================================
+# The random state
+# =============================================================================
+# Why NumPy's global generator, not a generator of dezero's own: dropout, the
+# DataLoader's shuffling and weight initialisation all draw from ``np.random``
+# (``xp.random`` on the GPU), so ``np.random.seed(0)`` alone makes a run
+# repeatable, as the book and its readers expect. A separate generator would
+# need a seed of its own and would ignore that call. Saving the global state
+# also covers what a training loop draws from np.random itself (augmentation,
+# noise). It is stored as plain arrays (the MT19937 key and position), never
+# pickled.
+_RANDOM_KEYS = ("random/numpy/key", "random/numpy/pos", "random/numpy/has_gauss", "random/numpy/cached_gaussian")
+
+
+def random_state_arrays() -> dict:
+    """The state of NumPy's global generator as arrays, keyed as in a checkpoint."""
+    state = np.random.get_state()
+    if not isinstance(state, tuple) or state[0] != "MT19937":
+        # np.random.set_bit_generator can install another generator, whose
+        # state is not a fixed set of arrays: leave it out rather than fail the save.
+        warnings.warn("save_checkpoint: NumPy's global generator is not MT19937; its state is not saved, "
+                      "so a resumed run will not draw the same random numbers", RuntimeWarning, stacklevel=3)
+        return {}
+    _, key, pos, has_gauss, cached_gaussian = state
+    return {"random/numpy/key": np.asarray(key, dtype=np.uint32),
+            "random/numpy/pos": np.asarray(pos, dtype=np.int64),
+            "random/numpy/has_gauss": np.asarray(has_gauss, dtype=np.int64),
+            "random/numpy/cached_gaussian": np.asarray(cached_gaussian, dtype=np.float64)}
+
+
+def check_random_state(arrays: dict, where: str) -> Optional[tuple]:
+    """The state tuple for ``np.random.set_state`` from checkpoint entries, or
+    None if the checkpoint has none (format 1); ValueError if it is damaged."""
+    present = [key for key in _RANDOM_KEYS if key in arrays]
+    if not present:
+        return None
+    if len(present) != len(_RANDOM_KEYS):
+        missing = ", ".join(key for key in _RANDOM_KEYS if key not in arrays)
+        raise ValueError(f"{where}: the random state is incomplete (missing {missing})")
+    key, pos, has_gauss, cached = (arrays[k] for k in _RANDOM_KEYS)
+    if key.shape != (624,) or key.dtype != np.uint32:
+        raise ValueError(f"{where}: 'random/numpy/key' must be 624 uint32 values, got shape "
+                         f"{tuple(key.shape)} dtype {key.dtype}")
+    for name, value in (("pos", pos), ("has_gauss", has_gauss)):
+        if value.shape != () or value.dtype.kind not in "iu":
+            raise ValueError(f"{where}: 'random/numpy/{name}' must be a 0-d integer, got shape "
+                             f"{tuple(value.shape)} dtype {value.dtype}")
+    if not 0 <= int(pos) <= 624 or int(has_gauss) not in (0, 1):
+        raise ValueError(f"{where}: the random state is out of range (pos {int(pos)}, has_gauss {int(has_gauss)})")
+    if cached.shape != () or cached.dtype.kind != "f":
+        raise ValueError(f"{where}: 'random/numpy/cached_gaussian' must be a 0-d float, got shape "
+                         f"{tuple(cached.shape)} dtype {cached.dtype}")
+    return ("MT19937", key.copy(), int(pos), int(has_gauss), float(cached))
+
+
+# =============================================================================
 # Checkpoints
 # =============================================================================
 def save_checkpoint(path, model, optimizer=None, **extra) -> None:
-    """Save ``model``'s weights, ``optimizer``'s state and ``extra`` values to ``path``.
+    """Save ``model``'s weights, ``optimizer``'s state, the random state and
+    ``extra`` values to ``path``.
+
+    Training resumed with :func:`load_checkpoint` continues exactly as if it
+    had never stopped when the checkpoint is written between epochs: same
+    weights, same optimizer state, and the same random numbers from then on,
+    since the state of NumPy's global generator (``np.random``) is saved too.
+    That generator draws the DataLoader's shuffles (each epoch's order is drawn
+    when its first batch is taken), dropout masks on the CPU and initial
+    weights; it is the one ``np.random.seed`` seeds, which is why dezero uses
+    it rather than a generator of its own. A checkpoint taken in the middle of
+    an epoch does not hold the DataLoader's position in it.
+
+    On the GPU, dropout draws from CuPy's generator, whose state CuPy does not
+    expose; it is not saved, so seed ``cupy.random`` after loading for a
+    repeatable (though not identical) continuation.
 
     Parameters
     ----------
@@ -394,10 +467,11 @@ def save_checkpoint(path, model, optimizer=None, **extra) -> None:
             raise TypeError(f"{where}: extra value {key!r} of type {type(value).__name__} cannot be "
                             "stored without pickle; pass numbers, strings or arrays")
         arrays["extra/" + key] = array
+    arrays.update(random_state_arrays())
     write_npz(path, arrays)
 
 
-def load_checkpoint(path, model, optimizer=None) -> dict:
+def load_checkpoint(path, model, optimizer=None, restore_random_state: bool = True) -> dict:
     """Restore a checkpoint written by :func:`save_checkpoint`.
 
     Parameters
@@ -408,6 +482,11 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
         Receives the weights (may be a fresh model with lazy layers).
     optimizer : Optimizer, optional
         Receives the state; set up with ``model`` here if it was not yet.
+    restore_random_state : bool
+        Put NumPy's global generator back in the state it had when the
+        checkpoint was saved (default), so shuffling and dropout continue
+        as in the original run. False leaves the generator alone (to
+        fine-tune from a checkpoint with fresh randomness, for instance).
 
     Returns
     -------
@@ -425,12 +504,15 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
     where = f"load_checkpoint({path!r})"
     arrays = read_npz(path, where)
     marker = arrays.pop("format", None)
-    if marker is None or str(marker) != CHECKPOINT_FORMAT:
+    if marker is None or str(marker) not in _READABLE_FORMATS:
         raise ValueError(f"{where}: not a dezero checkpoint (no '{CHECKPOINT_FORMAT}' marker); "
                          "a file written by save_weights is read with model.load_weights")
+    random_state = check_random_state(arrays, where)
     weights, state, extra = {}, {}, {}
     saved_class = None
     for key, value in arrays.items():
+        if key in _RANDOM_KEYS:
+            continue
         if key.startswith("model/"):
             weights[key[len("model/"):]] = value
         elif key == "optimizer/class":
@@ -462,4 +544,6 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
     assign_model_arrays(model, checked_weights)
     if checked_state is not None:
         assign_optimizer_state(optimizer, checked_state)
+    if restore_random_state and random_state is not None:
+        np.random.set_state(random_state)
     return extra

@@ -14,6 +14,7 @@ import dezero
 import dezero.functions as F
 from dezero import Parameter
 from dezero.backend import gpu_enable
+from dezero.dataloaders import DataLoader
 from dezero.serialization import load_checkpoint, save_checkpoint
 from dezero.layers import BatchNorm, Layer, Linear
 from dezero.models import MLP
@@ -501,6 +502,122 @@ def test_resumed_training_is_bit_identical(tmp_path, make_optimizer):
     _assert_same(_arrays(resumed), _arrays(straight))
     if isinstance(opt, Adam):
         assert opt2.t == opt.t == 2 * N
+
+
+class DropoutNet(Layer):
+    def __init__(self):
+        super().__init__()
+        self.l1 = Linear(16)
+        self.l2 = Linear(3)
+
+    def forward(self, x):
+        return self.l2(F.dropout(F.relu(self.l1(x)), 0.3))
+
+
+class Items:
+    """A small labelled dataset; the order the loader visits it in matters."""
+
+    def __init__(self):
+        rng = np.random.RandomState(7)
+        self.x = rng.randn(23, 4).astype(np.float32)
+        self.t = rng.randint(0, 3, size=23)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.t[i]
+
+
+def _epochs(model, optimizer, loader, n):
+    for _ in range(n):
+        for x, t in loader:
+            loss = F.softmax_cross_entropy(model(x), t)
+            model.cleargrads()
+            loss.backward()
+            optimizer.update()
+
+
+def _start(seed):
+    np.random.seed(seed)  # a new process seeds (or not) as it likes
+    model = DropoutNet()
+    optimizer = Adam(alpha=0.01).setup(model)
+    loader = DataLoader(Items(), batch_size=5)  # shuffles every epoch
+    return model, optimizer, loader
+
+
+@pytest.mark.parametrize("loader_made", ["before loading", "after loading"])
+def test_training_with_shuffling_and_dropout_resumes_bit_identically(tmp_path, loader_made):
+    model, optimizer, loader = _start(0)
+    _epochs(model, optimizer, loader, 2)
+    save_checkpoint(tmp_path / "ckpt.npz", model, optimizer, epoch=2)
+    _epochs(model, optimizer, loader, 2)
+    straight = _arrays(model)
+
+    resumed, resumed_optimizer, resumed_loader = _start(12345)
+    if loader_made == "after loading":
+        resumed_loader = None
+    resumed(np.zeros((1, 4), np.float32))  # sizes the lazy layers: they draw from np.random too
+    assert load_checkpoint(tmp_path / "ckpt.npz", resumed, resumed_optimizer)["epoch"] == 2
+    if resumed_loader is None:
+        resumed_loader = DataLoader(Items(), batch_size=5)
+    _epochs(resumed, resumed_optimizer, resumed_loader, 2)
+    _assert_same(_arrays(resumed), straight)
+
+
+def test_loading_a_checkpoint_can_leave_the_random_state_alone(tmp_path):
+    net = _net()
+    np.random.seed(1)
+    save_checkpoint(tmp_path / "c.npz", net)
+    saved_next = np.random.rand()
+    np.random.seed(2)
+    load_checkpoint(tmp_path / "c.npz", _net(), restore_random_state=False)
+    assert np.random.rand() != saved_next
+    load_checkpoint(tmp_path / "c.npz", _net())
+    assert np.random.rand() == saved_next
+
+
+def test_the_random_state_is_stored_as_plain_arrays_and_checked_on_load(tmp_path):
+    net = _net()
+    save_checkpoint(tmp_path / "c.npz", net)
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    assert arrays["random/numpy/key"].shape == (624,) and arrays["random/numpy/key"].dtype == np.uint32
+    target = _net(1)
+    weights = _arrays(target)
+    np.random.seed(3)
+    before = np.random.get_state()[1].copy()
+    for key, bad, message in [
+        ("random/numpy/key", np.zeros(5, np.uint32), "'random/numpy/key' must be 624 uint32 values"),
+        ("random/numpy/pos", np.asarray(999), r"the random state is out of range \(pos 999"),
+        ("random/numpy/has_gauss", np.zeros(2), "'random/numpy/has_gauss' must be a 0-d integer"),
+    ]:
+        damaged = dict(arrays)
+        damaged[key] = bad
+        np.savez(tmp_path / "bad.npz", **damaged)
+        with pytest.raises(ValueError, match=message):
+            load_checkpoint(tmp_path / "bad.npz", target)
+        _assert_same(_arrays(target), weights)  # nothing assigned
+        np.testing.assert_array_equal(np.random.get_state()[1], before)
+    partial = {k: v for k, v in arrays.items() if k != "random/numpy/pos"}
+    np.savez(tmp_path / "partial.npz", **partial)
+    with pytest.raises(ValueError, match=r"the random state is incomplete \(missing random/numpy/pos\)"):
+        load_checkpoint(tmp_path / "partial.npz", target)
+
+
+def test_a_checkpoint_of_the_first_format_without_random_state_still_loads(tmp_path):
+    net = _net()
+    save_checkpoint(tmp_path / "c.npz", net, epoch=4)
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if not k.startswith("random/")}
+    arrays["format"] = np.asarray("dezero-checkpoint/1")
+    np.savez(tmp_path / "v1.npz", **arrays)
+    target = _net(1)
+    np.random.seed(5)
+    state = np.random.get_state()[1].copy()
+    assert load_checkpoint(tmp_path / "v1.npz", target) == {"epoch": 4}
+    _assert_same(_arrays(target), _arrays(net))
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # nothing to restore: untouched
 
 
 def test_checkpoint_is_atomic_and_refuses_mismatches(tmp_path, monkeypatch):
