@@ -112,7 +112,8 @@ class Pooling2D(Function):
         # windows. On the GPU looking would stall on a host sync, so always fix.
         if xp is np and not nan_out.any():
             return
-        first_nan = xp.argmax(xp.isnan(cols), axis=0).astype(self.indexes.dtype)
+        # int8, not bool: not every backend's argmax takes booleans.
+        first_nan = xp.argmax(xp.isnan(cols).astype(xp.int8), axis=0).astype(self.indexes.dtype)
         self.indexes = xp.where(nan_out, first_nan, self.indexes)
 
     def backward(self, gy):
