@@ -11,6 +11,7 @@ import pytest
 import dezero
 import dezero.functions as F
 from dezero import Variable
+from dezero.backend import as_numpy
 from dezero.gradient_check import double_gradient_check, gradient_check
 
 torch = pytest.importorskip("torch")
@@ -91,18 +92,18 @@ def _clip_case(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_clip_with_array_bounds_matches_torch_clamp(dtype):
+def test_clip_with_array_bounds_matches_torch_clamp(xp, dtype):
     x, lo, hi = _clip_case(dtype)
-    xv = Variable(x)
-    y = F.clip(xv, lo, hi)
+    xv = Variable(xp.asarray(x))
+    y = F.clip(xv, xp.asarray(lo), hi)  # bounds on the device or not: both are taken
     assert y.dtype == dtype
     xt = torch.tensor(x, requires_grad=True)
     yt = torch.clamp(xt, torch.tensor(lo, dtype=xt.dtype), torch.tensor(hi, dtype=xt.dtype))
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=0)
+    np.testing.assert_allclose(as_numpy(y.data), yt.detach().numpy(), rtol=0)
     w = np.random.RandomState(1).randn(*x.shape).astype(dtype)
-    F.sum(y * w).backward()
+    F.sum(y * xp.asarray(w)).backward()
     (gt,) = torch.autograd.grad(yt, xt, torch.tensor(w))
-    np.testing.assert_array_equal(xv.grad.data, gt.numpy())
+    np.testing.assert_array_equal(as_numpy(xv.grad.data), gt.numpy())
     assert xv.grad.dtype == dtype
 
 
@@ -174,16 +175,16 @@ def _torch_max_pool(x, kernel, stride, pad):
 
 @pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple], ids=["pooling", "pooling_simple"])
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8])
-def test_max_pooling_of_integers_pads_with_the_smallest_value_not_zero(pool, dtype):
+def test_max_pooling_of_integers_pads_with_the_smallest_value_not_zero(xp, pool, dtype):
     # All negative (or, for uint8, all > 0): a zero from the padding would win
     # every border window.
     values = np.arange(1, 2 * 3 * 5 * 4 + 1).reshape(2, 3, 5, 4)
     x = (values if dtype == np.uint8 else -values).astype(dtype)
-    y = pool(x, 3, 1, 1)
+    y = pool(xp.asarray(x), 3, 1, 1)
     assert y.dtype == dtype
-    np.testing.assert_array_equal(y.data, _torch_max_pool(x.astype(np.int64), 3, 1, 1))
-    y2 = pool(x, (2, 3), (2, 1), (1, 1))
-    np.testing.assert_array_equal(y2.data, _torch_max_pool(x.astype(np.int64), (2, 3), (2, 1), (1, 1)))
+    np.testing.assert_array_equal(as_numpy(y.data), _torch_max_pool(x.astype(np.int64), 3, 1, 1))
+    y2 = pool(xp.asarray(x), (2, 3), (2, 1), (1, 1))
+    np.testing.assert_array_equal(as_numpy(y2.data), _torch_max_pool(x.astype(np.int64), (2, 3), (2, 1), (1, 1)))
 
 
 def test_max_pooling_of_booleans_is_a_logical_or_over_each_window():
@@ -205,17 +206,18 @@ def _nan_image():
 
 @pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple], ids=["pooling", "pooling_simple"])
 @pytest.mark.parametrize("kernel, stride, pad", [(2, 2, 0), (3, 1, 1), (3, 2, 1)])
-def test_max_pooling_sends_the_gradient_of_a_nan_window_to_the_nan_as_torch(pool, kernel, stride, pad):
+def test_max_pooling_sends_the_gradient_of_a_nan_window_to_the_nan_as_torch(xp, pool, kernel, stride, pad):
     data = _nan_image()
-    x = Variable(data)
+    x = Variable(xp.asarray(data))
     y = pool(x, kernel, stride, pad)
     xt = torch.tensor(data, requires_grad=True)
     yt = torch.nn.functional.max_pool2d(xt, kernel, stride, pad)
-    np.testing.assert_array_equal(y.data, yt.detach().numpy())
+    np.testing.assert_array_equal(as_numpy(y.data), yt.detach().numpy())
     w = np.random.RandomState(1).randn(*y.shape)
-    F.sum(y * w).backward()
+    F.sum(y * xp.asarray(w)).backward()
     (gt,) = torch.autograd.grad(yt, xt, torch.tensor(w))
-    np.testing.assert_allclose(x.grad.data, gt.numpy(), rtol=1e-12, atol=1e-15)  # overlaps add in any order
+    # Overlapping windows add their shares in any order: equal up to rounding.
+    np.testing.assert_allclose(as_numpy(x.grad.data), gt.numpy(), rtol=1e-12, atol=1e-15)
 
 
 def test_max_pooling_with_two_nans_in_a_window_picks_the_first_as_on_a_tie():

@@ -367,7 +367,8 @@ def _clip_bound(name: str, bound, x: Variable):
         if not fits:
             raise ValueError(f"clip: {name} of shape {bound.shape} does not broadcast to the shape "
                              f"{x.shape} of x")
-        return bound
+        # On x's device: CuPy refuses to compare or combine with NumPy arrays.
+        return get_array_module(x.data).asarray(bound)
     if not isinstance(bound, (int, float)):
         raise TypeError(f"clip: {name} must be a number, an array or None, got {type(bound).__name__}")
     return bound
