@@ -86,9 +86,19 @@ def read_npz(path, where: str) -> dict:
     """
     path = os.fspath(path)
     try:
-        loaded = np.load(path, allow_pickle=False)
+        # Opened here, not by np.load: np.load leaves its file open when the
+        # zip directory cannot be read, and this closes it on every path.
+        with open(path, "rb") as f:
+            return _read_npz_file(f, path, where)
     except FileNotFoundError:
         raise FileNotFoundError(f"{where}: no such file: {path!r}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{where}: {path!r} is a folder, not an .npz archive") from None
+
+
+def _read_npz_file(f, path: str, where: str) -> dict:
+    try:
+        loaded = np.load(f, allow_pickle=False)
     except _DAMAGE as e:
         raise ValueError(f"{where}: {path!r} is not a readable .npz archive ({type(e).__name__}: {e})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):

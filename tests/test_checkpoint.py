@@ -250,6 +250,8 @@ def test_pickles_are_never_loaded(tmp_path):
         net.load_weights(tmp_path / "p.npz")
 
 
+# A damaged file is closed again, not left to the garbage collector.
+@pytest.mark.filterwarnings("error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"not numpy at all"],
                          ids=["empty", "truncated", "garbage"])
 def test_unreadable_files_give_a_clear_error(tmp_path, content):
@@ -283,6 +285,8 @@ def _flip_offsets(raw: bytes) -> dict:
     }
 
 
+# A damaged file is closed again, not left to the garbage collector.
+@pytest.mark.filterwarnings("error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("bit", [0x01, 0x10, 0x80])
 def test_a_weights_file_with_a_flipped_byte_gives_the_clear_error_and_leaves_the_model(tmp_path, bit):
     net = _net(0)
@@ -308,6 +312,8 @@ def test_a_weights_file_with_a_flipped_byte_gives_the_clear_error_and_leaves_the
         _assert_same(_arrays(target), before)
 
 
+# A damaged file is closed again, not left to the garbage collector.
+@pytest.mark.filterwarnings("error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning")
 def test_a_checkpoint_with_a_flipped_byte_gives_the_clear_error(tmp_path):
     net = _net(0)
     optimizer = Adam().setup(net)
@@ -340,6 +346,13 @@ def test_saving_into_a_missing_folder_names_the_path_given_and_writes_nothing(tm
     with pytest.raises(FileNotFoundError, match="cannot write 'relative/net.npz'"):
         save_checkpoint("relative/net.npz", net)  # the path as passed, not made absolute
     assert os.listdir(tmp_path) == []
+
+
+def test_loading_a_folder_or_a_missing_file_names_the_path(tmp_path):
+    with pytest.raises(ValueError, match=f"load_weights.*{str(tmp_path)!r} is a folder, not an .npz archive"):
+        _net().load_weights(tmp_path)
+    with pytest.raises(FileNotFoundError, match=f"load_checkpoint.*no such file: {str(tmp_path / 'none.npz')!r}"):
+        load_checkpoint(tmp_path / "none.npz", _net())
 
 
 def test_saving_an_uninitialized_lazy_model_writes_nothing(tmp_path):
