@@ -14,6 +14,7 @@ streams, for truncated backpropagation through time.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -33,8 +34,12 @@ class DataLoader:
     batch_size : int
         Items per batch.
     shuffle : bool
-        Visit the items in a new random order every epoch (drawn from
-        ``np.random``, so ``np.random.seed`` makes runs repeatable).
+        Visit the items in a new random order every epoch, drawn from
+        ``np.random`` (so ``np.random.seed`` makes runs repeatable) when the
+        epoch's first batch is taken, not before: a checkpoint saved between
+        epochs holds the generator's state, and a loader created before or
+        after loading it draws the same next order (see
+        :func:`dezero.serialization.save_checkpoint`).
     gpu : bool
         Return CuPy arrays (see :meth:`to_gpu`).
     drop_last : bool
@@ -81,14 +86,19 @@ class DataLoader:
         return len(self)
 
     def reset(self) -> None:
-        """Start a new epoch (with a new order when shuffling)."""
+        """Start a new epoch (with a new order when shuffling, drawn when its
+        first batch is taken)."""
         self.iteration = 0
+        self.index: Optional[np.ndarray] = None
+
+    def _draw_order(self) -> np.ndarray:
         if self.shuffle:
-            self.index = np.random.permutation(self.data_size)
-        else:
-            self.index = np.arange(self.data_size)
+            return np.random.permutation(self.data_size)
+        return np.arange(self.data_size)
 
     def _batch_index(self, i: int) -> np.ndarray:
+        if self.index is None:
+            self.index = self._draw_order()
         return self.index[i * self.batch_size:(i + 1) * self.batch_size]
 
     def __iter__(self):

@@ -409,9 +409,30 @@ class MNIST(Dataset):
     def _fetch(self, name: str) -> str:
         return _fetch(f"{self.folder}/{name}", [m + name for m in self.mirrors], self.sha256.get(name))
 
+    def _fetch_all(self, names) -> list:
+        """Every file's path, or one DownloadError that lists every file that
+        could not be fetched, with its URLs and where to put it by hand (so an
+        offline user learns all of them in one run, not one per run)."""
+        paths, failures = [], []
+        for name in names:
+            try:
+                paths.append(self._fetch(name))
+            except DownloadError as e:
+                failures.append((name, e))
+        if not failures:
+            return paths
+        lines = [f"{type(self).__name__}: {len(failures)} of the {len(names)} files it needs could not be "
+                 "downloaded. If you are offline, fetch them by other means and put each one at the path shown:"]
+        for name, _ in failures:
+            lines.append(f"  {name} -> {os.path.join(cache_dir(), self.folder, name)}")
+            lines.append(f"      from {' or '.join(m + name for m in self.mirrors)}")
+        lines.append("What failed:")
+        lines.extend("  " + line for _, e in failures for line in str(e).splitlines())
+        raise DownloadError("\n".join(lines))
+
     def prepare(self) -> None:
         images_name, labels_name = self.files[bool(self.train)]
-        images_path, labels_path = self._fetch(images_name), self._fetch(labels_name)
+        images_path, labels_path = self._fetch_all([images_name, labels_name])
         images = read_idx(images_path, ndim=3)
         labels = read_idx(labels_path, ndim=1)
         if len(images) != len(labels):

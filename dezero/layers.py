@@ -19,6 +19,12 @@ dictionary can go stale::
 Parameters are addressed by '/'-joined paths (``l1/W``), which is also how
 ``save_weights`` names them in the ``.npz`` file.
 
+A plain list or dict of layers is not registered, and would hide their
+parameters from training and saving, so the Layer refuses it (at assignment,
+or when the parameters are next gathered if the layers were appended later);
+hold a variable number of layers in a :class:`LayerList` instead. Assigning a
+plain Variable over a Parameter is refused for the same reason.
+
 Lazy layers (``Linear(10)`` without ``in_size``) create their weights on the
 first call, from the input's shape, on the input's backend (or on the backend
 chosen with ``to_gpu``/``to_cpu``).
@@ -37,7 +43,7 @@ from dezero.core import Parameter, Variable
 import dezero.functions as F
 from dezero.functions.shapes import pair
 
-__all__ = ["Layer", "Linear", "Conv2d", "Deconv2d", "EmbedID", "BatchNorm", "RNN", "LSTM"]
+__all__ = ["Layer", "LayerList", "Linear", "Conv2d", "Deconv2d", "EmbedID", "BatchNorm", "RNN", "LSTM"]
 
 
 def _weak(x):
@@ -82,6 +88,13 @@ class Layer:
             object.__setattr__(self, "_persistent_names", names)
         return names
 
+    def _watched_list(self) -> list:
+        names = self.__dict__.get("_watched_containers")
+        if names is None:
+            names = []
+            object.__setattr__(self, "_watched_containers", names)
+        return names
+
     def __setattr__(self, name: str, value) -> None:
         names = self._names_list()
         if isinstance(value, (Parameter, Layer)):
@@ -92,14 +105,24 @@ class Layer:
             if isinstance(value, Parameter) and value.name is None:
                 value.name = name  # shown by the graph drawer
         else:
+            if value is not None and isinstance(self.__dict__.get(name), Parameter):
+                raise TypeError(
+                    f"{type(self).__name__}.{name} is a Parameter: assigning a {type(value).__name__} "
+                    f"would take it out of params(), so it would never be trained nor saved; assign "
+                    f"a Parameter (.{name} = Parameter(array)), change its values in place "
+                    f"(.{name}.data = array), or del the attribute first to store something else")
             if name in names:  # e.g. ``self.b = None``: no longer a parameter
                 names.remove(name)
             if _holds_layers(value):
-                raise TypeError(
-                    f"{type(self).__name__}.{name}: a {type(value).__name__} of Layers/Parameters "
-                    "is not registered, so its parameters would be invisible to params(), the "
-                    "optimizers and save_weights; assign each one as an attribute "
-                    "(setattr(self, f'l{i}', layer)) or use dezero.models.Sequential")
+                raise TypeError(_container_message(self, name, value))
+            watched = self._watched_list()
+            if type(value) in (list, dict):
+                # Layers could be put into it later (self.blocks = [] and then
+                # .append(...)); state_entries() looks again (_check_containers).
+                if name not in watched:
+                    watched.append(name)
+            elif name in watched:
+                watched.remove(name)
         object.__setattr__(self, name, value)
 
     if not TYPE_CHECKING:  # a __getattr__ would make type checkers accept any attribute
@@ -109,13 +132,29 @@ class Layer:
             # name gets Python's usual AttributeError.
             raise habits.attribute_error(self, name, habits.LAYER_ATTRIBUTES)
 
+    def _check_containers(self) -> None:
+        """Refuse a plain list or dict attribute that has come to hold Layers or
+        Parameters since it was assigned: their parameters would be invisible.
+
+        A container seen holding other things is a data list (a loss history)
+        and is not looked at again, so this costs next to nothing per call.
+        """
+        watched = self.__dict__.get("_watched_containers")
+        if not watched:
+            return
+        for name in list(watched):
+            value = self.__dict__.get(name)
+            if type(value) not in (list, dict):
+                watched.remove(name)
+            elif _holds_layers(value):
+                raise TypeError(_container_message(self, name, value))
+            elif value:
+                watched.remove(name)
+
     def __delattr__(self, name: str) -> None:
-        names = self._names_list()
-        if name in names:
-            names.remove(name)
-        persistents = self._persistent_list()
-        if name in persistents:
-            persistents.remove(name)
+        for names in (self._names_list(), self._persistent_list(), self._watched_list()):
+            if name in names:
+                names.remove(name)
         object.__delattr__(self, name)
 
     def add_persistent(self, name: str, value=None) -> None:
@@ -158,8 +197,9 @@ class Layer:
         outputs = self.forward(*inputs)
         if not isinstance(outputs, tuple):
             outputs = (outputs,)
-        self.inputs = [_weak(x) for x in inputs]
-        self.outputs = [_weak(y) for y in outputs]
+        # Bookkeeping, not attributes for __setattr__ to register or watch.
+        object.__setattr__(self, "inputs", [_weak(x) for x in inputs])
+        object.__setattr__(self, "outputs", [_weak(y) for y in outputs])
         return outputs if len(outputs) > 1 else outputs[0]
 
     def forward(self, *inputs):
@@ -200,6 +240,7 @@ class Layer:
         if seen is None:
             seen = set()
         seen.add(id(self))
+        self._check_containers()
         for name in list(self._names_list()):
             value = getattr(self, name)
             path = prefix + name
@@ -270,6 +311,7 @@ class Layer:
         if id(self) in seen:
             return
         seen.add(id(self))
+        self._check_containers()
         yield self
         for name in list(self._names_list()):
             value = getattr(self, name)
@@ -365,6 +407,10 @@ class Layer:
         the sizes that come from the first input (``Linear``'s W: ``(None, out_size)``),
         or None when nothing is known. Used to check weights loaded into a lazy layer.
 
+        A size may also be given a name (a str): every array of the layer that
+        uses that name must have the same size there, and one dtype
+        (``BatchNorm``'s four arrays are all ``('channels',)``).
+
         Parameters
         ----------
         name : str
@@ -373,7 +419,7 @@ class Layer:
         Returns
         -------
         tuple or None
-            The expected shape, None in the places the input decides.
+            The expected shape: None or a size name in the places the input decides.
         """
         return None
 
@@ -437,12 +483,139 @@ class Layer:
         serialization.load_weights(self, path)
 
 
+class LayerList(Layer):
+    """A list of Layers whose parameters are registered, like PyTorch's
+    ``ModuleList`` and Chainer's ``ChainList``: for a number of blocks known
+    only at run time, where a plain list would hide them from ``params()``::
+
+        class Tower(Layer):
+            def __init__(self, depth):
+                super().__init__()
+                self.blocks = LayerList(*[Linear(32) for _ in range(depth)])
+
+            def forward(self, x):
+                for block in self.blocks:
+                    x = F.relu(block(x))
+                return x
+
+    Item ``i`` is registered as the attribute ``str(i)``, so its parameters
+    are ``blocks/0/W``, ``blocks/0/b``, ``blocks/1/W``...: they are trained,
+    saved, loaded and moved to the GPU with the layer that holds the list.
+    A LayerList has no ``forward``: iterate over it (or use
+    :class:`dezero.models.Sequential` for a plain chain).
+
+    Parameters
+    ----------
+    *layers : Layer
+        The first items, in order.
+    """
+
+    _size: int = 0  # items 0 .. _size - 1 are the attributes '0', '1', ...
+
+    def __init__(self, *layers: Layer):
+        super().__init__()
+        self.extend(layers)
+
+    def _check_layer(self, layer, where: str) -> None:
+        if not isinstance(layer, Layer):
+            hint = " (pass the layers themselves: LayerList(*layers))" if isinstance(layer, (list, tuple)) else ""
+            raise TypeError(f"LayerList.{where}: expected a Layer, got {type(layer).__name__}{hint}")
+
+    def append(self, layer: Layer) -> None:
+        """Add ``layer`` at the end, registered as ``str(len(self))``.
+
+        Parameters
+        ----------
+        layer : Layer
+            The layer to add.
+        """
+        self._check_layer(layer, "append")
+        setattr(self, str(self._size), layer)
+        self._size += 1
+
+    def extend(self, layers) -> None:
+        """Append every layer of ``layers``, in order.
+
+        Parameters
+        ----------
+        layers : iterable of Layer
+            The layers to add.
+        """
+        for layer in layers:
+            self.append(layer)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[Layer]:
+        return (getattr(self, str(i)) for i in range(self._size))
+
+    def _index(self, i) -> int:
+        if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
+            raise TypeError(f"LayerList indices must be ints or slices, got {type(i).__name__}")
+        if not -self._size <= i < self._size:
+            raise IndexError(f"LayerList index {i} out of range for {self._size} layers")
+        return int(i) % self._size
+
+    def __getitem__(self, i):
+        """``blocks[i]``, or a plain list of layers for a slice."""
+        if isinstance(i, slice):
+            return [getattr(self, str(k)) for k in range(self._size)[i]]
+        return getattr(self, str(self._index(i)))
+
+    def __setitem__(self, i, layer: Layer) -> None:
+        """Replace item ``i`` (it keeps its name and position)."""
+        index = self._index(i)
+        self._check_layer(layer, "__setitem__")
+        setattr(self, str(index), layer)
+
+    def forward(self, *inputs):
+        raise NotImplementedError("LayerList has no forward: iterate over it in the forward of the layer "
+                                  "that holds it, or use dezero.models.Sequential to chain layers")
+
+    def __repr__(self) -> str:
+        return f"LayerList({', '.join(type(layer).__name__ for layer in self)})"
+
+
 def _holds_layers(value) -> bool:
     if isinstance(value, dict):
         value = list(value.values())
     if not isinstance(value, (list, tuple)):
         return False
     return any(isinstance(v, (Layer, Parameter)) for v in value)
+
+
+def _container_message(layer: Layer, name: str, value) -> str:
+    return (f"{type(layer).__name__}.{name}: a {type(value).__name__} of Layers/Parameters is not "
+            "registered, so its parameters would be invisible to params(), the optimizers and "
+            f"save_weights; use a dezero.layers.LayerList (self.{name} = LayerList(...), then "
+            f".append(layer)) or dezero.models.Sequential, or assign each one as an attribute "
+            "(setattr(self, f'l{i}', layer))")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _positive_int(owner: str, name: str, value) -> int:
+    """``value`` as an int, or a clear error naming the layer and the argument
+    (int() would quietly turn 2.5 into 2; a size of 0 would divide by zero)."""
+    if not _is_int(value):
+        raise TypeError(f"{owner}: {name} must be a positive int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value}")
+    return int(value)
+
+
+def _int_pair(owner: str, name: str, value, minimum: int) -> tuple:
+    """An int or an (h, w) pair of ints, each at least ``minimum``, as a pair."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if isinstance(value, (tuple, list)) and len(items) != 2 or not all(_is_int(v) for v in items):
+        raise TypeError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
+    if any(v < minimum for v in items):
+        what = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{owner}: {name} must be {what}, got {value!r}")
+    return pair(value)
 
 
 def _normal(xp, shape: tuple, std: float, dtype):
@@ -489,11 +662,11 @@ class Linear(Layer):
                 f"dezero's Linear takes the output size first: Linear({nobias!r}) (the input size "
                 f"comes from the first batch) or Linear({nobias!r}, in_size={out_size!r})")
         super().__init__()
-        self.out_size = int(out_size)
+        self.out_size = _positive_int("Linear", "out_size", out_size)
         self.dtype = np.dtype(dtype)
         self.W = Parameter(None, name="W")
         if in_size is not None:
-            self._init_W(np, int(in_size))
+            self._init_W(np, in_size)
         self.b = None if nobias else Parameter(np.zeros(self.out_size, dtype=self.dtype), name="b")
 
     @property
@@ -501,6 +674,7 @@ class Linear(Layer):
         return None if self.W.data is None else self.W.shape[0]
 
     def _init_W(self, xp, in_size: int) -> None:
+        in_size = _positive_int("Linear", "in_size (x.shape[1] for a lazy layer)", in_size)
         self.W.data = _normal(xp, (in_size, self.out_size), math.sqrt(1.0 / in_size), self.dtype)
 
     def lazy_shape(self, name):
@@ -529,14 +703,17 @@ class _ConvBase(Layer):
     def __init__(self, out_channels: int, kernel_size, stride=1, pad=0, nobias: bool = False,
                  dtype=np.float32, in_channels: Optional[int] = None):
         super().__init__()
-        self.out_channels = int(out_channels)
-        self.kernel_size = pair(kernel_size)
+        owner = type(self).__name__
+        self.out_channels = _positive_int(owner, "out_channels", out_channels)
+        self.kernel_size = _int_pair(owner, "kernel_size", kernel_size, 1)
+        _int_pair(owner, "stride", stride, 1)  # checked now rather than at the first call
+        _int_pair(owner, "pad", pad, 0)
         self.stride = stride
         self.pad = pad
         self.dtype = np.dtype(dtype)
         self.W = Parameter(None, name="W")
         if in_channels is not None:
-            self._init_W(np, int(in_channels))
+            self._init_W(np, in_channels)
         self.b = None if nobias else Parameter(np.zeros(self.out_channels, dtype=self.dtype), name="b")
 
     @property
@@ -546,6 +723,7 @@ class _ConvBase(Layer):
         return self.W.shape[self._in_axis]
 
     def _init_W(self, xp, in_channels: int) -> None:
+        in_channels = _positive_int(type(self).__name__, "in_channels (x.shape[1] for a lazy layer)", in_channels)
         kh, kw = self.kernel_size
         # Fan-in scaling, std = sqrt(1 / (C * KH * KW)), the book's choice. He et
         # al. use 2 / fan-in to make up for ReLU zeroing half the signal; that
@@ -646,7 +824,8 @@ class EmbedID(Layer):
     def __init__(self, in_size: int, out_size: int, dtype=np.float32):
         super().__init__()
         self.dtype = np.dtype(dtype)
-        self.W = Parameter(_normal(np, (int(in_size), int(out_size)), 1.0, self.dtype), name="W")
+        shape = (_positive_int("EmbedID", "in_size", in_size), _positive_int("EmbedID", "out_size", out_size))
+        self.W = Parameter(_normal(np, shape, 1.0, self.dtype), name="W")
 
     def forward(self, x):
         return F.embed_id(x, self.W)
@@ -683,7 +862,8 @@ class BatchNorm(Layer):
         self.add_persistent("avg_var", None)
 
     def lazy_shape(self, name):
-        return (None,)
+        # gamma, beta and both running statistics: one value per channel each.
+        return ("channels",)
 
     def forward(self, x):
         if x.ndim < 2:
@@ -733,6 +913,7 @@ class RNN(Layer):
 
     def __init__(self, hidden_size: int, in_size: Optional[int] = None, dtype=np.float32):
         super().__init__()
+        hidden_size = _positive_int("RNN", "hidden_size", hidden_size)
         self.x2h = Linear(hidden_size, in_size=in_size, dtype=dtype)
         self.h2h = Linear(hidden_size, in_size=hidden_size, nobias=True, dtype=dtype)
         self.h: Optional[Variable] = None
@@ -778,7 +959,7 @@ class LSTM(Layer):
 
     def __init__(self, hidden_size: int, in_size: Optional[int] = None, dtype=np.float32):
         super().__init__()
-        self.hidden_size = int(hidden_size)
+        self.hidden_size = _positive_int("LSTM", "hidden_size", hidden_size)
         self.x2h = Linear(4 * self.hidden_size, in_size=in_size, dtype=dtype)
         self.h2h = Linear(4 * self.hidden_size, in_size=self.hidden_size, nobias=True, dtype=dtype)
         self.reset_state()

@@ -15,7 +15,8 @@ Two guarantees hold for every file:
   is assigned, so a file that does not fit leaves both unchanged.
 
 A checkpoint holds the model's weights, the optimizer's state (momenta, Adam
-moments, step counts) and any extra values you pass::
+moments, step counts), the state of NumPy's global random generator (which
+shuffles the DataLoader and draws dropout masks) and any extra values you pass::
 
     save_checkpoint("ckpt.npz", model, optimizer, epoch=3)
     ...
@@ -24,8 +25,11 @@ moments, step counts) and any extra values you pass::
 from __future__ import annotations
 
 import os
+import struct
+import warnings
 import weakref
 import zipfile
+import zlib
 from typing import Optional
 
 import numpy as np
@@ -36,7 +40,8 @@ from dezero.files import atomic_write
 __all__ = ["save_weights", "load_weights", "save_checkpoint", "load_checkpoint",
            "optimizer_state", "load_optimizer_state", "write_npz", "read_npz", "WeightsKeyError"]
 
-CHECKPOINT_FORMAT = "dezero-checkpoint/1"
+CHECKPOINT_FORMAT = "dezero-checkpoint/2"  # 2: with the random state
+_READABLE_FORMATS = ("dezero-checkpoint/1", CHECKPOINT_FORMAT)
 
 
 class WeightsKeyError(KeyError):
@@ -71,6 +76,15 @@ def write_npz(path, arrays: dict) -> None:
                     np.lib.format.write_array(member, np.asanyarray(as_numpy(value)), allow_pickle=False)
 
 
+# What reading a damaged zip can raise, besides ValueError: zipfile's own
+# BadZipFile, NotImplementedError for a compression method or version that a
+# flipped byte turned into an unknown one, RuntimeError for a flipped
+# "encrypted" flag, zlib.error for a member flipped into "deflated", EOFError
+# and OSError for members cut short.
+_DAMAGE = (ValueError, EOFError, OSError, zipfile.BadZipFile, NotImplementedError, RuntimeError,
+           zlib.error, struct.error, OverflowError)
+
+
 def read_npz(path, where: str) -> dict:
     """Read every array of an ``.npz`` archive into a dict, never unpickling.
 
@@ -95,11 +109,21 @@ def read_npz(path, where: str) -> dict:
     """
     path = os.fspath(path)
     try:
-        loaded = np.load(path, allow_pickle=False)
+        # Opened here, not by np.load: np.load leaves its file open when the
+        # zip directory cannot be read, and this closes it on every path.
+        with open(path, "rb") as f:
+            return _read_npz_file(f, path, where)
     except FileNotFoundError:
         raise FileNotFoundError(f"{where}: no such file: {path!r}") from None
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{where}: {path!r} is not a readable .npz archive ({e})") from None
+    except IsADirectoryError:
+        raise ValueError(f"{where}: {path!r} is a folder, not an .npz archive") from None
+
+
+def _read_npz_file(f, path: str, where: str) -> dict:
+    try:
+        loaded = np.load(f, allow_pickle=False)
+    except _DAMAGE as e:
+        raise ValueError(f"{where}: {path!r} is not a readable .npz archive ({type(e).__name__}: {e})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise ValueError(f"{where}: {path!r} holds a single array (.npy), not an .npz archive")
     with loaded:
@@ -107,10 +131,11 @@ def read_npz(path, where: str) -> dict:
         for key in loaded.files:
             try:
                 arrays[key] = loaded[key]
-            except ValueError as e:  # an object array would need pickle
+            except ValueError as e:  # an object array would need pickle, or a damaged .npy header
                 raise ValueError(f"{where}: entry {key!r} of {path!r} cannot be loaded safely ({e})") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as e:  # a damaged member (bad CRC, cut short)
-                raise ValueError(f"{where}: {path!r} is damaged: entry {key!r} cannot be read ({e})") from None
+            except _DAMAGE as e:  # a damaged member (bad CRC, cut short, flags flipped)
+                raise ValueError(f"{where}: {path!r} is damaged: entry {key!r} cannot be read "
+                                 f"({type(e).__name__}: {e})") from None
     return arrays
 
 
@@ -158,6 +183,7 @@ def check_model_arrays(model, arrays: dict, where: str) -> dict:
             f"{where}: unexpected key(s) in the file: {', '.join(unexpected)} "
             f"(the model has: {', '.join(expected)})")
     checked = {}
+    shared: dict = {}  # (layer id, size name) -> (size, dtype, path that fixed them)
     for path, layer, attribute, kind in entries:
         value = getattr(layer, attribute)
         current = value.data if kind == "param" else value
@@ -175,15 +201,43 @@ def check_model_arrays(model, arrays: dict, where: str) -> dict:
         else:
             _check_lazy_array(layer, attribute, path, new, where)
             xp = layer.array_module()
+        _check_shared_sizes(layer, attribute, path, new, shared, where)
         checked[path] = xp.asarray(new)
     return checked
+
+
+def _check_shared_sizes(layer, attribute: str, path: str, array, shared: dict, where: str) -> None:
+    """Arrays of one layer that name the same size in their ``lazy_shape`` (all
+    four arrays of a BatchNorm have ``'channels'`` entries) must agree on it and
+    on their dtype: a lazy layer takes them from the file one by one, so
+    nothing else would notice gamma (3,) next to beta (5,)."""
+    shape = layer.lazy_shape(attribute)
+    if shape is None or len(shape) != array.ndim:
+        return
+    for axis, size_name in enumerate(shape):
+        if not isinstance(size_name, str):
+            continue
+        key = (id(layer), size_name)
+        if key not in shared:
+            shared[key] = (array.shape[axis], array.dtype, path)
+            continue
+        size, dtype, first = shared[key]
+        if array.shape[axis] != size:
+            raise ValueError(
+                f"{where}: parameter '{path}' has shape {tuple(array.shape)} but '{first}' has "
+                f"{size} {size_name}: the arrays of one {type(layer).__name__} must agree")
+        if array.dtype != dtype:
+            raise TypeError(
+                f"{where}: parameter '{path}' has dtype {array.dtype} but '{first}' has {dtype}: "
+                f"the arrays of one {type(layer).__name__} must have one dtype")
 
 
 def _check_lazy_array(layer, attribute: str, path: str, new, where: str) -> None:
     """Checks for an array loaded into a weight that does not exist yet."""
     shape = layer.lazy_shape(attribute)
     if shape is not None:
-        fits = len(shape) == new.ndim and all(s is None or s == n for s, n in zip(shape, new.shape))
+        fits = len(shape) == new.ndim and all(s is None or isinstance(s, str) or s == n
+                                              for s, n in zip(shape, new.shape))
         if not fits:
             want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
             raise ValueError(
@@ -365,10 +419,80 @@ def _as_count(value, name: str, where: str) -> int:
 
 
 # =============================================================================
+# The random state
+# =============================================================================
+# Why NumPy's global generator, not a generator of dezero's own: dropout, the
+# DataLoader's shuffling and weight initialisation all draw from ``np.random``
+# (``xp.random`` on the GPU), so ``np.random.seed(0)`` alone makes a run
+# repeatable, as the book and its readers expect. A separate generator would
+# need a seed of its own and would ignore that call. Saving the global state
+# also covers what a training loop draws from np.random itself (augmentation,
+# noise). It is stored as plain arrays (the MT19937 key and position), never
+# pickled.
+_RANDOM_KEYS = ("random/numpy/key", "random/numpy/pos", "random/numpy/has_gauss", "random/numpy/cached_gaussian")
+
+
+def random_state_arrays() -> dict:
+    """The state of NumPy's global generator as arrays, keyed as in a checkpoint."""
+    state = np.random.get_state()
+    if not isinstance(state, tuple) or state[0] != "MT19937":
+        # np.random.set_bit_generator can install another generator, whose
+        # state is not a fixed set of arrays: leave it out rather than fail the save.
+        warnings.warn("save_checkpoint: NumPy's global generator is not MT19937; its state is not saved, "
+                      "so a resumed run will not draw the same random numbers", RuntimeWarning, stacklevel=3)
+        return {}
+    _, key, pos, has_gauss, cached_gaussian = state
+    return {"random/numpy/key": np.asarray(key, dtype=np.uint32),
+            "random/numpy/pos": np.asarray(pos, dtype=np.int64),
+            "random/numpy/has_gauss": np.asarray(has_gauss, dtype=np.int64),
+            "random/numpy/cached_gaussian": np.asarray(cached_gaussian, dtype=np.float64)}
+
+
+def check_random_state(arrays: dict, where: str) -> Optional[tuple]:
+    """The state tuple for ``np.random.set_state`` from checkpoint entries, or
+    None if the checkpoint has none (format 1); ValueError if it is damaged."""
+    present = [key for key in _RANDOM_KEYS if key in arrays]
+    if not present:
+        return None
+    if len(present) != len(_RANDOM_KEYS):
+        missing = ", ".join(key for key in _RANDOM_KEYS if key not in arrays)
+        raise ValueError(f"{where}: the random state is incomplete (missing {missing})")
+    key, pos, has_gauss, cached = (arrays[k] for k in _RANDOM_KEYS)
+    if key.shape != (624,) or key.dtype != np.uint32:
+        raise ValueError(f"{where}: 'random/numpy/key' must be 624 uint32 values, got shape "
+                         f"{tuple(key.shape)} dtype {key.dtype}")
+    for name, value in (("pos", pos), ("has_gauss", has_gauss)):
+        if value.shape != () or value.dtype.kind not in "iu":
+            raise ValueError(f"{where}: 'random/numpy/{name}' must be a 0-d integer, got shape "
+                             f"{tuple(value.shape)} dtype {value.dtype}")
+    if not 0 <= int(pos) <= 624 or int(has_gauss) not in (0, 1):
+        raise ValueError(f"{where}: the random state is out of range (pos {int(pos)}, has_gauss {int(has_gauss)})")
+    if cached.shape != () or cached.dtype.kind != "f":
+        raise ValueError(f"{where}: 'random/numpy/cached_gaussian' must be a 0-d float, got shape "
+                         f"{tuple(cached.shape)} dtype {cached.dtype}")
+    return ("MT19937", key.copy(), int(pos), int(has_gauss), float(cached))
+
+
+# =============================================================================
 # Checkpoints
 # =============================================================================
 def save_checkpoint(path, model, optimizer=None, **extra) -> None:
-    """Save ``model``'s weights, ``optimizer``'s state and ``extra`` values to ``path``.
+    """Save ``model``'s weights, ``optimizer``'s state, the random state and
+    ``extra`` values to ``path``.
+
+    Training resumed with :func:`load_checkpoint` continues exactly as if it
+    had never stopped when the checkpoint is written between epochs: same
+    weights, same optimizer state, and the same random numbers from then on,
+    since the state of NumPy's global generator (``np.random``) is saved too.
+    That generator draws the DataLoader's shuffles (each epoch's order is drawn
+    when its first batch is taken), dropout masks on the CPU and initial
+    weights; it is the one ``np.random.seed`` seeds, which is why dezero uses
+    it rather than a generator of its own. A checkpoint taken in the middle of
+    an epoch does not hold the DataLoader's position in it.
+
+    On the GPU, dropout draws from CuPy's generator, whose state CuPy does not
+    expose; it is not saved, so seed ``cupy.random`` after loading for a
+    repeatable (though not identical) continuation.
 
     Parameters
     ----------
@@ -399,10 +523,11 @@ def save_checkpoint(path, model, optimizer=None, **extra) -> None:
             raise TypeError(f"{where}: extra value {key!r} of type {type(value).__name__} cannot be "
                             "stored without pickle; pass numbers, strings or arrays")
         arrays["extra/" + key] = array
+    arrays.update(random_state_arrays())
     write_npz(path, arrays)
 
 
-def load_checkpoint(path, model, optimizer=None) -> dict:
+def load_checkpoint(path, model, optimizer=None, restore_random_state: bool = True) -> dict:
     """Restore a checkpoint written by :func:`save_checkpoint`.
 
     Parameters
@@ -413,6 +538,11 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
         Receives the weights (may be a fresh model with lazy layers).
     optimizer : Optimizer, optional
         Receives the state; set up with ``model`` here if it was not yet.
+    restore_random_state : bool
+        Put NumPy's global generator back in the state it had when the
+        checkpoint was saved (default), so shuffling and dropout continue
+        as in the original run. False leaves the generator alone (to
+        fine-tune from a checkpoint with fresh randomness, for instance).
 
     Returns
     -------
@@ -430,12 +560,15 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
     where = f"load_checkpoint({path!r})"
     arrays = read_npz(path, where)
     marker = arrays.pop("format", None)
-    if marker is None or str(marker) != CHECKPOINT_FORMAT:
+    if marker is None or str(marker) not in _READABLE_FORMATS:
         raise ValueError(f"{where}: not a dezero checkpoint (no '{CHECKPOINT_FORMAT}' marker); "
                          "a file written by save_weights is read with model.load_weights")
+    random_state = check_random_state(arrays, where)
     weights, state, extra = {}, {}, {}
     saved_class = None
     for key, value in arrays.items():
+        if key in _RANDOM_KEYS:
+            continue
         if key.startswith("model/"):
             weights[key[len("model/"):]] = value
         elif key == "optimizer/class":
@@ -467,4 +600,6 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
     assign_model_arrays(model, checked_weights)
     if checked_state is not None:
         assign_optimizer_state(optimizer, checked_state)
+    if restore_random_state and random_state is not None:
+        np.random.set_state(random_state)
     return extra

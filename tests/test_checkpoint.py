@@ -14,6 +14,7 @@ import dezero
 import dezero.functions as F
 from dezero import Parameter
 from dezero.backend import gpu_enable
+from dezero.dataloaders import DataLoader
 from dezero.serialization import load_checkpoint, save_checkpoint
 from dezero.layers import BatchNorm, Layer, Linear
 from dezero.models import MLP
@@ -146,6 +147,57 @@ def test_lazy_weights_must_fit_the_known_dimensions(tmp_path):
     assert lazy.l0.W.data is None
 
 
+def _lazy_bn_file(path, **sizes):
+    arrays = {name: np.ones(sizes.get(name, 3), np.float32) for name in ("gamma", "beta", "avg_mean", "avg_var")}
+    for name, dtype in sizes.get("dtypes", {}).items():
+        arrays[name] = arrays[name].astype(dtype)
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("sizes, message", [
+    ({"beta": 5}, r"'beta' has shape \(5,\) but 'gamma' has 3 channels: the arrays of one BatchNorm must agree"),
+    ({"avg_var": 4}, r"'avg_var' has shape \(4,\) but 'gamma' has 3 channels"),
+    ({"gamma": 2, "beta": 2, "avg_mean": 2}, r"'avg_var' has shape \(3,\) but 'gamma' has 2 channels"),
+])
+def test_loading_into_a_lazy_batch_norm_checks_its_arrays_agree(tmp_path, sizes, message):
+    _lazy_bn_file(tmp_path / "bn.npz", **sizes)
+    bn = BatchNorm()
+    with pytest.raises(ValueError, match=message):
+        bn.load_weights(tmp_path / "bn.npz")
+    assert bn.gamma.data is None and bn.beta.data is None and bn.avg_mean is None and bn.avg_var is None
+
+
+def test_loading_into_a_lazy_batch_norm_checks_its_arrays_share_one_dtype(tmp_path):
+    _lazy_bn_file(tmp_path / "bn.npz", dtypes={"avg_mean": np.float64})
+    bn = BatchNorm()
+    with pytest.raises(TypeError, match="'avg_mean' has dtype float64 but 'gamma' has float32: "
+                                        "the arrays of one BatchNorm must have one dtype"):
+        bn.load_weights(tmp_path / "bn.npz")
+    assert bn.gamma.data is None and bn.avg_mean is None
+
+
+def test_loading_into_a_lazy_batch_norm_that_agrees_fills_it(tmp_path):
+    _lazy_bn_file(tmp_path / "bn.npz", dtypes={name: np.float64 for name in ("gamma", "beta", "avg_mean", "avg_var")})
+    bn = BatchNorm()
+    bn.load_weights(tmp_path / "bn.npz")
+    assert bn.gamma.shape == bn.beta.shape == bn.avg_mean.shape == bn.avg_var.shape == (3,)
+    with dezero.test_mode():
+        y = bn(np.full((2, 3), 3.0))
+    np.testing.assert_allclose(y.data, (3.0 - 1.0) / np.sqrt(1.0 + bn.eps) + 1.0)
+
+
+def test_loading_a_lazy_linear_checks_w_against_the_bias_and_out_size(tmp_path):
+    # W's second axis must be out_size, which the (existing) bias has too.
+    np.savez(tmp_path / "lin.npz", W=np.ones((4, 6), np.float32), b=np.zeros(5, np.float32))
+    layer = Linear(5)
+    with pytest.raises(ValueError, match=r"'W' must have shape \(\?, 5\) for this model but has \(4, 6\)"):
+        layer.load_weights(tmp_path / "lin.npz")
+    np.savez(tmp_path / "lin.npz", W=np.ones((4, 5), np.float32), b=np.zeros(6, np.float32))
+    with pytest.raises(ValueError, match=r"'b' has shape \(5,\) in the model but \(6,\) in the file"):
+        layer.load_weights(tmp_path / "lin.npz")
+    assert layer.W.data is None
+
+
 # =============================================================================
 # Refusing what does not fit, and changing nothing then
 # =============================================================================
@@ -198,12 +250,109 @@ def test_pickles_are_never_loaded(tmp_path):
         net.load_weights(tmp_path / "p.npz")
 
 
+# A damaged file is closed again, not left to the garbage collector.
+@pytest.mark.filterwarnings("error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"not numpy at all"],
                          ids=["empty", "truncated", "garbage"])
 def test_unreadable_files_give_a_clear_error(tmp_path, content):
     (tmp_path / "bad.npz").write_bytes(content)
     with pytest.raises(ValueError, match="is not a readable .npz archive"):
         _net().load_weights(tmp_path / "bad.npz")
+
+
+def _flip_offsets(raw: bytes) -> dict:
+    """Byte offsets worth damaging in an uncompressed .npz, by what they hold."""
+    local = 0                                        # the first member's local header
+    central = raw.rindex(b"PK\x01\x02")              # the last member's central directory entry
+    end = raw.rindex(b"PK\x05\x06")                  # the end-of-central-directory record
+    first_data = raw.index(b"\x93NUMPY")              # the first member's .npy bytes
+    return {
+        "local header signature": local + 1,
+        "local header compression method": local + 8,
+        "local header file name": local + 30,
+        "member .npy magic": first_data + 1,
+        "member .npy header": first_data + 20,
+        "member array data": raw.index(b"PK\x03\x04", first_data) - 1,
+        "central directory flags (encrypted bit)": central + 8,
+        "central directory compression method": central + 10,
+        "central directory version needed": central + 6,
+        "central directory CRC": central + 16,
+        "central directory sizes": central + 20,
+        "central directory local header offset": central + 42,
+        "end record signature": end + 2,
+        "end record entry count": end + 10,
+        "end record central directory offset": end + 16,
+    }
+
+
+# A damaged file is closed again, not left to the garbage collector.
+@pytest.mark.filterwarnings("error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("bit", [0x01, 0x10, 0x80])
+def test_a_weights_file_with_a_flipped_byte_gives_the_clear_error_and_leaves_the_model(tmp_path, bit):
+    net = _net(0)
+    good = tmp_path / "good.npz"
+    net.save_weights(good)
+    raw = good.read_bytes()
+    target = _net(1)
+    before = _arrays(target)
+    for place, offset in _flip_offsets(raw).items():
+        damaged = bytearray(raw)
+        damaged[offset] ^= bit
+        path = tmp_path / "damaged.npz"
+        path.write_bytes(bytes(damaged))
+        try:
+            target.load_weights(path)
+        except (ValueError, KeyError) as e:  # KeyError: a flipped name is an unknown parameter
+            assert str(path) in str(e), (place, e)
+            assert str(e).startswith(f"load_weights({str(path)!r})"), (place, e)
+        else:  # a field zip readers ignore: the weights read back are the saved ones
+            _assert_same(_arrays(target), _arrays(net))
+            target = _net(1)
+            continue
+        _assert_same(_arrays(target), before)
+
+
+# A damaged file is closed again, not left to the garbage collector.
+@pytest.mark.filterwarnings("error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning")
+def test_a_checkpoint_with_a_flipped_byte_gives_the_clear_error(tmp_path):
+    net = _net(0)
+    optimizer = Adam().setup(net)
+    _train_steps(net, optimizer, 1, 0)
+    good = tmp_path / "good.npz"
+    save_checkpoint(good, net, optimizer, epoch=1)
+    raw = good.read_bytes()
+    for place, offset in _flip_offsets(raw).items():
+        damaged = bytearray(raw)
+        damaged[offset] ^= 0x01
+        path = tmp_path / "damaged.npz"
+        path.write_bytes(bytes(damaged))
+        target = _net(1)
+        before = _arrays(target)
+        try:
+            load_checkpoint(path, target, Adam())
+        except (ValueError, KeyError) as e:
+            assert str(e).startswith(f"load_checkpoint({str(path)!r})"), (place, e)
+            _assert_same(_arrays(target), before)
+
+
+def test_saving_into_a_missing_folder_names_the_path_given_and_writes_nothing(tmp_path):
+    net = _net()
+    optimizer = MomentumSGD().setup(net)
+    target = tmp_path / "no" / "such" / "folder" / "net.npz"
+    with pytest.raises(FileNotFoundError, match=f"cannot write {str(target)!r}: the folder .* does not exist"):
+        net.save_weights(target)
+    with pytest.raises(FileNotFoundError, match=f"cannot write {str(target)!r}: the folder .* does not exist"):
+        save_checkpoint(target, net, optimizer, epoch=1)
+    with pytest.raises(FileNotFoundError, match="cannot write 'relative/net.npz'"):
+        save_checkpoint("relative/net.npz", net)  # the path as passed, not made absolute
+    assert os.listdir(tmp_path) == []
+
+
+def test_loading_a_folder_or_a_missing_file_names_the_path(tmp_path):
+    with pytest.raises(ValueError, match=f"load_weights.*{str(tmp_path)!r} is a folder, not an .npz archive"):
+        _net().load_weights(tmp_path)
+    with pytest.raises(FileNotFoundError, match=f"load_checkpoint.*no such file: {str(tmp_path / 'none.npz')!r}"):
+        load_checkpoint(tmp_path / "none.npz", _net())
 
 
 def test_saving_an_uninitialized_lazy_model_writes_nothing(tmp_path):
@@ -366,6 +515,122 @@ def test_resumed_training_is_bit_identical(tmp_path, make_optimizer):
     _assert_same(_arrays(resumed), _arrays(straight))
     if isinstance(opt, Adam):
         assert opt2.t == opt.t == 2 * N
+
+
+class DropoutNet(Layer):
+    def __init__(self):
+        super().__init__()
+        self.l1 = Linear(16)
+        self.l2 = Linear(3)
+
+    def forward(self, x):
+        return self.l2(F.dropout(F.relu(self.l1(x)), 0.3))
+
+
+class Items:
+    """A small labelled dataset; the order the loader visits it in matters."""
+
+    def __init__(self):
+        rng = np.random.RandomState(7)
+        self.x = rng.randn(23, 4).astype(np.float32)
+        self.t = rng.randint(0, 3, size=23)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.t[i]
+
+
+def _epochs(model, optimizer, loader, n):
+    for _ in range(n):
+        for x, t in loader:
+            loss = F.softmax_cross_entropy(model(x), t)
+            model.cleargrads()
+            loss.backward()
+            optimizer.update()
+
+
+def _start(seed):
+    np.random.seed(seed)  # a new process seeds (or not) as it likes
+    model = DropoutNet()
+    optimizer = Adam(alpha=0.01).setup(model)
+    loader = DataLoader(Items(), batch_size=5)  # shuffles every epoch
+    return model, optimizer, loader
+
+
+@pytest.mark.parametrize("loader_made", ["before loading", "after loading"])
+def test_training_with_shuffling_and_dropout_resumes_bit_identically(tmp_path, loader_made):
+    model, optimizer, loader = _start(0)
+    _epochs(model, optimizer, loader, 2)
+    save_checkpoint(tmp_path / "ckpt.npz", model, optimizer, epoch=2)
+    _epochs(model, optimizer, loader, 2)
+    straight = _arrays(model)
+
+    resumed, resumed_optimizer, resumed_loader = _start(12345)
+    if loader_made == "after loading":
+        resumed_loader = None
+    resumed(np.zeros((1, 4), np.float32))  # sizes the lazy layers: they draw from np.random too
+    assert load_checkpoint(tmp_path / "ckpt.npz", resumed, resumed_optimizer)["epoch"] == 2
+    if resumed_loader is None:
+        resumed_loader = DataLoader(Items(), batch_size=5)
+    _epochs(resumed, resumed_optimizer, resumed_loader, 2)
+    _assert_same(_arrays(resumed), straight)
+
+
+def test_loading_a_checkpoint_can_leave_the_random_state_alone(tmp_path):
+    net = _net()
+    np.random.seed(1)
+    save_checkpoint(tmp_path / "c.npz", net)
+    saved_next = np.random.rand()
+    np.random.seed(2)
+    load_checkpoint(tmp_path / "c.npz", _net(), restore_random_state=False)
+    assert np.random.rand() != saved_next
+    load_checkpoint(tmp_path / "c.npz", _net())
+    assert np.random.rand() == saved_next
+
+
+def test_the_random_state_is_stored_as_plain_arrays_and_checked_on_load(tmp_path):
+    net = _net()
+    save_checkpoint(tmp_path / "c.npz", net)
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    assert arrays["random/numpy/key"].shape == (624,) and arrays["random/numpy/key"].dtype == np.uint32
+    target = _net(1)
+    weights = _arrays(target)
+    np.random.seed(3)
+    before = np.random.get_state()[1].copy()
+    for key, bad, message in [
+        ("random/numpy/key", np.zeros(5, np.uint32), "'random/numpy/key' must be 624 uint32 values"),
+        ("random/numpy/pos", np.asarray(999), r"the random state is out of range \(pos 999"),
+        ("random/numpy/has_gauss", np.zeros(2), "'random/numpy/has_gauss' must be a 0-d integer"),
+    ]:
+        damaged = dict(arrays)
+        damaged[key] = bad
+        np.savez(tmp_path / "bad.npz", **damaged)
+        with pytest.raises(ValueError, match=message):
+            load_checkpoint(tmp_path / "bad.npz", target)
+        _assert_same(_arrays(target), weights)  # nothing assigned
+        np.testing.assert_array_equal(np.random.get_state()[1], before)
+    partial = {k: v for k, v in arrays.items() if k != "random/numpy/pos"}
+    np.savez(tmp_path / "partial.npz", **partial)
+    with pytest.raises(ValueError, match=r"the random state is incomplete \(missing random/numpy/pos\)"):
+        load_checkpoint(tmp_path / "partial.npz", target)
+
+
+def test_a_checkpoint_of_the_first_format_without_random_state_still_loads(tmp_path):
+    net = _net()
+    save_checkpoint(tmp_path / "c.npz", net, epoch=4)
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if not k.startswith("random/")}
+    arrays["format"] = np.asarray("dezero-checkpoint/1")
+    np.savez(tmp_path / "v1.npz", **arrays)
+    target = _net(1)
+    np.random.seed(5)
+    state = np.random.get_state()[1].copy()
+    assert load_checkpoint(tmp_path / "v1.npz", target) == {"epoch": 4}
+    _assert_same(_arrays(target), _arrays(net))
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # nothing to restore: untouched
 
 
 def test_checkpoint_is_atomic_and_refuses_mismatches(tmp_path, monkeypatch):

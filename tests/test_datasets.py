@@ -287,6 +287,42 @@ def test_mnist_offline_error_names_every_mirror_and_the_path(home, monkeypatch):
     assert str(home / "mnist" / "train-images-idx3-ubyte.gz") in msg
 
 
+def _refusing_mirrors(monkeypatch, cls):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))  # bound, then closed: nothing listens on this port
+    port = s.getsockname()[1]
+    s.close()
+    mirrors = (f"http://127.0.0.1:{port}/a/", f"http://127.0.0.1:{port}/b/")
+    monkeypatch.setattr(cls, "mirrors", mirrors)
+    return mirrors
+
+
+@pytest.mark.parametrize("cls, folder", [(MNIST, "mnist"), (FashionMNIST, "fashion-mnist")])
+@pytest.mark.parametrize("train", [True, False])
+def test_mnist_offline_reports_every_missing_file_in_one_error(home, monkeypatch, cls, folder, train):
+    mirrors = _refusing_mirrors(monkeypatch, cls)
+    with pytest.raises(DownloadError) as info:
+        cls(train=train)
+    msg = str(info.value)
+    names = cls.files[train]
+    assert msg.startswith(f"{cls.__name__}: 2 of the 2 files it needs could not be downloaded")
+    for name in names:
+        assert f"  {name} -> {home / folder / name}\n" in msg
+        assert f"from {mirrors[0]}{name} or {mirrors[1]}{name}" in msg
+    assert not (home / folder).exists() or os.listdir(home / folder) == []  # nothing half-written
+
+
+def test_mnist_offline_lists_only_the_files_that_are_missing(home, monkeypatch):
+    _make_mnist(home)
+    os.remove(home / "mnist" / "t10k-labels-idx1-ubyte.gz")
+    _refusing_mirrors(monkeypatch, MNIST)
+    with pytest.raises(DownloadError, match="MNIST: 1 of the 2 files it needs could not be downloaded") as info:
+        MNIST(train=False)
+    assert "t10k-labels-idx1-ubyte.gz ->" in str(info.value)
+    assert "t10k-images-idx3-ubyte.gz ->" not in str(info.value)
+
+
 @pytest.mark.parametrize("code, dtype", [(0x08, np.uint8), (0x09, np.int8), (0x0B, np.int16),
                                          (0x0C, np.int32), (0x0D, np.float32), (0x0E, np.float64)])
 def test_read_idx_types_and_header_dims(tmp_path, code, dtype):

@@ -8,9 +8,10 @@ import pytest
 
 import dezero
 import dezero.functions as F
+import dezero.optimizers
 from dezero import Parameter, Variable
 from dezero.backend import as_numpy, gpu_enable
-from dezero.layers import (LSTM, RNN, BatchNorm, Conv2d, Deconv2d, EmbedID, Layer, Linear)
+from dezero.layers import (LSTM, RNN, BatchNorm, Conv2d, Deconv2d, EmbedID, Layer, LayerList, Linear)
 from dezero.utils import gradient_check
 from tests.conftest import tolerances
 
@@ -103,12 +104,145 @@ def test_list_of_layers_is_refused():
         Bad()
 
 
+@pytest.mark.parametrize("container", [list, dict])
+def test_an_empty_container_filled_with_layers_later_is_refused_when_parameters_are_gathered(container):
+    class Blocks(Layer):
+        def __init__(self):
+            super().__init__()
+            self.blocks = container()
+            for i in range(2):
+                if container is list:
+                    self.blocks.append(Linear(2))
+                else:
+                    self.blocks[f"b{i}"] = Linear(2)
+
+    net = Blocks()
+    message = f"Blocks.blocks: a {container.__name__} of Layers/Parameters is not registered.*LayerList"
+    with pytest.raises(TypeError, match=message):
+        list(net.params())
+    with pytest.raises(TypeError, match=message):
+        dezero.optimizers.SGD().setup(net).update()
+    with pytest.raises(TypeError, match=message):
+        net.to_cpu()
+
+
+def test_plain_lists_of_values_stay_allowed_and_cheap_to_check():
+    class Logged(Layer):
+        def __init__(self):
+            super().__init__()
+            self.l1 = Linear(2, in_size=2)
+            self.history = []
+            self.options = {}
+
+    net = Logged()
+    assert [p for p, _ in net.named_params()] == ["l1/W", "l1/b"]
+    net.history.append(0.5)
+    net.options["lr"] = 0.1
+    assert len(list(net.params())) == 2
+    assert net._watched_containers == []  # seen holding data: not looked at again
+
+
+def test_assigning_a_variable_where_a_parameter_was_is_refused():
+    layer = Linear(2, in_size=3)
+    b = layer.b
+    with pytest.raises(TypeError, match=r"Linear.b is a Parameter: assigning a Variable would take it out of "
+                                        r"params\(\).*Parameter\(array\).*\.b\.data = array"):
+        layer.b = Variable(np.ones(2, np.float32))
+    with pytest.raises(TypeError, match="Linear.W is a Parameter: assigning a ndarray"):
+        layer.W = np.ones((3, 2), np.float32)
+    assert layer.b is b and [p for p, _ in layer.named_params()] == ["W", "b"]
+    layer.b = Parameter(np.ones(2, np.float32))  # the way to replace it
+    assert [p for p, _ in layer.named_params()] == ["W", "b"] and layer.b is not b
+    del layer.b  # and the way to store something else under that name
+    layer.b = Variable(np.ones(2, np.float32))
+    assert [p for p, _ in layer.named_params()] == ["W"]
+
+
 def test_subclass_without_super_init_still_registers():
     class Forgetful(Layer):
         def __init__(self):
             self.W = Parameter(np.ones(2))
 
     assert [p for p, _ in Forgetful().named_params()] == ["W"]
+
+
+# --- LayerList -----------------------------------------------------------------------
+class Tower(Layer):
+    def __init__(self, depth, width=3):
+        super().__init__()
+        self.blocks = LayerList(*[Linear(width) for _ in range(depth)])
+        self.head = Linear(1)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = F.tanh(block(x))
+        return self.head(x)
+
+
+def test_layer_list_registers_its_layers_in_order_under_their_index():
+    np.random.seed(0)
+    net = Tower(2)
+    net.blocks.append(Linear(3))
+    net(np.ones((4, 2), np.float32))
+    assert [p for p, _ in net.named_params()] == [
+        "blocks/0/W", "blocks/0/b", "blocks/1/W", "blocks/1/b", "blocks/2/W", "blocks/2/b", "head/W", "head/b"]
+    assert len(net.blocks) == 3 and net.blocks[-1] is net.blocks[2] and net.blocks[1:] == list(net.blocks)[1:]
+    replacement = Linear(3, in_size=3)
+    net.blocks[1] = replacement
+    assert net.blocks[1] is replacement and net.flatten_params()["blocks/1/W"] is replacement.W
+
+
+def test_layer_list_parameters_are_trained_and_saved(tmp_path):
+    np.random.seed(0)
+    net = Tower(2)
+    x = np.random.randn(5, 2).astype(np.float32)
+    net(x)
+    before = net.blocks[0].W.data.copy()
+    optimizer = dezero.optimizers.SGD(lr=0.1).setup(net)
+    net.cleargrads()
+    F.sum(net(x) ** 2).backward()
+    optimizer.update()
+    assert not np.array_equal(net.blocks[0].W.data, before)
+    net.save_weights(tmp_path / "tower.npz")
+    other = Tower(2)  # lazy: shapes come from the file
+    other.load_weights(tmp_path / "tower.npz")
+    for (path, a), (_, b) in zip(net.named_params(), other.named_params()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=path)
+    np.testing.assert_array_equal(other(x).data, net(x).data)
+
+
+@pytest.mark.skipif(not gpu_enable, reason="CuPy or a CUDA device is missing")
+def test_layer_list_moves_to_the_gpu_with_its_owner():
+    import cupy
+
+    net = Tower(2)
+    net(np.ones((1, 2), np.float32))
+    net.blocks.append(Linear(3))  # lazy: created on the GPU at the first call
+    net.to_gpu()
+    y = net(cupy.ones((1, 2), np.float32))
+    assert all(isinstance(p.data, cupy.ndarray) for p in net.params())
+    assert isinstance(y.data, cupy.ndarray)
+
+
+def test_layer_list_is_moved_with_its_owner():
+    net = Tower(2)
+    net.to_cpu()
+    assert all(block._backend == "numpy" for block in net.blocks)
+
+
+def test_layer_list_refuses_what_is_not_a_layer_and_has_no_forward():
+    with pytest.raises(TypeError, match=r"LayerList.append: expected a Layer, got list \(pass the layers "
+                                        r"themselves: LayerList\(\*layers\)\)"):
+        LayerList([Linear(2)])
+    blocks = LayerList(Linear(2))
+    with pytest.raises(TypeError, match="LayerList.append: expected a Layer, got function"):
+        blocks.append(F.relu)
+    with pytest.raises(TypeError, match="LayerList.__setitem__: expected a Layer, got Parameter"):
+        blocks[0] = Parameter(np.zeros(2))
+    with pytest.raises(IndexError, match="LayerList index 1 out of range for 1 layers"):
+        blocks[1]
+    with pytest.raises(NotImplementedError, match="LayerList has no forward: iterate over it"):
+        blocks(np.ones((1, 2), np.float32))
 
 
 def test_parameter_gets_the_attribute_name():
@@ -438,3 +572,61 @@ def test_plot_draws_the_forward_graph(monkeypatch):
     assert isinstance(output, Variable) and output.shape == (1, 1)
     assert output.creator is not None
     assert as_numpy(output.data).dtype == np.float32
+
+
+# =============================================================================
+# Size arguments
+# =============================================================================
+@pytest.mark.parametrize("make, message", [
+    (lambda: Linear(3, in_size=0), r"Linear: in_size \(x.shape\[1\] for a lazy layer\) must be a positive int, got 0"),
+    (lambda: Linear(0), "Linear: out_size must be a positive int, got 0"),
+    (lambda: Linear(-3, in_size=2), "Linear: out_size must be a positive int, got -3"),
+    (lambda: Conv2d(4, kernel_size=0), "Conv2d: kernel_size must be positive, got 0"),
+    (lambda: Conv2d(4, kernel_size=(3, -1)), r"Conv2d: kernel_size must be positive, got \(3, -1\)"),
+    (lambda: Conv2d(4, kernel_size=3, in_channels=0),
+     r"Conv2d: in_channels \(x.shape\[1\] for a lazy layer\) must be a positive int, got 0"),
+    (lambda: Conv2d(0, kernel_size=3), "Conv2d: out_channels must be a positive int, got 0"),
+    (lambda: Conv2d(4, kernel_size=3, stride=0), "Conv2d: stride must be positive, got 0"),
+    (lambda: Conv2d(4, kernel_size=3, pad=-1), "Conv2d: pad must be non-negative, got -1"),
+    (lambda: Deconv2d(4, kernel_size=0), "Deconv2d: kernel_size must be positive, got 0"),
+    (lambda: Deconv2d(4, kernel_size=2, stride=(1, 0)), r"Deconv2d: stride must be positive, got \(1, 0\)"),
+    (lambda: EmbedID(0, 3), "EmbedID: in_size must be a positive int, got 0"),
+    (lambda: EmbedID(5, -1), "EmbedID: out_size must be a positive int, got -1"),
+    (lambda: RNN(0), "RNN: hidden_size must be a positive int, got 0"),
+    (lambda: LSTM(-2), "LSTM: hidden_size must be a positive int, got -2"),
+])
+def test_zero_and_negative_sizes_are_refused_naming_the_layer_and_argument(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Linear(2.5), "Linear: out_size must be a positive int, got float 2.5"),
+    (lambda: Linear(3, in_size=True), "Linear: in_size .* must be a positive int, got bool True"),
+    (lambda: Conv2d(4, kernel_size=1.5), "Conv2d: kernel_size must be an int or a pair of ints, got 1.5"),
+    (lambda: Conv2d(4, kernel_size=(3, 3, 3)), r"Conv2d: kernel_size must be an int or a pair of ints"),
+    (lambda: Conv2d(4, kernel_size=3, pad=0.5), "Conv2d: pad must be an int or a pair of ints, got 0.5"),
+])
+def test_sizes_that_are_not_ints_are_refused_rather_than_truncated(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("layer, x", [
+    (Linear(3), np.ones((2, 0), np.float32)),
+    (Conv2d(3, kernel_size=1), np.ones((2, 0, 4, 4), np.float32)),
+    (Deconv2d(3, kernel_size=1), np.ones((2, 0, 4, 4), np.float32)),
+], ids=["Linear", "Conv2d", "Deconv2d"])
+def test_a_lazy_layer_refuses_an_input_without_features(layer, x):
+    with pytest.raises(ValueError, match=r"(in_size|in_channels) \(x.shape\[1\] for a lazy layer\) must be "
+                                         r"a positive int, got 0"):
+        layer(x)
+    assert layer.W.data is None  # nothing half-created
+
+
+def test_sizes_may_be_numpy_integers():
+    sizes = np.array([4, 3, 2])
+    layer = Linear(sizes[2], in_size=sizes[1])
+    assert layer.W.shape == (3, 2) and type(layer.out_size) is int
+    conv = Conv2d(sizes[0], kernel_size=sizes[2], in_channels=sizes[1])
+    assert conv.W.shape == (4, 3, 2, 2)

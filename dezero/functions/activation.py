@@ -5,6 +5,8 @@ activation can be differentiated twice.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable, as_variable
 from dezero.functions.array import sum
@@ -106,9 +108,12 @@ def leaky_relu(x, slope: float = 0.2) -> Variable:
 def _check_axis(op: str, x: Variable, axis: int) -> int:
     if x.ndim == 0:
         raise ValueError(f"{op}: x must have at least 1 dimension, got a 0-d input")
-    if not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
+    # NumPy integers count as ints (an axis computed with NumPy is one); bools do not.
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, (bool, np.bool_)):
+        raise TypeError(f"{op}: axis must be an int, got {type(axis).__name__} {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"{op}: axis {axis!r} is out of range for x of shape {x.shape}")
-    return axis % x.ndim
+    return int(axis) % x.ndim
 
 
 class Softmax(Function):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 
 import numpy as np
 
 from dezero.functions import shapes
-from dezero.backend import get_array_module
+from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable
 
 __all__ = ["reshape", "transpose", "get_item", "expand_dims", "flatten", "broadcast_to",
@@ -70,20 +71,29 @@ def reshape(x, shape) -> Variable:
     return Reshape(shape)(x)
 
 
+def _permutation(axes: tuple, shape: tuple) -> tuple:
+    """``axes`` with negative entries resolved, or an error unless it permutes ``len(shape)`` axes."""
+    ndim = len(shape)
+    if len(axes) != ndim or not all(-ndim <= a < ndim for a in axes) \
+            or sorted(int(a) % ndim for a in axes) != list(range(ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the "
+                         f"{ndim} axes of an input of shape {shape}")
+    return tuple(int(a) % ndim for a in axes)
+
+
 class Transpose(Function):
     def __init__(self, axes=None):
         self.axes = None if axes is None else tuple(axes)
 
     def forward(self, x):
-        if self.axes is not None and sorted(a % x.ndim for a in self.axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: axes {self.axes} are not a permutation of the "
-                             f"{x.ndim} axes of an input of shape {x.shape}")
+        if self.axes is not None:
+            self.axes = _permutation(self.axes, x.shape)
         return x.transpose(self.axes)
 
     def backward(self, gy):
         if self.axes is None:
             return transpose(gy)
-        inverse = tuple(np.argsort([a % len(self.axes) for a in self.axes]))
+        inverse = tuple(int(i) for i in np.argsort(self.axes))
         return transpose(gy, inverse)
 
 
@@ -226,6 +236,13 @@ def get_item(x, slices) -> Variable:
 
 
 # --- broadcasting and sums ------------------------------------------------------------
+def _shape_arg(shape) -> tuple:
+    """A shape given as an int (``3``, as NumPy accepts) or a sequence, as a tuple of ints."""
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(s) for s in shape)
+
+
 class BroadcastTo(Function):
     def __init__(self, shape):
         self.shape = tuple(shape)
@@ -249,15 +266,16 @@ def broadcast_to(x, shape) -> Variable:
     ----------
     x : Variable or array
         The input.
-    shape : tuple of int
-        The target shape.
+    shape : int or tuple of int
+        The target shape (an int is a 1-D shape, as in ``np.broadcast_to``).
 
     Returns
     -------
     Variable
         x repeated to ``shape``; the gradient sums back (:func:`sum_to`).
     """
-    if isinstance(x, Variable) and x.shape == tuple(shape):
+    shape = _shape_arg(shape)
+    if isinstance(x, Variable) and x.shape == shape:
         return x
     return BroadcastTo(shape)(x)
 
@@ -281,7 +299,7 @@ def sum_to(x, shape) -> Variable:
     ----------
     x : Variable or array
         The input.
-    shape : tuple of int
+    shape : int or tuple of int
         A shape x broadcasts from.
 
     Returns
@@ -289,7 +307,8 @@ def sum_to(x, shape) -> Variable:
     Variable
         Of ``shape``: x summed over the broadcast axes.
     """
-    if isinstance(x, Variable) and x.shape == tuple(shape):
+    shape = _shape_arg(shape)
+    if isinstance(x, Variable) and x.shape == shape:
         return x
     return SumTo(shape)(x)
 
@@ -332,6 +351,9 @@ def sum(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
 def mean(x, axis=None, keepdims: bool = False) -> Variable:
     """Arithmetic mean over ``axis``.
 
+    The mean over no elements (an axis of length 0) is NaN, with a
+    RuntimeWarning, as in NumPy (PyTorch gives NaN silently).
+
     Parameters
     ----------
     x : Variable or array
@@ -351,6 +373,10 @@ def mean(x, axis=None, keepdims: bool = False) -> Variable:
     count = 1
     for a in axes:
         count *= x.shape[a]
+    if count == 0:
+        warnings.warn(f"mean: mean of an empty slice (axis {axis} of an input of shape {x.shape}) is NaN",
+                      RuntimeWarning, stacklevel=2)
+        return sum(x, axis, keepdims) * math.nan
     return sum(x, axis, keepdims) * (1.0 / count)
 
 
@@ -461,40 +487,81 @@ class Clip(Function):
     def __init__(self, x_min, x_max):
         self.x_min, self.x_max = x_min, x_max
 
+    def _bounds(self, x):
+        # Array bounds take x's backend and dtype (float64 bounds must not turn a
+        # float32 x into float64); scalar bounds are Python numbers already.
+        xp = get_array_module(x)
+        return [xp.asarray(b, dtype=x.dtype) if isinstance(b, array_types) else b
+                for b in (self.x_min, self.x_max)]
+
     def forward(self, x):
-        return get_array_module(x).clip(x, self.x_min, self.x_max)
+        x_min, x_max = self._bounds(x)
+        return get_array_module(x).clip(x, x_min, x_max)
 
     def backward(self, gy):
         (x,) = self.inputs
+        x_min, x_max = self._bounds(x.data)
         # The gradient passes where the input is inside [x_min, x_max], ends included.
-        inside = (x.data >= self.x_min) & (x.data <= self.x_max)
+        inside = (x.data >= x_min) & (x.data <= x_max)
         return gy * inside.astype(gy.dtype)
 
 
+def _clip_bound(name: str, bound, x: Variable):
+    """A bound as a Python scalar or an array that broadcasts to x's shape."""
+    if isinstance(bound, Variable):
+        bound = bound.data
+    if isinstance(bound, np.generic):  # a NumPy scalar would upcast float32 to float64
+        return bound.item()
+    if isinstance(bound, array_types):
+        if bound.ndim == 0:
+            return bound.item()
+        try:
+            fits = np.broadcast_shapes(bound.shape, x.shape) == x.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"clip: {name} of shape {bound.shape} does not broadcast to the shape "
+                             f"{x.shape} of x")
+        # On x's device: CuPy refuses to compare or combine with NumPy arrays.
+        return get_array_module(x.data).asarray(bound)
+    if not isinstance(bound, (int, float)):
+        raise TypeError(f"clip: {name} must be a number, an array or None, got {type(bound).__name__}")
+    return bound
+
+
 def clip(x, x_min=None, x_max=None) -> Variable:
-    """Clamp ``x`` elementwise into ``[x_min, x_max]``; a bound of None is no bound.
+    """Clamp ``x`` elementwise into ``[x_min, x_max]``, as ``np.clip`` and ``torch.clamp``.
 
     Parameters
     ----------
     x : Variable or array
         The input.
-    x_min, x_max : scalar or None
-        The bounds; at least one is given.
+    x_min, x_max : number, array, Variable or None
+        The bounds; None is no bound on that side. An array bound is taken
+        elementwise and must broadcast to x's shape. Bounds are constants: no
+        gradient flows to them.
 
     Returns
     -------
     Variable
-        Of x's shape and dtype. The gradient passes where x is inside the
-        bounds and is 0 where it was clipped.
+        Of x's shape and dtype. Its gradient passes where
+        ``x_min <= x <= x_max`` (ends included) and is 0 elsewhere.
+
+    Raises
+    ------
+    ValueError
+        If both bounds are None, an array bound does not broadcast to x, or
+        ``x_min > x_max`` somewhere.
     """
     if x_min is None and x_max is None:
         raise ValueError("clip: give x_min, x_max or both")
-    # NumPy scalar bounds would upcast float32 to float64 under NumPy 2.
-    x_min, x_max = [b.item() if isinstance(b, np.generic) else b for b in (x_min, x_max)]
-    x_min = -math.inf if x_min is None else x_min
-    x_max = math.inf if x_max is None else x_max
-    if x_min > x_max:
-        raise ValueError(f"clip: x_min ({x_min}) is larger than x_max ({x_max})")
+    x = as_variable(x)
+    x_min = -math.inf if x_min is None else _clip_bound("x_min", x_min, x)
+    x_max = math.inf if x_max is None else _clip_bound("x_max", x_max, x)
+    crossed = x_min > x_max
+    if crossed if isinstance(crossed, bool) else bool(crossed.any()):
+        raise ValueError(f"clip: x_min ({x_min}) is larger than x_max ({x_max})"
+                         + ("" if isinstance(crossed, bool) else " at some positions"))
     return Clip(x_min, x_max)(x)
 
 

@@ -17,6 +17,8 @@ pad and outsize argument is an int or an (height, width) pair.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from dezero.functions import shapes
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable, as_variable
@@ -36,6 +38,10 @@ def _check_4d(op: str, name: str, x, layout: str = "(N, C, H, W)") -> None:
 
 def _pair_arg(op: str, name: str, value, minimum: int) -> tuple:
     """``value`` as an (h, w) pair of ints, each at least ``minimum``."""
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    # Only true integers: int() would quietly turn a 1.5 into 1.
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in items):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
     try:
         p = shapes.pair(value)
     except (ValueError, TypeError):
@@ -44,6 +50,14 @@ def _pair_arg(op: str, name: str, value, minimum: int) -> tuple:
         what = "positive" if minimum == 1 else "non-negative"
         raise ValueError(f"{op}: {name} must be {what}, got {value!r}")
     return p
+
+
+def _check_kernel(op: str, W, layout: str) -> None:
+    # A 0-sized kernel has no window to sweep: the size formula would still
+    # give (H + 2P) // S + 1 outputs, all of them sums over nothing.
+    if W.shape[2] < 1 or W.shape[3] < 1:
+        raise ValueError(f"{op}: W has an empty kernel: (KH, KW) = {tuple(W.shape[2:])} in W of shape "
+                         f"{tuple(W.shape)} {layout}; KH and KW must be at least 1")
 
 
 def _out_size(op: str, in_hw: tuple, kernel: tuple, stride: tuple, pad: tuple) -> tuple:
@@ -359,6 +373,7 @@ def _conv_args(op: str, x, W, b, stride, pad):
     x, W = as_variable(x), as_variable(W)
     _check_4d(op, "x", x)
     _check_4d(op, "W", W, "(OC, C, KH, KW)")
+    _check_kernel(op, W, "(OC, C, KH, KW)")
     if x.shape[1] != W.shape[1]:
         raise ValueError(f"{op}: x has {x.shape[1]} channels but W expects {W.shape[1]} "
                          f"(x {x.shape}, W {W.shape})")
@@ -441,6 +456,7 @@ def deconv2d(x, W, b=None, stride=1, pad=0, outsize=None) -> Variable:
     x, W = as_variable(x), as_variable(W)
     _check_4d(op, "x", x)
     _check_4d(op, "W", W, "(C_in, C_out, KH, KW)")
+    _check_kernel(op, W, "(C_in, C_out, KH, KW)")
     if x.shape[1] != W.shape[0]:
         raise ValueError(f"{op}: x has {x.shape[1]} channels but W expects {W.shape[0]} input "
                          f"channels (x {x.shape}, W {W.shape} laid out as (C_in, C_out, KH, KW))")

@@ -164,6 +164,15 @@ def batch_norm(x, gamma, beta, mean, var, decay: float = 0.9, eps: float = 2e-5)
     -------
     Variable
         Of x's shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        For shapes that do not fit, and in training mode for a batch with
+        one value per channel (N*H*W = 1), whose variance is 0 (PyTorch
+        refuses it too).
+    TypeError
+        For non-floating-point x or running statistics.
     """
     x, gamma, beta = as_variable(x), as_variable(gamma), as_variable(beta)
     # A layer may hold its running statistics in Variables; the arrays inside
@@ -171,6 +180,12 @@ def batch_norm(x, gamma, beta, mean, var, decay: float = 0.9, eps: float = 2e-5)
     mean = mean.data if isinstance(mean, Variable) else mean
     var = var.data if isinstance(var, Variable) else var
     _check_args(x, gamma, beta, mean, var, decay, eps)
+    if Config.train and x.size // x.shape[1] == 1:
+        # One value per channel has variance 0: the output would be beta alone,
+        # the gradient of x zero and the running variance would decay to 0.
+        raise ValueError(f"batch_norm: expected more than 1 value per channel in training mode, got x of "
+                         f"shape {x.shape} (N*H*W = 1); use a batch of 2 or more, or test mode "
+                         "(dezero.test_mode()) to normalise with the running statistics")
     # Python floats: NumPy float64 scalars would upcast float32 arrays.
     decay, eps = float(decay), float(eps)
     if Config.train:

@@ -38,6 +38,19 @@ def _pool_args(op: str, x, kernel_size, stride, pad):
     return x, _Window(kernel, stride, pad)
 
 
+def _lowest(dtype):
+    """The padding a max never picks: -inf for floats, the smallest value of an
+    integer dtype (-inf cast to an integer would be 0, which beats negatives)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return -float("inf")
+    if dtype.kind in "iu":
+        return int(np.iinfo(dtype).min)
+    if dtype.kind == "b":
+        return False
+    raise TypeError(f"max pooling: x must be a real number array, got dtype {dtype}")
+
+
 def _check_max_pad(op: str, win: _Window) -> None:
     # With a larger pad some window could lie wholly in the padding and
     # output -inf; PyTorch refuses such a pad for the same reason.
@@ -71,7 +84,7 @@ class Pooling2D(Function):
         xp = get_array_module(x)
         kh, kw = self.win.kernel
         self.input_shape = x.shape
-        view = _windows(x, self.win.kernel, self.win.stride, self.win.pad, pad_value=-float("inf"))
+        view = _windows(x, self.win.kernel, self.win.stride, self.win.pad, pad_value=_lowest(x.dtype))
         # One copy puts each kernel offset's values in a contiguous block, so the
         # loop below runs on long contiguous arrays (fast) instead of strided ones.
         cols = xp.ascontiguousarray(view.transpose(2, 3, 0, 1, 4, 5))
@@ -85,7 +98,23 @@ class Pooling2D(Function):
             won = cols[k] > y
             xp.maximum(y, cols[k], out=y)
             xp.maximum(self.indexes, won.astype(self.indexes.dtype) * k, out=self.indexes)
+        if y.dtype.kind == "f":
+            self._point_at_nans(xp, cols, y)
         return y
+
+    def _point_at_nans(self, xp, cols, y) -> None:
+        """A window holding NaN outputs NaN (xp.maximum propagates it), but no
+        comparison with NaN is true, so the loop above left its index on an
+        ordinary element. Send the gradient to the first NaN instead, as
+        ``F.max`` does (PyTorch's max pooling sends it to a NaN too)."""
+        nan_out = xp.isnan(y)
+        # NaNs are rare: on the CPU look once and skip the pass over the
+        # windows. On the GPU looking would stall on a host sync, so always fix.
+        if xp is np and not nan_out.any():
+            return
+        # int8, not bool: not every backend's argmax takes booleans.
+        first_nan = xp.argmax(xp.isnan(cols).astype(xp.int8), axis=0).astype(self.indexes.dtype)
+        self.indexes = xp.where(nan_out, first_nan, self.indexes)
 
     def backward(self, gy):
         return Pooling2DGrad(self.win, self.indexes, self.input_shape)(gy)
@@ -153,7 +182,8 @@ def pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     x : Variable or array, shape (N, C, H, W)
     kernel_size, stride, pad : int or (int, int)
         Window size, step between windows, padding on each side. The padding is
-        -inf, so it never wins a max; pad may be at most half the kernel.
+        -inf (the smallest value of an integer dtype), so it never wins a max;
+        pad may be at most half the kernel.
 
     Returns
     -------
@@ -163,7 +193,8 @@ def pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     Notes
     -----
     Ties: the whole gradient of a window goes to ONE element, the first maximal
-    one in row-major order within the window (the one ``argmax`` picks).
+    one in row-major order within the window (the one ``argmax`` picks). A
+    window holding NaN outputs NaN and sends its gradient to its first NaN.
     """
     x, win = _pool_args("pooling", x, kernel_size, stride, pad)
     _check_max_pad("pooling", win)
@@ -194,7 +225,7 @@ def pooling_simple(x, kernel_size, stride=1, pad=0) -> Variable:
     _check_max_pad("pooling_simple", win)
     n, c, h, w = x.shape
     (kh, kw), (oh, ow) = win.kernel, _out_size("pooling_simple", (h, w), *win)
-    col = Im2col(win.kernel, win.stride, win.pad, True, pad_value=-float("inf"))(x)
+    col = Im2col(win.kernel, win.stride, win.pad, True, pad_value=_lowest(x.dtype))(x)
     col = reshape(col, (-1, kh * kw))        # one window of one channel per row
     y = _max(col, axis=1)
     return transpose(reshape(y, (n, oh, ow, c)), (0, 3, 1, 2))
@@ -262,6 +293,15 @@ def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     The padding is zeros and every window is divided by KH*KW, padded cells
     included (Chainer's behaviour, PyTorch's ``count_include_pad=True``), so a
     border window that is half padding averages in those zeros.
+
+    Raises
+    ------
+    TypeError
+        If x is not floating point: an average of integers is not an integer
+        (PyTorch refuses them too); cast first, e.g. ``x.astype(np.float32)``.
     """
     x, win = _pool_args("average_pooling", x, kernel_size, stride, pad)
+    if x.dtype.kind != "f":
+        raise TypeError(f"average_pooling: x must be a floating-point array, got dtype {x.dtype} "
+                        f"(shape {x.shape}); cast it first, e.g. x.astype(np.float32)")
     return AveragePooling2D(win)(x)
