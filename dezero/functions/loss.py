@@ -1,9 +1,10 @@
 """Loss functions and the accuracy metric.
 
 Every loss returns a 0-d Variable of the input's float dtype, checks its
-arguments' shapes exactly (no silent broadcasting between predictions and
-targets) and has a backward made of differentiable ops, so it can be
-differentiated twice.
+arguments' shapes (never a silent broadcast between predictions and targets:
+a target whose shape differs only by axes of length 1, (N,) for an (N, 1)
+prediction, is paired element by element) and has a backward made of
+differentiable ops, so it can be differentiated twice.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable
 from dezero.functions.activation import log_softmax_array, sigmoid, softmax
-from dezero.functions.array import broadcast_to, clip, mean
+from dezero.functions.array import broadcast_to, clip, mean, reshape
 from dezero.functions.math import log
 
 __all__ = ["mean_squared_error", "softmax_cross_entropy", "sigmoid_cross_entropy",
@@ -29,12 +30,24 @@ def _raw(op: str, name: str, x):
     return data
 
 
-def _check_same_shape(op: str, name0: str, x0, name1: str, x1) -> None:
-    if x0.shape != x1.shape:
+def _same_elements(shape0: tuple, shape1: tuple) -> bool:
+    """Whether two shapes hold the same elements in the same order, differing
+    only by axes of length 1, like (N, 1) and (N,)."""
+    return [d for d in shape0 if d != 1] == [d for d in shape1 if d != 1]
+
+
+def _target_like(op: str, name0: str, x0, name1: str, x1):
+    """``x1`` in the shape of ``x0``: as it is, or reshaped when the two differ
+    only by axes of length 1 ((N, 1) predictions against (N,) targets), so the
+    loss pairs the elements one by one and never broadcasts to (N, N). Any other
+    difference of shapes is an error."""
+    if x0.shape == x1.shape:
+        return x1
+    if not _same_elements(x0.shape, x1.shape):
         raise ValueError(
-            f"{op}: {name0} and {name1} must have the same shape, got {name0} {x0.shape} and "
-            f"{name1} {x1.shape} (a (N, 1) prediction against (N,) targets is the usual cause: "
-            "reshape one of them)")
+            f"{op}: {name0} and {name1} must have the same shape (or differ only by axes of length 1, "
+            f"like (N, 1) and (N,)), got {name0} {x0.shape} and {name1} {x1.shape}")
+    return reshape(x1, x0.shape) if isinstance(x1, Variable) else x1.reshape(x0.shape)
 
 
 def _check_float(op: str, name: str, x) -> None:
@@ -59,11 +72,30 @@ def mean_squared_error(x0, x1) -> Variable:
     """``sum((x0 - x1) ** 2) / len(x0)``: squared error summed, averaged over the batch.
 
     Note the divisor is the batch size N = len(x0), not the number of elements
-    (PyTorch's ``MSELoss`` divides by the element count). The shapes must be
-    equal: broadcasting (N, 1) against (N,) would silently give an (N, N) loss.
+    (PyTorch's ``MSELoss`` divides by the element count).
+
+    Parameters
+    ----------
+    x0 : Variable or array
+        Predictions, with a batch axis first.
+    x1 : Variable or array
+        Targets, of x0's shape, or of the same elements with axes of length 1
+        added or dropped ((N,) targets for an (N, 1) prediction): those are
+        compared element by element, as if reshaped to x0's shape, never
+        broadcast to (N, N).
+
+    Returns
+    -------
+    Variable
+        A 0-d Variable of x0's dtype.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ otherwise, or x0 has no batch axis or an empty one.
     """
     x0, x1 = as_variable(x0), as_variable(x1)
-    _check_same_shape("mean_squared_error", "x0", x0, "x1", x1)
+    x1 = _target_like("mean_squared_error", "x0", x0, "x1", x1)
     if x0.ndim == 0 or len(x0) == 0:
         raise ValueError(f"mean_squared_error: inputs need a non-empty batch axis, got shape {x0.shape}")
     return MeanSquaredError()(x0, x1)
@@ -171,7 +203,21 @@ def sigmoid_cross_entropy(x, t) -> Variable:
     x : Variable or array
         Logits, e.g. of shape (N,) or (N, 1).
     t : Variable or array of the same shape as ``x``
-        Targets: integer/boolean labels 0 or 1, or floats in [0, 1].
+        Targets: integer/boolean labels 0 or 1, or floats in [0, 1]. A shape
+        that differs from x's only by axes of length 1 ((N,) for (N, 1)
+        logits) is taken element by element, as if reshaped.
+
+    Returns
+    -------
+    Variable
+        A 0-d Variable of x's dtype.
+
+    Raises
+    ------
+    ValueError
+        If x is empty, the shapes differ otherwise, or a target is outside [0, 1].
+    TypeError
+        If x is not floating-point or t is not a real array.
 
     Evaluated as ``max(x, 0) - x * t + log(1 + exp(-|x|))``, which equals
     ``-(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x)))`` and never overflows.
@@ -182,7 +228,7 @@ def sigmoid_cross_entropy(x, t) -> Variable:
     _check_float(op, "x", x)
     if x.size == 0:
         raise ValueError(f"{op}: x is empty (shape {x.shape})")
-    _check_same_shape(op, "x", x, "t", t_data)
+    t_data = _target_like(op, "x", x, "t", t_data)
     _check_targets(op, t_data)
     return SigmoidCrossEntropy()(x, t_data)
 
@@ -199,7 +245,22 @@ def binary_cross_entropy(p, t) -> Variable:
     p : Variable or array
         Probabilities in [0, 1] (e.g. the output of ``sigmoid``).
     t : Variable or array of the same shape as ``p``
-        Targets: integer/boolean labels 0 or 1, or floats in [0, 1].
+        Targets: integer/boolean labels 0 or 1, or floats in [0, 1]. A shape
+        that differs from p's only by axes of length 1 ((N,) for (N, 1)
+        probabilities) is taken element by element, as if reshaped.
+
+    Returns
+    -------
+    Variable
+        A 0-d Variable of p's dtype.
+
+    Raises
+    ------
+    ValueError
+        If p is empty or outside [0, 1], the shapes differ otherwise, or a
+        target is outside [0, 1].
+    TypeError
+        If p is not floating-point, or p and t live on different devices.
 
     ``p`` is clipped to ``[eps, 1 - eps]`` with ``eps = 1e-7`` so that ``log``
     never sees 0: the loss is at most ``-log(1e-7)`` ~ 16.1 per element. The eps
@@ -214,7 +275,7 @@ def binary_cross_entropy(p, t) -> Variable:
     _check_float(op, "p", p)
     if p.size == 0:
         raise ValueError(f"{op}: p is empty (shape {p.shape})")
-    _check_same_shape(op, "p", p, "t", t_data)
+    t_data = _target_like(op, "p", p, "t", t_data)
     _check_targets(op, t_data)
     if not bool(((p.data >= 0) & (p.data <= 1)).all()):
         raise ValueError(f"{op}: p must hold probabilities in [0, 1], got values in "

@@ -1,0 +1,113 @@
+"""The names and behaviour that code written for the book's DeZero relies on:
+the "simple" functions of step 47, losses against (N,) targets, the top-level
+names of ``dezero`` and ``dezero.utils``, and the layer constructors' argument
+checks. References are NumPy formulas in float64 and PyTorch where it has the op.
+"""
+import numpy as np
+import pytest
+
+import dezero.functions as F
+from dezero import Variable
+from dezero.utils import double_gradient_check, gradient_check
+from tests.conftest import tolerances
+
+
+def _np_softmax(x, axis):
+    x = x.astype(np.float64)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _fwd_rtol(dtype):
+    return 1e-5 if dtype == np.float32 else 1e-12
+
+
+# =============================================================================
+# Losses: a target with the prediction's elements and extra axes of length 1
+# =============================================================================
+TARGET_SHAPES = [((4, 1), (4,)), ((4,), (4, 1)), ((1, 1), (1,)), ((2, 1, 3), (2, 3)), ((3, 1), (1, 3))]
+
+
+def _binary_targets(shape, float_targets):
+    rng = np.random.default_rng(10)
+    return rng.uniform(0, 1, shape) if float_targets else rng.integers(0, 2, shape)
+
+
+@pytest.mark.parametrize("pred_shape,target_shape", TARGET_SHAPES)
+def test_mean_squared_error_pairs_elements_of_an_n_by_1_prediction_and_n_targets(dtype, pred_shape, target_shape):
+    rng = np.random.default_rng(11)
+    x0 = rng.standard_normal(pred_shape).astype(dtype)
+    x1 = rng.standard_normal(target_shape).astype(dtype)
+    y = F.mean_squared_error(x0, x1)
+    expected = np.sum((x0.ravel().astype(np.float64) - x1.ravel()) ** 2) / pred_shape[0]
+    assert y.shape == () and y.dtype == dtype
+    np.testing.assert_allclose(y.data, expected, rtol=_fwd_rtol(dtype))
+    # Both sides get gradients of their own shapes, element by element.
+    v0, v1 = Variable(x0), Variable(x1)
+    F.mean_squared_error(v0, v1).backward()
+    diff = x0.ravel().astype(np.float64) - x1.ravel()
+    np.testing.assert_allclose(v0.grad.data, (2 * diff / pred_shape[0]).reshape(pred_shape), rtol=1e-5)
+    np.testing.assert_allclose(v1.grad.data, (-2 * diff / pred_shape[0]).reshape(target_shape), rtol=1e-5)
+    assert gradient_check(F.mean_squared_error, x0, x1, **tolerances(dtype))
+    assert double_gradient_check(F.mean_squared_error, x0, x1, **tolerances(dtype))
+
+
+def test_mean_squared_error_of_the_books_rnn_step():
+    """Step 59: a (1, 1) prediction against a (1,) target is one squared difference."""
+    y = F.mean_squared_error(Variable(np.array([[0.5]])), np.array([0.2]))
+    assert float(y.data) == pytest.approx(0.09, rel=1e-12)
+
+
+@pytest.mark.parametrize("pred_shape,target_shape", TARGET_SHAPES)
+@pytest.mark.parametrize("float_targets", [False, True], ids=["labels", "soft"])
+def test_sigmoid_cross_entropy_pairs_elements_of_an_n_by_1_prediction_and_n_targets(
+        dtype, pred_shape, target_shape, float_targets):
+    x = np.random.default_rng(12).standard_normal(pred_shape).astype(dtype)
+    t = _binary_targets(target_shape, float_targets)
+    y = F.sigmoid_cross_entropy(x, t)
+    p = 1 / (1 + np.exp(-x.ravel().astype(np.float64)))
+    tf = t.ravel()
+    expected = -np.mean(tf * np.log(p) + (1 - tf) * np.log(1 - p))
+    assert y.shape == () and y.dtype == dtype
+    np.testing.assert_allclose(y.data, expected, rtol=_fwd_rtol(dtype))
+    # t is a constant of the loss (no gradient): only x is checked.
+    assert gradient_check(lambda v: F.sigmoid_cross_entropy(v, t), x, **tolerances(dtype))
+
+
+@pytest.mark.parametrize("pred_shape,target_shape", TARGET_SHAPES)
+def test_binary_cross_entropy_pairs_elements_of_an_n_by_1_prediction_and_n_targets(
+        dtype, pred_shape, target_shape):
+    p = np.random.default_rng(13).uniform(0.1, 0.9, pred_shape).astype(dtype)
+    t = _binary_targets(target_shape, False)
+    y = F.binary_cross_entropy(p, t)
+    pf, tf = p.ravel().astype(np.float64), t.ravel()
+    expected = -np.mean(tf * np.log(pf) + (1 - tf) * np.log(1 - pf))
+    assert y.shape == () and y.dtype == dtype
+    np.testing.assert_allclose(y.data, expected, rtol=_fwd_rtol(dtype))
+
+
+def test_binary_losses_match_torch_on_n_by_1_predictions_and_n_targets():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(14)
+    x, t = rng.standard_normal((5, 1)), rng.integers(0, 2, 5).astype(np.float64)
+    xt = torch.tensor(x[:, 0])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(xt, torch.tensor(t))
+    assert float(F.sigmoid_cross_entropy(x, t).data) == pytest.approx(float(expected), rel=1e-12)
+    expected = torch.nn.functional.binary_cross_entropy(torch.sigmoid(xt), torch.tensor(t))
+    p = 1 / (1 + np.exp(-x))
+    assert float(F.binary_cross_entropy(p, t).data) == pytest.approx(float(expected), rel=1e-9)
+    expected = torch.nn.functional.mse_loss(xt, torch.tensor(t), reduction="sum") / 5
+    assert float(F.mean_squared_error(x, t).data) == pytest.approx(float(expected), rel=1e-12)
+
+
+@pytest.mark.parametrize("loss", [F.mean_squared_error, F.sigmoid_cross_entropy, F.binary_cross_entropy])
+@pytest.mark.parametrize("pred_shape,target_shape", [((4, 1), (2, 2)), ((4, 1), (4, 2)), ((4,), (3,)),
+                                                      ((2, 3), (3, 2))])
+def test_losses_refuse_targets_that_differ_by_more_than_axes_of_length_1(loss, pred_shape, target_shape):
+    x = np.full(pred_shape, 0.5)
+    t = np.zeros(target_shape, dtype=np.int64)
+    with pytest.raises(ValueError, match=rf"{loss.__name__}: .*{pred_shape}.*{target_shape}".replace("(", r"\(")
+                       .replace(")", r"\)")):
+        loss(x, t)
+
+
