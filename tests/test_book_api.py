@@ -8,6 +8,7 @@ import pytest
 
 import dezero.functions as F
 from dezero import Variable
+from dezero.backend import as_numpy
 from dezero.utils import double_gradient_check, gradient_check
 from tests.conftest import tolerances
 
@@ -20,6 +21,143 @@ def _np_softmax(x, axis):
 
 def _fwd_rtol(dtype):
     return 1e-5 if dtype == np.float32 else 1e-12
+
+
+# =============================================================================
+# softmax_simple
+# =============================================================================
+SOFTMAX_CASES = [((4, 3), 1), ((2, 3, 4), 2), ((5,), 0), ((3, 4), 0), ((2, 3, 2), -2)]
+
+
+@pytest.mark.parametrize("shape,axis", SOFTMAX_CASES)
+def test_softmax_simple_forward_matches_the_formula(xp, dtype, shape, axis):
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    y = F.softmax_simple(xp.asarray(x), axis=axis)
+    assert y.dtype == dtype and y.shape == shape
+    np.testing.assert_allclose(as_numpy(y.data), _np_softmax(x, axis), rtol=_fwd_rtol(dtype), atol=1e-7)
+
+
+@pytest.mark.parametrize("shape,axis", SOFTMAX_CASES)
+def test_softmax_simple_gradients_and_second_derivatives(dtype, shape, axis):
+    x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    assert gradient_check(lambda v: F.softmax_simple(v, axis=axis), x, **tolerances(dtype))
+    assert double_gradient_check(lambda v: F.softmax_simple(v, axis=axis), x, **tolerances(dtype))
+
+
+def test_softmax_simple_gives_softmax_s_values_and_gradients(dtype):
+    x = np.random.default_rng(2).standard_normal((3, 5)).astype(dtype) * 4
+    gy = np.random.default_rng(3).standard_normal((3, 5)).astype(dtype)
+    a, b = Variable(x.copy()), Variable(x.copy())
+    ya, yb = F.softmax_simple(a), F.softmax(b)
+    ya.backward(grad=gy)
+    yb.backward(grad=gy)
+    np.testing.assert_allclose(ya.data, yb.data, rtol=_fwd_rtol(dtype), atol=1e-7)
+    assert a.grad.dtype == dtype
+    np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_softmax_simple_does_not_overflow_on_large_scores(dtype):
+    x = np.array([[1000.0, 0.0, -1000.0], [500.0, 500.0, 0.0]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise"):
+        y = F.softmax_simple(x)
+    np.testing.assert_allclose(y.data, [[1, 0, 0], [0.5, 0.5, 0]], atol=1e-7)
+
+
+def test_softmax_simple_matches_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(4).standard_normal((4, 6)) * 3
+    gy = np.random.default_rng(5).standard_normal((4, 6))
+    v = Variable(x.copy())
+    F.softmax_simple(v, axis=1).backward(grad=gy)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.softmax(xt, dim=1)
+    yt.backward(torch.tensor(gy))
+    np.testing.assert_allclose(F.softmax_simple(x).data, yt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(v.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_softmax_simple_bad_arguments():
+    with pytest.raises(ValueError, match="softmax_simple: axis 2 is out of range for x of shape"):
+        F.softmax_simple(np.zeros((2, 3)), axis=2)
+    with pytest.raises(ValueError, match="softmax_simple: x must have at least 1 dimension"):
+        F.softmax_simple(np.array(1.0))
+
+
+# =============================================================================
+# softmax_cross_entropy_simple
+# =============================================================================
+SCE_CASES = [(1, 3), (4, 3), (5, 7), (3, 1)]
+
+
+def _np_softmax_ce(x, t):
+    p = np.clip(_np_softmax(x, 1), 1e-15, 1.0)
+    return -np.mean(np.log(p[np.arange(len(t)), t]))
+
+
+@pytest.mark.parametrize("n,c", SCE_CASES)
+def test_softmax_cross_entropy_simple_forward_matches_the_formula(xp, dtype, n, c):
+    rng = np.random.default_rng(6)
+    x, t = rng.standard_normal((n, c)).astype(dtype), rng.integers(0, c, n)
+    y = F.softmax_cross_entropy_simple(xp.asarray(x), xp.asarray(t))
+    assert y.shape == () and y.dtype == dtype
+    np.testing.assert_allclose(as_numpy(y.data), _np_softmax_ce(x, t), rtol=_fwd_rtol(dtype), atol=1e-7)
+
+
+@pytest.mark.parametrize("n,c", SCE_CASES)
+def test_softmax_cross_entropy_simple_gradients_and_second_derivatives(dtype, n, c):
+    rng = np.random.default_rng(7)
+    x, t = rng.standard_normal((n, c)).astype(dtype), rng.integers(0, c, n)
+    assert gradient_check(F.softmax_cross_entropy_simple, x, t, **tolerances(dtype))
+    assert double_gradient_check(F.softmax_cross_entropy_simple, x, t, **tolerances(dtype))
+
+
+def test_softmax_cross_entropy_simple_equals_the_fused_loss_away_from_the_clip(dtype):
+    rng = np.random.default_rng(8)
+    x, t = rng.standard_normal((6, 4)).astype(dtype), rng.integers(0, 4, 6)
+    a, b = Variable(x.copy()), Variable(x.copy())
+    ya, yb = F.softmax_cross_entropy_simple(a, t), F.softmax_cross_entropy(b, t)
+    ya.backward()
+    yb.backward()
+    np.testing.assert_allclose(ya.data, yb.data, rtol=_fwd_rtol(dtype))
+    np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=1e-7 if dtype == np.float32 else 1e-15)
+
+
+def test_softmax_cross_entropy_simple_is_bounded_by_the_clip():
+    """A hopeless prediction (probability e^-2000) costs -log(1e-15), and no gradient flows
+    through the clipped probability."""
+    x = Variable(np.array([[1000.0, -1000.0]]))
+    y = F.softmax_cross_entropy_simple(x, np.array([1]))
+    y.backward()
+    assert float(y.data) == pytest.approx(-np.log(1e-15), rel=1e-12)
+    np.testing.assert_array_equal(x.grad.data, [[0.0, 0.0]])
+
+
+def test_softmax_cross_entropy_simple_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    x, t = rng.standard_normal((5, 4)), rng.integers(0, 4, 5)
+    v = Variable(x.copy())
+    y = F.softmax_cross_entropy_simple(v, t)
+    y.backward()
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.cross_entropy(xt, torch.tensor(t))
+    yt.backward()
+    assert float(y.data) == pytest.approx(float(yt.detach()), rel=1e-12)
+    np.testing.assert_allclose(v.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_softmax_cross_entropy_simple_bad_arguments():
+    x = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy_simple: label 4 is out of range \[0, 4\)"):
+        F.softmax_cross_entropy_simple(x, np.array([0, 4, 1]))
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy_simple: t must have shape \(3,\)"):
+        F.softmax_cross_entropy_simple(x, np.array([0, 1]))
+    with pytest.raises(TypeError, match="softmax_cross_entropy_simple: t must hold integer class labels"):
+        F.softmax_cross_entropy_simple(x, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy_simple: x must be 2-D \(N, C\)"):
+        F.softmax_cross_entropy_simple(np.zeros(4), np.array([0]))
 
 
 # =============================================================================

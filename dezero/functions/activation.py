@@ -1,7 +1,9 @@
 """Activation functions: sigmoid, ReLU, leaky ReLU, softmax and log-softmax.
 
 Each backward is written with differentiable ops on Variables, so every
-activation can be differentiated twice.
+activation can be differentiated twice. ``softmax_simple`` is the book's first
+softmax (step 47): no Function of its own, only ``exp``, ``sum`` and ``/``, whose
+backward passes make up its gradient.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from dezero.core import Function, Variable, as_variable
 from dezero.functions.array import sum
 from dezero.functions.math import exp
 
-__all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax"]
+__all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax", "softmax_simple"]
 
 
 class Sigmoid(Function):
@@ -98,6 +100,39 @@ def softmax(x, axis: int = 1) -> Variable:
     """Softmax ``exp(x) / sum(exp(x))`` along ``axis``; overflow-free."""
     x = as_variable(x)
     return Softmax(_check_axis("softmax", x, axis))(x)
+
+
+def softmax_simple(x, axis: int = 1) -> Variable:
+    """Softmax written as a composition of ops: ``exp(x) / sum(exp(x), axis)``.
+
+    The book's first softmax (step 47): it has no Function of its own, so its
+    gradient is whatever the backward passes of ``exp``, ``sum`` and ``/`` make
+    of it; it gives the same values and gradients as :func:`softmax`, with
+    more nodes and more memory. The row maximum is subtracted first, as a
+    constant: softmax does not change when a constant is added along ``axis``,
+    and ``exp`` then never overflows.
+
+    Parameters
+    ----------
+    x : Variable or array
+        Scores, at least 1-d.
+    axis : int
+        The axis that sums to 1.
+
+    Returns
+    -------
+    Variable
+        Of x's shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        If x is 0-d or axis is out of range.
+    """
+    x = as_variable(x)
+    axis = _check_axis("softmax_simple", x, axis)
+    y = exp(x - x.data.max(axis=axis, keepdims=True))
+    return y / sum(y, axis=axis, keepdims=True)
 
 
 def log_softmax_array(x, axis: int):

@@ -14,12 +14,12 @@ import numpy as np
 
 from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable
-from dezero.functions.activation import log_softmax_array, sigmoid, softmax
-from dezero.functions.array import broadcast_to, clip, mean, reshape
+from dezero.functions.activation import log_softmax_array, sigmoid, softmax, softmax_simple
+from dezero.functions.array import broadcast_to, clip, get_item, mean, reshape, sum
 from dezero.functions.math import log
 
-__all__ = ["mean_squared_error", "softmax_cross_entropy", "sigmoid_cross_entropy",
-           "binary_cross_entropy", "accuracy"]
+__all__ = ["mean_squared_error", "softmax_cross_entropy", "softmax_cross_entropy_simple",
+           "sigmoid_cross_entropy", "binary_cross_entropy", "accuracy"]
 
 
 def _raw(op: str, name: str, x):
@@ -149,6 +149,11 @@ def softmax_cross_entropy(x, t) -> Variable:
     so it is finite for logits of any size.
     """
     op = "softmax_cross_entropy"
+    x, t_data = _logits_and_labels(op, x, t)
+    return SoftmaxCrossEntropy()(x, t_data)
+
+
+def _logits_and_labels(op: str, x, t):
     x = as_variable(x)
     t_data = _raw(op, "t", t)
     _check_float(op, "x", x)
@@ -160,7 +165,47 @@ def softmax_cross_entropy(x, t) -> Variable:
         raise ValueError(f"{op}: t must have shape ({x.shape[0]},) to match x {x.shape}, "
                          f"got {t_data.shape}")
     _check_labels(op, t_data, x.shape[1])
-    return SoftmaxCrossEntropy()(x, t_data)
+    return x, t_data
+
+
+SIMPLE_CE_EPS = 1e-15
+
+
+def softmax_cross_entropy_simple(x, t) -> Variable:
+    """The book's first cross entropy (step 47), written as a composition of ops:
+    ``-sum(log(clip(softmax(x), 1e-15, 1))[i, t[i]]) / N``.
+
+    It has no Function of its own: its gradient comes from the backward passes
+    of softmax, clip, log and indexing. Probabilities below 1e-15 are clipped
+    (so a hopeless prediction costs at most ``-log(1e-15)`` ~ 34.5, where
+    :func:`softmax_cross_entropy` is exact for logits of any size), and where the
+    clip is active the gradient is 0.
+
+    Parameters
+    ----------
+    x : Variable or array of shape (N, C)
+        Unnormalised scores (logits).
+    t : Variable or integer array of shape (N,)
+        Class labels in ``[0, C)``.
+
+    Returns
+    -------
+    Variable
+        A 0-d Variable of x's dtype.
+
+    Raises
+    ------
+    ValueError
+        If x is not 2-D or empty, t is not of shape (N,), or a label is out of range.
+    TypeError
+        If x is not floating-point or t does not hold integers.
+    """
+    x, t_data = _logits_and_labels("softmax_cross_entropy_simple", x, t)
+    n = x.shape[0]
+    xp = get_array_module(x.data)
+    p = clip(softmax_simple(x, axis=1), SIMPLE_CE_EPS, 1.0)
+    picked = get_item(log(p), (xp.arange(n), t_data))
+    return -sum(picked) / n
 
 
 # --- sigmoid cross entropy --------------------------------------------------------------
