@@ -297,6 +297,31 @@ def _normal(xp, shape: tuple, std: float, dtype):
     return (xp.random.randn(*shape) * std).astype(dtype)
 
 
+def _check_constructor(layer: str, got: str, meant: Optional[str], nobias, dtype,
+                       in_name: str, in_value) -> np.dtype:
+    """The arguments after the sizes, checked: the book's order is not PyTorch's
+    (``Linear(64, 10)`` would be a 64-wide layer with ``nobias=10``), and a
+    wrong guess must fail loudly, saying which call was probably meant."""
+    if not isinstance(nobias, (bool, np.bool_)):
+        hint = (f"; dezero takes the output size first and the input size as a keyword, unlike "
+                f"PyTorch's (in, out) order: for that layer write {meant}") if meant else ""
+        raise TypeError(f"{layer} got {got}: nobias must be a bool, got {nobias!r}{hint}")
+    if in_value is not None and (isinstance(in_value, (bool, np.bool_))
+                                 or not isinstance(in_value, (int, np.integer))):
+        raise TypeError(f"{layer}: {in_name} must be an int or None, got {in_value!r}")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{layer}: dtype must be a floating-point type, got {dtype!r}") from None
+    if dtype.kind != "f":
+        raise TypeError(f"{layer}: dtype must be a floating-point type, got {dtype}")
+    return dtype
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
 # =============================================================================
 # Linear
 # =============================================================================
@@ -311,9 +336,12 @@ class Linear(Layer):
 
     def __init__(self, out_size: int, nobias: bool = False, dtype=np.float32,
                  in_size: Optional[int] = None):
+        meant = f"Linear({nobias}, in_size={out_size})" if _is_int(nobias) and _is_int(out_size) else None
+        dtype = _check_constructor("Linear", f"out_size={out_size!r}, nobias={nobias!r}", meant, nobias,
+                                   dtype, "in_size", in_size)
         super().__init__()
         self.out_size = int(out_size)
-        self.dtype = np.dtype(dtype)
+        self.dtype = dtype
         self.W = Parameter(None, name="W")
         if in_size is not None:
             self._init_W(np, int(in_size))
@@ -351,12 +379,21 @@ class _ConvBase(Layer):
 
     def __init__(self, out_channels: int, kernel_size, stride=1, pad=0, nobias: bool = False,
                  dtype=np.float32, in_channels: Optional[int] = None):
+        layer = type(self).__name__
+        # Read in PyTorch's order (in, out, kernel, stride, padding), the five
+        # numbers say which call was meant.
+        pytorch_order = (out_channels, kernel_size, stride, pad, nobias)
+        meant = (f"{layer}({kernel_size}, kernel_size={stride}, stride={pad}, pad={nobias}, "
+                 f"in_channels={out_channels})") if all(_is_int(v) for v in pytorch_order) else None
+        dtype = _check_constructor(
+            layer, f"out_channels={out_channels!r}, kernel_size={kernel_size!r}, stride={stride!r}, "
+            f"pad={pad!r}, nobias={nobias!r}", meant, nobias, dtype, "in_channels", in_channels)
         super().__init__()
         self.out_channels = int(out_channels)
         self.kernel_size = pair(kernel_size)
         self.stride = stride
         self.pad = pad
-        self.dtype = np.dtype(dtype)
+        self.dtype = dtype
         self.W = Parameter(None, name="W")
         if in_channels is not None:
             self._init_W(np, int(in_channels))

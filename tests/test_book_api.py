@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import dezero.functions as F
+import dezero.layers as L
 from dezero import Variable
 from dezero.backend import as_numpy
 from dezero.utils import double_gradient_check, gradient_check
@@ -247,5 +248,51 @@ def test_losses_refuse_targets_that_differ_by_more_than_axes_of_length_1(loss, p
     with pytest.raises(ValueError, match=rf"{loss.__name__}: .*{pred_shape}.*{target_shape}".replace("(", r"\(")
                        .replace(")", r"\)")):
         loss(x, t)
+
+
+# =============================================================================
+# The layer constructors: the PyTorch argument order is caught
+# =============================================================================
+def test_linear_refuses_pytorchs_in_out_order_and_shows_the_call_meant():
+    with pytest.raises(TypeError, match=r"Linear got out_size=64, nobias=10: nobias must be a bool.*unlike "
+                                        r"PyTorch's \(in, out\) order: for that layer write Linear\(10, in_size=64\)"):
+        L.Linear(64, 10)
+
+
+@pytest.mark.parametrize("layer", ["Conv2d", "Deconv2d"])
+def test_conv_layers_refuse_pytorchs_order_and_show_the_call_meant(layer):
+    cls = getattr(L, layer)
+    with pytest.raises(TypeError, match=rf"{layer} got out_channels=1, kernel_size=32, stride=3, pad=1, "
+                                        rf"nobias=1: nobias must be a bool.*"
+                                        rf"{layer}\(32, kernel_size=3, stride=1, pad=1, in_channels=1\)"):
+        cls(1, 32, 3, 1, 1)
+
+
+@pytest.mark.parametrize("make", [lambda: L.Linear(3, nobias=1), lambda: L.Linear(3, "yes"),
+                                  lambda: L.Conv2d(3, 3, nobias=0), lambda: L.Deconv2d(3, 3, 1, 0, None)])
+def test_nobias_must_be_a_bool(make):
+    with pytest.raises(TypeError, match="nobias must be a bool"):
+        make()
+
+
+def test_layer_constructors_keep_the_books_positional_signature():
+    layer = L.Linear(3, True, np.float64, 2)  # out_size, nobias, dtype, in_size
+    assert layer.b is None and layer.W.shape == (2, 3) and layer.W.dtype == np.float64
+    assert L.Linear(3, np.bool_(False)).b is not None
+    conv = L.Conv2d(4, 3, 2, 1, True, np.float64, 2)  # out, kernel, stride, pad, nobias, dtype, in_channels
+    assert conv.b is None and conv.W.shape == (4, 2, 3, 3) and conv.stride == 2 and conv.pad == 1
+    deconv = L.Deconv2d(4, 3, 1, 0, False, np.float32, 2)
+    assert deconv.b is not None and deconv.W.shape == (2, 4, 3, 3)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: L.Linear(3, False, "int64"), r"Linear: dtype must be a floating-point type, got int64"),
+    (lambda: L.Linear(3, False, np.float32, 2.5), r"Linear: in_size must be an int or None, got 2.5"),
+    (lambda: L.Conv2d(3, 3, 1, 0, False, np.float32, "3"),
+     r"Conv2d: in_channels must be an int or None, got '3'"),
+])
+def test_layer_constructors_check_the_arguments_after_nobias(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
 
 
