@@ -36,16 +36,45 @@ def logsumexp(x, axis=1):
 # =============================================================================
 # Array comparison (NumPy or CuPy)
 # =============================================================================
-def _raw(x):
-    return x.data if isinstance(x, Variable) else x
+def _host(x) -> np.ndarray:
+    """The values of an array, Variable or scalar, as a NumPy array."""
+    return as_numpy(x.data if isinstance(x, Variable) else x)
 
 
 def array_equal(a, b) -> bool:
-    """True if two arrays or Variables (NumPy or CuPy) are equal in shape and values."""
-    return bool(np.array_equal(as_numpy(_raw(a)), as_numpy(_raw(b))))
+    """Whether two arrays, Variables or scalars (NumPy or CuPy) have the same
+    shape and the same values: ``numpy.array_equal`` after moving both to NumPy.
+
+    Parameters
+    ----------
+    a, b : array, Variable or scalar
+
+    Returns
+    -------
+    bool
+    """
+    return bool(np.array_equal(_host(a), _host(b)))
 
 
 def array_allclose(a, b, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    """True if two arrays or Variables (NumPy or CuPy) are elementwise close."""
-    a, b = as_numpy(_raw(a)), as_numpy(_raw(b))
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+    """Whether two arrays, Variables or scalars (NumPy or CuPy) are elementwise
+    close: ``numpy.allclose`` after moving both to NumPy, so shapes broadcast as
+    NumPy's do ((1, 2) against (2,), an array against a scalar); shapes that
+    cannot broadcast are not close.
+
+    Parameters
+    ----------
+    a, b : array, Variable or scalar
+    rtol, atol : float
+        ``|a - b| <= atol + rtol * |b|`` elementwise (the book's defaults).
+
+    Returns
+    -------
+    bool
+    """
+    a, b = _host(a), _host(b)
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        return False
+    return bool(np.allclose(a, b, rtol=rtol, atol=atol))

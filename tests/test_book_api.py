@@ -6,6 +6,7 @@ checks. References are NumPy formulas in float64 and PyTorch where it has the op
 import numpy as np
 import pytest
 
+import dezero
 import dezero.functions as F
 import dezero.layers as L
 from dezero import Variable
@@ -296,3 +297,45 @@ def test_layer_constructors_check_the_arguments_after_nobias(make, message):
         make()
 
 
+# =============================================================================
+# Top-level names
+# =============================================================================
+def test_dezero_has_the_books_top_level_names():
+    from dezero.core import Function, Parameter, Variable as CoreVariable
+    from dezero.datasets import Dataset
+
+    assert dezero.is_simple_core is False  # dezero itself always runs on the full core
+    assert dezero.Variable is CoreVariable and dezero.Function is Function and dezero.Parameter is Parameter
+    assert dezero.Dataset is Dataset
+    assert callable(dezero.setup_variable) and dezero.test_mode and dezero.no_grad and dezero.using_config
+    from dezero import core_simple
+
+    assert core_simple.Variable is not CoreVariable
+
+
+def test_variable_dot_and_matmul_are_the_matrix_product():
+    rng = np.random.default_rng(15)
+    a, b = Variable(rng.standard_normal((2, 3))), Variable(rng.standard_normal((3, 4)))
+    for product in (a.dot(b), a.matmul(b), a @ b):
+        np.testing.assert_allclose(product.data, a.data @ b.data, rtol=1e-12)
+    a.dot(b).backward()
+    np.testing.assert_allclose(a.grad.data, np.ones((2, 4)) @ b.data.T, rtol=1e-12)
+
+
+def test_utils_array_allclose_broadcasts_as_numpy_does():
+    from dezero.utils import array_allclose
+
+    y = Variable(np.array([[1.0, 2.0]]))
+    assert array_allclose(y, np.array([1.0, 2.0]))  # (1, 2) against (2,)
+    assert array_allclose(np.full((3, 2), 5.0), 5.0)
+    assert not array_allclose(y, np.array([1.0, 2.1]))
+    assert array_allclose(np.array([1.0]), np.array([1.0 + 1e-6]))  # the book's default tolerances
+    assert not array_allclose(np.array([1.0, 2.0]), np.array([1.0, 2.0, 3.0]))  # cannot broadcast: not close
+
+
+def test_utils_array_equal_needs_equal_shapes_as_numpy_does():
+    from dezero.utils import array_equal
+
+    assert array_equal(Variable(np.arange(3)), np.arange(3))
+    assert not array_equal(np.array([[1, 2]]), np.array([1, 2]))
+    assert not array_equal(np.arange(3), np.array([0, 1, 3]))
