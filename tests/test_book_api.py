@@ -339,3 +339,13 @@ def test_utils_array_equal_needs_equal_shapes_as_numpy_does():
     assert array_equal(Variable(np.arange(3)), np.arange(3))
     assert not array_equal(np.array([[1, 2]]), np.array([1, 2]))
     assert not array_equal(np.arange(3), np.array([0, 1, 3]))
+
+
+def test_batch_nrom_is_batch_norm_under_the_books_spelling():
+    """The book's functions.py and its tests call F.batch_nrom."""
+    assert F.batch_nrom is F.batch_norm
+    x = np.random.default_rng(16).standard_normal((4, 3))
+    gamma, beta, mean, var = np.ones(3), np.zeros(3), np.zeros(3), np.ones(3)
+    with dezero.test_mode():
+        y = F.batch_nrom(x, gamma, beta, mean, var)
+    np.testing.assert_allclose(y.data, x / np.sqrt(1 + 2e-5), rtol=1e-12)

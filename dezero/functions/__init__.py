@@ -18,6 +18,10 @@ from dezero.functions.pooling import *  # noqa: F401,F403
 from dezero.functions import array as _array
 from dezero.functions import math as _math
 
+# The book's dezero spells it this way (functions.py, and its tests call it):
+# the same function under the misspelt name, so that code runs unchanged.
+batch_nrom = batch_norm  # noqa: F405
+
 
 # =============================================================================
 # Variable's operators and methods
