@@ -137,6 +137,80 @@ def test_softmax_cross_entropy_simple_bad_arguments():
 
 
 # =============================================================================
+# linear_simple, sigmoid_simple, mean_squared_error_simple
+# =============================================================================
+def test_linear_simple_matches_linear_and_the_formula(xp, dtype):
+    rng = np.random.default_rng(20)
+    x, W, b = (rng.standard_normal(s).astype(dtype) for s in ((4, 3), (3, 2), (2,)))
+    y = F.linear_simple(xp.asarray(x), xp.asarray(W), xp.asarray(b))
+    assert y.dtype == dtype
+    np.testing.assert_allclose(as_numpy(y.data), x.astype(np.float64) @ W + b, rtol=_fwd_rtol(dtype) * 10)
+    np.testing.assert_allclose(as_numpy(F.linear_simple(xp.asarray(x), xp.asarray(W)).data),
+                               as_numpy(F.linear(xp.asarray(x), xp.asarray(W)).data), rtol=1e-6)
+
+
+def test_linear_simple_gradients_and_second_derivatives(dtype):
+    rng = np.random.default_rng(21)
+    x, W, b = (rng.standard_normal(s).astype(dtype) for s in ((4, 3), (3, 2), (2,)))
+    f = lambda v, w, c: F.tanh(F.linear_simple(v, w, c))  # noqa: E731  (tanh: a non-zero second derivative)
+    assert gradient_check(f, x, W, b, **tolerances(dtype))
+    assert double_gradient_check(f, x, W, b, **tolerances(dtype))
+
+
+def test_linear_simple_bad_shapes():
+    with pytest.raises(ValueError, match=r"linear_simple: x must be \(N, in_size\).*x \(4, 3\) and W \(2, 2\)"):
+        F.linear_simple(np.zeros((4, 3)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"linear_simple: b must have shape \(2,\)"):
+        F.linear_simple(np.zeros((4, 3)), np.zeros((3, 2)), np.zeros(3))
+
+
+def test_sigmoid_simple_matches_the_formula_and_sigmoid(xp, dtype):
+    x = np.random.default_rng(22).standard_normal((3, 4)).astype(dtype) * 3
+    y = F.sigmoid_simple(xp.asarray(x))
+    assert y.dtype == dtype
+    np.testing.assert_allclose(as_numpy(y.data), 1 / (1 + np.exp(-x.astype(np.float64))), rtol=_fwd_rtol(dtype) * 10)
+    np.testing.assert_allclose(as_numpy(y.data), as_numpy(F.sigmoid(xp.asarray(x)).data), rtol=1e-6)
+
+
+def test_sigmoid_simple_gradients_and_second_derivatives(dtype):
+    x = np.random.default_rng(23).standard_normal((3, 4)).astype(dtype)
+    assert gradient_check(F.sigmoid_simple, x, **tolerances(dtype))
+    assert double_gradient_check(F.sigmoid_simple, x, **tolerances(dtype))
+
+
+def test_sigmoid_simple_is_finite_with_finite_gradients_far_from_zero():
+    x = Variable(np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0]))
+    with np.errstate(over="raise", invalid="raise"):
+        y = F.sigmoid_simple(x)
+        F.sum(y).backward()
+    # Absolute accuracy, as for F.sigmoid: 0.5 tanh(x/2) + 0.5 rounds tiny values to 0.
+    expected = 1 / (1 + np.exp(-np.clip(x.data, -700, 700)))
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(x.grad.data, expected * (1 - expected), rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("pred_shape,target_shape", [((4, 1), (4, 1)), ((3, 2), (3, 2)), ((4, 1), (4,))])
+def test_mean_squared_error_simple_equals_mean_squared_error(dtype, pred_shape, target_shape):
+    rng = np.random.default_rng(25)
+    x0 = rng.standard_normal(pred_shape).astype(dtype)
+    x1 = rng.standard_normal(target_shape).astype(dtype)
+    y = F.mean_squared_error_simple(x0, x1)
+    assert y.shape == () and y.dtype == dtype
+    expected = np.sum((x0.ravel().astype(np.float64) - x1.ravel()) ** 2) / pred_shape[0]
+    np.testing.assert_allclose(y.data, expected, rtol=_fwd_rtol(dtype))
+    np.testing.assert_allclose(y.data, F.mean_squared_error(x0, x1).data, rtol=1e-6)
+    assert gradient_check(F.mean_squared_error_simple, x0, x1, **tolerances(dtype))
+    assert double_gradient_check(F.mean_squared_error_simple, x0, x1, **tolerances(dtype))
+
+
+def test_mean_squared_error_simple_refuses_what_mean_squared_error_refuses():
+    with pytest.raises(ValueError, match=r"mean_squared_error_simple: .*\(4, 1\).*\(2, 2\)"):
+        F.mean_squared_error_simple(np.zeros((4, 1)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="mean_squared_error_simple: inputs need a non-empty batch axis"):
+        F.mean_squared_error_simple(np.array(1.0), np.array(2.0))
+
+
+# =============================================================================
 # Losses: a target with the prediction's elements and extra axes of length 1
 # =============================================================================
 TARGET_SHAPES = [((4, 1), (4,)), ((4,), (4, 1)), ((1, 1), (1,)), ((2, 1, 3), (2, 3)), ((3, 1), (1, 3))]

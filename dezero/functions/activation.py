@@ -10,9 +10,9 @@ from __future__ import annotations
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable, as_variable
 from dezero.functions.array import sum
-from dezero.functions.math import exp
+from dezero.functions.math import exp, tanh
 
-__all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax", "softmax_simple"]
+__all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax", "softmax_simple", "sigmoid_simple"]
 
 
 class Sigmoid(Function):
@@ -30,6 +30,26 @@ class Sigmoid(Function):
 def sigmoid(x) -> Variable:
     """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise; finite for any x."""
     return Sigmoid()(x)
+
+
+def sigmoid_simple(x) -> Variable:
+    """The logistic sigmoid as a composition of ops, the book's first sigmoid (step 43).
+
+    No Function of its own: its gradient comes from the backward passes of the
+    ops it is made of. Written as ``0.5 tanh(x / 2) + 0.5``, which equals
+    ``1 / (1 + exp(-x))`` but never overflows (``exp(-x)`` would be inf for
+    x < -710 and its gradient NaN). Same values and gradients as :func:`sigmoid`.
+
+    Parameters
+    ----------
+    x : Variable or array
+
+    Returns
+    -------
+    Variable
+        Of x's shape and dtype.
+    """
+    return tanh(as_variable(x) * 0.5) * 0.5 + 0.5
 
 
 class ReLU(Function):

@@ -18,7 +18,7 @@ from dezero.functions.activation import log_softmax_array, sigmoid, softmax, sof
 from dezero.functions.array import broadcast_to, clip, get_item, mean, reshape, sum
 from dezero.functions.math import log
 
-__all__ = ["mean_squared_error", "softmax_cross_entropy", "softmax_cross_entropy_simple",
+__all__ = ["mean_squared_error", "mean_squared_error_simple", "softmax_cross_entropy", "softmax_cross_entropy_simple",
            "sigmoid_cross_entropy", "binary_cross_entropy", "accuracy"]
 
 
@@ -99,6 +99,39 @@ def mean_squared_error(x0, x1) -> Variable:
     if x0.ndim == 0 or len(x0) == 0:
         raise ValueError(f"mean_squared_error: inputs need a non-empty batch axis, got shape {x0.shape}")
     return MeanSquaredError()(x0, x1)
+
+
+def mean_squared_error_simple(x0, x1) -> Variable:
+    """:func:`mean_squared_error` as a composition of ops, the book's first one
+    (step 42): ``sum((x0 - x1) ** 2) / len(x0)``.
+
+    No Function of its own: its gradient comes from the backward passes of
+    ``-``, ``**``, ``sum`` and ``/``. Same values, gradients and argument rules
+    as :func:`mean_squared_error` (an (N, 1) prediction pairs with (N,) targets
+    element by element).
+
+    Parameters
+    ----------
+    x0, x1 : Variable or array
+        As for :func:`mean_squared_error`.
+
+    Returns
+    -------
+    Variable
+        A 0-d Variable of x0's dtype.
+
+    Raises
+    ------
+    ValueError
+        As :func:`mean_squared_error`.
+    """
+    op = "mean_squared_error_simple"
+    x0, x1 = as_variable(x0), as_variable(x1)
+    x1 = _target_like(op, "x0", x0, "x1", x1)
+    if x0.ndim == 0 or len(x0) == 0:
+        raise ValueError(f"{op}: inputs need a non-empty batch axis, got shape {x0.shape}")
+    diff = x0 - x1
+    return sum(diff ** 2) / len(diff)
 
 
 # --- softmax cross entropy ------------------------------------------------------------
