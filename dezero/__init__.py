@@ -13,7 +13,7 @@ from dezero.core import (  # noqa: F401
     Config, Function, Parameter, Variable, as_array, as_variable, grad,
     no_grad, test_mode, using_config,
 )
-from dezero import backend, cuda, functions, utils  # noqa: F401
+from dezero import backend, cuda, functions, functions_conv, utils  # noqa: F401
 from dezero.functions import setup_variable  # noqa: F401
 from dezero import layers, models, optimizers, serialization  # noqa: F401
 from dezero import datasets, dataloaders, transforms  # noqa: F401

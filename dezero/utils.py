@@ -21,6 +21,27 @@ from dezero.gradient_check import (  # noqa: F401
 from dezero.visualize import get_dot_graph, plot_dot_graph  # noqa: F401
 
 
+def max_backward_shape(x, axis) -> list:
+    """The shape of ``max(x, axis)`` with the reduced axes kept as 1s, the shape
+    in which its gradient broadcasts back over ``x``.
+
+    Parameters
+    ----------
+    x : array or Variable
+    axis : None, int or tuple of ints
+        The reduced axes (None: all); negative axes count from the end.
+
+    Returns
+    -------
+    list of int
+    """
+    if axis is None:
+        axes = set(range(x.ndim))
+    else:
+        axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+    return [1 if i in axes else n for i, n in enumerate(x.shape)]
+
+
 def logsumexp(x, axis=1):
     """``log(sum(exp(x), axis, keepdims=True))`` computed without overflow."""
     xp = get_array_module(x)

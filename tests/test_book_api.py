@@ -383,3 +383,28 @@ def test_batch_nrom_is_batch_norm_under_the_books_spelling():
     with dezero.test_mode():
         y = F.batch_nrom(x, gamma, beta, mean, var)
     np.testing.assert_allclose(y.data, x / np.sqrt(1 + 2e-5), rtol=1e-12)
+
+
+def test_functions_conv_is_the_books_module_name_for_the_conv_functions():
+    import importlib
+
+    from dezero import functions_conv
+
+    # (dezero.functions.pooling the module: F.pooling is the function of that name)
+    conv, pooling = (importlib.import_module(f"dezero.functions.{m}") for m in ("conv", "pooling"))
+    for name in functions_conv.__all__:
+        source = conv if hasattr(conv, name) else pooling
+        assert getattr(functions_conv, name) is getattr(source, name)
+    x = np.random.default_rng(17).standard_normal((1, 2, 5, 5))
+    W = np.random.default_rng(18).standard_normal((3, 2, 3, 3))
+    np.testing.assert_allclose(functions_conv.conv2d_simple(x, W, pad=1).data,
+                               functions_conv.conv2d(x, W, pad=1).data, rtol=1e-12)
+
+
+@pytest.mark.parametrize("axis,expected", [(None, [1, 1, 1]), (1, [2, 1, 4]), ((0, 2), [1, 3, 1]), (-1, [2, 3, 1])])
+def test_utils_max_backward_shape_keeps_the_reduced_axes_as_ones(axis, expected):
+    from dezero.utils import max_backward_shape
+
+    x = np.random.default_rng(19).standard_normal((2, 3, 4))
+    assert max_backward_shape(x, axis) == expected
+    assert list(np.max(x, axis=axis, keepdims=True).shape) == expected
