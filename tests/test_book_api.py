@@ -408,3 +408,14 @@ def test_utils_max_backward_shape_keeps_the_reduced_axes_as_ones(axis, expected)
     x = np.random.default_rng(19).standard_normal((2, 3, 4))
     assert max_backward_shape(x, axis) == expected
     assert list(np.max(x, axis=axis, keepdims=True).shape) == expected
+
+
+def test_transforms_to_pil_is_to_pil_image_under_the_books_name():
+    pytest.importorskip("PIL")
+    from dezero import transforms
+
+    assert transforms.ToPIL is transforms.ToPILImage
+    x = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(3, 2, 3) * 10  # (C, H, W)
+    image = transforms.ToPIL()(x)
+    assert image.size == (3, 2)  # (width, height)
+    np.testing.assert_array_equal(transforms.ToArray(np.uint8)(image), x)
