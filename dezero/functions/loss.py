@@ -58,8 +58,10 @@ def _check_float(op: str, name: str, x) -> None:
 # --- mean squared error ----------------------------------------------------------------
 class MeanSquaredError(Function):
     def forward(self, x0, x1):
+        xp = get_array_module(x0)
         diff = x0 - x1
-        return (diff * diff).sum() / len(diff)
+        # NumPy 1.x turns a float32 scalar divided by an int into float64.
+        return xp.asarray((diff * diff).sum() / len(diff), dtype=diff.dtype)
 
     def backward(self, gy):
         x0, x1 = self.inputs
