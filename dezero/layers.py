@@ -624,6 +624,26 @@ def _normal(xp, shape: tuple, std: float, dtype):
     return (xp.random.randn(*shape) * std).astype(dtype)
 
 
+def _check_constructor(layer: str, got: str, meant: Optional[str], nobias, dtype,
+                       in_name: str, in_value) -> np.dtype:
+    """The arguments after the sizes, checked: the book's order is not PyTorch's
+    (``Linear(64, 10)`` would be a 64-wide layer with ``nobias=10``), and a
+    wrong guess must fail loudly, saying which call was probably meant."""
+    if not isinstance(nobias, (bool, np.bool_)):
+        hint = (f"; dezero takes the output size first and the input size as a keyword, unlike "
+                f"PyTorch's (in, out) order: for that layer write {meant}") if meant else ""
+        raise TypeError(f"{layer} got {got}: nobias must be a bool, got {nobias!r}{hint}")
+    if in_value is not None:
+        _positive_int(layer, in_name, in_value)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{layer}: dtype must be a floating-point type, got {dtype!r}") from None
+    if dtype.kind != "f":
+        raise TypeError(f"{layer}: dtype must be a floating-point type, got {dtype}")
+    return dtype
+
+
 # =============================================================================
 # Linear
 # =============================================================================
@@ -654,16 +674,12 @@ class Linear(Layer):
 
     def __init__(self, out_size: int, nobias: bool = False, dtype=np.float32,
                  in_size: Optional[int] = None):
-        if not isinstance(nobias, (bool, np.bool_)):
-            # PyTorch's and Chainer's Linear(in, out): here it would silently
-            # build `in` outputs without a bias.
-            raise TypeError(
-                f"Linear({out_size!r}, {nobias!r}): the second argument is nobias (True or False); "
-                f"dezero's Linear takes the output size first: Linear({nobias!r}) (the input size "
-                f"comes from the first batch) or Linear({nobias!r}, in_size={out_size!r})")
+        meant = f"Linear({nobias}, in_size={out_size})" if _is_int(nobias) and _is_int(out_size) else None
+        dtype = _check_constructor("Linear", f"out_size={out_size!r}, nobias={nobias!r}", meant, nobias,
+                                   dtype, "in_size", in_size)
         super().__init__()
         self.out_size = _positive_int("Linear", "out_size", out_size)
-        self.dtype = np.dtype(dtype)
+        self.dtype = dtype
         self.W = Parameter(None, name="W")
         if in_size is not None:
             self._init_W(np, in_size)
@@ -702,6 +718,15 @@ class _ConvBase(Layer):
 
     def __init__(self, out_channels: int, kernel_size, stride=1, pad=0, nobias: bool = False,
                  dtype=np.float32, in_channels: Optional[int] = None):
+        layer = type(self).__name__
+        # Read in PyTorch's order (in, out, kernel, stride, padding), the five
+        # numbers say which call was meant.
+        pytorch_order = (out_channels, kernel_size, stride, pad, nobias)
+        meant = (f"{layer}({kernel_size}, kernel_size={stride}, stride={pad}, pad={nobias}, "
+                 f"in_channels={out_channels})") if all(_is_int(v) for v in pytorch_order) else None
+        dtype = _check_constructor(
+            layer, f"out_channels={out_channels!r}, kernel_size={kernel_size!r}, stride={stride!r}, "
+            f"pad={pad!r}, nobias={nobias!r}", meant, nobias, dtype, "in_channels", in_channels)
         super().__init__()
         owner = type(self).__name__
         self.out_channels = _positive_int(owner, "out_channels", out_channels)
@@ -710,7 +735,7 @@ class _ConvBase(Layer):
         _int_pair(owner, "pad", pad, 0)
         self.stride = stride
         self.pad = pad
-        self.dtype = np.dtype(dtype)
+        self.dtype = dtype
         self.W = Parameter(None, name="W")
         if in_channels is not None:
             self._init_W(np, in_channels)

@@ -15,7 +15,8 @@ from dezero.functions.shapes import pair
 from dezero.optional import import_optional
 
 __all__ = ["Compose", "Normalize", "Flatten", "AsType", "ToFloat", "ToInt",
-           "Convert", "Resize", "CenterCrop", "RandomHorizontalFlip", "ToArray", "ToPILImage"]
+           "Convert", "Resize", "CenterCrop", "RandomHorizontalFlip", "ToArray", "ToPILImage",
+           "ToPIL"]
 
 
 def _pil_image():
@@ -306,3 +307,6 @@ class ToPILImage:
 
     def __repr__(self) -> str:
         return "ToPILImage()"
+
+
+ToPIL = ToPILImage  # the book's name for it

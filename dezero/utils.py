@@ -21,6 +21,27 @@ from dezero.gradient_check import (  # noqa: F401
 from dezero.visualize import get_dot_graph, plot_dot_graph, show_graph  # noqa: F401
 
 
+def max_backward_shape(x, axis) -> list:
+    """The shape of ``max(x, axis)`` with the reduced axes kept as 1s, the shape
+    in which its gradient broadcasts back over ``x``.
+
+    Parameters
+    ----------
+    x : array or Variable
+    axis : None, int or tuple of ints
+        The reduced axes (None: all); negative axes count from the end.
+
+    Returns
+    -------
+    list of int
+    """
+    if axis is None:
+        axes = set(range(x.ndim))
+    else:
+        axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+    return [1 if i in axes else n for i, n in enumerate(x.shape)]
+
+
 def logsumexp(x, axis=1):
     """``log(sum(exp(x), axis, keepdims=True))`` computed without overflow.
 
@@ -49,39 +70,45 @@ def logsumexp(x, axis=1):
 # =============================================================================
 # Array comparison (NumPy or CuPy)
 # =============================================================================
-def _raw(x):
-    return x.data if isinstance(x, Variable) else x
+def _host(x) -> np.ndarray:
+    """The values of an array, Variable or scalar, as a NumPy array."""
+    return as_numpy(x.data if isinstance(x, Variable) else x)
 
 
 def array_equal(a, b) -> bool:
-    """True if two arrays or Variables (NumPy or CuPy) are equal in shape and values.
+    """Whether two arrays, Variables or scalars (NumPy or CuPy) have the same
+    shape and the same values: ``numpy.array_equal`` after moving both to NumPy.
 
     Parameters
     ----------
-    a, b : Variable or array
-        NumPy or CuPy.
+    a, b : array, Variable or scalar
 
     Returns
     -------
     bool
     """
-    return bool(np.array_equal(as_numpy(_raw(a)), as_numpy(_raw(b))))
+    return bool(np.array_equal(_host(a), _host(b)))
 
 
 def array_allclose(a, b, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    """True if two arrays or Variables (NumPy or CuPy) are elementwise close.
+    """Whether two arrays, Variables or scalars (NumPy or CuPy) are elementwise
+    close: ``numpy.allclose`` after moving both to NumPy, so shapes broadcast as
+    NumPy's do ((1, 2) against (2,), an array against a scalar); shapes that
+    cannot broadcast are not close.
 
     Parameters
     ----------
-    a, b : Variable or array
-        NumPy or CuPy.
+    a, b : array, Variable or scalar
     rtol, atol : float
-        As for ``numpy.allclose``.
+        ``|a - b| <= atol + rtol * |b|`` elementwise (the book's defaults).
 
     Returns
     -------
     bool
-        False also when the shapes differ.
     """
-    a, b = as_numpy(_raw(a)), as_numpy(_raw(b))
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+    a, b = _host(a), _host(b)
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        return False
+    return bool(np.allclose(a, b, rtol=rtol, atol=atol))

@@ -94,23 +94,34 @@ def square(x):
     return Square()(x)
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array(3.0))
     y = add(x, x)
     y.backward()
+    grads = [float(x.grad)]
     print(f"y = x + x: x.grad = {x.grad}")
 
     # A second computation with the same x: without cleargrad the old gradient
     # would still be in x.grad and the new one would be added to it.
     y = add(add(x, x), x)
     y.backward()
+    grads.append(float(x.grad))
     print(f"y = x + x + x without cleargrad: x.grad = {x.grad} (2 left over + 3)")
     x.cleargrad()
     y = add(add(x, x), x)
     y.backward()
+    grads.append(float(x.grad))
     print(f"y = x + x + x after cleargrad: x.grad = {x.grad}")
 
     x.cleargrad()
     y = add(square(x), x)  # x^2 + x: 2x + 1 = 7 at 3
     y.backward()
     print(f"y = x^2 + x: x.grad = {x.grad}")
+
+    grads.append(float(x.grad))
+    return {"grads": grads}
+
+
+if __name__ == "__main__":
+    main()

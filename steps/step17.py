@@ -125,20 +125,28 @@ def freed_by_del(strong_outputs):
     return freed_now, probe() is None
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array(2.0))
     a = square(x)
     y = add(square(a), square(a))
     y.backward()
+    x_grad = float(x.grad)
     print(f"backward still works through weak references: x.grad = {x.grad}")
 
     # Switch off the cycle collector so that only reference counting acts:
     # that is what happens between two of the collector's (irregular) runs.
     gc.disable()
     try:
-        now, later = freed_by_del(strong_outputs=True)
+        strong = now, later = freed_by_del(strong_outputs=True)
         print(f"strong outputs (a cycle): freed by del: {now}, after gc.collect(): {later}")
-        now, later = freed_by_del(strong_outputs=False)
+        weak = now, later = freed_by_del(strong_outputs=False)
         print(f"weak outputs: freed by del: {now}")
     finally:
         gc.enable()
+
+    return {"x_grad": x_grad, "strong_freed": strong, "weak_freed": weak}
+
+
+if __name__ == "__main__":
+    main()

@@ -146,12 +146,14 @@ def held_megabytes(x):
     return held / 1e6
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     x0 = Variable(np.array(1.0))
     x1 = Variable(np.array(1.0))
     t = add(x0, x1)
     y = add(x0, t)
     y.backward()
+    dropped = (y.grad, t.grad, float(x0.grad), float(x1.grad))
     print(f"retain_grad=False: y.grad = {y.grad}, t.grad = {t.grad}, "
           f"x0.grad = {x0.grad}, x1.grad = {x1.grad}")
 
@@ -160,6 +162,7 @@ if __name__ == "__main__":
     t = add(x0, x1)
     y = add(x0, t)
     y.backward(retain_grad=True)
+    retained = (float(y.grad), float(t.grad), float(x0.grad), float(x1.grad))
     print(f"retain_grad=True: y.grad = {y.grad}, t.grad = {t.grad}, "
           f"x0.grad = {x0.grad}, x1.grad = {x1.grad}")
 
@@ -174,3 +177,11 @@ if __name__ == "__main__":
         without_graph = held_megabytes(big)
     print(f"memory held by y = square(square(square(x))), x of 8 MB: "
           f"with the graph {with_graph:.0f} MB, under no_grad {without_graph:.0f} MB")
+
+    return {"dropped": dropped, "retained": retained, "no_grad_value": float(y.data),
+            "no_grad_creator": y.creator, "backprop_back_on": Config.enable_backprop,
+            "megabytes_with_graph": with_graph, "megabytes_without_graph": without_graph}
+
+
+if __name__ == "__main__":
+    main()

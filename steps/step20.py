@@ -174,13 +174,15 @@ def square(x):
     return Square()(x)
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     a = Variable(np.array(1.5), name="a")
     b = Variable(np.array(4.0), name="b")
     c = Variable(np.array(0.25), name="c")
 
     y = a * b + c  # the same graph as add(mul(a, b), c)
     y.backward()
+    y_value = float(y.data)
     print(f"y = a * b + c = {y.data}")
     print(f"a.grad = {a.grad} (= b), b.grad = {b.grad} (= a), c.grad = {c.grad}")
 
@@ -188,3 +190,10 @@ if __name__ == "__main__":
     z = x * x * x + x * x  # x^3 + x^2: 3x^2 + 2x = 33 at 3
     z.backward()
     print(f"z = x*x*x + x*x at 3.0: z = {z.data}, x.grad = {x.grad}")
+
+    return {"y": y_value, "a_grad": float(a.grad), "b_grad": float(b.grad), "c_grad": float(c.grad),
+            "z": float(z.data), "x_grad": float(x.grad)}
+
+
+if __name__ == "__main__":
+    main()

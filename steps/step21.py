@@ -194,10 +194,12 @@ def square(x):
     return Square()(x)
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array(2.0), name="x")
     y = 3.0 * x + 1.0
     y.backward()
+    first = (float(y.data), float(x.grad))
     print(f"y = 3.0 * x + 1.0 at 2.0: y = {y.data}, x.grad = {x.grad}")
 
     x.cleargrad()
@@ -208,3 +210,10 @@ if __name__ == "__main__":
     v = Variable(np.array([1.0, 2.0, 3.0]), name="v")
     w = np.array([10.0, 20.0, 30.0]) + v
     print(f"ndarray + Variable -> {type(w).__name__}: {w.data}")
+
+    return {"first": first, "second": (float(y.data), float(x.grad)), "w_type": type(w).__name__,
+            "w": w.data.tolist()}
+
+
+if __name__ == "__main__":
+    main()

@@ -273,10 +273,11 @@ def square(x):
     return Square()(x)
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array(0.5), name="x")
-    print(f"-x = {(-x).data}, x - 2.0 = {(x - 2.0).data}, 2.0 - x = {(2.0 - x).data}, "
-          f"x / 4.0 = {(x / 4.0).data}, 4.0 / x = {(4.0 / x).data}, x ** 3 = {(x ** 3).data}")
+    operators = [float(v.data) for v in (-x, x - 2.0, 2.0 - x, x / 4.0, 4.0 / x, x ** 3)]
+    print("-x = {}, x - 2.0 = {}, 2.0 - x = {}, x / 4.0 = {}, 4.0 / x = {}, x ** 3 = {}".format(*operators))
 
     def f(x):
         # -(x^3) / (2 - x) + 4 / x - 1: every new operator, reflected ones included.
@@ -285,4 +286,11 @@ if __name__ == "__main__":
     y = f(x)
     y.backward()
     print(f"f(x) = -x**3 / (2.0 - x) + 4.0 / x - 1.0 at 0.5: f = {y.data}")
-    print(f"x.grad = {x.grad}, numerically {numerical_diff(f, x)}")
+    numeric = numerical_diff(f, x)
+    print(f"x.grad = {x.grad}, numerically {numeric}")
+
+    return {"operators": operators, "f": float(y.data), "x_grad": float(x.grad), "numeric": float(numeric)}
+
+
+if __name__ == "__main__":
+    main()

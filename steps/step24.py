@@ -11,6 +11,9 @@ formulas read, thanks to the operator overloading of the previous steps:
 One ``backward()`` gives both partial derivatives at (1, 1). The first two are
 checked against their derivatives by hand; all three against central
 differences, which need no calculus at all.
+
+This step runs on ``dezero.core_simple``, the core that steps 23-32 build
+(see step 23): its gradients are plain NumPy arrays, hence ``float(x.grad)``.
 """
 import os
 import sys
@@ -21,7 +24,9 @@ try:
     import dezero  # noqa: F401  (only asks: is it installed?)
 except ImportError:  # a checkout that is not installed: use the repository's copy
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from dezero import Variable
+from dezero.core_simple import Variable, setup_variable  # the core of steps 23-32
+
+setup_variable()
 
 
 def sphere(x, y):
@@ -45,22 +50,31 @@ def numerical_partials(f, x0: float, y0: float, eps: float = 1e-6):
     return dx, dy
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     by_hand = {
         "sphere": lambda x, y: (2 * x, 2 * y),
         "matyas": lambda x, y: (0.52 * x - 0.48 * y, 0.52 * y - 0.48 * x),
         "goldstein": None,  # too long to differentiate by hand; -5376 and 8064 at (1, 1)
     }
+    results = {}
     for name, f in [("sphere", sphere), ("matyas", matyas), ("goldstein", goldstein)]:
         x = Variable(np.array(1.0))
         y = Variable(np.array(1.0))
         z = f(x, y)
         z.backward()
-        gx, gy = float(x.grad.data), float(y.grad.data)
+        gx, gy = float(x.grad), float(y.grad)
         nx, ny = numerical_partials(f, 1.0, 1.0)
+        results[name] = {"z": float(z.data), "grad": [gx, gy], "numerical": [nx, ny]}
         line = (f"{name:<10} z = {float(z.data):.6g}  dz/dx = {gx:.6g}  dz/dy = {gy:.6g}"
                 f"  (numerical: {nx:.6g}, {ny:.6g}")
         if by_hand[name] is not None:
             hx, hy = by_hand[name](1.0, 1.0)
             line += f"; by hand: {hx:.6g}, {hy:.6g}"
         print(line + ")")
+
+    return results
+
+
+if __name__ == "__main__":
+    main()

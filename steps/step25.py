@@ -27,7 +27,9 @@ digraph g {
 }
 """
 
-if __name__ == "__main__":
+
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     opts = options(__doc__)
     print("A graph in the DOT language:")
     print(DOT_TEXT)
@@ -46,3 +48,8 @@ if __name__ == "__main__":
         subprocess.run([dot, dot_path, "-T", "png", "-o", png_path], check=True)
         print(f"rendered with `dot {os.path.basename(dot_path)} -T png -o "
               f"{os.path.basename(png_path)}` to {png_path}")
+    return {"dot": dot_path, "rendered": dot is not None}
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,9 @@ gradient descent with a step small enough not to diverge crawls.
 Each iteration: forward, clear the old gradients, backward, and move every
 input a little against its gradient, ``x -= lr * dy/dx``. The path is plotted
 over the function's contour lines.
+
+Like the book, this step runs on ``dezero.core_simple`` (see step 23), whose
+gradients are plain arrays: ``x0.data -= lr * x0.grad``.
 """
 import os
 import sys
@@ -19,16 +22,19 @@ try:
     import dezero  # noqa: F401  (only asks: is it installed?)
 except ImportError:  # a checkout that is not installed: use the repository's copy
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from dezero import Variable
+from dezero.core_simple import Variable, setup_variable  # the core of steps 23-32
 
 from _quick import options  # steps/_quick.py: the --quick and --out switches
+
+setup_variable()
 
 
 def rosenbrock(x0, x1):
     return 100 * (x1 - x0 ** 2) ** 2 + (1 - x0) ** 2
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     opts = options(__doc__)
     iters = 2000 if opts.quick else 50000
     lr = 0.001
@@ -38,7 +44,8 @@ if __name__ == "__main__":
     y = rosenbrock(x0, x1)
     y.backward()
     # By hand: dy/dx0 = -400 x0 (x1 - x0^2) - 2 (1 - x0), dy/dx1 = 200 (x1 - x0^2).
-    print(f"gradient at (0, 2): ({float(x0.grad.data)}, {float(x1.grad.data)})  (by hand: (-2.0, 400.0))")
+    first_gradient = [float(x0.grad), float(x1.grad)]
+    print(f"gradient at (0, 2): ({first_gradient[0]}, {first_gradient[1]})  (by hand: (-2.0, 400.0))")
 
     path = [(0.0, 2.0)]
     report_every = iters // 10
@@ -47,8 +54,8 @@ if __name__ == "__main__":
         x0.cleargrad()  # gradients accumulate: clear the previous iteration's first
         x1.cleargrad()
         y.backward()
-        x0.data -= lr * x0.grad.data
-        x1.data -= lr * x1.grad.data
+        x0.data -= lr * x0.grad  # core_simple's gradients are arrays
+        x1.data -= lr * x1.grad
         if (i + 1) % report_every == 0:
             print(f"iter {i + 1:6d}: x0 = {float(x0.data):.6f}, x1 = {float(x1.data):.6f}, "
                   f"y = {float(y.data):.3e}")
@@ -74,3 +81,9 @@ if __name__ == "__main__":
     out = opts.path("step28_rosenbrock.png")
     plt.savefig(out, dpi=100)
     print(f"path plotted to {out}")
+
+    return {"first_gradient": first_gradient, "iters": iters, "lr": lr, "final": path[-1]}
+
+
+if __name__ == "__main__":
+    main()

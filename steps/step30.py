@@ -1,5 +1,11 @@
 """Step 30: higher-order derivatives, part 1: what a gradient is made of.
 
+From here on the steps run on ``dezero.core``, the full engine that ``from
+dezero import Variable`` gives, instead of ``dezero.core_simple`` (steps 23-29).
+The switch is one import; what it changes is the subject of steps 30-33: in
+``dezero.core_simple`` a gradient is a plain array, in ``dezero.core`` it is a
+Variable built by differentiable Functions.
+
 To differentiate twice, the first derivative must itself be something backward
 can walk through. Look at what the engine holds after one backward pass of
 ``y = sin(x)``:
@@ -30,7 +36,8 @@ def creator_name(v) -> str:
     return "None" if v.creator is None else type(v.creator).__name__
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array(1.0), name="x")
     y = F.sin(x)
     sin_node = y.creator
@@ -38,6 +45,7 @@ if __name__ == "__main__":
           f" its output is y: {sin_node.outputs[0]() is y}; generation of y: {y.generation}")
 
     y.backward()
+    plain = {"grad_type": type(x.grad).__name__, "value": float(x.grad.data), "creator": creator_name(x.grad)}
     print(f"after y.backward():                   type(x.grad) = {type(x.grad).__name__}, "
           f"value {float(x.grad.data):.6f} (cos 1 = {np.cos(1.0):.6f}), "
           f"x.grad.creator = {creator_name(x.grad)}")
@@ -51,3 +59,10 @@ if __name__ == "__main__":
           f"the creators of its inputs: {made_by}")
     print("(gy, the seed of ones, has no creator; cos(x) was made by Cos)")
     print("so the gradient is the output of a graph (gy * cos(x)) that backward can walk again")
+
+    return {"creator": creator_name(y), "plain": plain, "recorded_creator": creator_name(gx),
+            "recorded_inputs": [creator_name(v) for v in gx.creator.inputs]}
+
+
+if __name__ == "__main__":
+    main()

@@ -30,16 +30,19 @@ def f(x):
     return x ** 4 - 2 * x ** 2
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array(2.0))
     y = f(x)
     y.backward(create_graph=True)
     gx = x.grad
-    print(f"f'(2)  = {float(gx.data)}   (4x^3 - 4x = 24)")
+    first = float(gx.data)
+    print(f"f'(2)  = {first}   (4x^3 - 4x = 24)")
 
     x.cleargrad()  # otherwise the next backward adds f'' to the f' stored in x.grad
     gx.backward()
-    print(f"f''(2) = {float(x.grad.data)}   (12x^2 - 4 = 44)")
+    second = float(x.grad.data)
+    print(f"f''(2) = {second}   (12x^2 - 4 = 44)")
 
     # The functional form: nothing stored, nothing to clear.
     x = Variable(np.array(2.0))
@@ -54,3 +57,10 @@ if __name__ == "__main__":
     y.backward()
     print(f"without create_graph: x.grad = {float(x.grad.data)}, recorded graph behind it: "
           f"{'none' if x.grad.creator is None else type(x.grad.creator).__name__}")
+
+    return {"first": first, "second": second, "grad_function": [float(g1.data), float(g2.data), float(g3.data)],
+            "plain_grad": float(x.grad.data), "plain_creator": x.grad.creator}
+
+
+if __name__ == "__main__":
+    main()

@@ -36,18 +36,28 @@ def newton_step(x: Variable) -> float:
     return abs(float(step))
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array(2.0))
+    iterates = []
     for i in range(20):
+        iterates.append(float(x.data))
         print(f"iter {i}: x = {float(x.data):.15f}")
         if newton_step(x) < 1e-15:
             break
     print(f"Newton's method (automatic f'') converged to x = {float(x.data)} after {i} steps")
 
     # Every iterate of step 29's hand-written version, reproduced exactly.
+    converged = float(x.data)
     x_auto = Variable(np.array(2.0))
     x_hand = 2.0
     for _ in range(5):
         newton_step(x_auto)
         x_hand -= (4 * x_hand ** 3 - 4 * x_hand) / (12 * x_hand ** 2 - 4)
     print(f"after 5 steps: automatic {float(x_auto.data):.15f}, hand-written {x_hand:.15f}")
+
+    return {"iterates": iterates, "converged": converged, "auto": float(x_auto.data), "hand": x_hand}
+
+
+if __name__ == "__main__":
+    main()

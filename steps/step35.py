@@ -25,7 +25,9 @@ from dezero.visualize import GraphvizNotFoundError, get_dot_graph, plot_dot_grap
 
 from _quick import options  # steps/_quick.py: the --quick and --out switches
 
-if __name__ == "__main__":
+
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     opts = options(__doc__, extra=lambda p: p.add_argument(
         "--order", type=int, default=None, help="highest derivative to draw (default 6, 3 with --quick)"))
     order = opts.order or (3 if opts.quick else 6)
@@ -55,3 +57,9 @@ if __name__ == "__main__":
         print(f"graph of the order-{order} derivative drawn to {opts.path(stem + '.png')}")
     except GraphvizNotFoundError as e:
         print(f"{e}\n(the DOT text is in {opts.path(stem + '.dot')})", file=sys.stderr)
+
+    return {"order": order, "values": values, "dot": opts.path(stem + ".dot")}
+
+
+if __name__ == "__main__":
+    main()

@@ -23,7 +23,9 @@ except ImportError:  # a checkout that is not installed: use the repository's co
 import dezero.functions as F
 from dezero import Variable
 
-if __name__ == "__main__":
+
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
     c = Variable(np.array([[10.0, 20.0, 30.0], [40.0, 50.0, 60.0]]))
     y = F.sin(x)
@@ -32,6 +34,9 @@ if __name__ == "__main__":
     t = x + c
     y = F.sum(t)  # a scalar again (sum comes in step 39; its gradient is all ones)
     y.backward(retain_grad=True)
+    total = float(y.data)
+    grad_shapes = [x.grad.shape, c.grad.shape, t.grad.shape]
+    sum_grad = x.grad.data
     print(f"y = sum(x + c) = {float(y.data)}")
     print(f"x.grad.shape = {x.grad.shape}, c.grad.shape = {c.grad.shape}, t.grad.shape = {t.grad.shape}")
     print("x.grad =", x.grad.data.tolist())
@@ -41,3 +46,10 @@ if __name__ == "__main__":
     y.backward()
     print("d/dx of x * x, elementwise:", x.grad.data.tolist(), "= 2x:",
           np.array_equal(x.grad.data, 2 * x.data))
+
+    return {"sin_shape": F.sin(x).shape, "sum": total, "grad_shapes": grad_shapes, "sum_grad": sum_grad,
+            "x": x.data, "square_grad": x.grad.data}
+
+
+if __name__ == "__main__":
+    main()

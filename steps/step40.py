@@ -23,16 +23,20 @@ except ImportError:  # a checkout that is not installed: use the repository's co
 import dezero.functions as F
 from dezero import Variable
 
-if __name__ == "__main__":
+
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array([1.0, 2.0, 3.0]))
     y = F.broadcast_to(x, (2, 3))
     y.backward()
+    broadcast = [y.data, x.grad.data]
     print(f"broadcast_to (3,) -> {y.shape}: {y.data.tolist()}; "
           f"x.grad = {x.grad.data.tolist()} (two copies each)")
 
     x = Variable(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
     y = F.sum_to(x, (1, 3))
     y.backward()
+    sum_to = [y.data, x.grad.data]
     print(f"sum_to (2, 3) -> (1, 3): {y.data.tolist()}; x.grad = {x.grad.data.tolist()}")
 
     x0 = Variable(np.array([1.0, 2.0, 3.0]))
@@ -48,3 +52,10 @@ if __name__ == "__main__":
     c.backward()
     print(f"(2, 1, 4) * (3, 1) -> {c.shape}; a.grad.shape = {a.grad.shape}, b.grad.shape = {b.grad.shape}, "
           f"b.grad = {b.grad.data.ravel().tolist()} (each b element meets 2 * 4 = 8 outputs)")
+
+    return {"broadcast": broadcast, "sum_to": sum_to, "add": [y.data, x0.grad.data, x1.grad.data],
+            "mul_shapes": [c.shape, a.grad.shape, b.grad.shape], "b_grad": b.grad.data}
+
+
+if __name__ == "__main__":
+    main()

@@ -48,7 +48,8 @@ def train(model, x, y, iters: int, lr: float = 0.2) -> float:
     return loss.data.item()
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     opts = options(__doc__)
     iters = 1000 if opts.quick else 10000
     np.random.seed(0)
@@ -63,10 +64,20 @@ if __name__ == "__main__":
         print(f"its graph drawn to {path}")
     except GraphvizNotFoundError as e:
         print(e, file=sys.stderr)
-    print(f"TwoLayerNet: loss after {iters} iterations = {train(model, x, y, iters):.5f}")
+    names = [(name, p.shape) for name, p in model.named_params()]
+    first = train(model, x, y, iters)
+    print(f"TwoLayerNet: loss after {iters} iterations = {first:.5f}")
 
     mlp = MLP((10, 1))
-    print(f"MLP((10, 1)):  loss after {iters} iterations = {train(mlp, x, y, iters):.5f}")
+    second = train(mlp, x, y, iters)
+    print(f"MLP((10, 1)):  loss after {iters} iterations = {second:.5f}")
     deep = MLP((10, 10, 1))
     print(f"MLP((10, 10, 1)) has {sum(1 for _ in deep.params())} parameter arrays "
           f"(after a call: {deep(x).shape} output)")
+
+    return {"params": names, "losses": [first, second], "deep_params": sum(1 for _ in deep.params()),
+            "deep_output": deep(x).shape, "plot": opts.path("step45_two_layer_net.png")}
+
+
+if __name__ == "__main__":
+    main()

@@ -24,10 +24,13 @@ import dezero.functions as F
 from dezero import Variable
 from dezero.models import MLP
 
-if __name__ == "__main__":
+
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
     y = x[[0, 0, 1]]  # rows 0, 0 and 1
     y.backward()
+    take = [y.shape, x.grad.data]
     print(f"x[[0, 0, 1]] has shape {y.shape}; x.grad = {x.grad.data.tolist()} (row 0 was taken twice)")
 
     np.random.seed(0)
@@ -39,6 +42,11 @@ if __name__ == "__main__":
     print("scores:\n", np.round(scores.data, 4))
     print("softmax:\n", np.round(p.data, 4))
     print(f"each row sums to 1: {np.allclose(p.data.sum(axis=1), 1.0)}")
+    # The book's first softmax: exp and sum, no Function of its own; same numbers.
+    p_simple = F.softmax_simple(scores)
+    loss_simple = F.softmax_cross_entropy_simple(scores, t)
+    print(f"softmax_simple agrees: {np.allclose(p_simple.data, p.data)}; "
+          f"softmax_cross_entropy_simple = {loss_simple.data.item():.6f}")
 
     loss = F.softmax_cross_entropy(scores, t)
     by_hand = -np.mean(np.log(p.data[np.arange(len(t)), t]))
@@ -55,3 +63,11 @@ if __name__ == "__main__":
     wrong = F.softmax_cross_entropy(big, np.array([2])).data.item()
     print(f"scores of +-1000: loss {right} for the right class, {wrong} for the wrong one "
           "(finite, no overflow)")
+
+    return {"take": take, "scores": scores.data, "t": t, "p": p.data, "p_simple": p_simple.data,
+            "loss": loss.data.item(), "loss_simple": loss_simple.data.item(), "scores_grad": s.grad.data,
+            "big_right": right, "big_wrong": wrong}
+
+
+if __name__ == "__main__":
+    main()

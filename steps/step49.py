@@ -41,7 +41,8 @@ class Squares(Dataset):
         self.label = self.data[:, 0] ** 2
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     opts = options(__doc__)
     train_set = Spiral(train=True)
     x0, t0 = train_set[0]
@@ -52,7 +53,8 @@ if __name__ == "__main__":
 
     squares = Squares(4)
     items = [squares[i] for i in range(len(squares))]
-    print("a custom Dataset:", [(float(x[0]), float(t)) for x, t in items])
+    custom = [(float(x[0]), float(t)) for x, t in items]
+    print("a custom Dataset:", custom)
 
     np.random.seed(0)
     max_epoch = 30 if opts.quick else 300
@@ -61,6 +63,7 @@ if __name__ == "__main__":
     optimizer = SGD(lr=1.0).setup(model)
     data_size = len(train_set)
     max_iter = math.ceil(data_size / batch_size)
+    history = []
     for epoch in range(max_epoch):
         index = np.random.permutation(data_size)
         sum_loss = 0.0
@@ -74,6 +77,14 @@ if __name__ == "__main__":
             loss.backward()
             optimizer.update()
             sum_loss += loss.data.item() * len(batch_t)
+        history.append(sum_loss / data_size)
         if (epoch + 1) % (max_epoch // 10) == 0:
             print(f"epoch {epoch + 1:3d}, loss {sum_loss / data_size:.4f}")
     print(f"final loss {sum_loss / data_size:.4f}")
+
+    return {"length": len(train_set), "item0": [x0, int(t0)], "halved0": halved[0][0], "custom": custom,
+            "history": history}
+
+
+if __name__ == "__main__":
+    main()

@@ -27,7 +27,9 @@ from dezero.optimizers import SGD
 
 from _quick import options  # steps/_quick.py: the --quick and --out switches
 
-if __name__ == "__main__":
+
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     opts = options(__doc__)
     max_epoch = 30 if opts.quick else 300
     batch_size = 30
@@ -38,6 +40,7 @@ if __name__ == "__main__":
     train_loader = DataLoader(train_set, batch_size)
     test_loader = DataLoader(test_set, batch_size, shuffle=False)
     x, t = next(iter(train_loader))
+    first_batch = {"x": [x.shape, str(x.dtype)], "t": [t.shape, str(t.dtype)], "batches": len(train_loader)}
     train_loader.reset()
     print(f"one batch: x {x.shape} {x.dtype}, t {t.shape} {t.dtype}; {len(train_loader)} batches per epoch")
 
@@ -87,3 +90,9 @@ if __name__ == "__main__":
     out = opts.path("step50_curves.png")
     fig.savefig(out, dpi=100)
     print(f"curves written to {out}")
+
+    return {"first_batch": first_batch, "history": history, "plot": out}
+
+
+if __name__ == "__main__":
+    main()

@@ -46,7 +46,8 @@ def evaluate(model, loader):
     return sum_loss / n, sum_acc / n
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     opts = options(__doc__)
     max_epoch = 1 if opts.quick else 5
     batch_size = 100
@@ -62,6 +63,7 @@ if __name__ == "__main__":
         for dataset, n in ((train_set, 1000), (test_set, 500)):
             dataset.data, dataset.label = dataset.data[:n], dataset.label[:n]
     x, t = train_set[0]
+    sizes = {"train": len(train_set), "test": len(test_set), "item": [x.shape, str(x.dtype)]}
     print(f"MNIST: {len(train_set)} training and {len(test_set)} test images; "
           f"one item: x {x.shape} {x.dtype} in [{x.min():.0f}, {x.max():.0f}], label {t}")
 
@@ -86,3 +88,9 @@ if __name__ == "__main__":
               f"accuracy {sum_acc / len(train_set):.4f} | test loss {test_loss:.4f}, "
               f"accuracy {test_acc:.4f} ({time.time() - start:.1f} s)")
     print(f"test accuracy: {100 * test_acc:.2f} %")
+
+    return {"sizes": sizes, "test_accuracy": test_acc}
+
+
+if __name__ == "__main__":
+    main()

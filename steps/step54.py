@@ -47,16 +47,19 @@ class Net(Model):
         return self.l3(h)
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     opts = options(__doc__)
     np.random.seed(0)
     x = np.ones(10000, dtype=np.float32)
     y = F.dropout(x, 0.5)
+    training = {"zeroed": float(np.mean(y.data == 0)), "survivor": float(y.data.max())}
     print(f"training mode: {np.mean(y.data == 0):.3f} of the units zeroed, survivors = {y.data.max()}, "
           f"mean {y.data.mean():.3f} (was 1.0)")
     with dezero.test_mode():
         y = F.dropout(x, 0.5)
-    print(f"test mode: dropout returns its input unchanged: {np.array_equal(y.data, x)}")
+    test_identity = bool(np.array_equal(y.data, x))
+    print(f"test mode: dropout returns its input unchanged: {test_identity}")
 
     epochs = 30 if opts.quick else 300
     train_set, test_set = Spiral(train=True), Spiral(train=False)
@@ -73,7 +76,8 @@ if __name__ == "__main__":
 
     with dezero.no_grad():
         a, b = model(test_set.data[:5]).data, model(test_set.data[:5]).data
-        print(f"training mode: two forward passes of the same input agree: {np.array_equal(a, b)}")
+        training_agree = bool(np.array_equal(a, b))
+        print(f"training mode: two forward passes of the same input agree: {training_agree}")
         with dezero.test_mode():
             a, b = model(test_set.data[:5]).data, model(test_set.data[:5]).data
             print(f"test mode:     two forward passes of the same input agree: {np.array_equal(a, b)}")
@@ -81,3 +85,10 @@ if __name__ == "__main__":
             test_acc = F.accuracy(model(test_set.data), test_set.label).data.item()
     print(f"trained with dropout 0.3 for {epochs} epochs; evaluated in test mode: "
           f"accuracy train {train_acc:.3f}, test {test_acc:.3f}")
+
+    return {"training": training, "test_identity": test_identity, "training_agree": training_agree,
+            "test_agree": bool(np.array_equal(a, b)), "accuracy": [train_acc, test_acc]}
+
+
+if __name__ == "__main__":
+    main()

@@ -38,7 +38,9 @@ from _quick import options  # steps/_quick.py: the --quick and --out switches
 
 IMAGE_URL = "https://github.com/oreilly-japan/deep-learning-from-scratch-3/raw/images/zebra.jpg"
 
-if __name__ == "__main__":
+
+def main() -> dict:
+    """Run the step; return the numbers it computes (the tests check them)."""
     opts = options(__doc__, extra=lambda p: p.add_argument(
         "--image", default=None, help="image file to classify (default: zebra.jpg from the cache)"))
     start = time.time()
@@ -69,6 +71,7 @@ if __name__ == "__main__":
     except FileNotFoundError as e:
         print(f"(no class names: {e})", file=sys.stderr)
         labels = {}
+    top5 = [int(k) for k in np.argsort(probs)[::-1][:5]]
     for rank, k in enumerate(np.argsort(probs)[::-1][:5], start=1):
         print(f"  top {rank}: class {int(k):4d} {labels.get(int(k), ''):<30} p = {probs[k]:.4f}")
 
@@ -78,3 +81,11 @@ if __name__ == "__main__":
             print(f"graph of the network drawn to {path}")
         except GraphvizNotFoundError as e:
             print(e, file=sys.stderr)
+
+    return {"n_params": n_params, "input": [x.shape, str(x.dtype)], "output": scores.shape,
+            "probabilities": [float(probs.sum()), float(probs.min())], "top5": top5,
+            "labels": [labels.get(k, "") for k in top5]}
+
+
+if __name__ == "__main__":
+    main()

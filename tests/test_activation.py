@@ -54,6 +54,12 @@ class TestActivationOps(OpTests):
         *[OpCase(f"log_softmax({shape}, axis={axis})", lambda x, axis=axis: F.log_softmax(x, axis=axis),
                  [normal(shape)], lambda x, axis=axis: _np_log_softmax(x, axis), op=F.log_softmax)
           for shape, axis in SOFTMAX_CASES],
+        # The book's versions composed of differentiable ops: same values, other graphs.
+        *[OpCase(f"sigmoid_simple{shape}", F.sigmoid_simple, [normal(shape)], lambda x: 1.0 / (1.0 + np.exp(-x)))
+          for shape in SHAPES],
+        *[OpCase(f"softmax_simple({shape}, axis={axis})", lambda x, axis=axis: F.softmax_simple(x, axis=axis),
+                 [normal(shape)], lambda x, axis=axis: _np_softmax(x, axis), op=F.softmax_simple)
+          for shape, axis in SOFTMAX_CASES],
     ]
 
 

@@ -147,6 +147,10 @@ LINEAR_CASES = [
              lambda x, W, b: x @ W + b) for n in (1, 5)],
     *[OpCase(f"linear(n={n})", F.linear, [uniform((n, 3), -1, 1), uniform((3, 2), -1, 1)], lambda x, W: x @ W)
       for n in (1, 5)],
+    # The book's linear_simple: the same map as matmul then add.
+    OpCase("linear_simple(bias)", F.linear_simple, [uniform((4, 3), -1, 1), uniform((3, 2), -1, 1),
+                                                     uniform((2,), -1, 1)], lambda x, W, b: x @ W + b),
+    OpCase("linear_simple", F.linear_simple, [uniform((4, 3), -1, 1), uniform((3, 2), -1, 1)], lambda x, W: x @ W),
 ]
 
 

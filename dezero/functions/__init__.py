@@ -41,6 +41,10 @@ if not TYPE_CHECKING:  # a module __getattr__ would make type checkers accept an
         message = f"module 'dezero.functions' has no attribute {name!r}"
         raise AttributeError(message + (f": {hint}" if hint else ""))
 
+# The book's dezero spells it this way (functions.py, and its tests call it):
+# the same function under the misspelt name, so that code runs unchanged.
+batch_nrom = batch_norm  # noqa: F405
+
 
 # =============================================================================
 # Variable's operators and methods

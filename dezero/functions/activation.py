@@ -1,7 +1,9 @@
 """Activation functions: sigmoid, ReLU, leaky ReLU, softmax and log-softmax.
 
 Each backward is written with differentiable ops on Variables, so every
-activation can be differentiated twice.
+activation can be differentiated twice. ``softmax_simple`` is the book's first
+softmax (step 47): no Function of its own, only ``exp``, ``sum`` and ``/``, whose
+backward passes make up its gradient.
 """
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ import numpy as np
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable, as_variable
 from dezero.functions.array import sum
-from dezero.functions.math import exp
+from dezero.functions.math import exp, tanh
 
-__all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax"]
+__all__ = ["sigmoid", "relu", "leaky_relu", "softmax", "log_softmax", "softmax_simple", "sigmoid_simple"]
 
 
 class Sigmoid(Function):
@@ -41,6 +43,26 @@ def sigmoid(x) -> Variable:
         Values in (0, 1), of x's shape and dtype.
     """
     return Sigmoid()(x)
+
+
+def sigmoid_simple(x) -> Variable:
+    """The logistic sigmoid as a composition of ops, the book's first sigmoid (step 43).
+
+    No Function of its own: its gradient comes from the backward passes of the
+    ops it is made of. Written as ``0.5 tanh(x / 2) + 0.5``, which equals
+    ``1 / (1 + exp(-x))`` but never overflows (``exp(-x)`` would be inf for
+    x < -710 and its gradient NaN). Same values and gradients as :func:`sigmoid`.
+
+    Parameters
+    ----------
+    x : Variable or array
+
+    Returns
+    -------
+    Variable
+        Of x's shape and dtype.
+    """
+    return tanh(as_variable(x) * 0.5) * 0.5 + 0.5
 
 
 class ReLU(Function):
@@ -156,6 +178,39 @@ def softmax(x, axis: int = 1) -> Variable:
     """
     x = as_variable(x)
     return Softmax(_check_axis("softmax", x, axis))(x)
+
+
+def softmax_simple(x, axis: int = 1) -> Variable:
+    """Softmax written as a composition of ops: ``exp(x) / sum(exp(x), axis)``.
+
+    The book's first softmax (step 47): it has no Function of its own, so its
+    gradient is whatever the backward passes of ``exp``, ``sum`` and ``/`` make
+    of it; it gives the same values and gradients as :func:`softmax`, with
+    more nodes and more memory. The row maximum is subtracted first, as a
+    constant: softmax does not change when a constant is added along ``axis``,
+    and ``exp`` then never overflows.
+
+    Parameters
+    ----------
+    x : Variable or array
+        Scores, at least 1-d.
+    axis : int
+        The axis that sums to 1.
+
+    Returns
+    -------
+    Variable
+        Of x's shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        If x is 0-d or axis is out of range.
+    """
+    x = as_variable(x)
+    axis = _check_axis("softmax_simple", x, axis)
+    y = exp(x - x.data.max(axis=axis, keepdims=True))
+    return y / sum(y, axis=axis, keepdims=True)
 
 
 def log_softmax_array(x, axis: int):

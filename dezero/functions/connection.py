@@ -5,7 +5,7 @@ from dezero.backend import array_types
 from dezero.core import Function, Variable, as_variable
 from dezero.functions.array import GetItem, matmul, sum_to
 
-__all__ = ["linear", "embed_id"]
+__all__ = ["linear", "linear_simple", "embed_id"]
 
 
 class Linear(Function):
@@ -66,6 +66,40 @@ class EmbedID(GetItem):
     def __init__(self, ids_source: Variable):
         super().__init__(ids_source.data)
         self.ids_source = ids_source
+
+def linear_simple(x, W, b=None) -> Variable:
+    """``x @ W + b`` as two ops, ``matmul`` then ``+``: the book's first linear map (step 43).
+
+    Same values and gradients as :func:`linear`, which does the same in one
+    Function (one node, and no intermediate ``x @ W`` kept alive for backward).
+
+    Parameters
+    ----------
+    x : Variable or array of shape (N, in_size)
+    W : Variable or array of shape (in_size, out_size)
+    b : Variable or array of shape (out_size,), optional
+
+    Returns
+    -------
+    Variable
+        Of shape (N, out_size).
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit, as for :func:`linear`.
+    """
+    x, W = as_variable(x), as_variable(W)
+    if x.ndim != 2 or W.ndim != 2 or x.shape[1] != W.shape[0]:
+        raise ValueError(f"linear_simple: x must be (N, in_size) and W (in_size, out_size), "
+                         f"got x {x.shape} and W {W.shape}")
+    y = matmul(x, W)
+    if b is None:
+        return y
+    b = as_variable(b)
+    if b.shape != (W.shape[1],):
+        raise ValueError(f"linear_simple: b must have shape ({W.shape[1]},) to match W {W.shape}, got {b.shape}")
+    return y + b
 
 
 def embed_id(x, W) -> Variable:

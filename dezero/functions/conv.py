@@ -132,8 +132,24 @@ def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, cha
 
 
 def im2col_array(x, kernel_size, stride=1, pad=0, to_matrix: bool = True, pad_value: float = 0.0):
-    """Raw-array im2col: (N, C, H, W) -> (N, C, KH, KW, OH, OW), or with
-    ``to_matrix`` (N*OH*OW, C*KH*KW), one window per row. Returns a new array."""
+    """Raw-array im2col: every window of ``x`` laid out as a row (or an axis).
+
+    Parameters
+    ----------
+    x : array of shape (N, C, H, W)
+        NumPy or CuPy.
+    kernel_size, stride, pad : int or pair of ints
+        The window geometry, as for :func:`conv2d`.
+    to_matrix : bool
+        Return (N*OH*OW, C*KH*KW), one window per row; else (N, C, KH, KW, OH, OW).
+    pad_value : float
+        The value of the padding.
+
+    Returns
+    -------
+    array
+        A new array (never a view of ``x``).
+    """
     kernel, stride, pad = shapes.pair(kernel_size), shapes.pair(stride), shapes.pair(pad)
     view = _windows(x, kernel, stride, pad, pad_value)
     # .copy() even where a view would do (1x1 kernels): the result must never
@@ -146,7 +162,24 @@ def im2col_array(x, kernel_size, stride=1, pad=0, to_matrix: bool = True, pad_va
 
 def col2im_array(col, img_shape, kernel_size, stride=1, pad=0, to_matrix: bool = True):
     """Raw-array col2im, the adjoint of :func:`im2col_array`: windows are summed
-    back into an array of ``img_shape`` (N, C, H, W)."""
+    back into an image (overlapping windows add up).
+
+    Parameters
+    ----------
+    col : array
+        As :func:`im2col_array` returns it for ``to_matrix``.
+    img_shape : tuple
+        The image shape (N, C, H, W).
+    kernel_size, stride, pad : int or pair of ints
+        The window geometry.
+    to_matrix : bool
+        Whether ``col`` is the matrix form.
+
+    Returns
+    -------
+    array
+        Of ``img_shape``.
+    """
     kernel, stride, pad = shapes.pair(kernel_size), shapes.pair(stride), shapes.pair(pad)
     n, c, h, w = img_shape
     oh = shapes.get_conv_outsize(h, kernel[0], stride[0], pad[0])

@@ -1,9 +1,10 @@
 """Loss functions and the accuracy metric.
 
 Every loss returns a 0-d Variable of the input's float dtype, checks its
-arguments' shapes exactly (no silent broadcasting between predictions and
-targets) and has a backward made of differentiable ops, so it can be
-differentiated twice.
+arguments' shapes (never a silent broadcast between predictions and targets:
+a target whose shape differs only by axes of length 1, (N,) for an (N, 1)
+prediction, is paired element by element) and has a backward made of
+differentiable ops, so it can be differentiated twice.
 """
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import numpy as np
 
 from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable
-from dezero.functions.activation import log_softmax_array, sigmoid, softmax
-from dezero.functions.array import broadcast_to, clip, mean
+from dezero.functions.activation import log_softmax_array, sigmoid, softmax, softmax_simple
+from dezero.functions.array import broadcast_to, clip, get_item, mean, reshape, sum
 from dezero.functions.math import log
 
-__all__ = ["mean_squared_error", "softmax_cross_entropy", "sigmoid_cross_entropy",
-           "binary_cross_entropy", "accuracy"]
+__all__ = ["mean_squared_error", "mean_squared_error_simple", "softmax_cross_entropy", "softmax_cross_entropy_simple",
+           "sigmoid_cross_entropy", "binary_cross_entropy", "accuracy"]
 
 
 def _raw(op: str, name: str, x):
@@ -29,12 +30,24 @@ def _raw(op: str, name: str, x):
     return data
 
 
-def _check_same_shape(op: str, name0: str, x0, name1: str, x1) -> None:
-    if x0.shape != x1.shape:
+def _same_elements(shape0: tuple, shape1: tuple) -> bool:
+    """Whether two shapes hold the same elements in the same order, differing
+    only by axes of length 1, like (N, 1) and (N,)."""
+    return [d for d in shape0 if d != 1] == [d for d in shape1 if d != 1]
+
+
+def _target_like(op: str, name0: str, x0, name1: str, x1):
+    """``x1`` in the shape of ``x0``: as it is, or reshaped when the two differ
+    only by axes of length 1 ((N, 1) predictions against (N,) targets), so the
+    loss pairs the elements one by one and never broadcasts to (N, N). Any other
+    difference of shapes is an error."""
+    if x0.shape == x1.shape:
+        return x1
+    if not _same_elements(x0.shape, x1.shape):
         raise ValueError(
-            f"{op}: {name0} and {name1} must have the same shape, got {name0} {x0.shape} and "
-            f"{name1} {x1.shape} (a (N, 1) prediction against (N,) targets is the usual cause: "
-            "reshape one of them)")
+            f"{op}: {name0} and {name1} must have the same shape (or differ only by axes of length 1, "
+            f"like (N, 1) and (N,)), got {name0} {x0.shape} and {name1} {x1.shape}")
+    return reshape(x1, x0.shape) if isinstance(x1, Variable) else x1.reshape(x0.shape)
 
 
 def _check_float(op: str, name: str, x) -> None:
@@ -45,8 +58,10 @@ def _check_float(op: str, name: str, x) -> None:
 # --- mean squared error ----------------------------------------------------------------
 class MeanSquaredError(Function):
     def forward(self, x0, x1):
+        xp = get_array_module(x0)
         diff = x0 - x1
-        return (diff * diff).sum() / len(diff)
+        # NumPy 1.x turns a float32 scalar divided by an int into float64.
+        return xp.asarray((diff * diff).sum() / len(diff), dtype=diff.dtype)
 
     def backward(self, gy):
         x0, x1 = self.inputs
@@ -59,29 +74,66 @@ def mean_squared_error(x0, x1) -> Variable:
     """``sum((x0 - x1) ** 2) / len(x0)``: squared error summed, averaged over the batch.
 
     Note the divisor is the batch size N = len(x0), not the number of elements
-    (PyTorch's ``MSELoss`` divides by the element count). The shapes must be
-    equal: broadcasting (N, 1) against (N,) would silently give an (N, N) loss.
+    (PyTorch's ``MSELoss`` divides by the element count).
 
     Parameters
     ----------
-    x0, x1 : Variable or array
-        Predictions and targets, of the same shape (N, ...).
+    x0 : Variable or array
+        Predictions, with a batch axis first.
+    x1 : Variable or array
+        Targets, of x0's shape, or of the same elements with axes of length 1
+        added or dropped ((N,) targets for an (N, 1) prediction): those are
+        compared element by element, as if reshaped to x0's shape, never
+        broadcast to (N, N).
 
     Returns
     -------
     Variable
-        The 0-d loss, of x0's dtype.
+        A 0-d Variable of x0's dtype.
 
     Raises
     ------
     ValueError
-        If the shapes differ, or there is no non-empty batch axis.
+        If the shapes differ otherwise, or x0 has no batch axis or an empty one.
     """
     x0, x1 = as_variable(x0), as_variable(x1)
-    _check_same_shape("mean_squared_error", "x0", x0, "x1", x1)
+    x1 = _target_like("mean_squared_error", "x0", x0, "x1", x1)
     if x0.ndim == 0 or len(x0) == 0:
         raise ValueError(f"mean_squared_error: inputs need a non-empty batch axis, got shape {x0.shape}")
     return MeanSquaredError()(x0, x1)
+
+
+def mean_squared_error_simple(x0, x1) -> Variable:
+    """:func:`mean_squared_error` as a composition of ops, the book's first one
+    (step 42): ``sum((x0 - x1) ** 2) / len(x0)``.
+
+    No Function of its own: its gradient comes from the backward passes of
+    ``-``, ``**``, ``sum`` and ``/``. Same values, gradients and argument rules
+    as :func:`mean_squared_error` (an (N, 1) prediction pairs with (N,) targets
+    element by element).
+
+    Parameters
+    ----------
+    x0, x1 : Variable or array
+        As for :func:`mean_squared_error`.
+
+    Returns
+    -------
+    Variable
+        A 0-d Variable of x0's dtype.
+
+    Raises
+    ------
+    ValueError
+        As :func:`mean_squared_error`.
+    """
+    op = "mean_squared_error_simple"
+    x0, x1 = as_variable(x0), as_variable(x1)
+    x1 = _target_like(op, "x0", x0, "x1", x1)
+    if x0.ndim == 0 or len(x0) == 0:
+        raise ValueError(f"{op}: inputs need a non-empty batch axis, got shape {x0.shape}")
+    diff = x0 - x1
+    return sum(diff ** 2) / len(diff)
 
 
 # --- softmax cross entropy ------------------------------------------------------------
@@ -147,6 +199,11 @@ def softmax_cross_entropy(x, t) -> Variable:
     so it is finite for logits of any size.
     """
     op = "softmax_cross_entropy"
+    x, t_data = _logits_and_labels(op, x, t)
+    return SoftmaxCrossEntropy()(x, t_data)
+
+
+def _logits_and_labels(op: str, x, t):
     x = as_variable(x)
     t_data = _raw(op, "t", t)
     _check_float(op, "x", x)
@@ -158,7 +215,47 @@ def softmax_cross_entropy(x, t) -> Variable:
         raise ValueError(f"{op}: t must have shape ({x.shape[0]},) to match x {x.shape}, "
                          f"got {t_data.shape}")
     _check_labels(op, t_data, x.shape[1])
-    return SoftmaxCrossEntropy()(x, t_data)
+    return x, t_data
+
+
+SIMPLE_CE_EPS = 1e-15
+
+
+def softmax_cross_entropy_simple(x, t) -> Variable:
+    """The book's first cross entropy (step 47), written as a composition of ops:
+    ``-sum(log(clip(softmax(x), 1e-15, 1))[i, t[i]]) / N``.
+
+    It has no Function of its own: its gradient comes from the backward passes
+    of softmax, clip, log and indexing. Probabilities below 1e-15 are clipped
+    (so a hopeless prediction costs at most ``-log(1e-15)`` ~ 34.5, where
+    :func:`softmax_cross_entropy` is exact for logits of any size), and where the
+    clip is active the gradient is 0.
+
+    Parameters
+    ----------
+    x : Variable or array of shape (N, C)
+        Unnormalised scores (logits).
+    t : Variable or integer array of shape (N,)
+        Class labels in ``[0, C)``.
+
+    Returns
+    -------
+    Variable
+        A 0-d Variable of x's dtype.
+
+    Raises
+    ------
+    ValueError
+        If x is not 2-D or empty, t is not of shape (N,), or a label is out of range.
+    TypeError
+        If x is not floating-point or t does not hold integers.
+    """
+    x, t_data = _logits_and_labels("softmax_cross_entropy_simple", x, t)
+    n = x.shape[0]
+    xp = get_array_module(x.data)
+    p = clip(softmax_simple(x, axis=1), SIMPLE_CE_EPS, 1.0)
+    picked = get_item(log(p), (xp.arange(n), t_data))
+    return -sum(picked) / n
 
 
 # --- sigmoid cross entropy --------------------------------------------------------------
@@ -201,7 +298,21 @@ def sigmoid_cross_entropy(x, t) -> Variable:
     x : Variable or array
         Logits, e.g. of shape (N,) or (N, 1).
     t : Variable or array of the same shape as ``x``
-        Targets: integer/boolean labels 0 or 1, or floats in [0, 1].
+        Targets: integer/boolean labels 0 or 1, or floats in [0, 1]. A shape
+        that differs from x's only by axes of length 1 ((N,) for (N, 1)
+        logits) is taken element by element, as if reshaped.
+
+    Returns
+    -------
+    Variable
+        A 0-d Variable of x's dtype.
+
+    Raises
+    ------
+    ValueError
+        If x is empty, the shapes differ otherwise, or a target is outside [0, 1].
+    TypeError
+        If x is not floating-point or t is not a real array.
 
     Returns
     -------
@@ -224,7 +335,7 @@ def sigmoid_cross_entropy(x, t) -> Variable:
     _check_float(op, "x", x)
     if x.size == 0:
         raise ValueError(f"{op}: x is empty (shape {x.shape})")
-    _check_same_shape(op, "x", x, "t", t_data)
+    t_data = _target_like(op, "x", x, "t", t_data)
     _check_targets(op, t_data)
     return SigmoidCrossEntropy()(x, t_data)
 
@@ -241,7 +352,22 @@ def binary_cross_entropy(p, t) -> Variable:
     p : Variable or array
         Probabilities in [0, 1] (e.g. the output of ``sigmoid``).
     t : Variable or array of the same shape as ``p``
-        Targets: integer/boolean labels 0 or 1, or floats in [0, 1].
+        Targets: integer/boolean labels 0 or 1, or floats in [0, 1]. A shape
+        that differs from p's only by axes of length 1 ((N,) for (N, 1)
+        probabilities) is taken element by element, as if reshaped.
+
+    Returns
+    -------
+    Variable
+        A 0-d Variable of p's dtype.
+
+    Raises
+    ------
+    ValueError
+        If p is empty or outside [0, 1], the shapes differ otherwise, or a
+        target is outside [0, 1].
+    TypeError
+        If p is not floating-point, or p and t live on different devices.
 
     Returns
     -------
@@ -268,7 +394,7 @@ def binary_cross_entropy(p, t) -> Variable:
     _check_float(op, "p", p)
     if p.size == 0:
         raise ValueError(f"{op}: p is empty (shape {p.shape})")
-    _check_same_shape(op, "p", p, "t", t_data)
+    t_data = _target_like(op, "p", p, "t", t_data)
     _check_targets(op, t_data)
     if not bool(((p.data >= 0) & (p.data <= 1)).all()):
         raise ValueError(f"{op}: p must hold probabilities in [0, 1], got values in "
