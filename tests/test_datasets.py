@@ -625,3 +625,12 @@ def test_transform_on_image_dataset_item():
     ds = Digits(train=False, transform=Flatten(), target_transform=lambda t: t + 100)
     x, t = ds[0]
     assert x.shape == (64,) and t >= 100
+
+
+def test_read_idx_accepts_path_objects(tmp_path):
+    data = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    header = bytes([0, 0, 0x08, 2]) + (2).to_bytes(4, "big") + (3).to_bytes(4, "big")
+    path = tmp_path / "a.idx.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(header + data.tobytes())
+    np.testing.assert_array_equal(read_idx(path), data)

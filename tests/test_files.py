@@ -3,6 +3,7 @@ import hashlib
 import http.server
 import os
 import socket
+import stat
 import threading
 
 import pytest
@@ -166,3 +167,15 @@ def test_progress_bar_does_not_break_download(server, home, capsys):
     _, base = server
     path = get_file(base + "/good.bin", progress=True)
     assert os.path.getsize(path) == len(PAYLOAD)
+
+
+def test_downloaded_files_get_the_usual_permissions(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEZERO_HOME", str(tmp_path / "cache"))
+    src = tmp_path / "data.bin"
+    src.write_bytes(b"payload")
+    old_umask = os.umask(0o022)
+    try:
+        path = get_file(src.as_uri(), progress=False)
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644

@@ -198,3 +198,19 @@ def test_double_gradient_check_catches_a_non_differentiable_backward():
     with pytest.raises(GradientCheckError):
         double_gradient_check(lambda v: WrongSecondDerivative()(v), x)
     assert double_gradient_check(lambda v: v ** 3, x)
+
+
+def test_gradient_check_refuses_a_non_finite_numerical_gradient():
+    from dezero import Function
+    from dezero.utils import GradientCheckError, gradient_check
+
+    class WrongSqrt(Function):
+        def forward(self, x):
+            return np.sqrt(x)
+
+        def backward(self, gy):
+            return gy * 123.0
+
+    with np.errstate(invalid="ignore"):
+        with pytest.raises(GradientCheckError, match="not finite"):
+            gradient_check(lambda v: WrongSqrt()(v), np.array([1e-5, 1e-6]))

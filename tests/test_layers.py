@@ -2,6 +2,7 @@
 against closed forms or plain loops, devices, summary and plot."""
 import gc
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import dezero.functions as F
 import dezero.optimizers
 from dezero import Parameter, Variable
 from dezero.backend import as_numpy, gpu_enable
+from dezero.models import Sequential
 from dezero.layers import (LSTM, RNN, BatchNorm, Conv2d, Deconv2d, EmbedID, Layer, LayerList, Linear)
 from dezero.utils import gradient_check, numerical_grad
 from tests.conftest import tolerances
@@ -637,3 +639,25 @@ def test_sizes_may_be_numpy_integers():
     assert layer.W.shape == (3, 2) and type(layer.out_size) is int
     conv = Conv2d(sizes[0], kernel_size=sizes[2], in_channels=sizes[1])
     assert conv.W.shape == (4, 3, 2, 2)
+
+
+@pytest.mark.parametrize("layer_class", [RNN, LSTM])
+def test_recurrent_state_from_another_batch_size_is_an_error(layer_class):
+    layer = layer_class(3, in_size=2)
+    layer(np.ones((4, 2), np.float32))
+    with pytest.raises(ValueError, match="batch size 1 but the state has 4; call reset_state"):
+        layer(np.ones((1, 2), np.float32))
+    layer.reset_state()
+    assert layer(np.ones((1, 2), np.float32)).shape == (1, 3)
+
+
+def test_layers_pickle_after_a_forward_pass():
+    model = Sequential(LSTM(4, in_size=3), Linear(2))
+    x = np.ones((2, 3), np.float32)
+    y = model(x)
+    clone = pickle.loads(pickle.dumps(model))
+    for (name, p), (name2, q) in zip(model.named_params(), clone.named_params()):
+        assert name == name2
+        np.testing.assert_array_equal(p.data, q.data)
+    np.testing.assert_allclose(clone(x).data, model(x).data)
+    assert y.shape == (2, 2)

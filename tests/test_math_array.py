@@ -271,3 +271,78 @@ def test_astype_round_trip_gradient_dtype(xp):
     assert y.dtype == np.float64
     y.backward()
     assert x.grad.dtype == np.float32
+
+
+def test_nested_tuple_index_accumulates_repeated_rows():
+    from dezero import Variable
+
+    x = Variable(np.ones((3, 2)))
+    F.sum(x[(0, 0, 1), :]).backward()
+    np.testing.assert_array_equal(x.grad.data, [[2, 2], [1, 1], [0, 0]])
+
+
+def test_expand_dims_rejects_an_out_of_range_axis():
+    from dezero import Variable
+
+    x = Variable(np.ones((2, 3)))
+    assert F.expand_dims(x, -3).shape == (1, 2, 3) and F.expand_dims(x, 2).shape == (2, 3, 1)
+    for axis in (3, -4, 5):
+        with pytest.raises(ValueError, match="expand_dims: axis"):
+            F.expand_dims(x, axis)
+
+
+def test_clip_with_numpy_scalar_bounds_keeps_float32():
+    x = np.linspace(-1, 1, 5).astype(np.float32)
+    assert F.clip(x, np.float64(-0.5), np.float64(0.5)).dtype == np.float32
+
+
+def test_powers_at_a_zero_base_have_finite_gradients():
+    from dezero import Variable
+
+    x = Variable(np.array([0.0, 1.0]))
+    F.sum(x ** 0).backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    base, exponent = Variable(np.array([0.0, 0.0, 2.0])), Variable(np.array([0.0, 2.0, 0.0]))
+    F.sum(base ** exponent).backward()
+    np.testing.assert_array_equal(base.grad.data, [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(exponent.grad.data, [0.0, 0.0, np.log(2.0)])
+
+
+@pytest.mark.parametrize("reduce", [F.sum, F.max, F.min, F.mean])
+def test_reducing_a_0d_input_over_axis_0(reduce):
+    from dezero import Variable
+
+    x = Variable(np.array(3.0))
+    y = reduce(x, axis=0)
+    assert y.shape == () and y.data == 3.0
+    y.backward()
+    assert x.grad.data == 1.0
+
+
+@pytest.mark.parametrize("op, name, shape_b", [
+    (lambda a, b: a + b, "Add", (5, 4)),
+    (lambda a, b: a * b, "Mul", (5, 4)),
+    (lambda a, b: a - b, "Sub", (5, 4)),
+    (lambda a, b: a / b, "Div", (5, 4)),
+    (F.matmul, "MatMul", (3, 4, 2)),  # batch dimensions 2 and 3 clash
+])
+def test_shape_clashes_name_the_op_and_the_shapes(op, name, shape_b):
+    from dezero import Variable
+
+    a, b = Variable(np.ones((2, 3, 4))), Variable(np.ones(shape_b))
+    with pytest.raises(ValueError, match=rf"{name}: inputs of shapes \(2, 3, 4\) and .* cannot be broadcast"):
+        op(a, b)
+
+
+@pytest.mark.parametrize("bounds, expected", [((None, 0.5), [-2.0, 0.25, 0.5]), ((0.0, None), [0.0, 0.25, 3.0])])
+def test_clip_with_one_bound(bounds, expected):
+    from dezero import Variable
+
+    x = Variable(np.array([-2.0, 0.25, 3.0], dtype=np.float32))
+    y = F.clip(x, *bounds)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.data, np.array(expected, dtype=np.float32))
+    F.sum(y).backward()
+    np.testing.assert_array_equal(x.grad.data, (y.data == x.data).astype(np.float32))
+    with pytest.raises(ValueError, match="clip: give x_min, x_max or both"):
+        F.clip(x)

@@ -6,9 +6,13 @@ import math
 import numpy as np
 import pytest
 
+import dezero.functions as F
+import dezero.optimizers as optim
+
 from dezero import Parameter, Variable
 from dezero.backend import get_array_module
 from dezero.layers import Layer, Linear
+from dezero.models import MLP
 from dezero.optimizers import (SGD, AdaDelta, AdaGrad, Adam, AdamW, ClipGrad, FreezeParam,
                                MomentumSGD, Optimizer, WeightDecay)
 
@@ -313,3 +317,20 @@ def test_matches_torch_optim(name, make, make_torch):
         topt.step()
     np.testing.assert_allclose(model.a.data, tparams[0].detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(model.b.data, tparams[1].detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("later_hook", [optim.ClipGrad(0.1), optim.WeightDecay(0.1)], ids=["ClipGrad", "WeightDecay"])
+def test_hooks_after_freeze_param_see_only_the_remaining_gradients(later_hook):
+    model = MLP((4, 2))
+    x = np.ones((2, 3), np.float32)
+    model(x)
+    optimizer = optim.SGD(lr=0.1).setup(model)
+    optimizer.add_hook(optim.FreezeParam(model.l0))
+    optimizer.add_hook(later_hook)
+    frozen = model.l0.W.data.copy()
+    trained = model.l1.W.data.copy()
+    model.cleargrads()
+    F.sum(model(x)).backward()
+    optimizer.update()
+    np.testing.assert_array_equal(model.l0.W.data, frozen)
+    assert not np.array_equal(model.l1.W.data, trained)
