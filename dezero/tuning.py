@@ -1,12 +1,14 @@
 """Process-wide settings dezero changes, all of them, in one place.
 
 A training loop allocates and frees the same large arrays every step. glibc's
-malloc serves blocks above a (dynamic) threshold with fresh ``mmap`` calls and
-returns freed memory to the OS as soon as a few MB are free, so every step pays
-a page fault for each 4 KiB it touches again: on a small VM that was half the
-time of a CNN training step. dezero therefore asks malloc to keep freed memory
-(``M_MMAP_THRESHOLD`` 32 MiB, ``M_TRIM_THRESHOLD`` 256 MiB). The cost: resident
-memory stays at its peak instead of shrinking between steps.
+malloc serves big blocks with fresh ``mmap`` calls and returns freed memory to
+the OS as soon as a few MB are free, so every step pays a page fault for each
+4 KiB it touches again: on a small VM that was half the time of a CNN training
+step, and a 58 MB copy into a fresh array took twice as long as into a reused
+one. dezero therefore asks malloc to serve every block from its heap and to
+keep freed memory for reuse (``M_MMAP_MAX`` 0, ``M_MMAP_THRESHOLD`` 32 MiB,
+``M_TRIM_THRESHOLD`` 256 MiB). The cost: resident memory stays near its peak
+instead of shrinking between steps.
 
 :func:`apply` runs once when ``dezero`` is imported. Opt out with
 ``DEZERO_TUNING=0`` in the environment (everything), ``DEZERO_KEEP_MEMORY=0``
@@ -27,15 +29,17 @@ _applied = False
 
 
 def keep_freed_memory(trim_threshold: int = 256 * 2**20, mmap_threshold: int = 32 * 2**20) -> bool:
-    """Ask glibc's malloc to keep freed blocks for reuse instead of returning
-    them to the OS at once (see the module docstring for why).
+    """Ask glibc's malloc to serve every block from its heap and to keep freed
+    blocks for reuse instead of returning them to the OS at once (see the module
+    docstring for why).
 
     Parameters
     ----------
     trim_threshold : int
         Free memory at the top of the heap kept before it is given back (bytes).
     mmap_threshold : int
-        Blocks at least this large get their own ``mmap`` (bytes).
+        Blocks at least this large would get their own ``mmap`` (bytes); set
+        too, in case a later library raises ``M_MMAP_MAX`` again.
 
     Returns
     -------
@@ -46,12 +50,16 @@ def keep_freed_memory(trim_threshold: int = 256 * 2**20, mmap_threshold: int = 3
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
-        applied = bool(libc.mallopt(m_mmap_threshold, mmap_threshold)) and bool(
-            libc.mallopt(m_trim_threshold, trim_threshold))
+        m_trim_threshold, m_mmap_threshold, m_mmap_max = -1, -3, -4  # from <malloc.h>
+        # glibc caps M_MMAP_THRESHOLD at 32 MiB: larger arrays (a convolution's
+        # columns) would still get a fresh mmap each time unless mmap is off.
+        applied = (bool(libc.mallopt(m_mmap_threshold, mmap_threshold))
+                   and bool(libc.mallopt(m_trim_threshold, trim_threshold))
+                   and bool(libc.mallopt(m_mmap_max, 0)))
     except (OSError, AttributeError):  # not glibc (musl, macOS...)
         return False
     if applied:
+        _changes["malloc M_MMAP_MAX"] = 0
         _changes["malloc M_MMAP_THRESHOLD"] = mmap_threshold
         _changes["malloc M_TRIM_THRESHOLD"] = trim_threshold
     return applied
@@ -84,6 +92,6 @@ def report() -> dict:
     --------
     >>> import dezero
     >>> dezero.tuning.report()                                  # doctest: +SKIP
-    {'malloc M_MMAP_THRESHOLD': 33554432, 'malloc M_TRIM_THRESHOLD': 268435456}
+    {'malloc M_MMAP_MAX': 0, 'malloc M_MMAP_THRESHOLD': 33554432, 'malloc M_TRIM_THRESHOLD': 268435456}
     """
     return dict(_changes)

@@ -48,7 +48,8 @@ def _tuning_report(env: dict) -> dict:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the allocator setting is glibc's")
 def test_import_reports_the_allocator_settings_it_applied():
-    assert _tuning_report({}) == {"malloc M_MMAP_THRESHOLD": 32 * 2**20, "malloc M_TRIM_THRESHOLD": 256 * 2**20}
+    assert _tuning_report({}) == {
+        "malloc M_MMAP_MAX": 0, "malloc M_MMAP_THRESHOLD": 32 * 2**20, "malloc M_TRIM_THRESHOLD": 256 * 2**20}
 
 
 @pytest.mark.parametrize("env", [{"DEZERO_TUNING": "0"}, {"DEZERO_KEEP_MEMORY": "0"},
