@@ -1,19 +1,24 @@
 """Process-wide settings dezero changes, all of them, in one place.
 
-A training loop allocates and frees the same large arrays every step. glibc's
-malloc serves big blocks with fresh ``mmap`` calls and returns freed memory to
-the OS as soon as a few MB are free, so every step pays a page fault for each
-4 KiB it touches again: on a small VM that was half the time of a CNN training
-step, and a 58 MB copy into a fresh array took twice as long as into a reused
-one. dezero therefore asks malloc to serve every block from its heap and to
-keep freed memory for reuse (``M_MMAP_MAX`` 0, ``M_MMAP_THRESHOLD`` 32 MiB,
-``M_TRIM_THRESHOLD`` 256 MiB). The cost: resident memory stays near its peak
-instead of shrinking between steps.
+Memory. A training loop allocates and frees the same large arrays every step.
+glibc's malloc serves big blocks with fresh ``mmap`` calls and returns freed
+memory to the OS as soon as a few MB are free, so every step pays a page fault
+for each 4 KiB it touches again: on a small VM that was half the time of a CNN
+training step, and a 58 MB copy into a fresh array took twice as long as into
+a reused one. dezero therefore asks malloc to serve every block from its heap
+and to keep freed memory for reuse (``M_MMAP_MAX`` 0, ``M_MMAP_THRESHOLD``
+32 MiB, ``M_TRIM_THRESHOLD`` 256 MiB). The cost: resident memory stays near
+its peak instead of shrinking between steps.
+
+Threads. dezero's heavy CPU ops split each batch across as many threads as the
+BLAS library uses, holding BLAS to one thread while they do (see
+:mod:`dezero.parallel`). :func:`set_op_threads` changes the count.
 
 :func:`apply` runs once when ``dezero`` is imported. Opt out with
 ``DEZERO_TUNING=0`` in the environment (everything), ``DEZERO_KEEP_MEMORY=0``
-(the allocator only), or by setting any ``MALLOC_*`` variable of your own, which
-dezero then leaves alone. :func:`report` says what was changed in this process.
+(the allocator only), ``DEZERO_OP_THREADS=1`` (no threads of dezero's own), or
+by setting any ``MALLOC_*`` variable of your own, which dezero then leaves
+alone. :func:`report` says what was changed in this process.
 """
 from __future__ import annotations
 
@@ -21,11 +26,14 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import warnings
+from typing import Optional
 
-__all__ = ["apply", "report", "keep_freed_memory"]
+__all__ = ["apply", "report", "keep_freed_memory", "set_op_threads", "op_threads"]
 
 _changes: dict = {}
 _applied = False
+_op_threads: Optional[int] = 1  # 1 until apply(); None: as many as BLAS uses
 
 
 def keep_freed_memory(trim_threshold: int = 256 * 2**20, mmap_threshold: int = 32 * 2**20) -> bool:
@@ -65,6 +73,36 @@ def keep_freed_memory(trim_threshold: int = 256 * 2**20, mmap_threshold: int = 3
     return applied
 
 
+def set_op_threads(count: Optional[int] = None) -> None:
+    """Choose how many threads dezero's heavy CPU ops split a batch across.
+
+    Parameters
+    ----------
+    count : int or None
+        None (the default on import): as many as the BLAS library is set to use,
+        read at every call, so ``threadpoolctl.threadpool_limits(1)`` or
+        ``OMP_NUM_THREADS=1`` makes dezero single-threaded too. 1: never split.
+
+    Raises
+    ------
+    ValueError
+        If ``count`` is not None or a positive int.
+    """
+    global _op_threads
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+        raise ValueError(f"set_op_threads: count must be None or a positive int, got {count!r}")
+    _op_threads = count
+    if count == 1:
+        _changes.pop("op threads", None)
+    else:
+        _changes["op threads"] = "as many as BLAS uses" if count is None else count
+
+
+def op_threads() -> Optional[int]:
+    """The setting of :func:`set_op_threads`: an int, or None for "as many as BLAS uses"."""
+    return _op_threads
+
+
 def apply() -> dict:
     """Apply dezero's process-wide settings, once per process, unless opted out.
 
@@ -82,6 +120,13 @@ def apply() -> dict:
     own_malloc_settings = any(name.startswith("MALLOC_") for name in os.environ)
     if os.environ.get("DEZERO_KEEP_MEMORY", "1") != "0" and not own_malloc_settings:
         keep_freed_memory()
+    threads = os.environ.get("DEZERO_OP_THREADS", "")
+    if threads.isdigit() and int(threads) >= 1:
+        set_op_threads(int(threads))
+    else:
+        if threads:
+            warnings.warn(f"DEZERO_OP_THREADS={threads!r} is not a positive int: ignored", stacklevel=2)
+        set_op_threads(None)
     return report()
 
 
@@ -92,6 +137,7 @@ def report() -> dict:
     --------
     >>> import dezero
     >>> dezero.tuning.report()                                  # doctest: +SKIP
-    {'malloc M_MMAP_MAX': 0, 'malloc M_MMAP_THRESHOLD': 33554432, 'malloc M_TRIM_THRESHOLD': 268435456}
+    {'malloc M_MMAP_MAX': 0, 'malloc M_MMAP_THRESHOLD': 33554432,
+     'malloc M_TRIM_THRESHOLD': 268435456, 'op threads': 'as many as BLAS uses'}
     """
     return dict(_changes)

@@ -1,0 +1,183 @@
+"""Running an op's work on a batch in slices, one slice per CPU core.
+
+NumPy runs every copy and every elementwise loop on one core; only matrix
+products use more (BLAS has its own threads). So in a CNN step the im2col
+copies, the col2im sums and the pooling loops leave the other cores idle.
+:func:`for_each_slice` cuts the batch axis into one slice per thread and runs
+``work(start, stop)`` on all slices at the same time: the calling thread takes
+the first slice, a small pool of worker threads the others. NumPy releases the
+GIL inside copies, ufunc loops and matrix products on large arrays, so the
+slices really do run side by side.
+
+While slices run, the BLAS library is held to one thread, so that each slice's
+matrix product runs on its own core instead of every slice asking BLAS for all
+of them. (This also keeps OpenBLAS's own worker threads asleep: after any
+multi-threaded product they spin for about a tenth of a second, taking the
+core a slice would run on.)
+
+How many threads: :func:`dezero.tuning.set_op_threads`; by default as many as
+the BLAS library is set to use (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``
+or ``threadpoolctl.threadpool_limits`` change it), read at every call. Holding
+BLAS to one thread needs ``threadpoolctl``; without it everything runs in one
+slice, as it would with one thread. Only NumPy arrays are ever split: on the
+GPU one kernel already uses the whole device.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from typing import Callable, List, Optional, TypeVar
+
+import numpy as np
+
+from dezero import tuning
+
+__all__ = ["for_each_slice", "slice_count", "blas_threads"]
+
+T = TypeVar("T")
+
+# Handing a slice to another thread and waiting for it costs about 20 us: less
+# work per slice than this many array elements (about that long to copy) stays
+# on the calling thread.
+MIN_SLICE_ELEMENTS = 1 << 16
+
+_marks = threading.local()  # .inside: this thread is running a slice right now
+
+
+def for_each_slice(work: Callable[[int, int], T], batch: int, elements: int, xp=np) -> List[T]:
+    """Run ``work(start, stop)`` over slices covering ``range(batch)``, in parallel
+    when the work is large enough to pay for the threads.
+
+    Parameters
+    ----------
+    work : callable
+        ``work(start, stop)`` handles samples ``start:stop`` of the batch. The
+        slices must be independent: each one writes only its own part of any
+        shared output array.
+    batch : int
+        The length of the batch axis.
+    elements : int
+        About how many array elements the whole work touches; small work is
+        not worth a thread.
+    xp : module
+        The array module of the work's arrays: only NumPy work is ever split.
+
+    Returns
+    -------
+    list
+        What ``work`` returned for each slice, in batch order (one element when
+        the work ran in one piece).
+    """
+    count = slice_count(batch, elements) if xp is np else 1
+    if count <= 1:
+        return [work(0, batch)]
+    with _blas_held_to_one_thread() as held:
+        if not held:  # another Python thread controls BLAS's thread count
+            return [work(0, batch)]
+        bounds = [batch * i // count for i in range(count + 1)]
+        pool = _pool(count - 1)
+        others = [pool.submit(_run_slice, work, bounds[i], bounds[i + 1]) for i in range(1, count)]
+        try:
+            first = _run_slice(work, bounds[0], bounds[1])
+        finally:
+            # Whatever happened here, the other slices may still be writing into
+            # the caller's arrays: wait for them before returning or raising.
+            wait_for(others)
+        return [first] + [future.result() for future in others]
+
+
+def slice_count(batch: int, elements: int) -> int:
+    """How many slices :func:`for_each_slice` would cut this work into (1: no split)."""
+    if getattr(_marks, "inside", False):
+        return 1  # a slice never splits again: its thread is already one of the cores
+    threads = tuning.op_threads()
+    if threads is None:
+        threads = blas_threads()
+    return max(1, min(threads, batch, elements // MIN_SLICE_ELEMENTS))
+
+
+def _run_slice(work: Callable[[int, int], T], start: int, stop: int) -> T:
+    _marks.inside = True
+    try:
+        return work(start, stop)
+    finally:
+        _marks.inside = False
+
+
+# =============================================================================
+# The worker threads
+# =============================================================================
+_executor: Optional[ThreadPoolExecutor] = None
+_executor_pid = -1
+_executor_lock = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The shared pool with at least ``workers`` threads, made anew in a forked
+    child (a fork copies the pool object but not its threads)."""
+    global _executor, _executor_pid
+    with _executor_lock:
+        if _executor is None or _executor_pid != os.getpid() or _executor._max_workers < workers:
+            if _executor is not None and _executor_pid == os.getpid():
+                _executor.shutdown(wait=False)
+            _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dezero-slice")
+            _executor_pid = os.getpid()
+        return _executor
+
+
+# =============================================================================
+# BLAS's own thread count
+# =============================================================================
+_blas_libraries: Optional[list] = None  # threadpoolctl controllers, found on first use
+_blas_lock = threading.Lock()
+_blas_holders = 0
+_blas_saved: list = []
+
+
+def _blas_controllers() -> list:
+    global _blas_libraries
+    if _blas_libraries is None:
+        try:
+            import threadpoolctl
+        except ImportError:
+            _blas_libraries = []
+        else:
+            _blas_libraries = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    return _blas_libraries
+
+
+def blas_threads() -> int:
+    """The number of threads NumPy's BLAS library is set to use now; 1 when it
+    cannot be controlled (``threadpoolctl`` is not installed)."""
+    counts = [lib.num_threads for lib in _blas_controllers()]
+    return max([c for c in counts if c] or [1])
+
+
+class _blas_held_to_one_thread:
+    """Context manager: BLAS runs on one thread inside it (the outermost entry
+    sets it, the last exit restores what was there). ``as`` gives False when the
+    limit could not be set, so the caller should not split."""
+
+    def __enter__(self) -> bool:
+        global _blas_holders, _blas_saved
+        with _blas_lock:
+            if _blas_holders == 0:
+                libraries = _blas_controllers()
+                _blas_saved = [(lib, lib.num_threads) for lib in libraries]
+                for lib in libraries:
+                    lib.set_num_threads(1)
+            _blas_holders += 1
+            # threadpoolctl lets only one Python thread change OpenBLAS's count
+            # and ignores the others: check that it took.
+            return bool(_blas_saved) and all(lib.num_threads == 1 for lib, _ in _blas_saved)
+
+    def __exit__(self, *exc) -> None:
+        global _blas_holders
+        with _blas_lock:
+            _blas_holders -= 1
+            if _blas_holders == 0:
+                for lib, threads in _blas_saved:
+                    if threads:
+                        lib.set_num_threads(threads)

@@ -1,0 +1,215 @@
+"""The batch-splitting paths of dezero.parallel give what the one-piece paths give.
+
+Convolution and deconvolution split a batch across threads when it is large
+(see dezero/parallel.py). Here every split is forced on small inputs (three
+slices, so that slices are uneven) and compared with the same op run in one
+piece; the one-piece ops are themselves checked against PyTorch and numerical
+gradients in test_conv.py.
+"""
+import multiprocessing
+import os
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import dezero
+import dezero.functions as F
+from dezero import parallel, tuning
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Turn every op of these tests into three slices on three threads."""
+    before = tuning.op_threads()
+    monkeypatch.setattr(parallel, "MIN_SLICE_ELEMENTS", 1)
+    tuning.set_op_threads(3)
+    slices = []
+    run_slice = parallel._run_slice
+
+    def spy(work, start, stop):
+        slices.append((start, stop, threading.get_ident()))
+        return run_slice(work, start, stop)
+
+    monkeypatch.setattr(parallel, "_run_slice", spy)
+    yield slices
+    tuning.set_op_threads(before)
+
+
+def was_split(slices) -> bool:
+    """Some slice started inside the batch and ran on another thread than the test's."""
+    return any(start > 0 and thread != threading.get_ident() for start, _, thread in slices)
+
+
+def one_piece(fn):
+    before = tuning.op_threads()
+    tuning.set_op_threads(1)
+    try:
+        return fn()
+    finally:
+        tuning.set_op_threads(before)
+
+
+def run_with_grads(fn, *arrays):
+    variables = [dezero.Variable(a) for a in arrays]
+    y = fn(*variables)
+    y.backward(grad=np.random.default_rng(1).standard_normal(y.shape).astype(y.dtype))
+    return [y.data] + [v.grad.data for v in variables]
+
+
+def assert_same(split, whole, dtype):
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(split, whole):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        # Only the filter gradient adds the slices' partial sums in another order.
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride, pad", [(1, 1), (2, 0), ((2, 1), (0, 2))])
+def test_split_conv2d_matches_one_piece_in_value_and_gradients(split_everything, dtype, stride, pad):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3, 9, 8)).astype(dtype)
+    W = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+
+    def conv(x, W, b):
+        return F.conv2d(x, W, b, stride=stride, pad=pad)
+
+    split = run_with_grads(conv, x, W, b)
+    assert was_split(split_everything)
+    assert_same(split, one_piece(lambda: run_with_grads(conv, x, W, b)), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_deconv2d_matches_one_piece_in_value_and_gradients(split_everything, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3, 5, 6)).astype(dtype)
+    W = rng.standard_normal((3, 2, 3, 3)).astype(dtype)
+    b = rng.standard_normal(2).astype(dtype)
+
+    def deconv(x, W, b):
+        return F.deconv2d(x, W, b, stride=2, pad=1)
+
+    split = run_with_grads(deconv, x, W, b)
+    assert was_split(split_everything)
+    assert_same(split, one_piece(lambda: run_with_grads(deconv, x, W, b)), dtype)
+
+
+def test_split_conv2d_second_derivatives_match_one_piece(split_everything):
+    rng = np.random.default_rng(2)
+    x_data = rng.standard_normal((4, 2, 6, 6))
+    W_data = rng.standard_normal((3, 2, 3, 3))
+
+    def double_backward():
+        x, W = dezero.Variable(x_data), dezero.Variable(W_data)
+        y = F.conv2d(x, W, None, stride=1, pad=1)
+        F.sum(y * y).backward(create_graph=True)
+        # The gradient of sum(gW**2) differentiates the filter gradient
+        # (Conv2DGradW), whose windows are then recomputed slice by slice.
+        gW = W.grad
+        x.cleargrad()
+        W.cleargrad()
+        F.sum(gW * gW).backward()
+        return [x.grad.data, W.grad.data]
+
+    split = double_backward()
+    assert was_split(split_everything)
+    assert_same(split, one_piece(double_backward), np.float64)
+
+
+def test_blas_runs_on_one_thread_inside_slices_and_gets_its_count_back(split_everything):
+    before = parallel.blas_threads()
+    inside = parallel.for_each_slice(lambda start, stop: parallel.blas_threads(), 6, 10**6)
+    assert inside == [1, 1, 1]
+    assert parallel.blas_threads() == before
+
+
+def test_a_slice_is_never_split_again(split_everything):
+    def outer(start, stop):
+        return parallel.for_each_slice(lambda a, b: (a, b), 4, 10**6)
+
+    assert parallel.for_each_slice(outer, 6, 10**6) == [[(0, 4)]] * 3
+
+
+def test_an_error_in_one_slice_reaches_the_caller_after_every_slice_is_done(split_everything):
+    finished = []
+
+    def work(start, stop):
+        if start > 0:
+            raise ValueError(f"slice {start}:{stop} failed")
+        finished.append(start)
+
+    with pytest.raises(ValueError, match="slice 2:4 failed"):
+        parallel.for_each_slice(work, 6, 10**6)
+    assert finished == [0]
+
+
+def test_slices_follow_the_blas_thread_count_by_default():
+    before = tuning.op_threads()
+    tuning.set_op_threads(None)
+    try:
+        with threadpoolctl.threadpool_limits(1, user_api="blas"):
+            assert parallel.slice_count(64, 10**8) == 1
+        assert parallel.slice_count(64, 10**8) == min(parallel.blas_threads(), 64)
+        assert parallel.slice_count(64, 10) == 1  # too little work for a second thread
+    finally:
+        tuning.set_op_threads(before)
+
+
+@pytest.mark.parametrize("count", [0, -1, 2.0, True, "2"])
+def test_set_op_threads_refuses_what_is_not_a_positive_int(count):
+    with pytest.raises(ValueError, match="set_op_threads: count must be None or a positive int"):
+        tuning.set_op_threads(count)
+
+
+def _conv_in_child(queue):
+    x = np.ones((6, 2, 5, 5), dtype=np.float32)
+    W = np.ones((3, 2, 3, 3), dtype=np.float32)
+    queue.put(float(F.conv2d(x, W, None, pad=1).data.sum()))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is the start method under test")
+def test_splitting_works_in_a_forked_child(split_everything):
+    F.conv2d(np.ones((6, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32))  # the parent's pool exists
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_conv_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung: it used the parent's pool, whose threads it does not have")
+    assert child.exitcode == 0
+    expected = one_piece(lambda: float(F.conv2d(np.ones((6, 2, 5, 5), np.float32),
+                                                np.ones((3, 2, 3, 3), np.float32), None, pad=1).data.sum()))
+    assert queue.get(timeout=10) == expected
+
+
+def test_op_threads_can_be_set_from_the_environment():
+    import subprocess
+
+    code = "import dezero; print(dezero.tuning.op_threads(), dezero.tuning.report().get('op threads'))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEZERO_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**env, "DEZERO_OP_THREADS": "3"})
+    assert out.stdout.split() == ["3", "3"]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "None as many as BLAS uses"
+
+
+def test_without_threadpoolctl_ops_run_in_one_piece():
+    import subprocess
+
+    code = ("import sys; sys.modules['threadpoolctl'] = None\n"
+            "import numpy as np, dezero, dezero.functions as F\n"
+            "from dezero import parallel\n"
+            "x = np.ones((64, 8, 16, 16), np.float32); W = np.ones((8, 8, 3, 3), np.float32)\n"
+            "y = F.conv2d(x, W, None, pad=1)\n"
+            "print(parallel.slice_count(64, 10**8), float(y.data[0, 0, 5, 5]), float(y.data[0, 0, 0, 0]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "72.0", "32.0"]
