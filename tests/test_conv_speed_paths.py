@@ -1,10 +1,10 @@
 """The batch-splitting paths of dezero.parallel give what the one-piece paths give.
 
-Convolution and deconvolution split a batch across threads when it is large
-(see dezero/parallel.py). Here every split is forced on small inputs (three
-slices, so that slices are uneven) and compared with the same op run in one
-piece; the one-piece ops are themselves checked against PyTorch and numerical
-gradients in test_conv.py.
+Convolution, deconvolution and max pooling split a batch across threads when
+it is large (see dezero/parallel.py). Here every split is forced on small
+inputs (three slices, so that slices are uneven) and compared with the same op
+run in one piece; the one-piece ops are themselves checked against PyTorch and
+numerical gradients in test_conv.py and test_pooling.py.
 """
 import multiprocessing
 import os
@@ -119,6 +119,35 @@ def test_split_conv2d_second_derivatives_match_one_piece(split_everything):
     split = double_backward()
     assert was_split(split_everything)
     assert_same(split, one_piece(double_backward), np.float64)
+
+
+@pytest.mark.parametrize("kernel, stride, pad", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
+def test_split_max_pooling_matches_one_piece_in_value_and_gradients(split_everything, kernel, stride, pad):
+    rng = np.random.default_rng(0)
+    # Rounded values make ties, which must go to the same element in every slice.
+    x = np.round(rng.standard_normal((5, 3, 7, 8)), 1).astype(np.float32)
+
+    def pool(x):
+        return F.pooling(x, kernel, stride, pad)
+
+    split = run_with_grads(pool, x)
+    assert was_split(split_everything)
+    assert_same(split, one_piece(lambda: run_with_grads(pool, x)), np.float32)
+
+
+def test_split_max_pooling_routes_an_infinite_gradient_like_one_piece(split_everything):
+    x = np.random.default_rng(0).standard_normal((4, 2, 6, 6)).astype(np.float32)
+    gy = np.ones((4, 2, 3, 3), dtype=np.float32)
+    gy[1, 0, 0, 0] = np.inf
+
+    def grad():
+        v = dezero.Variable(x)
+        F.pooling(v, 2, 2).backward(grad=gy)
+        return v.grad.data
+
+    split = grad()
+    assert np.isinf(split).sum() == 1 and not np.isnan(split).any()
+    np.testing.assert_array_equal(split, one_piece(grad))
 
 
 def test_blas_runs_on_one_thread_inside_slices_and_gets_its_count_back(split_everything):
