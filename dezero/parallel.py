@@ -34,7 +34,7 @@ import numpy as np
 
 from dezero import tuning
 
-__all__ = ["for_each_slice", "slice_count", "blas_threads"]
+__all__ = ["for_each_slice", "matmul", "slice_count", "blas_threads"]
 
 T = TypeVar("T")
 
@@ -42,6 +42,10 @@ T = TypeVar("T")
 # work per slice than this many array elements (about that long to copy) stays
 # on the calling thread.
 MIN_SLICE_ELEMENTS = 1 << 16
+
+# BLAS libraries run products of fewer multiply-adds than this on one thread
+# anyway (OpenBLAS: 65536 * 4), so there is no thread count to hold down.
+BLAS_SERIAL_PRODUCT = 1 << 18
 
 _marks = threading.local()  # .inside: this thread is running a slice right now
 
@@ -86,6 +90,45 @@ def for_each_slice(work: Callable[[int, int], T], batch: int, elements: int, xp=
             # the caller's arrays: wait for them before returning or raising.
             wait_for(others)
         return [first] + [future.result() for future in others]
+
+
+def matmul(a, b):
+    """``a @ b`` for two 2-D NumPy arrays, the result's longer side cut into one
+    slice per thread (each thread packs only its share of the larger operand).
+
+    BLAS stays on one thread throughout, also when the product is too small to
+    split: waking BLAS's own threads costs more than they save on it, and they
+    would then spin for a while on the core the next split needs. Anything else
+    (CuPy arrays, stacks of matrices) is plain ``a @ b``.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Shapes (M, K) and (K, N).
+
+    Returns
+    -------
+    numpy.ndarray
+        The (M, N) product, as ``a @ b`` computes it.
+    """
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim != 2 or b.ndim != 2:
+        return a @ b
+    (m, k), n = a.shape, b.shape[1]
+    if m * n * k < BLAS_SERIAL_PRODUCT:
+        return a @ b
+    out = np.empty((m, n), dtype=np.result_type(a.dtype, b.dtype))
+    # A core does some 32 multiply-adds in the time it copies one element.
+    elements = m * n * k // 32 + m * n
+    with _blas_held_to_one_thread():
+        if m >= n:
+            def rows(start: int, stop: int) -> None:
+                np.matmul(a[start:stop], b, out=out[start:stop])
+            for_each_slice(rows, m, elements)
+        else:
+            def columns(start: int, stop: int) -> None:
+                np.matmul(a, b[:, start:stop], out=out[:, start:stop])
+            for_each_slice(columns, n, elements)
+    return out
 
 
 def slice_count(batch: int, elements: int) -> int:

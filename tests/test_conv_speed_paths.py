@@ -1,10 +1,10 @@
 """The batch-splitting paths of dezero.parallel give what the one-piece paths give.
 
-Convolution, deconvolution and max pooling split a batch across threads when
-it is large (see dezero/parallel.py). Here every split is forced on small
-inputs (three slices, so that slices are uneven) and compared with the same op
-run in one piece; the one-piece ops are themselves checked against PyTorch and
-numerical gradients in test_conv.py and test_pooling.py.
+Convolution, deconvolution, max pooling and matrix products split a batch
+across threads when it is large (see dezero/parallel.py). Here every split is
+forced on small inputs (three slices, so that slices are uneven) and compared
+with the same op run in one piece; the one-piece ops are themselves checked
+against PyTorch and numerical gradients in test_conv.py and test_pooling.py.
 """
 import multiprocessing
 import os
@@ -26,6 +26,7 @@ def split_everything(monkeypatch):
     """Turn every op of these tests into three slices on three threads."""
     before = tuning.op_threads()
     monkeypatch.setattr(parallel, "MIN_SLICE_ELEMENTS", 1)
+    monkeypatch.setattr(parallel, "BLAS_SERIAL_PRODUCT", 1)
     tuning.set_op_threads(3)
     slices = []
     run_slice = parallel._run_slice
@@ -148,6 +149,30 @@ def test_split_max_pooling_routes_an_infinite_gradient_like_one_piece(split_ever
     split = grad()
     assert np.isinf(split).sum() == 1 and not np.isnan(split).any()
     np.testing.assert_array_equal(split, one_piece(grad))
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [((7, 5), (5, 3)), ((3, 5), (5, 7))], ids=["rows", "columns"])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_split_matmul_equals_the_plain_product(split_everything, shape_a, shape_b, transposed):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape_a).astype(np.float32)
+    b = rng.standard_normal(shape_b).astype(np.float32)
+    if transposed:  # non-contiguous operands
+        a, b = np.asfortranarray(a), b.T.copy().T
+    out = parallel.matmul(a, b)
+    assert was_split(split_everything)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, a @ b, rtol=1e-6)
+
+
+def test_split_linear_layer_matches_one_piece(split_everything):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    W = rng.standard_normal((4, 5)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    split = run_with_grads(F.linear, x, W, b)
+    assert was_split(split_everything)
+    assert_same(split, one_piece(lambda: run_with_grads(F.linear, x, W, b)), np.float32)
 
 
 def test_blas_runs_on_one_thread_inside_slices_and_gets_its_count_back(split_everything):
