@@ -1,17 +1,20 @@
 """Run every CPU benchmark and print one summary table, with each ratio beside
 its target, in Markdown ready to paste into README's Performance section.
 
-    python benchmarks/run_all.py [--quick] [--repeat N] [--threads N]
+    python benchmarks/run_all.py [--quick] [--repeat N] [--threads N] [--chainer-python PATH]
 
 Every workload's own script prints its details first (mlp.py, cnn.py, conv.py,
 overhead.py, memory.py; see each one's --help). ``--repeat`` is passed on to
 the timing scripts; ``--quick`` makes a smoke run whose figures mean nothing.
+With ``--chainer-python`` (or DEZERO_CHAINER_PYTHON) naming the Python of a
+venv that has Chainer, chainer_compare.py runs there too (see its docstring).
 """
 from __future__ import annotations
 
 import inspect
 import os
 import platform
+import subprocess
 import sys
 from typing import Dict, NamedTuple, Optional
 
@@ -103,8 +106,18 @@ def _ratio(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+def run_chainer(python: str, quick: bool) -> None:
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chainer_compare.py")
+    command = [python, script] + (["--quick"] if quick else [])
+    print(f"$ {' '.join(command)}", flush=True)
+    subprocess.run(command, check=False)
+
+
 def main(argv=None) -> dict:
-    args = _common.parser(__doc__, repeat=9).parse_args(argv)
+    p = _common.parser(__doc__, repeat=9)
+    p.add_argument("--chainer-python", default=os.environ.get("DEZERO_CHAINER_PYTHON"), metavar="PATH",
+                   help="the Python of a venv with Chainer 7 (NumPy 1.x): run chainer_compare.py there too")
+    args = p.parse_args(argv)
     import numpy as np
 
     threads = _common.set_threads(args.threads)
@@ -118,6 +131,10 @@ def main(argv=None) -> dict:
     for module in BENCHMARKS:
         results.update(run_benchmark(module, passed_on))
         print(flush=True)
+    if args.chainer_python:
+        run_chainer(args.chainer_python, args.quick)
+    else:
+        print("chainer: not compared (give --chainer-python; see benchmarks/chainer_compare.py)")
     print()
     print(f"summary (medians; one run of `python benchmarks/run_all.py`; {machine})\n")
     print(markdown_table(results))

@@ -18,7 +18,7 @@ import cnn  # noqa: E402
 import mlp  # noqa: E402
 import run_all  # noqa: E402
 
-SCRIPTS = ["run_all", "mlp", "cnn", "conv", "memory", "gpu"]
+SCRIPTS = ["run_all", "mlp", "cnn", "conv", "memory", "gpu", "chainer_compare"]
 
 
 def _losses(step, steps: int = 4) -> list:
@@ -130,6 +130,19 @@ def test_gpu_script_says_when_there_is_no_gpu():
         pytest.skip("a GPU is present: the script would run the real benchmark")
     out = subprocess.run([sys.executable, str(BENCH / "gpu.py")], capture_output=True, text=True, check=True)
     assert "no GPU" in out.stdout
+
+
+def test_chainer_comparison_says_why_it_is_skipped():
+    try:
+        import chainer  # noqa: F401
+    except Exception:
+        pass
+    else:
+        pytest.skip("Chainer is importable here: the script would run the real comparison")
+    out = subprocess.run([sys.executable, str(BENCH / "chainer_compare.py"), "--quick"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("chainer: skipped, Chainer cannot be imported here")
 
 
 def test_overhead_chain_gives_the_right_gradient():
