@@ -137,7 +137,7 @@ def slice_count(batch: int, elements: int) -> int:
         return 1  # a slice never splits again: its thread is already one of the cores
     threads = tuning.op_threads()
     if threads is None:
-        threads = blas_threads()
+        threads = _blas_threads_outside_our_hold()
     return max(1, min(threads, batch, elements // MIN_SLICE_ELEMENTS))
 
 
@@ -196,6 +196,15 @@ def blas_threads() -> int:
     cannot be controlled (``threadpoolctl`` is not installed)."""
     counts = [lib.num_threads for lib in _blas_controllers()]
     return max([c for c in counts if c] or [1])
+
+
+def _blas_threads_outside_our_hold() -> int:
+    """BLAS's thread count as the user set it: while dezero holds BLAS to one
+    thread (matmul does around its slices), the count it will get back."""
+    with _blas_lock:
+        if _blas_holders:
+            return max([threads for _, threads in _blas_saved if threads] or [1])
+    return blas_threads()
 
 
 class _blas_held_to_one_thread:

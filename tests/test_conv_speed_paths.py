@@ -267,3 +267,21 @@ def test_without_threadpoolctl_ops_run_in_one_piece():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "72.0", "32.0"]
+
+
+def test_matmul_splits_when_the_thread_count_follows_blas(monkeypatch):
+    # matmul holds BLAS to one thread around its slices: the count of slices
+    # must come from what BLAS had before, not from that one thread.
+    before = tuning.op_threads()
+    tuning.set_op_threads(None)
+    starts = []
+    run_slice = parallel._run_slice
+    monkeypatch.setattr(parallel, "_run_slice", lambda work, start, stop: starts.append(start) or
+                        run_slice(work, start, stop))
+    try:
+        with threadpoolctl.threadpool_limits(2, user_api="blas"):
+            a, b = np.ones((100, 784), np.float32), np.ones((784, 1000), np.float32)
+            np.testing.assert_array_equal(parallel.matmul(a, b), np.full((100, 1000), 784.0, np.float32))
+    finally:
+        tuning.set_op_threads(before)
+    assert sorted(starts) == [0, 500]
