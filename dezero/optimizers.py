@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from dezero import serialization
+from dezero import parallel, serialization
 from dezero.backend import as_cupy, as_numpy, get_array_module
 from dezero.core import Parameter, Variable
 
@@ -112,7 +112,7 @@ class SGD(Optimizer):
         self.lr = lr
 
     def update_one(self, param):
-        param.data -= float(self.lr) * param.grad.data
+        parallel.add_scaled(param.data, -float(self.lr), param.grad.data)
 
 
 class MomentumSGD(Optimizer):
@@ -129,7 +129,7 @@ class MomentumSGD(Optimizer):
     def update_one(self, param):
         v = self._state(param)["v"]
         v *= float(self.momentum)
-        v -= float(self.lr) * param.grad.data
+        parallel.add_scaled(v, -float(self.lr), param.grad.data)
         param.data += v
 
 

@@ -285,3 +285,34 @@ def test_matmul_splits_when_the_thread_count_follows_blas(monkeypatch):
     finally:
         tuning.set_op_threads(before)
     assert sorted(starts) == [0, 500]
+
+
+@pytest.mark.parametrize("dtypes", [(np.float32, np.float32), (np.float64, np.float32), (np.float32, np.float64)])
+def test_blockwise_scaled_add_equals_the_plain_update_to_the_bit(split_everything, dtypes):
+    rng = np.random.default_rng(0)
+    size = 3 * parallel._BLOCK + 123  # blocks that do not divide the slices evenly
+    target = rng.standard_normal((size // 3, 3)).astype(dtypes[0])
+    delta = rng.standard_normal((size // 3, 3)).astype(dtypes[1])
+    expected = target.copy()
+    expected -= 0.01 * delta
+    parallel.add_scaled(target, -0.01, delta)
+    assert was_split(split_everything)
+    assert target.dtype == dtypes[0]
+    np.testing.assert_array_equal(target, expected)
+
+
+def test_sgd_and_momentum_updates_of_a_large_parameter_match_the_plain_formula(split_everything):
+    from dezero.optimizers import SGD, MomentumSGD
+
+    rng = np.random.default_rng(0)
+    W0 = rng.standard_normal((300, 500)).astype(np.float32)
+    g = rng.standard_normal((300, 500)).astype(np.float32)
+    for optimizer, expected in ((SGD(lr=0.1), W0 - np.float32(0.1) * g),
+                                (MomentumSGD(lr=0.1, momentum=0.9), W0 + (-np.float32(0.1) * g))):
+        model = dezero.Layer()
+        model.W = dezero.Parameter(W0.copy())
+        model.W.grad = dezero.Variable(g.copy())
+        optimizer.setup(model).update()
+        assert model.W.data.dtype == np.float32
+        np.testing.assert_array_equal(model.W.data, expected)
+        np.testing.assert_array_equal(model.W.grad.data, g)  # the gradient is left alone
