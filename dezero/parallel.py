@@ -34,7 +34,7 @@ import numpy as np
 
 from dezero import tuning
 
-__all__ = ["for_each_slice", "matmul", "slice_count", "blas_threads"]
+__all__ = ["for_each_slice", "matmul", "elementwise", "add_scaled", "slice_count", "blas_threads"]
 
 T = TypeVar("T")
 
@@ -128,6 +128,40 @@ def matmul(a, b):
             def columns(start: int, stop: int) -> None:
                 np.matmul(a, b[:, start:stop], out=out[:, start:stop])
             for_each_slice(columns, n, elements)
+    return out
+
+
+def elementwise(fn: Callable, out, *arrays):
+    """``fn(*arrays, out=out)`` for an elementwise ``fn``, cut into one slice per
+    thread when the arrays are large NumPy arrays of one shape, laid out in C
+    order; in one call otherwise.
+
+    Parameters
+    ----------
+    fn : callable
+        Elementwise: ``fn(*parts, out=part_of_out)`` on matching parts of the
+        arrays fills that part of ``out`` (a ufunc, or a function of ufuncs).
+    out : array
+        Where the result goes.
+    *arrays : array
+        The inputs.
+
+    Returns
+    -------
+    array
+        ``out``.
+    """
+    flat = all(type(a) is np.ndarray and a.shape == out.shape and a.flags.c_contiguous for a in (out,) + arrays)
+    if not flat or out.size < 2 * MIN_SLICE_ELEMENTS:
+        fn(*arrays, out=out)
+        return out
+    flat_arrays = [a.reshape(-1) for a in arrays]
+    flat_out = out.reshape(-1)
+
+    def part(start: int, stop: int) -> None:
+        fn(*[a[start:stop] for a in flat_arrays], out=flat_out[start:stop])
+
+    for_each_slice(part, out.size, out.size * (1 + len(arrays)))
     return out
 
 

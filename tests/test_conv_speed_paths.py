@@ -316,3 +316,31 @@ def test_sgd_and_momentum_updates_of_a_large_parameter_match_the_plain_formula(s
         assert model.W.data.dtype == np.float32
         np.testing.assert_array_equal(model.W.data, expected)
         np.testing.assert_array_equal(model.W.grad.data, g)  # the gradient is left alone
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_relu_matches_one_piece_in_value_and_first_and_second_gradients(split_everything, dtype):
+    x_data = np.random.default_rng(0).standard_normal((5, 3, 4, 4)).astype(dtype)
+    x_data[0, 0, 0, :2] = 0.0  # the gradient at 0 is 0
+
+    def relu_grads():
+        x = dezero.Variable(x_data)
+        y = F.relu(x)
+        F.sum(y * y * x).backward(create_graph=True)  # 3 x^2 where x > 0
+        gx = x.grad
+        x.cleargrad()
+        F.sum(gx * gx).backward()
+        return [y.data, gx.data, x.grad.data]
+
+    split = relu_grads()
+    assert was_split(split_everything)
+    positive = x_data > 0
+    np.testing.assert_allclose(split[1], np.where(positive, 3 * x_data ** 2, 0), rtol=1e-5)
+    assert_same(split, one_piece(relu_grads), dtype)
+
+
+def test_elementwise_keeps_non_contiguous_arrays_in_one_piece(split_everything):
+    x = np.arange(24.0).reshape(4, 6).T  # a transposed view
+    out = parallel.elementwise(lambda x, out: np.negative(x, out=out), np.empty_like(x), x)
+    np.testing.assert_array_equal(out, -x)
+    assert not was_split(split_everything)
