@@ -122,6 +122,29 @@ def test_split_conv2d_second_derivatives_match_one_piece(split_everything):
     assert_same(split, one_piece(double_backward), np.float64)
 
 
+def test_split_bias_gradient_matches_one_piece_and_differentiates_again(split_everything):
+    rng = np.random.default_rng(3)
+    x_data, W_data = rng.standard_normal((5, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
+    b_data = rng.standard_normal(3)
+
+    def bias_grads():
+        b = dezero.Variable(b_data)
+        y = F.conv2d(x_data, W_data, b, pad=1)
+        F.sum(y * y).backward(create_graph=True)
+        gb = b.grad  # 2 * y summed over (n, y, x): depends on b again
+        b.cleargrad()
+        F.sum(gb * gb).backward()
+        return [gb.data, b.grad.data]
+
+    split = bias_grads()
+    assert was_split(split_everything)
+    y = F.conv2d(x_data, W_data, b_data, pad=1).data
+    np.testing.assert_allclose(split[0], (2 * y).sum(axis=(0, 2, 3)), rtol=1e-12)
+    # d/db of sum_c (sum 2y)^2 = 2 * gb_c * (2 * number of positions)
+    np.testing.assert_allclose(split[1], 2 * split[0] * 2 * y[:, 0].size, rtol=1e-12)
+    assert_same(split, one_piece(bias_grads), np.float64)
+
+
 @pytest.mark.parametrize("kernel, stride, pad", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
 def test_split_max_pooling_matches_one_piece_in_value_and_gradients(split_everything, kernel, stride, pad):
     rng = np.random.default_rng(0)

@@ -21,7 +21,7 @@ from dezero import parallel
 from dezero.functions import shapes
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable, as_variable
-from dezero.functions.array import reshape, transpose
+from dezero.functions.array import broadcast_to, reshape, transpose
 from dezero.functions.connection import linear
 
 __all__ = ["im2col", "col2im", "conv2d", "deconv2d", "conv2d_simple"]
@@ -272,7 +272,7 @@ class Conv2D(Function):
         gx = deconv2d(gy, W, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
         gW = Conv2DGradW(W.shape[2:], self.stride, self.pad, self.col)(x, gy) if W.requires_grad else None
         self.col = None
-        gb = gy.sum(axis=(0, 2, 3)) if b.data is not None and b.requires_grad else None
+        gb = _BiasGrad()(gy) if b.data is not None and b.requires_grad else None
         return gx, gW, gb
 
 
@@ -355,6 +355,25 @@ class Conv2DGradW(Function):
         return gx, ggy
 
 
+class _BiasGrad(Function):
+    """The bias gradient of a convolution: gy (N, C, H, W) summed over all but
+    the channel axis, the batch's slices summed side by side. Its backward
+    spreads each channel's value over the shape of gy again."""
+
+    def forward(self, gy):
+        xp = get_array_module(gy)
+        self.shape = gy.shape
+        sums = parallel.for_each_slice(lambda start, stop: gy[start:stop].sum(axis=(0, 2, 3)), gy.shape[0],
+                                       gy.size, xp)
+        total = sums[0]
+        for other in sums[1:]:
+            total += other
+        return total
+
+    def backward(self, ggb):
+        return broadcast_to(reshape(ggb, (1, -1, 1, 1)), self.shape)
+
+
 def _check_bias(op: str, b, n_out: int, W_shape: tuple):
     if b is None:
         return Variable(None)
@@ -433,7 +452,7 @@ class Deconv2D(Function):
         # deconv2d(x, W) is conv2d's input gradient for an input gy, so W's
         # gradient is conv2d's filter gradient with gy as the input.
         gW = Conv2DGradW(W.shape[2:], self.stride, self.pad)(gy, x) if W.requires_grad else None
-        gb = gy.sum(axis=(0, 2, 3)) if b.data is not None and b.requires_grad else None
+        gb = _BiasGrad()(gy) if b.data is not None and b.requires_grad else None
         return gx, gW, gb
 
 
