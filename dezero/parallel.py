@@ -294,10 +294,11 @@ class _blas_held_to_one_thread:
                 libraries = _blas_controllers()
                 _blas_saved = [(lib, lib.num_threads) for lib in libraries]
                 for lib in libraries:
-                    lib.set_num_threads(1)
+                    _set_threads(lib, 1)
             _blas_holders += 1
-            # threadpoolctl lets only one Python thread change OpenBLAS's count
-            # and ignores the others: check that it took.
+            # threadpoolctl ignores the other Python threads while one of them
+            # holds OpenBLAS's count (a threadpool_limits block of the user's,
+            # say): check that it took.
             return bool(_blas_saved) and all(lib.num_threads == 1 for lib, _ in _blas_saved)
 
     def __exit__(self, *exc) -> None:
@@ -307,4 +308,14 @@ class _blas_held_to_one_thread:
             if _blas_holders == 0:
                 for lib, threads in _blas_saved:
                     if threads:
-                        lib.set_num_threads(threads)
+                        _set_threads(lib, threads)
+
+
+def _set_threads(lib, count: int) -> None:
+    lib.set_num_threads(count)
+    # threadpoolctl makes the first Python thread that sets OpenBLAS's count its
+    # only controller from then on; give control back, or a later split (or the
+    # user's own threadpool_limits) from another thread would be ignored.
+    clear = getattr(lib, "clear_controlling_thread", None)
+    if clear is not None:
+        clear()

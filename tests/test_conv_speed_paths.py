@@ -367,3 +367,29 @@ def test_elementwise_keeps_non_contiguous_arrays_in_one_piece(split_everything):
     out = parallel.elementwise(lambda x, out: np.negative(x, out=out), np.empty_like(x), x)
     np.testing.assert_array_equal(out, -x)
     assert not was_split(split_everything)
+
+
+def test_splits_hold_blas_from_any_thread_and_give_its_count_back(split_everything):
+    # threadpoolctl lets one Python thread control OpenBLAS's thread count; a
+    # split in one thread must not lock the splits of another out of it.
+    for lib in parallel._blas_controllers():  # whichever thread sets a count first takes control
+        if hasattr(lib, "clear_controlling_thread"):
+            lib.clear_controlling_thread(force=True)
+    first_done, finish = threading.Event(), threading.Event()
+
+    def first_thread():
+        parallel.for_each_slice(lambda start, stop: None, 6, 10**6)
+        first_done.set()
+        finish.wait(timeout=30)
+
+    other = threading.Thread(target=first_thread)
+    other.start()
+    try:
+        assert first_done.wait(timeout=30)
+        before = parallel.blas_threads()
+        inside = parallel.for_each_slice(lambda start, stop: parallel.blas_threads(), 6, 10**6)
+        assert inside == [1, 1, 1]
+        assert parallel.blas_threads() == before
+    finally:
+        finish.set()
+        other.join(timeout=30)
