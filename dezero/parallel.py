@@ -114,8 +114,8 @@ def matmul(a, b):
     if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim != 2 or b.ndim != 2:
         return a @ b
     (m, k), n = a.shape, b.shape[1]
-    if m * n * k < BLAS_SERIAL_PRODUCT:
-        return a @ b
+    if m * n * k < BLAS_SERIAL_PRODUCT or tuning.op_threads() == 1:
+        return a @ b  # with one op thread (DEZERO_TUNING=0 too), BLAS is left to itself
     out = np.empty((m, n), dtype=np.result_type(a.dtype, b.dtype))
     # A core does some 32 multiply-adds in the time it copies one element.
     elements = m * n * k // 32 + m * n

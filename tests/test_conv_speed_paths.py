@@ -393,3 +393,17 @@ def test_splits_hold_blas_from_any_thread_and_give_its_count_back(split_everythi
     finally:
         finish.set()
         other.join(timeout=30)
+
+
+def test_with_one_op_thread_matmul_leaves_blas_alone(monkeypatch):
+    entered = []
+    hold = parallel._blas_held_to_one_thread
+    monkeypatch.setattr(parallel, "_blas_held_to_one_thread", lambda: entered.append(1) or hold())
+    before = tuning.op_threads()
+    tuning.set_op_threads(1)
+    try:
+        a = np.ones((200, 300), np.float32)
+        np.testing.assert_array_equal(parallel.matmul(a, a.T), np.full((200, 200), 300.0, np.float32))
+    finally:
+        tuning.set_op_threads(before)
+    assert entered == []
