@@ -55,15 +55,20 @@ WORKLOADS: Dict[str, Workload] = {
 
 
 def run_benchmark(module, argv: list) -> dict:
-    """``module.main``'s results as {workload key: {contender: value}}."""
+    """``module.main``'s results as {workload key: {contender: value}}; empty
+    for a script whose results are not rows of the table (it has printed them)."""
     takes_argv = bool(inspect.signature(module.main).parameters)
     result = module.main(argv) if takes_argv else module.main()
     if not result:
         return {}
+    if not isinstance(result, dict):
+        return {}  # a script that only prints
     if all(isinstance(value, dict) for value in result.values()):
         return result
-    # The older form {contender: seconds per op} (overhead.py).
-    return {module.__name__: {name: seconds * 1e6 for name, seconds in result.items()}}
+    if all(isinstance(value, float) for value in result.values()):
+        # The older form {contender: seconds per op} (overhead.py).
+        return {module.__name__: {name: seconds * 1e6 for name, seconds in result.items()}}
+    return {}
 
 
 def markdown_table(results: dict) -> str:

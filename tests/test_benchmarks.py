@@ -107,6 +107,21 @@ def test_run_all_table_judges_each_ratio_against_its_target():
     assert run_all.WORKLOADS["conv2d"].label not in rows  # not measured, no row
 
 
+def test_run_all_takes_rows_from_every_kind_of_script():
+    class Script:
+        def __init__(self, name, result, takes_argv=True):
+            self.__name__ = name
+            self.main = (lambda argv: result) if takes_argv else (lambda: result)
+
+    rows = {"cnn": {"dezero": 20.0, "torch": 19.0}}
+    assert run_all.run_benchmark(Script("cnn", rows), ["--quick"]) == rows
+    # overhead.py's form: {contender: seconds per op}, main() without arguments
+    assert run_all.run_benchmark(Script("overhead", {"dezero": 1e-5}, takes_argv=False), []) == {
+        "overhead": {"dezero": pytest.approx(10.0)}}
+    assert run_all.run_benchmark(Script("scaling", {"sizes": [1, 2]}), []) == {}
+    assert run_all.run_benchmark(Script("printer", None), []) == {}
+
+
 @pytest.mark.slow
 def test_run_all_quick_prints_the_whole_table(monkeypatch, capsys):
     pytest.importorskip("torch")
