@@ -8,7 +8,9 @@ training step, and a 58 MB copy into a fresh array took twice as long as into
 a reused one. dezero therefore asks malloc to serve every block from its heap
 and to keep freed memory for reuse (``M_MMAP_MAX`` 0, ``M_MMAP_THRESHOLD``
 32 MiB, ``M_TRIM_THRESHOLD`` 256 MiB). The cost: resident memory stays near
-its peak instead of shrinking between steps.
+its peak instead of shrinking between steps, and a large array freed below
+others on the heap (a data set loaded and dropped) stays resident until it is
+reused; a process that must give memory back sets ``DEZERO_KEEP_MEMORY=0``.
 
 Threads. dezero's heavy CPU ops split each batch across as many threads as the
 BLAS library uses, holding BLAS to one thread while they do (see
