@@ -207,7 +207,21 @@ def add_scaled(target, scale: float, delta) -> None:
 
 
 def slice_count(batch: int, elements: int) -> int:
-    """How many slices :func:`for_each_slice` would cut this work into (1: no split)."""
+    """How many slices :func:`for_each_slice` would cut this work into.
+
+    Parameters
+    ----------
+    batch : int
+        The length of the batch axis.
+    elements : int
+        About how many array elements the whole work touches.
+
+    Returns
+    -------
+    int
+        1 when the work would run in one piece: one op thread, a batch of one,
+        too little work, or a call from inside a slice.
+    """
     if getattr(_marks, "inside", False):
         return 1  # a slice never splits again: its thread is already one of the cores
     threads = tuning.op_threads()
@@ -267,8 +281,14 @@ def _blas_controllers() -> list:
 
 
 def blas_threads() -> int:
-    """The number of threads NumPy's BLAS library is set to use now; 1 when it
-    cannot be controlled (``threadpoolctl`` is not installed)."""
+    """The number of threads NumPy's BLAS library is set to use now.
+
+    Returns
+    -------
+    int
+        The largest count among the BLAS libraries loaded; 1 when it cannot be
+        controlled (``threadpoolctl`` is not installed).
+    """
     counts = [lib.num_threads for lib in _blas_controllers()]
     return max([c for c in counts if c] or [1])
 

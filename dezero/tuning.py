@@ -101,7 +101,13 @@ def set_op_threads(count: Optional[int] = None) -> None:
 
 
 def op_threads() -> Optional[int]:
-    """The setting of :func:`set_op_threads`: an int, or None for "as many as BLAS uses"."""
+    """The setting of :func:`set_op_threads`.
+
+    Returns
+    -------
+    int or None
+        The thread count, or None for "as many as BLAS uses".
+    """
     return _op_threads
 
 
