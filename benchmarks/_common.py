@@ -81,6 +81,31 @@ def blas_threads() -> int:
     return os.cpu_count() or 1
 
 
+def blas_description() -> str:
+    """``OpenBLAS 0.3.31, Haswell kernels``, plus a warning when the CPU could run
+    wider kernels than the ones OpenBLAS picked (OpenBLAS falls back to its
+    Haswell kernels on CPUs newer than it knows, AVX-512 ones included)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS unknown (threadpoolctl not installed)"
+    blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    if not blas:
+        return "BLAS unknown"
+    info = blas[0]
+    text = f"{info.get('internal_api')} {info.get('version')}, {info.get('architecture')} kernels"
+    if info.get("internal_api") == "openblas" and info.get("architecture") in ("Haswell", "Zen", "Sandybridge"):
+        try:
+            with open("/proc/cpuinfo") as f:
+                avx512 = " avx512f " in f.read()
+        except OSError:
+            avx512 = False
+        if avx512:
+            text += (" (this CPU has AVX-512: OPENBLAS_CORETYPE=SkylakeX, set before Python starts, "
+                     "gives OpenBLAS its AVX-512 kernels)")
+    return text
+
+
 def try_import_torch():
     """PyTorch is an optional contender: None when it is not installed."""
     try:

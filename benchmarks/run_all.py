@@ -128,8 +128,8 @@ def main(argv=None) -> dict:
     threads = _common.set_threads(args.threads)
     torch = _common.try_import_torch()
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-               f"{platform.python_version()}, NumPy {np.__version__}, BLAS threads {threads}, "
-               f"PyTorch {torch.__version__ if torch else 'not installed'}")
+               f"{platform.python_version()}, NumPy {np.__version__} with {_common.blas_description()}, "
+               f"BLAS threads {threads}, PyTorch {torch.__version__ if torch else 'not installed'}")
     print(f"machine: {machine}\n", flush=True)
     passed_on = ["--quick"] if args.quick else ["--repeat", str(args.repeat)]
     results: dict = {}
