@@ -46,6 +46,9 @@ MIN_SLICE_ELEMENTS = 1 << 16
 # BLAS libraries run products of fewer multiply-adds than this on one thread
 # anyway (OpenBLAS: 65536 * 4), so there is no thread count to hold down.
 BLAS_SERIAL_PRODUCT = 1 << 18
+# From this many multiply-adds on (about 0.3 ms on one core), matmul lets BLAS
+# use its own threads.
+BLAS_THREADED_PRODUCT = 1 << 25
 
 _marks = threading.local()  # .inside: this thread is running a slice right now
 
@@ -93,13 +96,18 @@ def for_each_slice(work: Callable[[int, int], T], batch: int, elements: int, xp=
 
 
 def matmul(a, b):
-    """``a @ b`` for two 2-D NumPy arrays, the result's longer side cut into one
-    slice per thread (each thread packs only its share of the larger operand).
+    """``a @ b`` for two 2-D NumPy arrays, with BLAS's threads used only where
+    they pay.
 
-    BLAS stays on one thread throughout, also when the product is too small to
-    split: waking BLAS's own threads costs more than they save on it, and they
-    would then spin for a while on the core the next split needs. Anything else
-    (CuPy arrays, stacks of matrices) is plain ``a @ b``.
+    - Small products run as BLAS runs them (on one thread anyway).
+    - Mid-sized ones run with BLAS held to one thread: waking BLAS's own
+      threads would cost about as much as they save, and OpenBLAS's would then
+      spin for a tenth of a second on the core a split needs.
+    - Large ones (an MLP's layers) go to BLAS's threads, which split a product
+      as well as dezero could and, spinning between products, take the next
+      one at once, where a thread of dezero's must first be woken.
+
+    Anything else (CuPy arrays, stacks of matrices) is plain ``a @ b``.
 
     Parameters
     ----------
@@ -113,22 +121,11 @@ def matmul(a, b):
     """
     if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim != 2 or b.ndim != 2:
         return a @ b
-    (m, k), n = a.shape, b.shape[1]
-    if m * n * k < BLAS_SERIAL_PRODUCT or tuning.op_threads() == 1:
-        return a @ b  # with one op thread (DEZERO_TUNING=0 too), BLAS is left to itself
-    out = np.empty((m, n), dtype=np.result_type(a.dtype, b.dtype))
-    # A core does some 32 multiply-adds in the time it copies one element.
-    elements = m * n * k // 32 + m * n
+    product = a.shape[0] * a.shape[1] * b.shape[1]
+    if product < BLAS_SERIAL_PRODUCT or product >= BLAS_THREADED_PRODUCT or tuning.op_threads() == 1:
+        return a @ b
     with _blas_held_to_one_thread():
-        if m >= n:
-            def rows(start: int, stop: int) -> None:
-                np.matmul(a[start:stop], b, out=out[start:stop])
-            for_each_slice(rows, m, elements)
-        else:
-            def columns(start: int, stop: int) -> None:
-                np.matmul(a, b[:, start:stop], out=out[:, start:stop])
-            for_each_slice(columns, n, elements)
-    return out
+        return a @ b
 
 
 def elementwise(fn: Callable, out, *arrays):
@@ -176,8 +173,9 @@ def add_scaled(target, scale: float, delta) -> None:
     ``target -= lr * grad`` in NumPy first writes all of ``lr * grad`` to a new
     array, then reads it back: for a large weight matrix that is twice the
     memory traffic of the update itself. Here the product is formed one
-    cache-sized block at a time, and the blocks are split across threads.
-    The result is the same to the last bit.
+    cache-sized block at a time. The result is the same to the last bit. (It
+    stays on one thread: after an MLP's large products BLAS's threads still
+    spin on the other cores, and a split would have to wait for them.)
 
     Parameters
     ----------
@@ -195,15 +193,12 @@ def add_scaled(target, scale: float, delta) -> None:
     flat_target, flat_delta = target.reshape(-1), delta.reshape(-1)
     dtype = np.result_type(flat_delta, scale)
 
-    def update(start: int, stop: int) -> None:
-        scaled = np.empty(min(_BLOCK, stop - start), dtype=dtype)
-        for lo in range(start, stop, _BLOCK):
-            hi = min(lo + _BLOCK, stop)
-            block = scaled[:hi - lo]
-            np.multiply(flat_delta[lo:hi], scale, out=block)
-            np.add(flat_target[lo:hi], block, out=flat_target[lo:hi])
-
-    for_each_slice(update, target.size, 3 * target.size)
+    scaled = np.empty(_BLOCK, dtype=dtype)
+    for lo in range(0, target.size, _BLOCK):
+        hi = min(lo + _BLOCK, target.size)
+        block = scaled[:hi - lo]
+        np.multiply(flat_delta[lo:hi], scale, out=block)
+        np.add(flat_target[lo:hi], block, out=flat_target[lo:hi])
 
 
 def slice_count(batch: int, elements: int) -> int:

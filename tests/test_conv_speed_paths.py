@@ -1,10 +1,10 @@
 """The batch-splitting paths of dezero.parallel give what the one-piece paths give.
 
-Convolution, deconvolution, max pooling and matrix products split a batch
-across threads when it is large (see dezero/parallel.py). Here every split is
-forced on small inputs (three slices, so that slices are uneven) and compared
-with the same op run in one piece; the one-piece ops are themselves checked
-against PyTorch and numerical gradients in test_conv.py and test_pooling.py.
+Convolution, deconvolution, max pooling and ReLU split a batch across threads
+when it is large (see dezero/parallel.py). Here every split is forced on small
+inputs (three slices, so that slices are uneven) and compared with the same op
+run in one piece; the one-piece ops are themselves checked against PyTorch and
+numerical gradients in test_conv.py and test_pooling.py.
 """
 import multiprocessing
 import os
@@ -26,7 +26,6 @@ def split_everything(monkeypatch):
     """Turn every op of these tests into three slices on three threads."""
     before = tuning.op_threads()
     monkeypatch.setattr(parallel, "MIN_SLICE_ELEMENTS", 1)
-    monkeypatch.setattr(parallel, "BLAS_SERIAL_PRODUCT", 1)
     tuning.set_op_threads(3)
     slices = []
     run_slice = parallel._run_slice
@@ -174,28 +173,30 @@ def test_split_max_pooling_routes_an_infinite_gradient_like_one_piece(split_ever
     np.testing.assert_array_equal(split, one_piece(grad))
 
 
-@pytest.mark.parametrize("shape_a, shape_b", [((7, 5), (5, 3)), ((3, 5), (5, 7))], ids=["rows", "columns"])
+@pytest.mark.parametrize("product_class", ["small", "held to one BLAS thread", "BLAS threads"])
 @pytest.mark.parametrize("transposed", [False, True])
-def test_split_matmul_equals_the_plain_product(split_everything, shape_a, shape_b, transposed):
+def test_matmul_equals_the_plain_product_in_every_size_class(monkeypatch, product_class, transposed):
+    held = []
+    hold = parallel._blas_held_to_one_thread
+    monkeypatch.setattr(parallel, "_blas_held_to_one_thread", lambda: held.append(1) or hold())
+    # 7 x 5 x 3 = 105 multiply-adds: move the class limits around it.
+    limits = {"small": (106, 200), "held to one BLAS thread": (1, 106), "BLAS threads": (1, 105)}[product_class]
+    monkeypatch.setattr(parallel, "BLAS_SERIAL_PRODUCT", limits[0])
+    monkeypatch.setattr(parallel, "BLAS_THREADED_PRODUCT", limits[1])
+    before = tuning.op_threads()
+    tuning.set_op_threads(None)
     rng = np.random.default_rng(0)
-    a = rng.standard_normal(shape_a).astype(np.float32)
-    b = rng.standard_normal(shape_b).astype(np.float32)
+    a = rng.standard_normal((7, 5)).astype(np.float32)
+    b = rng.standard_normal((5, 3)).astype(np.float32)
     if transposed:  # non-contiguous operands
         a, b = np.asfortranarray(a), b.T.copy().T
-    out = parallel.matmul(a, b)
-    assert was_split(split_everything)
+    try:
+        out = parallel.matmul(a, b)
+    finally:
+        tuning.set_op_threads(before)
     assert out.dtype == np.float32
-    np.testing.assert_allclose(out, a @ b, rtol=1e-6)
-
-
-def test_split_linear_layer_matches_one_piece(split_everything):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((6, 4)).astype(np.float32)
-    W = rng.standard_normal((4, 5)).astype(np.float32)
-    b = rng.standard_normal(5).astype(np.float32)
-    split = run_with_grads(F.linear, x, W, b)
-    assert was_split(split_everything)
-    assert_same(split, one_piece(lambda: run_with_grads(F.linear, x, W, b)), np.float32)
+    np.testing.assert_array_equal(out, a @ b)
+    assert bool(held) == (product_class == "held to one BLAS thread")
 
 
 def test_blas_runs_on_one_thread_inside_slices_and_gets_its_count_back(split_everything):
@@ -292,26 +293,20 @@ def test_without_threadpoolctl_ops_run_in_one_piece():
     assert out.stdout.split() == ["1", "72.0", "32.0"]
 
 
-def test_matmul_splits_when_the_thread_count_follows_blas(monkeypatch):
-    # matmul holds BLAS to one thread around its slices: the count of slices
-    # must come from what BLAS had before, not from that one thread.
+def test_while_dezero_holds_blas_to_one_thread_slices_follow_the_users_count():
     before = tuning.op_threads()
     tuning.set_op_threads(None)
-    starts = []
-    run_slice = parallel._run_slice
-    monkeypatch.setattr(parallel, "_run_slice", lambda work, start, stop: starts.append(start) or
-                        run_slice(work, start, stop))
     try:
         with threadpoolctl.threadpool_limits(2, user_api="blas"):
-            a, b = np.ones((100, 784), np.float32), np.ones((784, 1000), np.float32)
-            np.testing.assert_array_equal(parallel.matmul(a, b), np.full((100, 1000), 784.0, np.float32))
+            with parallel._blas_held_to_one_thread() as held:
+                assert held and parallel.blas_threads() == 1
+                assert parallel.slice_count(64, 10**8) == 2
     finally:
         tuning.set_op_threads(before)
-    assert sorted(starts) == [0, 500]
 
 
 @pytest.mark.parametrize("dtypes", [(np.float32, np.float32), (np.float64, np.float32), (np.float32, np.float64)])
-def test_blockwise_scaled_add_equals_the_plain_update_to_the_bit(split_everything, dtypes):
+def test_blockwise_scaled_add_equals_the_plain_update_to_the_bit(dtypes):
     rng = np.random.default_rng(0)
     size = 3 * parallel._BLOCK + 123  # blocks that do not divide the slices evenly
     target = rng.standard_normal((size // 3, 3)).astype(dtypes[0])
@@ -319,12 +314,11 @@ def test_blockwise_scaled_add_equals_the_plain_update_to_the_bit(split_everythin
     expected = target.copy()
     expected -= 0.01 * delta
     parallel.add_scaled(target, -0.01, delta)
-    assert was_split(split_everything)
     assert target.dtype == dtypes[0]
     np.testing.assert_array_equal(target, expected)
 
 
-def test_sgd_and_momentum_updates_of_a_large_parameter_match_the_plain_formula(split_everything):
+def test_sgd_and_momentum_updates_of_a_large_parameter_match_the_plain_formula():
     from dezero.optimizers import SGD, MomentumSGD
 
     rng = np.random.default_rng(0)
