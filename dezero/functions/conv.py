@@ -277,7 +277,7 @@ class Conv2D(Function):
 
 
 def _conv2d_array(x, W, b, stride: tuple, pad: tuple):
-    """Raw-array convolution: im2col and one GEMM per slice of the batch, the
+    """Raw-array convolution: im2col and one GEMM per sample, the batch's
     slices side by side on the CPU's cores (see :mod:`dezero.parallel`).
 
     Returns (y, col), col being the windows as a (C*KH*KW, N*OH*OW) matrix
@@ -293,17 +293,18 @@ def _conv2d_array(x, W, b, stride: tuple, pad: tuple):
     W_mat = W.reshape(oc, -1)
 
     def convolve(start: int, stop: int) -> None:
-        # The slice's windows fill its own columns of col; as a matrix they are
-        # a (C*KH*KW, n*OH*OW) view with a longer row stride, which BLAS reads as is.
+        # The slice's windows fill its own columns of col.
         block = col[:, :, :, start:stop]
         block[...] = _windows(x[start:stop], (kh, kw), stride, pad).transpose(1, 2, 3, 0, 4, 5)
-        y_block = W_mat @ block.reshape(c * kh * kw, -1)                  # (OC, n*OH*OW)
-        # Back to (N, OC, OH, OW) in memory; the bias rides along on the same pass.
-        y_block = y_block.reshape(oc, stop - start, oh, ow).transpose(1, 0, 2, 3)
-        if b is None:
-            y[start:stop] = y_block
-        else:
-            xp.add(y_block, b.reshape(1, -1, 1, 1), out=y[start:stop])
+        # One product per sample, (OC, C*KH*KW) @ (C*KH*KW, OH*OW), each written
+        # straight into its place in y: the (N, OC, OH, OW) layout comes out
+        # with no transposing copy (BLAS reads the windows' rows with their
+        # longer stride as they are).
+        samples = block.reshape(c * kh * kw, stop - start, oh * ow).transpose(1, 0, 2)
+        y_block = y[start:stop]
+        xp.matmul(W_mat, samples, out=y_block.reshape(stop - start, oc, oh * ow))
+        if b is not None:
+            y_block += b.reshape(1, -1, 1, 1)
 
     parallel.for_each_slice(convolve, n, col.size + y.size, xp)
     return y, col.reshape(c * kh * kw, n * oh * ow)
