@@ -2,7 +2,9 @@
 conv 32->64 3x3 pad 1, relu, max-pool 2, linear -> 10; input (64, 1, 28, 28)
 float32. dezero vs PyTorch CPU, interleaved in one process.
 
-    python benchmarks/cnn.py
+    python benchmarks/cnn.py [--quick] [--repeat N] [--threads N]
+
+Prints ms per step (medians) and the ratio dezero/torch.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import numpy as np
 
 import dezero.functions as F
 import dezero.layers as L
-from _common import dezero_sgd_step, interleaved_medians, print_table, torch_sgd_step, try_import_torch
+from _common import Timing, dezero_sgd_step, parser, print_table, ratios, set_threads, time_contenders, \
+    torch_sgd_step, try_import_torch
 from dezero.models import Model
 
 BATCH = 64
@@ -36,8 +39,8 @@ def make_data(seed: int = 0):
     return rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, BATCH)
 
 
-def make_dezero_step(x, t):
-    return dezero_sgd_step(SmallCNN(), x, t, LR)
+def make_dezero_step(x, t, lr: float = LR):
+    return dezero_sgd_step(SmallCNN(), x, t, lr)
 
 
 def torch_cnn(torch):
@@ -48,21 +51,22 @@ def torch_cnn(torch):
         nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
 
 
-def make_torch_step(torch, x, t):
-    return torch_sgd_step(torch, torch_cnn(torch), torch.from_numpy(x), torch.from_numpy(t), LR)
+def make_torch_step(torch, x, t, lr: float = LR):
+    return torch_sgd_step(torch, torch_cnn(torch), torch.from_numpy(x), torch.from_numpy(t), lr)
 
 
-def main(repeats: int = 9) -> dict:
+def main(argv=None) -> dict:
+    args = parser(__doc__, repeat=9).parse_args(argv)
+    set_threads(args.threads)
     x, t = make_data()
     contenders = {"dezero": make_dezero_step(x, t)}
     torch = try_import_torch()
     if torch is not None:
         contenders["torch"] = make_torch_step(torch, x, t)
-    medians = interleaved_medians(contenders, repeats=repeats, warmup=2, inner=3)
+    medians = time_contenders(contenders, Timing(args, warmup=2, inner=3))
     print_table(f"cnn: conv32-pool-conv64-pool-fc10, batch {BATCH}, float32, SGD step", medians)
-    ratio = f"dezero/torch={medians['dezero'] / medians['torch']:.2f}" if "torch" in medians else "torch not installed"
-    print("cnn: " + ratio)
-    return medians
+    print("cnn: " + ratios(medians))
+    return {"cnn": {name: seconds * 1e3 for name, seconds in medians.items()}}
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Convolution and max pooling, forward + backward, dezero against PyTorch (CPU).
 
-    python benchmarks/conv.py [--repeats 15]
+    python benchmarks/conv.py [--quick] [--repeat N] [--threads N]
 
 Both run in this process, interleaved call by call, with PyTorch given as many
 threads as NumPy's BLAS has; the table shows the median (and min) ms per call,
@@ -10,24 +10,14 @@ dezero column is printed.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
-from pathlib import Path
 
+import _common  # noqa: F401  (puts the repo on sys.path)
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import dezero  # noqa: E402
-import dezero.functions as F  # noqa: E402
-from _common import blas_threads, interleaved_times  # noqa: E402
-
-try:
-    import torch
-except ImportError:
-    torch = None
-
+import dezero
+import dezero.functions as F
+from _common import Timing, interleaved_times, parser, set_threads, try_import_torch
 
 # --- the contenders: each returns a callable doing one forward + backward -------------------
 def dezero_conv(x, W, b):
@@ -40,7 +30,7 @@ def dezero_conv(x, W, b):
     return step
 
 
-def torch_conv(x, W, b):
+def torch_conv(torch, x, W, b):
     x, W, b = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
 
     def step():
@@ -60,7 +50,7 @@ def dezero_pool(x):
     return step
 
 
-def torch_pool(x):
+def torch_pool(torch, x):
     x = torch.tensor(x, requires_grad=True)
 
     def step():
@@ -70,20 +60,17 @@ def torch_pool(x):
     return step
 
 
-def bench(contenders: dict, repeats: int, warmup: int = 2) -> dict:
+def bench(contenders: dict, timing: Timing) -> dict:
     """(median, min) ms per call, contenders interleaved call by call."""
-    samples = interleaved_times(contenders, repeats, warmup, inner=3)
+    samples = interleaved_times(contenders, timing.repeat, timing.warmup, timing.settle, timing.inner)
     return {name: (statistics.median(ts) * 1e3, min(ts) * 1e3) for name, ts in samples.items()}
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    args = parser.parse_args(argv)
-
-    threads = blas_threads()
-    if torch is not None:
-        torch.set_num_threads(threads)
+    args = parser(__doc__, repeat=15).parse_args(argv)
+    threads = set_threads(args.threads)
+    torch = try_import_torch()
+    timing = Timing(args, warmup=2, inner=3)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 32, 28, 28), dtype=np.float32)
     W = rng.standard_normal((64, 32, 3, 3), dtype=np.float32) * 0.1
@@ -91,21 +78,21 @@ def main(argv=None) -> dict:
     xp = rng.standard_normal((64, 64, 28, 28), dtype=np.float32)
 
     cases = {
-        "conv2d 3x3 pad 1 (64,32,28,28) -> 64 ch": (
-            {"dezero": dezero_conv(x, W, b)}, lambda: torch_conv(x, W, b)),
-        "max pooling 2x2 stride 2 (64,64,28,28)": (
-            {"dezero": dezero_pool(xp)}, lambda: torch_pool(xp)),
+        "conv2d": ("conv2d 3x3 pad 1 (64,32,28,28) -> 64 ch", {"dezero": dezero_conv(x, W, b)},
+                   lambda: torch_conv(torch, x, W, b)),
+        "pooling": ("max pooling 2x2 stride 2 (64,64,28,28)", {"dezero": dezero_pool(xp)},
+                    lambda: torch_pool(torch, xp)),
     }
-    print(f"float32, forward + backward, ms per call over {args.repeats} calls, {threads} thread(s); "
+    print(f"float32, forward + backward, ms per call over {timing.repeat} calls, {threads} thread(s); "
           f"torch {'not installed' if torch is None else torch.__version__}")
     print(f"{'case':<42}{'dezero median':>14}{'(min)':>8}{'torch median':>14}{'(min)':>8}{'ratio':>7}")
     ratios = []
     results = {}
-    for label, (contenders, make_torch) in cases.items():
+    for key, (label, contenders, make_torch) in cases.items():
         if torch is not None:
             contenders["torch"] = make_torch()
-        ms = bench(contenders, args.repeats)
-        results[label] = {name: median for name, (median, _) in ms.items()}
+        ms = bench(contenders, timing)
+        results[key] = {name: median for name, (median, _) in ms.items()}
         row = f"{label:<42}{ms['dezero'][0]:>14.1f}{ms['dezero'][1]:>8.1f}"
         if torch is not None:
             ratio = ms["dezero"][0] / ms["torch"][0]

@@ -2,9 +2,10 @@
 batch 100 and 1000, and the small CNN of benchmarks/cnn.py, dezero on CuPy vs
 PyTorch CUDA in the same process, interleaved; ms per step (median) and ratios.
 
-    python benchmarks/gpu.py
+    python benchmarks/gpu.py [--quick] [--repeat N]
 
-Needs CuPy and a CUDA device (PyTorch with CUDA for the comparison column).
+Needs CuPy and a CUDA device (PyTorch with CUDA for the comparison column);
+without them it says so and measures nothing.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import _common  # noqa: F401  (puts the repo on sys.path)
 import numpy as np
 
 import dezero.functions as F
-from _common import dezero_sgd_step, interleaved_medians, print_table, torch_sgd_step
+from _common import Timing, dezero_sgd_step, parser, print_table, time_contenders, torch_sgd_step
 from dezero import backend
 from dezero.models import MLP
 
@@ -40,7 +41,8 @@ def torch_step(torch, model, x, t):
     return synchronized(step, torch.cuda.synchronize)
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    args = parser(__doc__, repeat=30).parse_args(argv)
     if not backend.gpu_enable:
         print("gpu: no GPU (CuPy is " + ("not installed" if backend.cupy is None else "installed, but sees no device")
               + "); nothing measured")
@@ -69,7 +71,7 @@ def main() -> None:
         contenders = {"dezero": dezero_step(model, x, t)}
         if torch is not None:
             contenders["torch"] = torch_step(torch, torch_mlp(torch) if kind == "mlp" else torch_cnn(torch), x, t)
-        medians = interleaved_medians(contenders, repeats=30, warmup=5)
+        medians = time_contenders(contenders, Timing(args, warmup=5))
         print_table(f"gpu {label}: ms per SGD step", medians)
         if "torch" in medians:
             ratios.append(f"{label.replace(' ', '_')}: dezero/torch={medians['dezero'] / medians['torch']:.2f}")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from dezero import habits, serialization
+from dezero import habits, parallel, serialization
 from dezero.backend import as_cupy, as_numpy, get_array_module
 from dezero.core import Parameter, Variable
 
@@ -175,7 +175,7 @@ class SGD(Optimizer):
         self.lr = lr
 
     def update_one(self, param):
-        param.data -= float(self.lr) * param.grad.data
+        parallel.add_scaled(param.data, -float(self.lr), param.grad.data)
 
 
 class MomentumSGD(Optimizer):
@@ -200,7 +200,7 @@ class MomentumSGD(Optimizer):
     def update_one(self, param):
         v = self._state(param)["v"]
         v *= float(self.momentum)
-        v -= float(self.lr) * param.grad.data
+        parallel.add_scaled(v, -float(self.lr), param.grad.data)
         param.data += v
 
 

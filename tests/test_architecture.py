@@ -11,7 +11,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(REPO, "dezero")
 
 OPTIONAL_PACKAGES = ["tqdm", "graphviz", "PIL", "matplotlib", "sklearn", "scipy", "torch", "cupy",
-                     "cupyx", "IPython", "onnx", "onnxruntime", "mpi4py"]
+                     "cupyx", "IPython", "onnx", "onnxruntime", "mpi4py", "threadpoolctl"]
 
 
 def _module_files() -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dezero import parallel
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable, as_variable
 from dezero.functions.array import sum
@@ -67,14 +68,30 @@ def sigmoid_simple(x) -> Variable:
 
 class ReLU(Function):
     def forward(self, x):
-        return get_array_module(x).maximum(x, 0)
+        xp = get_array_module(x)
+        # Split across threads on large CPU arrays (dezero.parallel).
+        return parallel.elementwise(lambda x, out: xp.maximum(x, 0, out=out), xp.empty_like(x), x)
 
     def backward(self, gy):
         (x,) = self.inputs
-        # The mask is a constant: ReLU is piecewise linear, so its second
-        # derivative is zero almost everywhere.
-        mask = (x.data > 0).astype(gy.dtype)
-        return gy * mask
+        return ReLUGrad(x.data)(gy)
+
+
+class ReLUGrad(Function):
+    """``gy`` where the ReLU's input was positive, 0 elsewhere. The mask is a
+    constant (ReLU is piecewise linear: its second derivative is zero almost
+    everywhere), so this is a linear map of gy, and its own backward."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def forward(self, gy):
+        xp = get_array_module(gy)
+        return parallel.elementwise(lambda gy, x, out: xp.multiply(gy, x > 0, out=out), xp.empty_like(gy),
+                                    gy, self.x)
+
+    def backward(self, ggx):
+        return ReLUGrad(self.x)(ggx)
 
 
 def relu(x) -> Variable:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from dezero import parallel
 from dezero.functions import shapes
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable, as_variable
-from dezero.functions.array import reshape, transpose
+from dezero.functions.array import broadcast_to, reshape, transpose
 from dezero.functions.connection import linear
 
 __all__ = ["im2col", "col2im", "conv2d", "deconv2d", "conv2d_simple"]
@@ -105,7 +106,8 @@ def _windows(x, kernel: tuple, stride: tuple, pad: tuple, pad_value: float = 0.0
         strides=(s_n, s_c, s_h, s_w, s_h * sy, s_w * sx))
 
 
-def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, channels_first: bool = False):
+def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, channels_first: bool = False,
+            out=None):
     """Add every window of ``col`` back where it was cut from (the adjoint of ``_windows``).
 
     ``col`` means (N, C, KH, KW, OH, OW) but may have any strides (a transposed
@@ -114,6 +116,8 @@ def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, cha
     With ``channels_first`` col means (C, N, KH, KW, OH, OW), the order a GEMM
     produces: the sums then run over (C, N, ...) buffers, reading col's blocks
     contiguously, and the result is transposed to (N, C, H, W) once at the end.
+    The result goes into ``out`` when given (any (N, C, H, W) array, e.g. one
+    slice of a larger batch), else into a new array.
     """
     xp = get_array_module(col)
     n, c, h, w = img_shape
@@ -128,7 +132,10 @@ def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, cha
         img = img[:, :, ph:ph + h, pw:pw + w]
     if channels_first:
         img = img.transpose(1, 0, 2, 3)
-    return xp.ascontiguousarray(img)
+    if out is None:
+        return xp.ascontiguousarray(img)
+    out[...] = img
+    return out
 
 
 def im2col_array(x, kernel_size, stride=1, pad=0, to_matrix: bool = True, pad_value: float = 0.0):
@@ -340,27 +347,42 @@ class Conv2D(Function):
         gx = deconv2d(gy, W, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
         gW = Conv2DGradW(W.shape[2:], self.stride, self.pad, self.col)(x, gy) if W.requires_grad else None
         self.col = None
-        gb = gy.sum(axis=(0, 2, 3)) if b.data is not None and b.requires_grad else None
+        gb = _BiasGrad()(gy) if b.data is not None and b.requires_grad else None
         return gx, gW, gb
 
 
 def _conv2d_array(x, W, b, stride: tuple, pad: tuple):
-    """Raw-array convolution: im2col and one GEMM. Returns (y, col)."""
+    """Raw-array convolution: im2col and one GEMM per sample, the batch's
+    slices side by side on the CPU's cores (see :mod:`dezero.parallel`).
+
+    Returns (y, col), col being the windows as a (C*KH*KW, N*OH*OW) matrix
+    (the layout of :func:`_im2col_for_gemm`).
+    """
     xp = get_array_module(x)
-    oc, _, kh, kw = W.shape
+    oc, c, kh, kw = W.shape
     n = x.shape[0]
     oh = shapes.get_conv_outsize(x.shape[2], kh, stride[0], pad[0])
     ow = shapes.get_conv_outsize(x.shape[3], kw, stride[1], pad[1])
-    col = _im2col_for_gemm(x, (kh, kw), stride, pad)   # (C*KH*KW, N*OH*OW)
-    y = W.reshape(oc, -1) @ col                         # (OC, N*OH*OW)
-    y = y.reshape(oc, n, oh, ow).transpose(1, 0, 2, 3)
-    # Back to (N, OC, OH, OW) in memory; the bias rides along on the same pass.
-    out = xp.empty(y.shape, dtype=y.dtype)
-    if b is None:
-        out[...] = y
-    else:
-        xp.add(y, b.reshape(1, -1, 1, 1), out=out)
-    return out, col
+    col = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    y = xp.empty((n, oc, oh, ow), dtype=xp.result_type(x.dtype, W.dtype))
+    W_mat = W.reshape(oc, -1)
+
+    def convolve(start: int, stop: int) -> None:
+        # The slice's windows fill its own columns of col.
+        block = col[:, :, :, start:stop]
+        block[...] = _windows(x[start:stop], (kh, kw), stride, pad).transpose(1, 2, 3, 0, 4, 5)
+        # One product per sample, (OC, C*KH*KW) @ (C*KH*KW, OH*OW), each written
+        # straight into its place in y: the (N, OC, OH, OW) layout comes out
+        # with no transposing copy (BLAS reads the windows' rows with their
+        # longer stride as they are).
+        samples = block.reshape(c * kh * kw, stop - start, oh * ow).transpose(1, 0, 2)
+        y_block = y[start:stop]
+        xp.matmul(W_mat, samples, out=y_block.reshape(stop - start, oc, oh * ow))
+        if b is not None:
+            y_block += b.reshape(1, -1, 1, 1)
+
+    parallel.for_each_slice(convolve, n, col.size + y.size, xp)
+    return y, col.reshape(c * kh * kw, n * oh * ow)
 
 
 class Conv2DGradW(Function):
@@ -378,18 +400,54 @@ class Conv2DGradW(Function):
         self.col = col  # the forward's windows of x, when the caller still has them
 
     def forward(self, x, gy):
-        c = x.shape[1]
-        oc = gy.shape[1]
-        col = self.col if self.col is not None else _im2col_for_gemm(x, self.kernel, self.stride, self.pad)
-        self.col = None
-        gW = _channels_first(gy) @ col.T                                # (OC, C*KH*KW)
-        return gW.reshape(oc, c, self.kernel[0], self.kernel[1])
+        xp = get_array_module(x)
+        n, c = x.shape[:2]
+        oc, oh, ow = gy.shape[1:]
+        kh, kw = self.kernel
+        col, self.col = self.col, None
+
+        def slice_sum(start: int, stop: int):
+            """This slice's share of the sum over (n, y, x), as a (C*KH*KW, OC) matrix."""
+            if col is None:
+                block = _im2col_for_gemm(x[start:stop], self.kernel, self.stride, self.pad)
+            else:
+                block = col.reshape(c * kh * kw, n, oh * ow)[:, start:stop].reshape(c * kh * kw, -1)
+            # col @ gy.T rather than gy @ col.T: the same products, but when BLAS
+            # runs this on several threads it splits the long side (C*KH*KW
+            # rows) far better than OC rows.
+            return block @ _channels_first(gy[start:stop]).T
+
+        elements = c * kh * kw * n * oh * ow + gy.size
+        sums = parallel.for_each_slice(slice_sum, n, elements, xp)
+        gW = sums[0]
+        for other in sums[1:]:
+            gW += other
+        return xp.ascontiguousarray(gW.T).reshape(oc, c, kh, kw)
 
     def backward(self, ggW):
         x, gy = self.inputs
         gx = deconv2d(gy, ggW, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
         ggy = conv2d(x, ggW, None, self.stride, self.pad) if gy.requires_grad else None
         return gx, ggy
+
+
+class _BiasGrad(Function):
+    """The bias gradient of a convolution: gy (N, C, H, W) summed over all but
+    the channel axis, the batch's slices summed side by side. Its backward
+    spreads each channel's value over the shape of gy again."""
+
+    def forward(self, gy):
+        xp = get_array_module(gy)
+        self.shape = gy.shape
+        sums = parallel.for_each_slice(lambda start, stop: gy[start:stop].sum(axis=(0, 2, 3)), gy.shape[0],
+                                       gy.size, xp)
+        total = sums[0]
+        for other in sums[1:]:
+            total += other
+        return total
+
+    def backward(self, ggb):
+        return broadcast_to(reshape(ggb, (1, -1, 1, 1)), self.shape)
 
 
 def _check_bias(op: str, b, n_out: int, W_shape: tuple):
@@ -447,14 +505,22 @@ class Deconv2D(Function):
         self.stride, self.pad, self.outsize = stride, pad, outsize
 
     def forward(self, x, W, b):
+        xp = get_array_module(x)
         c_in, c_out, kh, kw = W.shape
         n, _, h, w = x.shape
-        # All patches with one GEMM: (C_out*KH*KW, C_in) @ (C_in, N*H*W).
-        col = W.reshape(c_in, -1).T @ _channels_first(x)
-        col = col.reshape(c_out, kh, kw, n, h, w).transpose(0, 3, 1, 2, 4, 5)
-        y = _col2im(col, (n, c_out) + self.outsize, (kh, kw), self.stride, self.pad, channels_first=True)
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1)
+        y = xp.empty((n, c_out) + self.outsize, dtype=xp.result_type(x.dtype, W.dtype))
+        W_t = W.reshape(c_in, -1).T
+
+        def spread(start: int, stop: int) -> None:
+            # All patches of the slice with one GEMM: (C_out*KH*KW, C_in) @ (C_in, n*H*W).
+            col = W_t @ _channels_first(x[start:stop])
+            col = col.reshape(c_out, kh, kw, stop - start, h, w).transpose(0, 3, 1, 2, 4, 5)
+            y_block = _col2im(col, (stop - start, c_out) + self.outsize, (kh, kw), self.stride, self.pad,
+                              channels_first=True, out=y[start:stop])
+            if b is not None:
+                y_block += b.reshape(1, -1, 1, 1)
+
+        parallel.for_each_slice(spread, n, c_out * kh * kw * n * h * w + y.size, xp)
         return y
 
     def backward(self, gy):
@@ -463,7 +529,7 @@ class Deconv2D(Function):
         # deconv2d(x, W) is conv2d's input gradient for an input gy, so W's
         # gradient is conv2d's filter gradient with gy as the input.
         gW = Conv2DGradW(W.shape[2:], self.stride, self.pad)(gy, x) if W.requires_grad else None
-        gb = gy.sum(axis=(0, 2, 3)) if b.data is not None and b.requires_grad else None
+        gb = _BiasGrad()(gy) if b.data is not None and b.requires_grad else None
         return gx, gW, gb
 
 
