@@ -10,6 +10,7 @@ process never initializes MPI. Everything skips, with the reason, when mpi4py
 or mpiexec is missing.
 """
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -646,3 +647,31 @@ def test_gpu_gradients_are_averaged_on_every_rank(tmp_path, name, gpus_needed):
             np.testing.assert_allclose(rank0[key], (rank0[local] + rank1[local]) / 2, rtol=1e-6, err_msg=key)
         if key.endswith("/mean") or key.endswith("/param"):
             np.testing.assert_array_equal(rank0[key], rank1[key], err_msg=key)
+
+
+# =============================================================================
+# The example: 2 ranks x batch B follow 1 process at batch 2B
+# =============================================================================
+def test_mnist_example_on_two_ranks_follows_one_process_at_twice_the_batch(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+           "DEZERO_HOME": str(tmp_path / "home")}
+    common = [str(REPO / "examples" / "mnist.py"), "--distributed", "--data", "digits", "--quick", "--epochs", "2"]
+    prefix, extra = local_launcher(2)
+    runs = {"one": ([sys.executable, *common, "--batch-size", "100"], env),
+            "two": (prefix + [sys.executable, *common, "--batch-size", "50"], {**env, **extra})}
+    history = {}
+    for name, (command, run_env) in runs.items():
+        out = tmp_path / name
+        proc = subprocess.run(command + ["--out", str(out)], env=run_env, capture_output=True, text=True,
+                              timeout=TIMEOUT, start_new_session=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.count("test accuracy:") == 1  # rank 0 alone reports
+        history[name] = json.loads((out / "mnist_mlp_history.json").read_text())
+    one, two = history["one"], history["two"]
+    assert len(one["step_loss"]) == len(two["step_loss"]) == 2 * 15  # 1438 items / 100 per step, 2 epochs
+    # float32 rounding only: the batch's gradient is summed in another order (two halves, then their mean)
+    np.testing.assert_allclose(two["step_loss"], one["step_loss"], rtol=1e-5)
+    np.testing.assert_allclose(two["train_loss"], one["train_loss"], rtol=1e-5)
+    # the same test items classified right: the accuracy over the 359 items is the same count
+    assert round(two["test_acc"][-1] * 359) == round(one["test_acc"][-1] * 359)
+    assert one["step_loss"][-1] < 0.5 * one["step_loss"][0]  # and it learned
