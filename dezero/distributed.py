@@ -134,7 +134,7 @@ _EXCEPT_HOOK_INSTALLED = False
 class MpiCommunicator:
     """Collective operations over the ranks of an MPI communicator.
 
-    Made by :func:`create_communicator`; every method is *collective*: all
+    Made by :func:`create_communicator`. Every method that communicates is *collective*: all
     ranks must call it, in the same order, or the job waits forever. A rank
     that raises aborts the whole job instead (see :meth:`abort_on_error`).
 
