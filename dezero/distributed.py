@@ -35,6 +35,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from dezero import backend
 from dezero.backend import as_numpy, get_array_module
 from dezero.core import Variable
 
@@ -77,29 +78,27 @@ class _Group:
     """Arrays of one dtype and backend laid out one after the other in a flat buffer,
     followed by ``n_flags`` extra slots (see :meth:`MpiCommunicator.multi_node_mean_grad`)."""
 
-    def __init__(self, dtype, backend: str):
+    def __init__(self, dtype, module_name: str):
         self.dtype = np.dtype(dtype)
-        self.backend = backend
-        self.items: List[Tuple[int, int, tuple]] = []   # (index in the caller's list, offset, shape)
+        self.module_name = module_name  # 'numpy' or 'cupy'
+        self.items: List[Tuple[int, slice, tuple]] = []   # (index in the caller's list, place, shape)
         self.size = 0
         self.buffer = None
 
+    @property
+    def xp(self):
+        return np if self.module_name == "numpy" else backend.cupy
+
     def add(self, index: int, shape: tuple) -> None:
-        self.items.append((index, self.size, shape))
-        self.size += int(np.prod(shape, dtype=np.int64))
+        n = int(np.prod(shape, dtype=np.int64))
+        self.items.append((index, slice(self.size, self.size + n), shape))
+        self.size += n
 
     def allocate(self, n_flags: int = 0):
         """The flat buffer (made once and reused: one allocation per layout, not per step)."""
         if self.buffer is None:
-            xp = np if self.backend == "numpy" else _cupy()
-            self.buffer = xp.empty(self.size + n_flags, dtype=self.dtype)
+            self.buffer = self.xp.empty(self.size + n_flags, dtype=self.dtype)
         return self.buffer
-
-
-def _cupy():
-    import cupy
-
-    return cupy
 
 
 def _groups(arrays: Sequence) -> List[_Group]:
@@ -359,15 +358,12 @@ class MpiCommunicator:
             # Through host memory: this runs once, so simplicity beats speed.
             buffer = np.empty(group.size, dtype=group.dtype)
             if self.rank == root:
-                for index, offset, shape in group.items:
-                    n = int(np.prod(shape, dtype=np.int64))
-                    buffer[offset:offset + n] = as_numpy(arrays[index]).reshape(-1)
+                for index, place, _ in group.items:
+                    buffer[place] = as_numpy(arrays[index]).reshape(-1)
             self.mpi_comm.Bcast(buffer, root=root)
             if self.rank != root:
-                for index, offset, shape in group.items:
-                    n = int(np.prod(shape, dtype=np.int64))
-                    xp = get_array_module(arrays[index])
-                    arrays[index][...] = xp.asarray(buffer[offset:offset + n].reshape(shape))
+                for index, place, shape in group.items:
+                    arrays[index][...] = group.xp.asarray(buffer[place].reshape(shape))
         self._synced[model] = self._signature(model)
 
     def _grad_layout(self, model, where: str) -> list:
@@ -421,30 +417,29 @@ class MpiCommunicator:
     def _mean_group(self, params: list, group: _Group) -> None:
         n_params = len(group.items)
         buffer = group.allocate(n_flags=n_params)
-        xp = np if group.backend == "numpy" else _cupy()
         # The flags count the ranks that have a gradient, so that a parameter
         # unused everywhere can stay without one (an update would move it).
         flags = np.zeros(n_params, dtype=group.dtype)
         missing = False
-        for k, (index, offset, shape) in enumerate(group.items):
+        for k, (index, place, _) in enumerate(group.items):
             grad = params[index].grad
-            view = buffer[offset:offset + int(np.prod(shape, dtype=np.int64))]
+            view = buffer[place]
             if grad is None:
                 view.fill(0)
                 missing = True
             else:
                 view[...] = grad.data.reshape(-1)
                 flags[k] = 1
-        buffer[group.size:] = xp.asarray(flags)
+        buffer[group.size:] = group.xp.asarray(flags)
         self._allreduce_sum(buffer)
         self.last_allreduce_bytes += buffer.nbytes
         values = buffer[:group.size]
         values /= self.size
         counts = as_numpy(buffer[group.size:]) if missing else None
         written = set()
-        for k, (index, offset, shape) in enumerate(group.items):
+        for k, (index, place, shape) in enumerate(group.items):
             param = params[index]
-            mean = values[offset:offset + int(np.prod(shape, dtype=np.int64))].reshape(shape)
+            mean = values[place].reshape(shape)
             grad = param.grad
             if grad is None:
                 if counts[k] > 0:
@@ -463,12 +458,12 @@ class MpiCommunicator:
     def _allreduce_sum(self, buffer) -> None:
         """Sum ``buffer`` over the ranks, in place."""
         MPI = self._MPI
-        if isinstance(buffer, np.ndarray):
+        if get_array_module(buffer) is np:
             self.mpi_comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
             return
         nccl_comm = self._nccl()
         if nccl_comm is not None:
-            cupy = _cupy()
+            cupy = backend.cupy
             nccl = _import_nccl()
             types = {"e": nccl.NCCL_FLOAT16, "f": nccl.NCCL_FLOAT32, "d": nccl.NCCL_FLOAT64}
             if buffer.dtype.char not in types:
@@ -476,7 +471,7 @@ class MpiCommunicator:
             nccl_comm.allReduce(buffer.data.ptr, buffer.data.ptr, buffer.size, types[buffer.dtype.char],
                                 nccl.NCCL_SUM, cupy.cuda.get_current_stream().ptr)
             return
-        host = _cupy().asnumpy(buffer)
+        host = backend.cupy.asnumpy(buffer)
         self.mpi_comm.Allreduce(MPI.IN_PLACE, host, op=MPI.SUM)
         buffer.set(host)
 
@@ -528,15 +523,12 @@ class MpiCommunicator:
         values = [value for _, _, value in slots if value.dtype.kind == "f"]
         for group in _groups(values):
             buffer = np.empty(group.size, dtype=group.dtype)
-            for index, offset, shape in group.items:
-                n = int(np.prod(shape, dtype=np.int64))
-                buffer[offset:offset + n] = as_numpy(values[index]).reshape(-1)
+            for index, place, _ in group.items:
+                buffer[place] = as_numpy(values[index]).reshape(-1)
             self.mpi_comm.Allreduce(self._MPI.IN_PLACE, buffer, op=self._MPI.SUM)
             buffer /= self.size
-            for index, offset, shape in group.items:
-                n = int(np.prod(shape, dtype=np.int64))
-                xp = get_array_module(values[index])
-                values[index][...] = xp.asarray(buffer[offset:offset + n].reshape(shape))
+            for index, place, shape in group.items:
+                values[index][...] = group.xp.asarray(buffer[place].reshape(shape))
 
     # --- failures --------------------------------------------------------------------------
     def abort(self, errorcode: int = 1) -> None:
