@@ -303,8 +303,7 @@ class MpiCommunicator:
                 raise ValueError(
                     f"{where}: {'parameter' if kind == 'param' else 'persistent array'} '{path}' is not "
                     f"initialized on rank(s) {', '.join(map(str, lazy))}: a lazy layer creates its weights on "
-                    "its first call, so run one forward pass on every rank (or give in_size/in_channels) "
-                    "first; bcast_data must come before the first update")
+                    "its first call, so run one forward pass on every rank (or give in_size/in_channels) first")
             for rank, entry in enumerate(entries):
                 if entry != entries[0]:
                     raise ValueError(f"{where}: '{path}' has {_describe(entries[0])} on rank 0 but "
@@ -366,7 +365,7 @@ class MpiCommunicator:
                     arrays[index][...] = group.xp.asarray(buffer[place].reshape(shape))
         self._synced[model] = self._signature(model)
 
-    def _grad_layout(self, model, where: str) -> list:
+    def _grad_layout(self, model, where: str) -> Tuple[list, List[_Group]]:
         signature = self._signature(model)
         synced = self._synced.get(model)
         if synced is None:
@@ -381,7 +380,7 @@ class MpiCommunicator:
             params = list(model.params())
             cached = (signature, params, _groups([p.data for p in params]))
             self._grad_layouts[model] = cached
-        return cached[1:]
+        return cached[1], cached[2]
 
     def multi_node_mean_grad(self, model) -> None:
         """Replace every parameter's gradient by its mean over the ranks.
@@ -442,7 +441,7 @@ class MpiCommunicator:
             mean = values[place].reshape(shape)
             grad = param.grad
             if grad is None:
-                if counts[k] > 0:
+                if counts is not None and counts[k] > 0:
                     param.grad = Variable(mean.copy())
                 continue
             data = grad.data
