@@ -63,7 +63,7 @@ class CNN(Model):
         return self.fc2(F.relu(self.fc1(h)))
 
 
-def load(data: str, model_kind: str):
+def load(data: str, model_kind: str, log=print):
     """Return (name, train_set, test_set). Items are flat vectors for the MLP,
     (1, H, W) images for the CNN, values in [0, 1]."""
     if data in ("auto", "mnist"):
@@ -74,8 +74,8 @@ def load(data: str, model_kind: str):
         except DownloadError as e:
             if data == "mnist":
                 raise
-            print(f"MNIST is not in the cache and could not be downloaded:\n  {e}\n"
-                  "falling back to scikit-learn's Digits (8x8 images, bundled, no download)")
+            log(f"MNIST is not in the cache and could not be downloaded:\n  {e}\n"
+                "falling back to scikit-learn's Digits (8x8 images, bundled, no download)")
     kwargs = {} if model_kind == "mlp" else {"transform": None}  # Digits' default flattens
     return "Digits", datasets.Digits(train=True, **kwargs), datasets.Digits(train=False, **kwargs)
 
@@ -164,11 +164,16 @@ def main(argv=None) -> int:
         comm = dist.create_communicator()  # an exception on one rank now ends every rank
     log = print if comm is None or comm.rank == 0 else (lambda *a, **k: None)
 
+    if comm is not None and comm.rank != 0:
+        comm.barrier()  # rank 0 fills the cache first: one download, not one per rank
     try:
-        name, train_set, test_set = load(args.data, args.model)
+        name, train_set, test_set = load(args.data, args.model, log)
     except (DownloadError, ValueError) as e:
         print(f"mnist: {e}", file=sys.stderr)
         return 1
+    finally:
+        if comm is not None and comm.rank == 0:
+            comm.barrier()
     if quick:
         for dataset, n in ((train_set, 2000), (test_set, 500)):
             dataset.data, dataset.label = dataset.data[:n], dataset.label[:n]
