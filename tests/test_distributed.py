@@ -675,3 +675,19 @@ def test_mnist_example_on_two_ranks_follows_one_process_at_twice_the_batch(tmp_p
     # the same test items classified right: the accuracy over the 359 items is the same count
     assert round(two["test_acc"][-1] * 359) == round(one["test_acc"][-1] * 359)
     assert one["step_loss"][-1] < 0.5 * one["step_loss"][0]  # and it learned
+
+
+# =============================================================================
+# The scaling benchmark stays runnable
+# =============================================================================
+def test_scaling_benchmark_prints_a_row_per_rank_count():
+    command = [sys.executable, str(REPO / "benchmarks" / "distributed.py"), "--ranks", "1", "2",
+               "--steps", "1", "--repeats", "1", "--rounds", "1"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, start_new_session=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| 1 ") or
+            line.startswith("| 2 ")]
+    assert [row[0].strip() for row in rows] == ["1", "2"]
+    n_values = 784 * 1000 + 1000 + 1000 * 1000 + 1000 + 1000 * 10 + 10
+    assert rows[1][-1].strip().startswith(f"{(n_values + 6) * 4 / 2**20:.2f} MiB in ")  # float32, one buffer
+    assert rows[0][-1].strip() == "none (1 rank)"
