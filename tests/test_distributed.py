@@ -6,8 +6,8 @@ fork launcher, shared memory, nothing listening on the network; see
 whole process group. Each rank writes what it saw to ``<rank>.npz`` files,
 and the assertions run here, against references computed in this process.
 Single-rank cases run the same way without mpiexec, so that this pytest
-process never initializes MPI. Everything skips, with the reason, when mpi4py
-or mpiexec is missing.
+process never initializes MPI. Whatever needs ranks skips, with the reason,
+when mpi4py or mpiexec is missing.
 """
 import importlib.util
 import json
@@ -42,7 +42,14 @@ def _missing_mpi():
     return None
 
 
-pytestmark = pytest.mark.skipif(_missing_mpi() is not None, reason=str(_missing_mpi()))
+MISSING_MPI = _missing_mpi()
+
+
+def require_mpi():
+    """Skip, with the reason, when the ranks cannot be started here."""
+    if MISSING_MPI is not None:
+        pytest.skip(MISSING_MPI)
+
 
 PRELUDE = '''
 import os, sys
@@ -73,6 +80,7 @@ def error_of(fn, *args, **kwargs):
 
 def run_ranks(tmp_path, body, n=2, timeout=TIMEOUT, expect_success=True):
     """Run ``PRELUDE + body`` on ``n`` ranks (n=1: plain python, no mpiexec)."""
+    require_mpi()
     script = tmp_path / "job.py"
     script.write_text(PRELUDE + textwrap.dedent(body))
     env = dict(os.environ)
@@ -631,6 +639,7 @@ GPU_TRAINING = '''
 
 @pytest.mark.parametrize("name, gpus_needed", [("naive", 1), ("pure_nccl", 2)])
 def test_gpu_gradients_are_averaged_on_every_rank(tmp_path, name, gpus_needed):
+    require_mpi()
     if _gpus() < gpus_needed:
         pytest.skip(f"needs CuPy and {gpus_needed} CUDA device(s) (NCCL wants one GPU per rank); found {_gpus()}")
     script = tmp_path / "job.py"
@@ -653,6 +662,7 @@ def test_gpu_gradients_are_averaged_on_every_rank(tmp_path, name, gpus_needed):
 # The example: 2 ranks x batch B follow 1 process at batch 2B
 # =============================================================================
 def test_mnist_example_on_two_ranks_follows_one_process_at_twice_the_batch(tmp_path):
+    require_mpi()
     env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg",
            "DEZERO_HOME": str(tmp_path / "home")}
     common = [str(REPO / "examples" / "mnist.py"), "--distributed", "--data", "digits", "--quick", "--epochs", "2"]
@@ -681,6 +691,7 @@ def test_mnist_example_on_two_ranks_follows_one_process_at_twice_the_batch(tmp_p
 # The scaling benchmark stays runnable
 # =============================================================================
 def test_scaling_benchmark_prints_a_row_per_rank_count():
+    require_mpi()
     command = [sys.executable, str(REPO / "benchmarks" / "distributed.py"), "--ranks", "1", "2",
                "--steps", "1", "--repeats", "1", "--rounds", "1"]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, start_new_session=True)
