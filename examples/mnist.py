@@ -5,15 +5,25 @@
     python examples/mnist.py --gpu              # on a CUDA GPU through CuPy, if there is one
     python examples/mnist.py --data digits      # the 8x8 Digits, no download at all
     python examples/mnist.py --quick            # 1 epoch on a subset (also DEZERO_QUICK=1)
+    mpiexec -n 2 python examples/mnist.py --distributed   # data-parallel over 2 MPI ranks
+
+With ``--distributed`` (needs ``pip install mpi4py mpich``) every rank trains on
+its own shard, ``--batch-size`` items per rank and step, and the gradients are
+averaged over the ranks (see docs/distributed.md). The order of the items is
+drawn from ``--seed`` and the epoch, so N ranks at batch B take the same steps,
+up to rounding, as ``python examples/mnist.py --distributed`` alone at batch N*B.
 
 MNIST is read from the dezero cache (``$DEZERO_HOME``, default ``~/.dezero``,
 sub-folder ``mnist/``) and downloaded there the first time. When it is neither
 there nor downloadable, the script says so and trains on Digits instead.
-Writes ``mnist_<model>_curves.png`` and the trained weights
-``mnist_<model>.npz`` into the output folder (default examples/output/).
+Writes ``mnist_<model>_curves.png``, the trained weights ``mnist_<model>.npz``
+and ``mnist_<model>_history.json`` (the loss of every step, the metrics of every
+epoch) into the output folder (default examples/output/).
 """
 import argparse
+import json
 import os
+import tempfile
 import sys
 import time
 
@@ -53,7 +63,7 @@ class CNN(Model):
         return self.fc2(F.relu(self.fc1(h)))
 
 
-def load(data: str, model_kind: str):
+def load(data: str, model_kind: str, log=print):
     """Return (name, train_set, test_set). Items are flat vectors for the MLP,
     (1, H, W) images for the CNN, values in [0, 1]."""
     if data in ("auto", "mnist"):
@@ -64,15 +74,16 @@ def load(data: str, model_kind: str):
         except DownloadError as e:
             if data == "mnist":
                 raise
-            print(f"MNIST is not in the cache and could not be downloaded:\n  {e}\n"
-                  "falling back to scikit-learn's Digits (8x8 images, bundled, no download)")
+            log(f"MNIST is not in the cache and could not be downloaded:\n  {e}\n"
+                "falling back to scikit-learn's Digits (8x8 images, bundled, no download)")
     kwargs = {} if model_kind == "mlp" else {"transform": None}  # Digits' default flattens
     return "Digits", datasets.Digits(train=True, **kwargs), datasets.Digits(train=False, **kwargs)
 
 
-def run_epoch(model, loader, optimizer=None):
+def run_epoch(model, loader, optimizer=None, step_losses=None):
     """One pass over ``loader``: trains if an optimizer is given, else evaluates
-    in test mode without a graph. Returns (mean loss, accuracy)."""
+    in test mode without a graph. Returns (mean loss, accuracy); appends the
+    loss of every batch to ``step_losses`` if given."""
     sum_loss = sum_acc = 0.0
     for x, t in loader:
         if optimizer is not None:
@@ -85,10 +96,26 @@ def run_epoch(model, loader, optimizer=None):
             with dezero.test_mode(), dezero.no_grad():
                 y = model(x)
                 loss = F.softmax_cross_entropy(y, t)
+        if step_losses is not None:
+            step_losses.append(loss.data.item())
         sum_loss += loss.data.item() * len(t)
         sum_acc += F.accuracy(y, t).data.item() * len(t)
     n = len(loader.dataset)
     return sum_loss / n, sum_acc / n
+
+
+def write_json_atomic(path: str, obj) -> None:
+    """Write ``obj`` as JSON so that a crash never leaves a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def save_curves(history: dict, title: str, path: str) -> None:
@@ -122,54 +149,95 @@ def main(argv=None) -> int:
     parser.add_argument("--gpu", action="store_true", help="train on the GPU (needs CuPy and CUDA)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="1 epoch on at most 2000 images")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over the MPI ranks (start with mpiexec -n N); --batch-size is per rank")
     parser.add_argument("--out", default=os.path.join(HERE, "output"),
                         help="output folder (default examples/output/)")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("DEZERO_QUICK", "") not in ("", "0")
     epochs = args.epochs or (1 if quick else 5)
     np.random.seed(args.seed)
+    comm = None
+    if args.distributed:
+        import dezero.distributed as dist
 
+        comm = dist.create_communicator()  # an exception on one rank now ends every rank
+    log = print if comm is None or comm.rank == 0 else (lambda *a, **k: None)
+
+    if comm is not None and comm.rank != 0:
+        comm.barrier()  # rank 0 fills the cache first: one download, not one per rank
     try:
-        name, train_set, test_set = load(args.data, args.model)
+        name, train_set, test_set = load(args.data, args.model, log)
     except (DownloadError, ValueError) as e:
         print(f"mnist: {e}", file=sys.stderr)
         return 1
+    finally:
+        if comm is not None and comm.rank == 0:
+            comm.barrier()
     if quick:
         for dataset, n in ((train_set, 2000), (test_set, 500)):
             dataset.data, dataset.label = dataset.data[:n], dataset.label[:n]
-    print(f"{name}: {len(train_set)} training and {len(test_set)} test items "
-          f"of shape {train_set[0][0].shape}")
+    log(f"{name}: {len(train_set)} training and {len(test_set)} test items "
+        f"of shape {train_set[0][0].shape}")
 
     model = MLP((1000, 1000, 10), activation=F.relu) if args.model == "mlp" else CNN()
-    optimizer = Adam().setup(model)
-    # progress=True: a bar over each epoch's batches, drawn only on a terminal.
-    train_loader = DataLoader(train_set, args.batch_size, progress=True)
-    test_loader = DataLoader(test_set, args.batch_size, shuffle=False)
+    gpu = False
     if args.gpu:
         if cuda.gpu_enable:
-            print("training on the GPU")
+            if comm is not None:
+                cuda.cupy.cuda.Device(comm.intra_rank % cuda.cupy.cuda.runtime.getDeviceCount()).use()
+            log("training on the GPU")
             model.to_gpu()
-            train_loader.to_gpu()
-            test_loader.to_gpu()
+            gpu = True
         else:
             reason = "CuPy is not installed" if cuda.cupy is None else "no CUDA device was found"
-            print(f"--gpu: {reason}; falling back to the CPU")
+            log(f"--gpu: {reason}; falling back to the CPU")
+    optimizer = Adam()
+    # progress=True: a bar over each epoch's batches, drawn only on a terminal.
+    train_loader = DataLoader(train_set, args.batch_size, gpu=gpu, progress=True)
+    test_loader = DataLoader(test_set, args.batch_size, shuffle=False, gpu=gpu)
+    if comm is not None:
+        with dezero.no_grad():  # the lazy layers make their weights (the same on every rank: same seed)...
+            model(next(iter(DataLoader(train_set, 1, shuffle=False, gpu=gpu)))[0])
+        comm.bcast_data(model)  # ...and rank 0's are the ones every rank starts from
+        optimizer = dist.create_multi_node_optimizer(optimizer, comm)
+        # Every test item exactly once over all ranks; the means are weighted by shard size.
+        test_loader = DataLoader(dist.scatter_dataset(test_set, comm, force_equal_length=False),
+                                 args.batch_size, shuffle=False, gpu=gpu)
+        log(f"{comm.size} rank(s) x batch {args.batch_size} = {comm.size * args.batch_size} items per step")
+    optimizer.setup(model)
 
-    history = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
+    history = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [], "step_loss": []}
     for epoch in range(1, epochs + 1):
         start = time.time()
-        train_loss, train_acc = run_epoch(model, train_loader, optimizer)
+        if comm is not None:
+            # A new order every epoch, the same on any number of ranks for one seed.
+            shard = dist.scatter_dataset(train_set, comm, shuffle=True, seed=args.seed + epoch)
+            train_loader = DataLoader(shard, args.batch_size, shuffle=False, gpu=gpu, progress=comm.rank == 0)
+        step_losses = []
+        train_loss, train_acc = run_epoch(model, train_loader, optimizer, step_losses)
         test_loss, test_acc = run_epoch(model, test_loader)
+        if comm is not None:
+            train = comm.mean_metrics({"loss": train_loss, "acc": train_acc}, count=len(train_loader.dataset))
+            test = comm.mean_metrics({"loss": test_loss, "acc": test_acc}, count=len(test_loader.dataset))
+            train_loss, train_acc, test_loss, test_acc = train["loss"], train["acc"], test["loss"], test["acc"]
+            # Every rank's batch k has the same size, so the mean of their losses is the loss of the
+            # whole step.
+            step_losses = comm.allreduce_obj(np.array(step_losses), op="mean").tolist()
+        history["step_loss"].extend(step_losses)
         for key, value in zip(history, (train_loss, train_acc, test_loss, test_acc)):
             history[key].append(value)
-        print(f"epoch {epoch}: train loss {train_loss:.4f}, accuracy {100 * train_acc:.2f} % | "
-              f"test loss {test_loss:.4f}, accuracy {100 * test_acc:.2f} % ({time.time() - start:.1f} s)")
+        log(f"epoch {epoch}: train loss {train_loss:.4f}, accuracy {100 * train_acc:.2f} % | "
+            f"test loss {test_loss:.4f}, accuracy {100 * test_acc:.2f} % ({time.time() - start:.1f} s)")
 
+    if comm is not None and comm.rank != 0:
+        return 0  # the models are identical: rank 0 writes the files
     os.makedirs(args.out, exist_ok=True)
     curves = os.path.join(args.out, f"mnist_{args.model}_curves.png")
     weights = os.path.join(args.out, f"mnist_{args.model}.npz")
     save_curves(history, f"{args.model.upper()} on {name}", curves)
     model.save_weights(weights)
+    write_json_atomic(os.path.join(args.out, f"mnist_{args.model}_history.json"), history)
     print(f"test accuracy: {100 * history['test_acc'][-1]:.2f} %")
     print(f"wrote {curves} and {weights}")
     return 0
