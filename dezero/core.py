@@ -9,6 +9,7 @@ be differentiated again (``create_graph=True``).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import heapq
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
@@ -21,16 +22,63 @@ from dezero.backend import array_types, cupy, get_array_module
 # =============================================================================
 # Configuration
 # =============================================================================
-class Config:
-    """Global switches. ``enable_backprop``: record the graph. ``train``: training mode."""
+# Each switch is a context variable, so every thread (and every asyncio task)
+# has its own value, as PyTorch's grad mode is per thread: one thread's
+# ``no_grad()`` block cannot turn recording off for another thread that trains.
+# A new thread starts from the defaults. The engine reads the variables
+# directly (``_enable_backprop.get()``), the cheapest way on every op call.
+_enable_backprop: contextvars.ContextVar[bool] = contextvars.ContextVar("enable_backprop", default=True)
+_train: contextvars.ContextVar[bool] = contextvars.ContextVar("train", default=True)
 
-    enable_backprop = True
-    train = True
+
+def _switch(variable: contextvars.ContextVar, doc: str) -> property:
+    """An attribute of ``Config`` that reads and writes the current thread's value."""
+    def read(self):
+        return variable.get()
+
+    def write(self, value) -> None:
+        variable.set(value)
+
+    return property(read, write, doc=doc)
+
+
+class _Config:
+    """The switches of the current thread (``dezero.Config``).
+
+    Read them as ``Config.enable_backprop`` and set them as the book does
+    (``Config.enable_backprop = False``), or for a block with
+    :func:`using_config`, :func:`no_grad` and :func:`test_mode`. Each thread
+    sees its own values, starting from the defaults below; an attribute you
+    add yourself (``Config.my_flag = 1``) is shared by all threads.
+    """
+
+    enable_backprop = _switch(_enable_backprop, "Record the graph for backward (default True).")
+    train = _switch(_train, "Training mode: dropout drops, batch norm uses batch statistics (default True).")
+
+    def __repr__(self) -> str:
+        return f"Config(enable_backprop={self.enable_backprop}, train={self.train})"
+
+
+Config = _Config()
 
 
 @contextlib.contextmanager
 def using_config(name: str, value) -> Iterator[None]:
-    """Temporarily set ``Config.<name>`` to ``value``."""
+    """Set ``Config.<name>`` to ``value`` for the current thread, for the block.
+
+    Parameters
+    ----------
+    name : str
+        A switch of :data:`Config` (``'enable_backprop'``, ``'train'``...).
+    value
+        Its value inside the block; the previous value comes back on exit,
+        also when the block raises.
+
+    Raises
+    ------
+    AttributeError
+        If ``Config`` has no attribute ``name``.
+    """
     old_value = getattr(Config, name)
     setattr(Config, name, value)
     try:
@@ -315,12 +363,12 @@ class Function:
                              "together") from None
         if isinstance(ys, tuple):
             outputs = [Variable(as_array(y)) for y in ys]
-            if Config.enable_backprop:
+            if _enable_backprop.get():
                 self._link(inputs, outputs)
             return outputs
         # The common case, kept lean: one output, no lists.
         y = Variable(ys if isinstance(ys, array_types) else as_array(ys))
-        if Config.enable_backprop:
+        if _enable_backprop.get():
             self._link(inputs, (y,))
         return y
 
