@@ -113,11 +113,19 @@ class Variable:
     name : str, optional
         A label used by the graph drawer and in error messages.
     requires_grad : bool
-        Whether backward computes a gradient for this Variable. Every Variable
-        you create does by default; arrays and scalars passed straight to a
-        Function are wrapped with ``requires_grad=False`` (nobody can read
-        their gradient), which lets backward skip work such as the gradient
-        of a network's input batch.
+        Whether backward computes a gradient for this Variable. Every floating
+        (or complex) Variable you create does by default; arrays and scalars
+        passed straight to a Function are wrapped with ``requires_grad=False``
+        (nobody can read their gradient), which lets backward skip work such
+        as the gradient of a network's input batch.
+
+    Notes
+    -----
+    Only floating and complex Variables have gradients, as in PyTorch: an
+    integer or bool Variable never requires one (whatever ``requires_grad``
+    says), and an op whose output is an integer or bool array (``astype(x,
+    int)``, an argmax) cuts the graph there. Labels and indices are such
+    inputs: they work as before and get no gradient.
     """
 
     __slots__ = ("data", "name", "grad", "creator", "generation", "requires_grad", "__weakref__")
@@ -141,7 +149,8 @@ class Variable:
         self.grad: Optional[Variable] = None
         self.creator: Optional[Function] = None
         self.generation = 0
-        self.requires_grad = requires_grad
+        # A gradient is a small change of the value: integers and bools have none.
+        self.requires_grad = requires_grad and (data is None or data.dtype.kind in "fc")
 
     # --- array-like properties -------------------------------------------------
     @property
@@ -217,7 +226,8 @@ class Variable:
         seeded_by_own_grad = grad is None and self.grad is not None
         if grad is None:
             grad = self.grad
-        grads, retained = _run_backward([self], [grad], create_graph, retain_grad, keep=frozenset())
+        grads, retained = _run_backward([self], [grad], create_graph, retain_grad, keep=frozenset(),
+                                       caller="backward")
         # Arrays somebody else already holds (the seed, another .grad): a .grad
         # must never share one, or an in-place edit of one would change another.
         handed_out = {id(grad.data if isinstance(grad, Variable) else grad)}
@@ -388,8 +398,9 @@ class Function:
             generation = max([x.generation for x in inputs])
         self.generation = generation
         for output in outputs:
-            output.creator = self
-            output.generation = generation + 1
+            if output.requires_grad:  # False for an integer output: the graph stops there
+                output.creator = self
+                output.generation = generation + 1
         self.inputs = inputs
         self.outputs = [weakref.ref(output) for output in outputs]
 
@@ -443,26 +454,29 @@ def _check_same_device(variables: Sequence[Variable], func: Function) -> None:
 # =============================================================================
 # The backward engine
 # =============================================================================
-def _seed_gradient(y: Variable, grad) -> Variable:
+def _seed_gradient(y: Variable, grad, caller: str) -> Variable:
     if y.data is None:
-        raise ValueError(f"backward: Variable {y.name or ''!s} holds no data (data is None)")
+        raise ValueError(f"{caller}: Variable {y.name or ''!s} holds no data (data is None)")
+    if y.data.dtype.kind not in "fc":
+        raise TypeError(f"{caller}: the output has dtype {y.data.dtype}; only floating (and complex) "
+                        "Variables have gradients")
     if grad is None:
         xp = get_array_module(y.data)
         return Variable(xp.ones_like(y.data))
     grad = as_variable(grad, like=y.data)
     if get_array_module(grad.data) is not get_array_module(y.data):
         raise TypeError(
-            f"backward: grad is a {get_array_module(grad.data).__name__} array but the output "
+            f"{caller}: grad is a {get_array_module(grad.data).__name__} array but the output "
             f"a {get_array_module(y.data).__name__} one; put grad on the output's device"
         )
     if grad.shape != y.shape:
         raise ValueError(
-            f"backward: grad of shape {grad.shape} does not match the output of shape {y.shape}"
+            f"{caller}: grad of shape {grad.shape} does not match the output of shape {y.shape}"
         )
     return grad
 
 
-def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep):
+def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep, caller):
     """Propagate gradients from ``outputs`` back to the leaves.
 
     Returns ``(leaf_grads, retained)``: a dict ``leaf -> grad`` for the
@@ -479,7 +493,7 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep):
 
     with using_config("enable_backprop", create_graph):
         for y, gy in zip(outputs, grad_outputs):
-            _accumulate(grads, y, _seed_gradient(y, gy), create_graph)
+            _accumulate(grads, y, _seed_gradient(y, gy, caller), create_graph)
             func = y.creator
             if func is not None and func not in pushed:
                 pushed.add(func)
@@ -587,7 +601,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False):
             raise TypeError(f"grad: expected Variables, got {type(v).__name__} at position {i}")
 
     keep = set(inputs)
-    leaf_grads, retained = _run_backward(outputs, grad_outputs, create_graph, False, keep)
+    leaf_grads, retained = _run_backward(outputs, grad_outputs, create_graph, False, keep, caller="grad")
     found = dict(retained)
     for leaf, g in leaf_grads.items():
         if leaf in keep:

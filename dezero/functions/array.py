@@ -378,7 +378,11 @@ class AsType(Function):
 
 
 def astype(x, dtype) -> Variable:
-    """Cast to ``dtype``; the gradient is cast back to the input's dtype."""
+    """Cast to ``dtype``; the gradient is cast back to the input's dtype.
+
+    A cast to an integer or bool dtype cuts the graph (the result is a
+    constant), as only floating and complex Variables have gradients.
+    """
     if isinstance(x, Variable) and x.dtype == np.dtype(dtype):
         return x
     return AsType(dtype)(x)
