@@ -228,20 +228,13 @@ class Variable:
             grad = self.grad
         grads, retained = _run_backward([self], [grad], create_graph, retain_grad, keep=frozenset(),
                                        caller="backward")
-        # Arrays somebody else already holds (the seed, another .grad): a .grad
-        # must never share one, or an in-place edit of one would change another.
-        handed_out = {id(grad.data if isinstance(grad, Variable) else grad)}
+        handed_out = _arrays_of([grad])
         with using_config("enable_backprop", create_graph):
             for var, g in retained + list(grads.items()):
                 if var.grad is not None and not (var is self and seeded_by_own_grad):
                     var.grad = var.grad + g
-                    continue
-                # A backward may hand one gradient to several inputs (Add) or
-                # a read-only broadcast view: copy those (graphs stay as they are).
-                if not create_graph and (id(g.data) in handed_out or g.data.base is not None):
-                    g = Variable(g.data.copy())
-                handed_out.add(id(g.data))
-                var.grad = g
+                else:
+                    var.grad = _own_gradient(g, handed_out)
 
     # --- device ------------------------------------------------------------------
     def to_cpu(self) -> "Variable":
@@ -570,6 +563,34 @@ def _accumulate(grads: dict, x: Variable, gx: Variable, create_graph: bool) -> N
         grads[x] = Variable(previous.data + gx.data)
 
 
+class _Copy(Function):
+    """A copy of the array that keeps the graph: gradient in, gradient out."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+def _arrays_of(seeds) -> set:
+    """The ids of the arrays the caller passed in as seed gradients."""
+    return {id(s.data if isinstance(s, Variable) else s) for s in seeds}
+
+
+def _own_gradient(g: Variable, handed_out: set) -> Variable:
+    """``g``, or a copy of it when its array is already somebody's (a seed, a
+    gradient handed out before: Add gives one to both inputs) or a view (a
+    read-only broadcast): every gradient given to the user is an array of its
+    own, safe to modify in place. Under ``enable_backprop`` the copy is
+    recorded, so a gradient taken with ``create_graph`` stays differentiable.
+    ``handed_out`` collects the ids of the arrays given out so far."""
+    if id(g.data) in handed_out or g.data.base is not None:
+        g = _Copy()(g)
+    handed_out.add(id(g.data))
+    return g
+
+
 def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False):
     """Return d(outputs)/d(inputs) without touching any ``.grad``.
 
@@ -585,7 +606,8 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False):
     Returns
     -------
     Variable or list of Variables (None for an input the outputs do not depend on),
-    matching the form of ``inputs``.
+    matching the form of ``inputs``. Each holds an array of its own (never
+    shared with another result or with ``grad_outputs``), safe to modify in place.
     """
     single_input = isinstance(inputs, Variable)
     outputs = [outputs] if isinstance(outputs, Variable) else list(outputs)
@@ -606,5 +628,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False):
     for leaf, g in leaf_grads.items():
         if leaf in keep:
             found[leaf] = g
-    result = [found.get(x) for x in inputs]
+    handed_out = _arrays_of(grad_outputs)
+    with using_config("enable_backprop", create_graph):
+        result = [None if found.get(x) is None else _own_gradient(found[x], handed_out) for x in inputs]
     return result[0] if single_input else result
