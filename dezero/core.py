@@ -174,6 +174,22 @@ class Variable:
             raise TypeError("len() of a 0-d (or empty) Variable")
         return len(self.data)
 
+    def __bool__(self) -> bool:
+        # NumPy's rule. Without it Python would fall back to __len__ and call
+        # [0.] true and zeros(3) true.
+        if self.data is None:
+            raise ValueError("the truth value of a Variable that holds no data (None) is undefined")
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a Variable of shape {self.data.shape} is ambiguous "
+                             "(only a size-1 Variable has one); use x.data.any() or x.data.all()")
+        return bool(self.data)
+
+    def __iter__(self) -> Iterator["Variable"]:
+        """Iterate over the first axis, as NumPy does; each row is differentiable."""
+        if self.data is None or self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d Variable (or one without data)")
+        return (self[i] for i in range(len(self.data)))
+
     def __repr__(self) -> str:
         prefix = type(self).__name__.lower() + "("
         if self.data is None:
