@@ -137,13 +137,8 @@ class Variable:
     __array_ufunc__ = None
 
     def __init__(self, data=None, name: Optional[str] = None, requires_grad: bool = True):
-        if data is not None and not isinstance(data, array_types):
-            if isinstance(data, np.generic):
-                data = np.asarray(data)
-            else:
-                raise TypeError(
-                    f"Variable(data): expected numpy.ndarray or cupy.ndarray, got {type(data).__name__}"
-                )
+        if data is not None and type(data) is not np.ndarray:
+            data = _variable_data(data)
         self.data = data
         self.name = name
         self.grad: Optional[Variable] = None
@@ -305,6 +300,20 @@ class Variable:
 
     def __pos__(self):
         return self
+
+
+def _variable_data(data):
+    """What ``Variable(data)`` keeps for anything but None or a plain ndarray."""
+    if isinstance(data, (np.matrix, np.ma.MaskedArray)):
+        # Their operators differ from ndarray's (a matrix's * is a matrix
+        # product, a masked array skips masked values): every op would be wrong.
+        raise TypeError(f"Variable(data): {type(data).__name__} is not supported, its operators differ "
+                        "from ndarray's; convert it with np.asarray(data) (a mask is dropped)")
+    if isinstance(data, array_types):  # cupy.ndarray, np.memmap and other subclasses
+        return data
+    if isinstance(data, np.generic):
+        return np.asarray(data)
+    raise TypeError(f"Variable(data): expected numpy.ndarray or cupy.ndarray, got {type(data).__name__}")
 
 
 class Parameter(Variable):

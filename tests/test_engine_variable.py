@@ -44,3 +44,24 @@ def test_iterating_gives_differentiable_rows():
     np.testing.assert_array_equal(rows[2].data, [4.0, 5.0])
     (rows[0] * 1.0 + rows[2] * 3.0).backward(grad=np.ones(2))
     np.testing.assert_array_equal(x.grad.data, [[1, 1], [0, 0], [3, 3]])
+
+
+# --- accepted data --------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [
+    lambda: np.matrix([[1.0, 2.0], [3.0, 4.0]]),
+    lambda: np.ma.masked_array([1.0, 2.0], mask=[False, True]),
+], ids=["matrix", "masked_array"])
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_ndarray_subclasses_with_other_operators_are_refused(make):
+    data = make()
+    with pytest.raises(TypeError, match=rf"Variable\(data\): {type(data).__name__}.*np.asarray"):
+        Variable(data)
+    with pytest.raises(TypeError, match=type(data).__name__):
+        Variable(np.ones((2, 2))) * data
+
+
+def test_ndarray_subclasses_with_ndarray_operators_are_accepted(tmp_path):
+    memmap = np.memmap(tmp_path / "x.bin", dtype=np.float64, mode="w+", shape=(2, 2))
+    memmap[:] = [[1.0, 2.0], [3.0, 4.0]]
+    x = Variable(memmap)
+    np.testing.assert_array_equal((x * x).data, [[1.0, 4.0], [9.0, 16.0]])  # elementwise, as for ndarray
