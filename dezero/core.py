@@ -327,14 +327,19 @@ def as_array(x, like=None):
 
     A Python or NumPy scalar takes the dtype of ``like`` when ``like`` is a
     floating array, so ``float32_var * 2.0`` and ``float32_var * np.float64(2)``
-    both stay float32 (NumPy 2 alone would promote the latter to float64).
+    both stay float32 (NumPy 2 alone would promote the latter to float64). A
+    Python int takes the dtype of an integer ``like``, as in NumPy
+    (``1 - uint8_array`` is uint8; an int that does not fit raises OverflowError).
     """
     if isinstance(x, array_types):
         return x
     if like is None:
         return np.asarray(x)
     xp = get_array_module(like)
-    if like.dtype.kind in "fc" and not isinstance(x, complex):
+    kind = like.dtype.kind
+    if kind in "fc" and not isinstance(x, complex):
+        return xp.asarray(x, dtype=like.dtype)
+    if kind in "iu" and type(x) is int:
         return xp.asarray(x, dtype=like.dtype)
     return xp.asarray(x.item() if isinstance(x, np.generic) else x)
 
