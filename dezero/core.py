@@ -126,6 +126,10 @@ class Variable:
     says), and an op whose output is an integer or bool array (``astype(x,
     int)``, an argmax) cuts the graph there. Labels and indices are such
     inputs: they work as before and get no gradient.
+
+    Pickling a Variable (or ``copy.deepcopy``) keeps its data, name,
+    ``requires_grad`` and the value of its ``.grad``, but not the graph: the
+    copy is a leaf, and so is its ``.grad``.
     """
 
     __slots__ = ("data", "name", "grad", "creator", "generation", "requires_grad", "__weakref__")
@@ -191,6 +195,23 @@ class Variable:
             return prefix + "None)"
         body = str(self.data).replace("\n", "\n" + " " * len(prefix))
         return prefix + body + ")"
+
+    # --- pickling ----------------------------------------------------------------
+    # Pickling (and copy.deepcopy) keeps the value and its gradient's value, not
+    # the graph: the copy is a leaf. A graph is a record of one computation; it
+    # holds weak references (which cannot be pickled) and, after
+    # backward(create_graph=True), a .grad carries one too. A model pickled then
+    # must come back as its weights and gradients, as after a plain backward.
+    def __getstate__(self) -> dict:
+        return {"data": self.data, "name": self.name, "grad": self.grad, "requires_grad": self.requires_grad}
+
+    def __setstate__(self, state: dict) -> None:
+        self.data = state["data"]
+        self.name = state["name"]
+        self.grad = state["grad"]  # a Variable: pickled by this method too, so a leaf
+        self.requires_grad = state["requires_grad"]
+        self.creator = None
+        self.generation = 0
 
     # --- graph bookkeeping -------------------------------------------------------
     def set_creator(self, func: "Function") -> None:

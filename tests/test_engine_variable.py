@@ -1,10 +1,12 @@
 """Variable as a Python object: truth value, iteration, conversions, accepted data, pickling."""
+import pickle
 import re
 
 import numpy as np
 import pytest
 
-from dezero import Variable
+import dezero.functions as F
+from dezero import Parameter, Variable
 
 
 # --- truth value and iteration (NumPy's rules) -------------------------------------------
@@ -65,3 +67,38 @@ def test_ndarray_subclasses_with_ndarray_operators_are_accepted(tmp_path):
     memmap[:] = [[1.0, 2.0], [3.0, 4.0]]
     x = Variable(memmap)
     np.testing.assert_array_equal((x * x).data, [[1.0, 4.0], [9.0, 16.0]])  # elementwise, as for ndarray
+
+
+# --- pickling ------------------------------------------------------------------------------
+def test_a_model_pickles_after_backward_with_create_graph():
+    from dezero.models import MLP
+
+    model = MLP((4, 2))
+    loss = F.sum(model(np.ones((3, 5))) ** 2)
+    loss.backward(create_graph=True)  # each .grad now carries a graph
+    copy = pickle.loads(pickle.dumps(model))
+    for p, q in zip(model.params(), copy.params()):
+        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.grad.data, q.grad.data)  # the gradient's value is kept
+        assert q.grad.creator is None  # its graph is not
+    np.testing.assert_array_equal(model(np.ones((3, 5))).data, copy(np.ones((3, 5))).data)
+
+
+def test_pickling_keeps_data_name_requires_grad_and_the_gradient_value_but_not_the_graph():
+    x = Variable(np.array([1.0, 2.0]), name="x")
+    y = x * 3.0
+    y.name = "y"
+    y.backward(create_graph=True, retain_grad=True)
+    for original in (x, y):
+        restored = pickle.loads(pickle.dumps(original))
+        assert restored.name == original.name and restored.requires_grad
+        np.testing.assert_array_equal(restored.data, original.data)
+        np.testing.assert_array_equal(restored.grad.data, original.grad.data)
+        assert restored.creator is None and restored.grad.creator is None and restored.generation == 0
+    constant = pickle.loads(pickle.dumps(Variable(np.ones(2), requires_grad=False)))
+    assert not constant.requires_grad and constant.grad is None
+
+
+def test_a_pickled_parameter_stays_a_parameter():
+    p = pickle.loads(pickle.dumps(Parameter(np.ones(2), name="W")))
+    assert type(p) is Parameter and p.name == "W"
