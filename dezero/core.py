@@ -416,12 +416,12 @@ class Function:
             raise ValueError(f"{type(self).__name__}: inputs of shapes {shapes} cannot be broadcast "
                              "together") from None
         if isinstance(ys, tuple):
-            outputs = [Variable(as_array(y)) for y in ys]
+            outputs = [Variable(_output_array(self, y)) for y in ys]
             if _enable_backprop.get():
                 self._link(inputs, outputs)
             return outputs
         # The common case, kept lean: one output, no lists.
-        y = Variable(ys if isinstance(ys, array_types) else as_array(ys))
+        y = Variable(ys if isinstance(ys, array_types) else _output_array(self, ys))
         if _enable_backprop.get():
             self._link(inputs, (y,))
         return y
@@ -456,6 +456,23 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} function>"
+
+
+def _type_name(obj) -> str:
+    kind = type(obj)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
+def _output_array(func: Function, y):
+    """One output of ``func.forward`` as an array; NumPy and Python scalars
+    (``x.sum()`` of a 0-d array is one) become 0-d arrays."""
+    if isinstance(y, array_types):
+        return y
+    if isinstance(y, _SCALAR_TYPES):
+        return np.asarray(y)
+    kind = "Variable" if isinstance(y, Variable) else _type_name(y)
+    raise TypeError(f"{type(func).__name__}.forward returned a {kind}; forward works on raw arrays "
+                    "and returns arrays (or a tuple of arrays), the engine wraps them in Variables")
 
 
 def _to_variables(inputs: Sequence, func: Function) -> list:
@@ -584,10 +601,13 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep, caller
 
 def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Variable]:
     """The engine's consistency guard, called when a gradient is not a Variable of
-    its input's shape and dtype: wrong shapes are a bug in ``func.backward``;
-    another float dtype is cast back (mixed-precision inputs)."""
+    its input's shape and dtype: anything but a Variable, or a wrong shape, is a
+    bug in ``func.backward``; another float dtype is cast back (mixed-precision
+    inputs)."""
     if not isinstance(gx, Variable):
-        gx = Variable(as_array(gx, like=x.data))
+        raise TypeError(f"{type(func).__name__}.backward returned a {_type_name(gx)} for input {index}; "
+                        "a backward returns Variables (or None), computed with dezero functions so "
+                        "that they can be differentiated again")
     x_data, g_data = x.data, gx.data
     if g_data.shape != x_data.shape:
         raise RuntimeError(
