@@ -207,6 +207,30 @@ class Variable:
             raise TypeError("len() of a 0-d (or empty) Variable")
         return len(self.data)
 
+    def item(self):
+        """The value of a size-1 Variable as a Python scalar (``loss.item()``).
+
+        Raises
+        ------
+        ValueError
+            If the Variable does not hold exactly one element.
+        """
+        return self._single_value("item()", ValueError)
+
+    def __float__(self) -> float:
+        return float(self._single_value("float()", TypeError))
+
+    def __int__(self) -> int:
+        return int(self._single_value("int()", TypeError))
+
+    def _single_value(self, caller: str, error: type):
+        # Any size-1 shape, as item() in NumPy and float()/int() in PyTorch
+        # (NumPy 2 takes 0-d arrays only in float()).
+        if self.data is None or self.data.size != 1:
+            shape = None if self.data is None else self.data.shape
+            raise error(f"{caller}: only a size-1 Variable converts to a Python scalar, got shape {shape}")
+        return self.data.item()
+
     def __bool__(self) -> bool:
         # NumPy's rule. Without it Python would fall back to __len__ and call
         # [0.] true and zeros(3) true.

@@ -1,5 +1,7 @@
 """What ops accept besides Variables: Python scalars, NumPy arrays and lists,
 with NumPy's dtype rules (a Python number is "weak": it takes the array's dtype)."""
+import re
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,29 @@ def test_subtracting_a_scalar_keeps_the_dtype_and_the_gradient(dtype):
         np.testing.assert_array_equal(x.grad.data, np.array([-2.0, 0.0], dtype=dtype))
     gx, = dezero.grad(F.sum((3.0 - x) ** 2), [x])
     np.testing.assert_array_equal(gx.data, np.array([-4.0, -2.0], dtype=dtype))
+
+
+# --- Python scalars out of a Variable -----------------------------------------------------------
+@pytest.mark.parametrize("data", [np.array(2.5), np.array([2.5]), np.array([[2.5]], dtype=np.float32)])
+def test_item_float_and_int_of_a_size_one_variable(data):
+    v = Variable(data)
+    assert v.item() == 2.5 and type(v.item()) is float
+    assert float(v) == 2.5 and type(float(v)) is float
+    assert int(v) == 2 and type(int(v)) is int  # truncated, as int(2.5)
+
+
+@pytest.mark.parametrize("data", [np.zeros(2), np.zeros((2, 2)), np.zeros(0)])
+def test_item_float_and_int_refuse_other_sizes_naming_the_shape(data):
+    v = Variable(data)
+    with pytest.raises(ValueError, match=re.escape(f"item(): only a size-1 Variable converts to a Python "
+                                                   f"scalar, got shape {data.shape}")):
+        v.item()
+    with pytest.raises(TypeError, match=re.escape(f"float(): only a size-1 Variable converts to a Python "
+                                                  f"scalar, got shape {data.shape}")):
+        float(v)
+    with pytest.raises(TypeError, match=re.escape("int(): only a size-1 Variable")):
+        int(v)
+
+
+def test_item_of_an_integer_variable_is_an_int():
+    assert Variable(np.array([7])).item() == 7 and type(Variable(np.array([7])).item()) is int
