@@ -143,7 +143,11 @@ class Variable:
     Parameters
     ----------
     data : numpy.ndarray, cupy.ndarray or None
-        The value. NumPy scalars are stored as 0-d arrays.
+        The value. NumPy scalars are stored as 0-d arrays. Lists and Python
+        numbers are refused, though ops accept them: a Variable's dtype decides
+        whether it gets a gradient and in which precision, so it is asked for
+        (``np.array([1, 2])`` would be integers, without gradient, and
+        ``np.array([1.0])`` float64 even in a float32 model).
     name : str, optional
         A label used by the graph drawer and in error messages.
     requires_grad : bool
@@ -392,7 +396,12 @@ def _variable_data(data):
         return data
     if isinstance(data, np.generic):
         return np.asarray(data)
-    raise TypeError(f"Variable(data): expected numpy.ndarray or cupy.ndarray, got {type(data).__name__}")
+    hint = ""
+    if isinstance(data, (list, tuple, int, float, complex)):
+        # Not converted on purpose: a Variable's dtype decides whether it has a
+        # gradient and of which precision; np.asarray would guess (ints for [1, 2]).
+        hint = "; write Variable(np.array(...)) with the dtype you mean, e.g. np.array([1.0, 2.0], dtype=np.float32)"
+    raise TypeError(f"Variable(data): expected numpy.ndarray or cupy.ndarray, got {type(data).__name__}{hint}")
 
 
 class Parameter(Variable):
@@ -409,9 +418,13 @@ def as_array(x, like=None):
     both stay float32 (NumPy 2 alone would promote the latter to float64). A
     Python int takes the dtype of an integer ``like``, as in NumPy
     (``1 - uint8_array`` is uint8; an int that does not fit raises OverflowError).
+    A list (or tuple) of numbers is treated like a Python scalar: it takes the
+    floating dtype of ``like``; without ``like`` it is what ``np.asarray`` makes.
     """
     if isinstance(x, array_types):
         return x
+    if isinstance(x, (list, tuple)):
+        return _sequence_as_array(x, like, "as_array")
     if like is None:
         return np.asarray(x)
     xp = get_array_module(like)
@@ -423,12 +436,56 @@ def as_array(x, like=None):
     return xp.asarray(x.item() if isinstance(x, np.generic) else x)
 
 
+def _sequence_as_array(x, like, op: str):
+    """A list or tuple of numbers as an array of ``like``'s backend; "weak" as a
+    Python scalar is, so a float32 model given ``[[1.0, 2.0]]`` computes in
+    float32 (NumPy would make it float64 first)."""
+    try:
+        array = np.asarray(x)
+    except ValueError as e:  # ragged nesting
+        raise ValueError(f"{op}: a list input must be a rectangle of numbers ({e})") from None
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"{op}: a list input must hold numbers only, it makes an array of dtype "
+                        f"{array.dtype} (Variables, None or strings inside?)")
+    if like is None:
+        return array
+    xp = get_array_module(like)
+    if like.dtype.kind in "fc" and array.dtype.kind in "biuf":
+        return xp.asarray(array, dtype=like.dtype)
+    if like.dtype.kind in "iu" and array.dtype.kind in "iu":
+        return xp.asarray(x, dtype=like.dtype)  # from the list: raises OverflowError as NumPy does
+    return xp.asarray(array)
+
+
 def as_variable(obj, like=None) -> Variable:
-    """Wrap arrays and scalars as Variables (constants: ``requires_grad=False``);
-    Variables pass through."""
+    """Wrap arrays, scalars and lists of numbers as Variables (constants:
+    ``requires_grad=False``); Variables pass through. See :func:`as_array`."""
     if isinstance(obj, Variable):
         return obj
     return Variable(as_array(obj, like), requires_grad=False)
+
+
+def as_variables(*objs, op: str = "as_variables") -> list:
+    """Wrap the operands of one op together, as a Function call does: Variables
+    and arrays pass, scalars and lists take the dtype of the first array among
+    them (``linear([[1.0, 2.0]], W)`` computes in W's dtype).
+
+    Parameters
+    ----------
+    *objs : Variable, array, scalar or list of numbers
+    op : str
+        The op's name, for error messages.
+
+    Returns
+    -------
+    list of Variable
+
+    Raises
+    ------
+    TypeError
+        For an operand of another type, or operands on different devices.
+    """
+    return _to_variables(objs, op)
 
 
 # =============================================================================
@@ -460,13 +517,13 @@ class Function:
         self._called = True
         for x in inputs:
             if not isinstance(x, Variable):
-                inputs = tuple(_to_variables(inputs, self))
+                inputs = tuple(_to_variables(inputs, type(self).__name__))
                 break
         else:
             if cupy is not None and len(inputs) > 1:
                 # CuPy's own error ("Unsupported type numpy.ndarray") would not
                 # say which op, nor what to do about it.
-                _check_same_device(inputs, self)
+                _check_same_device(inputs, type(self).__name__)
         try:
             ys = self.forward(*[x.data for x in inputs])
         except ValueError as e:
@@ -594,8 +651,8 @@ def _check_finite(func: Function, inputs: Sequence[Variable], index: int, value,
                              f"(inputs: {described}); {site} {_describe_site(func)}")
 
 
-def _to_variables(inputs: Sequence, func: Function) -> list:
-    """Turn a Function's inputs into Variables; scalars take the arrays' dtype."""
+def _to_variables(inputs: Sequence, op: str) -> list:
+    """Turn an op's inputs into Variables; scalars and lists take the arrays' dtype."""
     if all(isinstance(x, Variable) for x in inputs):
         return list(inputs)
     like = None
@@ -610,23 +667,25 @@ def _to_variables(inputs: Sequence, func: Function) -> list:
             converted.append(x)
         elif isinstance(x, array_types) or isinstance(x, _SCALAR_TYPES):
             converted.append(Variable(as_array(x, like), requires_grad=False))
+        elif isinstance(x, (list, tuple)):
+            converted.append(Variable(_sequence_as_array(x, like, f"{op}: input {i}"), requires_grad=False))
         else:
             raise TypeError(
-                f"{type(func).__name__}: input {i} has unsupported type {type(x).__name__} "
-                "(expected Variable, numpy/cupy ndarray or a scalar)"
+                f"{op}: input {i} has unsupported type {type(x).__name__} "
+                "(expected Variable, numpy/cupy ndarray, a scalar or a list of numbers)"
             )
     if cupy is not None:
-        _check_same_device(converted, func)
+        _check_same_device(converted, op)
     return converted
 
 
-def _check_same_device(variables: Sequence[Variable], func: Function) -> None:
+def _check_same_device(variables: Sequence[Variable], op: str) -> None:
     """All NumPy or all CuPy (the caller has made sure CuPy is installed)."""
     if len({isinstance(v.data, cupy.ndarray) for v in variables if v.data is not None}) > 1:
         where = ", ".join(f"input {i}: {'cupy' if isinstance(v.data, cupy.ndarray) else 'numpy'}"
                           for i, v in enumerate(variables) if v.data is not None)
         raise TypeError(
-            f"{type(func).__name__}: inputs live on different devices ({where}); "
+            f"{op}: inputs live on different devices ({where}); "
             "move them with to_gpu()/to_cpu() first"
         )
 

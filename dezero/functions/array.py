@@ -9,7 +9,7 @@ import numpy as np
 
 from dezero.functions import shapes
 from dezero.backend import get_array_module
-from dezero.core import Function, Variable, as_variable
+from dezero.core import Function, Variable, as_variable, as_variables
 
 __all__ = ["reshape", "transpose", "get_item", "expand_dims", "flatten", "broadcast_to",
            "sum_to", "sum", "mean", "average", "max", "min", "clip", "matmul", "astype"]
@@ -349,7 +349,7 @@ def _swap_last(x):
 
 def matmul(a, b) -> Variable:
     """Matrix product ``a @ b`` (1-D operands as vectors, leading axes as batches)."""
-    a, b = as_variable(a), as_variable(b, like=None)
+    a, b = as_variables(a, b, op="matmul")  # a list operand takes the other's dtype
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
     if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:

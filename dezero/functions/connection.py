@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dezero.backend import array_types
-from dezero.core import Function, Variable, as_variable
+from dezero.core import Function, Variable, as_variable, as_variables
 from dezero.functions.array import get_item, matmul, sum_to
 
 __all__ = ["linear", "embed_id"]
@@ -26,7 +26,7 @@ class Linear(Function):
 
 def linear(x, W, b=None) -> Variable:
     """Affine map ``x @ W + b`` for a batch ``x`` of shape (N, in) and W of shape (in, out)."""
-    x, W = as_variable(x), as_variable(W)
+    x, W = as_variables(x, W, op="linear")  # a list x takes W's dtype
     if x.ndim != 2 or W.ndim != 2:
         raise ValueError(f"linear: x must be 2-D (N, in_size) and W 2-D (in_size, out_size), "
                          f"got x {x.shape} and W {W.shape}")

@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 
 from dezero.backend import array_types, get_array_module
-from dezero.core import Function, Variable, as_variable
+from dezero.core import Function, Variable, as_variable, as_variables
 from dezero.functions.activation import log_softmax_array, sigmoid, softmax
 from dezero.functions.array import broadcast_to, clip, mean
 from dezero.functions.math import log
@@ -62,7 +62,7 @@ def mean_squared_error(x0, x1) -> Variable:
     (PyTorch's ``MSELoss`` divides by the element count). The shapes must be
     equal: broadcasting (N, 1) against (N,) would silently give an (N, N) loss.
     """
-    x0, x1 = as_variable(x0), as_variable(x1)
+    x0, x1 = as_variables(x0, x1, op="mean_squared_error")  # a list target takes x0's dtype
     _check_same_shape("mean_squared_error", "x0", x0, "x1", x1)
     if x0.ndim == 0 or len(x0) == 0:
         raise ValueError(f"mean_squared_error: inputs need a non-empty batch axis, got shape {x0.shape}")
