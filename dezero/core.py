@@ -16,7 +16,7 @@ import os
 import sys
 import types
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -500,21 +500,20 @@ class Function:
     """
 
     # Set when the call is recorded in a graph (see _link); empty otherwise.
-    inputs: Sequence[Variable] = ()
-    outputs: Sequence[Callable[[], Any]] = ()  # weak references to the outputs
+    inputs: tuple = ()
+    outputs: tuple = ()  # weak references to the outputs
     generation = 0
     # (file, line, function) of the user code that called this Function:
     # recorded in detect_anomaly() mode only, None otherwise.
     created_at: Optional[tuple] = None
-    _called = False
 
     def __call__(self, *inputs):
-        if self._called:
+        if self.outputs:
+            # A second forward would overwrite what the first one's backward needs.
             raise RuntimeError(
                 f"{type(self).__name__}: this Function object was already called; "
                 "create a new instance for every call (reusing a node breaks its gradients)"
             )
-        self._called = True
         for x in inputs:
             if not isinstance(x, Variable):
                 inputs = tuple(_to_variables(inputs, type(self).__name__))
@@ -525,7 +524,10 @@ class Function:
                 # say which op, nor what to do about it.
                 _check_same_device(inputs, type(self).__name__)
         try:
-            ys = self.forward(*[x.data for x in inputs])
+            if len(inputs) == 1:  # the common case, without building a list
+                ys = self.forward(inputs[0].data)
+            else:
+                ys = self.forward(*[x.data for x in inputs])
         except ValueError as e:
             if "could not be broadcast" not in str(e):  # NumPy's wording, not ours
                 raise
@@ -543,33 +545,31 @@ class Function:
             if _enable_backprop.get():
                 self._link(inputs, outputs)
             return outputs
-        # The common case, kept lean: one output, no lists.
-        y = Variable(ys if isinstance(ys, array_types) else _output_array(self, ys))
+        y = Variable(ys if type(ys) is np.ndarray else _output_array(self, ys))
         if _enable_backprop.get():
             self._link(inputs, (y,))
         return y
 
-    def _link(self, inputs, outputs) -> None:
+    def _link(self, inputs: tuple, outputs: Sequence[Variable]) -> None:
         """Record the graph: inputs strongly, outputs weakly (no reference cycles).
         Nothing is recorded when no input requires a gradient (e.g. on raw data)."""
+        generation = -1
         for x in inputs:
-            if x.requires_grad:
-                break
-        else:
-            for output in outputs:
-                output.requires_grad = False
+            if x.requires_grad and x.generation > generation:
+                generation = x.generation
+        if generation < 0:
+            for y in outputs:
+                y.requires_grad = False
             return
-        if len(inputs) == 1:
-            generation = inputs[0].generation
-        else:
-            generation = max([x.generation for x in inputs])
         self.generation = generation
-        for output in outputs:
-            if output.requires_grad:  # False for an integer output: the graph stops there
-                output.creator = self
-                output.generation = generation + 1
+        for y in outputs:
+            if y.requires_grad:  # False for an integer output: the graph stops there
+                y.creator = self
+                y.generation = generation + 1
         self.inputs = inputs
-        self.outputs = [weakref.ref(output) for output in outputs]
+        # map, not a comprehension: on CPython 3.11 a comprehension is a call of
+        # its own, which cost a tenth of a small op.
+        self.outputs = tuple(map(weakref.ref, outputs))
 
     def forward(self, *xs):
         raise NotImplementedError(f"{type(self).__name__}.forward")
@@ -589,6 +589,8 @@ def _type_name(obj) -> str:
 def _output_array(func: Function, y):
     """One output of ``func.forward`` as an array; NumPy and Python scalars
     (``x.sum()`` of a 0-d array is one) become 0-d arrays."""
+    if isinstance(y, np.generic):  # what NumPy gives for 0-d results
+        return np.asarray(y)
     if isinstance(y, array_types):
         return y
     if isinstance(y, _SCALAR_TYPES):
@@ -726,9 +728,12 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep, caller
     """
     grads: dict = {}  # Variable -> its gradient so far; an entry lives until its creator runs
     retained: list = []
+    # The Functions whose outputs have a gradient, newest generation first (heapq
+    # is a min-heap, hence -generation; the counter keeps equal generations in
+    # the order they were found). ``pushed`` keeps each Function in it once.
     heap: list = []
     pushed: set = set()
-    tie_breaker = 0  # insertion order among Functions of equal generation
+    counter = 0
     anomaly = _detect_anomaly.get()
 
     # In anomaly mode the gradients each backward returns are checked below;
@@ -736,13 +741,13 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep, caller
     # error names the Function whose backward went wrong.
     with using_config("enable_backprop", create_graph), _setting(_running_backward, True):
         for y, gy in zip(outputs, grad_outputs):
-            _accumulate(grads, y, _seed_gradient(y, gy, caller), create_graph)
+            gy = _seed_gradient(y, gy, caller)
+            grads[y] = gy if y not in grads else _add_gradients(grads[y], gy, create_graph)
             func = y.creator
             if func is not None and func not in pushed:
                 pushed.add(func)
-                # heapq is a min-heap: the newest generation must come out first.
-                heapq.heappush(heap, (-func.generation, tie_breaker, func))
-                tie_breaker += 1
+                heapq.heappush(heap, (-func.generation, counter, func))
+                counter += 1
 
         while heap:
             func = heapq.heappop(heap)[2]
@@ -750,10 +755,9 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep, caller
             for ref in func.outputs:
                 y = ref()
                 gy = None if y is None else grads.pop(y, None)
-                if gy is not None and (retain_grad or y in keep):
+                if gy is not None and (retain_grad or (keep and y in keep)):
                     retained.append((y, gy))
                 gys.append(gy)
-
             gxs = func.backward(*gys)
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
@@ -774,12 +778,16 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep, caller
                         continue
                 if anomaly:
                     _check_finite(func, inputs, i, gx, "backward")
-                _accumulate(grads, x, gx, create_graph)
+                previous = grads.get(x)
+                if previous is not None:  # x feeds several Functions: sum (its creator is queued)
+                    grads[x] = _add_gradients(previous, gx, create_graph)
+                    continue
+                grads[x] = gx
                 creator = x.creator
                 if creator is not None and creator not in pushed:
                     pushed.add(creator)
-                    heapq.heappush(heap, (-creator.generation, tie_breaker, creator))
-                    tie_breaker += 1
+                    heapq.heappush(heap, (-creator.generation, counter, creator))
+                    counter += 1
     return grads, retained
 
 
@@ -806,16 +814,12 @@ def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Var
     return gx
 
 
-def _accumulate(grads: dict, x: Variable, gx: Variable, create_graph: bool) -> None:
-    previous = grads.get(x)
-    if previous is None:
-        grads[x] = gx
-    elif create_graph:
-        grads[x] = previous + gx
-    else:
-        # Not recorded, so a plain array sum is enough (and never in place:
-        # the same gradient object may have been handed to several inputs).
-        grads[x] = Variable(previous.data + gx.data)
+def _add_gradients(previous: Variable, gx: Variable, create_graph: bool) -> Variable:
+    if create_graph:
+        return previous + gx
+    # Not recorded, so a plain array sum is enough (and never in place: the
+    # same gradient object may have been handed to several inputs).
+    return Variable(previous.data + gx.data)
 
 
 class _Copy(Function):
