@@ -501,14 +501,27 @@ class Function:
 
     # Set when the call is recorded in a graph (see _link); empty otherwise.
     inputs: tuple = ()
-    outputs: tuple = ()  # weak references to the outputs
+    _output_refs: "tuple | weakref.ref" = ()  # see ``outputs``
     generation = 0
     # (file, line, function) of the user code that called this Function:
     # recorded in detect_anomaly() mode only, None otherwise.
     created_at: Optional[tuple] = None
 
+    @property
+    def outputs(self) -> tuple:
+        """Weak references to the outputs (call one to get the Variable, or None
+        once it is gone); empty when the call was not recorded.
+
+        The one output of almost every op is kept as the bare weak reference:
+        a tuple around it would be one more object per op for Python's cyclic
+        garbage collector to track, and on long graphs that collector is a good
+        part of the cost of an op.
+        """
+        refs = self._output_refs
+        return refs if isinstance(refs, tuple) else (refs,)
+
     def __call__(self, *inputs):
-        if self.outputs:
+        if self._output_refs:
             # A second forward would overwrite what the first one's backward needs.
             raise RuntimeError(
                 f"{type(self).__name__}: this Function object was already called; "
@@ -567,9 +580,10 @@ class Function:
                 y.creator = self
                 y.generation = generation + 1
         self.inputs = inputs
-        # map, not a comprehension: on CPython 3.11 a comprehension is a call of
-        # its own, which cost a tenth of a small op.
-        self.outputs = tuple(map(weakref.ref, outputs))
+        if len(outputs) == 1:
+            self._output_refs = weakref.ref(outputs[0])
+        else:  # map, not a comprehension: on CPython 3.11 that is a call of its own
+            self._output_refs = tuple(map(weakref.ref, outputs))
 
     def forward(self, *xs):
         raise NotImplementedError(f"{type(self).__name__}.forward")
