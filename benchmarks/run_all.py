@@ -13,6 +13,7 @@ import conv
 import memory
 import mlp
 import overhead
+import scaling
 
 
 def main() -> None:
@@ -24,6 +25,8 @@ def main() -> None:
     print(f"torch: {torch.__version__ if torch else 'not installed'}\n")
     results = {}
     results["overhead (us/op)"] = {k: v * 1e6 for k, v in overhead.main().items()}
+    print()
+    results.update({f"chain of {n:,} ops (us/op)": row["us_per_op"] for n, row in scaling.main([]).items()})
     print()
     results["mlp step (ms)"] = {k: v * 1e3 for k, v in mlp.main().items()}
     print()
