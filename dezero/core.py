@@ -117,9 +117,9 @@ def detect_anomaly():
     is recorded or checked.
 
     Each op then pays a walk up the call stack and a pass over its outputs
-    and gradients, about 7 microseconds: roughly twice the time of an op on
-    tiny arrays, a few percent on large ones (``benchmarks/overhead.py``
-    measures it), so use it to find a NaN, not to train.
+    and gradients: measured by ``benchmarks/overhead.py``, 1.7 times the
+    time of an op on 0-d values (3 microseconds more) and 1.15 times on
+    arrays of 100,000 elements, so use it to find a NaN, not to train.
 
     Examples
     --------

@@ -8,6 +8,7 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
+import overhead  # noqa: E402
 import scaling  # noqa: E402
 
 
@@ -23,3 +24,7 @@ def test_the_scaling_child_reports_graph_memory_and_rounds():
     assert set(report) == {"graph_bytes", "rounds"} and isinstance(report["graph_bytes"], int)
     assert report["rounds"] == []  # rounds only for 1M-op graphs
 
+
+def test_the_anomaly_runner_runs_with_the_mode_on_and_off():
+    for anomaly in (False, True):
+        overhead.make_anomaly_runner((3,), 10, anomaly)()
