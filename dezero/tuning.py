@@ -18,9 +18,10 @@ time of forward and backward. dezero therefore raises that first threshold to
 10,000 (:func:`raise_gc_threshold`; Python 3.13 itself moved it to 2,000). The
 cost: garbage that only this collector can free, reference cycles, waits for
 up to 10,000 new objects instead of 700 before it is found, and its pauses are
-fewer but longer (about a millisecond for the youngest generation). Graphs hold
-no cycle: they are freed by reference counting the moment their last output
-goes, whatever the threshold.
+fewer but longer (measured on a long graph: 0.3 ms instead of 0.02 ms for the
+youngest generation, 8 ms instead of 0.3 ms for the middle one; full passes
+became 6 times rarer). Graphs hold no cycle: they are freed by reference
+counting the moment their last output goes, whatever the threshold.
 
 :func:`apply` runs once when ``dezero`` is imported. Opt out with
 ``DEZERO_TUNING=0`` in the environment (everything), ``DEZERO_KEEP_MEMORY=0``
