@@ -558,7 +558,10 @@ class Function:
             if _enable_backprop.get():
                 self._link(inputs, outputs)
             return outputs
-        y = Variable(ys if type(ys) is np.ndarray else _output_array(self, ys))
+        if type(ys) is not np.ndarray:
+            # NumPy gives 0-d results as NumPy scalars; anything else is checked.
+            ys = np.asarray(ys) if isinstance(ys, np.generic) else _output_array(self, ys)
+        y = Variable(ys)
         if _enable_backprop.get():
             self._link(inputs, (y,))
         return y
@@ -766,13 +769,15 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep, caller
         while heap:
             func = heapq.heappop(heap)[2]
             gys = []
-            for ref in func.outputs:
+            # func.outputs, read without the property's call (a good part of an op's cost)
+            refs = func._output_refs
+            for ref in refs if isinstance(refs, tuple) else (refs,):
                 y = ref()
                 gy = None if y is None else grads.pop(y, None)
                 if gy is not None and (retain_grad or (keep and y in keep)):
                     retained.append((y, gy))
                 gys.append(gy)
-            gxs = func.backward(*gys)
+            gxs = func.backward(*gys) if len(gys) > 1 else func.backward(gys[0])
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
             inputs = func.inputs
@@ -785,8 +790,10 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep, caller
                 x = inputs[i]
                 if gx is None or not x.requires_grad:
                     continue
+                # NumPy's dtypes are singletons: `is not` is the cheap test, and
+                # _check_gradient sorts out an equal dtype that is another object.
                 if (not isinstance(gx, Variable) or gx.data.shape != x.data.shape
-                        or gx.data.dtype != x.data.dtype):
+                        or gx.data.dtype is not x.data.dtype):
                     gx = _check_gradient(func, i, x, gx)
                     if gx is None:
                         continue
