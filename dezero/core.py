@@ -82,6 +82,11 @@ def using_config(name: str, value) -> Iterator[None]:
         Its value inside the block; the previous value comes back on exit,
         also when the block raises.
 
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        To be used in a ``with`` statement.
+
     Raises
     ------
     AttributeError
@@ -120,6 +125,12 @@ def detect_anomaly():
     and gradients: measured by ``benchmarks/overhead.py``, 1.7 times the
     time of an op on 0-d values (3 microseconds more) and 1.15 times on
     arrays of 100,000 elements, so use it to find a NaN, not to train.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        ``with dezero.detect_anomaly(): ...`` sets ``Config.detect_anomaly``
+        to True inside the block.
 
     Examples
     --------
@@ -213,6 +224,11 @@ class Variable:
 
     def item(self):
         """The value of a size-1 Variable as a Python scalar (``loss.item()``).
+
+        Returns
+        -------
+        int, float, complex or bool
+            The one element, as ``numpy.ndarray.item`` gives it.
 
         Raises
         ------
@@ -420,6 +436,17 @@ def as_array(x, like=None):
     (``1 - uint8_array`` is uint8; an int that does not fit raises OverflowError).
     A list (or tuple) of numbers is treated like a Python scalar: it takes the
     floating dtype of ``like``; without ``like`` it is what ``np.asarray`` makes.
+
+    Parameters
+    ----------
+    x : array, scalar, or list or tuple of numbers
+        Arrays are returned unchanged.
+    like : array, optional
+        Gives a scalar or a list its backend and (for floating arrays) its dtype.
+
+    Returns
+    -------
+    numpy.ndarray or cupy.ndarray
     """
     if isinstance(x, array_types):
         return x
@@ -459,7 +486,20 @@ def _sequence_as_array(x, like, op: str):
 
 def as_variable(obj, like=None) -> Variable:
     """Wrap arrays, scalars and lists of numbers as Variables (constants:
-    ``requires_grad=False``); Variables pass through. See :func:`as_array`."""
+    ``requires_grad=False``); Variables pass through.
+
+    Parameters
+    ----------
+    obj : Variable, array, scalar, or list or tuple of numbers
+        The value to wrap.
+    like : array, optional
+        Gives a scalar or a list its backend and dtype (see :func:`as_array`).
+
+    Returns
+    -------
+    Variable
+        ``obj`` itself if it is a Variable, else a new constant Variable.
+    """
     if isinstance(obj, Variable):
         return obj
     return Variable(as_array(obj, like), requires_grad=False)
@@ -885,9 +925,10 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False):
 
     Returns
     -------
-    Variable or list of Variables (None for an input the outputs do not depend on),
-    matching the form of ``inputs``. Each holds an array of its own (never
-    shared with another result or with ``grad_outputs``), safe to modify in place.
+    Variable or list of Variables
+        Matching the form of ``inputs``; None for an input the outputs do not
+        depend on. Each holds an array of its own (never shared with another
+        result or with ``grad_outputs``), safe to modify in place.
     """
     single_input = isinstance(inputs, Variable)
     outputs = [outputs] if isinstance(outputs, Variable) else list(outputs)
