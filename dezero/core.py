@@ -176,7 +176,7 @@ class Variable:
     int)``, an argmax) cuts the graph there. Labels and indices are such
     inputs: they work as before and get no gradient.
 
-    Pickling a Variable (or ``copy.deepcopy``) keeps its data, name,
+    Pickling a Variable (and ``copy.copy``, ``copy.deepcopy``) keeps its data, name,
     ``requires_grad`` and the value of its ``.grad``, but not the graph: the
     copy is a leaf, and so is its ``.grad``.
     """
@@ -275,7 +275,7 @@ class Variable:
         return prefix + body + ")"
 
     # --- pickling ----------------------------------------------------------------
-    # Pickling (and copy.deepcopy) keeps the value and its gradient's value, not
+    # Pickling (and copy.copy, copy.deepcopy) keeps the value and its gradient's value, not
     # the graph: the copy is a leaf. A graph is a record of one computation; it
     # holds weak references (which cannot be pickled) and, after
     # backward(create_graph=True), a .grad carries one too. A model pickled then
