@@ -24,6 +24,7 @@ import conv
 import memory
 import mlp
 import overhead
+import scaling
 
 # Each module's main(argv) returns {workload key: {contender: value}}. One line each.
 BENCHMARKS = [
@@ -32,6 +33,7 @@ BENCHMARKS = [
     cnn,
     conv,
     memory,
+    scaling,
 ]
 
 
@@ -48,7 +50,10 @@ WORKLOADS: Dict[str, Workload] = {
     "cnn": Workload("small CNN (conv32-pool-conv64-pool-fc), batch 64, SGD step", "ms", 1.5),
     "conv2d": Workload("conv2d (64,32,28,28) → 64 ch, 3×3, forward + backward", "ms", 2.0),
     "pooling": Workload("max pooling 2×2 on (64,64,28,28), forward + backward", "ms"),
-    "overhead": Workload("per-op overhead, 0-d float64 `y * a + b`, fwd + bwd", "µs/op"),
+    "overhead": Workload("per-op overhead, 0-d float64 `y * a + b`, fwd + bwd", "µs/op", 1.0),
+    "chain_10000": Workload("graph of 10,000 ops, build + backward + free, per op", "µs/op", 1.0),
+    "chain_100000": Workload("graph of 100,000 ops, build + backward + free, per op", "µs/op", 1.0),
+    "chain_1000000": Workload("graph of 1,000,000 ops, build + backward + free, per op", "µs/op", 1.0),
     "memory_warm": Workload("peak memory, MLP training, warm (steps 21–40)", "MiB", 1.0),
     "memory_cold": Workload("peak memory, MLP training, cold (first 20 steps)", "MiB"),
 }
@@ -63,6 +68,8 @@ def run_benchmark(module, argv: list) -> dict:
         return {}
     if not isinstance(result, dict):
         return {}  # a script that only prints
+    if module is scaling:  # {ops: {"us_per_op": {contender: µs}, ...}}: the time per op is the row
+        return {f"chain_{n_ops}": row["us_per_op"] for n_ops, row in result.items()}
     if all(isinstance(value, dict) for value in result.values()):
         return result
     if all(isinstance(value, float) for value in result.values()):

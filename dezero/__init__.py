@@ -10,7 +10,7 @@
     print(x.grad)
 """
 from dezero.core import (  # noqa: F401
-    Config, Function, Parameter, Variable, as_array, as_variable, grad,
+    Config, Function, Parameter, Variable, as_array, as_variable, detect_anomaly, grad,
     no_grad, test_mode, using_config,
 )
 from dezero import backend, cuda, functions, functions_conv, utils  # noqa: F401

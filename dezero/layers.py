@@ -39,11 +39,21 @@ import numpy as np
 
 from dezero.backend import array_types, as_cupy, as_numpy, cupy, get_array_module
 from dezero import habits, serialization, visualize
-from dezero.core import Parameter, Variable
+from dezero.core import Parameter, Variable, as_variable
 import dezero.functions as F
 from dezero.functions.shapes import pair
 
 __all__ = ["Layer", "LayerList", "Linear", "Conv2d", "Deconv2d", "EmbedID", "BatchNorm", "RNN", "LSTM"]
+
+
+def _is_number_list(x) -> bool:
+    """Whether ``x`` is a list or tuple of (nested) numbers rather than, say, a
+    tuple of states; only the first element is looked at, the op checks the rest."""
+    if not isinstance(x, (list, tuple)):
+        return False
+    while isinstance(x, (list, tuple)) and len(x) > 0:
+        x = x[0]
+    return isinstance(x, (int, float, complex, np.generic))
 
 
 def _weak(x):
@@ -194,6 +204,8 @@ class Layer:
 
     # --- calling -------------------------------------------------------------------------
     def __call__(self, *inputs):
+        if any(_is_number_list(x) for x in inputs):
+            inputs = tuple(self._list_as_variable(x) if _is_number_list(x) else x for x in inputs)
         outputs = self.forward(*inputs)
         if not isinstance(outputs, tuple):
             outputs = (outputs,)
@@ -216,6 +228,16 @@ class Layer:
             The output(s).
         """
         raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def _list_as_variable(self, x) -> Variable:
+        """A list of numbers given to the layer, as a Variable on the layer's
+        backend and in its floating dtype, as a Python number would take it
+        (``model([[1.0, 2.0]])`` on a float32 model computes in float32)."""
+        like = next((p.data for p in self.params() if p.data is not None), None)
+        dtype = getattr(self, "dtype", None)
+        if like is None and isinstance(dtype, np.dtype):
+            like = np.empty(0, dtype=dtype)  # a lazy layer without weights yet
+        return as_variable(x, like=like)
 
     # --- traversal ----------------------------------------------------------------------
     def state_entries(self, prefix: str = "", seen: Optional[set] = None) -> Iterator[tuple]:

@@ -11,7 +11,7 @@ import numpy as np
 from dezero import parallel
 from dezero.functions import shapes
 from dezero.backend import array_types, get_array_module
-from dezero.core import Function, Variable, as_variable
+from dezero.core import Function, Variable, as_variable, as_variables
 
 __all__ = ["reshape", "transpose", "get_item", "expand_dims", "flatten", "broadcast_to",
            "sum_to", "sum", "mean", "average", "max", "min", "clip", "matmul", "astype"]
@@ -603,7 +603,7 @@ def matmul(a, b) -> Variable:
     ValueError
         If the inner sizes differ (the message gives both shapes).
     """
-    a, b = as_variable(a), as_variable(b, like=None)
+    a, b = as_variables(a, b, op="matmul")  # a list operand takes the other's dtype
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
     if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
@@ -633,6 +633,9 @@ class AsType(Function):
 
 def astype(x, dtype) -> Variable:
     """Cast to ``dtype``; the gradient is cast back to the input's dtype.
+
+    A cast to an integer or bool dtype cuts the graph (the result is a
+    constant), as only floating and complex Variables have gradients.
 
     Parameters
     ----------

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dezero import parallel
 from dezero.backend import array_types
-from dezero.core import Function, Variable, as_variable
+from dezero.core import Function, Variable, as_variable, as_variables
 from dezero.functions.array import GetItem, matmul, sum_to
 
 __all__ = ["linear", "linear_simple", "embed_id"]
@@ -42,7 +42,7 @@ def linear(x, W, b=None) -> Variable:
     Variable
         Of shape (N, out).
     """
-    x, W = as_variable(x), as_variable(W)
+    x, W = as_variables(x, W, op="linear")  # a list x takes W's dtype
     if x.ndim != 2 or W.ndim != 2:
         raise ValueError(f"linear: x must be 2-D (N, in_size) and W 2-D (in_size, out_size), "
                          f"got x {x.shape} and W {W.shape}")
@@ -90,7 +90,7 @@ def linear_simple(x, W, b=None) -> Variable:
     ValueError
         If the shapes do not fit, as for :func:`linear`.
     """
-    x, W = as_variable(x), as_variable(W)
+    x, W = as_variables(x, W, op="linear_simple")  # a list x takes W's dtype
     if x.ndim != 2 or W.ndim != 2 or x.shape[1] != W.shape[0]:
         raise ValueError(f"linear_simple: x must be (N, in_size) and W (in_size, out_size), "
                          f"got x {x.shape} and W {W.shape}")

@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from dezero.backend import array_types, get_array_module
-from dezero.core import Function, Variable, as_variable
+from dezero.core import Function, Variable, as_variable, as_variables
 from dezero.functions.activation import log_softmax_array, sigmoid, softmax, softmax_simple
 from dezero.functions.array import broadcast_to, clip, get_item, mean, reshape, sum
 from dezero.functions.math import log
@@ -96,7 +96,7 @@ def mean_squared_error(x0, x1) -> Variable:
     ValueError
         If the shapes differ otherwise, or x0 has no batch axis or an empty one.
     """
-    x0, x1 = as_variable(x0), as_variable(x1)
+    x0, x1 = as_variables(x0, x1, op="mean_squared_error")  # a list target takes x0's dtype
     x1 = _target_like("mean_squared_error", "x0", x0, "x1", x1)
     if x0.ndim == 0 or len(x0) == 0:
         raise ValueError(f"mean_squared_error: inputs need a non-empty batch axis, got shape {x0.shape}")
@@ -128,7 +128,7 @@ def mean_squared_error_simple(x0, x1) -> Variable:
         As :func:`mean_squared_error`.
     """
     op = "mean_squared_error_simple"
-    x0, x1 = as_variable(x0), as_variable(x1)
+    x0, x1 = as_variables(x0, x1, op=op)  # a list target takes x0's dtype
     x1 = _target_like(op, "x0", x0, "x1", x1)
     if x0.ndim == 0 or len(x0) == 0:
         raise ValueError(f"{op}: inputs need a non-empty batch axis, got shape {x0.shape}")

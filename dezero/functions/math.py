@@ -80,6 +80,20 @@ class Sub(Function):
         return gx0, gx1
 
 
+class SubConstant(Function):
+    """x - c for a Python scalar c. Not x + (-c): -c may not fit x's dtype
+    (``uint8 - 1`` is 255 in NumPy, but -1 is no uint8)."""
+
+    def __init__(self, c):
+        self.c = _python_scalar(c)
+
+    def forward(self, x):
+        return x - self.c
+
+    def backward(self, gy):
+        return gy
+
+
 def sub(x0, x1) -> Variable:
     """Elementwise ``x0 - x1`` with broadcasting.
 
@@ -95,7 +109,7 @@ def sub(x0, x1) -> Variable:
         ``x0 - x1``, of the broadcast shape.
     """
     if _is_scalar(x1):
-        return AddConstant(-_python_scalar(x1))(x0)
+        return SubConstant(x1)(x0)
     return Sub()(x0, x1)
 
 

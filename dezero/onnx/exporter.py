@@ -390,7 +390,9 @@ def export(model, x, path, input_names: Optional[Sequence[str]] = None,
     inputs = _as_inputs(x)
     input_names = _names("input_names", input_names, len(inputs), "x")
 
-    with using_config("enable_backprop", True), test_mode():
+    # record_constants: ops on integer ids (slicing them before an embedding)
+    # take no gradient, so only a trace that records them sees where ids come from.
+    with using_config("enable_backprop", True), using_config("record_constants", True), test_mode():
         y = model(*inputs)
     ys = list(y) if isinstance(y, (tuple, list)) else [y]
     for i, out in enumerate(ys):
