@@ -72,3 +72,28 @@ def test_functional_grad_with_create_graph_stays_differentiable():
     assert gx is not gx_again and gx.data == gx_again.data == 4.0
     (h,) = dezero.grad(gx * gw * gx_again, [x])  # (w + 1)^2 x
     assert h.data == 16.0
+
+
+def test_each_grad_owns_a_writable_array():
+    a, b = Variable(np.ones(3)), Variable(np.ones(3))
+    (a + b).backward()
+    assert a.grad is not b.grad
+    a.grad.data *= 0
+    np.testing.assert_array_equal(b.grad.data, np.ones(3))
+    seed = np.array([1.0, 2.0, 3.0])
+    c, d = Variable(np.ones(3)), Variable(np.ones(3))
+    (c - d).backward(grad=seed)
+    assert c.grad.data is not seed
+    x = Variable(np.ones((2, 3)))
+    F.sum(x).backward()  # the gradient of a sum is a broadcast view
+    x.grad.data *= 0.5
+    np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 0.5))
+
+
+def test_retained_intermediate_grads_accumulate_like_leaves():
+    x = Variable(np.array(2.0))
+    h = x * 3.0
+    y = h * h
+    y.backward(retain_grad=True)
+    y.backward(retain_grad=True)
+    assert x.grad.data == 72.0 and h.grad.data == 24.0 and y.grad.data == 1.0
