@@ -18,6 +18,15 @@ def _python_scalar(c):
     return c.item() if isinstance(c, np.generic) else c
 
 
+def _like(y, x):
+    """``y`` in the dtype of a floating ``x``. NumPy 1.x promotes a 0-d float32
+    array combined with a Python float to float64 (value-based casting); NumPy 2
+    keeps float32 already, and then this is one dtype comparison."""
+    if y.dtype != x.dtype and x.dtype.kind in "fc":
+        return y.astype(x.dtype)
+    return y
+
+
 def _is_scalar(x) -> bool:
     return isinstance(x, _SCALAR_TYPES)
 
@@ -41,7 +50,7 @@ class AddConstant(Function):
         self.c = _python_scalar(c)
 
     def forward(self, x):
-        return x + self.c
+        return _like(x + self.c, x)
 
     def backward(self, gy):
         return gy
@@ -88,7 +97,7 @@ class SubConstant(Function):
         self.c = _python_scalar(c)
 
     def forward(self, x):
-        return x - self.c
+        return _like(x - self.c, x)
 
     def backward(self, gy):
         return gy
@@ -131,7 +140,7 @@ class MulConstant(Function):
         self.c = _python_scalar(c)
 
     def forward(self, x):
-        return x * self.c
+        return _like(x * self.c, x)
 
     def backward(self, gy):
         return gy * self.c
@@ -217,7 +226,7 @@ class Pow(Function):
         self.c = _python_scalar(c)
 
     def forward(self, x):
-        return x ** self.c
+        return _like(x ** self.c, x)
 
     def backward(self, gy):
         (x,) = self.inputs
