@@ -11,7 +11,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _run_parity_tests_without_torch(tmp_path, strict: bool) -> subprocess.CompletedProcess:
     hidden = tmp_path / "hidden"
     hidden.mkdir()
-    (hidden / "torch.py").write_text("raise ImportError('torch is hidden for this test')\n")
+    (hidden / "torch.py").write_text("raise ModuleNotFoundError('torch is hidden for this test', name='torch')\n")
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "DEZERO_STRICT_SKIPS", "PYTEST_XDIST_WORKER")}
     env["PYTHONPATH"] = os.pathsep.join([str(hidden), REPO])
     if strict:
