@@ -401,3 +401,50 @@ def test_with_one_op_thread_matmul_leaves_blas_alone(monkeypatch):
     finally:
         tuning.set_op_threads(before)
     assert entered == []
+
+
+# =============================================================================
+# Chunks: convolutions cut each slice into chunks of a few samples
+# =============================================================================
+def _conv_family_grads(stride, pad, dtype):
+    """Values, first and second gradients of conv2d and deconv2d (with bias)."""
+    rng = np.random.default_rng(4)
+    x_data = rng.standard_normal((5, 3, 7, 6)).astype(dtype)
+    W_data = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+    b_data = rng.standard_normal(4).astype(dtype)
+    d_data = rng.standard_normal((5, 4, 4, 3)).astype(dtype)
+    Wd_data = rng.standard_normal((4, 2, 3, 3)).astype(dtype)
+    bd_data = rng.standard_normal(2).astype(dtype)
+    x, W, b = dezero.Variable(x_data), dezero.Variable(W_data), dezero.Variable(b_data)
+    d, Wd, bd = dezero.Variable(d_data), dezero.Variable(Wd_data), dezero.Variable(bd_data)
+    y = F.conv2d(x, W, b, stride=stride, pad=pad)
+    z = F.deconv2d(d, Wd, bd, stride=stride, pad=pad)
+    F.sum(y * y).backward(create_graph=True)
+    F.sum(z * z).backward(create_graph=True)
+    first = [x.grad, W.grad, b.grad, d.grad, Wd.grad, bd.grad]
+    for v in (x, W, b, d, Wd, bd):
+        v.cleargrad()
+    sum(F.sum(g * g) for g in first).backward()
+    return [y.data, z.data] + [g.data for g in first] + [x.grad.data, W.grad.data, d.grad.data, Wd.grad.data]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride, pad", [(1, 1), (1, 0), (1, (2, 0)), (2, 1)])
+def test_conv_in_chunks_of_two_samples_matches_one_chunk(monkeypatch, dtype, stride, pad):
+    from dezero.functions import conv
+
+    whole = one_piece(lambda: _conv_family_grads(stride, pad, dtype))
+    # Two samples' worth of the largest per-sample buffer: chunks of 2, 2 and 1
+    # (smaller buffers get more samples per chunk).
+    monkeypatch.setattr(conv, "CHUNK_ELEMENTS", 2 * 2 * 3 * 3 * 7 * 9)
+    chunked = one_piece(lambda: _conv_family_grads(stride, pad, dtype))
+    monkeypatch.setattr(conv, "CHUNK_ELEMENTS", 1)  # one sample per chunk
+    single = one_piece(lambda: _conv_family_grads(stride, pad, dtype))
+    # The filter gradients add the chunks' partial sums in another order, and
+    # the second derivatives cancel: compare against each array's scale.
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for ours in (chunked, single):
+        for a, b in zip(ours, whole):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
+
