@@ -448,3 +448,14 @@ def test_conv_in_chunks_of_two_samples_matches_one_chunk(monkeypatch, dtype, str
             assert a.dtype == b.dtype and a.shape == b.shape
             np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
 
+
+def test_stride_one_deconv2d_matches_the_reference_scatter_for_every_pad():
+    from tests.test_conv import deconv_ref
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 2, 5, 4))
+    W = rng.standard_normal((2, 3, 3, 2))
+    b = rng.standard_normal(3)
+    for pad in [0, 1, (1, 0), (0, 1)]:
+        y = F.deconv2d(x, W, b, stride=1, pad=pad)
+        np.testing.assert_allclose(y.data, deconv_ref(x, W, b, 1, pad), rtol=1e-12, atol=1e-12)

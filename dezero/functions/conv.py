@@ -515,7 +515,40 @@ class Deconv2D(Function):
                 if b is not None:
                     y_chunk += b.reshape(1, -1, 1, 1)
 
-        parallel.for_each_slice(spread, n, k * n * h * w + y.size, xp)
+        def spread_rows(start: int, stop: int) -> None:
+            # With stride 1 the patch of input pixel (r, s) covers rows r..r+KH-1
+            # and columns s..s+KW-1 of the uncropped output, which is
+            # (H+KH-1, W+KW-1). Lay both the input and that output out flat
+            # with rows of the same width W+KW-1 (the input's extra columns
+            # zero): kernel offset (i, j) of every patch then lands i*width + j
+            # further on, and col2im is one contiguous add per offset instead
+            # of one short strided add per output row. The zero columns make
+            # zero patches, so where they land does not matter.
+            width = w + kw - 1
+            length = h * width
+            grid = img = xp.empty(0)
+            for lo, hi in _chunks(start, stop, k * length, xp):
+                if grid.shape[0] != hi - lo:
+                    grid = xp.zeros((hi - lo, c_in, h, width), dtype=x.dtype)
+                    # One spare row: the last offset's add runs KW-1 past the image.
+                    img = xp.empty((hi - lo, c_out, h + kh, width), dtype=y.dtype)
+                grid[:, :, :, :w] = x[lo:hi]
+                col = xp.matmul(W_t, grid.reshape(hi - lo, c_in, length)).reshape(hi - lo, c_out, kh * kw, length)
+                flat = img.reshape(hi - lo, c_out, -1)
+                flat[:, :, :length] = col[:, :, 0]
+                flat[:, :, length:] = 0
+                for offset in range(1, kh * kw):
+                    start_at = (offset // kw) * width + offset % kw
+                    flat[:, :, start_at:start_at + length] += col[:, :, offset]
+                cropped = img[:, :, ph:ph + oh, pw:pw + ow]
+                if b is None:
+                    y[lo:hi] = cropped
+                else:
+                    xp.add(cropped, b.reshape(1, -1, 1, 1), out=y[lo:hi])
+
+        (ph, pw), (oh, ow) = self.pad, self.outsize
+        work = spread_rows if self.stride == (1, 1) else spread
+        parallel.for_each_slice(work, n, k * n * h * w + y.size, xp)
         return y
 
     def backward(self, gy):
