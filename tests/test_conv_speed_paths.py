@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -32,6 +33,9 @@ def split_everything(monkeypatch):
 
     def spy(work, start, stop):
         slices.append((start, stop, threading.get_ident()))
+        # Slices go to whichever thread is free first: on inputs this small the
+        # calling thread would do them all before a worker woke up.
+        time.sleep(0.002)
         return run_slice(work, start, stop)
 
     monkeypatch.setattr(parallel, "_run_slice", spy)
@@ -202,28 +206,38 @@ def test_matmul_equals_the_plain_product_in_every_size_class(monkeypatch, produc
 def test_blas_runs_on_one_thread_inside_slices_and_gets_its_count_back(split_everything):
     before = parallel.blas_threads()
     inside = parallel.for_each_slice(lambda start, stop: parallel.blas_threads(), 6, 10**6)
-    assert inside == [1, 1, 1]
+    assert inside == [1] * 6
+    assert was_split(split_everything)
     assert parallel.blas_threads() == before
+
+
+def test_slices_cover_the_batch_in_order_a_few_per_thread(split_everything):
+    assert parallel.for_each_slice(lambda start, stop: (start, stop), 20, 10**6) == [
+        (0, 1), (1, 3), (3, 5), (5, 6), (6, 8), (8, 10), (10, 11), (11, 13), (13, 15), (15, 16), (16, 18), (18, 20)]
+    assert was_split(split_everything)
 
 
 def test_a_slice_is_never_split_again(split_everything):
     def outer(start, stop):
         return parallel.for_each_slice(lambda a, b: (a, b), 4, 10**6)
 
-    assert parallel.for_each_slice(outer, 6, 10**6) == [[(0, 4)]] * 3
+    assert parallel.for_each_slice(outer, 6, 10**6) == [[(0, 4)]] * 6
 
 
 def test_an_error_in_one_slice_reaches_the_caller_after_every_slice_is_done(split_everything):
-    finished = []
+    started, finished = [], []
 
     def work(start, stop):
-        if start > 0:
+        started.append(start)
+        if start == 2:
             raise ValueError(f"slice {start}:{stop} failed")
+        time.sleep(0.01)
         finished.append(start)
 
-    with pytest.raises(ValueError, match="slice 2:4 failed"):
+    with pytest.raises(ValueError, match="slice 2:3 failed"):
         parallel.for_each_slice(work, 6, 10**6)
-    assert finished == [0]
+    assert sorted(finished) == sorted(s for s in started if s != 2)
+    assert len(started) < 6  # no slice is handed out after the error
 
 
 def test_slices_follow_the_blas_thread_count_by_default():
@@ -382,7 +396,7 @@ def test_splits_hold_blas_from_any_thread_and_give_its_count_back(split_everythi
         assert first_done.wait(timeout=30)
         before = parallel.blas_threads()
         inside = parallel.for_each_slice(lambda start, stop: parallel.blas_threads(), 6, 10**6)
-        assert inside == [1, 1, 1]
+        assert inside == [1] * 6
         assert parallel.blas_threads() == before
     finally:
         finish.set()
