@@ -348,22 +348,26 @@ def _conv2d_array(x, W, b, stride: tuple, pad: tuple):
     oh = shapes.get_conv_outsize(x.shape[2], kh, stride[0], pad[0])
     ow = shapes.get_conv_outsize(x.shape[3], kw, stride[1], pad[1])
     y = xp.empty((n, oc, oh, ow), dtype=xp.result_type(x.dtype, W.dtype))
-    W_mat = W.reshape(oc, c * kh * kw)
+    k = c * kh * kw
+    W_mat = W.reshape(oc, k)
+    rows = k
+    if b is not None:
+        # The bias joins the product as one more column of W against a row of
+        # ones under the windows: no separate pass over y to add it.
+        W_mat = xp.concatenate([W_mat, b.reshape(oc, 1)], axis=1)
+        rows = k + 1
 
     def convolve(start: int, stop: int) -> None:
         windows = _windows(x[start:stop], (kh, kw), stride, pad)  # (S, C, KH, KW, OH, OW), a view
-        col = None
-        for lo, hi in _chunks(start, stop, c * kh * kw * oh * ow, xp):
-            if col is None or col.shape[0] != hi - lo:
-                col = xp.empty((hi - lo, c, kh, kw, oh, ow), dtype=x.dtype)
-            col[...] = windows[lo - start:hi - start]
-            # (OC, C*KH*KW) @ (C*KH*KW, OH*OW) for each sample: the (N, OC, OH, OW)
-            # layout comes out with no transposing copy.
-            y_chunk = y[lo:hi]
-            xp.matmul(W_mat, col.reshape(hi - lo, c * kh * kw, oh * ow),
-                      out=y_chunk.reshape(hi - lo, oc, oh * ow))
-            if b is not None:
-                y_chunk += b.reshape(1, -1, 1, 1)
+        col = xp.empty(0)
+        for lo, hi in _chunks(start, stop, rows * oh * ow, xp):
+            if col.shape[0] != hi - lo:
+                col = xp.empty((hi - lo, rows, oh * ow), dtype=x.dtype)
+                col[:, k:] = 1
+            col[:, :k].reshape(windows[lo - start:hi - start].shape)[...] = windows[lo - start:hi - start]
+            # (OC, C*KH*KW [+1]) @ (C*KH*KW [+1], OH*OW) for each sample: the
+            # (N, OC, OH, OW) layout comes out with no transposing copy.
+            xp.matmul(W_mat, col, out=y[lo:hi].reshape(hi - lo, oc, oh * ow))
 
     parallel.for_each_slice(convolve, n, c * kh * kw * n * oh * ow + y.size, xp)
     return y
