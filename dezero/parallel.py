@@ -3,11 +3,11 @@
 NumPy runs every copy and every elementwise loop on one core; only matrix
 products use more (BLAS has its own threads). So in a CNN step the im2col
 copies, the col2im sums and the pooling loops leave the other cores idle.
-:func:`for_each_slice` cuts the batch axis into one slice per thread and runs
-``work(start, stop)`` on all slices at the same time: the calling thread takes
-the first slice, a small pool of worker threads the others. NumPy releases the
-GIL inside copies, ufunc loops and matrix products on large arrays, so the
-slices really do run side by side.
+:func:`for_each_slice` cuts the batch axis into a few slices per thread and
+runs ``work(start, stop)`` on them side by side: the calling thread and a small
+pool of worker threads each take the next slice left until none is. NumPy
+releases the GIL inside copies, ufunc loops and matrix products on large
+arrays, so the slices really do run at the same time.
 
 While slices run, the BLAS library is held to one thread, so that each slice's
 matrix product runs on its own core instead of every slice asking BLAS for all
@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as wait_for
 from typing import Callable, List, Optional, TypeVar
 
 import numpy as np
@@ -42,6 +41,8 @@ T = TypeVar("T")
 # work per slice than this many array elements (about that long to copy) stays
 # on the calling thread.
 MIN_SLICE_ELEMENTS = 1 << 16
+# The batch is cut into up to this many slices per thread (see for_each_slice).
+SLICES_PER_THREAD = 4
 
 # BLAS libraries run products of fewer multiply-adds than this on one thread
 # anyway (OpenBLAS: 65536 * 4), so there is no thread count to hold down.
@@ -56,6 +57,12 @@ _marks = threading.local()  # .inside: this thread is running a slice right now
 def for_each_slice(work: Callable[[int, int], T], batch: int, elements: int, xp=np) -> List[T]:
     """Run ``work(start, stop)`` over slices covering ``range(batch)``, in parallel
     when the work is large enough to pay for the threads.
+
+    The batch is cut into a few slices per thread, handed out one at a time to
+    whichever thread is free: the calling thread starts at once, and a worker
+    thread that is slow to wake up (an idle core of a virtual machine took up to
+    0.3 ms) only takes what is left when it does, instead of holding up a half
+    of the batch that was set aside for it.
 
     Parameters
     ----------
@@ -83,16 +90,59 @@ def for_each_slice(work: Callable[[int, int], T], batch: int, elements: int, xp=
     with _blas_held_to_one_thread() as held:
         if not held:  # another Python thread controls BLAS's thread count
             return [work(0, batch)]
-        bounds = [batch * i // count for i in range(count + 1)]
+        pieces = min(batch, SLICES_PER_THREAD * count, max(count, elements // MIN_SLICE_ELEMENTS))
+        bounds = [batch * i // pieces for i in range(pieces + 1)]
+        queue = _SliceQueue(work, bounds)
         pool = _pool(count - 1)
-        others = [pool.submit(_run_slice, work, bounds[i], bounds[i + 1]) for i in range(1, count)]
-        try:
-            first = _run_slice(work, bounds[0], bounds[1])
-        finally:
-            # Whatever happened here, the other slices may still be writing into
-            # the caller's arrays: wait for them before returning or raising.
-            wait_for(others)
-        return [first] + [future.result() for future in others]
+        for _ in range(count - 1):
+            pool.submit(queue.drain)
+        queue.drain()
+        # Whatever happened, slices another thread took may still be writing
+        # into the caller's arrays: wait for them before returning or raising.
+        return queue.results_when_done()
+
+
+class _SliceQueue:
+    """The slices of one :func:`for_each_slice` call, handed out in order to
+    whichever thread asks; after an error no new slice is handed out."""
+
+    def __init__(self, work: Callable, bounds: List[int]):
+        self.work, self.bounds = work, bounds
+        self.results: list = [None] * (len(bounds) - 1)
+        self.next = 0
+        self.running = 0
+        self.error: Optional[BaseException] = None
+        self.lock = threading.Condition(threading.Lock())
+
+    def drain(self) -> None:
+        while True:
+            with self.lock:
+                if self.error is not None or self.next == len(self.results):
+                    return
+                index = self.next
+                self.next += 1
+                self.running += 1
+            try:
+                self.results[index] = _run_slice(self.work, self.bounds[index], self.bounds[index + 1])
+            except BaseException as error:  # handed to the caller, in its thread
+                with self.lock:
+                    if self.error is None:
+                        self.error = error
+            finally:
+                with self.lock:
+                    self.running -= 1
+                    if self.running == 0:
+                        self.lock.notify_all()
+
+    def results_when_done(self) -> list:
+        with self.lock:
+            # The caller has drained the queue (or stopped it with an error):
+            # only slices already taken by other threads can still be running.
+            while self.running:
+                self.lock.wait()
+            if self.error is not None:
+                raise self.error
+        return self.results
 
 
 def matmul(a, b):

@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -32,6 +33,9 @@ def split_everything(monkeypatch):
 
     def spy(work, start, stop):
         slices.append((start, stop, threading.get_ident()))
+        # Slices go to whichever thread is free first: on inputs this small the
+        # calling thread would do them all before a worker woke up.
+        time.sleep(0.002)
         return run_slice(work, start, stop)
 
     monkeypatch.setattr(parallel, "_run_slice", spy)
@@ -202,28 +206,38 @@ def test_matmul_equals_the_plain_product_in_every_size_class(monkeypatch, produc
 def test_blas_runs_on_one_thread_inside_slices_and_gets_its_count_back(split_everything):
     before = parallel.blas_threads()
     inside = parallel.for_each_slice(lambda start, stop: parallel.blas_threads(), 6, 10**6)
-    assert inside == [1, 1, 1]
+    assert inside == [1] * 6
+    assert was_split(split_everything)
     assert parallel.blas_threads() == before
+
+
+def test_slices_cover_the_batch_in_order_a_few_per_thread(split_everything):
+    assert parallel.for_each_slice(lambda start, stop: (start, stop), 20, 10**6) == [
+        (0, 1), (1, 3), (3, 5), (5, 6), (6, 8), (8, 10), (10, 11), (11, 13), (13, 15), (15, 16), (16, 18), (18, 20)]
+    assert was_split(split_everything)
 
 
 def test_a_slice_is_never_split_again(split_everything):
     def outer(start, stop):
         return parallel.for_each_slice(lambda a, b: (a, b), 4, 10**6)
 
-    assert parallel.for_each_slice(outer, 6, 10**6) == [[(0, 4)]] * 3
+    assert parallel.for_each_slice(outer, 6, 10**6) == [[(0, 4)]] * 6
 
 
 def test_an_error_in_one_slice_reaches_the_caller_after_every_slice_is_done(split_everything):
-    finished = []
+    started, finished = [], []
 
     def work(start, stop):
-        if start > 0:
+        started.append(start)
+        if start == 2:
             raise ValueError(f"slice {start}:{stop} failed")
+        time.sleep(0.01)
         finished.append(start)
 
-    with pytest.raises(ValueError, match="slice 2:4 failed"):
+    with pytest.raises(ValueError, match="slice 2:3 failed"):
         parallel.for_each_slice(work, 6, 10**6)
-    assert finished == [0]
+    assert sorted(finished) == sorted(s for s in started if s != 2)
+    assert len(started) < 6  # no slice is handed out after the error
 
 
 def test_slices_follow_the_blas_thread_count_by_default():
@@ -382,7 +396,7 @@ def test_splits_hold_blas_from_any_thread_and_give_its_count_back(split_everythi
         assert first_done.wait(timeout=30)
         before = parallel.blas_threads()
         inside = parallel.for_each_slice(lambda start, stop: parallel.blas_threads(), 6, 10**6)
-        assert inside == [1, 1, 1]
+        assert inside == [1] * 6
         assert parallel.blas_threads() == before
     finally:
         finish.set()
@@ -401,3 +415,61 @@ def test_with_one_op_thread_matmul_leaves_blas_alone(monkeypatch):
     finally:
         tuning.set_op_threads(before)
     assert entered == []
+
+
+# =============================================================================
+# Chunks: convolutions cut each slice into chunks of a few samples
+# =============================================================================
+def _conv_family_grads(stride, pad, dtype):
+    """Values, first and second gradients of conv2d and deconv2d (with bias)."""
+    rng = np.random.default_rng(4)
+    x_data = rng.standard_normal((5, 3, 7, 6)).astype(dtype)
+    W_data = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+    b_data = rng.standard_normal(4).astype(dtype)
+    d_data = rng.standard_normal((5, 4, 4, 3)).astype(dtype)
+    Wd_data = rng.standard_normal((4, 2, 3, 3)).astype(dtype)
+    bd_data = rng.standard_normal(2).astype(dtype)
+    x, W, b = dezero.Variable(x_data), dezero.Variable(W_data), dezero.Variable(b_data)
+    d, Wd, bd = dezero.Variable(d_data), dezero.Variable(Wd_data), dezero.Variable(bd_data)
+    y = F.conv2d(x, W, b, stride=stride, pad=pad)
+    z = F.deconv2d(d, Wd, bd, stride=stride, pad=pad)
+    F.sum(y * y).backward(create_graph=True)
+    F.sum(z * z).backward(create_graph=True)
+    first = [x.grad, W.grad, b.grad, d.grad, Wd.grad, bd.grad]
+    for v in (x, W, b, d, Wd, bd):
+        v.cleargrad()
+    sum(F.sum(g * g) for g in first).backward()
+    return [y.data, z.data] + [g.data for g in first] + [x.grad.data, W.grad.data, d.grad.data, Wd.grad.data]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride, pad", [(1, 1), (1, 0), (1, (2, 0)), (2, 1)])
+def test_conv_in_chunks_of_two_samples_matches_one_chunk(monkeypatch, dtype, stride, pad):
+    from dezero.functions import conv
+
+    whole = one_piece(lambda: _conv_family_grads(stride, pad, dtype))
+    # Two samples' worth of the largest per-sample buffer: chunks of 2, 2 and 1
+    # (smaller buffers get more samples per chunk).
+    monkeypatch.setattr(conv, "CHUNK_ELEMENTS", 2 * 2 * 3 * 3 * 7 * 9)
+    chunked = one_piece(lambda: _conv_family_grads(stride, pad, dtype))
+    monkeypatch.setattr(conv, "CHUNK_ELEMENTS", 1)  # one sample per chunk
+    single = one_piece(lambda: _conv_family_grads(stride, pad, dtype))
+    # The filter gradients add the chunks' partial sums in another order, and
+    # the second derivatives cancel: compare against each array's scale.
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for ours in (chunked, single):
+        for a, b in zip(ours, whole):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
+
+
+def test_stride_one_deconv2d_matches_the_reference_scatter_for_every_pad():
+    from tests.test_conv import deconv_ref
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 2, 5, 4))
+    W = rng.standard_normal((2, 3, 3, 2))
+    b = rng.standard_normal(3)
+    for pad in [0, 1, (1, 0), (0, 1)]:
+        y = F.deconv2d(x, W, b, stride=1, pad=pad)
+        np.testing.assert_allclose(y.data, deconv_ref(x, W, b, 1, pad), rtol=1e-12, atol=1e-12)

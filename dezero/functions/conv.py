@@ -106,16 +106,12 @@ def _windows(x, kernel: tuple, stride: tuple, pad: tuple, pad_value: float = 0.0
         strides=(s_n, s_c, s_h, s_w, s_h * sy, s_w * sx))
 
 
-def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, channels_first: bool = False,
-            out=None):
+def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, out=None):
     """Add every window of ``col`` back where it was cut from (the adjoint of ``_windows``).
 
     ``col`` means (N, C, KH, KW, OH, OW) but may have any strides (a transposed
     view is fine). One strided slice-add per kernel offset (i, j): window
     position (y, x) lands on padded row y*SY + i, column x*SX + j.
-    With ``channels_first`` col means (C, N, KH, KW, OH, OW), the order a GEMM
-    produces: the sums then run over (C, N, ...) buffers, reading col's blocks
-    contiguously, and the result is transposed to (N, C, H, W) once at the end.
     The result goes into ``out`` when given (any (N, C, H, W) array, e.g. one
     slice of a larger batch), else into a new array.
     """
@@ -123,15 +119,12 @@ def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, cha
     n, c, h, w = img_shape
     (kh, kw), (sy, sx), (ph, pw) = kernel, stride, pad
     oh, ow = col.shape[4], col.shape[5]
-    lead = (c, n) if channels_first else (n, c)
-    img = xp.zeros(lead + (h + 2 * ph, w + 2 * pw), dtype=col.dtype)
+    img = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=col.dtype)
     for i in range(kh):
         for j in range(kw):
             img[:, :, i:i + sy * oh:sy, j:j + sx * ow:sx] += col[:, :, i, j]
     if ph or pw:
         img = img[:, :, ph:ph + h, pw:pw + w]
-    if channels_first:
-        img = img.transpose(1, 0, 2, 3)
     if out is None:
         return xp.ascontiguousarray(img)
     out[...] = img
@@ -196,24 +189,22 @@ def col2im_array(col, img_shape, kernel_size, stride=1, pad=0, to_matrix: bool =
     return _col2im(col, tuple(img_shape), kernel, stride, pad)
 
 
-def _im2col_for_gemm(x, kernel: tuple, stride: tuple, pad: tuple):
-    """Windows as a contiguous (C*KH*KW, N*OH*OW) matrix.
-
-    This layout (not the book's (N*OH*OW, C*KH*KW)) makes the copy out of the
-    strided view cheap, since the output width stays the innermost axis, and it
-    makes the convolution's GEMM produce (OC, N*OH*OW) rows directly.
-    """
-    xp = get_array_module(x)
-    view = _windows(x, kernel, stride, pad)
-    n, c, kh, kw, oh, ow = view.shape
-    col = xp.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5))
-    return col.reshape(c * kh * kw, n * oh * ow)
+# Columns of at most this many elements (1 MiB of float32) are cut out and
+# multiplied a few samples at a time: the copy then stays in the core's cache
+# for the product that reads it. Cutting out a whole batch's columns at once
+# (KH*KW times the input's size) and multiplying them in one product streamed
+# them through main memory twice and was slower, besides taking the memory.
+CHUNK_ELEMENTS = 1 << 18
 
 
-def _channels_first(a):
-    """(N, C, H, W) -> contiguous (C, N*H*W), the GEMM operand layout."""
-    xp = get_array_module(a)
-    return xp.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(a.shape[1], -1)
+def _chunks(start: int, stop: int, per_sample: int, xp):
+    """(lo, hi) bounds cutting samples ``start:stop`` into chunks of at most
+    CHUNK_ELEMENTS elements of ``per_sample`` each (at least one sample); one
+    chunk on the GPU, where one large kernel beats many small ones."""
+    if xp is not np:
+        return [(start, stop)]
+    step = max(1, CHUNK_ELEMENTS // max(1, per_sample))
+    return [(lo, min(lo + step, stop)) for lo in range(start, stop, step)]
 
 
 # =============================================================================
@@ -329,60 +320,57 @@ def col2im(col, input_shape, kernel_size, stride=1, pad=0, to_matrix: bool = Tru
 # conv2d
 # =============================================================================
 class Conv2D(Function):
-    """y[n, o] = sum_c correlate(x_pad[n, c], W[o, c]) + b[o], as one GEMM on the windows."""
+    """y[n, o] = sum_c correlate(x_pad[n, c], W[o, c]) + b[o], as GEMMs on the windows."""
 
     def __init__(self, stride: tuple, pad: tuple):
         self.stride, self.pad = stride, pad
 
     def forward(self, x, W, b):
-        y, col = _conv2d_array(x, W, b, self.stride, self.pad)
-        # Kept for the filter gradient, which needs exactly these windows: a
-        # memory-for-time trade (the columns are KH*KW times the input's size).
-        self.col = col
-        return y
+        return _conv2d_array(x, W, b, self.stride, self.pad)
 
     def backward(self, gy):
         x, W, b = self.inputs
         # The input batch of a network needs no gradient: skip a whole deconvolution.
         gx = deconv2d(gy, W, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
-        gW = Conv2DGradW(W.shape[2:], self.stride, self.pad, self.col)(x, gy) if W.requires_grad else None
-        self.col = None
+        gW = Conv2DGradW(W.shape[2:], self.stride, self.pad)(x, gy) if W.requires_grad else None
         gb = _BiasGrad()(gy) if b.data is not None and b.requires_grad else None
         return gx, gW, gb
 
 
 def _conv2d_array(x, W, b, stride: tuple, pad: tuple):
-    """Raw-array convolution: im2col and one GEMM per sample, the batch's
-    slices side by side on the CPU's cores (see :mod:`dezero.parallel`).
-
-    Returns (y, col), col being the windows as a (C*KH*KW, N*OH*OW) matrix
-    (the layout of :func:`_im2col_for_gemm`).
-    """
+    """Raw-array convolution: the batch's slices side by side on the CPU's cores
+    (see :mod:`dezero.parallel`), each slice a few samples at a time: im2col
+    into a small buffer, then one product per sample written straight into its
+    place in y."""
     xp = get_array_module(x)
     oc, c, kh, kw = W.shape
     n = x.shape[0]
     oh = shapes.get_conv_outsize(x.shape[2], kh, stride[0], pad[0])
     ow = shapes.get_conv_outsize(x.shape[3], kw, stride[1], pad[1])
-    col = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
     y = xp.empty((n, oc, oh, ow), dtype=xp.result_type(x.dtype, W.dtype))
-    W_mat = W.reshape(oc, -1)
+    k = c * kh * kw
+    W_mat = W.reshape(oc, k)
+    rows = k
+    if b is not None:
+        # The bias joins the product as one more column of W against a row of
+        # ones under the windows: no separate pass over y to add it.
+        W_mat = xp.concatenate([W_mat, b.reshape(oc, 1)], axis=1)
+        rows = k + 1
 
     def convolve(start: int, stop: int) -> None:
-        # The slice's windows fill its own columns of col.
-        block = col[:, :, :, start:stop]
-        block[...] = _windows(x[start:stop], (kh, kw), stride, pad).transpose(1, 2, 3, 0, 4, 5)
-        # One product per sample, (OC, C*KH*KW) @ (C*KH*KW, OH*OW), each written
-        # straight into its place in y: the (N, OC, OH, OW) layout comes out
-        # with no transposing copy (BLAS reads the windows' rows with their
-        # longer stride as they are).
-        samples = block.reshape(c * kh * kw, stop - start, oh * ow).transpose(1, 0, 2)
-        y_block = y[start:stop]
-        xp.matmul(W_mat, samples, out=y_block.reshape(stop - start, oc, oh * ow))
-        if b is not None:
-            y_block += b.reshape(1, -1, 1, 1)
+        windows = _windows(x[start:stop], (kh, kw), stride, pad)  # (S, C, KH, KW, OH, OW), a view
+        col = xp.empty(0)
+        for lo, hi in _chunks(start, stop, rows * oh * ow, xp):
+            if col.shape[0] != hi - lo:
+                col = xp.empty((hi - lo, rows, oh * ow), dtype=x.dtype)
+                col[:, k:] = 1
+            col[:, :k].reshape(windows[lo - start:hi - start].shape)[...] = windows[lo - start:hi - start]
+            # (OC, C*KH*KW [+1]) @ (C*KH*KW [+1], OH*OW) for each sample: the
+            # (N, OC, OH, OW) layout comes out with no transposing copy.
+            xp.matmul(W_mat, col, out=y[lo:hi].reshape(hi - lo, oc, oh * ow))
 
-    parallel.for_each_slice(convolve, n, col.size + y.size, xp)
-    return y, col.reshape(c * kh * kw, n * oh * ow)
+    parallel.for_each_slice(convolve, n, c * kh * kw * n * oh * ow + y.size, xp)
+    return y
 
 
 class Conv2DGradW(Function):
@@ -394,35 +382,44 @@ class Conv2DGradW(Function):
     (for x) and a convolution (for gy) with the incoming filter gradient.
     """
 
-    def __init__(self, kernel_size, stride: tuple, pad: tuple, col=None):
+    def __init__(self, kernel_size, stride: tuple, pad: tuple):
         self.kernel = tuple(kernel_size)
         self.stride, self.pad = stride, pad
-        self.col = col  # the forward's windows of x, when the caller still has them
 
     def forward(self, x, gy):
         xp = get_array_module(x)
         n, c = x.shape[:2]
         oc, oh, ow = gy.shape[1:]
         kh, kw = self.kernel
-        col, self.col = self.col, None
+        k = c * kh * kw
 
         def slice_sum(start: int, stop: int):
-            """This slice's share of the sum over (n, y, x), as a (C*KH*KW, OC) matrix."""
-            if col is None:
-                block = _im2col_for_gemm(x[start:stop], self.kernel, self.stride, self.pad)
-            else:
-                block = col.reshape(c * kh * kw, n, oh * ow)[:, start:stop].reshape(c * kh * kw, -1)
-            # col @ gy.T rather than gy @ col.T: the same products, but when BLAS
-            # runs this on several threads it splits the long side (C*KH*KW
-            # rows) far better than OC rows.
-            return block @ _channels_first(gy[start:stop]).T
+            """This slice's share of the sum over (n, y, x), as an (OC, C*KH*KW) matrix."""
+            # The windows are cut out again rather than kept from the forward
+            # pass: a copy that stays in cache costs less than writing all of
+            # them to memory and reading them back, and keeps KH*KW times x's
+            # size of memory free between forward and backward.
+            windows = _windows(x[start:stop], self.kernel, self.stride, self.pad)
+            total, col = None, None
+            for lo, hi in _chunks(start, stop, k * oh * ow, xp):
+                if col is None or col.shape[0] != hi - lo:
+                    col = xp.empty((hi - lo, c, kh, kw, oh, ow), dtype=x.dtype)
+                col[...] = windows[lo - start:hi - start]
+                # (OC, OH*OW) @ (OH*OW, C*KH*KW) for each sample, then summed.
+                part = xp.matmul(gy[lo:hi].reshape(hi - lo, oc, oh * ow),
+                                 col.reshape(hi - lo, k, oh * ow).transpose(0, 2, 1))
+                part = part[0] if hi - lo == 1 else part.sum(axis=0)
+                if total is None:
+                    total = part
+                else:
+                    total += part
+            return total
 
-        elements = c * kh * kw * n * oh * ow + gy.size
-        sums = parallel.for_each_slice(slice_sum, n, elements, xp)
+        sums = parallel.for_each_slice(slice_sum, n, k * n * oh * ow + gy.size, xp)
         gW = sums[0]
         for other in sums[1:]:
             gW += other
-        return xp.ascontiguousarray(gW.T).reshape(oc, c, kh, kw)
+        return gW.reshape(oc, c, kh, kw)
 
     def backward(self, ggW):
         x, gy = self.inputs
@@ -510,17 +507,52 @@ class Deconv2D(Function):
         n, _, h, w = x.shape
         y = xp.empty((n, c_out) + self.outsize, dtype=xp.result_type(x.dtype, W.dtype))
         W_t = W.reshape(c_in, -1).T
+        k = c_out * kh * kw
 
         def spread(start: int, stop: int) -> None:
-            # All patches of the slice with one GEMM: (C_out*KH*KW, C_in) @ (C_in, n*H*W).
-            col = W_t @ _channels_first(x[start:stop])
-            col = col.reshape(c_out, kh, kw, stop - start, h, w).transpose(0, 3, 1, 2, 4, 5)
-            y_block = _col2im(col, (stop - start, c_out) + self.outsize, (kh, kw), self.stride, self.pad,
-                              channels_first=True, out=y[start:stop])
-            if b is not None:
-                y_block += b.reshape(1, -1, 1, 1)
+            # A few samples at a time, so that the patches stay in cache for col2im.
+            for lo, hi in _chunks(start, stop, k * h * w, xp):
+                # All patches of a sample with one GEMM: (C_out*KH*KW, C_in) @ (C_in, H*W).
+                col = xp.matmul(W_t, x[lo:hi].reshape(hi - lo, c_in, h * w))
+                y_chunk = _col2im(col.reshape(hi - lo, c_out, kh, kw, h, w), (hi - lo, c_out) + self.outsize,
+                                  (kh, kw), self.stride, self.pad, out=y[lo:hi])
+                if b is not None:
+                    y_chunk += b.reshape(1, -1, 1, 1)
 
-        parallel.for_each_slice(spread, n, c_out * kh * kw * n * h * w + y.size, xp)
+        def spread_rows(start: int, stop: int) -> None:
+            # With stride 1 the patch of input pixel (r, s) covers rows r..r+KH-1
+            # and columns s..s+KW-1 of the uncropped output, which is
+            # (H+KH-1, W+KW-1). Lay both the input and that output out flat
+            # with rows of the same width W+KW-1 (the input's extra columns
+            # zero): kernel offset (i, j) of every patch then lands i*width + j
+            # further on, and col2im is one contiguous add per offset instead
+            # of one short strided add per output row. The zero columns make
+            # zero patches, so where they land does not matter.
+            width = w + kw - 1
+            length = h * width
+            grid = img = xp.empty(0)
+            for lo, hi in _chunks(start, stop, k * length, xp):
+                if grid.shape[0] != hi - lo:
+                    grid = xp.zeros((hi - lo, c_in, h, width), dtype=x.dtype)
+                    # One spare row: the last offset's add runs KW-1 past the image.
+                    img = xp.empty((hi - lo, c_out, h + kh, width), dtype=y.dtype)
+                grid[:, :, :, :w] = x[lo:hi]
+                col = xp.matmul(W_t, grid.reshape(hi - lo, c_in, length)).reshape(hi - lo, c_out, kh * kw, length)
+                flat = img.reshape(hi - lo, c_out, -1)
+                flat[:, :, :length] = col[:, :, 0]
+                flat[:, :, length:] = 0
+                for offset in range(1, kh * kw):
+                    start_at = (offset // kw) * width + offset % kw
+                    flat[:, :, start_at:start_at + length] += col[:, :, offset]
+                cropped = img[:, :, ph:ph + oh, pw:pw + ow]
+                if b is None:
+                    y[lo:hi] = cropped
+                else:
+                    xp.add(cropped, b.reshape(1, -1, 1, 1), out=y[lo:hi])
+
+        (ph, pw), (oh, ow) = self.pad, self.outsize
+        work = spread_rows if self.stride == (1, 1) else spread
+        parallel.for_each_slice(work, n, k * n * h * w + y.size, xp)
         return y
 
     def backward(self, gy):
