@@ -7,6 +7,7 @@ contender) and ``--threads N`` (BLAS and PyTorch threads; default: what BLAS
 uses already, normally one per core). Each script's ``main(argv)`` returns
 ``{workload key: {contender: value}}`` for ``run_all.py``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,14 +29,26 @@ if _ROOT not in sys.path:
 def parser(doc: str, repeat: int) -> argparse.ArgumentParser:
     """The options every script has; ``doc`` is the script's docstring."""
     first, _, rest = doc.strip().partition("\n\n")
-    p = argparse.ArgumentParser(description=first, epilog=rest or None,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: each contender runs once or twice; the figures mean nothing")
-    p.add_argument("--repeat", type=_positive, default=repeat, metavar="N",
-                   help=f"timed samples per contender, interleaved (default {repeat})")
-    p.add_argument("--threads", type=_positive, default=None, metavar="N",
-                   help="threads for BLAS, dezero and PyTorch (default: what BLAS uses now, normally one per core)")
+    p = argparse.ArgumentParser(
+        description=first, epilog=rest or None, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: each contender runs once or twice; the figures mean nothing"
+    )
+    p.add_argument(
+        "--repeat",
+        type=_positive,
+        default=repeat,
+        metavar="N",
+        help=f"timed samples per contender, interleaved (default {repeat})",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="threads for BLAS, dezero and PyTorch (default: what BLAS uses now, normally one per core)",
+    )
     return p
 
 
@@ -101,8 +114,10 @@ def blas_description() -> str:
         except OSError:
             avx512 = False
         if avx512:
-            text += (" (this CPU has AVX-512: OPENBLAS_CORETYPE=SkylakeX, set before Python starts, "
-                     "gives OpenBLAS its AVX-512 kernels)")
+            text += (
+                " (this CPU has AVX-512: OPENBLAS_CORETYPE=SkylakeX, set before Python starts, "
+                "gives OpenBLAS its AVX-512 kernels)"
+            )
     return text
 
 
@@ -119,8 +134,9 @@ def try_import_torch():
 # =============================================================================
 # Timing
 # =============================================================================
-def interleaved_times(contenders: Dict[str, Callable[[], object]], repeats: int = 7,
-                      warmup: int = 2, settle: float = 0.2, inner: int = 1) -> Dict[str, List[float]]:
+def interleaved_times(
+    contenders: Dict[str, Callable[[], object]], repeats: int = 7, warmup: int = 2, settle: float = 0.2, inner: int = 1
+) -> Dict[str, List[float]]:
     """Time each contender ``repeats`` times, round-robin so that drift and noisy
     neighbours hit all alike; return the seconds per call of every sample, each
     sample being the mean of ``inner`` consecutive calls."""
@@ -141,8 +157,9 @@ def interleaved_times(contenders: Dict[str, Callable[[], object]], repeats: int 
     return samples
 
 
-def interleaved_medians(contenders: Dict[str, Callable[[], object]], repeats: int = 7,
-                        warmup: int = 2, inner: int = 1, settle: float = 0.2) -> Dict[str, float]:
+def interleaved_medians(
+    contenders: Dict[str, Callable[[], object]], repeats: int = 7, warmup: int = 2, inner: int = 1, settle: float = 0.2
+) -> Dict[str, float]:
     """Median seconds per call of each contender, timed by :func:`interleaved_times`."""
     samples = interleaved_times(contenders, repeats, warmup, settle=settle, inner=inner)
     return {name: statistics.median(times) for name, times in samples.items()}
@@ -208,6 +225,9 @@ def print_table(title: str, rows: Dict[str, float], unit: str = "ms", scale: flo
 
 def ratios(values: Dict[str, float], of: str = "dezero") -> str:
     """``dezero/torch=1.23 dezero/numpy=1.01`` for the contenders present."""
-    parts = [f"{of}/{name}={values[of] / values[name]:.2f}" for name in ("torch", "numpy", "chainer")
-             if name in values and of in values and values[name]]
+    parts = [
+        f"{of}/{name}={values[of] / values[name]:.2f}"
+        for name in ("torch", "numpy", "chainer")
+        if name in values and of in values and values[name]
+    ]
     return " ".join(parts) if parts else "(no other contender)"

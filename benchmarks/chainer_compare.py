@@ -17,6 +17,7 @@ Without Chainer the script says why and exits with status 0, measuring nothing.
 Both run with their defaults: Chainer checks types at every call
 (``chainer.config.type_check``), dezero checks arguments at every call too.
 """
+
 from __future__ import annotations
 
 import sys
@@ -85,6 +86,7 @@ def chainer_overhead(chainer, iterations: int):
         for _ in range(iterations):
             y = y * 1.0001 + 0.0001
         y.backward()
+
     return run
 
 
@@ -93,8 +95,10 @@ def main(argv=None) -> dict:
     try:
         import chainer
     except Exception as e:  # ImportError, or Chainer failing on NumPy 2
-        print(f"chainer: skipped, Chainer cannot be imported here ({type(e).__name__}: {e}). "
-              "It needs NumPy 1.x: make the venv this script's docstring describes (--help).")
+        print(
+            f"chainer: skipped, Chainer cannot be imported here ({type(e).__name__}: {e}). "
+            "It needs NumPy 1.x: make the venv this script's docstring describes (--help)."
+        )
         return {}
     threads = set_threads(args.threads)
     import cnn
@@ -106,32 +110,41 @@ def main(argv=None) -> dict:
     results = {}
 
     x, t = mlp.make_data()
-    medians = time_contenders({"dezero": mlp.make_dezero_step(x, t),
-                               "chainer": chainer_mlp_step(chainer, x, t, mlp.SIZES, mlp.LR)}, timing)
+    medians = time_contenders(
+        {"dezero": mlp.make_dezero_step(x, t), "chainer": chainer_mlp_step(chainer, x, t, mlp.SIZES, mlp.LR)}, timing
+    )
     print_table("mlp step (784-1000-1000-10, batch 100)", medians)
     print("mlp: " + ratios(medians))
     results["mlp"] = {name: s * 1e3 for name, s in medians.items()}
 
     x, t = cnn.make_data()
-    medians = time_contenders({"dezero": cnn.make_dezero_step(x, t),
-                               "chainer": chainer_cnn_step(chainer, x, t, cnn.LR)}, timing)
+    medians = time_contenders(
+        {"dezero": cnn.make_dezero_step(x, t), "chainer": chainer_cnn_step(chainer, x, t, cnn.LR)}, timing
+    )
     print_table("cnn step (conv32-pool-conv64-pool-fc, batch 64)", medians)
     print("cnn: " + ratios(medians))
     results["cnn"] = {name: s * 1e3 for name, s in medians.items()}
 
-    medians = time_contenders({"dezero": overhead.run_dezero,
-                               "chainer": chainer_overhead(chainer, overhead.N_ITERS)}, timing)
+    medians = time_contenders(
+        {"dezero": overhead.run_dezero, "chainer": chainer_overhead(chainer, overhead.N_ITERS)}, timing
+    )
     per_op = {name: s / (2 * overhead.N_ITERS) for name, s in medians.items()}
-    print_table(f"overhead: {overhead.N_ITERS} x (mul, add) on a 0-d float64 Variable, fwd + bwd",
-                per_op, unit="us/op", scale=1e6)
+    print_table(
+        f"overhead: {overhead.N_ITERS} x (mul, add) on a 0-d float64 Variable, fwd + bwd",
+        per_op,
+        unit="us/op",
+        scale=1e6,
+    )
     print("overhead: " + ratios(per_op))
     results["overhead"] = {name: s * 1e6 for name, s in per_op.items()}
 
     print("\n| workload | dezero | Chainer | dezero / Chainer |\n| --- | ---: | ---: | ---: |")
     for key, unit in (("mlp", "ms"), ("cnn", "ms"), ("overhead", "µs/op")):
         row = results[key]
-        print(f"| {key} | {row['dezero']:.2f} {unit} | {row['chainer']:.2f} {unit} | "
-              f"{row['dezero'] / row['chainer']:.2f} |")
+        print(
+            f"| {key} | {row['dezero']:.2f} {unit} | {row['chainer']:.2f} {unit} | "
+            f"{row['dezero'] / row['chainer']:.2f} |"
+        )
     return results
 
 

@@ -6,6 +6,7 @@ float32. dezero vs PyTorch CPU, interleaved in one process.
 
 Prints ms per step (medians) and the ratio dezero/torch.
 """
+
 from __future__ import annotations
 
 import _common  # noqa: F401  (puts the repo on sys.path)
@@ -13,8 +14,17 @@ import numpy as np
 
 import dezero.functions as F
 import dezero.layers as L
-from _common import Timing, dezero_sgd_step, parser, print_table, ratios, set_threads, time_contenders, \
-    torch_sgd_step, try_import_torch
+from _common import (
+    Timing,
+    dezero_sgd_step,
+    parser,
+    print_table,
+    ratios,
+    set_threads,
+    time_contenders,
+    torch_sgd_step,
+    try_import_torch,
+)
 from dezero.models import Model
 
 BATCH = 64
@@ -46,9 +56,15 @@ def make_dezero_step(x, t, lr: float = LR):
 def torch_cnn(torch):
     nn = torch.nn
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 10),
+    )
 
 
 def make_torch_step(torch, x, t, lr: float = LR):

@@ -8,6 +8,7 @@ forward and backward together, and the last line the ratios of the medians, e.g.
 ``conv: dezero/torch=1.23 pool: dezero/torch=0.98``. Without PyTorch only the
 dezero column is printed.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -19,6 +20,7 @@ import dezero
 import dezero.functions as F
 from _common import Timing, interleaved_times, parser, set_threads, try_import_torch
 
+
 # --- the contenders: each returns a callable doing one forward + backward -------------------
 def dezero_conv(x, W, b):
     x, W, b = dezero.Variable(x), dezero.Parameter(W), dezero.Parameter(b)
@@ -27,6 +29,7 @@ def dezero_conv(x, W, b):
         for v in (x, W, b):
             v.cleargrad()
         F.conv2d(x, W, b, stride=1, pad=1).backward()
+
     return step
 
 
@@ -38,6 +41,7 @@ def torch_conv(torch, x, W, b):
             v.grad = None
         y = torch.nn.functional.conv2d(x, W, b, stride=1, padding=1)
         y.backward(torch.ones_like(y))
+
     return step
 
 
@@ -47,6 +51,7 @@ def dezero_pool(x):
     def step():
         x.cleargrad()
         F.pooling(x, 2, stride=2).backward()
+
     return step
 
 
@@ -57,6 +62,7 @@ def torch_pool(torch, x):
         x.grad = None
         y = torch.nn.functional.max_pool2d(x, 2, stride=2)
         y.backward(torch.ones_like(y))
+
     return step
 
 
@@ -78,13 +84,21 @@ def main(argv=None) -> dict:
     xp = rng.standard_normal((64, 64, 28, 28), dtype=np.float32)
 
     cases = {
-        "conv2d": ("conv2d 3x3 pad 1 (64,32,28,28) -> 64 ch", {"dezero": dezero_conv(x, W, b)},
-                   lambda: torch_conv(torch, x, W, b)),
-        "pooling": ("max pooling 2x2 stride 2 (64,64,28,28)", {"dezero": dezero_pool(xp)},
-                    lambda: torch_pool(torch, xp)),
+        "conv2d": (
+            "conv2d 3x3 pad 1 (64,32,28,28) -> 64 ch",
+            {"dezero": dezero_conv(x, W, b)},
+            lambda: torch_conv(torch, x, W, b),
+        ),
+        "pooling": (
+            "max pooling 2x2 stride 2 (64,64,28,28)",
+            {"dezero": dezero_pool(xp)},
+            lambda: torch_pool(torch, xp),
+        ),
     }
-    print(f"float32, forward + backward, ms per call over {timing.repeat} calls, {threads} thread(s); "
-          f"torch {'not installed' if torch is None else torch.__version__}")
+    print(
+        f"float32, forward + backward, ms per call over {timing.repeat} calls, {threads} thread(s); "
+        f"torch {'not installed' if torch is None else torch.__version__}"
+    )
     print(f"{'case':<42}{'dezero median':>14}{'(min)':>8}{'torch median':>14}{'(min)':>8}{'ratio':>7}")
     ratios = []
     results = {}

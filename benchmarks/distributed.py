@@ -12,6 +12,7 @@ the machine's load hits them alike; each launch times ``--repeats`` runs of
 ``--steps`` steps, and the table gives the median over all runs. A step's time is
 that of the slowest rank (they wait for each other at the all-reduce).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,15 +81,27 @@ def run(ranks: int, steps: int, repeats: int) -> dict:
 
     threads = str(threads_per_rank(ranks))
     prefix, extra = local_launcher(ranks)
-    env = {**os.environ, **extra, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads,
-           "MKL_NUM_THREADS": threads}
-    command = prefix + [sys.executable, os.path.abspath(__file__), "--worker",
-                        "--steps", str(steps), "--repeats", str(repeats)]
+    env = {
+        **os.environ,
+        **extra,
+        "OPENBLAS_NUM_THREADS": threads,
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+    }
+    command = prefix + [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        "--steps",
+        str(steps),
+        "--repeats",
+        str(repeats),
+    ]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         raise SystemExit(f"{ranks} rank(s) failed:\n{proc.stdout}\n{proc.stderr}")
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def threads_per_rank(ranks: int) -> int:
@@ -107,8 +120,10 @@ def main(argv=None) -> int:
         worker(args.steps, args.repeats)
         return 0
     load = " (1-minute load average before: {:.2f})".format(os.getloadavg()[0]) if hasattr(os, "getloadavg") else ""
-    print(f"MLP {'-'.join(map(str, SIZES))}, SGD, float32, batch {BATCH} per rank, {os.cpu_count()} cores{load}; "
-          f"medians of {args.rounds} x {args.repeats} runs of {args.steps} steps\n")
+    print(
+        f"MLP {'-'.join(map(str, SIZES))}, SGD, float32, batch {BATCH} per rank, {os.cpu_count()} cores{load}; "
+        f"medians of {args.rounds} x {args.repeats} runs of {args.steps} steps\n"
+    )
     runs: dict = {ranks: {"step": [], "compute": [], "allreduce": []} for ranks in args.ranks}
     for _ in range(args.rounds):
         for ranks in args.ranks:
@@ -116,8 +131,10 @@ def main(argv=None) -> int:
             for key in ("step", "compute", "allreduce"):
                 runs[ranks][key].extend(result[key])
             runs[ranks]["bytes"] = result["bytes"]
-    print("| ranks | BLAS threads per rank | items per step | steps/s | items/s | items/s vs 1 rank "
-          "| step without all-reduce | all-reduce per step |")
+    print(
+        "| ranks | BLAS threads per rank | items per step | steps/s | items/s | items/s vs 1 rank "
+        "| step without all-reduce | all-reduce per step |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     base = None
     for ranks in args.ranks:
@@ -129,8 +146,10 @@ def main(argv=None) -> int:
             comm = "none (1 rank)"
         else:
             comm = f"{r['bytes'] / 2**20:.2f} MiB in {1e3 * r['allreduce']:.2f} ms"
-        print(f"| {ranks} | {r['threads']} | {BATCH * ranks} | {1 / r['step']:.1f} | {items:,.0f} | "
-              f"{items / base:.2f} | {1e3 * r['compute']:.1f} ms | {comm} |")
+        print(
+            f"| {ranks} | {r['threads']} | {BATCH * ranks} | {1 / r['step']:.1f} | {items:,.0f} | "
+            f"{items / base:.2f} | {1e3 * r['compute']:.1f} ms | {comm} |"
+        )
     return 0
 
 

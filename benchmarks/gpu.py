@@ -7,6 +7,7 @@ PyTorch CUDA in the same process, interleaved; ms per step (median) and ratios.
 Needs CuPy and a CUDA device (PyTorch with CUDA for the comparison column);
 without them it says so and measures nothing.
 """
+
 from __future__ import annotations
 
 import sys
@@ -24,9 +25,11 @@ SIZES = (784, 1000, 1000, 10)
 
 def synchronized(step, synchronize):
     """GPU work is asynchronous: a step counts only once the device is done."""
+
     def run() -> None:
         step()
         synchronize()
+
     return run
 
 
@@ -44,8 +47,11 @@ def torch_step(torch, model, x, t):
 def main(argv=None) -> None:
     args = parser(__doc__, repeat=30).parse_args(argv)
     if not backend.gpu_enable:
-        print("gpu: no GPU (CuPy is " + ("not installed" if backend.cupy is None else "installed, but sees no device")
-              + "); nothing measured")
+        print(
+            "gpu: no GPU (CuPy is "
+            + ("not installed" if backend.cupy is None else "installed, but sees no device")
+            + "); nothing measured"
+        )
         return
     try:
         import torch

@@ -21,6 +21,7 @@ the script imports dezero in every process). The peak is the kernel's own
 high-water mark (VmHWM, reset between the runs through /proc/self/clear_refs),
 or where that is not available, the RSS sampled every millisecond.
 """
+
 from __future__ import annotations
 
 import json

@@ -6,14 +6,24 @@ written by hand in NumPy vs PyTorch CPU, interleaved in one process.
 
 Prints ms per step (medians) and the ratios dezero/torch and dezero/numpy.
 """
+
 from __future__ import annotations
 
 import _common  # noqa: F401  (puts the repo on sys.path)
 import numpy as np
 
 import dezero.functions as F
-from _common import Timing, dezero_sgd_step, parser, print_table, ratios, set_threads, time_contenders, \
-    torch_sgd_step, try_import_torch
+from _common import (
+    Timing,
+    dezero_sgd_step,
+    parser,
+    print_table,
+    ratios,
+    set_threads,
+    time_contenders,
+    torch_sgd_step,
+    try_import_torch,
+)
 from dezero.models import MLP
 
 SIZES = (784, 1000, 1000, 10)

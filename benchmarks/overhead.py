@@ -8,6 +8,7 @@ and off, on 0-d values (where the machinery is all there is) and on arrays of
 
     python benchmarks/overhead.py
 """
+
 from __future__ import annotations
 
 import _common  # noqa: F401  (puts the repo on sys.path)
@@ -35,6 +36,7 @@ def make_torch_runner(torch):
         for _ in range(N_ITERS):
             y = y * 1.0001 + 0.0001
         y.backward()
+
     return run_torch
 
 
@@ -46,6 +48,7 @@ def make_anomaly_runner(shape: tuple, iters: int, anomaly: bool):
             for _ in range(iters):
                 y = y * 1.0001 + 0.0001
             y.backward(grad=np.ones(shape))
+
     return run
 
 
@@ -53,12 +56,17 @@ def anomaly_cost() -> dict:
     """Microseconds per op with detect_anomaly() off and on, for two array sizes."""
     rows = {}
     for label, shape, iters in (("0-d", (), N_ITERS), ("100,000 elements", (100_000,), 200)):
-        medians = interleaved_medians({"off": make_anomaly_runner(shape, iters, False),
-                                       "on": make_anomaly_runner(shape, iters, True)}, repeats=5, warmup=1)
+        medians = interleaved_medians(
+            {"off": make_anomaly_runner(shape, iters, False), "on": make_anomaly_runner(shape, iters, True)},
+            repeats=5,
+            warmup=1,
+        )
         rows[label] = {mode: t / (2 * iters) for mode, t in medians.items()}
     for label, row in rows.items():
-        print(f"overhead: detect_anomaly() on {label}: {row['off'] * 1e6:.2f} -> {row['on'] * 1e6:.2f} us/op "
-              f"(x{row['on'] / row['off']:.2f}, +{(row['on'] - row['off']) * 1e6:.2f} us/op)")
+        print(
+            f"overhead: detect_anomaly() on {label}: {row['off'] * 1e6:.2f} -> {row['on'] * 1e6:.2f} us/op "
+            f"(x{row['on'] / row['off']:.2f}, +{(row['on'] - row['off']) * 1e6:.2f} us/op)"
+        )
     return rows
 
 
@@ -69,8 +77,12 @@ def main() -> dict:
         contenders["torch"] = make_torch_runner(torch)
     medians = interleaved_medians(contenders, repeats=7, warmup=1)
     per_op = {name: t / OPS for name, t in medians.items()}
-    print_table(f"overhead: {N_ITERS} x (mul, add) on a 0-d float64 Variable, forward + backward",
-                per_op, unit="us/op", scale=1e6)
+    print_table(
+        f"overhead: {N_ITERS} x (mul, add) on a 0-d float64 Variable, forward + backward",
+        per_op,
+        unit="us/op",
+        scale=1e6,
+    )
     ratio = f"dezero/torch={per_op['dezero'] / per_op['torch']:.2f}" if "torch" in per_op else "torch not installed"
     print(f"overhead: {ratio}")
     anomaly_cost()

@@ -9,6 +9,7 @@ the timing scripts; ``--quick`` makes a smoke run whose figures mean nothing.
 With ``--chainer-python`` (or DEZERO_CHAINER_PYTHON) naming the Python of a
 venv that has Chainer, chainer_compare.py runs there too (see its docstring).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -79,8 +80,10 @@ def run_benchmark(module, argv: list) -> dict:
 
 
 def markdown_table(results: dict) -> str:
-    lines = ["| workload | dezero | NumPy by hand | PyTorch | dezero / NumPy | dezero / PyTorch | target | met? |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    lines = [
+        "| workload | dezero | NumPy by hand | PyTorch | dezero / NumPy | dezero / PyTorch | target | met? |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
     for key, work in WORKLOADS.items():
         row = results.get(key)
         if not row or "dezero" not in row:
@@ -127,16 +130,22 @@ def run_chainer(python: str, quick: bool) -> None:
 
 def main(argv=None) -> dict:
     p = _common.parser(__doc__, repeat=9)
-    p.add_argument("--chainer-python", default=os.environ.get("DEZERO_CHAINER_PYTHON"), metavar="PATH",
-                   help="the Python of a venv with Chainer 7 (NumPy 1.x): run chainer_compare.py there too")
+    p.add_argument(
+        "--chainer-python",
+        default=os.environ.get("DEZERO_CHAINER_PYTHON"),
+        metavar="PATH",
+        help="the Python of a venv with Chainer 7 (NumPy 1.x): run chainer_compare.py there too",
+    )
     args = p.parse_args(argv)
     import numpy as np
 
     threads = _common.set_threads(args.threads)
     torch = _common.try_import_torch()
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-               f"{platform.python_version()}, NumPy {np.__version__} with {_common.blas_description()}, "
-               f"BLAS threads {threads}, PyTorch {torch.__version__ if torch else 'not installed'}")
+    machine = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, NumPy {np.__version__} with {_common.blas_description()}, "
+        f"BLAS threads {threads}, PyTorch {torch.__version__ if torch else 'not installed'}"
+    )
     print(f"machine: {machine}\n", flush=True)
     passed_on = ["--quick"] if args.quick else ["--repeat", str(args.repeat)]
     results: dict = {}

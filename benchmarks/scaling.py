@@ -11,6 +11,7 @@ graph three times in a row: its RSS after each round must not grow.
     python benchmarks/scaling.py            # 10k, 100k and 1M ops
     python benchmarks/scaling.py --quick    # 10k and 100k ops only
 """
+
 from __future__ import annotations
 
 import json
@@ -55,6 +56,7 @@ def runner(framework: str, n_ops: int):
     def run() -> None:
         _, y = build(framework, n_ops)
         y.backward()  # and the graph is freed on return
+
     return run
 
 
@@ -79,8 +81,12 @@ def child(framework: str, n_ops: int) -> dict:
 
 
 def measure_memory(framework: str, n_ops: int) -> dict:
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", framework, str(n_ops)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", framework, str(n_ops)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -91,31 +97,41 @@ def main(argv=None) -> dict:
     frameworks = ["dezero"] + (["torch"] if torch is not None else [])
     import dezero
 
-    print(f"scaling: chains of y = y * 1.0001 + 0.0001 on a 0-d float64 Variable, forward + backward + free; "
-          f"dezero tuning: {dezero.tuning.report()}")
+    print(
+        f"scaling: chains of y = y * 1.0001 + 0.0001 on a 0-d float64 Variable, forward + backward + free; "
+        f"dezero tuning: {dezero.tuning.report()}"
+    )
     header = f"  {'ops':>9}  " + "  ".join(f"{name + ' us/op':>13} {name + ' B/op':>12}" for name in frameworks)
     print(header + ("  dezero/torch time  dezero/torch bytes" if torch is not None else ""))
     results = {}
     for n_ops in sizes:
-        samples = interleaved_times({name: runner(name, n_ops) for name in frameworks},
-                                    repeats=REPEATS[n_ops], warmup=1)
+        samples = interleaved_times(
+            {name: runner(name, n_ops) for name in frameworks}, repeats=REPEATS[n_ops], warmup=1
+        )
         per_op = {name: statistics.median(samples[name]) / n_ops for name in frameworks}
         memory = {name: measure_memory(name, n_ops) for name in frameworks}
-        results[n_ops] = {"us_per_op": {k: v * 1e6 for k, v in per_op.items()},
-                          "bytes_per_op": {k: m["graph_bytes"] / n_ops for k, m in memory.items()},
-                          "rounds_rss": {k: m["rounds"] for k, m in memory.items()}}
+        results[n_ops] = {
+            "us_per_op": {k: v * 1e6 for k, v in per_op.items()},
+            "bytes_per_op": {k: m["graph_bytes"] / n_ops for k, m in memory.items()},
+            "rounds_rss": {k: m["rounds"] for k, m in memory.items()},
+        }
         row = results[n_ops]
         line = f"  {n_ops:>9,}  " + "  ".join(
-            f"{row['us_per_op'][name]:13.2f} {row['bytes_per_op'][name]:12.0f}" for name in frameworks)
+            f"{row['us_per_op'][name]:13.2f} {row['bytes_per_op'][name]:12.0f}" for name in frameworks
+        )
         if torch is not None:
-            line += (f"  {row['us_per_op']['dezero'] / row['us_per_op']['torch']:17.2f}"
-                     f"  {row['bytes_per_op']['dezero'] / row['bytes_per_op']['torch']:18.2f}")
+            line += (
+                f"  {row['us_per_op']['dezero'] / row['us_per_op']['torch']:17.2f}"
+                f"  {row['bytes_per_op']['dezero'] / row['bytes_per_op']['torch']:18.2f}"
+            )
         print(line)
     for n_ops, row in results.items():
         for name, rounds in row["rounds_rss"].items():
             if rounds:
-                print(f"scaling: {name} RSS after each of {len(rounds)} rounds of {n_ops:,} ops (build, backward, "
-                      f"free): " + ", ".join(f"{r / 2**20:.0f} MiB" for r in rounds))
+                print(
+                    f"scaling: {name} RSS after each of {len(rounds)} rounds of {n_ops:,} ops (build, backward, "
+                    f"free): " + ", ".join(f"{r / 2**20:.0f} MiB" for r in rounds)
+                )
     return results
 
 

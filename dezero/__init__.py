@@ -1,17 +1,27 @@
 """dezero: a define-by-run autograd framework you can read.
 
-    import numpy as np
-    import dezero
-    import dezero.functions as F
+import numpy as np
+import dezero
+import dezero.functions as F
 
-    x = dezero.Variable(np.array(2.0))
-    y = F.sin(x) * x
-    y.backward()
-    print(x.grad)
+x = dezero.Variable(np.array(2.0))
+y = F.sin(x) * x
+y.backward()
+print(x.grad)
 """
+
 from dezero.core import (  # noqa: F401
-    Config, Function, Parameter, Variable, as_array, as_variable, detect_anomaly, grad,
-    no_grad, test_mode, using_config,
+    Config,
+    Function,
+    Parameter,
+    Variable,
+    as_array,
+    as_variable,
+    detect_anomaly,
+    grad,
+    no_grad,
+    test_mode,
+    using_config,
 )
 from dezero import backend, cuda, functions, functions_conv, utils  # noqa: F401
 from dezero.functions import setup_variable  # noqa: F401

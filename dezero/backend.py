@@ -3,6 +3,7 @@
 Every op finds its backend with one line, ``xp = get_array_module(x)``, so the
 same code runs on the CPU and the GPU.
 """
+
 from __future__ import annotations
 
 import numpy as np

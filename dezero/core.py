@@ -6,6 +6,7 @@ records the Function that made it. ``backward`` walks that graph from an output
 to the leaves, newest Function first, and is itself made of Functions, so it can
 be differentiated again (``create_graph=True``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,6 +40,7 @@ _record_constants: contextvars.ContextVar[bool] = contextvars.ContextVar("record
 
 def _switch(variable: contextvars.ContextVar, doc: str) -> property:
     """An attribute of ``Config`` that reads and writes the current thread's value."""
+
     def read(self):
         return variable.get()
 
@@ -60,16 +62,23 @@ class _Config:
 
     enable_backprop = _switch(_enable_backprop, "Record the graph for backward (default True).")
     train = _switch(_train, "Training mode: dropout drops, batch norm uses batch statistics (default True).")
-    detect_anomaly = _switch(_detect_anomaly, "Check every forward output and backward gradient for "
-                                              "NaN and inf (default False); see detect_anomaly().")
-    record_constants = _switch(_record_constants, "Record also the ops whose inputs need no gradient (integer "
-                                                  "ids sliced, constants combined), for a tool that reads the "
-                                                  "whole computation, such as the ONNX exporter (default False). "
-                                                  "Gradients are unchanged: integer Variables still get none.")
+    detect_anomaly = _switch(
+        _detect_anomaly,
+        "Check every forward output and backward gradient for NaN and inf (default False); see detect_anomaly().",
+    )
+    record_constants = _switch(
+        _record_constants,
+        "Record also the ops whose inputs need no gradient (integer "
+        "ids sliced, constants combined), for a tool that reads the "
+        "whole computation, such as the ONNX exporter (default False). "
+        "Gradients are unchanged: integer Variables still get none.",
+    )
 
     def __repr__(self) -> str:
-        return (f"Config(enable_backprop={self.enable_backprop}, train={self.train}, "
-                f"detect_anomaly={self.detect_anomaly}, record_constants={self.record_constants})")
+        return (
+            f"Config(enable_backprop={self.enable_backprop}, train={self.train}, "
+            f"detect_anomaly={self.detect_anomaly}, record_constants={self.record_constants})"
+        )
 
 
 Config = _Config()
@@ -276,8 +285,10 @@ class Variable:
         if self.data is None:
             raise ValueError("the truth value of a Variable that holds no data (None) is undefined")
         if self.data.size != 1:
-            raise ValueError(f"the truth value of a Variable of shape {self.data.shape} is ambiguous "
-                             "(only a size-1 Variable has one); use x.data.any() or x.data.all()")
+            raise ValueError(
+                f"the truth value of a Variable of shape {self.data.shape} is ambiguous "
+                "(only a size-1 Variable has one); use x.data.any() or x.data.all()"
+            )
         return bool(self.data)
 
     def __iter__(self) -> Iterator["Variable"]:
@@ -365,8 +376,7 @@ class Variable:
         seeded_by_own_grad = grad is None and self.grad is not None
         if grad is None:
             grad = self.grad
-        grads, retained = _run_backward([self], [grad], create_graph, retain_grad, keep=frozenset(),
-                                       caller="backward")
+        grads, retained = _run_backward([self], [grad], create_graph, retain_grad, keep=frozenset(), caller="backward")
         handed_out = _arrays_of([grad])
         with using_config("enable_backprop", create_graph):
             for var, g in retained + list(grads.items()):
@@ -419,6 +429,7 @@ class Variable:
     # to Variable when it loads (``setup_variable``), so this module needs nothing
     # above the backend. The stubs tell type checkers and readers what is there.
     if TYPE_CHECKING:
+
         def reshape(self, *shape) -> Variable: ...
         def transpose(self, *axes) -> Variable: ...
         @property
@@ -454,8 +465,10 @@ def _variable_data(data):
     if isinstance(data, (np.matrix, np.ma.MaskedArray)):
         # Their operators differ from ndarray's (a matrix's * is a matrix
         # product, a masked array skips masked values): every op would be wrong.
-        raise TypeError(f"Variable(data): {type(data).__name__} is not supported, its operators differ "
-                        "from ndarray's; convert it with np.asarray(data) (a mask is dropped)")
+        raise TypeError(
+            f"Variable(data): {type(data).__name__} is not supported, its operators differ "
+            "from ndarray's; convert it with np.asarray(data) (a mask is dropped)"
+        )
     if isinstance(data, array_types):  # cupy.ndarray, np.memmap and other subclasses
         return data
     if isinstance(data, np.generic):
@@ -520,8 +533,10 @@ def _sequence_as_array(x, like, op: str):
     except ValueError as e:  # ragged nesting
         raise ValueError(f"{op}: a list input must be a rectangle of numbers ({e})") from None
     if array.dtype.kind not in "biufc":
-        raise TypeError(f"{op}: a list input must hold numbers only, it makes an array of dtype "
-                        f"{array.dtype} (Variables, None or strings inside?)")
+        raise TypeError(
+            f"{op}: a list input must hold numbers only, it makes an array of dtype "
+            f"{array.dtype} (Variables, None or strings inside?)"
+        )
     if like is None:
         return array
     xp = get_array_module(like)
@@ -634,8 +649,7 @@ class Function:
                 raise
             # NumPy's message names neither the op nor which inputs clash.
             shapes = " and ".join(str(tuple(x.shape)) for x in inputs)
-            raise ValueError(f"{type(self).__name__}: inputs of shapes {shapes} cannot be broadcast "
-                             "together") from None
+            raise ValueError(f"{type(self).__name__}: inputs of shapes {shapes} cannot be broadcast together") from None
         if _detect_anomaly.get():
             self.created_at = _caller_outside_dezero()
             if not _running_backward.get():
@@ -734,8 +748,10 @@ def _output_array(func: Function, y):
     if isinstance(y, _SCALAR_TYPES):
         return np.asarray(y)
     kind = "Variable" if isinstance(y, Variable) else _type_name(y)
-    raise TypeError(f"{type(func).__name__}.forward returned a {kind}; forward works on raw arrays "
-                    "and returns arrays (or a tuple of arrays), the engine wraps them in Variables")
+    raise TypeError(
+        f"{type(func).__name__}.forward returned a {kind}; forward works on raw arrays "
+        "and returns arrays (or a tuple of arrays), the engine wraps them in Variables"
+    )
 
 
 # =============================================================================
@@ -787,8 +803,10 @@ def _check_finite(func: Function, inputs: Sequence[Variable], index: int, value,
     where = f"output {index}" if stage == "forward" else f"the gradient of input {index}"
     described = ", ".join(f"{tuple(x.shape)} {x.dtype}" for x in inputs if x.data is not None)
     site = "called" if stage == "forward" else f"the {name} was created"
-    raise FloatingPointError(f"detect_anomaly: {name}.{stage} returned {what} in {where} "
-                             f"(inputs: {described}); {site} {_describe_site(func)}")
+    raise FloatingPointError(
+        f"detect_anomaly: {name}.{stage} returned {what} in {where} "
+        f"(inputs: {described}); {site} {_describe_site(func)}"
+    )
 
 
 def _to_variables(inputs: Sequence, op: str) -> list:
@@ -822,12 +840,12 @@ def _to_variables(inputs: Sequence, op: str) -> list:
 def _check_same_device(variables: Sequence[Variable], op: str) -> None:
     """All NumPy or all CuPy (the caller has made sure CuPy is installed)."""
     if len({isinstance(v.data, cupy.ndarray) for v in variables if v.data is not None}) > 1:
-        where = ", ".join(f"input {i}: {'cupy' if isinstance(v.data, cupy.ndarray) else 'numpy'}"
-                          for i, v in enumerate(variables) if v.data is not None)
-        raise TypeError(
-            f"{op}: inputs live on different devices ({where}); "
-            "move them with to_gpu()/to_cpu() first"
+        where = ", ".join(
+            f"input {i}: {'cupy' if isinstance(v.data, cupy.ndarray) else 'numpy'}"
+            for i, v in enumerate(variables)
+            if v.data is not None
         )
+        raise TypeError(f"{op}: inputs live on different devices ({where}); move them with to_gpu()/to_cpu() first")
 
 
 # =============================================================================
@@ -837,8 +855,9 @@ def _seed_gradient(y: Variable, grad, caller: str) -> Variable:
     if y.data is None:
         raise ValueError(f"{caller}: Variable {y.name or ''!s} holds no data (data is None)")
     if y.data.dtype.kind not in "fc":
-        raise TypeError(f"{caller}: the output has dtype {y.data.dtype}; only floating (and complex) "
-                        "Variables have gradients")
+        raise TypeError(
+            f"{caller}: the output has dtype {y.data.dtype}; only floating (and complex) Variables have gradients"
+        )
     if grad is None:
         xp = get_array_module(y.data)
         return Variable(xp.ones_like(y.data))
@@ -849,9 +868,7 @@ def _seed_gradient(y: Variable, grad, caller: str) -> Variable:
             f"a {get_array_module(y.data).__name__} one; put grad on the output's device"
         )
     if grad.shape != y.shape:
-        raise ValueError(
-            f"{caller}: grad of shape {grad.shape} does not match the output of shape {y.shape}"
-        )
+        raise ValueError(f"{caller}: grad of shape {grad.shape} does not match the output of shape {y.shape}")
     return grad
 
 
@@ -904,8 +921,7 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep, caller
             inputs = func.inputs
             if len(gxs) != len(inputs):
                 raise RuntimeError(
-                    f"{type(func).__name__}.backward returned {len(gxs)} gradients "
-                    f"for {len(inputs)} inputs"
+                    f"{type(func).__name__}.backward returned {len(gxs)} gradients for {len(inputs)} inputs"
                 )
             for i, gx in enumerate(gxs):
                 x = inputs[i]
@@ -913,8 +929,7 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep, caller
                     continue
                 # NumPy's dtypes are singletons: `is not` is the cheap test, and
                 # _check_gradient sorts out an equal dtype that is another object.
-                if (not isinstance(gx, Variable) or gx.data.shape != x.data.shape
-                        or gx.data.dtype is not x.data.dtype):
+                if not isinstance(gx, Variable) or gx.data.shape != x.data.shape or gx.data.dtype is not x.data.dtype:
                     gx = _check_gradient(func, i, x, gx)
                     if gx is None:
                         continue
@@ -939,9 +954,11 @@ def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Var
     bug in ``func.backward``; another float dtype is cast back (mixed-precision
     inputs)."""
     if not isinstance(gx, Variable):
-        raise TypeError(f"{type(func).__name__}.backward returned a {_type_name(gx)} for input {index}; "
-                        "a backward returns Variables (or None), computed with dezero functions so "
-                        "that they can be differentiated again")
+        raise TypeError(
+            f"{type(func).__name__}.backward returned a {_type_name(gx)} for input {index}; "
+            "a backward returns Variables (or None), computed with dezero functions so "
+            "that they can be differentiated again"
+        )
     x_data, g_data = x.data, gx.data
     if g_data.shape != x_data.shape:
         raise RuntimeError(

@@ -21,6 +21,7 @@ bad inputs; and a heap instead of re-sorting a list. This module does not
 import ``dezero.core``: its Variable is a different class, so do not mix the
 two in one graph.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,8 +30,24 @@ from typing import Any, Iterator, List, Optional
 
 import numpy as np
 
-__all__ = ["Config", "using_config", "no_grad", "Variable", "Function", "as_array", "as_variable",
-           "add", "sub", "rsub", "mul", "div", "rdiv", "neg", "pow", "setup_variable"]
+__all__ = [
+    "Config",
+    "using_config",
+    "no_grad",
+    "Variable",
+    "Function",
+    "as_array",
+    "as_variable",
+    "add",
+    "sub",
+    "rsub",
+    "mul",
+    "div",
+    "rdiv",
+    "neg",
+    "pow",
+    "setup_variable",
+]
 
 
 # =============================================================================
@@ -253,7 +270,7 @@ class Div(Function):
 
     def backward(self, gy):
         x0, x1 = self.inputs[0].data, self.inputs[1].data
-        return gy / x1, gy * (-x0 / x1 ** 2)
+        return gy / x1, gy * (-x0 / x1**2)
 
 
 class Neg(Function):
@@ -269,7 +286,7 @@ class Pow(Function):
         self.c = c
 
     def forward(self, x):
-        return x ** self.c
+        return x**self.c
 
     def backward(self, gy):
         x = self.inputs[0].data
@@ -323,11 +340,16 @@ def setup_variable() -> None:
     the order of the operands matters (``2 - x`` is ``rsub(x, 2)``).
     """
     operators = {
-        "__add__": add, "__radd__": add,
-        "__mul__": mul, "__rmul__": mul,
-        "__sub__": sub, "__rsub__": rsub,
-        "__truediv__": div, "__rtruediv__": rdiv,
-        "__neg__": neg, "__pow__": pow,
+        "__add__": add,
+        "__radd__": add,
+        "__mul__": mul,
+        "__rmul__": mul,
+        "__sub__": sub,
+        "__rsub__": rsub,
+        "__truediv__": div,
+        "__rtruediv__": rdiv,
+        "__neg__": neg,
+        "__pow__": pow,
     }
     for name, function in operators.items():
         setattr(Variable, name, function)

@@ -11,6 +11,7 @@ one epoch per ``for`` loop::
 :class:`SeqDataLoader` walks a time series in order with several parallel
 streams, for truncated backpropagation through time.
 """
+
 from __future__ import annotations
 
 import math
@@ -59,8 +60,15 @@ class DataLoader:
     :meth:`reset` is called.
     """
 
-    def __init__(self, dataset, batch_size: int, shuffle: bool = True, gpu: bool = False,
-                 drop_last: bool = False, progress: bool = False):
+    def __init__(
+        self,
+        dataset,
+        batch_size: int,
+        shuffle: bool = True,
+        gpu: bool = False,
+        drop_last: bool = False,
+        progress: bool = False,
+    ):
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"{type(self).__name__}: batch_size must be a positive int, got {batch_size!r}")
         self.dataset = dataset
@@ -99,7 +107,7 @@ class DataLoader:
     def _batch_index(self, i: int) -> np.ndarray:
         if self.index is None:
             self.index = self._draw_order()
-        return self.index[i * self.batch_size:(i + 1) * self.batch_size]
+        return self.index[i * self.batch_size : (i + 1) * self.batch_size]
 
     def __iter__(self):
         return self
@@ -136,8 +144,10 @@ class DataLoader:
         xs = [as_numpy(item[0]) for item in batch]
         shapes = {x.shape for x in xs}
         if len(shapes) > 1:
-            raise ValueError(f"{type(self).__name__}: items of one batch must have the same shape to be "
-                             f"stacked, got {sorted(shapes)}; add a transform that makes them equal")
+            raise ValueError(
+                f"{type(self).__name__}: items of one batch must have the same shape to be "
+                f"stacked, got {sorted(shapes)}; add a transform that makes them equal"
+            )
         x = np.stack(xs)
         labels = [as_numpy(item[1]) if isinstance(item[1], array_types) else item[1] for item in batch]
         t = None if all(label is None for label in labels) else np.asarray(labels)
@@ -186,8 +196,10 @@ class SeqDataLoader(DataLoader):
     def __init__(self, dataset, batch_size: int, gpu: bool = False, progress: bool = False):
         super().__init__(dataset, batch_size, shuffle=False, gpu=gpu, drop_last=False, progress=progress)
         if self.data_size < self.batch_size:
-            raise ValueError(f"SeqDataLoader: batch_size {self.batch_size} is larger than the series "
-                             f"({self.data_size} items), so a stream would be empty")
+            raise ValueError(
+                f"SeqDataLoader: batch_size {self.batch_size} is larger than the series "
+                f"({self.data_size} items), so a stream would be empty"
+            )
 
     def __len__(self) -> int:
         return self.data_size // self.batch_size

@@ -18,6 +18,7 @@ Image data is kept as float32 arrays of raw pixel values (0..255) shaped
 (N, C, H, W); each class's default ``transform`` says what one item becomes,
 and ``transform=None`` gives the raw item.
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,9 +38,24 @@ from dezero.files import DownloadError, cache_dir, get_file
 from dezero.optional import import_optional
 from dezero.transforms import Compose, Flatten, Normalize
 
-__all__ = ["Dataset", "NpyFolder", "Spiral", "get_spiral", "SinCurve", "Digits",
-           "MNIST", "FashionMNIST", "CIFAR10", "ImageNet", "CharText", "Shakespeare",
-           "read_idx", "load_pickle", "RestrictedUnpickler", "extract_tar"]
+__all__ = [
+    "Dataset",
+    "NpyFolder",
+    "Spiral",
+    "get_spiral",
+    "SinCurve",
+    "Digits",
+    "MNIST",
+    "FashionMNIST",
+    "CIFAR10",
+    "ImageNet",
+    "CharText",
+    "Shakespeare",
+    "read_idx",
+    "load_pickle",
+    "RestrictedUnpickler",
+    "extract_tar",
+]
 
 
 def _identity(x):
@@ -69,12 +85,13 @@ class Dataset:
     (see :class:`NpyFolder`).
     """
 
-    def __init__(self, train: bool = True, transform: Optional[Callable] = None,
-                 target_transform: Optional[Callable] = None):
+    def __init__(
+        self, train: bool = True, transform: Optional[Callable] = None, target_transform: Optional[Callable] = None
+    ):
         self.train = train
         self.transform = transform if transform is not None else _identity
         self.target_transform = target_transform if target_transform is not None else _identity
-        self.data: Any = None   # arrays once prepare() has run
+        self.data: Any = None  # arrays once prepare() has run
         self.label: Any = None
         self.prepare()
 
@@ -83,14 +100,18 @@ class Dataset:
 
     def __len__(self) -> int:
         if self.data is None:
-            raise TypeError(f"{type(self).__name__}: prepare() left self.data unset; a dataset that loads "
-                            "items lazily must define __len__ and __getitem__ itself")
+            raise TypeError(
+                f"{type(self).__name__}: prepare() left self.data unset; a dataset that loads "
+                "items lazily must define __len__ and __getitem__ itself"
+            )
         return len(self.data)
 
     def _check_index(self, index) -> int:
         if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-            raise TypeError(f"{type(self).__name__}[index]: index must be an int, got {type(index).__name__} "
-                            "(a DataLoader makes batches)")
+            raise TypeError(
+                f"{type(self).__name__}[index]: index must be an int, got {type(index).__name__} "
+                "(a DataLoader makes batches)"
+            )
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"{type(self).__name__}[{index}]: index out of range for {n} items")
@@ -132,8 +153,13 @@ class NpyFolder(Dataset):
         Applied to each item and each label as it is read.
     """
 
-    def __init__(self, data_dir: str, label_dir: Optional[str] = None,
-                 transform: Optional[Callable] = None, target_transform: Optional[Callable] = None):
+    def __init__(
+        self,
+        data_dir: str,
+        label_dir: Optional[str] = None,
+        transform: Optional[Callable] = None,
+        target_transform: Optional[Callable] = None,
+    ):
         self.data_dir = data_dir
         self.label_dir = label_dir
         super().__init__(True, transform, target_transform)
@@ -146,8 +172,9 @@ class NpyFolder(Dataset):
         self._size = len(indices)
         if indices != list(range(self._size)):
             missing = min(set(range(self._size)) - set(indices))
-            raise ValueError(f"NpyFolder: {self.data_dir!r} must hold 0.npy .. {self._size - 1}.npy, "
-                             f"but {missing}.npy is missing")
+            raise ValueError(
+                f"NpyFolder: {self.data_dir!r} must hold 0.npy .. {self._size - 1}.npy, but {missing}.npy is missing"
+            )
 
     def __len__(self) -> int:
         return self._size
@@ -266,8 +293,9 @@ class Digits(Dataset):
     test_ratio = 0.2
     seed = 0
 
-    def __init__(self, train: bool = True, transform: Optional[Callable] = Flatten(),
-                 target_transform: Optional[Callable] = None):
+    def __init__(
+        self, train: bool = True, transform: Optional[Callable] = Flatten(), target_transform: Optional[Callable] = None
+    ):
         super().__init__(train, transform, target_transform)
 
     def prepare(self) -> None:
@@ -343,19 +371,19 @@ def read_idx(path: "str | os.PathLike", ndim: Optional[int] = None) -> np.ndarra
     path = os.fspath(path)
     compressed = path.endswith(".gz")
     try:
-        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as f:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as f:
             raw = f.read()
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise ValueError(f"read_idx: {path} is truncated or not a valid gzip file ({e}); "
-                         "delete it so that it is downloaded again") from e
+        raise ValueError(
+            f"read_idx: {path} is truncated or not a valid gzip file ({e}); delete it so that it is downloaded again"
+        ) from e
     if len(raw) < 4:
         raise ValueError(f"read_idx: {path} is truncated: {len(raw)} bytes, too short for an IDX header")
     zero0, zero1, code, nd = raw[:4]
     if zero0 != 0 or zero1 != 0 or code not in _IDX_DTYPES:
         raise ValueError(f"read_idx: {path} is not an IDX file (magic number 0x{raw[:4].hex()})")
     if ndim is not None and nd != ndim:
-        raise ValueError(f"read_idx: {path} holds a {nd}-D array (magic 0x{raw[:4].hex()}), "
-                         f"expected {ndim}-D")
+        raise ValueError(f"read_idx: {path} holds a {nd}-D array (magic 0x{raw[:4].hex()}), expected {ndim}-D")
     header = 4 + 4 * nd
     if len(raw) < header:
         raise ValueError(f"read_idx: {path} is truncated inside its header")
@@ -365,8 +393,10 @@ def read_idx(path: "str | os.PathLike", ndim: Optional[int] = None) -> np.ndarra
     found = len(raw) - header
     if found != expected:
         problem = "is truncated" if found < expected else "has trailing bytes"
-        raise ValueError(f"read_idx: {path} {problem}: its header announces shape {dims} "
-                         f"({expected} bytes of data), the file has {found}")
+        raise ValueError(
+            f"read_idx: {path} {problem}: its header announces shape {dims} "
+            f"({expected} bytes of data), the file has {found}"
+        )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -390,10 +420,11 @@ class MNIST(Dataset):
     """
 
     folder = "mnist"
-    mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-               "https://storage.googleapis.com/cvdf-datasets/mnist/")
-    files = {True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-             False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+    mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
+    files = {
+        True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+        False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+    }
     sha256 = {
         "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
         "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
@@ -401,9 +432,12 @@ class MNIST(Dataset):
         "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
     }
 
-    def __init__(self, train: bool = True,
-                 transform: Optional[Callable] = Compose([Flatten(), Normalize(0.0, 255.0)]),
-                 target_transform: Optional[Callable] = None):
+    def __init__(
+        self,
+        train: bool = True,
+        transform: Optional[Callable] = Compose([Flatten(), Normalize(0.0, 255.0)]),
+        target_transform: Optional[Callable] = None,
+    ):
         super().__init__(train, transform, target_transform)
 
     def _fetch(self, name: str) -> str:
@@ -421,8 +455,10 @@ class MNIST(Dataset):
                 failures.append((name, e))
         if not failures:
             return paths
-        lines = [f"{type(self).__name__}: {len(failures)} of the {len(names)} files it needs could not be "
-                 "downloaded. If you are offline, fetch them by other means and put each one at the path shown:"]
+        lines = [
+            f"{type(self).__name__}: {len(failures)} of the {len(names)} files it needs could not be "
+            "downloaded. If you are offline, fetch them by other means and put each one at the path shown:"
+        ]
         for name, _ in failures:
             lines.append(f"  {name} -> {os.path.join(cache_dir(), self.folder, name)}")
             lines.append(f"      from {' or '.join(m + name for m in self.mirrors)}")
@@ -436,8 +472,10 @@ class MNIST(Dataset):
         images = read_idx(images_path, ndim=3)
         labels = read_idx(labels_path, ndim=1)
         if len(images) != len(labels):
-            raise ValueError(f"{type(self).__name__}: {images_path} has {len(images)} images but "
-                             f"{labels_path} has {len(labels)} labels")
+            raise ValueError(
+                f"{type(self).__name__}: {images_path} has {len(images)} images but "
+                f"{labels_path} has {len(labels)} labels"
+            )
         num_classes = len(self.labels())
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
             raise ValueError(f"{type(self).__name__}: {labels_path} has labels outside 0..{num_classes - 1}")
@@ -461,8 +499,10 @@ class FashionMNIST(MNIST):
     shapes (see :class:`MNIST`); cached in ``<cache>/fashion-mnist/``."""
 
     folder = "fashion-mnist"
-    mirrors = ("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-               "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")
+    mirrors = (
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    )
     sha256 = {
         "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
         "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
@@ -479,8 +519,18 @@ class FashionMNIST(MNIST):
         dict
             ``{0: 'T-shirt/top', 1: 'Trouser', ..., 9: 'Ankle boot'}``.
         """
-        names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+        names = [
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ]
         return dict(enumerate(names))
 
 
@@ -534,15 +584,16 @@ class RestrictedUnpickler(pickle.Unpickler):
         # one this NumPy has.
         canonical = module
         if module.startswith("numpy.core."):
-            canonical = "numpy._core." + module[len("numpy.core."):]
+            canonical = "numpy._core." + module[len("numpy.core.") :]
         elif module == "__builtin__":  # Python 2's name, kept by protocols 0-2
             canonical = "builtins"
         if (canonical, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(
                 f"refusing to load the global '{module}.{name}': data files may hold only plain containers, "
-                "numbers, strings, bytes and NumPy arrays (loading it could run arbitrary code)")
+                "numbers, strings, bytes and NumPy arrays (loading it could run arbitrary code)"
+            )
         if canonical.startswith("numpy._core.") and not _NUMPY2:
-            canonical = "numpy.core." + canonical[len("numpy._core."):]
+            canonical = "numpy.core." + canonical[len("numpy._core.") :]
         return super().find_class(canonical, name)
 
 
@@ -584,11 +635,14 @@ def _check_member(member: tarfile.TarInfo, archive: str) -> None:
     name = member.name.replace("\\", "/")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if name.startswith("/") or ".." in parts or (len(name) > 1 and name[1] == ":"):
-        raise ValueError(f"extract_tar: refusing {archive}: member {member.name!r} would be written "
-                         "outside the target folder")
+        raise ValueError(
+            f"extract_tar: refusing {archive}: member {member.name!r} would be written outside the target folder"
+        )
     if not (member.isfile() or member.isdir()):
-        raise ValueError(f"extract_tar: refusing {archive}: member {member.name!r} is a link or a "
-                         "special file; only regular files and folders are extracted")
+        raise ValueError(
+            f"extract_tar: refusing {archive}: member {member.name!r} is a link or a "
+            "special file; only regular files and folders are extracted"
+        )
 
 
 def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
@@ -631,8 +685,10 @@ def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
                 else:
                     tar.extractall(tmp, members=members)
         except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
-            raise ValueError(f"extract_tar: {archive} is truncated or not a valid tar archive ({e}); "
-                             "delete it so that it is downloaded again") from e
+            raise ValueError(
+                f"extract_tar: {archive} is truncated or not a valid tar archive ({e}); "
+                "delete it so that it is downloaded again"
+            ) from e
         src = os.path.join(tmp, folder)
         if not os.path.isdir(src):
             raise ValueError(f"extract_tar: {archive} has no folder {folder!r}")
@@ -675,8 +731,12 @@ class CIFAR10(Dataset):
     archive_sha256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
     folder = "cifar-10-batches-py"
 
-    def __init__(self, train: bool = True, transform: Optional[Callable] = Normalize(0.0, 255.0),
-                 target_transform: Optional[Callable] = None):
+    def __init__(
+        self,
+        train: bool = True,
+        transform: Optional[Callable] = Normalize(0.0, 255.0),
+        target_transform: Optional[Callable] = None,
+    ):
         super().__init__(train, transform, target_transform)
 
     def _batch_folder(self) -> str:
@@ -700,8 +760,10 @@ class CIFAR10(Dataset):
             data = np.asarray(_entry(batch, "data", path))
             labels = np.asarray(_entry(batch, "labels", path))
             if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
-                raise ValueError(f"CIFAR10: {path} has data of shape {data.shape} and {len(labels)} labels; "
-                                 "expected (n, 3072) and n labels")
+                raise ValueError(
+                    f"CIFAR10: {path} has data of shape {data.shape} and {len(labels)} labels; "
+                    "expected (n, 3072) and n labels"
+                )
             xs.append(data)
             ts.append(labels)
         self.data = np.concatenate(xs).reshape(-1, 3, 32, 32).astype(np.float32)
@@ -716,8 +778,7 @@ class CIFAR10(Dataset):
         dict
             ``{0: 'airplane', 1: 'automobile', ..., 9: 'truck'}``.
         """
-        names = ["airplane", "automobile", "bird", "cat", "deer",
-                 "dog", "frog", "horse", "ship", "truck"]
+        names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
         return dict(enumerate(names))
 
 
@@ -759,7 +820,8 @@ class ImageNet(Dataset):
         if not os.path.exists(path):
             raise FileNotFoundError(
                 f"ImageNet.labels: no class-name file at {path}. Put the 1000 ImageNet class names there, "
-                "one per line in class-id order (or the dict text of imagenet1000_clsidx_to_labels.txt)")
+                "one per line in class-id order (or the dict text of imagenet1000_clsidx_to_labels.txt)"
+            )
         with open(path, encoding="utf-8") as f:
             text = f.read()
         if text.lstrip().startswith("{"):
@@ -767,8 +829,9 @@ class ImageNet(Dataset):
                 labels = ast.literal_eval(text)
             except (ValueError, SyntaxError) as e:
                 raise ValueError(f"ImageNet.labels: {path} starts with '{{' but is not a dict literal ({e})") from e
-            if not isinstance(labels, dict) or not all(isinstance(k, int) and isinstance(v, str)
-                                                       for k, v in labels.items()):
+            if not isinstance(labels, dict) or not all(
+                isinstance(k, int) and isinstance(v, str) for k, v in labels.items()
+            ):
                 raise ValueError(f"ImageNet.labels: {path} must map int class ids to str names")
             return labels
         return dict(enumerate(line.strip() for line in text.splitlines() if line.strip()))
@@ -797,8 +860,13 @@ class CharText(Dataset):
         Applied to each input and each label as it is fetched.
     """
 
-    def __init__(self, path: str, seq_len: Optional[int] = None,
-                 transform: Optional[Callable] = None, target_transform: Optional[Callable] = None):
+    def __init__(
+        self,
+        path: str,
+        seq_len: Optional[int] = None,
+        transform: Optional[Callable] = None,
+        target_transform: Optional[Callable] = None,
+    ):
         if seq_len is not None and (not isinstance(seq_len, (int, np.integer)) or seq_len < 1):
             raise ValueError(f"CharText: seq_len must be a positive int or None, got {seq_len!r}")
         self.path = path
@@ -888,8 +956,12 @@ class Shakespeare(CharText):
     file_name = "tinyshakespeare.txt"
     sha256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 
-    def __init__(self, seq_len: Optional[int] = None, transform: Optional[Callable] = None,
-                 target_transform: Optional[Callable] = None):
+    def __init__(
+        self,
+        seq_len: Optional[int] = None,
+        transform: Optional[Callable] = None,
+        target_transform: Optional[Callable] = None,
+    ):
         super().__init__(self.file_name, seq_len, transform, target_transform)
 
     def _read_text(self) -> str:

@@ -25,6 +25,7 @@ through NCCL when CuPy has it. Only this module imports mpi4py, and only when
 a communicator is created: ``import dezero`` never needs it. The docs page
 ``docs/distributed.md`` says how to run on several machines.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,8 +40,16 @@ from dezero import backend
 from dezero.backend import as_numpy, get_array_module
 from dezero.core import Variable
 
-__all__ = ["MpiCommunicator", "SubDataset", "create_communicator", "scatter_dataset",
-           "create_multi_node_optimizer", "local_launcher", "COMMUNICATOR_NAMES", "LOCAL_ONLY_ENV"]
+__all__ = [
+    "MpiCommunicator",
+    "SubDataset",
+    "create_communicator",
+    "scatter_dataset",
+    "create_multi_node_optimizer",
+    "local_launcher",
+    "COMMUNICATOR_NAMES",
+    "LOCAL_ONLY_ENV",
+]
 
 COMMUNICATOR_NAMES = ("auto", "naive", "pure_nccl")
 
@@ -81,7 +90,7 @@ class _Group:
     def __init__(self, dtype, module_name: str):
         self.dtype = np.dtype(dtype)
         self.module_name = module_name  # 'numpy' or 'cupy'
-        self.items: List[Tuple[int, slice, tuple]] = []   # (index in the caller's list, place, shape)
+        self.items: List[Tuple[int, slice, tuple]] = []  # (index in the caller's list, place, shape)
         self.size = 0
         self.buffer = None
 
@@ -185,8 +194,10 @@ class MpiCommunicator:
         self.last_allreduce_bytes = 0
 
     def __repr__(self) -> str:
-        return (f"MpiCommunicator(rank={self.rank}, size={self.size}, intra_rank={self.intra_rank}, "
-                f"machines={self.inter_size}, name={self.name!r})")
+        return (
+            f"MpiCommunicator(rank={self.rank}, size={self.size}, intra_rank={self.intra_rank}, "
+            f"machines={self.inter_size}, name={self.name!r})"
+        )
 
     # --- objects ---------------------------------------------------------------------
     def barrier(self) -> None:
@@ -268,8 +279,10 @@ class MpiCommunicator:
         values = self.mpi_comm.allgather(obj)
         shapes = {np.shape(v) for v in values}
         if len(shapes) > 1:
-            raise ValueError(f"allreduce_obj: the ranks passed values of different shapes "
-                             f"{[np.shape(v) for v in values]} (rank order)")
+            raise ValueError(
+                f"allreduce_obj: the ranks passed values of different shapes "
+                f"{[np.shape(v) for v in values]} (rank order)"
+            )
         if op in ("max", "min"):
             reduce = np.maximum if op == "max" else np.minimum
             result = values[0]
@@ -309,11 +322,12 @@ class MpiCommunicator:
         keys = everyone[0][0]
         for rank, (other_keys, _, other_count) in enumerate(everyone):
             if other_keys != keys:
-                raise ValueError(f"mean_metrics: rank {rank} passed the metrics {other_keys}, "
-                                 f"rank 0 passed {keys}")
+                raise ValueError(f"mean_metrics: rank {rank} passed the metrics {other_keys}, rank 0 passed {keys}")
             if (other_count is None) != (count is None) or (other_count is not None and other_count < 0):
-                raise ValueError(f"mean_metrics: count must be given on every rank or on none, and be >= 0 "
-                                 f"(counts in rank order: {[c for _, _, c in everyone]})")
+                raise ValueError(
+                    f"mean_metrics: count must be given on every rank or on none, and be >= 0 "
+                    f"(counts in rank order: {[c for _, _, c in everyone]})"
+                )
         weights = np.array([1.0 if c is None else float(c) for _, _, c in everyone])
         total = weights.sum()
         if total == 0:
@@ -338,8 +352,10 @@ class MpiCommunicator:
         for rank, other in enumerate(everyone):
             paths = [(p, k) for p, k, _ in other]
             if paths != ref_paths:
-                raise ValueError(f"{where}: the model on rank {rank} has the parameters {_names(paths)}, "
-                                 f"but on rank 0: {_names(ref_paths)}; every rank must build the same model")
+                raise ValueError(
+                    f"{where}: the model on rank {rank} has the parameters {_names(paths)}, "
+                    f"but on rank 0: {_names(ref_paths)}; every rank must build the same model"
+                )
         for i, (path, kind, _) in enumerate(reference):
             entries = [other[i][2] for other in everyone]
             lazy = [rank for rank, e in enumerate(entries) if e[0] is None]
@@ -347,12 +363,15 @@ class MpiCommunicator:
                 raise ValueError(
                     f"{where}: {'parameter' if kind == 'param' else 'persistent array'} '{path}' is not "
                     f"initialized on rank(s) {', '.join(map(str, lazy))}: a lazy layer creates its weights on "
-                    "its first call, so run one forward pass on every rank (or give in_size/in_channels) first")
+                    "its first call, so run one forward pass on every rank (or give in_size/in_channels) first"
+                )
             for rank, entry in enumerate(entries):
                 if entry != entries[0]:
-                    raise ValueError(f"{where}: '{path}' has {_describe(entries[0])} on rank 0 but "
-                                     f"{_describe(entry)} on rank {rank}; every rank must build the same "
-                                     "model, on the same kind of device")
+                    raise ValueError(
+                        f"{where}: '{path}' has {_describe(entries[0])} on rank 0 but "
+                        f"{_describe(entry)} on rank {rank}; every rank must build the same "
+                        "model, on the same kind of device"
+                    )
 
     @staticmethod
     def _slots(model) -> List[tuple]:
@@ -413,12 +432,16 @@ class MpiCommunicator:
         signature = self._signature(model)
         synced = self._synced.get(model)
         if synced is None:
-            raise RuntimeError(f"{where}: the model was never broadcast; call comm.bcast_data(model) on every "
-                               "rank before the first update (after one forward pass if it has lazy layers)")
+            raise RuntimeError(
+                f"{where}: the model was never broadcast; call comm.bcast_data(model) on every "
+                "rank before the first update (after one forward pass if it has lazy layers)"
+            )
         if signature != synced:
-            raise RuntimeError(f"{where}: the model's parameters changed since comm.bcast_data(model) (a "
-                               "parameter was replaced, reshaped or moved between CPU and GPU); call "
-                               "comm.bcast_data(model) again on every rank")
+            raise RuntimeError(
+                f"{where}: the model's parameters changed since comm.bcast_data(model) (a "
+                "parameter was replaced, reshaped or moved between CPU and GPU); call "
+                "comm.bcast_data(model) again on every rank"
+            )
         cached = self._grad_layouts.get(model)
         if cached is None or cached[0] != signature:
             params = list(model.params())
@@ -473,12 +496,12 @@ class MpiCommunicator:
             else:
                 view[...] = grad.data.reshape(-1)
                 flags[k] = 1
-        buffer[group.size:] = group.xp.asarray(flags)
+        buffer[group.size :] = group.xp.asarray(flags)
         self._allreduce_sum(buffer)
         self.last_allreduce_bytes += buffer.nbytes
-        values = buffer[:group.size]
+        values = buffer[: group.size]
         values /= self.size
-        counts = as_numpy(buffer[group.size:]) if missing else None
+        counts = as_numpy(buffer[group.size :]) if missing else None
         written = set()
         for k, (index, place, shape) in enumerate(group.items):
             param = params[index]
@@ -491,8 +514,12 @@ class MpiCommunicator:
             data = grad.data
             # In place, unless the array is shared, read-only or part of a
             # recorded graph (backward with create_graph): then a fresh Variable.
-            if (grad.creator is None and id(data) not in written and getattr(data.flags, "writeable", True)
-                    and data.shape == shape):
+            if (
+                grad.creator is None
+                and id(data) not in written
+                and getattr(data.flags, "writeable", True)
+                and data.shape == shape
+            ):
                 data[...] = mean
                 written.add(id(data))
             else:
@@ -511,8 +538,14 @@ class MpiCommunicator:
             types = {"e": nccl.NCCL_FLOAT16, "f": nccl.NCCL_FLOAT32, "d": nccl.NCCL_FLOAT64}
             if buffer.dtype.char not in types:
                 raise TypeError(f"multi_node_mean_grad: NCCL cannot reduce gradients of dtype {buffer.dtype}")
-            nccl_comm.allReduce(buffer.data.ptr, buffer.data.ptr, buffer.size, types[buffer.dtype.char],
-                                nccl.NCCL_SUM, cupy.cuda.get_current_stream().ptr)
+            nccl_comm.allReduce(
+                buffer.data.ptr,
+                buffer.data.ptr,
+                buffer.size,
+                types[buffer.dtype.char],
+                nccl.NCCL_SUM,
+                cupy.cuda.get_current_stream().ptr,
+            )
             return
         host = backend.cupy.asnumpy(buffer)
         self.mpi_comm.Allreduce(MPI.IN_PLACE, host, op=MPI.SUM)
@@ -529,18 +562,22 @@ class MpiCommunicator:
         everywhere = self.mpi_comm.allreduce(int(nccl is not None), op=MPI.MIN)
         if self.name == "pure_nccl" and not everywhere:
             lacking = [r for r, ok in enumerate(self.mpi_comm.allgather(nccl is not None)) if not ok]
-            raise RuntimeError(f"{type(self).__name__} 'pure_nccl': CuPy's NCCL binding is not available on "
-                               f"rank(s) {', '.join(map(str, lacking))}; install a CuPy with NCCL, or use "
-                               "create_communicator('auto') to reduce through host memory there")
+            raise RuntimeError(
+                f"{type(self).__name__} 'pure_nccl': CuPy's NCCL binding is not available on "
+                f"rank(s) {', '.join(map(str, lacking))}; install a CuPy with NCCL, or use "
+                "create_communicator('auto') to reduce through host memory there"
+            )
         if everywhere:
             assert nccl is not None  # every rank, this one included, has it
             uid = self.mpi_comm.bcast(nccl.get_unique_id() if self.rank == 0 else None, root=0)
             try:
                 self._nccl_comm = nccl.NcclCommunicator(self.size, uid, self.rank)
             except Exception as e:
-                raise RuntimeError(f"{type(self).__name__}: NCCL could not start on rank {self.rank} ({e}); "
-                                   "every rank needs a GPU of its own: call "
-                                   "cupy.cuda.Device(comm.intra_rank).use() before moving the model") from e
+                raise RuntimeError(
+                    f"{type(self).__name__}: NCCL could not start on rank {self.rank} ({e}); "
+                    "every rank needs a GPU of its own: call "
+                    "cupy.cuda.Device(comm.intra_rank).use() before moving the model"
+                ) from e
         self._nccl_decided = True
         return self._nccl_comm
 
@@ -622,8 +659,10 @@ class MpiCommunicator:
 
     def _report_and_abort(self, exc_type, exc, tb) -> None:
         text = "".join(traceback.format_exception(exc_type, exc, tb))
-        sys.stderr.write(f"[rank {self.rank} of {self.size}] {text}"
-                         f"[rank {self.rank} of {self.size}] aborting every rank of the job\n")
+        sys.stderr.write(
+            f"[rank {self.rank} of {self.size}] {text}"
+            f"[rank {self.rank} of {self.size}] aborting every rank of the job\n"
+        )
         self.abort(1)
 
     def _install_except_hook(self) -> None:
@@ -639,8 +678,7 @@ class MpiCommunicator:
         _EXCEPT_HOOK_INSTALLED = True
 
 
-def create_communicator(communicator_name: str = "auto", mpi_comm=None,
-                        abort_on_error: bool = True) -> MpiCommunicator:
+def create_communicator(communicator_name: str = "auto", mpi_comm=None, abort_on_error: bool = True) -> MpiCommunicator:
     """Create the communicator of a data-parallel job (collective: every rank calls it).
 
     Parameters
@@ -671,8 +709,10 @@ def create_communicator(communicator_name: str = "auto", mpi_comm=None,
         For an unknown ``communicator_name``.
     """
     if communicator_name not in COMMUNICATOR_NAMES:
-        raise ValueError(f"create_communicator: communicator_name must be one of {', '.join(COMMUNICATOR_NAMES)}, "
-                         f"got {communicator_name!r}")
+        raise ValueError(
+            f"create_communicator: communicator_name must be one of {', '.join(COMMUNICATOR_NAMES)}, "
+            f"got {communicator_name!r}"
+        )
     MPI = _import_mpi()
     comm = MpiCommunicator(MPI.COMM_WORLD if mpi_comm is None else mpi_comm, communicator_name)
     if abort_on_error:
@@ -714,8 +754,11 @@ def local_launcher(n: int) -> Tuple[List[str], Dict[str, str]]:
     import shutil
     import sysconfig
 
-    folders = [sysconfig.get_path("scripts"), os.path.join(sys.base_prefix, "bin"),
-               os.path.dirname(os.path.realpath(sys.executable))]
+    folders = [
+        sysconfig.get_path("scripts"),
+        os.path.join(sys.base_prefix, "bin"),
+        os.path.dirname(os.path.realpath(sys.executable)),
+    ]
     candidates = [os.path.join(d, name) for d in folders for name in ("mpiexec.gforker", "mpiexec")]
     candidates += [shutil.which(name) or "" for name in ("mpiexec.gforker", "mpiexec")]
     for path in candidates:
@@ -761,8 +804,9 @@ class SubDataset:
         return f"SubDataset({len(self)} of the {len(self.dataset)} items of {self.dataset!r})"
 
 
-def scatter_dataset(dataset, comm: MpiCommunicator, shuffle: bool = False, seed: Optional[int] = None,
-                    force_equal_length: bool = True) -> SubDataset:
+def scatter_dataset(
+    dataset, comm: MpiCommunicator, shuffle: bool = False, seed: Optional[int] = None, force_equal_length: bool = True
+) -> SubDataset:
     """Give each rank its own shard of ``dataset`` (collective).
 
     Every rank passes the same dataset (each loads it itself: only positions
@@ -808,8 +852,10 @@ def scatter_dataset(dataset, comm: MpiCommunicator, shuffle: bool = False, seed:
     n = len(dataset)
     lengths = comm.allgather_obj(n)
     if len(set(lengths)) > 1:
-        raise ValueError(f"scatter_dataset: the ranks hold datasets of different lengths {lengths} "
-                         "(rank order); every rank must pass the same dataset")
+        raise ValueError(
+            f"scatter_dataset: the ranks hold datasets of different lengths {lengths} "
+            "(rank order); every rank must pass the same dataset"
+        )
     if n == 0:
         raise ValueError("scatter_dataset: the dataset is empty")
     if comm.rank == 0:
@@ -824,7 +870,7 @@ def scatter_dataset(dataset, comm: MpiCommunicator, shuffle: bool = False, seed:
     comm.mpi_comm.Bcast(order, root=0)
     if force_equal_length and n % comm.size:
         order = np.resize(order, n + comm.size - n % comm.size)  # repeats from the start
-    return SubDataset(dataset, order[comm.rank::comm.size])
+    return SubDataset(dataset, order[comm.rank :: comm.size])
 
 
 # =============================================================================
@@ -846,8 +892,9 @@ class _MultiNodeOptimizer:
     def update(self) -> None:
         target = self.actual_optimizer.target
         if target is None:
-            raise RuntimeError(f"MultiNodeOptimizer({type(self.actual_optimizer).__name__}).update: "
-                               "call setup(model) first")
+            raise RuntimeError(
+                f"MultiNodeOptimizer({type(self.actual_optimizer).__name__}).update: call setup(model) first"
+            )
         self.communicator.multi_node_mean_grad(target)
         self.actual_optimizer.update()
 
@@ -886,9 +933,12 @@ def create_multi_node_optimizer(actual_optimizer, communicator: MpiCommunicator)
         When the arguments are not an optimizer and a communicator.
     """
     if not callable(getattr(actual_optimizer, "update", None)) or not hasattr(actual_optimizer, "setup"):
-        raise TypeError(f"create_multi_node_optimizer: actual_optimizer must be an Optimizer, "
-                        f"got {type(actual_optimizer).__name__}")
+        raise TypeError(
+            f"create_multi_node_optimizer: actual_optimizer must be an Optimizer, got {type(actual_optimizer).__name__}"
+        )
     if not isinstance(communicator, MpiCommunicator):
-        raise TypeError(f"create_multi_node_optimizer: communicator must come from create_communicator(), "
-                        f"got {type(communicator).__name__}")
+        raise TypeError(
+            f"create_multi_node_optimizer: communicator must come from create_communicator(), "
+            f"got {type(communicator).__name__}"
+        )
     return _MultiNodeOptimizer(actual_optimizer, communicator)

@@ -10,6 +10,7 @@ given), so an interrupted or corrupted download never leaves a file behind that
 a later run would load as if it were valid. Offline, the error says where to
 put the file by hand.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -95,8 +96,14 @@ def _current_umask() -> int:
     return mask
 
 
-def get_file(url: str, file_name: Optional[str] = None, sha256: Optional[str] = None, *,
-             timeout: float = 30.0, progress: bool = True) -> str:
+def get_file(
+    url: str,
+    file_name: Optional[str] = None,
+    sha256: Optional[str] = None,
+    *,
+    timeout: float = 30.0,
+    progress: bool = True,
+) -> str:
     """Return the local path of ``url``'s file, downloading it into the cache if absent.
 
     Parameters
@@ -139,7 +146,8 @@ def get_file(url: str, file_name: Optional[str] = None, sha256: Optional[str] = 
             raise ChecksumError(
                 f"get_file: {name!r} downloaded from {url} has SHA-256 {digest}, expected {sha256.lower()}; "
                 "the file was deleted. The server may be serving a different or damaged file: try again "
-                f"later, or place a correct copy at {path}")
+                f"later, or place a correct copy at {path}"
+            )
     return path
 
 
@@ -208,10 +216,12 @@ def _fsync_folder(folder: str) -> None:
 
 def _download(url: str, out, name: str, timeout: float, progress: bool, path: str) -> str:
     """Stream ``url`` into the open file ``out``; return the SHA-256 of what was written."""
+
     def fail(reason: str) -> DownloadError:
         return DownloadError(
             f"get_file: could not download {name!r} from {url}: {reason}. "
-            f"If you are offline or the download keeps failing, fetch it by other means and place it at {path}")
+            f"If you are offline or the download keeps failing, fetch it by other means and place it at {path}"
+        )
 
     digest = hashlib.sha256()
     received = 0
@@ -220,8 +230,9 @@ def _download(url: str, out, name: str, timeout: float, progress: bool, path: st
         with urllib.request.urlopen(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             expected = int(length) if length is not None and length.isdigit() else None
-            with progress_bar(total=expected, unit="B", unit_scale=True, unit_divisor=1024,
-                              desc=name, disable=not progress) as bar:
+            with progress_bar(
+                total=expected, unit="B", unit_scale=True, unit_divisor=1024, desc=name, disable=not progress
+            ) as bar:
                 while True:
                     chunk = response.read(_CHUNK)
                     if not chunk:

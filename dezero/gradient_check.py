@@ -5,6 +5,7 @@ is given in place; :func:`gradient_check` compares a backward pass with them,
 on float64 copies of the inputs, and says which element is wrong;
 :func:`double_gradient_check` does the same one derivative up.
 """
+
 from __future__ import annotations
 
 from typing import Callable, List, Optional
@@ -70,7 +71,8 @@ def numerical_grad(f: Callable, x, *args, eps: Optional[float] = None, gy=None, 
         raise TypeError(
             f"numerical_grad: x has dtype {data.dtype}, which cannot hold x + eps (the step would "
             "be truncated and the gradient be garbage); pass a float array, e.g. "
-            "x.astype(np.float64)")
+            "x.astype(np.float64)"
+        )
     if eps is None:
         eps = _default_eps(data.dtype)
     weight = None if gy is None else as_numpy(_raw(gy)).astype(np.float64)
@@ -132,9 +134,17 @@ def _float64_copies(inputs, positions) -> list:
     return copies
 
 
-def gradient_check(f: Callable, x, *args, rtol: float = 1e-4, atol: float = 1e-5,
-                   eps: Optional[float] = None, seed: int = 0, allow_independent: bool = False,
-                   **kwargs) -> bool:
+def gradient_check(
+    f: Callable,
+    x,
+    *args,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+    eps: Optional[float] = None,
+    seed: int = 0,
+    allow_independent: bool = False,
+    **kwargs,
+) -> bool:
     """Compare the backward pass of ``f`` with central differences.
 
     As in the book, ``x`` is checked whatever its dtype (integers included);
@@ -190,8 +200,16 @@ def gradient_check(f: Callable, x, *args, rtol: float = 1e-4, atol: float = 1e-5
     return _check(f, [x, *args], kwargs, rtol, atol, eps, seed, independent_ok=allow_independent)
 
 
-def _check(f: Callable, inputs: list, kwargs: dict, rtol: float, atol: float, eps: Optional[float],
-           seed: int, independent_ok: bool) -> bool:
+def _check(
+    f: Callable,
+    inputs: list,
+    kwargs: dict,
+    rtol: float,
+    atol: float,
+    eps: Optional[float],
+    seed: int,
+    independent_ok: bool,
+) -> bool:
     """gradient_check's work. ``independent_ok``: an output that does not depend
     on an input passes (a first derivative may well be constant in an input)."""
     positions = _checked_positions(inputs)
@@ -223,7 +241,8 @@ def _check(f: Callable, inputs: list, kwargs: dict, rtol: float, atol: float, ep
             raise GradientCheckError(
                 f"gradient_check: the numerical gradient of input {i} is {numeric[bad]!r} at index {bad}: "
                 f"f is not finite within eps={eps} of x there; move x away "
-                "from the singularity or pass a smaller eps")
+                "from the singularity or pass a smaller eps"
+            )
         if analytic[k] is None:
             if np.all(numeric == 0) and independent_ok:
                 continue
@@ -232,22 +251,25 @@ def _check(f: Callable, inputs: list, kwargs: dict, rtol: float, atol: float, ep
                     f"gradient_check: the output does not depend on input {i}: f must compute from the "
                     "arguments it is given (they are float64 copies, so a function that reads a "
                     "layer's weights or a global array ignores them); to check weights that f reads "
-                    "by itself, use numerical_grad, which perturbs them in place")
+                    "by itself, use numerical_grad, which perturbs them in place"
+                )
             raise GradientCheckError(
                 f"gradient_check: input {i} gets no gradient from backward, but the numerical "
                 f"gradient is non-zero (for example {numeric.flat[np.argmax(np.abs(numeric))]!r}): "
-                "the graph is cut somewhere between it and the output")
+                "the graph is cut somewhere between it and the output"
+            )
         a = as_numpy(analytic[k].data).astype(np.float64)
         if a.shape != numeric.shape:
             raise GradientCheckError(
-                f"gradient_check: analytic gradient of input {i} has shape {a.shape}, "
-                f"expected {numeric.shape}")
+                f"gradient_check: analytic gradient of input {i} has shape {a.shape}, expected {numeric.shape}"
+            )
         if np.all(numeric == 0) and np.any(a != 0):
             raise GradientCheckError(
                 f"gradient_check: the output does not change at all when input {i} is perturbed, "
                 "but its analytic gradient is non-zero: the output does not depend on x: "
                 "does f compute from its arguments? (a function that reads a stale copy or a "
-                "layer's own array ignores the float64 copies gradient_check passes)")
+                "layer's own array ignores the float64 copies gradient_check passes)"
+            )
         excess = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
         if np.any(excess > 0) or not np.all(np.isfinite(a)):
             if not np.all(np.isfinite(a)):
@@ -257,12 +279,14 @@ def _check(f: Callable, inputs: list, kwargs: dict, rtol: float, atol: float, ep
             raise GradientCheckError(
                 f"gradient_check: gradient of input {i} (shape {numeric.shape}) is wrong at "
                 f"index {worst}: numerical {numeric[worst]!r}, analytic {a[worst]!r} "
-                f"(rtol={rtol}, atol={atol}); {int(np.sum(excess > 0))} of {excess.size} elements differ")
+                f"(rtol={rtol}, atol={atol}); {int(np.sum(excess > 0))} of {excess.size} elements differ"
+            )
     return True
 
 
-def double_gradient_check(f: Callable, x, *args, rtol: float = 1e-4, atol: float = 1e-5,
-                          eps: Optional[float] = None, seed: int = 0, **kwargs) -> bool:
+def double_gradient_check(
+    f: Callable, x, *args, rtol: float = 1e-4, atol: float = 1e-5, eps: Optional[float] = None, seed: int = 0, **kwargs
+) -> bool:
     """Check second derivatives of ``f``.
 
     The gradients of ``f`` (taken with ``create_graph=True`` and contracted

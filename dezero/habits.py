@@ -10,21 +10,29 @@ already failed, so nothing changes on the normal path.
 
 ``docs/coming_from_pytorch.md`` is the same mapping written for people.
 """
+
 from __future__ import annotations
 
 import functools
 import inspect
 from typing import Any, Callable, Optional, TypeVar
 
-__all__ = ["LAYER_ATTRIBUTES", "OPTIMIZER_ATTRIBUTES", "FUNCTION_NAMES", "FUNCTION_KEYWORDS",
-           "attribute_error", "renamed_keywords", "check_optimizer_arguments"]
+__all__ = [
+    "LAYER_ATTRIBUTES",
+    "OPTIMIZER_ATTRIBUTES",
+    "FUNCTION_NAMES",
+    "FUNCTION_KEYWORDS",
+    "attribute_error",
+    "renamed_keywords",
+    "check_optimizer_arguments",
+]
 
 # model.<name> -> what to write instead (Layer.__getattr__).
 LAYER_ATTRIBUTES = {
     "eval": "test mode is a context, not a switch on the model: `with dezero.test_mode(): y = model(x)` "
-            "(dropout off, batch norm on its running statistics)",
+    "(dropout off, batch norm on its running statistics)",
     "train": "training mode is the default; leave it with `with dezero.test_mode(): ...`, "
-             "which switches back by itself at the end of the block",
+    "which switches back by itself at the end of the block",
     "parameters": "use `model.params()` (a generator of every Parameter, each once)",
     "named_parameters": "use `model.named_params()` (pairs of path and Parameter, e.g. ('l1/W', W))",
     "zero_grad": "use `model.cleargrads()`, before `loss.backward()`",
@@ -39,7 +47,7 @@ LAYER_ATTRIBUTES = {
     "register_buffer": "use `model.add_persistent(name, array)` (saved with the weights, not trained)",
     "register_parameter": "assign it as an attribute: `self.W = Parameter(array)` registers it",
     "state_dict": "use `model.save_weights(path)` (or `dezero.save_checkpoint(path, model, optimizer)`); "
-                  "in memory, `dict(model.named_params())` maps paths to Parameters",
+    "in memory, `dict(model.named_params())` maps paths to Parameters",
     "load_state_dict": "use `model.load_weights(path)` (or `dezero.load_checkpoint(path, model, optimizer)`)",
 }
 
@@ -48,23 +56,20 @@ OPTIMIZER_ATTRIBUTES = {
     "step": "use `optimizer.update()`",
     "zero_grad": "gradients belong to the model: call `model.cleargrads()` before `loss.backward()`",
     "param_groups": "hyperparameters are plain attributes (e.g. `optimizer.lr = 0.01` for SGD, "
-                    "`optimizer.alpha = 1e-4` for Adam); the model comes from `setup(model)`",
+    "`optimizer.alpha = 1e-4` for Adam); the model comes from `setup(model)`",
     "add_param_group": "an optimizer updates the one model given to `setup(model)`; "
-                       "use one optimizer per model, or a Model that holds both",
+    "use one optimizer per model, or a Model that holds both",
 }
 
 # F.<name> -> the dezero function (the module-level __getattr__ of dezero.functions).
 FUNCTION_NAMES = {
-    "cross_entropy": "use `F.softmax_cross_entropy(logits, labels)` (it takes logits, like PyTorch's "
-                     "cross_entropy)",
-    "nll_loss": "use `F.softmax_cross_entropy(logits, labels)` on the logits "
-                "(it applies log_softmax itself)",
+    "cross_entropy": "use `F.softmax_cross_entropy(logits, labels)` (it takes logits, like PyTorch's cross_entropy)",
+    "nll_loss": "use `F.softmax_cross_entropy(logits, labels)` on the logits (it applies log_softmax itself)",
     "mse_loss": "use `F.mean_squared_error(x0, x1)` (it averages over the batch, not over every element)",
     "binary_cross_entropy_with_logits": "use `F.sigmoid_cross_entropy(logits, labels)`",
     "max_pool2d": "use `F.pooling(x, kernel_size, stride, pad)` (max pooling; also `F.max_pooling`); "
-                  "its stride defaults to 1, not to kernel_size",
-    "avg_pool2d": "use `F.average_pooling(x, kernel_size, stride, pad)`; its stride defaults to 1, "
-                  "not to kernel_size",
+    "its stride defaults to 1, not to kernel_size",
+    "avg_pool2d": "use `F.average_pooling(x, kernel_size, stride, pad)`; its stride defaults to 1, not to kernel_size",
     "conv_transpose2d": "use `F.deconv2d(x, W, b, stride, pad)`",
     "embedding": "use `F.embed_id(x, W)`",
     "squeeze": "use `F.reshape(x, shape)`",
@@ -123,6 +128,7 @@ def renamed_keywords(function: _F) -> _F:
     callable
         The wrapped function, with the same name, docstring and signature.
     """
+
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         try:
@@ -148,9 +154,11 @@ def _optimizer_keyword_hint(cls: type, name: str, accepted: list) -> Optional[st
     if name == "betas" and "beta1" in accepted:
         return f"{kind} has no `betas`; use `beta1=` and `beta2=`"
     if name == "weight_decay":
-        return (f"{kind} has no `weight_decay`; use `AdamW(weight_decay=...)` for decoupled decay, or "
-                "`optimizer.add_hook(WeightDecay(rate))` for the L2 term added to the gradient "
-                "(what PyTorch's weight_decay= does)")
+        return (
+            f"{kind} has no `weight_decay`; use `AdamW(weight_decay=...)` for decoupled decay, or "
+            "`optimizer.add_hook(WeightDecay(rate))` for the L2 term added to the gradient "
+            "(what PyTorch's weight_decay= does)"
+        )
     if name == "momentum":
         return f"{kind} has no `momentum`; use `MomentumSGD(lr=..., momentum=...)`"
     if name in ("params", "model", "target"):
@@ -182,8 +190,10 @@ def check_optimizer_arguments(cls: Any, args: tuple, kwargs: dict) -> None:
     kind = cls.__name__
     for value in list(args) + list(kwargs.values()):
         if hasattr(value, "named_params") or inspect.isgenerator(value) or type(value).__name__ == "Parameter":
-            raise TypeError(f"{kind}() takes hyperparameters only, got a {type(value).__name__}; "
-                            f"attach the model with `{kind}(...).setup(model)`")
+            raise TypeError(
+                f"{kind}() takes hyperparameters only, got a {type(value).__name__}; "
+                f"attach the model with `{kind}(...).setup(model)`"
+            )
     if not kwargs:
         return
     try:

@@ -29,6 +29,7 @@ Lazy layers (``Linear(10)`` without ``in_size``) create their weights on the
 first call, from the input's shape, on the input's backend (or on the backend
 chosen with ``to_gpu``/``to_cpu``).
 """
+
 from __future__ import annotations
 
 import math
@@ -74,8 +75,8 @@ class Layer:
     ``self.outputs``), as a Function does.
     """
 
-    _backend: Optional[str] = None   # 'numpy' or 'cupy' once to_cpu()/to_gpu() ran
-    _state_names: tuple = ()         # attributes holding a Variable state (RNN's h), moved too
+    _backend: Optional[str] = None  # 'numpy' or 'cupy' once to_cpu()/to_gpu() ran
+    _state_names: tuple = ()  # attributes holding a Variable state (RNN's h), moved too
 
     def __init__(self):
         # The name lists are also created on first use, so a subclass that
@@ -120,7 +121,8 @@ class Layer:
                     f"{type(self).__name__}.{name} is a Parameter: assigning a {type(value).__name__} "
                     f"would take it out of params(), so it would never be trained nor saved; assign "
                     f"a Parameter (.{name} = Parameter(array)), change its values in place "
-                    f"(.{name}.data = array), or del the attribute first to store something else")
+                    f"(.{name}.data = array), or del the attribute first to store something else"
+                )
             if name in names:  # e.g. ``self.b = None``: no longer a parameter
                 names.remove(name)
             if _holds_layers(value):
@@ -136,6 +138,7 @@ class Layer:
         object.__setattr__(self, name, value)
 
     if not TYPE_CHECKING:  # a __getattr__ would make type checkers accept any attribute
+
         def __getattr__(self, name: str):
             # Only reached when normal lookup fails: PyTorch's and Chainer's names
             # (model.eval(), model.parameters()...) get the dezero way; any other
@@ -592,8 +595,10 @@ class LayerList(Layer):
         setattr(self, str(index), layer)
 
     def forward(self, *inputs):
-        raise NotImplementedError("LayerList has no forward: iterate over it in the forward of the layer "
-                                  "that holds it, or use dezero.models.Sequential to chain layers")
+        raise NotImplementedError(
+            "LayerList has no forward: iterate over it in the forward of the layer "
+            "that holds it, or use dezero.models.Sequential to chain layers"
+        )
 
     def __repr__(self) -> str:
         return f"LayerList({', '.join(type(layer).__name__ for layer in self)})"
@@ -608,11 +613,13 @@ def _holds_layers(value) -> bool:
 
 
 def _container_message(layer: Layer, name: str, value) -> str:
-    return (f"{type(layer).__name__}.{name}: a {type(value).__name__} of Layers/Parameters is not "
-            "registered, so its parameters would be invisible to params(), the optimizers and "
-            f"save_weights; use a dezero.layers.LayerList (self.{name} = LayerList(...), then "
-            f".append(layer)) or dezero.models.Sequential, or assign each one as an attribute "
-            "(setattr(self, f'l{i}', layer))")
+    return (
+        f"{type(layer).__name__}.{name}: a {type(value).__name__} of Layers/Parameters is not "
+        "registered, so its parameters would be invisible to params(), the optimizers and "
+        f"save_weights; use a dezero.layers.LayerList (self.{name} = LayerList(...), then "
+        f".append(layer)) or dezero.models.Sequential, or assign each one as an attribute "
+        "(setattr(self, f'l{i}', layer))"
+    )
 
 
 def _is_int(value) -> bool:
@@ -646,14 +653,19 @@ def _normal(xp, shape: tuple, std: float, dtype):
     return (xp.random.randn(*shape) * std).astype(dtype)
 
 
-def _check_constructor(layer: str, got: str, meant: Optional[str], nobias, dtype,
-                       in_name: str, in_value) -> np.dtype:
+def _check_constructor(layer: str, got: str, meant: Optional[str], nobias, dtype, in_name: str, in_value) -> np.dtype:
     """The arguments after the sizes, checked: the book's order is not PyTorch's
     (``Linear(64, 10)`` would be a 64-wide layer with ``nobias=10``), and a
     wrong guess must fail loudly, saying which call was probably meant."""
     if not isinstance(nobias, (bool, np.bool_)):
-        hint = (f"; dezero takes the output size first and the input size as a keyword, unlike "
-                f"PyTorch's (in, out) order: for that layer write {meant}") if meant else ""
+        hint = (
+            (
+                f"; dezero takes the output size first and the input size as a keyword, unlike "
+                f"PyTorch's (in, out) order: for that layer write {meant}"
+            )
+            if meant
+            else ""
+        )
         raise TypeError(f"{layer} got {got}: nobias must be a bool, got {nobias!r}{hint}")
     if in_value is not None:
         _positive_int(layer, in_name, in_value)
@@ -694,11 +706,11 @@ class Linear(Layer):
         If ``nobias`` is not a bool (PyTorch's ``Linear(in, out)`` order).
     """
 
-    def __init__(self, out_size: int, nobias: bool = False, dtype=np.float32,
-                 in_size: Optional[int] = None):
+    def __init__(self, out_size: int, nobias: bool = False, dtype=np.float32, in_size: Optional[int] = None):
         meant = f"Linear({nobias}, in_size={out_size})" if _is_int(nobias) and _is_int(out_size) else None
-        dtype = _check_constructor("Linear", f"out_size={out_size!r}, nobias={nobias!r}", meant, nobias,
-                                   dtype, "in_size", in_size)
+        dtype = _check_constructor(
+            "Linear", f"out_size={out_size!r}, nobias={nobias!r}", meant, nobias, dtype, "in_size", in_size
+        )
         super().__init__()
         self.out_size = _positive_int("Linear", "out_size", out_size)
         self.dtype = dtype
@@ -721,8 +733,10 @@ class Linear(Layer):
     def forward(self, x):
         if self.W.data is None:
             if x.ndim != 2:
-                raise ValueError(f"Linear: x must be 2-D (N, in_size), got shape {tuple(x.shape)}; "
-                                 "flatten it first (F.reshape(x, (len(x), -1)))")
+                raise ValueError(
+                    f"Linear: x must be 2-D (N, in_size), got shape {tuple(x.shape)}; "
+                    "flatten it first (F.reshape(x, (len(x), -1)))"
+                )
             self._init_W(self.array_module(x), x.shape[1])
         return F.linear(x, self.W, self.b)
 
@@ -738,17 +752,35 @@ class _ConvBase(Layer):
     def _w_shape(self, in_channels: Optional[int]) -> tuple:
         raise NotImplementedError
 
-    def __init__(self, out_channels: int, kernel_size, stride=1, pad=0, nobias: bool = False,
-                 dtype=np.float32, in_channels: Optional[int] = None):
+    def __init__(
+        self,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        pad=0,
+        nobias: bool = False,
+        dtype=np.float32,
+        in_channels: Optional[int] = None,
+    ):
         layer = type(self).__name__
         # Read in PyTorch's order (in, out, kernel, stride, padding), the five
         # numbers say which call was meant.
         pytorch_order = (out_channels, kernel_size, stride, pad, nobias)
-        meant = (f"{layer}({kernel_size}, kernel_size={stride}, stride={pad}, pad={nobias}, "
-                 f"in_channels={out_channels})") if all(_is_int(v) for v in pytorch_order) else None
+        meant = (
+            (f"{layer}({kernel_size}, kernel_size={stride}, stride={pad}, pad={nobias}, in_channels={out_channels})")
+            if all(_is_int(v) for v in pytorch_order)
+            else None
+        )
         dtype = _check_constructor(
-            layer, f"out_channels={out_channels!r}, kernel_size={kernel_size!r}, stride={stride!r}, "
-            f"pad={pad!r}, nobias={nobias!r}", meant, nobias, dtype, "in_channels", in_channels)
+            layer,
+            f"out_channels={out_channels!r}, kernel_size={kernel_size!r}, stride={stride!r}, "
+            f"pad={pad!r}, nobias={nobias!r}",
+            meant,
+            nobias,
+            dtype,
+            "in_channels",
+            in_channels,
+        )
         super().__init__()
         owner = type(self).__name__
         self.out_channels = _positive_int(owner, "out_channels", out_channels)
@@ -925,8 +957,7 @@ class BatchNorm(Layer):
             self.avg_mean = xp.zeros(channels, dtype=dtype)
         if self.avg_var is None:
             self.avg_var = xp.ones(channels, dtype=dtype)
-        return F.batch_norm(x, self.gamma, self.beta, self.avg_mean, self.avg_var,
-                            decay=self.decay, eps=self.eps)
+        return F.batch_norm(x, self.gamma, self.beta, self.avg_mean, self.avg_var, decay=self.decay, eps=self.eps)
 
 
 # =============================================================================
@@ -935,8 +966,10 @@ class BatchNorm(Layer):
 def _check_state_batch(layer: "RNN | LSTM", x) -> None:
     # A state kept from a batch of another size would broadcast silently.
     if layer.h is not None and layer.h.shape[0] != x.shape[0]:
-        raise ValueError(f"{type(layer).__name__}: the input has batch size {x.shape[0]} but the state "
-                         f"has {layer.h.shape[0]}; call reset_state() before a batch of another size")
+        raise ValueError(
+            f"{type(layer).__name__}: the input has batch size {x.shape[0]} but the state "
+            f"has {layer.h.shape[0]}; call reset_state() before a batch of another size"
+        )
 
 
 class RNN(Layer):
@@ -1022,10 +1055,10 @@ class LSTM(Layer):
         if self.h is not None:
             gates = gates + self.h2h(self.h)
         H = self.hidden_size
-        f = F.sigmoid(gates[:, 0 * H:1 * H])
-        i = F.sigmoid(gates[:, 1 * H:2 * H])
-        o = F.sigmoid(gates[:, 2 * H:3 * H])
-        u = F.tanh(gates[:, 3 * H:4 * H])
+        f = F.sigmoid(gates[:, 0 * H : 1 * H])
+        i = F.sigmoid(gates[:, 1 * H : 2 * H])
+        o = F.sigmoid(gates[:, 2 * H : 3 * H])
+        u = F.tanh(gates[:, 3 * H : 4 * H])
         c_new = i * u if self.c is None else f * self.c + i * u
         h_new = o * F.tanh(c_new)
         self.h, self.c = h_new, c_new

@@ -16,6 +16,7 @@ whose parameter names these models reproduce (``conv1_1/W``,
 ``res2/a/bn1/avg_mean``...). A file whose keys, shapes or dtypes do not fit is
 refused by ``load_weights`` with an error naming the parameter.
 """
+
 from __future__ import annotations
 
 import os
@@ -250,6 +251,7 @@ class ResNet50(ResNet):
     pretrained : bool
         Load the book's ImageNet weights (downloaded once into the cache).
     """
+
     def __init__(self, pretrained: bool = False):
         super().__init__(50, pretrained)
 
@@ -262,6 +264,7 @@ class ResNet101(ResNet):
     pretrained : bool
         Load the book's ImageNet weights (downloaded once into the cache).
     """
+
     def __init__(self, pretrained: bool = False):
         super().__init__(101, pretrained)
 
@@ -274,6 +277,7 @@ class ResNet152(ResNet):
     pretrained : bool
         Load the book's ImageNet weights (downloaded once into the cache).
     """
+
     def __init__(self, pretrained: bool = False):
         super().__init__(152, pretrained)
 

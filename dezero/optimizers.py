@@ -16,6 +16,7 @@ created for: replacing a parameter starts it afresh. ``state_dict()`` names it
 by the parameter's path in the model (``l1/W/m``), which is how a checkpoint
 restores it into a new model and optimizer.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,18 @@ from dezero import habits, parallel, serialization
 from dezero.backend import as_cupy, as_numpy, get_array_module
 from dezero.core import Parameter, Variable
 
-__all__ = ["Optimizer", "SGD", "MomentumSGD", "AdaGrad", "AdaDelta", "Adam", "AdamW",
-           "WeightDecay", "ClipGrad", "FreezeParam"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "MomentumSGD",
+    "AdaGrad",
+    "AdaDelta",
+    "Adam",
+    "AdamW",
+    "WeightDecay",
+    "ClipGrad",
+    "FreezeParam",
+]
 
 
 class Optimizer:
@@ -52,6 +63,7 @@ class Optimizer:
         return super().__new__(cls)
 
     if not TYPE_CHECKING:  # a __getattr__ would make type checkers accept any attribute
+
         def __getattr__(self, name: str):
             # Only reached when normal lookup fails: `optimizer.step()` and friends.
             raise habits.attribute_error(self, name, habits.OPTIMIZER_ATTRIBUTES)
@@ -317,8 +329,10 @@ class Adam(Optimizer):
 
     @lr.setter
     def lr(self, value) -> None:
-        raise AttributeError(f"{type(self).__name__}.lr is derived from alpha at every step; "
-                             f"set the step size with `optimizer.alpha = {value!r}`")
+        raise AttributeError(
+            f"{type(self).__name__}.lr is derived from alpha at every step; "
+            f"set the step size with `optimizer.alpha = {value!r}`"
+        )
 
     def update_one(self, param):
         xp = get_array_module(param.data)
@@ -349,8 +363,14 @@ class AdamW(Adam):
         The decay rate, scaled by ``alpha`` at each step.
     """
 
-    def __init__(self, alpha: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.01):
+    def __init__(
+        self,
+        alpha: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ):
         super().__init__(alpha, beta1, beta2, eps)
         self.weight_decay = weight_decay
 

@@ -6,6 +6,7 @@ imported the first time a feature needs them; when one is missing, the error
 names the package to install (the PyPI name ``dezero`` belongs to an unrelated
 old release, so hints never point at ``dezero[...]``).
 """
+
 from __future__ import annotations
 
 import importlib

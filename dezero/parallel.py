@@ -22,6 +22,7 @@ BLAS to one thread needs ``threadpoolctl``; without it everything runs in one
 slice, as it would with one thread. Only NumPy arrays are ever split: on the
 GPU one kernel already uses the whole device.
 """
+
 from __future__ import annotations
 
 import os
@@ -237,8 +238,14 @@ def add_scaled(target, scale: float, delta) -> None:
     delta : array
         Same shape as ``target``.
     """
-    if (type(target) is not np.ndarray or type(delta) is not np.ndarray or target.shape != delta.shape
-            or target.size < 2 * _BLOCK or not target.flags.c_contiguous or not delta.flags.c_contiguous):
+    if (
+        type(target) is not np.ndarray
+        or type(delta) is not np.ndarray
+        or target.shape != delta.shape
+        or target.size < 2 * _BLOCK
+        or not target.flags.c_contiguous
+        or not delta.flags.c_contiguous
+    ):
         target += scale * delta
         return
     flat_target, flat_delta = target.reshape(-1), delta.reshape(-1)
@@ -247,7 +254,7 @@ def add_scaled(target, scale: float, delta) -> None:
     scaled = np.empty(_BLOCK, dtype=dtype)
     for lo in range(0, target.size, _BLOCK):
         hi = min(lo + _BLOCK, target.size)
-        block = scaled[:hi - lo]
+        block = scaled[: hi - lo]
         np.multiply(flat_delta[lo:hi], scale, out=block)
         np.add(flat_target[lo:hi], block, out=flat_target[lo:hi])
 

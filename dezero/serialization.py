@@ -22,6 +22,7 @@ shuffles the DataLoader and draws dropout masks) and any extra values you pass::
     ...
     extra = load_checkpoint("ckpt.npz", model, optimizer)   # {'epoch': 3}
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,17 @@ import numpy as np
 from dezero.backend import as_numpy, get_array_module
 from dezero.files import atomic_write
 
-__all__ = ["save_weights", "load_weights", "save_checkpoint", "load_checkpoint",
-           "optimizer_state", "load_optimizer_state", "write_npz", "read_npz", "WeightsKeyError"]
+__all__ = [
+    "save_weights",
+    "load_weights",
+    "save_checkpoint",
+    "load_checkpoint",
+    "optimizer_state",
+    "load_optimizer_state",
+    "write_npz",
+    "read_npz",
+    "WeightsKeyError",
+]
 
 CHECKPOINT_FORMAT = "dezero-checkpoint/2"  # 2: with the random state
 _READABLE_FORMATS = ("dezero-checkpoint/1", CHECKPOINT_FORMAT)
@@ -81,8 +91,17 @@ def write_npz(path, arrays: dict) -> None:
 # flipped byte turned into an unknown one, RuntimeError for a flipped
 # "encrypted" flag, zlib.error for a member flipped into "deflated", EOFError
 # and OSError for members cut short.
-_DAMAGE = (ValueError, EOFError, OSError, zipfile.BadZipFile, NotImplementedError, RuntimeError,
-           zlib.error, struct.error, OverflowError)
+_DAMAGE = (
+    ValueError,
+    EOFError,
+    OSError,
+    zipfile.BadZipFile,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+    struct.error,
+    OverflowError,
+)
 
 
 def read_npz(path, where: str) -> dict:
@@ -134,8 +153,9 @@ def _read_npz_file(f, path: str, where: str) -> dict:
             except ValueError as e:  # an object array would need pickle, or a damaged .npy header
                 raise ValueError(f"{where}: entry {key!r} of {path!r} cannot be loaded safely ({e})") from None
             except _DAMAGE as e:  # a damaged member (bad CRC, cut short, flags flipped)
-                raise ValueError(f"{where}: {path!r} is damaged: entry {key!r} cannot be read "
-                                 f"({type(e).__name__}: {e})") from None
+                raise ValueError(
+                    f"{where}: {path!r} is damaged: entry {key!r} cannot be read ({type(e).__name__}: {e})"
+                ) from None
     return arrays
 
 
@@ -157,7 +177,8 @@ def model_arrays(model, where: str) -> dict:
             raise ValueError(
                 f"{where}: parameter '{path}' of {type(layer).__name__} is not initialized yet: "
                 "the lazy layer creates it on its first call; run one forward pass (or give "
-                "in_size/in_channels) before saving")
+                "in_size/in_channels) before saving"
+            )
         arrays[path] = as_numpy(data)
     return arrays
 
@@ -176,12 +197,13 @@ def check_model_arrays(model, arrays: dict, where: str) -> dict:
         raise WeightsKeyError(
             f"{where}: parameter '{missing[0]}' missing from the file"
             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-            + f" (found: {', '.join(arrays) if arrays else 'nothing'})")
+            + f" (found: {', '.join(arrays) if arrays else 'nothing'})"
+        )
     unexpected = [k for k in arrays if k not in set(expected)]
     if unexpected:
         raise WeightsKeyError(
-            f"{where}: unexpected key(s) in the file: {', '.join(unexpected)} "
-            f"(the model has: {', '.join(expected)})")
+            f"{where}: unexpected key(s) in the file: {', '.join(unexpected)} (the model has: {', '.join(expected)})"
+        )
     checked = {}
     shared: dict = {}  # (layer id, size name) -> (size, dtype, path that fixed them)
     for path, layer, attribute, kind in entries:
@@ -192,11 +214,12 @@ def check_model_arrays(model, arrays: dict, where: str) -> dict:
             if tuple(new.shape) != tuple(current.shape):
                 raise ValueError(
                     f"{where}: parameter '{path}' has shape {tuple(current.shape)} in the model "
-                    f"but {tuple(new.shape)} in the file")
+                    f"but {tuple(new.shape)} in the file"
+                )
             if new.dtype != current.dtype:
                 raise TypeError(
-                    f"{where}: parameter '{path}' has dtype {current.dtype} in the model "
-                    f"but {new.dtype} in the file")
+                    f"{where}: parameter '{path}' has dtype {current.dtype} in the model but {new.dtype} in the file"
+                )
             xp = get_array_module(current)
         else:
             _check_lazy_array(layer, attribute, path, new, where)
@@ -225,29 +248,33 @@ def _check_shared_sizes(layer, attribute: str, path: str, array, shared: dict, w
         if array.shape[axis] != size:
             raise ValueError(
                 f"{where}: parameter '{path}' has shape {tuple(array.shape)} but '{first}' has "
-                f"{size} {size_name}: the arrays of one {type(layer).__name__} must agree")
+                f"{size} {size_name}: the arrays of one {type(layer).__name__} must agree"
+            )
         if array.dtype != dtype:
             raise TypeError(
                 f"{where}: parameter '{path}' has dtype {array.dtype} but '{first}' has {dtype}: "
-                f"the arrays of one {type(layer).__name__} must have one dtype")
+                f"the arrays of one {type(layer).__name__} must have one dtype"
+            )
 
 
 def _check_lazy_array(layer, attribute: str, path: str, new, where: str) -> None:
     """Checks for an array loaded into a weight that does not exist yet."""
     shape = layer.lazy_shape(attribute)
     if shape is not None:
-        fits = len(shape) == new.ndim and all(s is None or isinstance(s, str) or s == n
-                                              for s, n in zip(shape, new.shape))
+        fits = len(shape) == new.ndim and all(
+            s is None or isinstance(s, str) or s == n for s, n in zip(shape, new.shape)
+        )
         if not fits:
             want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
             raise ValueError(
                 f"{where}: parameter '{path}' must have shape {want} for this model "
-                f"but has {tuple(new.shape)} in the file")
+                f"but has {tuple(new.shape)} in the file"
+            )
     dtype = getattr(layer, "dtype", None)
     if dtype is not None and new.dtype != np.dtype(dtype):
         raise TypeError(
-            f"{where}: parameter '{path}' has dtype {np.dtype(dtype)} in the model "
-            f"but {new.dtype} in the file")
+            f"{where}: parameter '{path}' has dtype {np.dtype(dtype)} in the model but {new.dtype} in the file"
+        )
     if new.dtype.kind != "f":
         raise TypeError(f"{where}: parameter '{path}' must be floating point, got {new.dtype} in the file")
 
@@ -296,8 +323,9 @@ def load_weights(model, path) -> None:
     where = f"load_weights({path!r})"
     arrays = read_npz(path, where)
     if "format" in arrays and any(key.startswith("model/") for key in arrays):
-        raise ValueError(f"{where}: this file is a checkpoint; read it with "
-                         "dezero.load_checkpoint(path, model, optimizer)")
+        raise ValueError(
+            f"{where}: this file is a checkpoint; read it with dezero.load_checkpoint(path, model, optimizer)"
+        )
     assign_model_arrays(model, check_model_arrays(model, arrays, where))
 
 
@@ -355,7 +383,8 @@ def check_optimizer_state(optimizer, arrays: dict, where: str, incoming: Optiona
         if path not in params or slot not in known:
             raise KeyError(
                 f"{where}: unexpected optimizer state '{key}' for {kind} "
-                f"(parameters: {', '.join(params) or 'none'}; state per parameter: {', '.join(known)})")
+                f"(parameters: {', '.join(params) or 'none'}; state per parameter: {', '.join(known)})"
+            )
         grouped.setdefault(path, {})[slot] = value
     per_param = []
     for path, entries in grouped.items():
@@ -373,7 +402,8 @@ def check_optimizer_state(optimizer, arrays: dict, where: str, incoming: Optiona
                 raise ValueError(
                     f"{where}: optimizer state '{path}/{slot}' has shape {tuple(value.shape)} and "
                     f"dtype {value.dtype}, but the parameter has shape {tuple(reference.shape)} "
-                    f"and dtype {reference.dtype}")
+                    f"and dtype {reference.dtype}"
+                )
             state[slot] = xp.array(value, copy=True)
         for slot in optimizer.counters:
             state[slot] = _as_count(entries[slot], f"{path}/{slot}", where)
@@ -413,8 +443,9 @@ def load_optimizer_state(optimizer, arrays: dict) -> None:
 
 def _as_count(value, name: str, where: str) -> int:
     if value.ndim != 0 or value.dtype.kind not in "iu":
-        raise ValueError(f"{where}: counter '{name}' must be a 0-d integer, got shape "
-                         f"{tuple(value.shape)} dtype {value.dtype}")
+        raise ValueError(
+            f"{where}: counter '{name}' must be a 0-d integer, got shape {tuple(value.shape)} dtype {value.dtype}"
+        )
     return int(value)
 
 
@@ -438,14 +469,20 @@ def random_state_arrays() -> dict:
     if not isinstance(state, tuple) or state[0] != "MT19937":
         # np.random.set_bit_generator can install another generator, whose
         # state is not a fixed set of arrays: leave it out rather than fail the save.
-        warnings.warn("save_checkpoint: NumPy's global generator is not MT19937; its state is not saved, "
-                      "so a resumed run will not draw the same random numbers", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            "save_checkpoint: NumPy's global generator is not MT19937; its state is not saved, "
+            "so a resumed run will not draw the same random numbers",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return {}
     _, key, pos, has_gauss, cached_gaussian = state
-    return {"random/numpy/key": np.asarray(key, dtype=np.uint32),
-            "random/numpy/pos": np.asarray(pos, dtype=np.int64),
-            "random/numpy/has_gauss": np.asarray(has_gauss, dtype=np.int64),
-            "random/numpy/cached_gaussian": np.asarray(cached_gaussian, dtype=np.float64)}
+    return {
+        "random/numpy/key": np.asarray(key, dtype=np.uint32),
+        "random/numpy/pos": np.asarray(pos, dtype=np.int64),
+        "random/numpy/has_gauss": np.asarray(has_gauss, dtype=np.int64),
+        "random/numpy/cached_gaussian": np.asarray(cached_gaussian, dtype=np.float64),
+    }
 
 
 def check_random_state(arrays: dict, where: str) -> Optional[tuple]:
@@ -459,17 +496,22 @@ def check_random_state(arrays: dict, where: str) -> Optional[tuple]:
         raise ValueError(f"{where}: the random state is incomplete (missing {missing})")
     key, pos, has_gauss, cached = (arrays[k] for k in _RANDOM_KEYS)
     if key.shape != (624,) or key.dtype != np.uint32:
-        raise ValueError(f"{where}: 'random/numpy/key' must be 624 uint32 values, got shape "
-                         f"{tuple(key.shape)} dtype {key.dtype}")
+        raise ValueError(
+            f"{where}: 'random/numpy/key' must be 624 uint32 values, got shape {tuple(key.shape)} dtype {key.dtype}"
+        )
     for name, value in (("pos", pos), ("has_gauss", has_gauss)):
         if value.shape != () or value.dtype.kind not in "iu":
-            raise ValueError(f"{where}: 'random/numpy/{name}' must be a 0-d integer, got shape "
-                             f"{tuple(value.shape)} dtype {value.dtype}")
+            raise ValueError(
+                f"{where}: 'random/numpy/{name}' must be a 0-d integer, got shape "
+                f"{tuple(value.shape)} dtype {value.dtype}"
+            )
     if not 0 <= int(pos) <= 624 or int(has_gauss) not in (0, 1):
         raise ValueError(f"{where}: the random state is out of range (pos {int(pos)}, has_gauss {int(has_gauss)})")
     if cached.shape != () or cached.dtype.kind != "f":
-        raise ValueError(f"{where}: 'random/numpy/cached_gaussian' must be a 0-d float, got shape "
-                         f"{tuple(cached.shape)} dtype {cached.dtype}")
+        raise ValueError(
+            f"{where}: 'random/numpy/cached_gaussian' must be a 0-d float, got shape "
+            f"{tuple(cached.shape)} dtype {cached.dtype}"
+        )
     return ("MT19937", key.copy(), int(pos), int(has_gauss), float(cached))
 
 
@@ -520,8 +562,10 @@ def save_checkpoint(path, model, optimizer=None, **extra) -> None:
     for key, value in extra.items():
         array = np.asarray(as_numpy(value) if not isinstance(value, (str, int, float, bool)) else value)
         if array.dtype == object:
-            raise TypeError(f"{where}: extra value {key!r} of type {type(value).__name__} cannot be "
-                            "stored without pickle; pass numbers, strings or arrays")
+            raise TypeError(
+                f"{where}: extra value {key!r} of type {type(value).__name__} cannot be "
+                "stored without pickle; pass numbers, strings or arrays"
+            )
         arrays["extra/" + key] = array
     arrays.update(random_state_arrays())
     write_npz(path, arrays)
@@ -561,8 +605,10 @@ def load_checkpoint(path, model, optimizer=None, restore_random_state: bool = Tr
     arrays = read_npz(path, where)
     marker = arrays.pop("format", None)
     if marker is None or str(marker) not in _READABLE_FORMATS:
-        raise ValueError(f"{where}: not a dezero checkpoint (no '{CHECKPOINT_FORMAT}' marker); "
-                         "a file written by save_weights is read with model.load_weights")
+        raise ValueError(
+            f"{where}: not a dezero checkpoint (no '{CHECKPOINT_FORMAT}' marker); "
+            "a file written by save_weights is read with model.load_weights"
+        )
     random_state = check_random_state(arrays, where)
     weights, state, extra = {}, {}, {}
     saved_class = None
@@ -570,13 +616,13 @@ def load_checkpoint(path, model, optimizer=None, restore_random_state: bool = Tr
         if key in _RANDOM_KEYS:
             continue
         if key.startswith("model/"):
-            weights[key[len("model/"):]] = value
+            weights[key[len("model/") :]] = value
         elif key == "optimizer/class":
             saved_class = str(value)
         elif key.startswith("optimizer/state/"):
-            state[key[len("optimizer/state/"):]] = value
+            state[key[len("optimizer/state/") :]] = value
         elif key.startswith("extra/"):
-            extra[key[len("extra/"):]] = value.item() if value.ndim == 0 else value
+            extra[key[len("extra/") :]] = value.item() if value.ndim == 0 else value
         else:
             raise ValueError(f"{where}: unexpected entry {key!r} in the checkpoint")
 
@@ -586,8 +632,9 @@ def load_checkpoint(path, model, optimizer=None, restore_random_state: bool = Tr
         if saved_class is None:
             raise ValueError(f"{where}: the checkpoint holds no optimizer state")
         if saved_class != type(optimizer).__name__:
-            raise TypeError(f"{where}: the checkpoint holds the state of a {saved_class}, "
-                            f"not of a {type(optimizer).__name__}")
+            raise TypeError(
+                f"{where}: the checkpoint holds the state of a {saved_class}, not of a {type(optimizer).__name__}"
+            )
         if optimizer.target is None:
             optimizer.setup(model)
         elif optimizer.target is not model:

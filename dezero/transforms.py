@@ -5,6 +5,7 @@ and need Pillow (``pip install Pillow``). Chain them with :class:`Compose`::
 
     transform = Compose([Convert("RGB"), Resize(224), ToArray(), Normalize(mean=[0.5] * 3, std=0.5)])
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -14,9 +15,21 @@ import numpy as np
 from dezero.functions.shapes import pair
 from dezero.optional import import_optional
 
-__all__ = ["Compose", "Normalize", "Flatten", "AsType", "ToFloat", "ToInt",
-           "Convert", "Resize", "CenterCrop", "RandomHorizontalFlip", "ToArray", "ToPILImage",
-           "ToPIL"]
+__all__ = [
+    "Compose",
+    "Normalize",
+    "Flatten",
+    "AsType",
+    "ToFloat",
+    "ToInt",
+    "Convert",
+    "Resize",
+    "CenterCrop",
+    "RandomHorizontalFlip",
+    "ToArray",
+    "ToPILImage",
+    "ToPIL",
+]
 
 
 def _pil_image():
@@ -27,8 +40,10 @@ def _pil_image():
 def _check_pil(img, op: str) -> None:
     Image = _pil_image()
     if not isinstance(img, Image.Image):
-        raise TypeError(f"{op}: expected a PIL.Image.Image, got {type(img).__name__} "
-                        "(use ToPILImage() first to turn a (C, H, W) array into an image)")
+        raise TypeError(
+            f"{op}: expected a PIL.Image.Image, got {type(img).__name__} "
+            "(use ToPILImage() first to turn a (C, H, W) array into an image)"
+        )
 
 
 class Compose:
@@ -82,8 +97,10 @@ class Normalize:
         if value.ndim == 0 or value.size == 1:
             return value.reshape(())
         if x.ndim == 0 or x.shape[0] != value.size:
-            raise ValueError(f"Normalize: {value.size} {name} values need an array with {value.size} channels "
-                             f"on axis 0, got shape {x.shape}")
+            raise ValueError(
+                f"Normalize: {value.size} {name} values need an array with {value.size} channels "
+                f"on axis 0, got shape {x.shape}"
+            )
         return value.reshape((value.size,) + (1,) * (x.ndim - 1))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

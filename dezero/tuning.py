@@ -38,6 +38,7 @@ counting the moment their last output goes, whatever the threshold.
 that threshold), or by setting any ``MALLOC_*`` variable of your own, which
 dezero then leaves alone. :func:`report` says what was changed in this process.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -80,9 +81,11 @@ def keep_freed_memory(trim_threshold: int = 256 * 2**20, mmap_threshold: int = 3
         m_trim_threshold, m_mmap_threshold, m_mmap_max = -1, -3, -4  # from <malloc.h>
         # glibc caps M_MMAP_THRESHOLD at 32 MiB: larger arrays (a convolution's
         # columns) would still get a fresh mmap each time unless mmap is off.
-        applied = (bool(libc.mallopt(m_mmap_threshold, mmap_threshold))
-                   and bool(libc.mallopt(m_trim_threshold, trim_threshold))
-                   and bool(libc.mallopt(m_mmap_max, 0)))
+        applied = (
+            bool(libc.mallopt(m_mmap_threshold, mmap_threshold))
+            and bool(libc.mallopt(m_trim_threshold, trim_threshold))
+            and bool(libc.mallopt(m_mmap_max, 0))
+        )
     except (OSError, AttributeError):  # not glibc (musl, macOS...)
         return False
     if applied:

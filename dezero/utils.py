@@ -5,6 +5,7 @@ book keeps working: the shape helpers in :mod:`dezero.functions.shapes`,
 gradient checking in :mod:`dezero.gradient_check`, the graph drawer in
 :mod:`dezero.visualize` and the download cache in :mod:`dezero.files`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,10 +14,17 @@ from dezero.backend import as_numpy, get_array_module
 from dezero.core import Variable
 from dezero.files import cache_dir, get_file  # noqa: F401
 from dezero.functions.shapes import (  # noqa: F401
-    get_conv_outsize, get_deconv_outsize, pair, reshape_sum_backward, sum_to,
+    get_conv_outsize,
+    get_deconv_outsize,
+    pair,
+    reshape_sum_backward,
+    sum_to,
 )
 from dezero.gradient_check import (  # noqa: F401
-    GradientCheckError, double_gradient_check, gradient_check, numerical_grad,
+    GradientCheckError,
+    double_gradient_check,
+    gradient_check,
+    numerical_grad,
 )
 from dezero.visualize import get_dot_graph, plot_dot_graph, show_graph  # noqa: F401
 

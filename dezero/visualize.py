@@ -12,6 +12,7 @@ data: input -> function -> output. Because ``backward(create_graph=True)``
 builds its gradients out of Functions too, the graph of a derivative can be
 drawn the same way as the graph of a forward pass.
 """
+
 from __future__ import annotations
 
 import os
@@ -162,8 +163,7 @@ def _graphviz_source(dot_text: str, caller: str):
     """A ``graphviz.Source`` of ``dot_text``, once Graphviz is known to be usable."""
     graphviz = import_optional("graphviz", "graphviz", f"{caller} (get_dot_graph needs nothing)")
     if shutil.which("dot") is None:
-        raise GraphvizNotFoundError(
-            f"{caller}: the Graphviz program `dot` was not found on PATH; {_INSTALL_HINT}")
+        raise GraphvizNotFoundError(f"{caller}: the Graphviz program `dot` was not found on PATH; {_INSTALL_HINT}")
     return graphviz, graphviz.Source(dot_text)
 
 
@@ -242,8 +242,7 @@ def plot_dot_graph(output: Variable, verbose: bool = True, to_file="graph.png"):
     graphviz = import_optional("graphviz", "graphviz", "plot_dot_graph (get_dot_graph needs nothing)")
     if fmt not in graphviz.FORMATS:
         raise ValueError(
-            f"plot_dot_graph: cannot tell the image format from to_file={path!r}; "
-            "end the name with .png, .svg or .pdf"
+            f"plot_dot_graph: cannot tell the image format from to_file={path!r}; end the name with .png, .svg or .pdf"
         )
     graphviz, source = _graphviz_source(dot_text, "plot_dot_graph")
 
@@ -251,15 +250,15 @@ def plot_dot_graph(output: Variable, verbose: bool = True, to_file="graph.png"):
         image = source.pipe(format=fmt)
     except graphviz.ExecutableNotFound as e:
         raise GraphvizNotFoundError(
-            f"plot_dot_graph: the Graphviz program `dot` could not be run; {_INSTALL_HINT}") from e
+            f"plot_dot_graph: the Graphviz program `dot` could not be run; {_INSTALL_HINT}"
+        ) from e
 
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     # Write beside the target and rename: os.replace is atomic on one file
     # system. (open() rather than mkstemp, whose files are private to the
     # owner: the image should get the usual permissions.)
-    tmp_path = os.path.join(
-        directory, f".{os.path.basename(path)}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp_path = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp_path, "xb") as f:
             f.write(image)
@@ -346,8 +345,7 @@ def summary(model, print_fn: Optional[Callable] = print) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
 
     def fmt(r):
-        return (f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
-                f"{r[3]:>{widths[3]}}").rstrip()
+        return (f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}").rstrip()
 
     rule = "-" * len(fmt(rows[0]))
     lines = [f"{type(model).__name__}", rule, fmt(rows[0]), rule]

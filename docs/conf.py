@@ -10,6 +10,7 @@ docstrings (autodoc, NumPy style through napoleon): one page per module of the
 package, written into ``api/generated/`` at the start of every build, so a
 module added to ``dezero/`` appears without editing anything here.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -69,14 +70,35 @@ html_theme_options = {
 # The API reference: one page per public module, in the package's layer order
 # (each module depends only on those before it), then any module not named here.
 API_ORDER = [
-    "dezero", "dezero.backend", "dezero.core", "dezero.functions", "dezero.functions.math",
-    "dezero.functions.array", "dezero.functions.connection", "dezero.functions.activation",
-    "dezero.functions.loss", "dezero.functions.noise", "dezero.functions.normalization",
-    "dezero.functions.conv", "dezero.functions.pooling", "dezero.functions.shapes",
-    "dezero.layers", "dezero.models", "dezero.optimizers", "dezero.serialization",
-    "dezero.datasets", "dezero.transforms", "dezero.dataloaders", "dezero.files",
-    "dezero.visualize", "dezero.gradient_check", "dezero.utils", "dezero.optional",
-    "dezero.tuning", "dezero.habits", "dezero.cuda",
+    "dezero",
+    "dezero.backend",
+    "dezero.core",
+    "dezero.functions",
+    "dezero.functions.math",
+    "dezero.functions.array",
+    "dezero.functions.connection",
+    "dezero.functions.activation",
+    "dezero.functions.loss",
+    "dezero.functions.noise",
+    "dezero.functions.normalization",
+    "dezero.functions.conv",
+    "dezero.functions.pooling",
+    "dezero.functions.shapes",
+    "dezero.layers",
+    "dezero.models",
+    "dezero.optimizers",
+    "dezero.serialization",
+    "dezero.datasets",
+    "dezero.transforms",
+    "dezero.dataloaders",
+    "dezero.files",
+    "dezero.visualize",
+    "dezero.gradient_check",
+    "dezero.utils",
+    "dezero.optional",
+    "dezero.tuning",
+    "dezero.habits",
+    "dezero.cuda",
 ]
 
 
@@ -109,8 +131,12 @@ def api_page(name: str) -> str:
         # The package re-exports the names people use most; they are
         # documented where they are defined.
         lines += [
-            "```{eval-rst}", ".. automodule:: dezero", "```", "",
-            "Names available as `dezero.<name>`, documented in their modules:", "",
+            "```{eval-rst}",
+            ".. automodule:: dezero",
+            "```",
+            "",
+            "Names available as `dezero.<name>`, documented in their modules:",
+            "",
             "- {class}`~dezero.core.Variable`, {class}`~dezero.core.Parameter`, {class}`~dezero.core.Function`,"
             " {class}`~dezero.core.Config`, {func}`~dezero.core.no_grad`, {func}`~dezero.core.test_mode`,"
             " {func}`~dezero.core.using_config`, {func}`~dezero.core.grad`, {func}`~dezero.core.as_array`,"

@@ -15,6 +15,7 @@ the loss curves (loss_curve.png) and the computational graph of the model
 (model_graph.png, drawn by Graphviz). With ``--export`` the trained model
 leaves dezero as an ONNX file that ONNX Runtime runs (see docs/onnx.md).
 """
+
 import argparse
 import os
 import sys
@@ -88,6 +89,7 @@ def evaluate(model, loader):
 
 def save_loss_curve(history: dict, path: str) -> None:
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 
@@ -142,8 +144,10 @@ def main(argv=None) -> int:
     train_loader = DataLoader(train_set, args.batch_size)
     test_loader = DataLoader(test_set, 500, shuffle=False)
     image_shape = train_set[0][0].shape
-    print(f"dezero {dezero.__version__} demo: a CNN on {args.data} ({len(train_set)} training, "
-          f"{len(test_set)} test images of shape {image_shape})")
+    print(
+        f"dezero {dezero.__version__} demo: a CNN on {args.data} ({len(train_set)} training, "
+        f"{len(test_set)} test images of shape {image_shape})"
+    )
 
     model = DigitsCNN()
     optimizer = Adam(alpha=args.lr).setup(model)
@@ -177,9 +181,12 @@ def main(argv=None) -> int:
         history["train_loss"].append(sum_loss / len(train_set))
         history["test_loss"].append(test_loss)
         history["test_acc"].append(test_acc)
-        print(f"epoch {epoch:2d}/{epochs}  train loss {history['train_loss'][-1]:.4f}  "
-              f"test loss {test_loss:.4f}  test accuracy {100 * test_acc:5.1f} %  "
-              f"({time.time() - epoch_start:.1f} s)", flush=True)
+        print(
+            f"epoch {epoch:2d}/{epochs}  train loss {history['train_loss'][-1]:.4f}  "
+            f"test loss {test_loss:.4f}  test accuracy {100 * test_acc:5.1f} %  "
+            f"({time.time() - epoch_start:.1f} s)",
+            flush=True,
+        )
 
     curve_path = os.path.join(args.out, "loss_curve.png")
     save_loss_curve(history, curve_path)
@@ -192,8 +199,10 @@ def main(argv=None) -> int:
     if args.export:
         # Traced on one image; the batch axis of the file stays dynamic.
         dezero.onnx.export(model, sample, args.export)
-        print(f"saved {args.export} (ONNX: input 'x' of shape (N, {', '.join(map(str, image_shape))}), "
-              "output 'y' of logits)")
+        print(
+            f"saved {args.export} (ONNX: input 'x' of shape (N, {', '.join(map(str, image_shape))}), "
+            "output 'y' of logits)"
+        )
     print(f"total time: {time.time() - start:.1f} s")
     return 0
 

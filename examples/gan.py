@@ -17,6 +17,7 @@ cross entropy of D's logit. Each iteration:
 Writes ``gan_samples.png`` (generated digits next to real ones) and
 ``gan_losses.png`` into the output folder (default examples/output/).
 """
+
 import argparse
 import os
 import sys
@@ -85,8 +86,9 @@ def show_grid(images: np.ndarray, side: int, ax, title: str = "") -> None:
     canvas = np.ones((n * (side + 1) + 1, n * (side + 1) + 1))
     for k, img in enumerate(images):
         i, j = divmod(k, n)
-        canvas[1 + i * (side + 1):1 + i * (side + 1) + side,
-               1 + j * (side + 1):1 + j * (side + 1) + side] = img.reshape(side, side)
+        canvas[1 + i * (side + 1) : 1 + i * (side + 1) + side, 1 + j * (side + 1) : 1 + j * (side + 1) + side] = (
+            img.reshape(side, side)
+        )
     ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
     ax.set_axis_off()
     ax.set_title(title)
@@ -95,14 +97,12 @@ def show_grid(images: np.ndarray, side: int, ax, title: str = "") -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=("digits", "mnist"), default="digits")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="default 200 on Digits, 20 on MNIST (3 with --quick)")
+    parser.add_argument("--epochs", type=int, default=None, help="default 200 on Digits, 20 on MNIST (3 with --quick)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--z-dim", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a few epochs, for a smoke run")
-    parser.add_argument("--out", default=os.path.join(HERE, "output"),
-                        help="output folder (default examples/output/)")
+    parser.add_argument("--out", default=os.path.join(HERE, "output"), help="output folder (default examples/output/)")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("DEZERO_QUICK", "") not in ("", "0")
     epochs = args.epochs or (3 if quick else (200 if args.data == "digits" else 20))
@@ -159,6 +159,7 @@ def main(argv=None) -> int:
     bar.close()
 
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

@@ -20,6 +20,7 @@ Writes ``mnist_<model>_curves.png``, the trained weights ``mnist_<model>.npz``
 and ``mnist_<model>_history.json`` (the loss of every step, the metrics of every
 epoch) into the output folder (default examples/output/).
 """
+
 import argparse
 import json
 import os
@@ -74,8 +75,10 @@ def load(data: str, model_kind: str, log=print):
         except DownloadError as e:
             if data == "mnist":
                 raise
-            log(f"MNIST is not in the cache and could not be downloaded:\n  {e}\n"
-                "falling back to scikit-learn's Digits (8x8 images, bundled, no download)")
+            log(
+                f"MNIST is not in the cache and could not be downloaded:\n  {e}\n"
+                "falling back to scikit-learn's Digits (8x8 images, bundled, no download)"
+            )
     kwargs = {} if model_kind == "mlp" else {"transform": None}  # Digits' default flattens
     return "Digits", datasets.Digits(train=True, **kwargs), datasets.Digits(train=False, **kwargs)
 
@@ -120,6 +123,7 @@ def write_json_atomic(path: str, obj) -> None:
 
 def save_curves(history: dict, title: str, path: str) -> None:
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 
@@ -142,17 +146,23 @@ def save_curves(history: dict, title: str, path: str) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
-    parser.add_argument("--data", choices=("auto", "mnist", "digits"), default="auto",
-                        help="auto: MNIST if available, else Digits (default)")
+    parser.add_argument(
+        "--data",
+        choices=("auto", "mnist", "digits"),
+        default="auto",
+        help="auto: MNIST if available, else Digits (default)",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="default 5 (1 with --quick)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--gpu", action="store_true", help="train on the GPU (needs CuPy and CUDA)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="1 epoch on at most 2000 images")
-    parser.add_argument("--distributed", action="store_true",
-                        help="data-parallel over the MPI ranks (start with mpiexec -n N); --batch-size is per rank")
-    parser.add_argument("--out", default=os.path.join(HERE, "output"),
-                        help="output folder (default examples/output/)")
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over the MPI ranks (start with mpiexec -n N); --batch-size is per rank",
+    )
+    parser.add_argument("--out", default=os.path.join(HERE, "output"), help="output folder (default examples/output/)")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("DEZERO_QUICK", "") not in ("", "0")
     epochs = args.epochs or (1 if quick else 5)
@@ -177,8 +187,7 @@ def main(argv=None) -> int:
     if quick:
         for dataset, n in ((train_set, 2000), (test_set, 500)):
             dataset.data, dataset.label = dataset.data[:n], dataset.label[:n]
-    log(f"{name}: {len(train_set)} training and {len(test_set)} test items "
-        f"of shape {train_set[0][0].shape}")
+    log(f"{name}: {len(train_set)} training and {len(test_set)} test items of shape {train_set[0][0].shape}")
 
     model = MLP((1000, 1000, 10), activation=F.relu) if args.model == "mlp" else CNN()
     gpu = False
@@ -202,8 +211,9 @@ def main(argv=None) -> int:
         comm.bcast_data(model)  # ...and rank 0's are the ones every rank starts from
         optimizer = dist.create_multi_node_optimizer(optimizer, comm)
         # Every test item exactly once over all ranks; the means are weighted by shard size.
-        test_loader = DataLoader(dist.scatter_dataset(test_set, comm, force_equal_length=False),
-                                 args.batch_size, shuffle=False, gpu=gpu)
+        test_loader = DataLoader(
+            dist.scatter_dataset(test_set, comm, force_equal_length=False), args.batch_size, shuffle=False, gpu=gpu
+        )
         log(f"{comm.size} rank(s) x batch {args.batch_size} = {comm.size * args.batch_size} items per step")
     optimizer.setup(model)
 
@@ -227,8 +237,10 @@ def main(argv=None) -> int:
         history["step_loss"].extend(step_losses)
         for key, value in zip(history, (train_loss, train_acc, test_loss, test_acc)):
             history[key].append(value)
-        log(f"epoch {epoch}: train loss {train_loss:.4f}, accuracy {100 * train_acc:.2f} % | "
-            f"test loss {test_loss:.4f}, accuracy {100 * test_acc:.2f} % ({time.time() - start:.1f} s)")
+        log(
+            f"epoch {epoch}: train loss {train_loss:.4f}, accuracy {100 * train_acc:.2f} % | "
+            f"test loss {test_loss:.4f}, accuracy {100 * test_acc:.2f} % ({time.time() - start:.1f} s)"
+        )
 
     if comm is not None and comm.rank != 0:
         return 0  # the models are identical: rank 0 writes the files

@@ -8,6 +8,7 @@ Writes ``spiral_boundary.png`` (the regions each class wins, with the training
 points on top, and the loss curve) into the output folder (default
 examples/output/).
 """
+
 import argparse
 import os
 import sys
@@ -46,6 +47,7 @@ def train(model, optimizer, loader, epochs: int, log_every: int):
 
 def plot(model, dataset, history, path: str) -> None:
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 
@@ -79,8 +81,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="20 epochs, for a smoke run")
-    parser.add_argument("--out", default=os.path.join(HERE, "output"),
-                        help="output folder (default examples/output/)")
+    parser.add_argument("--out", default=os.path.join(HERE, "output"), help="output folder (default examples/output/)")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("DEZERO_QUICK", "") not in ("", "0")
     epochs = args.epochs or (20 if quick else 300)

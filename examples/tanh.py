@@ -15,6 +15,7 @@ the 5th 3835x5435 and the 6th 9777x9851, more than most image viewers open.
 For deep graphs use ``--format svg`` (or ``pdf``), which any browser shows
 and zooms.
 """
+
 import argparse
 import os
 import sys
@@ -52,10 +53,15 @@ def main(argv=None) -> int:
     parser.add_argument("--order", type=int, default=3, help="highest derivative (default 3)")
     parser.add_argument("--quick", action="store_true", help="order 2, for a fast smoke run")
     parser.add_argument("--x", type=float, default=1.0, help="where to differentiate (default 1.0)")
-    parser.add_argument("--format", choices=("png", "svg", "pdf"), default="png",
-                        help="image format (default png; svg for deep graphs, which a browser zooms)")
-    parser.add_argument("--out", default=os.path.join(HERE, "output"),
-                        help="folder for the rendered graph (default examples/output/)")
+    parser.add_argument(
+        "--format",
+        choices=("png", "svg", "pdf"),
+        default="png",
+        help="image format (default png; svg for deep graphs, which a browser zooms)",
+    )
+    parser.add_argument(
+        "--out", default=os.path.join(HERE, "output"), help="folder for the rendered graph (default examples/output/)"
+    )
     args = parser.parse_args(argv)
     if args.quick or os.environ.get("DEZERO_QUICK") == "1":
         args.order = 2

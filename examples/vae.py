@@ -19,6 +19,7 @@ Writes ``vae_reconstructions.png`` (test images above their reconstructions)
 and ``vae_samples.png`` (the decoder over a grid of the 2-D latent space) into
 the output folder (default examples/output/).
 """
+
 import argparse
 import os
 import sys
@@ -72,7 +73,7 @@ class VAE(Model):
         # sigmoid_cross_entropy averages over every element: times the pixel
         # count gives the per-image sum, averaged over the batch.
         reconstruction = F.sigmoid_cross_entropy(logits, x) * x.shape[1]
-        kl = -0.5 * F.sum(1 + log_var - mu ** 2 - F.exp(log_var)) / len(x)
+        kl = -0.5 * F.sum(1 + log_var - mu**2 - F.exp(log_var)) / len(x)
         return reconstruction + kl
 
 
@@ -85,23 +86,22 @@ def load(data: str):
 
 def tile(images: np.ndarray, rows: int, cols: int, side: int) -> np.ndarray:
     canvas = np.ones((rows * (side + 1) + 1, cols * (side + 1) + 1))
-    for k, img in enumerate(images[:rows * cols]):
+    for k, img in enumerate(images[: rows * cols]):
         i, j = divmod(k, cols)
-        canvas[1 + i * (side + 1):1 + i * (side + 1) + side,
-               1 + j * (side + 1):1 + j * (side + 1) + side] = img.reshape(side, side)
+        canvas[1 + i * (side + 1) : 1 + i * (side + 1) + side, 1 + j * (side + 1) : 1 + j * (side + 1) + side] = (
+            img.reshape(side, side)
+        )
     return canvas
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=("digits", "mnist"), default="digits")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="default 200 on Digits, 10 on MNIST (3 with --quick)")
+    parser.add_argument("--epochs", type=int, default=None, help="default 200 on Digits, 10 on MNIST (3 with --quick)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a few epochs, for a smoke run")
-    parser.add_argument("--out", default=os.path.join(HERE, "output"),
-                        help="output folder (default examples/output/)")
+    parser.add_argument("--out", default=os.path.join(HERE, "output"), help="output folder (default examples/output/)")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("DEZERO_QUICK", "") not in ("", "0")
     epochs = args.epochs or (3 if quick else (200 if args.data == "digits" else 10))
@@ -114,8 +114,7 @@ def main(argv=None) -> int:
         return 1
     if quick:
         train_set.data, train_set.label = train_set.data[:512], train_set.label[:512]
-    print(f"VAE on {name}: {len(train_set)} training images of {side}x{side}, 2-D latent space, "
-          f"{epochs} epochs")
+    print(f"VAE on {name}: {len(train_set)} training images of {side}x{side}, 2-D latent space, {epochs} epochs")
 
     model = VAE(side * side)
     optimizer = Adam(alpha=0.001).setup(model)
@@ -136,11 +135,14 @@ def main(argv=None) -> int:
             with dezero.no_grad():
                 test_loss = model.loss(test_x).data.item()
             # bar.write prints above the bar (plain print when there is none)
-            bar.write(f"epoch {epoch:3d}  train loss {sum_loss / len(train_set):.3f}  test loss {test_loss:.3f}"
-                      "  (negative ELBO per image, in nats)")
+            bar.write(
+                f"epoch {epoch:3d}  train loss {sum_loss / len(train_set):.3f}  test loss {test_loss:.3f}"
+                "  (negative ELBO per image, in nats)"
+            )
     bar.close()
 
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

@@ -8,6 +8,7 @@ Plots and graph files go to ``steps/output/`` unless told otherwise; the folder
 is created the first time a step writes into it. Nothing here is part of
 dezero: it only keeps sixty scripts from repeating the same argparse lines.
 """
+
 import argparse
 import os
 
@@ -34,10 +35,12 @@ def options(doc=None, argv=None, extra=None) -> Options:
     """
     description = doc.strip().splitlines()[0] if doc else None
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true",
-                        help="shrink epochs and sizes for a fast smoke run (or set DEZERO_QUICK=1)")
-    parser.add_argument("--out", default=None,
-                        help="folder for plots and graphs (default: $DEZERO_OUTPUT or steps/output/)")
+    parser.add_argument(
+        "--quick", action="store_true", help="shrink epochs and sizes for a fast smoke run (or set DEZERO_QUICK=1)"
+    )
+    parser.add_argument(
+        "--out", default=None, help="folder for plots and graphs (default: $DEZERO_OUTPUT or steps/output/)"
+    )
     if extra is not None:
         extra(parser)
     args = parser.parse_args(argv)

@@ -4,6 +4,7 @@ Everything in the framework starts from this box. A Variable keeps a NumPy
 array in ``.data``; later steps will hang more on it (its gradient, the
 function that produced it), but the box itself stays this simple.
 """
+
 import numpy as np
 
 

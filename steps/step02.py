@@ -4,6 +4,7 @@ A Function unboxes its input, computes on the raw array in ``forward`` and puts
 the result in a new box. The unboxing and boxing live in the base class, so a
 concrete function such as Square only says what it computes.
 """
+
 import numpy as np
 
 
@@ -25,7 +26,7 @@ class Function:
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
 
 def main() -> dict:

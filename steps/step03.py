@@ -4,6 +4,7 @@ Because a Function takes a Variable and returns a Variable, the output of one
 can be fed to the next: a chain of small functions builds a bigger one. Here
 y = square(exp(square(x))), which is exp(2 x^2).
 """
+
 import numpy as np
 
 
@@ -24,7 +25,7 @@ class Function:
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
 
 class Exp(Function):
@@ -41,7 +42,7 @@ def main() -> dict:
     y = C(b)
     print(f"x = {x.data}, a = x^2 = {a.data}, b = exp(a) = {b.data}")
     print(f"square(exp(square(0.5))) = {y.data}")
-    print(f"closed form exp(2 * 0.5^2) = {np.exp(2 * 0.5 ** 2)}")
+    print(f"closed form exp(2 * 0.5^2) = {np.exp(2 * 0.5**2)}")
 
     return {"a": float(a.data), "b": float(b.data), "y": float(y.data)}
 

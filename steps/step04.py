@@ -8,6 +8,7 @@ makes it the reference that real gradients are checked against (step 10); it is
 also slow (two evaluations per input element) and inexact, which is why the
 following steps compute gradients by backpropagation instead.
 """
+
 import numpy as np
 
 
@@ -28,7 +29,7 @@ class Function:
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
 
 class Exp(Function):
@@ -60,13 +61,15 @@ def main() -> dict:
     print(f"d/dx x^2 at 2.0, numerically: {square_slope} (exact 4)")
 
     x = Variable(np.array(0.5))
-    exact = 4 * 0.5 * np.exp(2 * 0.5 ** 2)  # d/dx exp(2x^2) = 4x exp(2x^2)
+    exact = 4 * 0.5 * np.exp(2 * 0.5**2)  # d/dx exp(2x^2) = 4x exp(2x^2)
     central = numerical_diff(composite, x)
     one_sided = forward_diff(composite, x)
     print(f"d/dx exp(2x^2) at 0.5, central difference: {central}")
     print(f"exact value: {exact}")
-    print(f"error of the central difference: {abs(central - exact):.1e}, "
-          f"of the one-sided difference: {abs(one_sided - exact):.1e}")
+    print(
+        f"error of the central difference: {abs(central - exact):.1e}, "
+        f"of the one-sided difference: {abs(one_sided - exact):.1e}"
+    )
 
     return {"square_slope": float(square_slope), "central": float(central), "one_sided": float(one_sided)}
 

@@ -11,6 +11,7 @@ this variable", which is exactly what a Function needs to pass to the one
 before it. That is backpropagation. Nothing new is added to the framework
 here; this step checks the idea by hand against step 04's numerical estimate.
 """
+
 import numpy as np
 
 
@@ -31,7 +32,7 @@ class Function:
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
 
 class Exp(Function):
@@ -56,9 +57,9 @@ def main() -> dict:
     # (x^2)' = 2x and (e^a)' = e^a. Note they need the forward values a and b,
     # which is why later steps keep each Function's input around.
     dy_dy = np.array(1.0)
-    dy_db = dy_dy * (2 * b.data)        # C = square, evaluated at b
-    dy_da = dy_db * np.exp(a.data)      # B = exp, evaluated at a
-    dy_dx = dy_da * (2 * x.data)        # A = square, evaluated at x
+    dy_db = dy_dy * (2 * b.data)  # C = square, evaluated at b
+    dy_da = dy_db * np.exp(a.data)  # B = exp, evaluated at a
+    dy_dx = dy_da * (2 * x.data)  # A = square, evaluated at x
     print(f"dy/db = {dy_db}")
     print(f"dy/da = {dy_da}")
     print(f"dy/dx by the chain rule, output to input: {dy_dx}")
@@ -68,10 +69,15 @@ def main() -> dict:
 
     numeric = numerical_diff(f, x)
     print(f"dy/dx numerically (step 04): {numeric}")
-    print(f"closed form d/dx exp(2x^2) = 4x exp(2x^2) = {4 * 0.75 * np.exp(2 * 0.75 ** 2)}")
+    print(f"closed form d/dx exp(2x^2) = 4x exp(2x^2) = {4 * 0.75 * np.exp(2 * 0.75**2)}")
 
-    return {"y": float(y.data), "dy_db": float(dy_db), "dy_da": float(dy_da), "dy_dx": float(dy_dx),
-            "numeric": float(numeric)}
+    return {
+        "y": float(y.data),
+        "dy_db": float(dy_db),
+        "dy_da": float(dy_da),
+        "dy_dx": float(dy_dx),
+        "numeric": float(numeric),
+    }
 
 
 if __name__ == "__main__":

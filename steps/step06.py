@@ -6,6 +6,7 @@ gy (dy/d output) times the local derivative. To compute the local derivative a
 Function needs its input, so ``__call__`` now remembers it. We still call the
 backward methods ourselves, in reverse order; step 07 automates that.
 """
+
 import numpy as np
 
 
@@ -31,7 +32,7 @@ class Function:
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         x = self.input.data

@@ -6,6 +6,7 @@ Function its ``input`` and ``output``. Then ``y.backward()`` can ask its creator
 for the input's gradient and hand the job on to that input. This first version
 does it recursively; step 08 explains why a loop is better.
 """
+
 import numpy as np
 
 
@@ -45,7 +46,7 @@ class Function:
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.input.data * gy

@@ -6,6 +6,7 @@ Functions still to process does the same walk in a plain loop, however deep the
 graph. (The list will also let later steps choose *which* function to process
 next, once graphs branch.)
 """
+
 import numpy as np
 
 
@@ -47,7 +48,7 @@ class Function:
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.input.data * gy
@@ -101,7 +102,7 @@ def main() -> dict:
     x, y = square_chain(depth)
     y.grad = np.array(1.0)
     y.backward()
-    print(f"loop over {depth} functions: x.grad = {x.grad} (2**{depth} = {float(2 ** depth)})")
+    print(f"loop over {depth} functions: x.grad = {x.grad} (2**{depth} = {float(2**depth)})")
 
     return {"x_grad": small_grad, "recursive": recursive, "loop_grad": float(x.grad)}
 

@@ -9,6 +9,7 @@ Three conveniences:
   result of an operation on a 0-d array into a NumPy scalar (``np.float64``),
   Function outputs are converted back to arrays with ``as_array``.
 """
+
 import numpy as np
 
 
@@ -62,7 +63,7 @@ class Function:
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.input.data * gy
@@ -88,11 +89,13 @@ def main() -> dict:
     """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array(0.5))
     y = square(exp(square(x)))  # reads like the math
-    y.backward()                # no y.grad = np.array(1.0) needed
+    y.backward()  # no y.grad = np.array(1.0) needed
     print(f"x.grad = {x.grad}")
 
-    print(f"(0-d array) ** 2 in NumPy is a {type(np.array(3.0) ** 2).__name__}; "
-          f"square(x).data is a {type(square(Variable(np.array(3.0))).data).__name__}")
+    print(
+        f"(0-d array) ** 2 in NumPy is a {type(np.array(3.0) ** 2).__name__}; "
+        f"square(x).data is a {type(square(Variable(np.array(3.0))).data).__name__}"
+    )
 
     refused = []
     for bad in (1.0, [1.0, 2.0]):
@@ -103,8 +106,11 @@ def main() -> dict:
             print(f"Variable({bad!r}) -> TypeError: {e}")
     print("Variable(None) is allowed (an empty box):", Variable(None).data)
 
-    return {"x_grad": float(x.grad), "square_data_type": type(square(Variable(np.array(3.0))).data).__name__,
-            "refused": refused}
+    return {
+        "x_grad": float(x.grad),
+        "square_data_type": type(square(Variable(np.array(3.0))).data).__name__,
+        "refused": refused,
+    }
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ so it scales to every function the framework will ever have.
 
 Run this file to run the tests (``python -m unittest step10`` works too).
 """
+
 import sys
 import unittest
 
@@ -62,7 +63,7 @@ class Function:
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.input.data * gy
@@ -145,8 +146,11 @@ def main() -> dict:
     loader = unittest.defaultTestLoader
     suite = unittest.TestSuite(loader.loadTestsFromTestCase(case) for case in (SquareTest, ExpTest, CompositeTest))
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
-    return {"tests_run": result.testsRun, "problems": len(result.failures) + len(result.errors),
-            "ok": result.wasSuccessful()}
+    return {
+        "tests_run": result.testsRun,
+        "problems": len(result.failures) + len(result.errors),
+        "ok": result.wasSuccessful(),
+    }
 
 
 if __name__ == "__main__":

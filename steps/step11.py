@@ -7,6 +7,7 @@ is clumsy (lists in, lists out); step 12 makes it pleasant, and step 13 teaches
 ``backward`` about several inputs. Until then, backward still handles only
 one-input, one-output functions such as Square.
 """
+
 import numpy as np
 
 
@@ -94,8 +95,13 @@ def main() -> dict:
     y.backward()
     print(f"single-input backward still works: d(x^2)/dx at 3.0 = {x.grad}")
 
-    return {"sum": float(ys[0].data), "n_outputs": len(ys), "quotient": float(q.data), "remainder": float(r.data),
-            "x_grad": float(x.grad)}
+    return {
+        "sum": float(ys[0].data),
+        "n_outputs": len(ys),
+        "quotient": float(q.data),
+        "remainder": float(r.data),
+        "x_grad": float(x.grad),
+    }
 
 
 if __name__ == "__main__":

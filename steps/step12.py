@@ -6,6 +6,7 @@ like the math. A single result comes back as itself instead of a one-element
 list. With the wrappers, ``add(square(x), square(y))`` is the whole program.
 Backward still handles one input only (step 13).
 """
+
 import numpy as np
 
 
@@ -65,7 +66,7 @@ class Add(Function):
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.inputs[0].data * gy

@@ -8,6 +8,7 @@ passes the incoming gradient unchanged to both inputs: d(x0 + x1)/dx0 = 1.
 One gap remains, shown at the end: a Variable used twice gets the wrong
 gradient. Step 14 fixes it.
 """
+
 import numpy as np
 
 
@@ -74,7 +75,7 @@ class Add(Function):
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.inputs[0].data * gy
@@ -119,8 +120,15 @@ def main() -> dict:
     b.backward()
     print(f"b = a + a: a.grad = {a.grad}, but d(2a)/da = 2 (fixed in step 14)")
 
-    return {"z": float(z.data), "x_grad": float(x.grad), "y_grad": float(y.grad), "v": float(v.data),
-            "u_grad": float(u.grad), "w_grad": float(w.grad), "a_grad": float(a.grad)}
+    return {
+        "z": float(z.data),
+        "x_grad": float(x.grad),
+        "y_grad": float(y.grad),
+        "v": float(v.data),
+        "u_grad": float(u.grad),
+        "w_grad": float(w.grad),
+        "a_grad": float(a.grad),
+    }
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ to *add* the contributions: dy/dx = 1 + 1. The engine now accumulates instead
 of overwriting. Because gradients accumulate, a Variable reused for a second,
 unrelated computation must be reset first: ``cleargrad()``.
 """
+
 import numpy as np
 
 
@@ -80,7 +81,7 @@ class Add(Function):
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.inputs[0].data * gy

@@ -15,6 +15,7 @@ the Square that makes ``a`` runs twice, each time with part of a's gradient,
 and x collects too much. This step only shows the problem; step 16 fixes it by
 numbering the graph's "generations".
 """
+
 import numpy as np
 
 # Which Functions the engine processed, in order: instrumentation for this demo.
@@ -88,7 +89,7 @@ class Add(Function):
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.inputs[0].data * gy
@@ -121,12 +122,14 @@ def main() -> dict:
     print(f"y = 2 x^4 at 2.0: y = {y.data}")
     print(f"naive order: x.grad = {x.grad} (wrong)")
     numeric = numerical_diff(diamond, x)
-    print(f"correct value 8 x^3 = {8 * 2.0 ** 3}, numerically {numeric:.6f}")
+    print(f"correct value 8 x^3 = {8 * 2.0**3}, numerically {numeric:.6f}")
 
     names = [type(f).__name__ for f in backward_log]
     print("functions processed:", ", ".join(names))
-    print(f"{names.count('Square')} Square backward calls for 3 Square nodes: "
-          "the first one ran before all of a's gradient had arrived")
+    print(
+        f"{names.count('Square')} Square backward calls for 3 Square nodes: "
+        "the first one ran before all of a's gradient had arrived"
+    )
 
     return {"y": float(y.data), "naive_grad": float(x.grad), "numeric": float(numeric), "processed": names}
 

@@ -8,6 +8,7 @@ first therefore finishes all users of a Variable before the Function that
 created it. Each Function is also queued only once (``seen``), so nothing runs
 twice. (Sorting the short list is enough here; dezero's engine uses a heap.)
 """
+
 import numpy as np
 
 backward_log = []  # instrumentation for this demo, as in step 15
@@ -93,7 +94,7 @@ class Add(Function):
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.inputs[0].data * gy
@@ -119,9 +120,8 @@ def main() -> dict:
     y.backward()
     diamond_grad = float(x.grad)
     processed = [(type(f).__name__, f.generation) for f in backward_log]
-    print(f"y = 2 x^4 at 2.0: y = {y.data}, x.grad = {x.grad} (8 x^3 = {8 * 2.0 ** 3})")
-    print("functions processed:",
-          ", ".join(f"{type(f).__name__}(gen {f.generation})" for f in backward_log))
+    print(f"y = 2 x^4 at 2.0: y = {y.data}, x.grad = {x.grad} (8 x^3 = {8 * 2.0**3})")
+    print("functions processed:", ", ".join(f"{type(f).__name__}(gen {f.generation})" for f in backward_log))
 
     # Uneven branches: a = x^2 reaches the Add directly and through two more
     # Squares; a's creator must wait for the long path too.
@@ -130,7 +130,7 @@ def main() -> dict:
     a = square(x)
     z = add(a, square(square(a)))  # x^2 + x^8: dz/dx = 2x + 8x^7
     z.backward()
-    print(f"z = x^2 + x^8 at 1.5: x.grad = {x.grad} (2x + 8x^7 = {2 * 1.5 + 8 * 1.5 ** 7})")
+    print(f"z = x^2 + x^8 at 1.5: x.grad = {x.grad} (2x + 8x^7 = {2 * 1.5 + 8 * 1.5**7})")
 
     return {"y": float(y.data), "diamond_grad": diamond_grad, "processed": processed, "z_grad": float(x.grad)}
 

@@ -11,6 +11,7 @@ does not keep them alive; the engine calls the reference to get the output
 back. The graph is then a tree of strong references from the output down to
 the inputs, and dropping the output frees it all at once.
 """
+
 import gc
 import weakref
 
@@ -97,7 +98,7 @@ class Add(Function):
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.inputs[0].data * gy

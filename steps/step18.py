@@ -9,6 +9,7 @@ Two switches:
   arrays can be freed right away. ``with no_grad():`` turns the recording off
   for a block and restores it afterwards, even if the block raises.
 """
+
 import contextlib
 import tracemalloc
 import weakref
@@ -120,7 +121,7 @@ class Add(Function):
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.inputs[0].data * gy
@@ -154,8 +155,7 @@ def main() -> dict:
     y = add(x0, t)
     y.backward()
     dropped = (y.grad, t.grad, float(x0.grad), float(x1.grad))
-    print(f"retain_grad=False: y.grad = {y.grad}, t.grad = {t.grad}, "
-          f"x0.grad = {x0.grad}, x1.grad = {x1.grad}")
+    print(f"retain_grad=False: y.grad = {y.grad}, t.grad = {t.grad}, x0.grad = {x0.grad}, x1.grad = {x1.grad}")
 
     x0.cleargrad()
     x1.cleargrad()
@@ -163,24 +163,33 @@ def main() -> dict:
     y = add(x0, t)
     y.backward(retain_grad=True)
     retained = (float(y.grad), float(t.grad), float(x0.grad), float(x1.grad))
-    print(f"retain_grad=True: y.grad = {y.grad}, t.grad = {t.grad}, "
-          f"x0.grad = {x0.grad}, x1.grad = {x1.grad}")
+    print(f"retain_grad=True: y.grad = {y.grad}, t.grad = {t.grad}, x0.grad = {x0.grad}, x1.grad = {x1.grad}")
 
     with no_grad():
         y = square(Variable(np.array(2.0)))
-    print(f"under no_grad: y = {y.data}, y.creator is None: {y.creator is None}, "
-          f"recording back on afterwards: {Config.enable_backprop}")
+    print(
+        f"under no_grad: y = {y.data}, y.creator is None: {y.creator is None}, "
+        f"recording back on afterwards: {Config.enable_backprop}"
+    )
 
     big = Variable(np.ones(1_000_000))  # 8 MB of float64
     with_graph = held_megabytes(big)
     with no_grad():
         without_graph = held_megabytes(big)
-    print(f"memory held by y = square(square(square(x))), x of 8 MB: "
-          f"with the graph {with_graph:.0f} MB, under no_grad {without_graph:.0f} MB")
+    print(
+        f"memory held by y = square(square(square(x))), x of 8 MB: "
+        f"with the graph {with_graph:.0f} MB, under no_grad {without_graph:.0f} MB"
+    )
 
-    return {"dropped": dropped, "retained": retained, "no_grad_value": float(y.data),
-            "no_grad_creator": y.creator, "backprop_back_on": Config.enable_backprop,
-            "megabytes_with_graph": with_graph, "megabytes_without_graph": without_graph}
+    return {
+        "dropped": dropped,
+        "retained": retained,
+        "no_grad_value": float(y.data),
+        "no_grad_creator": y.creator,
+        "backprop_back_on": Config.enable_backprop,
+        "megabytes_with_graph": with_graph,
+        "megabytes_without_graph": without_graph,
+    }
 
 
 if __name__ == "__main__":

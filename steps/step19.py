@@ -5,6 +5,7 @@ printed graphs and error messages), the array's ``shape``, ``ndim``, ``size``
 and ``dtype`` as properties, ``len()``, and a readable ``repr`` that shows
 the data. The engine does not change.
 """
+
 import contextlib
 import weakref
 
@@ -140,7 +141,7 @@ class Add(Function):
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.inputs[0].data * gy
@@ -167,8 +168,15 @@ def main() -> dict:
     print(f"{y.name} = x^2 + x has shape {y.shape}:")
     print(y)
 
-    return {"shape": x.shape, "ndim": x.ndim, "size": x.size, "dtype": str(x.dtype), "len": len(x),
-            "repr": repr(x), "y": y.data.tolist()}
+    return {
+        "shape": x.shape,
+        "ndim": x.ndim,
+        "size": x.size,
+        "dtype": str(x.dtype),
+        "len": len(x),
+        "repr": repr(x),
+        "y": y.data.tolist(),
+    }
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Writing ``add(mul(a, b), c)`` works but hides the formula. Python calls
 Variable those two methods lets us write ``y = a * b + c`` and still build the
 same graph. Multiplication is new too: d(x0 x1)/dx0 = x1 and d(x0 x1)/dx1 = x0.
 """
+
 import contextlib
 import weakref
 
@@ -156,7 +157,7 @@ class Mul(Function):
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.inputs[0].data * gy
@@ -191,8 +192,14 @@ def main() -> dict:
     z.backward()
     print(f"z = x*x*x + x*x at 3.0: z = {z.data}, x.grad = {x.grad}")
 
-    return {"y": y_value, "a_grad": float(a.grad), "b_grad": float(b.grad), "c_grad": float(c.grad),
-            "z": float(z.data), "x_grad": float(x.grad)}
+    return {
+        "y": y_value,
+        "a_grad": float(a.grad),
+        "b_grad": float(b.grad),
+        "c_grad": float(c.grad),
+        "z": float(z.data),
+        "x_grad": float(x.grad),
+    }
 
 
 if __name__ == "__main__":

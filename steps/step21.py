@@ -10,6 +10,7 @@ pieces make that happen:
   as an opaque object and multiply it into an array of objects; this attribute
   tells NumPy to step aside so that Python calls ``x.__rmul__``.
 """
+
 import contextlib
 import weakref
 
@@ -176,7 +177,7 @@ class Mul(Function):
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.inputs[0].data * gy
@@ -211,8 +212,7 @@ def main() -> dict:
     w = np.array([10.0, 20.0, 30.0]) + v
     print(f"ndarray + Variable -> {type(w).__name__}: {w.data}")
 
-    return {"first": first, "second": (float(y.data), float(x.grad)), "w_type": type(w).__name__,
-            "w": w.data.tolist()}
+    return {"first": first, "second": (float(y.data), float(x.grad)), "w_type": type(w).__name__, "w": w.data.tolist()}
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ reflected versions swap the arguments back: ``2.0 - x`` calls
 ``x.__rsub__(2.0)``, which must compute ``sub(2.0, x)``. With this step the
 framework handles ordinary formulas written as formulas.
 """
+
 import contextlib
 import weakref
 
@@ -214,7 +215,7 @@ class Div(Function):
 
     def backward(self, gy):
         x0, x1 = self.inputs[0].data, self.inputs[1].data
-        return gy / x1, gy * (-x0 / x1 ** 2)
+        return gy / x1, gy * (-x0 / x1**2)
 
 
 class Pow(Function):
@@ -224,7 +225,7 @@ class Pow(Function):
         self.c = c
 
     def forward(self, x):
-        return x ** self.c
+        return x**self.c
 
     def backward(self, gy):
         x = self.inputs[0].data
@@ -233,7 +234,7 @@ class Pow(Function):
 
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         return 2 * self.inputs[0].data * gy
@@ -276,12 +277,12 @@ def square(x):
 def main() -> dict:
     """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array(0.5), name="x")
-    operators = [float(v.data) for v in (-x, x - 2.0, 2.0 - x, x / 4.0, 4.0 / x, x ** 3)]
+    operators = [float(v.data) for v in (-x, x - 2.0, 2.0 - x, x / 4.0, 4.0 / x, x**3)]
     print("-x = {}, x - 2.0 = {}, 2.0 - x = {}, x / 4.0 = {}, 4.0 / x = {}, x ** 3 = {}".format(*operators))
 
     def f(x):
         # -(x^3) / (2 - x) + 4 / x - 1: every new operator, reflected ones included.
-        return -x ** 3 / (2.0 - x) + 4.0 / x - 1.0
+        return -(x**3) / (2.0 - x) + 4.0 / x - 1.0
 
     y = f(x)
     y.backward()

@@ -21,6 +21,7 @@ on run on ``dezero.core``.
 The code below runs whether dezero is installed (pip install -e .) or not: in
 a plain checkout the repository root is put on ``sys.path`` first.
 """
+
 import os
 import pkgutil
 import sys
@@ -46,19 +47,27 @@ def main() -> dict:
     x = Variable(np.array(1.0))
     y = (x + 3) ** 2
     y.backward()
-    print(f"core_simple: y = (x + 3) ** 2 at x = 1.0: y = {float(y.data)}, "
-          f"dy/dx = {float(x.grad)} (by hand: 2 (x + 3) = 8.0), a {type(x.grad).__name__}")
+    print(
+        f"core_simple: y = (x + 3) ** 2 at x = 1.0: y = {float(y.data)}, "
+        f"dy/dx = {float(x.grad)} (by hand: 2 (x + 3) = 8.0), a {type(x.grad).__name__}"
+    )
 
     # The same formula on the full core, the one `import dezero` gives.
     x_full = dezero.Variable(np.array(1.0))
     y_full = (x_full + 3) ** 2
     y_full.backward()
-    print(f"dezero.core: y = {float(y_full.data)}, dy/dx = {float(x_full.grad.data)}, "
-          f"a {type(x_full.grad).__name__} (dezero.is_simple_core = {dezero.is_simple_core})")
-    return {"modules": modules, "simple": [float(y.data), float(x.grad)],
-            "simple_grad_type": type(x.grad).__name__,
-            "full": [float(y_full.data), float(x_full.grad.data)],
-            "full_grad_type": type(x_full.grad).__name__, "is_simple_core": dezero.is_simple_core}
+    print(
+        f"dezero.core: y = {float(y_full.data)}, dy/dx = {float(x_full.grad.data)}, "
+        f"a {type(x_full.grad).__name__} (dezero.is_simple_core = {dezero.is_simple_core})"
+    )
+    return {
+        "modules": modules,
+        "simple": [float(y.data), float(x.grad)],
+        "simple_grad_type": type(x.grad).__name__,
+        "full": [float(y_full.data), float(x_full.grad.data)],
+        "full_grad_type": type(x_full.grad).__name__,
+        "is_simple_core": dezero.is_simple_core,
+    }
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ differences, which need no calculus at all.
 This step runs on ``dezero.core_simple``, the core that steps 23-32 build
 (see step 23): its gradients are plain NumPy arrays, hence ``float(x.grad)``.
 """
+
 import os
 import sys
 
@@ -30,16 +31,16 @@ setup_variable()
 
 
 def sphere(x, y):
-    return x ** 2 + y ** 2
+    return x**2 + y**2
 
 
 def matyas(x, y):
-    return 0.26 * (x ** 2 + y ** 2) - 0.48 * x * y
+    return 0.26 * (x**2 + y**2) - 0.48 * x * y
 
 
 def goldstein(x, y):
-    a = 1 + (x + y + 1) ** 2 * (19 - 14 * x + 3 * x ** 2 - 14 * y + 6 * x * y + 3 * y ** 2)
-    b = 30 + (2 * x - 3 * y) ** 2 * (18 - 32 * x + 12 * x ** 2 + 48 * y - 36 * x * y + 27 * y ** 2)
+    a = 1 + (x + y + 1) ** 2 * (19 - 14 * x + 3 * x**2 - 14 * y + 6 * x * y + 3 * y**2)
+    b = 30 + (2 * x - 3 * y) ** 2 * (18 - 32 * x + 12 * x**2 + 48 * y - 36 * x * y + 27 * y**2)
     return a * b
 
 
@@ -66,8 +67,7 @@ def main() -> dict:
         gx, gy = float(x.grad), float(y.grad)
         nx, ny = numerical_partials(f, 1.0, 1.0)
         results[name] = {"z": float(z.data), "grad": [gx, gy], "numerical": [nx, ny]}
-        line = (f"{name:<10} z = {float(z.data):.6g}  dz/dx = {gx:.6g}  dz/dy = {gy:.6g}"
-                f"  (numerical: {nx:.6g}, {ny:.6g}")
+        line = f"{name:<10} z = {float(z.data):.6g}  dz/dx = {gx:.6g}  dz/dy = {gy:.6g}  (numerical: {nx:.6g}, {ny:.6g}"
         if by_hand[name] is not None:
             hx, hy = by_hand[name](1.0, 1.0)
             line += f"; by hand: {hx:.6g}, {hy:.6g}"

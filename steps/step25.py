@@ -10,6 +10,7 @@ use in the next step: data (Variables) as orange ellipses, operations
 
     python steps/step25.py [--out DIR]     # writes step25_exp.dot and .png
 """
+
 import os
 import shutil
 import subprocess
@@ -40,14 +41,16 @@ def main() -> dict:
 
     dot = shutil.which("dot")
     if dot is None:
-        print("Graphviz's `dot` program is not installed (apt-get install graphviz / "
-              "brew install graphviz), so no image was rendered; the .dot file can be "
-              "rendered later or pasted into any online Graphviz viewer.", file=sys.stderr)
+        print(
+            "Graphviz's `dot` program is not installed (apt-get install graphviz / "
+            "brew install graphviz), so no image was rendered; the .dot file can be "
+            "rendered later or pasted into any online Graphviz viewer.",
+            file=sys.stderr,
+        )
     else:
         png_path = opts.path("step25_exp.png")
         subprocess.run([dot, dot_path, "-T", "png", "-o", png_path], check=True)
-        print(f"rendered with `dot {os.path.basename(dot_path)} -T png -o "
-              f"{os.path.basename(png_path)}` to {png_path}")
+        print(f"rendered with `dot {os.path.basename(dot_path)} -T png -o {os.path.basename(png_path)}` to {png_path}")
     return {"dot": dot_path, "rendered": dot is not None}
 
 

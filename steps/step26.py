@@ -11,6 +11,7 @@ looking at. Naming Variables (``x.name = "x"``) puts the names in the picture;
 
     python steps/step26.py [--out DIR]   # writes step26_goldstein.dot and .png
 """
+
 import os
 import sys
 
@@ -27,8 +28,8 @@ from _quick import options  # steps/_quick.py: the --quick and --out switches
 
 
 def goldstein(x, y):
-    a = 1 + (x + y + 1) ** 2 * (19 - 14 * x + 3 * x ** 2 - 14 * y + 6 * x * y + 3 * y ** 2)
-    b = 30 + (2 * x - 3 * y) ** 2 * (18 - 32 * x + 12 * x ** 2 + 48 * y - 36 * x * y + 27 * y ** 2)
+    a = 1 + (x + y + 1) ** 2 * (19 - 14 * x + 3 * x**2 - 14 * y + 6 * x * y + 3 * y**2)
+    b = 30 + (2 * x - 3 * y) ** 2 * (18 - 32 * x + 12 * x**2 + 48 * y - 36 * x * y + 27 * y**2)
     return a * b
 
 

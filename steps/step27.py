@@ -10,6 +10,7 @@ A smaller threshold runs more iterations and builds a deeper graph; both
 graphs are written as DOT (and PNG when Graphviz is installed; with --quick
 only the small one is rendered).
 """
+
 import math
 import os
 import sys
@@ -50,12 +51,18 @@ def main() -> dict:
         y.name = "y"
         y.backward()
         n_functions = get_dot_graph(y).count("shape=box")
-        results[f"{threshold:g}"] = {"terms": n_terms, "functions": n_functions, "sin": float(y.data),
-                                     "cos": float(x.grad.data)}
+        results[f"{threshold:g}"] = {
+            "terms": n_terms,
+            "functions": n_functions,
+            "sin": float(y.data),
+            "cos": float(x.grad.data),
+        }
         print(f"threshold {threshold:g}: {n_terms} terms, {n_functions} Functions in the graph")
         print(f"  my_sin(pi/4) = {float(y.data):.16f}   error {abs(float(y.data) - np.sin(x0)):.1e}")
-        print(f"  d/dx         = {float(x.grad.data):.16f}   error {abs(float(x.grad.data) - np.cos(x0)):.1e}"
-              "  (against cos(pi/4))")
+        print(
+            f"  d/dx         = {float(x.grad.data):.16f}   error {abs(float(x.grad.data) - np.cos(x0)):.1e}"
+            "  (against cos(pi/4))"
+        )
         stem = f"step27_my_sin_{threshold:g}".replace("-", "m")
         with open(opts.path(stem + ".dot"), "w") as f:
             f.write(get_dot_graph(y, verbose=False))

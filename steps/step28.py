@@ -13,6 +13,7 @@ over the function's contour lines.
 Like the book, this step runs on ``dezero.core_simple`` (see step 23), whose
 gradients are plain arrays: ``x0.data -= lr * x0.grad``.
 """
+
 import os
 import sys
 
@@ -30,7 +31,7 @@ setup_variable()
 
 
 def rosenbrock(x0, x1):
-    return 100 * (x1 - x0 ** 2) ** 2 + (1 - x0) ** 2
+    return 100 * (x1 - x0**2) ** 2 + (1 - x0) ** 2
 
 
 def main() -> dict:
@@ -57,14 +58,14 @@ def main() -> dict:
         x0.data -= lr * x0.grad  # core_simple's gradients are arrays
         x1.data -= lr * x1.grad
         if (i + 1) % report_every == 0:
-            print(f"iter {i + 1:6d}: x0 = {float(x0.data):.6f}, x1 = {float(x1.data):.6f}, "
-                  f"y = {float(y.data):.3e}")
+            print(f"iter {i + 1:6d}: x0 = {float(x0.data):.6f}, x1 = {float(x1.data):.6f}, y = {float(y.data):.3e}")
         if i % 50 == 0:
             path.append((float(x0.data), float(x1.data)))
     path.append((float(x0.data), float(x1.data)))
     print(f"after {iters} iterations: ({float(x0.data):.5f}, {float(x1.data):.5f}); the minimum is (1, 1)")
 
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

@@ -15,6 +15,7 @@ Like the book, this step runs on ``dezero.core_simple`` (see step 23). Its
 gradients are plain arrays, which is exactly why f'' has to be typed in: the
 gradient carries no graph that backward could walk again. That changes next.
 """
+
 import os
 import sys
 
@@ -30,11 +31,11 @@ setup_variable()
 
 
 def f(x):
-    return x ** 4 - 2 * x ** 2
+    return x**4 - 2 * x**2
 
 
 def f2_by_hand(x: np.ndarray) -> np.ndarray:
-    return 12 * x ** 2 - 4
+    return 12 * x**2 - 4
 
 
 def main() -> dict:
@@ -67,8 +68,7 @@ def main() -> dict:
         x.data -= lr * x.grad
     print(f"gradient descent (lr={lr}) needs {i} iterations to get within 1e-10 of 1.0")
 
-    return {"iterates": iterates, "newton_iters": newton_iters, "newton_x": newton_x,
-            "descent_iters": i}
+    return {"iterates": iterates, "newton_iters": newton_iters, "newton_x": newton_x, "descent_iters": i}
 
 
 if __name__ == "__main__":

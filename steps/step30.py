@@ -19,6 +19,7 @@ can walk through. Look at what the engine holds after one backward pass of
   ``backward(create_graph=True)`` records it, and then ``x.grad`` has a
   creator, a graph of its own, which step 32 differentiates.
 """
+
 import os
 import sys
 
@@ -41,27 +42,37 @@ def main() -> dict:
     x = Variable(np.array(1.0), name="x")
     y = F.sin(x)
     sin_node = y.creator
-    print(f"y.creator: {creator_name(y)}; its inputs: {[v.name for v in sin_node.inputs]};"
-          f" its output is y: {sin_node.outputs[0]() is y}; generation of y: {y.generation}")
+    print(
+        f"y.creator: {creator_name(y)}; its inputs: {[v.name for v in sin_node.inputs]};"
+        f" its output is y: {sin_node.outputs[0]() is y}; generation of y: {y.generation}"
+    )
 
     y.backward()
     plain = {"grad_type": type(x.grad).__name__, "value": float(x.grad.data), "creator": creator_name(x.grad)}
-    print(f"after y.backward():                   type(x.grad) = {type(x.grad).__name__}, "
-          f"value {float(x.grad.data):.6f} (cos 1 = {np.cos(1.0):.6f}), "
-          f"x.grad.creator = {creator_name(x.grad)}")
+    print(
+        f"after y.backward():                   type(x.grad) = {type(x.grad).__name__}, "
+        f"value {float(x.grad.data):.6f} (cos 1 = {np.cos(1.0):.6f}), "
+        f"x.grad.creator = {creator_name(x.grad)}"
+    )
 
     x.cleargrad()
     y = F.sin(x)
     y.backward(create_graph=True)
     gx = x.grad
     made_by = ", ".join(creator_name(v) for v in gx.creator.inputs)
-    print(f"after y.backward(create_graph=True):  x.grad.creator = {creator_name(gx)}, "
-          f"the creators of its inputs: {made_by}")
+    print(
+        f"after y.backward(create_graph=True):  x.grad.creator = {creator_name(gx)}, "
+        f"the creators of its inputs: {made_by}"
+    )
     print("(gy, the seed of ones, has no creator; cos(x) was made by Cos)")
     print("so the gradient is the output of a graph (gy * cos(x)) that backward can walk again")
 
-    return {"creator": creator_name(y), "plain": plain, "recorded_creator": creator_name(gx),
-            "recorded_inputs": [creator_name(v) for v in gx.creator.inputs]}
+    return {
+        "creator": creator_name(y),
+        "plain": plain,
+        "recorded_creator": creator_name(gx),
+        "recorded_inputs": [creator_name(v) for v in gx.creator.inputs],
+    }
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Both pictures are written below. The second one is an ordinary graph with x
 at its root, so its derivative, d(gx)/dx = -sin(x), is one more backward
 away; this step checks that against the closed form and a finite difference.
 """
+
 import os
 import sys
 
@@ -68,8 +69,10 @@ def main() -> dict:
     gx.backward()
     eps = 1e-5
     numerical = (np.cos(1.0 + eps) - np.cos(1.0 - eps)) / (2 * eps)
-    print(f"d(gx)/dx at x = 1: {float(x.grad.data):.10f}   -sin(1) = {-np.sin(1.0):.10f}   "
-          f"finite difference of cos: {numerical:.10f}")
+    print(
+        f"d(gx)/dx at x = 1: {float(x.grad.data):.10f}   -sin(1) = {-np.sin(1.0):.10f}   "
+        f"finite difference of cos: {numerical:.10f}"
+    )
     print(f"graphs written to {opts.out}")
 
     return {"forward": function_names(y), "backward": function_names(gx), "second": float(x.grad.data)}

@@ -13,6 +13,7 @@ call: it returns the gradient instead of storing it in ``x.grad``, so nothing
 needs clearing. Without create_graph the backward pass records nothing, which
 is why first-order training pays nothing for this feature.
 """
+
 import os
 import sys
 
@@ -27,7 +28,7 @@ from dezero import Variable
 
 
 def f(x):
-    return x ** 4 - 2 * x ** 2
+    return x**4 - 2 * x**2
 
 
 def main() -> dict:
@@ -49,17 +50,23 @@ def main() -> dict:
     g1 = dezero.grad(f(x), x, create_graph=True)
     g2 = dezero.grad(g1, x, create_graph=True)
     g3 = dezero.grad(g2, x)
-    print(f"dezero.grad: f' = {float(g1.data)}, f'' = {float(g2.data)}, f''' = {float(g3.data)}"
-          "   (f''' = 24x = 48)")
+    print(f"dezero.grad: f' = {float(g1.data)}, f'' = {float(g2.data)}, f''' = {float(g3.data)}   (f''' = 24x = 48)")
 
     x = Variable(np.array(2.0))
     y = f(x)
     y.backward()
-    print(f"without create_graph: x.grad = {float(x.grad.data)}, recorded graph behind it: "
-          f"{'none' if x.grad.creator is None else type(x.grad.creator).__name__}")
+    print(
+        f"without create_graph: x.grad = {float(x.grad.data)}, recorded graph behind it: "
+        f"{'none' if x.grad.creator is None else type(x.grad.creator).__name__}"
+    )
 
-    return {"first": first, "second": second, "grad_function": [float(g1.data), float(g2.data), float(g3.data)],
-            "plain_grad": float(x.grad.data), "plain_creator": x.grad.creator}
+    return {
+        "first": first,
+        "second": second,
+        "grad_function": [float(g1.data), float(g2.data), float(g3.data)],
+        "plain_grad": float(x.grad.data),
+        "plain_creator": x.grad.creator,
+    }
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ update ``x <- x - f'(x) / f''(x)`` then needs nothing but the formula of f.
 
     f(x) = x^4 - 2x^2, starting at x = 2: the iterates reach the minimum x = 1.
 """
+
 import os
 import sys
 
@@ -19,7 +20,7 @@ from dezero import Variable
 
 
 def f(x):
-    return x ** 4 - 2 * x ** 2
+    return x**4 - 2 * x**2
 
 
 def newton_step(x: Variable) -> float:
@@ -53,7 +54,7 @@ def main() -> dict:
     x_hand = 2.0
     for _ in range(5):
         newton_step(x_auto)
-        x_hand -= (4 * x_hand ** 3 - 4 * x_hand) / (12 * x_hand ** 2 - 4)
+        x_hand -= (4 * x_hand**3 - 4 * x_hand) / (12 * x_hand**2 - 4)
     print(f"after 5 steps: automatic {float(x_auto.data):.15f}, hand-written {x_hand:.15f}")
 
     return {"iterates": iterates, "converged": converged, "auto": float(x_auto.data), "hand": x_hand}

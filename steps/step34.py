@@ -7,6 +7,7 @@ backward seeded with ones gives each point its own derivative.
 
 The curves are plotted and compared with the closed forms.
 """
+
 import os
 import sys
 
@@ -45,6 +46,7 @@ def main() -> dict:
         print(f"order {k}: max |{names[k]} - closed form| over 200 points = {error:.1e}")
 
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

@@ -10,6 +10,7 @@ n, which the drawing of the last one shows (order 6 by default, 3 with
 The first two derivatives are checked against 1 - t^2 and -2t(1 - t^2),
 t = tanh(1).
 """
+
 import os
 import sys
 
@@ -28,8 +29,12 @@ from _quick import options  # steps/_quick.py: the --quick and --out switches
 
 def main() -> dict:
     """Run the step; return the numbers it computes (the tests check them)."""
-    opts = options(__doc__, extra=lambda p: p.add_argument(
-        "--order", type=int, default=None, help="highest derivative to draw (default 6, 3 with --quick)"))
+    opts = options(
+        __doc__,
+        extra=lambda p: p.add_argument(
+            "--order", type=int, default=None, help="highest derivative to draw (default 6, 3 with --quick)"
+        ),
+    )
     order = opts.order or (3 if opts.quick else 6)
 
     x = Variable(np.array(1.0), name="x")

@@ -11,6 +11,7 @@ differentiated:
    optimizers (and gradient penalties in GAN training) use this trick: H v
    costs two backward passes, never the whole Hessian.
 """
+
 import os
 import sys
 
@@ -28,15 +29,16 @@ from dezero import Variable
 def main() -> dict:
     """Run the step; return the numbers it computes (the tests check them)."""
     x = Variable(np.array(2.0))
-    y = x ** 2
+    y = x**2
     y.backward(create_graph=True)
     gx = x.grad
     x.cleargrad()
-    z = gx ** 3 + y
+    z = gx**3 + y
     z.backward()
     penalty = [float(z.data), float(x.grad.data)]
-    print(f"z = (dy/dx)^3 + y at x = 2: z = {float(z.data)}, dz/dx = {float(x.grad.data)}"
-          "   (by hand: 24x^2 + 2x = 100)")
+    print(
+        f"z = (dy/dx)^3 + y at x = 2: z = {float(z.data)}, dz/dx = {float(x.grad.data)}   (by hand: 24x^2 + 2x = 100)"
+    )
 
     rng = np.random.RandomState(0)
     M = rng.randn(4, 4)
@@ -44,8 +46,8 @@ def main() -> dict:
     v = rng.randn(4)
     x = Variable(rng.randn(4))
     f = 0.5 * F.sum(x * F.matmul(A, x))
-    g = dezero.grad(f, x, create_graph=True)     # A x, with its graph
-    hv = dezero.grad(F.sum(g * v), x)            # d/dx (A x . v) = A v
+    g = dezero.grad(f, x, create_graph=True)  # A x, with its graph
+    hv = dezero.grad(F.sum(g * v), x)  # d/dx (A x . v) = A v
     print(f"gradient equals A x: {np.allclose(g.data, A @ x.data)}")
     print(f"Hessian-vector product: {np.round(hv.data, 6)}")
     print(f"A @ v:                  {np.round(A @ v, 6)}")

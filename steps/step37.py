@@ -11,6 +11,7 @@ Variables holding vectors, matrices or any n-d array just work:
 When the output is not a scalar, ``backward()`` starts from a seed of ones of
 its shape, which is the gradient of sum(y): each element's own derivative.
 """
+
 import os
 import sys
 
@@ -44,11 +45,16 @@ def main() -> dict:
     x.cleargrad()
     y = x * x  # not a scalar: the seed is ones, so x.grad = 2x elementwise
     y.backward()
-    print("d/dx of x * x, elementwise:", x.grad.data.tolist(), "= 2x:",
-          np.array_equal(x.grad.data, 2 * x.data))
+    print("d/dx of x * x, elementwise:", x.grad.data.tolist(), "= 2x:", np.array_equal(x.grad.data, 2 * x.data))
 
-    return {"sin_shape": F.sin(x).shape, "sum": total, "grad_shapes": grad_shapes, "sum_grad": sum_grad,
-            "x": x.data, "square_grad": x.grad.data}
+    return {
+        "sin_shape": F.sin(x).shape,
+        "sum": total,
+        "grad_shapes": grad_shapes,
+        "sum_grad": sum_grad,
+        "x": x.data,
+        "square_grad": x.grad.data,
+    }
 
 
 if __name__ == "__main__":

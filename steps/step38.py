@@ -9,6 +9,7 @@ the gradient back:
 Both are also methods, ``x.reshape(...)`` (tuple or separate ints) and
 ``x.transpose(...)`` / ``x.T``, as on NumPy arrays.
 """
+
 import os
 import sys
 
@@ -40,8 +41,7 @@ def main() -> dict:
     y = F.transpose(x)
     y.backward()
     transpose = {"shape": y.shape, "T": x.T.shape, "grad_shape": x.grad.shape}
-    print(f"transpose {x.shape} -> {y.shape} (x.T too: {x.T.shape}); "
-          f"x.grad.shape after transpose: {x.grad.shape}")
+    print(f"transpose {x.shape} -> {y.shape} (x.T too: {x.T.shape}); x.grad.shape after transpose: {x.grad.shape}")
 
     a = Variable(np.random.RandomState(0).randn(1, 2, 3, 4))
     axes = (1, 2, 3, 0)
@@ -50,11 +50,19 @@ def main() -> dict:
     b.backward(grad=seed)
     inverse = tuple(int(i) for i in np.argsort(axes))  # where each axis went, read backwards
     ok = np.array_equal(a.grad.data, seed.transpose(inverse))
-    print(f"transpose axes {axes}: {a.shape} -> {b.shape}; gradient moved back by the inverse "
-          f"permutation {inverse}: {ok}")
+    print(
+        f"transpose axes {axes}: {a.shape} -> {b.shape}; gradient moved back by the inverse permutation {inverse}: {ok}"
+    )
 
-    return {"reshape_grad": reshape_grad, "method_forms": method_forms, "transpose": transpose,
-            "axes": axes, "shape": b.shape, "seed": seed, "grad": a.grad.data}
+    return {
+        "reshape_grad": reshape_grad,
+        "method_forms": method_forms,
+        "transpose": transpose,
+        "axes": axes,
+        "shape": b.shape,
+        "seed": seed,
+        "grad": a.grad.data,
+    }
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ With ``axis`` only some axes are summed; ``keepdims=True`` keeps them as
 length-1 axes. Backward first restores the summed axes as length 1 and then
 broadcasts, so the gradient always has x's shape.
 """
+
 import os
 import sys
 
@@ -33,15 +34,13 @@ def main() -> dict:
     y = F.sum(x, axis=0)
     y.backward(grad=np.array([10.0, 20.0, 30.0]))
     axis0 = [y.data, x.grad.data]
-    print(f"sum(axis=0) of a (2, 3) matrix: {y.data.tolist()}; "
-          f"seed [10, 20, 30] -> x.grad {x.grad.data.tolist()}")
+    print(f"sum(axis=0) of a (2, 3) matrix: {y.data.tolist()}; seed [10, 20, 30] -> x.grad {x.grad.data.tolist()}")
 
     x.cleargrad()
     y = x.sum(axis=1, keepdims=True)
     y.backward(grad=np.array([[1.0], [2.0]]))
     axis1 = [y.data, x.grad.data]
-    print(f"sum(axis=1, keepdims=True): shape {y.shape}, values {y.data.tolist()}; "
-          f"x.grad {x.grad.data.tolist()}")
+    print(f"sum(axis=1, keepdims=True): shape {y.shape}, values {y.data.tolist()}; x.grad {x.grad.data.tolist()}")
 
     x = Variable(np.random.RandomState(0).randn(2, 3, 4, 5))
     y = x.sum(keepdims=True)

@@ -11,6 +11,7 @@ dezero makes this explicit with two Functions that are each other's backward:
 The arithmetic operators broadcast as NumPy does, and their backward sums each
 input's gradient back to that input's shape.
 """
+
 import os
 import sys
 
@@ -30,8 +31,7 @@ def main() -> dict:
     y = F.broadcast_to(x, (2, 3))
     y.backward()
     broadcast = [y.data, x.grad.data]
-    print(f"broadcast_to (3,) -> {y.shape}: {y.data.tolist()}; "
-          f"x.grad = {x.grad.data.tolist()} (two copies each)")
+    print(f"broadcast_to (3,) -> {y.shape}: {y.data.tolist()}; x.grad = {x.grad.data.tolist()} (two copies each)")
 
     x = Variable(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
     y = F.sum_to(x, (1, 3))
@@ -43,18 +43,26 @@ def main() -> dict:
     x1 = Variable(np.array([10.0]))
     y = x0 + x1  # x1 is broadcast to (3,)
     y.backward()
-    print(f"x0 (3,) + x1 (1,) = {y.data.tolist()}; x0.grad = {x0.grad.data.tolist()}, "
-          f"x1.grad = {x1.grad.data.tolist()}")
+    print(
+        f"x0 (3,) + x1 (1,) = {y.data.tolist()}; x0.grad = {x0.grad.data.tolist()}, x1.grad = {x1.grad.data.tolist()}"
+    )
 
     a = Variable(np.ones((2, 1, 4)))
     b = Variable(np.ones((3, 1)))
     c = a * b  # (2, 1, 4) * (3, 1) -> (2, 3, 4)
     c.backward()
-    print(f"(2, 1, 4) * (3, 1) -> {c.shape}; a.grad.shape = {a.grad.shape}, b.grad.shape = {b.grad.shape}, "
-          f"b.grad = {b.grad.data.ravel().tolist()} (each b element meets 2 * 4 = 8 outputs)")
+    print(
+        f"(2, 1, 4) * (3, 1) -> {c.shape}; a.grad.shape = {a.grad.shape}, b.grad.shape = {b.grad.shape}, "
+        f"b.grad = {b.grad.data.ravel().tolist()} (each b element meets 2 * 4 = 8 outputs)"
+    )
 
-    return {"broadcast": broadcast, "sum_to": sum_to, "add": [y.data, x0.grad.data, x1.grad.data],
-            "mul_shapes": [c.shape, a.grad.shape, b.grad.shape], "b_grad": b.grad.data}
+    return {
+        "broadcast": broadcast,
+        "sum_to": sum_to,
+        "add": [y.data, x0.grad.data, x1.grad.data],
+        "mul_shapes": [c.shape, a.grad.shape, b.grad.shape],
+        "b_grad": b.grad.data,
+    }
 
 
 if __name__ == "__main__":

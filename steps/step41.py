@@ -11,6 +11,7 @@ and each has exactly the shape of its input, which makes them easy to
 remember. The step checks both against those formulas and against a finite
 difference of one element.
 """
+
 import os
 import sys
 
@@ -46,8 +47,15 @@ def main() -> dict:
     print(f"dL/dW[1, 2]: backward {W.grad.data[1, 2]:.8f}, finite difference {numerical:.8f}")
     print(f"the @ operator builds the same graph: {np.allclose((x @ W).data, y.data)}")
 
-    return {"x": x.data, "W": W.data, "gy": gy, "y": y.data, "x_grad": x.grad.data, "W_grad": W.grad.data,
-            "numerical_W12": numerical}
+    return {
+        "x": x.data,
+        "W": W.data,
+        "gy": gy,
+        "y": y.data,
+        "x_grad": x.grad.data,
+        "W_grad": W.grad.data,
+        "numerical_W12": numerical,
+    }
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ gradients (plain gradient descent, learning rate 0.1).
 Linear least squares also has a closed-form solution (the normal equations);
 gradient descent should end up next to it, which the step checks.
 """
+
 import os
 import sys
 
@@ -47,8 +48,7 @@ def main() -> dict:
         W.data -= lr * W.grad.data
         b.data -= lr * b.grad.data
         if i % 100 == 0 or i == iters - 1:
-            print(f"iter {i:3d}: W = {W.data.item():.5f}, b = {b.data.item():.5f}, "
-                  f"loss = {loss.data.item():.5f}")
+            print(f"iter {i:3d}: W = {W.data.item():.5f}, b = {b.data.item():.5f}, loss = {loss.data.item():.5f}")
 
     # Closed form: minimise |A [W, b] - y|^2 with A = [x, 1].
     A = np.hstack([x, np.ones_like(x)])
@@ -57,6 +57,7 @@ def main() -> dict:
     print(f"least squares:    W = {W_best:.4f}, b = {b_best:.4f}")
 
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

@@ -11,6 +11,7 @@ trained by gradient descent on the mean squared error, parameter by parameter,
 by hand. Steps 44-46 package exactly this loop into layers, models and
 optimizers.
 """
+
 import os
 import sys
 
@@ -59,10 +60,13 @@ def main() -> dict:
         losses.append(loss.data.item())
         if i % (iters // 10) == 0 or i == iters - 1:
             print(f"iter {i:5d}: loss = {loss.data.item():.5f}")
-    print(f"final loss after {iters} iterations: {loss.data.item():.5f}"
-          " (the noise alone, uniform on [0, 1), has variance 1/12 = 0.0833)")
+    print(
+        f"final loss after {iters} iterations: {loss.data.item():.5f}"
+        " (the noise alone, uniform on [0, 1), has variance 1/12 = 0.0833)"
+    )
 
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

@@ -11,6 +11,7 @@ first call, once it has seen how many features the input has (a lazy layer).
 The network of step 43 becomes two Linear layers; the training loop no longer
 names any weight.
 """
+
 import os
 import sys
 
@@ -68,8 +69,12 @@ def main() -> dict:
             print(f"iter {i:5d}: loss = {loss.data.item():.5f}")
     print(f"final loss after {iters} iterations: {loss.data.item():.5f}")
 
-    return {"registered": registered, "empty_before": empty_before, "shapes": [l1.W.shape, l2.W.shape],
-            "losses": losses}
+    return {
+        "registered": registered,
+        "empty_before": empty_before,
+        "shapes": [l1.W.shape, l2.W.shape],
+        "losses": losses,
+    }
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ graph a forward pass builds, parameters labelled by name.
 
 Both train the sine data of step 43 with the same loop, now three lines long.
 """
+
 import os
 import sys
 
@@ -72,11 +73,17 @@ def main() -> dict:
     second = train(mlp, x, y, iters)
     print(f"MLP((10, 1)):  loss after {iters} iterations = {second:.5f}")
     deep = MLP((10, 10, 1))
-    print(f"MLP((10, 10, 1)) has {sum(1 for _ in deep.params())} parameter arrays "
-          f"(after a call: {deep(x).shape} output)")
+    print(
+        f"MLP((10, 10, 1)) has {sum(1 for _ in deep.params())} parameter arrays (after a call: {deep(x).shape} output)"
+    )
 
-    return {"params": names, "losses": [first, second], "deep_params": sum(1 for _ in deep.params()),
-            "deep_output": deep(x).shape, "plot": opts.path("step45_two_layer_net.png")}
+    return {
+        "params": names,
+        "losses": [first, second],
+        "deep_params": sum(1 for _ in deep.params()),
+        "deep_output": deep(x).shape,
+        "plot": opts.path("step45_two_layer_net.png"),
+    }
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Each trains the same network from the same initial weights here, so only the
 rule differs. The training loop is the one every later step uses:
 forward, ``cleargrads``, ``backward``, ``update``.
 """
+
 import os
 import sys
 
@@ -37,9 +38,11 @@ def main() -> dict:
     y = np.sin(2 * np.pi * x) + np.random.rand(100, 1)
 
     results = {}
-    for name, make in [("SGD(lr=0.2)", lambda: SGD(lr=0.2)),
-                       ("MomentumSGD(lr=0.2)", lambda: MomentumSGD(lr=0.2, momentum=0.9)),
-                       ("Adam(alpha=0.01)", lambda: Adam(alpha=0.01))]:
+    for name, make in [
+        ("SGD(lr=0.2)", lambda: SGD(lr=0.2)),
+        ("MomentumSGD(lr=0.2)", lambda: MomentumSGD(lr=0.2, momentum=0.9)),
+        ("Adam(alpha=0.01)", lambda: Adam(alpha=0.01)),
+    ]:
         np.random.seed(1)  # the same initial weights for every optimizer
         model = MLP((10, 1))
         optimizer = make().setup(model)
@@ -51,10 +54,13 @@ def main() -> dict:
             optimizer.update()
             losses.append(loss.data.item())
         results[name] = losses
-        print(f"{name:<20} loss after {iters // 10:5d} iterations: {losses[iters // 10 - 1]:.5f}, "
-              f"after {iters}: {losses[-1]:.5f}")
+        print(
+            f"{name:<20} loss after {iters // 10:5d} iterations: {losses[iters // 10 - 1]:.5f}, "
+            f"after {iters}: {losses[-1]:.5f}"
+        )
 
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

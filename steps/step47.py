@@ -11,6 +11,7 @@ gradient with respect to the scores is (p - onehot(t)) / N. ``get_item``
 (``x[1]``, ``x[:, 0]``, ``x[[0, 0, 1]]``) picks elements and sends gradients
 back to where they came from.
 """
+
 import os
 import sys
 
@@ -45,8 +46,10 @@ def main() -> dict:
     # The book's first softmax: exp and sum, no Function of its own; same numbers.
     p_simple = F.softmax_simple(scores)
     loss_simple = F.softmax_cross_entropy_simple(scores, t)
-    print(f"softmax_simple agrees: {np.allclose(p_simple.data, p.data)}; "
-          f"softmax_cross_entropy_simple = {loss_simple.data.item():.6f}")
+    print(
+        f"softmax_simple agrees: {np.allclose(p_simple.data, p.data)}; "
+        f"softmax_cross_entropy_simple = {loss_simple.data.item():.6f}"
+    )
 
     loss = F.softmax_cross_entropy(scores, t)
     by_hand = -np.mean(np.log(p.data[np.arange(len(t)), t]))
@@ -55,18 +58,25 @@ def main() -> dict:
     s = Variable(scores.data.copy())
     F.softmax_cross_entropy(s, t).backward()
     onehot = np.eye(3)[t]
-    print(f"gradient w.r.t. the scores is (p - onehot(t)) / N: "
-          f"{np.allclose(s.grad.data, (p.data - onehot) / len(t))}")
+    print(f"gradient w.r.t. the scores is (p - onehot(t)) / N: {np.allclose(s.grad.data, (p.data - onehot) / len(t))}")
 
     big = Variable(np.array([[1000.0, 0.0, -1000.0]]))
     right = F.softmax_cross_entropy(big, np.array([0])).data.item() + 0.0  # + 0.0 turns -0.0 into 0.0
     wrong = F.softmax_cross_entropy(big, np.array([2])).data.item()
-    print(f"scores of +-1000: loss {right} for the right class, {wrong} for the wrong one "
-          "(finite, no overflow)")
+    print(f"scores of +-1000: loss {right} for the right class, {wrong} for the wrong one (finite, no overflow)")
 
-    return {"take": take, "scores": scores.data, "t": t, "p": p.data, "p_simple": p_simple.data,
-            "loss": loss.data.item(), "loss_simple": loss_simple.data.item(), "scores_grad": s.grad.data,
-            "big_right": right, "big_wrong": wrong}
+    return {
+        "take": take,
+        "scores": scores.data,
+        "t": t,
+        "p": p.data,
+        "p_simple": p_simple.data,
+        "loss": loss.data.item(),
+        "loss_simple": loss_simple.data.item(),
+        "scores_grad": s.grad.data,
+        "big_right": right,
+        "big_wrong": wrong,
+    }
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ walks through it 30 points at a time, one update per batch. The loss is
 softmax cross entropy (step 47); with SGD at lr 1.0 it falls below 0.2 within
 the 300 epochs, and the decision regions follow the spirals (see the plot).
 """
+
 import math
 import os
 import sys
@@ -46,7 +47,7 @@ def main() -> dict:
         index = np.random.permutation(data_size)  # a new order every epoch
         sum_loss = 0.0
         for i in range(max_iter):
-            batch_index = index[i * batch_size:(i + 1) * batch_size]
+            batch_index = index[i * batch_size : (i + 1) * batch_size]
             batch_x, batch_t = x[batch_index], t[batch_index]
 
             loss = F.softmax_cross_entropy(model(batch_x), batch_t)
@@ -64,6 +65,7 @@ def main() -> dict:
     print(f"final loss {history[-1]:.4f}, training accuracy {accuracy:.3f}")
 
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

@@ -11,6 +11,7 @@ A dataset may also transform each item as it is fetched
 spiral training loop of step 48 is repeated with a Dataset, building each
 mini-batch from ``dataset[i]`` items.
 """
+
 import math
 import os
 import sys
@@ -68,7 +69,7 @@ def main() -> dict:
         index = np.random.permutation(data_size)
         sum_loss = 0.0
         for i in range(max_iter):
-            batch = [train_set[int(j)] for j in index[i * batch_size:(i + 1) * batch_size]]
+            batch = [train_set[int(j)] for j in index[i * batch_size : (i + 1) * batch_size]]
             batch_x = np.array([x for x, _ in batch])  # stack the items into one array
             batch_t = np.array([t for _, t in batch])
 
@@ -82,8 +83,13 @@ def main() -> dict:
             print(f"epoch {epoch + 1:3d}, loss {sum_loss / data_size:.4f}")
     print(f"final loss {sum_loss / data_size:.4f}")
 
-    return {"length": len(train_set), "item0": [x0, int(t0)], "halved0": halved[0][0], "custom": custom,
-            "history": history}
+    return {
+        "length": len(train_set),
+        "item0": [x0, int(t0)],
+        "halved0": halved[0][0],
+        "custom": custom,
+        "history": history,
+    }
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ each epoch also evaluates on a separate test set: without recording a graph
 (``dezero.no_grad()``), computing the loss and the accuracy, the fraction of
 points whose highest score is the right class (``F.accuracy``).
 """
+
 import os
 import sys
 
@@ -71,12 +72,15 @@ def main() -> dict:
         history["test acc"].append(sum_acc / len(test_set))
 
         if (epoch + 1) % (max_epoch // 10) == 0:
-            print(f"epoch {epoch + 1:3d}  train loss {history['train loss'][-1]:.4f}, "
-                  f"accuracy {history['train acc'][-1]:.4f}  |  test loss {history['test loss'][-1]:.4f}, "
-                  f"accuracy {history['test acc'][-1]:.4f}")
+            print(
+                f"epoch {epoch + 1:3d}  train loss {history['train loss'][-1]:.4f}, "
+                f"accuracy {history['train acc'][-1]:.4f}  |  test loss {history['test loss'][-1]:.4f}, "
+                f"accuracy {history['test acc'][-1]:.4f}"
+            )
     print(f"final test accuracy: {history['test acc'][-1]:.4f}")
 
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

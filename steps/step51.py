@@ -12,6 +12,7 @@ between the layers, Adam, mini-batches of 100; five epochs typically end near
 Offline, the download fails with a message naming the file and the folder to
 put it in; this script prints that message and exits with status 1.
 """
+
 import os
 import sys
 import time
@@ -64,8 +65,10 @@ def main() -> dict:
             dataset.data, dataset.label = dataset.data[:n], dataset.label[:n]
     x, t = train_set[0]
     sizes = {"train": len(train_set), "test": len(test_set), "item": [x.shape, str(x.dtype)]}
-    print(f"MNIST: {len(train_set)} training and {len(test_set)} test images; "
-          f"one item: x {x.shape} {x.dtype} in [{x.min():.0f}, {x.max():.0f}], label {t}")
+    print(
+        f"MNIST: {len(train_set)} training and {len(test_set)} test images; "
+        f"one item: x {x.shape} {x.dtype} in [{x.min():.0f}, {x.max():.0f}], label {t}"
+    )
 
     train_loader = DataLoader(train_set, batch_size)
     test_loader = DataLoader(test_set, batch_size, shuffle=False)
@@ -84,9 +87,11 @@ def main() -> dict:
             sum_loss += loss.data.item() * len(t)
             sum_acc += F.accuracy(y, t).data.item() * len(t)
         test_loss, test_acc = evaluate(model, test_loader)
-        print(f"epoch {epoch + 1}: train loss {sum_loss / len(train_set):.4f}, "
-              f"accuracy {sum_acc / len(train_set):.4f} | test loss {test_loss:.4f}, "
-              f"accuracy {test_acc:.4f} ({time.time() - start:.1f} s)")
+        print(
+            f"epoch {epoch + 1}: train loss {sum_loss / len(train_set):.4f}, "
+            f"accuracy {sum_acc / len(train_set):.4f} | test loss {test_loss:.4f}, "
+            f"accuracy {test_acc:.4f} ({time.time() - start:.1f} s)"
+        )
     print(f"test accuracy: {100 * test_acc:.2f} %")
 
     return {"sizes": sizes, "test_accuracy": test_acc}

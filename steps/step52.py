@@ -14,6 +14,7 @@ Without CuPy or without a CUDA device, this step says so and runs the same
 code on the CPU. It trains an MLP on scikit-learn's 8x8 digits (no download)
 and times each epoch.
 """
+
 import os
 import sys
 import time
@@ -77,8 +78,11 @@ def main() -> dict:
     print(f"test accuracy on the {device}: {correct / len(test_set):.4f}")
     print(f"the parameters live in {type(model.l0.W.data).__module__.split('.')[0]} arrays")
 
-    return {"device": device, "test_accuracy": correct / len(test_set),
-            "array_module": type(model.l0.W.data).__module__.split(".")[0]}
+    return {
+        "device": device,
+        "test_accuracy": correct / len(test_set),
+        "array_module": type(model.l0.W.data).__module__.split(".")[0],
+    }
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ step count) matters as much as the weights: ``save_checkpoint`` stores model,
 optimizer and any extra values (the epoch) in one file, ``load_checkpoint``
 restores them into fresh objects.
 """
+
 import os
 import sys
 
@@ -58,8 +59,7 @@ def main() -> dict:
     loss = train(model, optimizer, loader, epochs)
     with dezero.no_grad():
         y_before = model(x_test).data
-    print(f"trained {epochs} epochs: loss {loss:.4f}, test accuracy "
-          f"{F.accuracy(y_before, t_test).data.item():.4f}")
+    print(f"trained {epochs} epochs: loss {loss:.4f}, test accuracy {F.accuracy(y_before, t_test).data.item():.4f}")
 
     weights = opts.path("step53_weights.npz")
     model.save_weights(weights)
@@ -71,8 +71,7 @@ def main() -> dict:
     fresh.load_weights(weights)  # lazy layers take their shapes from the file
     with dezero.no_grad():
         y_after = fresh(x_test).data
-    print("a fresh model with the loaded weights gives identical predictions:",
-          np.array_equal(y_before, y_after))
+    print("a fresh model with the loaded weights gives identical predictions:", np.array_equal(y_before, y_after))
 
     ckpt = opts.path("step53_checkpoint.npz")
     save_checkpoint(ckpt, model, optimizer, epoch=epochs)
@@ -80,8 +79,10 @@ def main() -> dict:
     resumed_optimizer = Adam(alpha=0.01)
     extra = load_checkpoint(ckpt, resumed_model, resumed_optimizer)
     adam_steps = [resumed_optimizer.t, optimizer.t]
-    print(f"checkpoint restored: epoch {extra['epoch']}, Adam step count {resumed_optimizer.t} "
-          f"(the original: {optimizer.t})")
+    print(
+        f"checkpoint restored: epoch {extra['epoch']}, Adam step count {resumed_optimizer.t} "
+        f"(the original: {optimizer.t})"
+    )
 
     # Continuing from the checkpoint is continuing the original run: same data
     # order (same random state), same weights, same Adam moments -> same numbers.
@@ -92,12 +93,18 @@ def main() -> dict:
     loader.reset()  # the very same shuffle again
     loss_resumed = train(resumed_model, resumed_optimizer, loader, 1)
     same = all(np.array_equal(a.data, b.data) for a, b in zip(model.params(), resumed_model.params()))
-    print(f"one more epoch: original loss {loss_original:.6f}, resumed loss {loss_resumed:.6f}; "
-          f"weights identical: {same}")
+    print(
+        f"one more epoch: original loss {loss_original:.6f}, resumed loss {loss_resumed:.6f}; weights identical: {same}"
+    )
 
-    return {"identical_predictions": bool(np.array_equal(y_before, y_after)), "epoch": extra["epoch"],
-            "adam_steps": adam_steps, "losses": [loss_original, loss_resumed],
-            "identical_weights": same, "files": [weights, ckpt]}
+    return {
+        "identical_predictions": bool(np.array_equal(y_before, y_after)),
+        "epoch": extra["epoch"],
+        "adam_steps": adam_steps,
+        "losses": [loss_original, loss_resumed],
+        "identical_weights": same,
+        "files": [weights, ckpt],
+    }
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Below: what dropout does to a vector, then an MLP with dropout trained on the
 spiral data: random in training mode, deterministic in test mode, where it is
 evaluated.
 """
+
 import os
 import sys
 
@@ -54,8 +55,10 @@ def main() -> dict:
     x = np.ones(10000, dtype=np.float32)
     y = F.dropout(x, 0.5)
     training = {"zeroed": float(np.mean(y.data == 0)), "survivor": float(y.data.max())}
-    print(f"training mode: {np.mean(y.data == 0):.3f} of the units zeroed, survivors = {y.data.max()}, "
-          f"mean {y.data.mean():.3f} (was 1.0)")
+    print(
+        f"training mode: {np.mean(y.data == 0):.3f} of the units zeroed, survivors = {y.data.max()}, "
+        f"mean {y.data.mean():.3f} (was 1.0)"
+    )
     with dezero.test_mode():
         y = F.dropout(x, 0.5)
     test_identity = bool(np.array_equal(y.data, x))
@@ -83,11 +86,18 @@ def main() -> dict:
             print(f"test mode:     two forward passes of the same input agree: {np.array_equal(a, b)}")
             train_acc = F.accuracy(model(train_set.data), train_set.label).data.item()
             test_acc = F.accuracy(model(test_set.data), test_set.label).data.item()
-    print(f"trained with dropout 0.3 for {epochs} epochs; evaluated in test mode: "
-          f"accuracy train {train_acc:.3f}, test {test_acc:.3f}")
+    print(
+        f"trained with dropout 0.3 for {epochs} epochs; evaluated in test mode: "
+        f"accuracy train {train_acc:.3f}, test {test_acc:.3f}"
+    )
 
-    return {"training": training, "test_identity": test_identity, "training_agree": training_agree,
-            "test_agree": bool(np.array_equal(a, b)), "accuracy": [train_acc, test_acc]}
+    return {
+        "training": training,
+        "test_identity": test_identity,
+        "training_agree": training_agree,
+        "test_agree": bool(np.array_equal(a, b)),
+        "accuracy": [train_acc, test_acc],
+    }
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Along one axis the filter fits at (H + 2P - K) / S + 1 positions, rounded
 down (``dezero.utils.get_conv_outsize``). Pooling windows follow the same rule.
 Each line below compares the formula with the shape ``F.conv2d`` produces.
 """
+
 import os
 import sys
 
@@ -36,8 +37,16 @@ def main() -> dict:
 
     print(f"{'H':>4} {'K':>3} {'S':>3} {'P':>3} | {'formula':>7} {'conv2d':>7}")
     table = []
-    for h, k, s, p in [(4, 3, 1, 1), (4, 3, 1, 0), (7, 3, 2, 0), (7, 3, 2, 1), (28, 5, 1, 0),
-                       (224, 7, 2, 3), (8, 2, 2, 0), (5, 5, 1, 2)]:
+    for h, k, s, p in [
+        (4, 3, 1, 1),
+        (4, 3, 1, 0),
+        (7, 3, 2, 0),
+        (7, 3, 2, 1),
+        (28, 5, 1, 0),
+        (224, 7, 2, 3),
+        (8, 2, 2, 0),
+        (5, 5, 1, 2),
+    ]:
         x = np.zeros((1, 1, h, h), dtype=np.float32)
         w = np.zeros((1, 1, k, k), dtype=np.float32)
         actual = F.conv2d(x, w, stride=s, pad=p).shape[2]
@@ -48,8 +57,10 @@ def main() -> dict:
 
     x = np.zeros((1, 1, 7, 7), dtype=np.float32)
     y = F.pooling(x, kernel_size=2, stride=2)
-    print(f"max pooling 2x2, stride 2 on 7x7: {y.shape[2]}x{y.shape[3]} "
-          f"(formula: {get_conv_outsize(7, 2, 2, 0)}; the last row and column are dropped)")
+    print(
+        f"max pooling 2x2, stride 2 on 7x7: {y.shape[2]}x{y.shape[3]} "
+        f"(formula: {get_conv_outsize(7, 2, 2, 0)}; the last row and column are dropped)"
+    )
 
     return {"output": [OH, OW], "table": table, "pooled": y.shape}
 

@@ -14,6 +14,7 @@ every KH x KW x C window into a row of a matrix (N*OH*OW rows, C*KH*KW
 columns); multiplying by the filters reshaped to (C*KH*KW, OC) computes all
 outputs at once, at the price of the memory the copies take.
 """
+
 import os
 import sys
 
@@ -38,7 +39,7 @@ def conv2d_loops(x, W, b, stride: int, pad: int):
         for oc in range(OC):
             for i in range(OH):
                 for j in range(OW):
-                    window = xp[n, :, i * stride:i * stride + KH, j * stride:j * stride + KW]
+                    window = xp[n, :, i * stride : i * stride + KH, j * stride : j * stride + KW]
                     y[n, oc, i, j] = np.sum(window * W[oc]) + b[oc]
     return y
 
@@ -47,10 +48,10 @@ def conv2d_im2col(x, W, b, stride: int, pad: int):
     """The same convolution as one matrix product over im2col's rows."""
     N = x.shape[0]
     OC, C, KH, KW = W.shape
-    col = F.im2col(x, (KH, KW), stride, pad)           # (N*OH*OW, C*KH*KW)
+    col = F.im2col(x, (KH, KW), stride, pad)  # (N*OH*OW, C*KH*KW)
     OH = (x.shape[2] + 2 * pad - KH) // stride + 1
     OW = (x.shape[3] + 2 * pad - KW) // stride + 1
-    y = F.matmul(col, W.reshape(OC, -1).T) + b          # (N*OH*OW, OC)
+    y = F.matmul(col, W.reshape(OC, -1).T) + b  # (N*OH*OW, OC)
     return y.reshape(N, OH, OW, OC).transpose(0, 3, 1, 2)  # -> (N, OC, OH, OW)
 
 
@@ -64,8 +65,10 @@ def main() -> dict:
     b = rng.randn(OC)
 
     col = F.im2col(x, K, stride=2, pad=1)
-    print(f"x {x.shape}, W {W.shape}: im2col (kernel 3, stride 2, pad 1) gives a {col.shape} matrix "
-          f"(N*OH*OW = {N}*4*4 rows, C*KH*KW = {C}*{K}*{K} columns)")
+    print(
+        f"x {x.shape}, W {W.shape}: im2col (kernel 3, stride 2, pad 1) gives a {col.shape} matrix "
+        f"(N*OH*OW = {N}*4*4 rows, C*KH*KW = {C}*{K}*{K} columns)"
+    )
 
     reference = conv2d_loops(x, W, b, stride=2, pad=1)
     by_im2col = conv2d_im2col(x, W, b, stride=2, pad=1)
@@ -74,12 +77,13 @@ def main() -> dict:
     print(f"im2col + matmul == six loops: {np.allclose(by_im2col.data, reference)}")
     print(f"F.conv2d        == six loops: {np.allclose(by_dezero.data, reference)}")
     rows = N * 4 * 4
-    print(f"memory: x holds {x.size} numbers, its im2col matrix {col.size} "
-          "(overlapping windows copy pixels more than once)")
+    print(
+        f"memory: x holds {x.size} numbers, its im2col matrix {col.size} "
+        "(overlapping windows copy pixels more than once)"
+    )
     print(f"im2col rows x filter columns: ({rows}, {C * K * K}) @ ({C * K * K}, {OC}) -> ({rows}, {OC})")
 
-    return {"col_shape": col.shape, "reference": reference, "im2col": by_im2col.data,
-            "dezero": by_dezero.data}
+    return {"col_shape": col.shape, "reference": reference, "im2col": by_im2col.data, "dezero": by_dezero.data}
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ and b (W created lazily from the input's channel count). A small CNN then
 trains on scikit-learn's 8x8 digits (conv - ReLU - pool - linear), the
 shape of every CNN that follows.
 """
+
 import os
 import sys
 
@@ -40,7 +41,7 @@ class SimpleCNN(Model):
 
     def forward(self, x):
         h = F.pooling(F.relu(self.conv(x)), kernel_size=2, stride=2)  # -> (N, 16, 4, 4)
-        h = F.reshape(h, (len(h), -1))                                # -> (N, 256)
+        h = F.reshape(h, (len(h), -1))  # -> (N, 256)
         return self.fc(h)
 
 
@@ -57,8 +58,10 @@ def main() -> dict:
     print(f"pooling 2x2 stride 2: {y.shape} -> {p.shape}")
 
     small = rng.randn(2, 2, 5, 5), rng.randn(3, 2, 3, 3), rng.randn(3)
-    checks = [gradient_check(lambda x, W, b: F.conv2d(x, W, b, stride=2, pad=1), *small),
-              gradient_check(lambda x: F.pooling(x, 2, 2), rng.randn(2, 2, 6, 6))]
+    checks = [
+        gradient_check(lambda x, W, b: F.conv2d(x, W, b, stride=2, pad=1), *small),
+        gradient_check(lambda x: F.pooling(x, 2, 2), rng.randn(2, 2, 6, 6)),
+    ]
     print("conv2d gradients (x, W, b) match finite differences:", checks[0])
     print("pooling gradient matches finite differences:", checks[1])
 
@@ -82,11 +85,9 @@ def main() -> dict:
             acc = F.accuracy(model(test_set.data), test_set.label).data.item()
         history.append([sum_loss / len(train_set), acc])
         print(f"epoch {epoch + 1}: loss {sum_loss / len(train_set):.4f}, test accuracy {acc:.4f}")
-    print(f"conv W learned: {model.conv.W.shape}; trainable numbers: "
-          f"{sum(p.size for p in model.params())}")
+    print(f"conv W learned: {model.conv.W.shape}; trainable numbers: {sum(p.size for p in model.params())}")
 
-    return {"shapes": [y.shape, p.shape], "gradient_checks": checks, "history": history,
-            "conv_W": model.conv.W.shape}
+    return {"shapes": [y.shape, p.shape], "gradient_checks": checks, "history": history, "conv_W": model.conv.W.shape}
 
 
 if __name__ == "__main__":

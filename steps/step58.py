@@ -17,6 +17,7 @@ one per line) is in the cache, as class ids otherwise.
 Offline and without the files, the message says where to put them and the
 script exits with status 1. ``--quick`` skips drawing the (large) graph.
 """
+
 import os
 import sys
 import time
@@ -41,8 +42,12 @@ IMAGE_URL = "https://github.com/oreilly-japan/deep-learning-from-scratch-3/raw/i
 
 def main() -> dict:
     """Run the step; return the numbers it computes (the tests check them)."""
-    opts = options(__doc__, extra=lambda p: p.add_argument(
-        "--image", default=None, help="image file to classify (default: zebra.jpg from the cache)"))
+    opts = options(
+        __doc__,
+        extra=lambda p: p.add_argument(
+            "--image", default=None, help="image file to classify (default: zebra.jpg from the cache)"
+        ),
+    )
     start = time.time()
     try:
         model = VGG16(pretrained=True)
@@ -82,9 +87,14 @@ def main() -> dict:
         except GraphvizNotFoundError as e:
             print(e, file=sys.stderr)
 
-    return {"n_params": n_params, "input": [x.shape, str(x.dtype)], "output": scores.shape,
-            "probabilities": [float(probs.sum()), float(probs.min())], "top5": top5,
-            "labels": [labels.get(k, "") for k in top5]}
+    return {
+        "n_params": n_params,
+        "input": [x.shape, str(x.dtype)],
+        "output": scores.shape,
+        "probabilities": [float(probs.sum()), float(probs.min())],
+        "top5": top5,
+        "labels": [labels.get(k, "") for k in top5],
+    }
 
 
 if __name__ == "__main__":

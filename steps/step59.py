@@ -15,6 +15,7 @@ past, while the hidden state itself carries over. ``reset_state()`` starts a
 new sequence. The trained model then predicts a clean cosine, which it never
 saw, from its own inputs: the plot shows both curves.
 """
+
 import os
 import sys
 
@@ -91,6 +92,7 @@ def main() -> dict:
     print(f"predicting the next value of cos: mean squared error {error:.6f}")
 
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

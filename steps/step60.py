@@ -13,6 +13,7 @@ Two improvements over step 59:
 
 The rest (truncated BPTT, unchain_backward, reset_state) is step 59's.
 """
+
 import os
 import sys
 
@@ -61,11 +62,17 @@ def main() -> dict:
     loader.reset()
     jump = len(train_set) // batch_size
     first_items = np.arange(batch_size) * jump  # where each stream starts
-    streams = {"first_items": bool(np.array_equal(x, train_set.data[first_items])), "x": x.shape, "t": t.shape,
-               "steps": len(loader)}
-    print(f"SeqDataLoader: {batch_size} streams, {len(loader)} steps per epoch; batch 0 holds items "
-          f"0, {jump}, {2 * jump}, ... ({np.array_equal(x, train_set.data[first_items])}), "
-          f"x {x.shape}, t {t.shape}")
+    streams = {
+        "first_items": bool(np.array_equal(x, train_set.data[first_items])),
+        "x": x.shape,
+        "t": t.shape,
+        "steps": len(loader),
+    }
+    print(
+        f"SeqDataLoader: {batch_size} streams, {len(loader)} steps per epoch; batch 0 holds items "
+        f"0, {jump}, {2 * jump}, ... ({np.array_equal(x, train_set.data[first_items])}), "
+        f"x {x.shape}, t {t.shape}"
+    )
 
     model = BetterRNN(hidden_size, 1)
     optimizer = Adam().setup(model)
@@ -99,6 +106,7 @@ def main() -> dict:
     print(f"predicting the next value of cos: mean squared error {error:.6f}")
 
     import matplotlib
+
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

@@ -3,6 +3,7 @@
 GPU cases are parametrized like CPU ones and skip, with the reason, when CuPy
 or a CUDA device is missing, so CI without a GPU stays green.
 """
+
 import numpy as np
 import pytest
 
@@ -15,7 +16,8 @@ BACKENDS = [
         id="cupy",
         marks=pytest.mark.skipif(
             not backend.gpu_enable,
-            reason="CuPy or a CUDA device is missing" if backend.cupy is None
+            reason="CuPy or a CUDA device is missing"
+            if backend.cupy is None
             else "CuPy is installed but no CUDA device is available",
         ),
     ),
@@ -81,7 +83,9 @@ def pytest_sessionfinish(session, exitstatus):
         modules = sorted({module for _, module in missing})
         terminalreporter.write_line(
             f"\nERROR: {len(missing)} test(s) skipped because these packages are missing: "
-            f"{', '.join(modules)} (install the test extra: python3 -m pip install -e \".[test]\")", red=True)
+            f'{", ".join(modules)} (install the test extra: python3 -m pip install -e ".[test]")',
+            red=True,
+        )
         for nodeid, module in missing[:20]:
             terminalreporter.write_line(f"  {nodeid}: {module}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

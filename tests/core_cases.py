@@ -9,6 +9,7 @@ before the cases run). ``tests/test_core.py`` runs them on ``dezero.core``,
 Gradients differ in kind (a Variable in ``dezero.core``, a plain array in
 ``dezero.core_simple``): :func:`grad_array` reads either.
 """
+
 import gc
 import weakref
 
@@ -22,7 +23,7 @@ OPERATOR_VALUES = [
     (lambda a, b: a - b, [-3, -3, -3]),
     (lambda a, b: a * b, [4, 10, 18]),
     (lambda a, b: a / b, [0.25, 0.4, 0.5]),
-    (lambda a, b: a ** 2, [1, 4, 9]),
+    (lambda a, b: a**2, [1, 4, 9]),
     (lambda a, b: -a, [-1, -2, -3]),
     (lambda a, b: 2.0 + a, [3, 4, 5]),
     (lambda a, b: 2.0 - a, [1, 0, -1]),
@@ -43,9 +44,10 @@ def grad_array(x) -> np.ndarray:
 
 def make_square(core):
     """A user-defined Function of the core under test: ``x ** 2``."""
+
     class Square(core.Function):
         def forward(self, x):
-            return x ** 2
+            return x**2
 
         def backward(self, gy):
             x = self.inputs[0].data
@@ -68,8 +70,8 @@ def every_operator_is_differentiable(core):
     y = (a + b) * (a - b) / b + (-a) ** 2 - 1.0 / a + 2.0 * b - 3.0
     y.backward()
     x, z = a.data, b.data
-    np.testing.assert_allclose(grad_array(a), 2 * x / z + 2 * x + 1 / x ** 2)
-    np.testing.assert_allclose(grad_array(b), -1 - x ** 2 / z ** 2 + 2)
+    np.testing.assert_allclose(grad_array(a), 2 * x / z + 2 * x + 1 / x**2)
+    np.testing.assert_allclose(grad_array(b), -1 - x**2 / z**2 + 2)
 
 
 @case
@@ -99,8 +101,8 @@ def diamond_graph_is_walked_in_generation_order(core):
     """y = a^2 + a^2 with a = x^2: a's creator may run only once both branches
     have handed back their gradients."""
     x = core.Variable(np.array(2.0))
-    a = x ** 2
-    y = a ** 2 + a ** 2  # 2 x^4
+    a = x**2
+    y = a**2 + a**2  # 2 x^4
     y.backward()
     assert y.data == 32.0 and grad_array(x) == 64.0
 
@@ -187,17 +189,17 @@ def newton_method_with_a_hand_written_second_derivative(core):
     """Step 29: x <- x - f'(x) / f''(x) for f = x^4 - 2x^2, f' by backward."""
     x = core.Variable(np.array(2.0))
     for _ in range(10):
-        y = x ** 4 - 2 * x ** 2
+        y = x**4 - 2 * x**2
         x.cleargrad()
         y.backward()
-        x.data = x.data - grad_array(x) / (12 * x.data ** 2 - 4)
+        x.data = x.data - grad_array(x) / (12 * x.data**2 - 4)
     assert abs(x.data - 1.0) < 1e-12
 
 
 @case
 def float32_stays_float32_next_to_python_numbers(core):
     x = core.Variable(np.array([0.5, 1.5], dtype=np.float32))
-    y = 2.0 * x ** 2 - 1.0 / x + 3
+    y = 2.0 * x**2 - 1.0 / x + 3
     assert y.dtype == np.float32
     y.backward()
     assert grad_array(x).dtype == np.float32

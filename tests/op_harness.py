@@ -39,6 +39,7 @@ Every case runs on every backend of ``tests.conftest.BACKENDS`` (CuPy cases
 skip, with the reason, where CuPy or a GPU is missing). Each case draws its
 inputs from a generator seeded by its name, so adding a case changes no other.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -54,10 +55,25 @@ from dezero.backend import as_numpy, get_array_module
 from dezero.core import Variable, grad, using_config
 from dezero.gradient_check import gradient_check
 
-__all__ = ["OpCase", "OpTests", "normal", "uniform", "away_from_zero", "distinct", "integers", "fixed",
-           "on_backend_of", "public_functions",
-           "check_forward", "check_backward", "check_double_backward", "check_dtype_is_kept",
-           "check_non_contiguous_inputs", "check_read_only_inputs", "check_inputs_not_modified"]
+__all__ = [
+    "OpCase",
+    "OpTests",
+    "normal",
+    "uniform",
+    "away_from_zero",
+    "distinct",
+    "integers",
+    "fixed",
+    "on_backend_of",
+    "public_functions",
+    "check_forward",
+    "check_backward",
+    "check_double_backward",
+    "check_dtype_is_kept",
+    "check_non_contiguous_inputs",
+    "check_read_only_inputs",
+    "check_inputs_not_modified",
+]
 
 
 # =============================================================================
@@ -84,9 +100,11 @@ def away_from_zero(shape, low: float = 0.1, high: float = 2.0) -> InputSpec:
 def distinct(shape, gap: float = 0.1) -> InputSpec:
     """A shuffled, centred ramp: distinct values ``gap`` apart, so no max, min
     or max pooling has a tie within reach of a finite difference."""
+
     def make(rng, dtype):
         size = int(np.prod(shape))
         return ((rng.permutation(size) - size / 2) * gap).reshape(shape).astype(dtype)
+
     return make
 
 
@@ -111,8 +129,7 @@ def on_backend_of(x, index):
 
 def public_functions() -> dict:
     """Every function that ``import dezero.functions as F`` exposes, by name."""
-    return {name: obj for name, obj in vars(F).items()
-            if not name.startswith("_") and inspect.isfunction(obj)}
+    return {name: obj for name, obj in vars(F).items() if not name.startswith("_") and inspect.isfunction(obj)}
 
 
 # =============================================================================
@@ -194,8 +211,10 @@ class OpCase:
             raise ValueError(f"OpCase {self.name!r}: give a reference, or skip_forward with the reason")
         op = self.op if self.op is not None else self.fn
         if not any(op is f for f in public_functions().values()):
-            raise ValueError(f"OpCase {self.name!r}: op must be a public function of dezero.functions "
-                             f"(pass op= when fn is a lambda), got {op!r}")
+            raise ValueError(
+                f"OpCase {self.name!r}: op must be a public function of dezero.functions "
+                f"(pass op= when fn is a lambda), got {op!r}"
+            )
 
     def __repr__(self) -> str:  # keeps pytest's failure headers short
         return f"OpCase({self.name!r})"
@@ -208,8 +227,11 @@ class OpCase:
         return zlib.crc32((self.name + salt).encode())
 
     def tolerance(self, kind: str, dtype) -> dict:
-        table = {"forward": (FORWARD_TOL, self.forward_tol), "grad": (GRAD_TOL, self.grad_tol),
-                 "double": (_per_dtype(GRAD_TOL, self.grad_tol), self.double_grad_tol)}[kind]
+        table = {
+            "forward": (FORWARD_TOL, self.forward_tol),
+            "grad": (GRAD_TOL, self.grad_tol),
+            "double": (_per_dtype(GRAD_TOL, self.grad_tol), self.double_grad_tol),
+        }[kind]
         rtol, atol = _per_dtype(*table)[np.dtype(dtype)]
         return {"rtol": rtol, "atol": atol}
 
@@ -283,8 +305,7 @@ def _run(case: OpCase, arrays, gy=None, ws=None) -> dict:
     total = _contract(gxs, ws) if double else None
     if total is not None:
         *ggxs, ggy = grad(total, xs + [gy])
-        results.update({f"second-order grad of input {i}": g.data
-                        for i, g in zip(positions, ggxs) if g is not None})
+        results.update({f"second-order grad of input {i}": g.data for i, g in zip(positions, ggxs) if g is not None})
         if ggy is not None:
             results["second-order grad of gy"] = ggy.data
     return results
@@ -293,8 +314,7 @@ def _run(case: OpCase, arrays, gy=None, ws=None) -> dict:
 def _assert_same_results(got: dict, expected: dict, tol: dict, what: str) -> None:
     assert got.keys() == expected.keys(), f"{what}: results {sorted(got)} instead of {sorted(expected)}"
     for key in expected:
-        np.testing.assert_allclose(as_numpy(got[key]), as_numpy(expected[key]), **tol,
-                                   err_msg=f"{what}: {key} differs")
+        np.testing.assert_allclose(as_numpy(got[key]), as_numpy(expected[key]), **tol, err_msg=f"{what}: {key} differs")
 
 
 def _skip_unless_differentiable(case: OpCase, arrays) -> tuple:
@@ -316,9 +336,11 @@ def _check_kinks(case: OpCase, arrays, positions, dtype) -> None:
         for kink in case.kinks:
             gap = float(np.min(np.abs(values - kink))) if values.size else np.inf
             if gap <= 2 * step:
-                raise ValueError(f"OpCase {case.name!r}: input {i} comes within {gap:.3g} of the kink "
-                                 f"at {kink}, closer than two finite-difference steps ({step}); "
-                                 "draw the inputs away from it")
+                raise ValueError(
+                    f"OpCase {case.name!r}: input {i} comes within {gap:.3g} of the kink "
+                    f"at {kink}, closer than two finite-difference steps ({step}); "
+                    "draw the inputs away from it"
+                )
 
 
 # =============================================================================
@@ -333,8 +355,12 @@ def check_forward(case: OpCase, dtype, xp) -> None:
     as_float64 = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in map(as_numpy, arrays)]
     expected = np.asarray(case.reference(*as_float64, **case.kwargs))
     assert y.shape == expected.shape, f"{case.name}: output shape {y.shape}, reference {expected.shape}"
-    np.testing.assert_allclose(as_numpy(y.data), expected, **case.tolerance("forward", dtype),
-                               err_msg=f"{case.name}: forward differs from the reference")
+    np.testing.assert_allclose(
+        as_numpy(y.data),
+        expected,
+        **case.tolerance("forward", dtype),
+        err_msg=f"{case.name}: forward differs from the reference",
+    )
 
 
 def check_backward(case: OpCase, dtype, xp) -> None:
@@ -367,8 +393,14 @@ def check_double_backward(case: OpCase, dtype, xp) -> None:
         return total
 
     # The first gradients of a linear op do not depend on its inputs at all.
-    gradient_check(contracted_first_gradients, *[arrays[i] for i in positions], gy,
-                   eps=_eps(case, dtype), allow_independent=True, **case.tolerance("double", dtype))
+    gradient_check(
+        contracted_first_gradients,
+        *[arrays[i] for i in positions],
+        gy,
+        eps=_eps(case, dtype),
+        allow_independent=True,
+        **case.tolerance("double", dtype),
+    )
 
 
 def _graph_dtypes(roots) -> set:
@@ -401,23 +433,28 @@ def check_dtype_is_kept(case: OpCase, dtype, xp) -> None:
         gxs = grad(y, xs, grad_outputs=Variable(gy), create_graph=True)
         for i, g in zip(positions, gxs):
             if g is not None:
-                assert g.dtype == arrays[i].dtype, \
+                assert g.dtype == arrays[i].dtype, (
                     f"{case.name}: the gradient of input {i} ({arrays[i].dtype}) is {g.dtype}"
+                )
         if case.output_dtype is None:
             # The engine casts a gradient of the wrong dtype back, which would hide
             # a backward that computes in float64; its graph does not hide it.
             dtypes = _graph_dtypes(gxs)
-            assert dtypes <= {dtype}, f"{case.name}: the gradient graph of {dtype} inputs holds " \
-                                      f"{sorted(map(str, dtypes - {dtype}))} values"
+            assert dtypes <= {dtype}, (
+                f"{case.name}: the gradient graph of {dtype} inputs holds {sorted(map(str, dtypes - {dtype}))} values"
+            )
     if dtype != _F32:
         return
     # The same values in float64: float32 may round, not go wrong.
     gy, ws = _upstream(case, y, arrays, positions)
     wide = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
     rtol, atol = case.float32_tol
-    _assert_same_results(_run(case, arrays, gy, ws),
-                         _run(case, wide, gy.astype(np.float64), [w.astype(np.float64) for w in ws]),
-                         {"rtol": rtol, "atol": atol}, f"{case.name}: float32 against float64")
+    _assert_same_results(
+        _run(case, arrays, gy, ws),
+        _run(case, wide, gy.astype(np.float64), [w.astype(np.float64) for w in ws]),
+        {"rtol": rtol, "atol": atol},
+        f"{case.name}: float32 against float64",
+    )
 
 
 def _non_contiguous(a):
@@ -455,8 +492,12 @@ def check_non_contiguous_inputs(case: OpCase, dtype, xp) -> None:
     gy, ws = _upstream(case, _forward(case, arrays), arrays, positions)
     gy_strided = _non_contiguous(gy)
     gy_strided = gy if gy_strided is None else gy_strided
-    _assert_same_results(_run(case, strided, gy_strided, ws), _run(case, arrays, gy, ws),
-                         case.tolerance("forward", dtype), f"{case.name}: non-contiguous inputs")
+    _assert_same_results(
+        _run(case, strided, gy_strided, ws),
+        _run(case, arrays, gy, ws),
+        case.tolerance("forward", dtype),
+        f"{case.name}: non-contiguous inputs",
+    )
 
 
 def _read_only_copy(a):
@@ -471,10 +512,10 @@ def check_read_only_inputs(case: OpCase, dtype, xp) -> None:
     arrays = _make_inputs(case, dtype, xp)
     positions = _differentiable(case, arrays)
     gy, ws = _upstream(case, _forward(case, arrays), arrays, positions)
-    frozen = _run(case, [_read_only_copy(a) for a in arrays], _read_only_copy(gy),
-                  [_read_only_copy(w) for w in ws])
-    _assert_same_results(frozen, _run(case, arrays, gy, ws), case.tolerance("forward", dtype),
-                         f"{case.name}: read-only inputs")
+    frozen = _run(case, [_read_only_copy(a) for a in arrays], _read_only_copy(gy), [_read_only_copy(w) for w in ws])
+    _assert_same_results(
+        frozen, _run(case, arrays, gy, ws), case.tolerance("forward", dtype), f"{case.name}: read-only inputs"
+    )
 
 
 def check_inputs_not_modified(case: OpCase, dtype, xp) -> None:
@@ -487,8 +528,9 @@ def check_inputs_not_modified(case: OpCase, dtype, xp) -> None:
     for i, (a, b) in enumerate(zip(arrays, before)):
         np.testing.assert_array_equal(as_numpy(a), b, err_msg=f"{case.name}: input {i} was modified")
     if positions:
-        np.testing.assert_array_equal(as_numpy(gy), gy_before,
-                                      err_msg=f"{case.name}: the backward modified its upstream gradient")
+        np.testing.assert_array_equal(
+            as_numpy(gy), gy_before, err_msg=f"{case.name}: the backward modified its upstream gradient"
+        )
 
 
 # =============================================================================

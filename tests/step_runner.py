@@ -8,6 +8,7 @@ foreign working directory), through a few lines that call ``main()`` and
 write its result as JSON, and then check the exit code, the numbers and the
 files written.
 """
+
 import json
 import os
 import subprocess
@@ -41,8 +42,14 @@ def run_step(name, workdir, env=None, timeout=300):
     stderr) and the dict that main() returned, None if it did not return.
     """
     results_path = os.path.join(str(workdir), f"{name}_results.json")
-    proc = subprocess.run([sys.executable, "-c", _RUNNER, os.path.join(STEPS_DIR, f"{name}.py"), results_path],
-                          cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUNNER, os.path.join(STEPS_DIR, f"{name}.py"), results_path],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     results = None
     if proc.returncode == 0 and os.path.exists(results_path):
         with open(results_path) as f:

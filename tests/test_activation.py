@@ -3,6 +3,7 @@ harness (forward against closed forms, backward and double backward against
 numerical gradients, float32/float64, NumPy/CuPy, strided, read-only and
 untouched inputs); below the cases, the behaviour the harness does not express:
 extreme inputs, the gradient at the kink, argument errors, PyTorch."""
+
 import warnings
 
 import numpy as np
@@ -26,7 +27,7 @@ def _np_log_softmax(x, axis):
 
 
 SOFTMAX_CASES = [
-    ((1, 4), 1),      # batch of 1
+    ((1, 4), 1),  # batch of 1
     ((3, 4), 1),
     ((3, 4), 0),
     ((3, 4), -1),
@@ -38,28 +39,63 @@ SOFTMAX_CASES = [
 
 class TestActivationOps(OpTests):
     cases = [
-        *[OpCase(f"sigmoid{shape}", F.sigmoid, [normal(shape)], lambda x: 1.0 / (1.0 + np.exp(-x)))
-          for shape in SHAPES],
+        *[
+            OpCase(f"sigmoid{shape}", F.sigmoid, [normal(shape)], lambda x: 1.0 / (1.0 + np.exp(-x)))
+            for shape in SHAPES
+        ],
         # relu and leaky_relu have a kink at 0: the inputs keep |x| >= 0.1. Being
         # piecewise linear, their second derivative is zero, and the check agrees.
-        *[OpCase(f"relu{shape}", F.relu, [away_from_zero(shape)], lambda x: np.maximum(x, 0), kinks=(0.0,))
-          for shape in SHAPES],
-        *[OpCase(f"leaky_relu{shape}, slope={slope}", lambda x, slope=slope: F.leaky_relu(x, slope=slope),
-                 [away_from_zero(shape)], lambda x, slope=slope: np.where(x > 0, x, slope * x), op=F.leaky_relu,
-                 kinks=(0.0,))
-          for shape in SHAPES for slope in (0.2, 0.01)],
-        *[OpCase(f"softmax({shape}, axis={axis})", lambda x, axis=axis: F.softmax(x, axis=axis), [normal(shape)],
-                 lambda x, axis=axis: _np_softmax(x, axis), op=F.softmax)
-          for shape, axis in SOFTMAX_CASES],
-        *[OpCase(f"log_softmax({shape}, axis={axis})", lambda x, axis=axis: F.log_softmax(x, axis=axis),
-                 [normal(shape)], lambda x, axis=axis: _np_log_softmax(x, axis), op=F.log_softmax)
-          for shape, axis in SOFTMAX_CASES],
+        *[
+            OpCase(f"relu{shape}", F.relu, [away_from_zero(shape)], lambda x: np.maximum(x, 0), kinks=(0.0,))
+            for shape in SHAPES
+        ],
+        *[
+            OpCase(
+                f"leaky_relu{shape}, slope={slope}",
+                lambda x, slope=slope: F.leaky_relu(x, slope=slope),
+                [away_from_zero(shape)],
+                lambda x, slope=slope: np.where(x > 0, x, slope * x),
+                op=F.leaky_relu,
+                kinks=(0.0,),
+            )
+            for shape in SHAPES
+            for slope in (0.2, 0.01)
+        ],
+        *[
+            OpCase(
+                f"softmax({shape}, axis={axis})",
+                lambda x, axis=axis: F.softmax(x, axis=axis),
+                [normal(shape)],
+                lambda x, axis=axis: _np_softmax(x, axis),
+                op=F.softmax,
+            )
+            for shape, axis in SOFTMAX_CASES
+        ],
+        *[
+            OpCase(
+                f"log_softmax({shape}, axis={axis})",
+                lambda x, axis=axis: F.log_softmax(x, axis=axis),
+                [normal(shape)],
+                lambda x, axis=axis: _np_log_softmax(x, axis),
+                op=F.log_softmax,
+            )
+            for shape, axis in SOFTMAX_CASES
+        ],
         # The book's versions composed of differentiable ops: same values, other graphs.
-        *[OpCase(f"sigmoid_simple{shape}", F.sigmoid_simple, [normal(shape)], lambda x: 1.0 / (1.0 + np.exp(-x)))
-          for shape in SHAPES],
-        *[OpCase(f"softmax_simple({shape}, axis={axis})", lambda x, axis=axis: F.softmax_simple(x, axis=axis),
-                 [normal(shape)], lambda x, axis=axis: _np_softmax(x, axis), op=F.softmax_simple)
-          for shape, axis in SOFTMAX_CASES],
+        *[
+            OpCase(f"sigmoid_simple{shape}", F.sigmoid_simple, [normal(shape)], lambda x: 1.0 / (1.0 + np.exp(-x)))
+            for shape in SHAPES
+        ],
+        *[
+            OpCase(
+                f"softmax_simple({shape}, axis={axis})",
+                lambda x, axis=axis: F.softmax_simple(x, axis=axis),
+                [normal(shape)],
+                lambda x, axis=axis: _np_softmax(x, axis),
+                op=F.softmax_simple,
+            )
+            for shape, axis in SOFTMAX_CASES
+        ],
     ]
 
 

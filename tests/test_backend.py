@@ -1,4 +1,5 @@
 """The backend module: array modules, device transfers, and import-time settings."""
+
 import subprocess
 import sys
 
@@ -41,8 +42,7 @@ def _tuning_report(env: dict) -> dict:
 
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "DEZERO_"))}
     code = "import dezero; print(dezero.tuning.report())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**clean, **env})
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**clean, **env})
     return ast.literal_eval(out.stdout.strip())
 
 
@@ -53,7 +53,10 @@ def _allocator_part(report: dict) -> dict:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the allocator setting is glibc's")
 def test_import_reports_the_allocator_settings_it_applied():
     assert _allocator_part(_tuning_report({})) == {
-        "malloc M_MMAP_MAX": 0, "malloc M_MMAP_THRESHOLD": 32 * 2**20, "malloc M_TRIM_THRESHOLD": 256 * 2**20}
+        "malloc M_MMAP_MAX": 0,
+        "malloc M_MMAP_THRESHOLD": 32 * 2**20,
+        "malloc M_TRIM_THRESHOLD": 256 * 2**20,
+    }
 
 
 @pytest.mark.parametrize("env", [{"DEZERO_KEEP_MEMORY": "0"}, {"MALLOC_TRIM_THRESHOLD_": "1000000"}])

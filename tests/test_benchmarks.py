@@ -2,6 +2,7 @@
 real, every script has a command line, and run_all's table judges each ratio
 against its target (no timing assertions: speed is reported by the scripts,
 never asserted in tests)."""
+
 import re
 import subprocess
 import sys
@@ -28,8 +29,11 @@ def _losses(step, steps: int = 4) -> list:
 def test_every_mlp_contender_step_lowers_the_loss():
     torch = pytest.importorskip("torch")
     x, t = mlp.make_data()
-    steps = {"dezero": mlp.make_dezero_step(x, t), "numpy": mlp.make_numpy_step(x, t),
-             "torch": mlp.make_torch_step(torch, x, t)}
+    steps = {
+        "dezero": mlp.make_dezero_step(x, t),
+        "numpy": mlp.make_numpy_step(x, t),
+        "torch": mlp.make_torch_step(torch, x, t),
+    }
     _assert_loss_goes_down(steps)
 
 
@@ -69,16 +73,18 @@ def test_numpy_by_hand_computes_the_same_loss_as_dezero_for_the_same_weights():
 
 def test_interleaved_timing_returns_one_median_per_contender():
     calls = []
-    medians = _common.interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                                          repeats=3, warmup=1, inner=2, settle=0.0)
+    medians = _common.interleaved_medians(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=1, inner=2, settle=0.0
+    )
     assert set(medians) == {"a", "b"} and all(m >= 0 for m in medians.values())
     assert calls.count("a") == 1 + 3 * (1 + 2)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_every_script_explains_itself_without_running(script):
-    out = subprocess.run([sys.executable, str(BENCH / f"{script}.py"), "--help"], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, str(BENCH / f"{script}.py"), "--help"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"usage: {script}.py")
     assert "--quick" in out.stdout and "--repeat" in out.stdout
@@ -92,10 +98,10 @@ def test_scripts_refuse_a_repeat_count_that_is_not_positive():
 
 def test_run_all_table_judges_each_ratio_against_its_target():
     results = {
-        "mlp": {"dezero": 7.0, "numpy": 7.0, "torch": 6.0},       # 1.17 x torch: missed
-        "cnn": {"dezero": 20.0, "torch": 19.0},                   # 1.05 x torch: met
-        "pooling": {"dezero": 8.0, "torch": 10.0},                # no target
-        "memory_warm": {"dezero": 20.0, "numpy": 19.0},           # torch missing
+        "mlp": {"dezero": 7.0, "numpy": 7.0, "torch": 6.0},  # 1.17 x torch: missed
+        "cnn": {"dezero": 20.0, "torch": 19.0},  # 1.05 x torch: met
+        "pooling": {"dezero": 8.0, "torch": 10.0},  # no target
+        "memory_warm": {"dezero": 20.0, "numpy": 19.0},  # torch missing
     }
     rows = {line.split(" | ")[0].lstrip("| "): line for line in run_all.markdown_table(results).splitlines()}
     mlp_row = rows[run_all.WORKLOADS["mlp"].label]
@@ -117,7 +123,8 @@ def test_run_all_takes_rows_from_every_kind_of_script():
     assert run_all.run_benchmark(Script("cnn", rows), ["--quick"]) == rows
     # overhead.py's form: {contender: seconds per op}, main() without arguments
     assert run_all.run_benchmark(Script("overhead", {"dezero": 1e-5}, takes_argv=False), []) == {
-        "overhead": {"dezero": pytest.approx(10.0)}}
+        "overhead": {"dezero": pytest.approx(10.0)}
+    }
     assert run_all.run_benchmark(Script("scaling", {"sizes": [1, 2]}), []) == {}
     assert run_all.run_benchmark(Script("printer", None), []) == {}
 
@@ -129,7 +136,7 @@ def test_run_all_quick_prints_the_whole_table(monkeypatch, capsys):
     monkeypatch.setattr(run_all, "BENCHMARKS", [m for m in run_all.BENCHMARKS if m.__name__ != "overhead"])
     results = run_all.main(["--quick"])
     out = capsys.readouterr().out
-    table = out[out.index("| workload |"):]
+    table = out[out.index("| workload |") :]
     for key in ("mlp", "cnn", "conv2d", "pooling", "memory_warm", "memory_cold"):
         assert set(results[key]) >= {"dezero", "torch"}, key
         assert run_all.WORKLOADS[key].label in table, key
@@ -154,8 +161,9 @@ def test_chainer_comparison_says_why_it_is_skipped():
         pass
     else:
         pytest.skip("Chainer is importable here: the script would run the real comparison")
-    out = subprocess.run([sys.executable, str(BENCH / "chainer_compare.py"), "--quick"], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "chainer_compare.py"), "--quick"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("chainer: skipped, Chainer cannot be imported here")
 
@@ -169,4 +177,4 @@ def test_overhead_chain_gives_the_right_gradient():
     for _ in range(100):
         y = y * 1.0001 + 0.0001
     y.backward()
-    assert np.isclose(x.grad.data, 1.0001 ** 100)
+    assert np.isclose(x.grad.data, 1.0001**100)

@@ -4,6 +4,7 @@ top-level names of ``dezero`` and ``dezero.utils``, and the layer
 constructors' argument checks. References are NumPy formulas in float64; the
 comparisons with PyTorch are in the tables of tests/test_torch_parity.py.
 """
+
 import numpy as np
 import pytest
 
@@ -56,8 +57,12 @@ def test_softmax_simple_gives_softmax_s_values_and_gradients(dtype):
     yb.backward(grad=gy)
     np.testing.assert_allclose(ya.data, yb.data, rtol=_fwd_rtol(dtype), atol=1e-7)
     assert a.grad.dtype == dtype
-    np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-4 if dtype == np.float32 else 1e-10,
-                               atol=1e-6 if dtype == np.float32 else 1e-14)
+    np.testing.assert_allclose(
+        a.grad.data,
+        b.grad.data,
+        rtol=1e-4 if dtype == np.float32 else 1e-10,
+        atol=1e-6 if dtype == np.float32 else 1e-14,
+    )
 
 
 def test_softmax_simple_does_not_overflow_on_large_scores(dtype):
@@ -110,8 +115,12 @@ def test_softmax_cross_entropy_simple_equals_the_fused_loss_away_from_the_clip(d
     ya.backward()
     yb.backward()
     np.testing.assert_allclose(ya.data, yb.data, rtol=_fwd_rtol(dtype))
-    np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-4 if dtype == np.float32 else 1e-10,
-                               atol=1e-7 if dtype == np.float32 else 1e-15)
+    np.testing.assert_allclose(
+        a.grad.data,
+        b.grad.data,
+        rtol=1e-4 if dtype == np.float32 else 1e-10,
+        atol=1e-7 if dtype == np.float32 else 1e-15,
+    )
 
 
 def test_softmax_cross_entropy_simple_is_bounded_by_the_clip():
@@ -145,8 +154,11 @@ def test_linear_simple_matches_linear_and_the_formula(xp, dtype):
     y = F.linear_simple(xp.asarray(x), xp.asarray(W), xp.asarray(b))
     assert y.dtype == dtype
     np.testing.assert_allclose(as_numpy(y.data), x.astype(np.float64) @ W + b, rtol=_fwd_rtol(dtype) * 10)
-    np.testing.assert_allclose(as_numpy(F.linear_simple(xp.asarray(x), xp.asarray(W)).data),
-                               as_numpy(F.linear(xp.asarray(x), xp.asarray(W)).data), rtol=1e-6)
+    np.testing.assert_allclose(
+        as_numpy(F.linear_simple(xp.asarray(x), xp.asarray(W)).data),
+        as_numpy(F.linear(xp.asarray(x), xp.asarray(W)).data),
+        rtol=1e-6,
+    )
 
 
 def test_linear_simple_gradients_and_second_derivatives(dtype):
@@ -249,7 +261,8 @@ def test_mean_squared_error_of_the_books_rnn_step():
 @pytest.mark.parametrize("pred_shape,target_shape", TARGET_SHAPES)
 @pytest.mark.parametrize("float_targets", [False, True], ids=["labels", "soft"])
 def test_sigmoid_cross_entropy_pairs_elements_of_an_n_by_1_prediction_and_n_targets(
-        dtype, pred_shape, target_shape, float_targets):
+    dtype, pred_shape, target_shape, float_targets
+):
     x = np.random.default_rng(12).standard_normal(pred_shape).astype(dtype)
     t = _binary_targets(target_shape, float_targets)
     y = F.sigmoid_cross_entropy(x, t)
@@ -263,8 +276,7 @@ def test_sigmoid_cross_entropy_pairs_elements_of_an_n_by_1_prediction_and_n_targ
 
 
 @pytest.mark.parametrize("pred_shape,target_shape", TARGET_SHAPES)
-def test_binary_cross_entropy_pairs_elements_of_an_n_by_1_prediction_and_n_targets(
-        dtype, pred_shape, target_shape):
+def test_binary_cross_entropy_pairs_elements_of_an_n_by_1_prediction_and_n_targets(dtype, pred_shape, target_shape):
     p = np.random.default_rng(13).uniform(0.1, 0.9, pred_shape).astype(dtype)
     t = _binary_targets(target_shape, False)
     y = F.binary_cross_entropy(p, t)
@@ -275,13 +287,15 @@ def test_binary_cross_entropy_pairs_elements_of_an_n_by_1_prediction_and_n_targe
 
 
 @pytest.mark.parametrize("loss", [F.mean_squared_error, F.sigmoid_cross_entropy, F.binary_cross_entropy])
-@pytest.mark.parametrize("pred_shape,target_shape", [((4, 1), (2, 2)), ((4, 1), (4, 2)), ((4,), (3,)),
-                                                      ((2, 3), (3, 2))])
+@pytest.mark.parametrize(
+    "pred_shape,target_shape", [((4, 1), (2, 2)), ((4, 1), (4, 2)), ((4,), (3,)), ((2, 3), (3, 2))]
+)
 def test_losses_refuse_targets_that_differ_by_more_than_axes_of_length_1(loss, pred_shape, target_shape):
     x = np.full(pred_shape, 0.5)
     t = np.zeros(target_shape, dtype=np.int64)
-    with pytest.raises(ValueError, match=rf"{loss.__name__}: .*{pred_shape}.*{target_shape}".replace("(", r"\(")
-                       .replace(")", r"\)")):
+    with pytest.raises(
+        ValueError, match=rf"{loss.__name__}: .*{pred_shape}.*{target_shape}".replace("(", r"\(").replace(")", r"\)")
+    ):
         loss(x, t)
 
 
@@ -289,22 +303,35 @@ def test_losses_refuse_targets_that_differ_by_more_than_axes_of_length_1(loss, p
 # The layer constructors: the PyTorch argument order is caught
 # =============================================================================
 def test_linear_refuses_pytorchs_in_out_order_and_shows_the_call_meant():
-    with pytest.raises(TypeError, match=r"Linear got out_size=64, nobias=10: nobias must be a bool.*unlike "
-                                        r"PyTorch's \(in, out\) order: for that layer write Linear\(10, in_size=64\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"Linear got out_size=64, nobias=10: nobias must be a bool.*unlike "
+        r"PyTorch's \(in, out\) order: for that layer write Linear\(10, in_size=64\)",
+    ):
         L.Linear(64, 10)
 
 
 @pytest.mark.parametrize("layer", ["Conv2d", "Deconv2d"])
 def test_conv_layers_refuse_pytorchs_order_and_show_the_call_meant(layer):
     cls = getattr(L, layer)
-    with pytest.raises(TypeError, match=rf"{layer} got out_channels=1, kernel_size=32, stride=3, pad=1, "
-                                        rf"nobias=1: nobias must be a bool.*"
-                                        rf"{layer}\(32, kernel_size=3, stride=1, pad=1, in_channels=1\)"):
+    with pytest.raises(
+        TypeError,
+        match=rf"{layer} got out_channels=1, kernel_size=32, stride=3, pad=1, "
+        rf"nobias=1: nobias must be a bool.*"
+        rf"{layer}\(32, kernel_size=3, stride=1, pad=1, in_channels=1\)",
+    ):
         cls(1, 32, 3, 1, 1)
 
 
-@pytest.mark.parametrize("make", [lambda: L.Linear(3, nobias=1), lambda: L.Linear(3, "yes"),
-                                  lambda: L.Conv2d(3, 3, nobias=0), lambda: L.Deconv2d(3, 3, 1, 0, None)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: L.Linear(3, nobias=1),
+        lambda: L.Linear(3, "yes"),
+        lambda: L.Conv2d(3, 3, nobias=0),
+        lambda: L.Deconv2d(3, 3, 1, 0, None),
+    ],
+)
 def test_nobias_must_be_a_bool(make):
     with pytest.raises(TypeError, match="nobias must be a bool"):
         make()
@@ -320,12 +347,17 @@ def test_layer_constructors_keep_the_books_positional_signature():
     assert deconv.b is not None and deconv.W.shape == (2, 4, 3, 3)
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda: L.Linear(3, False, "int64"), r"Linear: dtype must be a floating-point type, got int64"),
-    (lambda: L.Linear(3, False, np.float32, 2.5), r"Linear: in_size must be a positive int, got float 2.5"),
-    (lambda: L.Conv2d(3, 3, 1, 0, False, np.float32, "3"),
-     r"Conv2d: in_channels must be a positive int, got str '3'"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda: L.Linear(3, False, "int64"), r"Linear: dtype must be a floating-point type, got int64"),
+        (lambda: L.Linear(3, False, np.float32, 2.5), r"Linear: in_size must be a positive int, got float 2.5"),
+        (
+            lambda: L.Conv2d(3, 3, 1, 0, False, np.float32, "3"),
+            r"Conv2d: in_channels must be a positive int, got str '3'",
+        ),
+    ],
+)
 def test_layer_constructors_check_the_arguments_after_nobias(make, message):
     with pytest.raises(TypeError, match=message):
         make()
@@ -397,8 +429,9 @@ def test_functions_conv_is_the_books_module_name_for_the_conv_functions():
         assert getattr(functions_conv, name) is getattr(source, name)
     x = np.random.default_rng(17).standard_normal((1, 2, 5, 5))
     W = np.random.default_rng(18).standard_normal((3, 2, 3, 3))
-    np.testing.assert_allclose(functions_conv.conv2d_simple(x, W, pad=1).data,
-                               functions_conv.conv2d(x, W, pad=1).data, rtol=1e-12)
+    np.testing.assert_allclose(
+        functions_conv.conv2d_simple(x, W, pad=1).data, functions_conv.conv2d(x, W, pad=1).data, rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("axis,expected", [(None, [1, 1, 1]), (1, [2, 1, 4]), ((0, 2), [1, 3, 1]), (-1, [2, 3, 1])])

@@ -1,5 +1,6 @@
 """save_weights / load_weights and checkpoints: nothing lost, nothing half-written,
 nothing loaded that does not fit."""
+
 import os
 import signal
 import subprocess
@@ -63,8 +64,7 @@ def test_round_trip_keys_and_persistents(tmp_path):
     net.save_weights(path)
     with np.load(path, allow_pickle=False) as f:
         # Layer by layer in assignment order; batch norm's running statistics included.
-        assert f.files == ["l1/W", "l1/b", "bn/gamma", "bn/beta", "bn/avg_mean", "bn/avg_var",
-                           "l2/W", "l2/b"]
+        assert f.files == ["l1/W", "l1/b", "bn/gamma", "bn/beta", "bn/avg_mean", "bn/avg_var", "l2/W", "l2/b"]
     other = _net(1)
     other.load_weights(path)
     _assert_same(_arrays(other), _arrays(net))
@@ -154,11 +154,14 @@ def _lazy_bn_file(path, **sizes):
     np.savez(path, **arrays)
 
 
-@pytest.mark.parametrize("sizes, message", [
-    ({"beta": 5}, r"'beta' has shape \(5,\) but 'gamma' has 3 channels: the arrays of one BatchNorm must agree"),
-    ({"avg_var": 4}, r"'avg_var' has shape \(4,\) but 'gamma' has 3 channels"),
-    ({"gamma": 2, "beta": 2, "avg_mean": 2}, r"'avg_var' has shape \(3,\) but 'gamma' has 2 channels"),
-])
+@pytest.mark.parametrize(
+    "sizes, message",
+    [
+        ({"beta": 5}, r"'beta' has shape \(5,\) but 'gamma' has 3 channels: the arrays of one BatchNorm must agree"),
+        ({"avg_var": 4}, r"'avg_var' has shape \(4,\) but 'gamma' has 3 channels"),
+        ({"gamma": 2, "beta": 2, "avg_mean": 2}, r"'avg_var' has shape \(3,\) but 'gamma' has 2 channels"),
+    ],
+)
 def test_loading_into_a_lazy_batch_norm_checks_its_arrays_agree(tmp_path, sizes, message):
     _lazy_bn_file(tmp_path / "bn.npz", **sizes)
     bn = BatchNorm()
@@ -170,8 +173,10 @@ def test_loading_into_a_lazy_batch_norm_checks_its_arrays_agree(tmp_path, sizes,
 def test_loading_into_a_lazy_batch_norm_checks_its_arrays_share_one_dtype(tmp_path):
     _lazy_bn_file(tmp_path / "bn.npz", dtypes={"avg_mean": np.float64})
     bn = BatchNorm()
-    with pytest.raises(TypeError, match="'avg_mean' has dtype float64 but 'gamma' has float32: "
-                                        "the arrays of one BatchNorm must have one dtype"):
+    with pytest.raises(
+        TypeError,
+        match="'avg_mean' has dtype float64 but 'gamma' has float32: the arrays of one BatchNorm must have one dtype",
+    ):
         bn.load_weights(tmp_path / "bn.npz")
     assert bn.gamma.data is None and bn.avg_mean is None
 
@@ -252,8 +257,9 @@ def test_pickles_are_never_loaded(tmp_path):
 
 # A damaged file is closed again, not left to the garbage collector.
 @pytest.mark.filterwarnings("error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"not numpy at all"],
-                         ids=["empty", "truncated", "garbage"])
+@pytest.mark.parametrize(
+    "content", [b"", b"PK\x03\x04 truncated zip", b"not numpy at all"], ids=["empty", "truncated", "garbage"]
+)
 def test_unreadable_files_give_a_clear_error(tmp_path, content):
     (tmp_path / "bad.npz").write_bytes(content)
     with pytest.raises(ValueError, match="is not a readable .npz archive"):
@@ -262,10 +268,10 @@ def test_unreadable_files_give_a_clear_error(tmp_path, content):
 
 def _flip_offsets(raw: bytes) -> dict:
     """Byte offsets worth damaging in an uncompressed .npz, by what they hold."""
-    local = 0                                        # the first member's local header
-    central = raw.rindex(b"PK\x01\x02")              # the last member's central directory entry
-    end = raw.rindex(b"PK\x05\x06")                  # the end-of-central-directory record
-    first_data = raw.index(b"\x93NUMPY")              # the first member's .npy bytes
+    local = 0  # the first member's local header
+    central = raw.rindex(b"PK\x01\x02")  # the last member's central directory entry
+    end = raw.rindex(b"PK\x05\x06")  # the end-of-central-directory record
+    first_data = raw.index(b"\x93NUMPY")  # the first member's .npy bytes
     return {
         "local header signature": local + 1,
         "local header compression method": local + 8,
@@ -366,6 +372,7 @@ def test_saving_does_not_move_or_copy_the_model():
     net = _net()
     ids = {k: id(p.data) for k, p in net.named_params()}
     import tempfile
+
     with tempfile.TemporaryDirectory() as d:
         net.save_weights(os.path.join(d, "w.npz"))
     assert {k: id(p.data) for k, p in net.named_params()} == ids
@@ -490,8 +497,9 @@ def _train_steps(model, optimizer, n, start):
         optimizer.update()
 
 
-@pytest.mark.parametrize("make_optimizer", [lambda: MomentumSGD(lr=0.1), lambda: Adam(alpha=0.01)],
-                         ids=["MomentumSGD", "Adam"])
+@pytest.mark.parametrize(
+    "make_optimizer", [lambda: MomentumSGD(lr=0.1), lambda: Adam(alpha=0.01)], ids=["MomentumSGD", "Adam"]
+)
 def test_resumed_training_is_bit_identical(tmp_path, make_optimizer):
     N = 5
     straight = _net(0)

@@ -1,4 +1,5 @@
 """What CI promises: a test skipped for a missing package fails the run."""
+
 import os
 import subprocess
 import sys
@@ -17,9 +18,23 @@ def _run_parity_tests_without_torch(tmp_path, strict: bool) -> subprocess.Comple
     if strict:
         env["DEZERO_STRICT_SKIPS"] = "1"
     one_passing_test = os.path.join(REPO, "tests", "test_architecture.py") + "::test_core_depends_on_the_backend_only"
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           os.path.join(REPO, "tests", "test_torch_parity.py"), one_passing_test],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            os.path.join(REPO, "tests", "test_torch_parity.py"),
+            one_passing_test,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("strict", [True, False], ids=["ci", "developer"])

@@ -2,6 +2,7 @@
 harness (forward against plain-loop references, backward and double backward
 against numerical gradients, float32/float64, NumPy/CuPy, strided, read-only
 and untouched inputs); below the cases, adjointness, argument errors and PyTorch."""
+
 import itertools
 
 import numpy as np
@@ -49,7 +50,7 @@ def col2im_ref(col, input_shape, kernel_size, stride=1, pad=0, to_matrix=True):
     img = np.zeros((n, c, h + 2 * ph, w + 2 * pw))
     for i, j, y, z in itertools.product(range(kh), range(kw), range(oh), range(ow)):
         img[:, :, y * sy + i, z * sx + j] += col[:, :, i, j, y, z]
-    return img[:, :, ph:ph + h, pw:pw + w]
+    return img[:, :, ph : ph + h, pw : pw + w]
 
 
 def im2col_matrix_ref(x, kernel_size, stride=1, pad=0, to_matrix=True):
@@ -71,7 +72,7 @@ def conv_ref(x, W, b=None, stride=1, pad=0):
         for o in range(oc):
             for i in range(oh):
                 for j in range(ow):
-                    patch = xp_[s, :, i * sy:i * sy + kh, j * sx:j * sx + kw]
+                    patch = xp_[s, :, i * sy : i * sy + kh, j * sx : j * sx + kw]
                     y[s, o, i, j] = np.sum(patch * W[o]) + (0.0 if b is None else b[o])
     return y
 
@@ -90,8 +91,8 @@ def deconv_ref(x, W, b=None, stride=1, pad=0, outsize=None):
         for c in range(c_in):
             for i in range(h):
                 for j in range(w):
-                    y[s, :, i * sy:i * sy + kh, j * sx:j * sx + kw] += x[s, c, i, j] * W[c]
-    y = y[:, :, ph:ph + outsize[0], pw:pw + outsize[1]]
+                    y[s, :, i * sy : i * sy + kh, j * sx : j * sx + kw] += x[s, c, i, j] * W[c]
+    y = y[:, :, ph : ph + outsize[0], pw : pw + outsize[1]]
     if b is not None:
         y = y + np.asarray(b).reshape(1, -1, 1, 1)
     return y
@@ -101,13 +102,13 @@ def deconv_ref(x, W, b=None, stride=1, pad=0, outsize=None):
 # Cases: (x shape, (OC, KH, KW), stride, pad)
 # =============================================================================
 CASES = [
-    ((1, 1, 5, 5), (1, 3, 3), 1, 0),              # batch 1, one channel
-    ((2, 3, 7, 6), (4, 3, 2), 2, 1),              # odd sizes, non-square kernel
-    ((2, 2, 5, 4), (3, 1, 3), 1, 2),              # pad larger than needed
-    ((1, 3, 8, 7), (2, 3, 3), 3, 1),              # stride 3: some rows unused
-    ((2, 2, 6, 5), (2, 2, 3), (2, 1), (0, 1)),    # per-axis stride and pad
-    ((3, 2, 4, 4), (2, 4, 4), 1, 0),              # kernel = image: 1x1 output
-    ((2, 3, 3, 4), (2, 1, 1), 1, 0),              # 1x1 kernel
+    ((1, 1, 5, 5), (1, 3, 3), 1, 0),  # batch 1, one channel
+    ((2, 3, 7, 6), (4, 3, 2), 2, 1),  # odd sizes, non-square kernel
+    ((2, 2, 5, 4), (3, 1, 3), 1, 2),  # pad larger than needed
+    ((1, 3, 8, 7), (2, 3, 3), 3, 1),  # stride 3: some rows unused
+    ((2, 2, 6, 5), (2, 2, 3), (2, 1), (0, 1)),  # per-axis stride and pad
+    ((3, 2, 4, 4), (2, 4, 4), 1, 0),  # kernel = image: 1x1 output
+    ((2, 3, 3, 4), (2, 1, 1), 1, 0),  # 1x1 kernel
 ]
 IDS = [f"x{c[0]}-k{c[1]}-s{c[2]}-p{c[3]}".replace(" ", "") for c in CASES]
 
@@ -143,13 +144,13 @@ def fwd_tol(dtype):
 # The geometries of CASES at smaller batch and channel counts: a numerical
 # gradient costs two forward passes per input element.
 HARNESS_CASES = [
-    ((1, 1, 5, 5), (1, 3, 3), 1, 0),              # batch 1, one channel
-    ((2, 2, 5, 4), (2, 3, 2), 2, 1),              # odd sizes, non-square kernel
-    ((1, 2, 4, 3), (2, 1, 3), 1, 2),              # pad larger than needed
-    ((1, 1, 8, 7), (2, 3, 3), 3, 1),              # stride 3: some rows unused
-    ((2, 1, 6, 5), (2, 2, 3), (2, 1), (0, 1)),    # per-axis stride and pad
-    ((2, 2, 4, 4), (2, 4, 4), 1, 0),              # kernel = image: 1x1 output
-    ((2, 2, 3, 4), (2, 1, 1), 1, 0),              # 1x1 kernel
+    ((1, 1, 5, 5), (1, 3, 3), 1, 0),  # batch 1, one channel
+    ((2, 2, 5, 4), (2, 3, 2), 2, 1),  # odd sizes, non-square kernel
+    ((1, 2, 4, 3), (2, 1, 3), 1, 2),  # pad larger than needed
+    ((1, 1, 8, 7), (2, 3, 3), 3, 1),  # stride 3: some rows unused
+    ((2, 1, 6, 5), (2, 2, 3), (2, 1), (0, 1)),  # per-axis stride and pad
+    ((2, 2, 4, 4), (2, 4, 4), 1, 0),  # kernel = image: 1x1 output
+    ((2, 2, 3, 4), (2, 1, 1), 1, 0),  # 1x1 kernel
 ]
 
 
@@ -161,8 +162,13 @@ def _geometry(case) -> str:
 def _conv_case(conv, case, bias=True):
     x_shape, (oc, kh, kw), stride, pad = case
     inputs = [normal(x_shape), normal((oc, x_shape[1], kh, kw))] + ([normal((oc,))] if bias else [])
-    return OpCase(f"{conv.__name__}({_geometry(case)}{'' if bias else ', no bias'})", conv, inputs, conv_ref,
-                  kwargs={"stride": stride, "pad": pad})
+    return OpCase(
+        f"{conv.__name__}({_geometry(case)}{'' if bias else ', no bias'})",
+        conv,
+        inputs,
+        conv_ref,
+        kwargs={"stride": stride, "pad": pad},
+    )
 
 
 def _deconv_case(case, bias=True, outsize=True):
@@ -180,9 +186,13 @@ def _deconv_case(case, bias=True, outsize=True):
 
 def _im2col_case(case, to_matrix):
     x_shape, (_, kh, kw), stride, pad = case
-    return OpCase(f"im2col({_geometry(case)}, to_matrix={to_matrix})", F.im2col, [normal(x_shape)],
-                  im2col_matrix_ref, kwargs={"kernel_size": (kh, kw), "stride": stride, "pad": pad,
-                                             "to_matrix": to_matrix})
+    return OpCase(
+        f"im2col({_geometry(case)}, to_matrix={to_matrix})",
+        F.im2col,
+        [normal(x_shape)],
+        im2col_matrix_ref,
+        kwargs={"kernel_size": (kh, kw), "stride": stride, "pad": pad, "to_matrix": to_matrix},
+    )
 
 
 def _col2im_case(case, to_matrix):
@@ -191,9 +201,13 @@ def _col2im_case(case, to_matrix):
     (sy, sx), (ph, pw) = pair(stride), pair(pad)
     oh, ow = out_size(h, kh, sy, ph), out_size(w, kw, sx, pw)
     col_shape = (n * oh * ow, c * kh * kw) if to_matrix else (n, c, kh, kw, oh, ow)
-    return OpCase(f"col2im({_geometry(case)}, to_matrix={to_matrix})", F.col2im, [normal(col_shape)],
-                  col2im_ref, kwargs={"input_shape": x_shape, "kernel_size": (kh, kw), "stride": stride,
-                                      "pad": pad, "to_matrix": to_matrix})
+    return OpCase(
+        f"col2im({_geometry(case)}, to_matrix={to_matrix})",
+        F.col2im,
+        [normal(col_shape)],
+        col2im_ref,
+        kwargs={"input_shape": x_shape, "kernel_size": (kh, kw), "stride": stride, "pad": pad, "to_matrix": to_matrix},
+    )
 
 
 class TestConvOps(OpTests):
@@ -274,29 +288,45 @@ X = np.zeros((2, 3, 5, 5))
 W3 = np.zeros((4, 3, 3, 3))
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: F.conv2d(np.zeros((3, 4)), W3), r"conv2d: x must be 4-D \(N, C, H, W\), got shape \(3, 4\)"),
-    (lambda: F.conv2d(X, np.zeros((4, 3, 3))), r"conv2d: W must be 4-D \(OC, C, KH, KW\), got shape \(4, 3, 3\)"),
-    (lambda: F.conv2d(X, np.zeros((4, 2, 3, 3))),
-     r"conv2d: x has 3 channels but W expects 2 .*\(2, 3, 5, 5\).*\(4, 2, 3, 3\)"),
-    (lambda: F.conv2d(X, np.zeros((4, 3, 6, 3))), r"conv2d: kernel \(6, 3\) is larger than the padded input \(5, 5\)"),
-    (lambda: F.conv2d(X, np.zeros((4, 3, 6, 3)), pad=1), None),  # fits once padded: no error
-    (lambda: F.conv2d(X, W3, stride=0), r"conv2d: stride must be positive, got 0"),
-    (lambda: F.conv2d(X, W3, stride=(1, -2)), r"conv2d: stride must be positive"),
-    (lambda: F.conv2d(X, W3, pad=-1), r"conv2d: pad must be non-negative, got -1"),
-    (lambda: F.conv2d(X, W3, stride=(1, 2, 3)), r"conv2d: stride must be an int or a pair"),
-    (lambda: F.conv2d(X, W3, b=np.zeros(3)), r"conv2d: b must have shape \(4,\) to match W \(4, 3, 3, 3\), got \(3,\)"),
-    (lambda: F.conv2d_simple(X, np.zeros((4, 2, 3, 3))), r"conv2d_simple: x has 3 channels but W expects 2"),
-    (lambda: F.deconv2d(np.zeros((2, 5)), W3), r"deconv2d: x must be 4-D"),
-    (lambda: F.deconv2d(X, np.zeros((4, 3, 3, 3))), r"deconv2d: x has 3 channels but W expects 4 input channels"),
-    (lambda: F.deconv2d(np.zeros((2, 4, 3, 3)), W3, b=np.zeros(4)), r"deconv2d: b must have shape \(3,\)"),
-    (lambda: F.deconv2d(np.zeros((2, 4, 3, 3)), W3, stride=2, outsize=(9, 4)),
-     r"deconv2d: outsize \(9, 4\) is inconsistent with the input \(3, 3\).*valid sizes are \(7, 7\)"),
-    (lambda: F.deconv2d(np.zeros((2, 4, 1, 1)), W3, pad=2), r"deconv2d: the output would be empty"),
-    (lambda: F.im2col(np.zeros((5, 5)), 3), r"im2col: x must be 4-D"),
-    (lambda: F.im2col(X, 7), r"im2col: kernel \(7, 7\) is larger than the padded input \(5, 5\)"),
-    (lambda: F.col2im(np.zeros((3, 3)), (2, 3, 5, 5), 3), r"col2im: col of shape \(3, 3\) does not match input_shape"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: F.conv2d(np.zeros((3, 4)), W3), r"conv2d: x must be 4-D \(N, C, H, W\), got shape \(3, 4\)"),
+        (lambda: F.conv2d(X, np.zeros((4, 3, 3))), r"conv2d: W must be 4-D \(OC, C, KH, KW\), got shape \(4, 3, 3\)"),
+        (
+            lambda: F.conv2d(X, np.zeros((4, 2, 3, 3))),
+            r"conv2d: x has 3 channels but W expects 2 .*\(2, 3, 5, 5\).*\(4, 2, 3, 3\)",
+        ),
+        (
+            lambda: F.conv2d(X, np.zeros((4, 3, 6, 3))),
+            r"conv2d: kernel \(6, 3\) is larger than the padded input \(5, 5\)",
+        ),
+        (lambda: F.conv2d(X, np.zeros((4, 3, 6, 3)), pad=1), None),  # fits once padded: no error
+        (lambda: F.conv2d(X, W3, stride=0), r"conv2d: stride must be positive, got 0"),
+        (lambda: F.conv2d(X, W3, stride=(1, -2)), r"conv2d: stride must be positive"),
+        (lambda: F.conv2d(X, W3, pad=-1), r"conv2d: pad must be non-negative, got -1"),
+        (lambda: F.conv2d(X, W3, stride=(1, 2, 3)), r"conv2d: stride must be an int or a pair"),
+        (
+            lambda: F.conv2d(X, W3, b=np.zeros(3)),
+            r"conv2d: b must have shape \(4,\) to match W \(4, 3, 3, 3\), got \(3,\)",
+        ),
+        (lambda: F.conv2d_simple(X, np.zeros((4, 2, 3, 3))), r"conv2d_simple: x has 3 channels but W expects 2"),
+        (lambda: F.deconv2d(np.zeros((2, 5)), W3), r"deconv2d: x must be 4-D"),
+        (lambda: F.deconv2d(X, np.zeros((4, 3, 3, 3))), r"deconv2d: x has 3 channels but W expects 4 input channels"),
+        (lambda: F.deconv2d(np.zeros((2, 4, 3, 3)), W3, b=np.zeros(4)), r"deconv2d: b must have shape \(3,\)"),
+        (
+            lambda: F.deconv2d(np.zeros((2, 4, 3, 3)), W3, stride=2, outsize=(9, 4)),
+            r"deconv2d: outsize \(9, 4\) is inconsistent with the input \(3, 3\).*valid sizes are \(7, 7\)",
+        ),
+        (lambda: F.deconv2d(np.zeros((2, 4, 1, 1)), W3, pad=2), r"deconv2d: the output would be empty"),
+        (lambda: F.im2col(np.zeros((5, 5)), 3), r"im2col: x must be 4-D"),
+        (lambda: F.im2col(X, 7), r"im2col: kernel \(7, 7\) is larger than the padded input \(5, 5\)"),
+        (
+            lambda: F.col2im(np.zeros((3, 3)), (2, 3, 5, 5), 3),
+            r"col2im: col of shape \(3, 3\) does not match input_shape",
+        ),
+    ],
+)
 def test_bad_arguments(call, message):
     if message is None:
         call()
@@ -348,8 +378,7 @@ def test_deconv2d_matches_torch(case):
     tx, tW, tb = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
     default = [pair(stride)[d] * (x.shape[2 + d] - 1) + W.shape[2 + d] - 2 * pair(pad)[d] for d in (0, 1)]
     output_padding = tuple(o - d for o, d in zip(outsize, default))
-    ty = torch.nn.functional.conv_transpose2d(tx, tW, tb, stride=stride, padding=pad,
-                                              output_padding=output_padding)
+    ty = torch.nn.functional.conv_transpose2d(tx, tW, tb, stride=stride, padding=pad, output_padding=output_padding)
     ty.backward(torch.tensor(gy))
     np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
     for ours, theirs in ((gx, tx), (gW, tW), (gb, tb)):

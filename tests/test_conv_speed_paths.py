@@ -6,6 +6,7 @@ inputs (three slices, so that slices are uneven) and compared with the same op
 run in one piece; the one-piece ops are themselves checked against PyTorch and
 numerical gradients in test_conv.py and test_pooling.py.
 """
+
 import multiprocessing
 import os
 import sys
@@ -213,7 +214,19 @@ def test_blas_runs_on_one_thread_inside_slices_and_gets_its_count_back(split_eve
 
 def test_slices_cover_the_batch_in_order_a_few_per_thread(split_everything):
     assert parallel.for_each_slice(lambda start, stop: (start, stop), 20, 10**6) == [
-        (0, 1), (1, 3), (3, 5), (5, 6), (6, 8), (8, 10), (10, 11), (11, 13), (13, 15), (15, 16), (16, 18), (18, 20)]
+        (0, 1),
+        (1, 3),
+        (3, 5),
+        (5, 6),
+        (6, 8),
+        (8, 10),
+        (10, 11),
+        (11, 13),
+        (13, 15),
+        (15, 16),
+        (16, 18),
+        (18, 20),
+    ]
     assert was_split(split_everything)
 
 
@@ -276,8 +289,11 @@ def test_splitting_works_in_a_forked_child(split_everything):
         child.kill()
         pytest.fail("the forked child hung: it used the parent's pool, whose threads it does not have")
     assert child.exitcode == 0
-    expected = one_piece(lambda: float(F.conv2d(np.ones((6, 2, 5, 5), np.float32),
-                                                np.ones((3, 2, 3, 3), np.float32), None, pad=1).data.sum()))
+    expected = one_piece(
+        lambda: float(
+            F.conv2d(np.ones((6, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32), None, pad=1).data.sum()
+        )
+    )
     assert queue.get(timeout=10) == expected
 
 
@@ -286,8 +302,9 @@ def test_op_threads_can_be_set_from_the_environment():
 
     code = "import dezero; print(dezero.tuning.op_threads(), dezero.tuning.report().get('op threads'))"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEZERO_")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**env, "DEZERO_OP_THREADS": "3"})
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**env, "DEZERO_OP_THREADS": "3"}
+    )
     assert out.stdout.split() == ["3", "3"]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "None as many as BLAS uses"
@@ -296,12 +313,14 @@ def test_op_threads_can_be_set_from_the_environment():
 def test_without_threadpoolctl_ops_run_in_one_piece():
     import subprocess
 
-    code = ("import sys; sys.modules['threadpoolctl'] = None\n"
-            "import numpy as np, dezero, dezero.functions as F\n"
-            "from dezero import parallel\n"
-            "x = np.ones((64, 8, 16, 16), np.float32); W = np.ones((8, 8, 3, 3), np.float32)\n"
-            "y = F.conv2d(x, W, None, pad=1)\n"
-            "print(parallel.slice_count(64, 10**8), float(y.data[0, 0, 5, 5]), float(y.data[0, 0, 0, 0]))\n")
+    code = (
+        "import sys; sys.modules['threadpoolctl'] = None\n"
+        "import numpy as np, dezero, dezero.functions as F\n"
+        "from dezero import parallel\n"
+        "x = np.ones((64, 8, 16, 16), np.float32); W = np.ones((8, 8, 3, 3), np.float32)\n"
+        "y = F.conv2d(x, W, None, pad=1)\n"
+        "print(parallel.slice_count(64, 10**8), float(y.data[0, 0, 5, 5]), float(y.data[0, 0, 0, 0]))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "72.0", "32.0"]
@@ -338,8 +357,10 @@ def test_sgd_and_momentum_updates_of_a_large_parameter_match_the_plain_formula()
     rng = np.random.default_rng(0)
     W0 = rng.standard_normal((300, 500)).astype(np.float32)
     g = rng.standard_normal((300, 500)).astype(np.float32)
-    for optimizer, expected in ((SGD(lr=0.1), W0 - np.float32(0.1) * g),
-                                (MomentumSGD(lr=0.1, momentum=0.9), W0 + (-np.float32(0.1) * g))):
+    for optimizer, expected in (
+        (SGD(lr=0.1), W0 - np.float32(0.1) * g),
+        (MomentumSGD(lr=0.1, momentum=0.9), W0 + (-np.float32(0.1) * g)),
+    ):
         model = dezero.Layer()
         model.W = dezero.Parameter(W0.copy())
         model.W.grad = dezero.Variable(g.copy())
@@ -366,7 +387,7 @@ def test_split_relu_matches_one_piece_in_value_and_first_and_second_gradients(sp
     split = relu_grads()
     assert was_split(split_everything)
     positive = x_data > 0
-    np.testing.assert_allclose(split[1], np.where(positive, 3 * x_data ** 2, 0), rtol=1e-5)
+    np.testing.assert_allclose(split[1], np.where(positive, 3 * x_data**2, 0), rtol=1e-5)
     assert_same(split, one_piece(relu_grads), dtype)
 
 

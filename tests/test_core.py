@@ -1,4 +1,5 @@
 """The autograd core: Variable, Function, backward, configuration, dezero.grad."""
+
 import gc
 import math
 import tracemalloc
@@ -61,7 +62,7 @@ class TestVariable:
 # --- Function ----------------------------------------------------------------------
 class Square(Function):
     def forward(self, x):
-        return x ** 2
+        return x**2
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -148,14 +149,18 @@ class TestOperators:
         self.a = Variable(np.array([1.0, 2.0, 3.0]))
         self.b = Variable(np.array([4.0, 5.0, 6.0]))
 
-    @pytest.mark.parametrize("op, expected", OPERATOR_VALUES + [  # those core_simple lacks:
-        (lambda a, b: +a, [1, 2, 3]),
-        (lambda a, b: 2.0 ** a, [2, 4, 8]),
-        (lambda a, b: a ** b, [1, 32, 729]),
-        (lambda a, b: a[1:], [2, 3]),
-        (lambda a, b: a @ b, 32),
-        (lambda a, b: np.ones((2, 3)) @ a, [6, 6]),
-    ])
+    @pytest.mark.parametrize(
+        "op, expected",
+        OPERATOR_VALUES
+        + [  # those core_simple lacks:
+            (lambda a, b: +a, [1, 2, 3]),
+            (lambda a, b: 2.0**a, [2, 4, 8]),
+            (lambda a, b: a**b, [1, 32, 729]),
+            (lambda a, b: a[1:], [2, 3]),
+            (lambda a, b: a @ b, 32),
+            (lambda a, b: np.ones((2, 3)) @ a, [6, 6]),
+        ],
+    )
     def test_values(self, op, expected):
         y = op(self.a, self.b)
         assert isinstance(y, Variable)
@@ -163,12 +168,12 @@ class TestOperators:
 
     def test_every_operator_is_differentiable(self):
         a, b = self.a, self.b
-        y = F.sum((a + b) * (a - b) / b + (-a) ** 2 + 3.0 ** a - 1.0 / a + a @ b)
+        y = F.sum((a + b) * (a - b) / b + (-a) ** 2 + 3.0**a - 1.0 / a + a @ b)
         y.backward()
         x, z = a.data, b.data
         # a @ b is a scalar broadcast over the 3 elements, hence the factor 3
-        ga = 2 * x / z + 2 * x + 3.0 ** x * math.log(3.0) + 1 / x ** 2 + 3 * z
-        gb = -1 - x ** 2 / z ** 2 + 3 * x
+        ga = 2 * x / z + 2 * x + 3.0**x * math.log(3.0) + 1 / x**2 + 3 * z
+        gb = -1 - x**2 / z**2 + 3 * x
         np.testing.assert_allclose(a.grad.data, ga)
         np.testing.assert_allclose(b.grad.data, gb)
 
@@ -194,8 +199,8 @@ class TestOperators:
 class TestBackward:
     def test_diamond_graph_in_generation_order(self):
         x = Variable(np.array(2.0))
-        a = x ** 2
-        y = a ** 2 + a ** 2  # 2 x^4
+        a = x**2
+        y = a**2 + a**2  # 2 x^4
         y.backward()
         assert y.data == 32.0 and x.grad.data == 64.0
 
@@ -255,8 +260,11 @@ class TestBackward:
         a = Variable(np.ones((4, 1)))
         b = Variable(np.zeros(4))
         y = BadLoss()(a, b)
-        with pytest.raises(RuntimeError, match=r"BadLoss.backward returned a gradient of shape \(4, 4\) "
-                                               r"for input 0 of shape \(4, 1\)"):
+        with pytest.raises(
+            RuntimeError,
+            match=r"BadLoss.backward returned a gradient of shape \(4, 4\) "
+            r"for input 0 of shape \(4, 1\)",
+        ):
             y.backward()
 
     def test_wrong_number_of_gradients(self):
@@ -323,7 +331,7 @@ class TestHigherOrder:
     def test_newton_method_with_automatic_second_derivative(self):
         x = Variable(np.array(2.0))
         for _ in range(10):
-            y = x ** 4 - 2 * x ** 2
+            y = x**4 - 2 * x**2
             x.cleargrad()
             y.backward(create_graph=True)
             gx = x.grad
@@ -333,15 +341,21 @@ class TestHigherOrder:
             x.data = x.data - gx.data / gx2.data
         assert abs(x.data - 1.0) < 1e-12
 
-    @pytest.mark.parametrize("func, derivatives", [
-        (F.sin, [np.cos, lambda t: -np.sin(t), lambda t: -np.cos(t), np.sin, np.cos]),
-        (F.tanh, [
-            lambda t: 1 - np.tanh(t) ** 2,
-            lambda t: -2 * np.tanh(t) * (1 - np.tanh(t) ** 2),
-            lambda t: (1 - np.tanh(t) ** 2) * (6 * np.tanh(t) ** 2 - 2),
-            lambda t: 8 * np.tanh(t) * (1 - np.tanh(t) ** 2) * (2 - 3 * np.tanh(t) ** 2),
-        ]),
-    ])
+    @pytest.mark.parametrize(
+        "func, derivatives",
+        [
+            (F.sin, [np.cos, lambda t: -np.sin(t), lambda t: -np.cos(t), np.sin, np.cos]),
+            (
+                F.tanh,
+                [
+                    lambda t: 1 - np.tanh(t) ** 2,
+                    lambda t: -2 * np.tanh(t) * (1 - np.tanh(t) ** 2),
+                    lambda t: (1 - np.tanh(t) ** 2) * (6 * np.tanh(t) ** 2 - 2),
+                    lambda t: 8 * np.tanh(t) * (1 - np.tanh(t) ** 2) * (2 - 3 * np.tanh(t) ** 2),
+                ],
+            ),
+        ],
+    )
     def test_nth_derivatives(self, func, derivatives):
         t = np.linspace(-2, 2, 7)
         x = Variable(t.copy())
@@ -355,11 +369,11 @@ class TestHigherOrder:
     def test_double_backprop_gradient_penalty(self):
         # z = (dy/dx)^3 + y with y = x^2: dz/dx = 3 (2x)^2 * 2 + 2x = 24 x^2 + 2x
         x = Variable(np.array(2.0))
-        y = x ** 2
+        y = x**2
         y.backward(create_graph=True)
         gx = x.grad
         x.cleargrad()
-        z = gx ** 3 + y
+        z = gx**3 + y
         z.backward()
         assert x.grad.data == 24 * 4 + 4
 
@@ -384,7 +398,7 @@ class TestFunctionalGrad:
 
     def test_grad_outputs_and_create_graph(self):
         x = Variable(np.array(2.0))
-        y = x ** 3
+        y = x**3
         (g,) = dezero.grad(y, [x], grad_outputs=np.array(2.0), create_graph=True)
         assert g.data == 24.0
         (h,) = dezero.grad(g, [x])
@@ -416,8 +430,13 @@ def test_graph_is_freed_by_reference_counting():
 def test_dtype_is_preserved_through_ops_and_gradients(dtype):
     x = Variable(np.linspace(0.5, 1.5, 6).reshape(2, 3).astype(dtype))
     w = Variable(np.ones((3, 2), dtype=dtype))
-    y = F.sum(F.tanh(x @ w) * np.float64(2.0) + 1.5 - x.sum(axis=1, keepdims=True) ** 2 / 3.0
-              + F.exp(F.log(x * 2)).mean() + F.sqrt(x).max())
+    y = F.sum(
+        F.tanh(x @ w) * np.float64(2.0)
+        + 1.5
+        - x.sum(axis=1, keepdims=True) ** 2 / 3.0
+        + F.exp(F.log(x * 2)).mean()
+        + F.sqrt(x).max()
+    )
     assert y.dtype == dtype
     y.backward(create_graph=True)
     assert x.grad.dtype == dtype and w.grad.dtype == dtype

@@ -1,6 +1,7 @@
 """dezero.core_simple, the core of steps 23-32: the engine cases it shares with
 dezero.core (tests/core_cases.py), and what is its own: plain-array gradients,
 independence from dezero.core, and the book's use of it in steps 28 and 29."""
+
 import os
 import subprocess
 import sys
@@ -56,10 +57,12 @@ def test_a_function_with_two_outputs():
 
 def test_does_not_import_dezero_core():
     """Readable on its own: importing it loads neither dezero.core nor the package's other modules."""
-    code = ("import importlib.util, sys; "
-            "spec = importlib.util.spec_from_file_location('core_simple', 'dezero/core_simple.py'); "
-            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
-            "print(sorted(k for k in sys.modules if k.startswith('dezero')))")
+    code = (
+        "import importlib.util, sys; "
+        "spec = importlib.util.spec_from_file_location('core_simple', 'dezero/core_simple.py'); "
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+        "print(sorted(k for k in sys.modules if k.startswith('dezero')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -68,15 +71,16 @@ def test_setup_variable_can_run_twice():
     core_simple.setup_variable()
     core_simple.setup_variable()
     x = Variable(np.array(2.0))
-    (x ** 3).backward()
+    (x**3).backward()
     assert x.grad == 12.0
 
 
 def test_rosenbrock_by_gradient_descent_as_in_step28():
     """The book's step 28 on this core: the same iterates as gradient descent
     with the gradient derived by hand."""
+
     def rosenbrock(x0, x1):
-        return 100 * (x1 - x0 ** 2) ** 2 + (x0 - 1) ** 2
+        return 100 * (x1 - x0**2) ** 2 + (x0 - 1) ** 2
 
     x0, x1 = Variable(np.array(0.0)), Variable(np.array(2.0))
     a, b = 0.0, 2.0
@@ -85,7 +89,7 @@ def test_rosenbrock_by_gradient_descent_as_in_step28():
         x0.cleargrad()
         x1.cleargrad()
         y.backward()
-        ga, gb = -400 * a * (b - a ** 2) + 2 * (a - 1), 200 * (b - a ** 2)
+        ga, gb = -400 * a * (b - a**2) + 2 * (a - 1), 200 * (b - a**2)
         assert (float(x0.grad), float(x1.grad)) == pytest.approx((ga, gb), rel=1e-12, abs=1e-12)
         x0.data -= 0.001 * x0.grad
         x1.data -= 0.001 * x1.grad

@@ -1,4 +1,5 @@
 """DataLoader and SeqDataLoader."""
+
 import sys
 
 import numpy as np
@@ -25,9 +26,18 @@ def _epoch(loader):
     return [(x.copy(), None if t is None else t.copy()) for x, t in loader]
 
 
-@pytest.mark.parametrize("n, batch_size, drop_last, expected_len",
-                         [(10, 3, False, 4), (10, 3, True, 3), (9, 3, False, 3), (9, 3, True, 3),
-                          (2, 5, False, 1), (2, 5, True, 0), (0, 4, False, 0)])
+@pytest.mark.parametrize(
+    "n, batch_size, drop_last, expected_len",
+    [
+        (10, 3, False, 4),
+        (10, 3, True, 3),
+        (9, 3, False, 3),
+        (9, 3, True, 3),
+        (2, 5, False, 1),
+        (2, 5, True, 0),
+        (0, 4, False, 0),
+    ],
+)
 def test_len(n, batch_size, drop_last, expected_len):
     loader = DataLoader(Numbered(n), batch_size, drop_last=drop_last)
     assert len(loader) == expected_len

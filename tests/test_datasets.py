@@ -1,4 +1,5 @@
 """Datasets, with every file they read generated here in a temporary $DEZERO_HOME."""
+
 import gzip
 import io
 import os
@@ -16,8 +17,21 @@ import dezero.functions as F
 from dezero import Variable
 from dezero.dataloaders import DataLoader, SeqDataLoader
 from dezero.datasets import (
-    CIFAR10, MNIST, CharText, Dataset, Digits, FashionMNIST, ImageNet, NpyFolder, Shakespeare,
-    SinCurve, Spiral, extract_tar, get_spiral, load_pickle, read_idx,
+    CIFAR10,
+    MNIST,
+    CharText,
+    Dataset,
+    Digits,
+    FashionMNIST,
+    ImageNet,
+    NpyFolder,
+    Shakespeare,
+    SinCurve,
+    Spiral,
+    extract_tar,
+    get_spiral,
+    load_pickle,
+    read_idx,
 )
 from dezero.files import DownloadError
 from dezero.transforms import Flatten
@@ -179,12 +193,15 @@ def test_digits_shapes_split_and_values():
 
 def test_digits_split_is_stable_across_processes():
     pytest.importorskip("sklearn")
-    code = ("import hashlib; from dezero.datasets import Digits; d = Digits(train=False); "
-            "print(hashlib.sha256(d.data.tobytes() + d.label.tobytes()).hexdigest())")
+    code = (
+        "import hashlib; from dezero.datasets import Digits; d = Digits(train=False); "
+        "print(hashlib.sha256(d.data.tobytes() + d.label.tobytes()).hexdigest())"
+    )
     env = dict(os.environ, PYTHONPATH=REPO, PYTHONHASHSEED="123")
     out1 = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     d = Digits(train=False)
     import hashlib
+
     here = hashlib.sha256(d.data.tobytes() + d.label.tobytes()).hexdigest()
     assert out1.stdout.strip() == here
 
@@ -274,6 +291,7 @@ def test_mnist_like_from_cache(home, cls, folder):
 
 def test_mnist_offline_error_names_every_mirror_and_the_path(home, monkeypatch):
     import socket
+
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -289,6 +307,7 @@ def test_mnist_offline_error_names_every_mirror_and_the_path(home, monkeypatch):
 
 def _refusing_mirrors(monkeypatch, cls):
     import socket
+
     s = socket.socket()
     s.bind(("127.0.0.1", 0))  # bound, then closed: nothing listens on this port
     port = s.getsockname()[1]
@@ -323,8 +342,10 @@ def test_mnist_offline_lists_only_the_files_that_are_missing(home, monkeypatch):
     assert "t10k-images-idx3-ubyte.gz ->" not in str(info.value)
 
 
-@pytest.mark.parametrize("code, dtype", [(0x08, np.uint8), (0x09, np.int8), (0x0B, np.int16),
-                                         (0x0C, np.int32), (0x0D, np.float32), (0x0E, np.float64)])
+@pytest.mark.parametrize(
+    "code, dtype",
+    [(0x08, np.uint8), (0x09, np.int8), (0x0B, np.int16), (0x0C, np.int32), (0x0D, np.float32), (0x0E, np.float64)],
+)
 def test_read_idx_types_and_header_dims(tmp_path, code, dtype):
     a = (np.arange(2 * 3 * 5) - 7).astype(dtype).reshape(2, 3, 5)
     if dtype == np.uint8:
@@ -400,8 +421,12 @@ def _cifar_batch(rng, n):
     data = rng.randint(0, 256, size=(n, 3072)).astype(np.uint8)
     labels = rng.randint(0, 10, size=n).tolist()
     # bytes keys, as CIFAR's Python-2 pickles read with encoding="bytes"
-    return {b"batch_label": b"testing batch", b"labels": labels, b"data": data,
-            b"filenames": [b"img%d.png" % i for i in range(n)]}
+    return {
+        b"batch_label": b"testing batch",
+        b"labels": labels,
+        b"data": data,
+        b"filenames": [b"img%d.png" % i for i in range(n)],
+    }
 
 
 def _make_cifar_archive(home, batches, extra_members=()):
@@ -432,8 +457,7 @@ def test_cifar10_from_archive(home):
     expected = np.concatenate([batches[f"data_batch_{i}"][b"data"] for i in range(1, 6)])
     np.testing.assert_array_equal(train.data, expected.reshape(-1, 3, 32, 32))
     assert train.label.dtype == np.int64
-    np.testing.assert_array_equal(train.label, sum((batches[f"data_batch_{i}"][b"labels"]
-                                                    for i in range(1, 6)), []))
+    np.testing.assert_array_equal(train.label, sum((batches[f"data_batch_{i}"][b"labels"] for i in range(1, 6)), []))
     assert os.path.isdir(home / "cifar-10-batches-py")
     assert [p for p in os.listdir(home) if p.startswith(".")] == []  # no temp folder left
     os.remove(archive)  # extracted once: the archive is no longer needed
@@ -459,8 +483,13 @@ def test_cifar10_malicious_batch_is_refused_without_running(home, tmp_path):
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_load_pickle_accepts_numpy_data(tmp_path, protocol):
-    obj = {"data": np.arange(12, dtype=np.uint8).reshape(3, 4), "f": np.float32(1.5),
-           "nested": [(1, 2.0, "s", b"b", None, True)], "set": {1, 2}, "frozen": frozenset([3])}
+    obj = {
+        "data": np.arange(12, dtype=np.uint8).reshape(3, 4),
+        "f": np.float32(1.5),
+        "nested": [(1, 2.0, "s", b"b", None, True)],
+        "set": {1, 2},
+        "frozen": frozenset([3]),
+    }
     path = tmp_path / "ok.pkl"
     path.write_bytes(pickle.dumps(obj, protocol=protocol))
     back = load_pickle(str(path), encoding="ASCII")

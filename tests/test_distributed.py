@@ -9,6 +9,7 @@ Single-rank cases run the same way without mpiexec, so that this pytest
 process never initializes MPI. Whatever needs ranks skips, with the reason,
 when mpi4py or mpiexec is missing.
 """
+
 import importlib.util
 import json
 import os
@@ -51,7 +52,7 @@ def require_mpi():
         pytest.skip(MISSING_MPI)
 
 
-PRELUDE = '''
+PRELUDE = """
 import os, sys
 import numpy as np
 import dezero
@@ -75,7 +76,7 @@ def error_of(fn, *args, **kwargs):
     except Exception as e:
         return f"{type(e).__name__}: {e}"
     return "no error"
-'''
+"""
 
 
 def run_ranks(tmp_path, body, n=2, timeout=TIMEOUT, expect_success=True):
@@ -90,8 +91,15 @@ def run_ranks(tmp_path, body, n=2, timeout=TIMEOUT, expect_success=True):
         prefix, extra = local_launcher(n)
         env.update(extra)
         command = prefix + command
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -120,7 +128,9 @@ def basics(tmp_path_factory):
     """One 2-rank job: what each rank saw of the communicator, the object
     collectives and mean_metrics."""
     tmp_path = tmp_path_factory.mktemp("basics")
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         value = np.array([1.0, 2.0], dtype=np.float32) * (comm.rank + 1)
         # rank 0: 3 items, all right, loss 0.5; rank 1: 1 item, wrong, loss 2.5
         mine = {"acc": 1.0, "loss": 0.5} if comm.rank == 0 else {"acc": 0.0, "loss": 2.5}
@@ -136,7 +146,8 @@ def basics(tmp_path_factory):
              acc=weighted["acc"], loss=weighted["loss"], plain_acc=comm.mean_metrics(mine)["acc"],
              keys=error_of(comm.mean_metrics, {"acc": 1.0} if comm.rank == 0 else {"accuracy": 1.0}),
              counts=error_of(comm.mean_metrics, mine, count=1 if comm.rank == 0 else None))
-    ''')
+    """,
+    )
     return load(tmp_path, "basics")
 
 
@@ -148,16 +159,22 @@ def test_communicator_reports_rank_size_and_machine_under_mpiexec(basics):
 
 
 def test_communicator_runs_as_one_rank_without_mpiexec(tmp_path):
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         save("info", rank=comm.rank, size=comm.size, intra_rank=comm.intra_rank, inter_size=comm.inter_size)
-    ''', n=1)
+    """,
+        n=1,
+    )
     (info,) = load(tmp_path, "info", n=1)
     assert (info["rank"], info["size"], info["intra_rank"], info["inter_size"]) == (0, 1, 0, 1)
 
 
 def test_import_dezero_never_imports_mpi4py():
-    code = ("import sys, dezero, dezero.distributed\n"
-            "assert 'mpi4py' not in sys.modules, sorted(m for m in sys.modules if 'mpi' in m)\n")
+    code = (
+        "import sys, dezero, dezero.distributed\n"
+        "assert 'mpi4py' not in sys.modules, sorted(m for m in sys.modules if 'mpi' in m)\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
@@ -169,8 +186,11 @@ def test_missing_mpi4py_raises_import_error_with_the_install_line(monkeypatch):
 
 def test_unknown_communicator_name_is_rejected_before_mpi_starts(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # proves MPI is not needed to reject it
-    with pytest.raises(ValueError, match=r"create_communicator: communicator_name must be one of "
-                                         r"auto, naive, pure_nccl, got 'nccl'"):
+    with pytest.raises(
+        ValueError,
+        match=r"create_communicator: communicator_name must be one of "
+        r"auto, naive, pure_nccl, got 'nccl'",
+    ):
         create_communicator("nccl")
 
 
@@ -191,8 +211,9 @@ def test_objects_are_reduced_in_rank_order_with_the_same_result_everywhere(basic
 def test_mean_metrics_weighs_each_rank_by_its_item_count(basics):
     for got in basics:
         assert got["acc"] == 0.75 and got["loss"] == 1.0 and got["plain_acc"] == 0.5
-        assert str(got["keys"]) == ("ValueError: mean_metrics: rank 1 passed the metrics ['accuracy'], "
-                                    "rank 0 passed ['acc']")
+        assert str(got["keys"]) == (
+            "ValueError: mean_metrics: rank 1 passed the metrics ['accuracy'], rank 0 passed ['acc']"
+        )
         assert "count must be given on every rank or on none" in str(got["counts"])
 
 
@@ -200,7 +221,9 @@ def test_mean_metrics_weighs_each_rank_by_its_item_count(basics):
 # bcast_data
 # =============================================================================
 def test_bcast_data_gives_every_rank_rank0s_parameters_and_persistents(tmp_path):
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         np.random.seed(100 + comm.rank)  # different initial weights on each rank
 
         class Net(Model):
@@ -221,7 +244,8 @@ def test_bcast_data_gives_every_rank_rank0s_parameters_and_persistents(tmp_path)
         after.update(dict(model.named_persistents()))
         save("before", **before)
         save("after", **after)
-    ''')
+    """,
+    )
     before, after = load(tmp_path, "before"), load(tmp_path, "after")
     assert set(before[0]) == {"l1/W", "l1/b", "bn/gamma", "bn/beta", "bn/avg_mean", "bn/avg_var"}
     assert not np.array_equal(before[0]["l1/W"], before[1]["l1/W"])  # there was something to broadcast
@@ -233,18 +257,24 @@ def test_bcast_data_gives_every_rank_rank0s_parameters_and_persistents(tmp_path)
 
 
 def test_bcast_data_before_the_first_forward_names_the_lazy_parameter(tmp_path):
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         save("error", message=error_of(comm.bcast_data, MLP((5, 3))))
-    ''')
+    """,
+    )
     for got in load(tmp_path, "error"):
         message = str(got["message"])
-        assert message.startswith("ValueError: MpiCommunicator.bcast_data: parameter 'l0/W' is not initialized "
-                                  "on rank(s) 0, 1"), message
+        assert message.startswith(
+            "ValueError: MpiCommunicator.bcast_data: parameter 'l0/W' is not initialized on rank(s) 0, 1"
+        ), message
         assert "run one forward pass on every rank" in message
 
 
 def test_bcast_data_detects_models_that_differ_across_ranks(tmp_path):
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         shapes = MLP((5, 3)) if comm.rank == 0 else MLP((6, 3))
         dtypes = L.Linear(3, in_size=2, dtype=np.float32 if comm.rank == 0 else np.float64)
         layers = MLP((5, 3)) if comm.rank == 0 else MLP((5, 4, 3))
@@ -252,16 +282,19 @@ def test_bcast_data_detects_models_that_differ_across_ranks(tmp_path):
             model(np.zeros((1, 2), dtype=np.float32))
         save("errors", shapes=error_of(comm.bcast_data, shapes), dtypes=error_of(comm.bcast_data, dtypes),
              layers=error_of(comm.bcast_data, layers), not_a_model=error_of(comm.bcast_data, object()))
-    ''')
+    """,
+    )
     for got in load(tmp_path, "errors"):
         assert str(got["shapes"]) == (
             "ValueError: MpiCommunicator.bcast_data: 'l0/W' has shape (2, 5) float32 on the CPU on rank 0 but "
             "shape (2, 6) float32 on the CPU on rank 1; every rank must build the same model, on the same kind "
-            "of device")
+            "of device"
+        )
         assert "'W' has shape (2, 3) float32 on the CPU on rank 0 but shape (2, 3) float64" in str(got["dtypes"])
         assert str(got["layers"]).startswith(
             "ValueError: MpiCommunicator.bcast_data: the model on rank 1 has the parameters l0/W, l0/b, l1/W, "
-            "l1/b, l2/W, l2/b, but on rank 0: l0/W, l0/b, l1/W, l1/b")
+            "l1/b, l2/W, l2/b, but on rank 0: l0/W, l0/b, l1/W, l1/b"
+        )
         assert str(got["not_a_model"]) == "TypeError: MpiCommunicator.bcast_data: expected a Layer or Model, got object"
 
 
@@ -289,7 +322,9 @@ def test_two_ranks_at_batch_b_update_like_one_process_at_batch_2b(tmp_path):
     x = rng.standard_normal((16, 4)).astype(np.float32)
     t = rng.integers(0, 3, 16)
     np.savez(tmp_path / "data.npz", x=x, t=t)
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         data = np.load(os.path.join(OUT, "data.npz"))
         x, t = data["x"][comm.rank::comm.size], data["t"][comm.rank::comm.size]  # 8 items each
         np.random.seed(0)
@@ -305,7 +340,8 @@ def test_two_ranks_at_batch_b_update_like_one_process_at_batch_2b(tmp_path):
             loss.backward()
             optimizer.update()
         save("params", **{path: p.data for path, p in model.named_params()})
-    ''')
+    """,
+    )
     expected = _reference_training(x, t, 5)
     for rank, got in enumerate(load(tmp_path, "params")):
         for path, value in expected.items():
@@ -315,7 +351,9 @@ def test_two_ranks_at_batch_b_update_like_one_process_at_batch_2b(tmp_path):
 
 
 def test_parameters_stay_bit_identical_across_ranks_after_every_step(tmp_path):
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         np.random.seed(comm.rank)  # different data, dropout masks and initial weights on each rank
 
         class Net(Model):
@@ -344,7 +382,8 @@ def test_parameters_stay_bit_identical_across_ranks_after_every_step(tmp_path):
             for path, p in model.named_params():
                 history[f"{step}/{path}"] = p.data.copy()
         save("history", **history)
-    ''')
+    """,
+    )
     rank0, rank1 = load(tmp_path, "history")
     assert len(rank0) == 6 * 6
     for key in rank0:
@@ -355,7 +394,9 @@ def test_parameters_stay_bit_identical_across_ranks_after_every_step(tmp_path):
 
 
 def test_gradients_missing_on_a_rank_count_as_zero_and_unused_parameters_keep_none(tmp_path):
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         a, b, unused = (L.Linear(2, in_size=3) for _ in range(3))
         model = Model()
         model.a, model.b, model.unused = a, b, unused
@@ -368,7 +409,8 @@ def test_gradients_missing_on_a_rank_count_as_zero_and_unused_parameters_keep_no
         after = {path: p.grad.data for path, p in model.named_params() if p.grad is not None}
         save("before", **before)
         save("after", **after)
-    ''')
+    """,
+    )
     before, after = load(tmp_path, "before"), load(tmp_path, "after")
     assert "b/W" in before[0] and "b/W" not in before[1]
     for rank in range(2):
@@ -380,7 +422,9 @@ def test_gradients_missing_on_a_rank_count_as_zero_and_unused_parameters_keep_no
 
 
 def test_one_allreduce_of_one_packed_buffer_per_step(tmp_path):
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        '''
         class CountingComm:
             """Passes every call to the real communicator and counts the collectives."""
             def __init__(self, comm):
@@ -403,7 +447,8 @@ def test_one_allreduce_of_one_packed_buffer_per_step(tmp_path):
             loss.backward()
             optimizer.update()
         save("calls", calls=np.array(counting.calls), nbytes=comm.last_allreduce_bytes)
-    ''')
+    ''',
+    )
     n_values = 10 * 20 + 20 + 20 * 20 + 20 + 20 * 3 + 3
     for got in load(tmp_path, "calls"):
         assert list(got["calls"]) == ["Allreduce"] * 3
@@ -411,7 +456,9 @@ def test_one_allreduce_of_one_packed_buffer_per_step(tmp_path):
 
 
 def test_multi_node_optimizer_wraps_the_actual_optimizer(tmp_path):
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         model = MLP((4, 2))
         model(np.zeros((1, 3), dtype=np.float32))
         comm.bcast_data(model)
@@ -426,7 +473,9 @@ def test_multi_node_optimizer_wraps_the_actual_optimizer(tmp_path):
         optimizer.update()
         save("wrap", same=same, alpha=actual.alpha, hooks=len(actual.hooks), t=optimizer.t,
              target=actual.target is model, state=len(optimizer.state_dict()))
-    ''', n=1)
+    """,
+        n=1,
+    )
     (got,) = load(tmp_path, "wrap", n=1)
     assert got["same"] and got["alpha"] == 0.5 and got["hooks"] == 1 and got["t"] == 1 and got["target"]
     assert got["state"] == 1 + 4 * 3  # Adam's step count, then m, v and t of the 4 parameters
@@ -437,7 +486,9 @@ def test_one_rank_multi_node_training_equals_plain_training(tmp_path):
     x = rng.standard_normal((16, 4)).astype(np.float32)
     t = rng.integers(0, 3, 16)
     np.savez(tmp_path / "data.npz", x=x, t=t)
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         data = np.load(os.path.join(OUT, "data.npz"))
         np.random.seed(0)
         model = MLP((8, 3), activation=F.tanh)
@@ -452,14 +503,18 @@ def test_one_rank_multi_node_training_equals_plain_training(tmp_path):
             loss.backward()
             optimizer.update()
         save("params", **{path: p.data for path, p in model.named_params()})
-    ''', n=1)
+    """,
+        n=1,
+    )
     (got,) = load(tmp_path, "params", n=1)
     for path, value in _reference_training(x, t, 5).items():
         np.testing.assert_array_equal(got[path], value, err_msg=path)
 
 
 def test_update_without_bcast_data_or_after_a_parameter_changed_is_refused(tmp_path):
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         model = MLP((4, 2))
         model(np.zeros((1, 3), dtype=np.float32))
         optimizer = dist.create_multi_node_optimizer(SGD(), comm).setup(model)
@@ -473,21 +528,27 @@ def test_update_without_bcast_data_or_after_a_parameter_changed_is_refused(tmp_p
         save("errors", never=never, replaced=replaced, no_setup=no_setup,
              not_optimizer=error_of(dist.create_multi_node_optimizer, model, comm),
              not_comm=error_of(dist.create_multi_node_optimizer, SGD(), object()))
-    ''', n=1)
+    """,
+        n=1,
+    )
     (got,) = load(tmp_path, "errors", n=1)
     assert str(got["never"]) == (
         "RuntimeError: MpiCommunicator.multi_node_mean_grad: the model was never broadcast; call "
         "comm.bcast_data(model) on every rank before the first update (after one forward pass if it has lazy "
-        "layers)")
+        "layers)"
+    )
     assert "the model's parameters changed since comm.bcast_data(model)" in str(got["replaced"])
     assert str(got["no_setup"]) == "RuntimeError: MultiNodeOptimizer(SGD).update: call setup(model) first"
-    assert str(got["not_optimizer"]) == ("TypeError: create_multi_node_optimizer: actual_optimizer must be an "
-                                         "Optimizer, got MLP")
+    assert str(got["not_optimizer"]) == (
+        "TypeError: create_multi_node_optimizer: actual_optimizer must be an Optimizer, got MLP"
+    )
     assert "communicator must come from create_communicator(), got object" in str(got["not_comm"])
 
 
 def test_allreduce_persistent_averages_batchnorm_statistics(tmp_path):
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         model = Model()
         model.bn = L.BatchNorm()
         model.bn(np.random.RandomState(comm.rank).randn(8, 3).astype(np.float32) + comm.rank)
@@ -495,7 +556,8 @@ def test_allreduce_persistent_averages_batchnorm_statistics(tmp_path):
         comm.allreduce_persistent(model)
         save("before", **before)
         save("after", **dict(model.named_persistents()))
-    ''')
+    """,
+    )
     before, after = load(tmp_path, "before"), load(tmp_path, "after")
     for key in ("bn/avg_mean", "bn/avg_var"):
         expected = (before[0][key] + before[1][key]) / np.float32(2)
@@ -511,7 +573,9 @@ def shards(tmp_path_factory):
     """One 2-rank job scatters several datasets; ``shards[case]`` is the list of
     each rank's indices, ``shards['errors']`` the errors each rank got."""
     tmp_path = tmp_path_factory.mktemp("scatter")
-    run_ranks(tmp_path, '''
+    run_ranks(
+        tmp_path,
+        """
         cases = {"even": (10, dict(shuffle=True, seed=3)), "seeded": (12, dict(shuffle=True, seed=7)),
                  "padded": (11, dict(shuffle=False)),
                  "unpadded": (11, dict(shuffle=True, seed=0, force_equal_length=False))}
@@ -522,7 +586,8 @@ def shards(tmp_path_factory):
             results[case + "/items"] = np.array([shard[i] for i in range(len(shard))])
         save("shards", **results, lengths=error_of(dist.scatter_dataset, list(range(5 + comm.rank)), comm),
              empty=error_of(dist.scatter_dataset, [], comm), not_comm=error_of(dist.scatter_dataset, [1], None))
-    ''')
+    """,
+    )
     ranks = load(tmp_path, "shards")
     return {key: [got[key] for got in ranks] for key in ranks[0]}
 
@@ -541,8 +606,8 @@ def test_shards_interleave_one_order_so_that_two_ranks_batch_like_one_process(sh
     np.testing.assert_array_equal(rank1, order[1::2])
     # step k at batch 2 on each rank == step k at batch 4 in one process
     for k in range(3):
-        both = np.concatenate([rank0[2 * k:2 * k + 2], rank1[2 * k:2 * k + 2]])
-        assert sorted(both) == sorted(order[4 * k:4 * k + 4])
+        both = np.concatenate([rank0[2 * k : 2 * k + 2], rank1[2 * k : 2 * k + 2]])
+        assert sorted(both) == sorted(order[4 * k : 4 * k + 4])
 
 
 def test_unequal_shards_are_padded_with_the_first_items_of_the_order(shards):
@@ -558,7 +623,8 @@ def test_scatter_dataset_refuses_datasets_of_different_lengths(shards):
     for rank in range(2):
         assert str(shards["lengths"][rank]) == (
             "ValueError: scatter_dataset: the ranks hold datasets of different lengths [5, 6] (rank order); "
-            "every rank must pass the same dataset")
+            "every rank must pass the same dataset"
+        )
         assert str(shards["empty"][rank]) == "ValueError: scatter_dataset: the dataset is empty"
         assert "comm must come from create_communicator(), got NoneType" in str(shards["not_comm"][rank])
 
@@ -579,12 +645,17 @@ def test_subdataset_reads_items_through_its_indices():
 # A failing rank ends the job
 # =============================================================================
 def test_uncaught_exception_on_one_rank_ends_every_rank(tmp_path):
-    rc, out, err = run_ranks(tmp_path, '''
+    rc, out, err = run_ranks(
+        tmp_path,
+        """
         if comm.rank == 1:
             raise ValueError("rank 1 fails on purpose")
         comm.allreduce_obj(1)  # rank 0 would wait here forever
         print("rank 0 got past the failure")
-    ''', timeout=60, expect_success=False)
+    """,
+        timeout=60,
+        expect_success=False,
+    )
     assert rc != 0
     assert "[rank 1 of 2] Traceback" in err and "ValueError: rank 1 fails on purpose" in err
     assert "aborting every rank of the job" in err
@@ -592,14 +663,19 @@ def test_uncaught_exception_on_one_rank_ends_every_rank(tmp_path):
 
 
 def test_abort_on_error_block_ends_the_job_on_an_error_exit(tmp_path):
-    rc, out, err = run_ranks(tmp_path, '''
+    rc, out, err = run_ranks(
+        tmp_path,
+        """
         comm = dist.create_communicator(abort_on_error=False)
         with comm.abort_on_error():
             if comm.rank == 0:
                 sys.exit(3)
             comm.barrier()
         print(f"rank {comm.rank} got past the failure")
-    ''', timeout=60, expect_success=False)
+    """,
+        timeout=60,
+        expect_success=False,
+    )
     assert rc != 0
     assert "[rank 0 of 2]" in err and "SystemExit: 3" in err
     assert "got past the failure" not in out
@@ -612,7 +688,7 @@ def _gpus():
     return backend.cupy.cuda.runtime.getDeviceCount() if backend.gpu_enable else 0
 
 
-GPU_TRAINING = '''
+GPU_TRAINING = """
     import cupy
     cupy.cuda.Device(comm.intra_rank % cupy.cuda.runtime.getDeviceCount()).use()
     comm = dist.create_communicator(sys.argv[2])
@@ -634,7 +710,7 @@ GPU_TRAINING = '''
             grads[f"{step}/{path}/mean"] = cupy.asnumpy(p.grad.data)
             grads[f"{step}/{path}/param"] = cupy.asnumpy(p.data)
     save("gpu", nccl=comm._nccl_comm is not None, **grads)
-'''
+"""
 
 
 @pytest.mark.parametrize("name, gpus_needed", [("naive", 1), ("pure_nccl", 2)])
@@ -646,13 +722,18 @@ def test_gpu_gradients_are_averaged_on_every_rank(tmp_path, name, gpus_needed):
     script.write_text(PRELUDE + textwrap.dedent(GPU_TRAINING))
     prefix, extra = local_launcher(2)
     env = {**os.environ, "PYTHONPATH": str(REPO), **extra}
-    subprocess.run(prefix + [sys.executable, str(script), str(tmp_path), name], env=env, check=True,
-                   timeout=TIMEOUT, start_new_session=True)
+    subprocess.run(
+        prefix + [sys.executable, str(script), str(tmp_path), name],
+        env=env,
+        check=True,
+        timeout=TIMEOUT,
+        start_new_session=True,
+    )
     rank0, rank1 = load(tmp_path, "gpu")
     assert bool(rank0["nccl"]) == (name == "pure_nccl")
     for key in rank0:
         if key.endswith("/mean"):
-            local = key[:-len("mean")] + "local"
+            local = key[: -len("mean")] + "local"
             np.testing.assert_allclose(rank0[key], (rank0[local] + rank1[local]) / 2, rtol=1e-6, err_msg=key)
         if key.endswith("/mean") or key.endswith("/param"):
             np.testing.assert_array_equal(rank0[key], rank1[key], err_msg=key)
@@ -663,17 +744,30 @@ def test_gpu_gradients_are_averaged_on_every_rank(tmp_path, name, gpus_needed):
 # =============================================================================
 def test_mnist_example_on_two_ranks_follows_one_process_at_twice_the_batch(tmp_path):
     require_mpi()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg",
-           "DEZERO_HOME": str(tmp_path / "home")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "OPENBLAS_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "DEZERO_HOME": str(tmp_path / "home"),
+    }
     common = [str(REPO / "examples" / "mnist.py"), "--distributed", "--data", "digits", "--quick", "--epochs", "2"]
     prefix, extra = local_launcher(2)
-    runs = {"one": ([sys.executable, *common, "--batch-size", "100"], env),
-            "two": (prefix + [sys.executable, *common, "--batch-size", "50"], {**env, **extra})}
+    runs = {
+        "one": ([sys.executable, *common, "--batch-size", "100"], env),
+        "two": (prefix + [sys.executable, *common, "--batch-size", "50"], {**env, **extra}),
+    }
     history = {}
     for name, (command, run_env) in runs.items():
         out = tmp_path / name
-        proc = subprocess.run(command + ["--out", str(out)], env=run_env, capture_output=True, text=True,
-                              timeout=TIMEOUT, start_new_session=True)
+        proc = subprocess.run(
+            command + ["--out", str(out)],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            start_new_session=True,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.count("test accuracy:") == 1  # rank 0 alone reports
         history[name] = json.loads((out / "mnist_mlp_history.json").read_text())
@@ -692,12 +786,24 @@ def test_mnist_example_on_two_ranks_follows_one_process_at_twice_the_batch(tmp_p
 # =============================================================================
 def test_scaling_benchmark_prints_a_row_per_rank_count():
     require_mpi()
-    command = [sys.executable, str(REPO / "benchmarks" / "distributed.py"), "--ranks", "1", "2",
-               "--steps", "1", "--repeats", "1", "--rounds", "1"]
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks" / "distributed.py"),
+        "--ranks",
+        "1",
+        "2",
+        "--steps",
+        "1",
+        "--repeats",
+        "1",
+        "--rounds",
+        "1",
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, start_new_session=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| 1 ") or
-            line.startswith("| 2 ")]
+    rows = [
+        line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")
+    ]
     assert [row[0].strip() for row in rows] == ["1", "2"]
     n_values = 784 * 1000 + 1000 + 1000 * 1000 + 1000 + 1000 * 10 + 10
     assert rows[1][-1].strip().startswith(f"{(n_values + 6) * 4 / 2**20:.2f} MiB in ")  # float32, one buffer

@@ -13,6 +13,7 @@ Conventions of the pages (docs/index.md, docs/coming_from_pytorch.md, docs/guide
 The Sphinx build itself (every page, the API reference, zero warnings) is a
 step of .ci/run.
 """
+
 import contextlib
 import io
 import re
@@ -47,16 +48,26 @@ def examples(page: Path) -> list:
 
 def test_the_guide_has_runnable_examples():
     names = {page.name for page in PAGES}
-    assert {"index.md", "coming_from_pytorch.md", "getting_started.md", "functions.md", "training.md",
-            "saving.md", "data.md", "graphs.md"} <= names
+    assert {
+        "index.md",
+        "coming_from_pytorch.md",
+        "getting_started.md",
+        "functions.md",
+        "training.md",
+        "saving.md",
+        "data.md",
+        "graphs.md",
+    } <= names
     assert sum(len(examples(page)) for page in PAGES) >= 25
 
 
 @pytest.mark.parametrize("page", [page for page in PAGES if examples(page)], ids=lambda p: str(p.relative_to(DOCS)))
 def test_page_examples_run_and_print_what_the_page_shows(page, tmp_path, monkeypatch):
     blocks = examples(page)
-    if any("show_graph" in code or ".plot(" in code or "plot_dot_graph" in code for code, _ in blocks) \
-            and shutil.which("dot") is None:
+    if (
+        any("show_graph" in code or ".plot(" in code or "plot_dot_graph" in code for code, _ in blocks)
+        and shutil.which("dot") is None
+    ):
         pytest.skip("the Graphviz `dot` program is not installed")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DEZERO_HOME", str(tmp_path / "cache"))
@@ -67,8 +78,9 @@ def test_page_examples_run_and_print_what_the_page_shows(page, tmp_path, monkeyp
         with contextlib.redirect_stdout(out):
             exec(compile(code, f"{page.relative_to(ROOT)} (example {i + 1})", "exec"), namespace)
         if expected is not None:
-            assert out.getvalue().rstrip("\n") == expected.rstrip("\n"), \
+            assert out.getvalue().rstrip("\n") == expected.rstrip("\n"), (
                 f"{page.name}, example {i + 1}: the output shown differs from the output printed"
+            )
 
 
 def test_every_page_is_in_a_table_of_contents():
@@ -85,15 +97,21 @@ def test_install_instructions_never_name_the_unrelated_package():
     offenders = []
     patterns = (re.compile(r"pip install\s+[\"']?dezero\b"), re.compile(r"\bdezero\[\w"))
     folders = ["docs", "examples", "steps", "benchmarks", "dezero", ".ci"]
-    files = [ROOT / "README.md"] + [p for folder in folders for p in (ROOT / folder).rglob("*")
-                                    if p.is_file() and p.suffix in (".md", ".py", ".ipynb", "") and
-                                    "_build" not in p.parts and "generated" not in p.parts]
+    files = [ROOT / "README.md"] + [
+        p
+        for folder in folders
+        for p in (ROOT / folder).rglob("*")
+        if p.is_file()
+        and p.suffix in (".md", ".py", ".ipynb", "")
+        and "_build" not in p.parts
+        and "generated" not in p.parts
+    ]
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
         for pattern in patterns:
             for match in pattern.finditer(text):
-                line = text[:match.start()].count("\n") + 1
-                context = text[max(0, match.start() - 60):match.end() + 20]
+                line = text[: match.start()].count("\n") + 1
+                context = text[max(0, match.start() - 60) : match.end() + 20]
                 if "not" in context or "never" in context or "Do not" in context:
                     continue  # a warning against it, not an instruction
                 offenders.append(f"{path.relative_to(ROOT)}:{line}: {match.group(0)}")

@@ -7,6 +7,7 @@ one, the names it defines that do not start with ``_``), and the methods that a
 public class defines itself. The API reference (docs/) is generated from these
 docstrings.
 """
+
 import ast
 import importlib
 import inspect
@@ -21,9 +22,15 @@ import dezero
 EXEMPT = {
     # The book's operators and array methods, attached to Variable by
     # dezero.functions.setup_variable: documented where they are defined.
-    "dezero.core.Variable.reshape", "dezero.core.Variable.transpose", "dezero.core.Variable.sum",
-    "dezero.core.Variable.mean", "dezero.core.Variable.max", "dezero.core.Variable.min",
-    "dezero.core.Variable.astype", "dezero.core.Variable.dot", "dezero.core.Variable.matmul",
+    "dezero.core.Variable.reshape",
+    "dezero.core.Variable.transpose",
+    "dezero.core.Variable.sum",
+    "dezero.core.Variable.mean",
+    "dezero.core.Variable.max",
+    "dezero.core.Variable.min",
+    "dezero.core.Variable.astype",
+    "dezero.core.Variable.dot",
+    "dezero.core.Variable.matmul",
 }
 
 
@@ -41,9 +48,13 @@ def public_modules() -> list:
 def public_names(module) -> list:
     if hasattr(module, "__all__"):
         return list(module.__all__)
-    return [name for name, value in vars(module).items()
-            if not name.startswith("_") and getattr(value, "__module__", None) == module.__name__
-            and (inspect.isfunction(value) or inspect.isclass(value))]
+    return [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and getattr(value, "__module__", None) == module.__name__
+        and (inspect.isfunction(value) or inspect.isclass(value))
+    ]
 
 
 def public_objects() -> dict:
@@ -106,14 +117,24 @@ def returns_a_value(function) -> bool:
             continue
         nodes.append(node)
         pending.extend(ast.iter_child_nodes(node))
-    return any(isinstance(n, (ast.Yield, ast.YieldFrom)) or (isinstance(n, ast.Return) and n.value is not None
-               and not (isinstance(n.value, ast.Constant) and n.value.value is None)) for n in nodes)
+    return any(
+        isinstance(n, (ast.Yield, ast.YieldFrom))
+        or (
+            isinstance(n, ast.Return)
+            and n.value is not None
+            and not (isinstance(n.value, ast.Constant) and n.value.value is None)
+        )
+        for n in nodes
+    )
 
 
 def has_section(doc: str, *titles) -> bool:
     lines = [line.strip() for line in doc.splitlines()]
-    return any(line == title and i + 1 < len(lines) and set(lines[i + 1]) == {"-"}
-               for i, line in enumerate(lines) for title in titles)
+    return any(
+        line == title and i + 1 < len(lines) and set(lines[i + 1]) == {"-"}
+        for i, line in enumerate(lines)
+        for title in titles
+    )
 
 
 OBJECTS = public_objects()
@@ -121,9 +142,16 @@ OBJECTS = public_objects()
 
 def test_the_walk_finds_the_public_api():
     names = {name for entries in OBJECTS.values() for name, _ in entries}
-    for expected in ("dezero.core.Variable", "dezero.core.Variable.backward", "dezero.functions.math.exp",
-                     "dezero.layers.Linear", "dezero.optimizers.Adam.update", "dezero.serialization.load_checkpoint",
-                     "dezero.visualize.show_graph", "dezero.datasets.MNIST"):
+    for expected in (
+        "dezero.core.Variable",
+        "dezero.core.Variable.backward",
+        "dezero.functions.math.exp",
+        "dezero.layers.Linear",
+        "dezero.optimizers.Adam.update",
+        "dezero.serialization.load_checkpoint",
+        "dezero.visualize.show_graph",
+        "dezero.datasets.MNIST",
+    ):
         assert expected in names
     assert len(names) > 250
 

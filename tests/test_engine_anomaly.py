@@ -1,5 +1,6 @@
 """Anomaly mode: the first Function whose forward output or backward gradient
 holds NaN or inf is named, with its inputs and the user's line that called it."""
+
 import sys
 
 import numpy as np
@@ -97,13 +98,15 @@ def test_a_finite_computation_passes_in_anomaly_mode_with_the_same_result():
     t = np.array([0.5, 2.0])
     np.testing.assert_allclose(y.data, np.sum(np.log(t) * np.sqrt(t)))
     # f = log(x) sqrt(x): f' = x^-0.5 + log(x) x^-0.5 / 2, f'' = -log(x) x^-1.5 / 4
-    second = -np.log(t) * t ** -1.5 / 4
+    second = -np.log(t) * t**-1.5 / 4
     np.testing.assert_allclose(x.grad.data, second)
 
 
 def test_a_function_created_outside_the_mode_is_still_named_with_a_hint():
     x = Variable(np.array([0.0]))
     y = F.sqrt(x)
-    with dezero.detect_anomaly(), pytest.raises(FloatingPointError,
-                                                match=r"Sqrt.backward.*created outside detect_anomaly\(\)"):
+    with (
+        dezero.detect_anomaly(),
+        pytest.raises(FloatingPointError, match=r"Sqrt.backward.*created outside detect_anomaly\(\)"),
+    ):
         F.sum(y).backward()

@@ -1,4 +1,5 @@
 """The backward engine's promises about the gradients it hands out."""
+
 import numpy as np
 import pytest
 
@@ -11,7 +12,7 @@ def _assert_own_writable_arrays(grads, others=()):
     arrays = [g.data for g in grads]
     for i, a in enumerate(arrays):
         assert a.flags.writeable, f"gradient {i} is read-only"
-        for b in arrays[i + 1:] + [np.asarray(o) for o in others]:
+        for b in arrays[i + 1 :] + [np.asarray(o) for o in others]:
             assert not np.shares_memory(a, b), f"gradient {i} shares memory with another array"
     assert len({id(g) for g in grads}) == len(grads), "two gradients are one Variable"
 

@@ -1,5 +1,6 @@
 """The engine's benchmark scripts stay runnable and measure what they say
 (no timing assertions: speed is reported by the scripts, never asserted here)."""
+
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ def test_the_scaling_chain_has_the_right_length_and_gradient():
     x, y = scaling.build("dezero", 200)
     assert y.generation == 200
     y.backward()
-    assert np.isclose(x.grad.data, 1.0001 ** 100)
+    assert np.isclose(x.grad.data, 1.0001**100)
 
 
 def test_the_scaling_child_reports_graph_memory_and_rounds():

@@ -1,4 +1,5 @@
 """The configuration switches (``dezero.Config``): per thread, restored on exit."""
+
 import threading
 
 import numpy as np
@@ -79,8 +80,12 @@ def test_training_in_one_thread_while_another_runs_under_no_grad():
             w = Variable(np.array(3.0))
             loss = w * w
             loss.backward()
-            seen["training"] = (loss.creator is not None, w.grad.data.item(),
-                                dezero.Config.enable_backprop, dezero.Config.train)
+            seen["training"] = (
+                loss.creator is not None,
+                w.grad.data.item(),
+                dezero.Config.enable_backprop,
+                dezero.Config.train,
+            )
         finally:
             training_done.set()
 

@@ -1,5 +1,6 @@
 """The contract of a Function: forward maps arrays to arrays, backward maps
 Variables to Variables; a broken one is named at once."""
+
 import numpy as np
 import pytest
 
@@ -43,10 +44,14 @@ class BackwardReturnsFloatInTuple(Function):
         return gy * self.inputs[1], 1.0
 
 
-@pytest.mark.parametrize("function, kind", [
-    (ForwardReturnsVariable, "Variable"), (ForwardReturnsVariableInTuple, "Variable"),
-    (ForwardReturnsString, "str"),
-])
+@pytest.mark.parametrize(
+    "function, kind",
+    [
+        (ForwardReturnsVariable, "Variable"),
+        (ForwardReturnsVariableInTuple, "Variable"),
+        (ForwardReturnsString, "str"),
+    ],
+)
 def test_a_forward_that_returns_no_array_is_named_at_once(function, kind):
     with pytest.raises(TypeError, match=rf"{function.__name__}.forward returned a {kind}.*arrays"):
         function()(Variable(np.ones(3)))
@@ -67,9 +72,13 @@ def test_a_forward_may_return_numpy_and_python_scalars():
     assert isinstance(z.data, np.ndarray) and z.dtype == np.float32
 
 
-@pytest.mark.parametrize("function, inputs, index, kind", [
-    (BackwardReturnsArray, 1, 0, "numpy.ndarray"), (BackwardReturnsFloatInTuple, 2, 1, "float"),
-])
+@pytest.mark.parametrize(
+    "function, inputs, index, kind",
+    [
+        (BackwardReturnsArray, 1, 0, "numpy.ndarray"),
+        (BackwardReturnsFloatInTuple, 2, 1, "float"),
+    ],
+)
 def test_a_backward_that_returns_no_variable_is_named_at_once(function, inputs, index, kind):
     xs = [Variable(np.ones(3)) for _ in range(inputs)]
     y = function()(*xs)

@@ -1,5 +1,6 @@
 """What ops accept besides Variables: Python scalars, NumPy arrays and lists,
 with NumPy's dtype rules (a Python number is "weak": it takes the array's dtype)."""
+
 import re
 
 import numpy as np
@@ -12,10 +13,18 @@ from dezero import Variable
 
 # --- Python scalars -----------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int8, np.int32, np.int64])
-@pytest.mark.parametrize("op", [
-    lambda a, c: a - c, lambda a, c: c - a, lambda a, c: a + c, lambda a, c: c + a,
-    lambda a, c: a * c, lambda a, c: c * a,
-], ids=["sub", "rsub", "add", "radd", "mul", "rmul"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda a, c: a - c,
+        lambda a, c: c - a,
+        lambda a, c: a + c,
+        lambda a, c: c + a,
+        lambda a, c: a * c,
+        lambda a, c: c * a,
+    ],
+    ids=["sub", "rsub", "add", "radd", "mul", "rmul"],
+)
 def test_integer_arrays_and_python_ints_follow_numpy(op, dtype):
     data = np.array([0, 5, 7], dtype=dtype)
     expected = op(data, 1)
@@ -53,18 +62,26 @@ def test_subtracting_a_scalar_keeps_the_dtype_and_the_gradient(dtype):
         x.cleargrad()
         F.sum(y * y).backward()
         np.testing.assert_array_equal(x.grad.data, np.array([-2.0, 0.0], dtype=dtype))
-    gx, = dezero.grad(F.sum((3.0 - x) ** 2), [x])
+    (gx,) = dezero.grad(F.sum((3.0 - x) ** 2), [x])
     np.testing.assert_array_equal(gx.data, np.array([-4.0, -2.0], dtype=dtype))
 
 
 # --- lists (and tuples) of numbers ------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("op", [
-    lambda v, seq: v + seq, lambda v, seq: seq + v, lambda v, seq: v * seq, lambda v, seq: seq - v,
-    lambda v, seq: v / seq,
-], ids=["add", "radd", "mul", "rsub", "div"])
-@pytest.mark.parametrize("seq", [[1.0, 2.0], [1, 2], (1.5, 2.5), [True, True]],
-                         ids=["floats", "ints", "tuple", "bools"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda v, seq: v + seq,
+        lambda v, seq: seq + v,
+        lambda v, seq: v * seq,
+        lambda v, seq: seq - v,
+        lambda v, seq: v / seq,
+    ],
+    ids=["add", "radd", "mul", "rsub", "div"],
+)
+@pytest.mark.parametrize(
+    "seq", [[1.0, 2.0], [1, 2], (1.5, 2.5), [True, True]], ids=["floats", "ints", "tuple", "bools"]
+)
 def test_a_list_operand_takes_the_floating_dtype_of_the_array_operand(op, seq, dtype):
     data = np.array([3.0, 4.0], dtype=dtype)
     v = Variable(data)
@@ -102,9 +119,15 @@ def test_matmul_linear_and_mean_squared_error_take_lists_in_the_weights_dtype(dt
     np.testing.assert_allclose(loss.data, 0.25 + 0.25 + 0.0)
 
 
-@pytest.mark.parametrize("bad, error", [
-    (["a", "b"], TypeError), ([[1.0], [2.0, 3.0]], ValueError), ([None, 1.0], TypeError),
-], ids=["strings", "ragged", "none"])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (["a", "b"], TypeError),
+        ([[1.0], [2.0, 3.0]], ValueError),
+        ([None, 1.0], TypeError),
+    ],
+    ids=["strings", "ragged", "none"],
+)
 def test_a_list_that_is_not_a_rectangle_of_numbers_is_refused_naming_the_op(bad, error):
     with pytest.raises(error, match="Add: input 1"):
         Variable(np.ones(2)) + bad
@@ -154,11 +177,15 @@ def test_item_float_and_int_of_a_size_one_variable(data):
 @pytest.mark.parametrize("data", [np.zeros(2), np.zeros((2, 2)), np.zeros(0)])
 def test_item_float_and_int_refuse_other_sizes_naming_the_shape(data):
     v = Variable(data)
-    with pytest.raises(ValueError, match=re.escape(f"item(): only a size-1 Variable converts to a Python "
-                                                   f"scalar, got shape {data.shape}")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"item(): only a size-1 Variable converts to a Python scalar, got shape {data.shape}"),
+    ):
         v.item()
-    with pytest.raises(TypeError, match=re.escape(f"float(): only a size-1 Variable converts to a Python "
-                                                  f"scalar, got shape {data.shape}")):
+    with pytest.raises(
+        TypeError,
+        match=re.escape(f"float(): only a size-1 Variable converts to a Python scalar, got shape {data.shape}"),
+    ):
         float(v)
     with pytest.raises(TypeError, match=re.escape("int(): only a size-1 Variable")):
         int(v)

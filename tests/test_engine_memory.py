@@ -1,5 +1,6 @@
 """Memory: a graph is freed as soon as its last output goes, costs few objects
 for Python's cyclic garbage collector, and cycles users make are still collected."""
+
 import gc
 import weakref
 

@@ -4,6 +4,7 @@ An integer or bool Variable never requires a gradient, an op whose output is an
 integer or bool array cuts the graph there, and integer inputs (labels,
 indices) keep working but receive no gradient.
 """
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """The garbage-collector setting dezero applies on import (dezero.tuning)."""
+
 import ast
 import os
 import subprocess
@@ -12,10 +13,18 @@ KEY = "gc threshold (youngest generation)"
 def _after_import(code_before: str = "", env: dict = None) -> tuple:
     """(tuning report, gc.get_threshold(), gc.isenabled()) in a fresh interpreter."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "DEZERO_"))}
-    code = (f"import gc\n{code_before}\nimport dezero\n"
-            "print(repr((dezero.tuning.report(), gc.get_threshold(), gc.isenabled())))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**clean, **(env or {})}, timeout=60)
+    code = (
+        f"import gc\n{code_before}\nimport dezero\n"
+        "print(repr((dezero.tuning.report(), gc.get_threshold(), gc.isenabled())))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**clean, **(env or {})},
+        timeout=60,
+    )
     return ast.literal_eval(out.stdout.strip())
 
 
@@ -37,15 +46,23 @@ def test_the_threshold_can_be_chosen():
 
 def test_a_bad_threshold_setting_is_named():
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DEZERO_")}
-    out = subprocess.run([sys.executable, "-c", "import dezero"], capture_output=True, text=True,
-                         env={**clean, "DEZERO_GC_THRESHOLD": "lots"}, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", "import dezero"],
+        capture_output=True,
+        text=True,
+        env={**clean, "DEZERO_GC_THRESHOLD": "lots"},
+        timeout=60,
+    )
     assert out.returncode != 0 and "DEZERO_GC_THRESHOLD must be a whole number" in out.stderr
 
 
-@pytest.mark.parametrize("before, expected_threshold, expected_enabled", [
-    ("gc.set_threshold(50_000, 20, 30)", (50_000, 20, 30), True),  # already higher: yours stays
-    ("gc.disable()", None, False),                                  # turned off: stays off, untouched
-])
+@pytest.mark.parametrize(
+    "before, expected_threshold, expected_enabled",
+    [
+        ("gc.set_threshold(50_000, 20, 30)", (50_000, 20, 30), True),  # already higher: yours stays
+        ("gc.disable()", None, False),  # turned off: stays off, untouched
+    ],
+)
 def test_your_own_collector_settings_are_left_alone(before, expected_threshold, expected_enabled):
     report, threshold, enabled = _after_import(before)
     assert KEY not in report and enabled is expected_enabled

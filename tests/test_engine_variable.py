@@ -1,4 +1,5 @@
 """Variable as a Python object: truth value, iteration, conversions, accepted data, pickling."""
+
 import pickle
 import re
 
@@ -10,10 +11,16 @@ from dezero import Parameter, Variable
 
 
 # --- truth value and iteration (NumPy's rules) -------------------------------------------
-@pytest.mark.parametrize("data, expected", [
-    (np.array(0.0), False), (np.array(2.0), True), (np.array([0.0]), False),
-    (np.array([[3.0]]), True), (np.array([False]), False),
-])
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (np.array(0.0), False),
+        (np.array(2.0), True),
+        (np.array([0.0]), False),
+        (np.array([[3.0]]), True),
+        (np.array([False]), False),
+    ],
+)
 def test_truth_value_of_a_size_one_variable_is_that_of_its_element(data, expected):
     assert bool(Variable(data)) is expected
 
@@ -49,10 +56,14 @@ def test_iterating_gives_differentiable_rows():
 
 
 # --- accepted data --------------------------------------------------------------------------
-@pytest.mark.parametrize("make", [
-    lambda: np.matrix([[1.0, 2.0], [3.0, 4.0]]),
-    lambda: np.ma.masked_array([1.0, 2.0], mask=[False, True]),
-], ids=["matrix", "masked_array"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: np.matrix([[1.0, 2.0], [3.0, 4.0]]),
+        lambda: np.ma.masked_array([1.0, 2.0], mask=[False, True]),
+    ],
+    ids=["matrix", "masked_array"],
+)
 @pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_ndarray_subclasses_with_other_operators_are_refused(make):
     data = make()

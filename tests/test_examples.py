@@ -6,6 +6,7 @@ in quick mode unless said otherwise; it must exit with 0, print its summary
 line and write the files it promises. The flagship demo is also run in its
 default mode, where it must reach the accuracy the README states.
 """
+
 import gzip
 import os
 import re
@@ -24,23 +25,34 @@ NUM = r"(-?\d+(?:\.\d*)?(?:e[+-]?\d+)?)"
 
 def run_example(script, tmp_path, *args, quick=True, home=None):
     env = dict(os.environ)
-    env.update({
-        "DEZERO_HOME": str(home or tmp_path / "home"),
-        "MPLBACKEND": "Agg",
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
-        "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
-    })
+    env.update(
+        {
+            "DEZERO_HOME": str(home or tmp_path / "home"),
+            "MPLBACKEND": "Agg",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "http_proxy": "http://127.0.0.1:9",
+            "https_proxy": "http://127.0.0.1:9",
+            "HTTP_PROXY": "http://127.0.0.1:9",
+            "HTTPS_PROXY": "http://127.0.0.1:9",
+        }
+    )
     for key in ("no_proxy", "NO_PROXY", "DEZERO_QUICK", "PYTHONPATH"):
         env.pop(key, None)
     if quick:
         env["DEZERO_QUICK"] = "1"
     work = tmp_path / "cwd"
     work.mkdir(exist_ok=True)
-    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), *args], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, \
-        f"{script} {args} exited with {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(EXAMPLES, script), *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"{script} {args} exited with {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc, work
 
 
@@ -80,8 +92,7 @@ def test_mnist_falls_back_to_digits_when_mnist_is_absent(tmp_path):
 
 def test_mnist_cnn_with_gpu_flag_falls_back_to_the_cpu(tmp_path):
     out = tmp_path / "out"
-    proc, _ = run_example("mnist.py", tmp_path, "--model", "cnn", "--data", "digits", "--gpu",
-                          "--out", str(out))
+    proc, _ = run_example("mnist.py", tmp_path, "--model", "cnn", "--data", "digits", "--gpu", "--out", str(out))
     from dezero import cuda
 
     if not cuda.gpu_enable:
@@ -127,14 +138,26 @@ def run_on_a_terminal(script, tmp_path, *args) -> str:
     import pty
     import termios
 
-    env = dict(os.environ, DEZERO_QUICK="1", DEZERO_HOME=str(tmp_path / "home"), MPLBACKEND="Agg",
-               OPENBLAS_NUM_THREADS="1", TERM="xterm")
+    env = dict(
+        os.environ,
+        DEZERO_QUICK="1",
+        DEZERO_HOME=str(tmp_path / "home"),
+        MPLBACKEND="Agg",
+        OPENBLAS_NUM_THREADS="1",
+        TERM="xterm",
+    )
     env.pop("PYTHONPATH", None)
     controller, terminal = pty.openpty()
     # A new pseudo-terminal is 0 columns wide, and tqdm fits its bar to that.
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    proc = subprocess.Popen([sys.executable, os.path.join(EXAMPLES, script), *args], cwd=tmp_path, env=env,
-                            stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal)
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(EXAMPLES, script), *args],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+    )
     os.close(terminal)
     shown = b""
     while True:

@@ -1,4 +1,5 @@
 """The download cache, against a local HTTP server (never the internet)."""
+
 import hashlib
 import http.server
 import os

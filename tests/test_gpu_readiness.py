@@ -6,6 +6,7 @@ exercises their logic on the CPU. The second part needs a CUDA device and skips
 without one: whole training steps, moves and checkpoints on the GPU, compared
 with the same work on the CPU.
 """
+
 import types
 
 import numpy as np
@@ -44,8 +45,11 @@ def fake_cupy(monkeypatch):
 # =============================================================================
 def test_inputs_on_two_devices_name_the_op_and_the_inputs(fake_cupy):
     a, b = np.ones(3), _on_device(np.ones(3))
-    with pytest.raises(TypeError, match=r"Mul: inputs live on different devices "
-                                        r"\(input 0: numpy, input 1: cupy\).*to_gpu"):
+    with pytest.raises(
+        TypeError,
+        match=r"Mul: inputs live on different devices "
+        r"\(input 0: numpy, input 1: cupy\).*to_gpu",
+    ):
         F.mul(Variable(a), Variable(b))
     with pytest.raises(TypeError, match="Add: inputs live on different devices"):
         Variable(a) + b
@@ -71,8 +75,8 @@ def test_optimizer_state_follows_its_parameter_to_another_device(fake_cupy, monk
     model.p = Parameter(np.zeros(3))
     opt = MomentumSGD(lr=0.1, momentum=0.9).setup(model)
     model.p.grad = Variable(np.ones(3))
-    opt.update()                                   # v = -0.1, made on the CPU
-    model.p.data = _on_device(model.p.data)        # what to_gpu does to the parameter
+    opt.update()  # v = -0.1, made on the CPU
+    model.p.data = _on_device(model.p.data)  # what to_gpu does to the parameter
     model.p.grad = Variable(_on_device(np.ones(3)))
     opt.update()
     v = opt.state[model.p]["v"]
@@ -86,7 +90,7 @@ def test_recurrent_state_moves_with_the_layer_as_a_new_leaf():
     lstm(np.ones((1, 2)))
     lstm(np.ones((1, 2)))
     h, c = lstm.h, lstm.c
-    lstm._move("numpy", lambda a: _on_device(a))   # a stand-in for the conversion to_gpu makes
+    lstm._move("numpy", lambda a: _on_device(a))  # a stand-in for the conversion to_gpu makes
     for old, new in ((h, lstm.h), (c, lstm.c)):
         assert isinstance(new.data, _DeviceArray)
         np.testing.assert_array_equal(np.asarray(new.data), old.data)
@@ -114,8 +118,13 @@ def _cnn(seed=0):
     (so two calls give identical models whatever device they go to later)."""
     np.random.seed(seed)
     model = Sequential(
-        L.Conv2d(4, 3, pad=1, dtype=np.float64), L.BatchNorm(), F.relu,
-        lambda x: F.pooling(x, 2, 2), F.flatten, L.Linear(3, dtype=np.float64))
+        L.Conv2d(4, 3, pad=1, dtype=np.float64),
+        L.BatchNorm(),
+        F.relu,
+        lambda x: F.pooling(x, 2, 2),
+        F.flatten,
+        L.Linear(3, dtype=np.float64),
+    )
     model(np.random.randn(2, 2, 6, 6))
     return model
 
@@ -163,8 +172,9 @@ def test_optimizer_state_follows_the_model_to_the_gpu_and_back():
     _, opt = _train(model, np, steps=1)
     model.to_gpu()
     rng = np.random.default_rng(2)
-    loss = F.softmax_cross_entropy(model(cupy.asarray(rng.standard_normal((4, 2, 6, 6)))),
-                                   cupy.asarray(np.array([0, 1, 2, 0])))
+    loss = F.softmax_cross_entropy(
+        model(cupy.asarray(rng.standard_normal((4, 2, 6, 6)))), cupy.asarray(np.array([0, 1, 2, 0]))
+    )
     model.cleargrads()
     loss.backward()
     opt.update()
@@ -281,8 +291,17 @@ def test_float32_stays_float32_on_the_gpu():
     import cupy
 
     x = Variable(cupy.ones((2, 3), dtype=np.float32))
-    for y in (F.sigmoid(x), F.leaky_relu(x), x / 2.0, 2.0 - x, x ** 2, F.dropout(x),
-              F.clip(x, 0.1, 0.9), F.softmax(x), F.log_softmax(x)):
+    for y in (
+        F.sigmoid(x),
+        F.leaky_relu(x),
+        x / 2.0,
+        2.0 - x,
+        x**2,
+        F.dropout(x),
+        F.clip(x, 0.1, 0.9),
+        F.softmax(x),
+        F.log_softmax(x),
+    ):
         assert y.dtype == np.float32 and isinstance(y.data, cupy.ndarray)
     y = F.sum(F.sigmoid(x) * np.float64(3.0))
     y.backward()

@@ -1,4 +1,5 @@
 """gradient_check must catch the mistakes it exists for, and say what they are."""
+
 import numpy as np
 import pytest
 
@@ -22,11 +23,11 @@ class WrongSecondDerivative(Function):
     """x**3 with a first derivative that is right in value but not differentiable correctly."""
 
     def forward(self, x):
-        return x ** 3
+        return x**3
 
     def backward(self, gy):
         (x,) = self.inputs
-        return gy * Variable(3 * x.data ** 2)  # a constant: the graph is cut here
+        return gy * Variable(3 * x.data**2)  # a constant: the graph is cut here
 
 
 def test_passes_on_a_correct_function():
@@ -92,7 +93,7 @@ def test_gradient_check_is_not_fooled_by_a_closure_over_the_same_array():
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
 def test_gradient_check_accepts_integer_x_as_the_book_does(dtype):
     x = np.array([[1, 2, 3], [4, 5, 6]], dtype=dtype)
-    assert gradient_check(lambda v: F.sum(v ** 2, axis=1), x)
+    assert gradient_check(lambda v: F.sum(v**2, axis=1), x)
 
 
 def test_gradient_check_checks_float32_inputs_in_float64():
@@ -130,7 +131,7 @@ class StaleSquare(Function):
         self.snapshot = snapshot
 
     def forward(self, x):
-        return self.snapshot ** 2
+        return self.snapshot**2
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -197,7 +198,7 @@ def test_double_gradient_check_catches_a_non_differentiable_backward():
     assert gradient_check(lambda v: WrongSecondDerivative()(v), x)
     with pytest.raises(GradientCheckError):
         double_gradient_check(lambda v: WrongSecondDerivative()(v), x)
-    assert double_gradient_check(lambda v: v ** 3, x)
+    assert double_gradient_check(lambda v: v**3, x)
 
 
 def test_gradient_check_refuses_a_non_finite_numerical_gradient():

@@ -1,6 +1,7 @@
 """PyTorch and Chainer habits: each fails with an error that names the dezero way,
 while everything dezero accepts keeps working and ordinary mistakes keep
 Python's ordinary errors."""
+
 import copy
 import pickle
 import re
@@ -25,22 +26,25 @@ def trained_mlp():
 # =============================================================================
 # Layers and models
 # =============================================================================
-@pytest.mark.parametrize("name, dezero_way", [
-    ("eval", "with dezero.test_mode()"),
-    ("train", "with dezero.test_mode()"),
-    ("parameters", "model.params()"),
-    ("named_parameters", "model.named_params()"),
-    ("zero_grad", "model.cleargrads()"),
-    ("zerograds", "model.cleargrads()"),
-    ("namedparams", "model.named_params()"),
-    ("cuda", "model.to_gpu()"),
-    ("cpu", "model.to_cpu()"),
-    ("to", "model.to_gpu()"),
-    ("children", "model.layers_tree()"),
-    ("register_buffer", "model.add_persistent(name, array)"),
-    ("state_dict", "model.save_weights(path)"),
-    ("load_state_dict", "model.load_weights(path)"),
-])
+@pytest.mark.parametrize(
+    "name, dezero_way",
+    [
+        ("eval", "with dezero.test_mode()"),
+        ("train", "with dezero.test_mode()"),
+        ("parameters", "model.params()"),
+        ("named_parameters", "model.named_params()"),
+        ("zero_grad", "model.cleargrads()"),
+        ("zerograds", "model.cleargrads()"),
+        ("namedparams", "model.named_params()"),
+        ("cuda", "model.to_gpu()"),
+        ("cpu", "model.to_cpu()"),
+        ("to", "model.to_gpu()"),
+        ("children", "model.layers_tree()"),
+        ("register_buffer", "model.add_persistent(name, array)"),
+        ("state_dict", "model.save_weights(path)"),
+        ("load_state_dict", "model.load_weights(path)"),
+    ],
+)
 def test_layer_habit_names_say_the_dezero_way(name, dezero_way):
     model = trained_mlp()
     with pytest.raises(AttributeError) as info:
@@ -52,8 +56,17 @@ def test_layer_habit_names_say_the_dezero_way(name, dezero_way):
 
 def test_every_dezero_way_named_for_layers_exists():
     model = trained_mlp()
-    for method in ("params", "named_params", "cleargrads", "to_gpu", "to_cpu", "layers_tree",
-                   "add_persistent", "save_weights", "load_weights"):
+    for method in (
+        "params",
+        "named_params",
+        "cleargrads",
+        "to_gpu",
+        "to_cpu",
+        "layers_tree",
+        "add_persistent",
+        "save_weights",
+        "load_weights",
+    ):
         assert callable(getattr(model, method))
     assert callable(dezero.test_mode) and callable(dezero.save_checkpoint)
 
@@ -105,19 +118,22 @@ def test_linear_still_takes_nobias_positionally():
 # =============================================================================
 # Optimizers
 # =============================================================================
-@pytest.mark.parametrize("make, expected", [
-    (lambda: Adam(lr=1e-3), "Adam has no `lr`; use `alpha`"),
-    (lambda: AdamW(lr=1e-3), "AdamW has no `lr`; use `alpha`"),
-    (lambda: Adam(learning_rate=1e-3), "Adam has no `learning_rate`; use `alpha`"),
-    (lambda: SGD(learning_rate=0.1), "SGD has no `learning_rate`; use `lr`"),
-    (lambda: MomentumSGD(alpha=0.1), "MomentumSGD has no `alpha`; use `lr`"),
-    (lambda: AdaDelta(lr=1.0), "AdaDelta has no `lr`: it has no learning rate"),
-    (lambda: Adam(betas=(0.9, 0.99)), "Adam has no `betas`; use `beta1=` and `beta2=`"),
-    (lambda: SGD(momentum=0.9), "use `MomentumSGD(lr=..., momentum=...)`"),
-    (lambda: Adam(weight_decay=1e-4), "use `AdamW(weight_decay=...)`"),
-    (lambda: SGD(lr=0.1, weight_decay=1e-4), "optimizer.add_hook(WeightDecay(rate))"),
-    (lambda: SGD(nesterov=True), "SGD has no `nesterov`"),
-])
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda: Adam(lr=1e-3), "Adam has no `lr`; use `alpha`"),
+        (lambda: AdamW(lr=1e-3), "AdamW has no `lr`; use `alpha`"),
+        (lambda: Adam(learning_rate=1e-3), "Adam has no `learning_rate`; use `alpha`"),
+        (lambda: SGD(learning_rate=0.1), "SGD has no `learning_rate`; use `lr`"),
+        (lambda: MomentumSGD(alpha=0.1), "MomentumSGD has no `alpha`; use `lr`"),
+        (lambda: AdaDelta(lr=1.0), "AdaDelta has no `lr`: it has no learning rate"),
+        (lambda: Adam(betas=(0.9, 0.99)), "Adam has no `betas`; use `beta1=` and `beta2=`"),
+        (lambda: SGD(momentum=0.9), "use `MomentumSGD(lr=..., momentum=...)`"),
+        (lambda: Adam(weight_decay=1e-4), "use `AdamW(weight_decay=...)`"),
+        (lambda: SGD(lr=0.1, weight_decay=1e-4), "optimizer.add_hook(WeightDecay(rate))"),
+        (lambda: SGD(nesterov=True), "SGD has no `nesterov`"),
+    ],
+)
 def test_optimizer_keyword_habits_say_the_dezero_name(make, expected):
     with pytest.raises(TypeError) as info:
         make()
@@ -133,26 +149,35 @@ def test_optimizer_keyword_error_lists_the_accepted_names():
         MomentumSGD(lr=0.1, nesterov=True)
 
 
-@pytest.mark.parametrize("make", [
-    lambda m: Adam(m.params()),
-    lambda m: Adam(m.params(), alpha=1e-3),
-    lambda m: SGD(m),
-    lambda m: Adam(params=m.params()),
-    lambda m: SGD(next(m.params())),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: Adam(m.params()),
+        lambda m: Adam(m.params(), alpha=1e-3),
+        lambda m: SGD(m),
+        lambda m: Adam(params=m.params()),
+        lambda m: SGD(next(m.params())),
+    ],
+)
 def test_optimizer_refuses_the_model_in_its_constructor(make):
     model = trained_mlp()
-    with pytest.raises(TypeError, match=r"takes hyperparameters only, got a \w+; attach the model with "
-                                        r"`\w+\(\.\.\.\)\.setup\(model\)`"):
+    with pytest.raises(
+        TypeError,
+        match=r"takes hyperparameters only, got a \w+; attach the model with "
+        r"`\w+\(\.\.\.\)\.setup\(model\)`",
+    ):
         make(model)
 
 
-@pytest.mark.parametrize("name, dezero_way", [
-    ("step", "optimizer.update()"),
-    ("zero_grad", "model.cleargrads()"),
-    ("param_groups", "optimizer.alpha = 1e-4"),
-    ("add_param_group", "setup(model)"),
-])
+@pytest.mark.parametrize(
+    "name, dezero_way",
+    [
+        ("step", "optimizer.update()"),
+        ("zero_grad", "model.cleargrads()"),
+        ("param_groups", "optimizer.alpha = 1e-4"),
+        ("add_param_group", "setup(model)"),
+    ],
+)
 def test_optimizer_habit_methods_say_the_dezero_way(name, dezero_way):
     optimizer = Adam().setup(trained_mlp())
     with pytest.raises(AttributeError) as info:
@@ -209,19 +234,22 @@ def test_a_user_optimizer_with_its_own_arguments_is_left_alone():
 X = np.arange(6, dtype=np.float32).reshape(2, 3)
 
 
-@pytest.mark.parametrize("call, wrong, right", [
-    (lambda x: F.softmax(x, dim=1), "dim", "axis"),
-    (lambda x: F.log_softmax(x, dim=-1), "dim", "axis"),
-    (lambda x: F.sum(x, dim=0), "dim", "axis"),
-    (lambda x: F.sum(x, axis=0, keepdim=True), "keepdim", "keepdims"),
-    (lambda x: F.mean(x, dim=1), "dim", "axis"),
-    (lambda x: F.average(x, dim=1), "dim", "axis"),
-    (lambda x: F.max(x, dim=1), "dim", "axis"),
-    (lambda x: F.min(x, dim=1), "dim", "axis"),
-    (lambda x: F.expand_dims(x, dim=0), "dim", "axis"),
-    (lambda x: Variable(x).sum(dim=1), "dim", "axis"),
-    (lambda x: Variable(x).max(axis=1, keepdim=True), "keepdim", "keepdims"),
-])
+@pytest.mark.parametrize(
+    "call, wrong, right",
+    [
+        (lambda x: F.softmax(x, dim=1), "dim", "axis"),
+        (lambda x: F.log_softmax(x, dim=-1), "dim", "axis"),
+        (lambda x: F.sum(x, dim=0), "dim", "axis"),
+        (lambda x: F.sum(x, axis=0, keepdim=True), "keepdim", "keepdims"),
+        (lambda x: F.mean(x, dim=1), "dim", "axis"),
+        (lambda x: F.average(x, dim=1), "dim", "axis"),
+        (lambda x: F.max(x, dim=1), "dim", "axis"),
+        (lambda x: F.min(x, dim=1), "dim", "axis"),
+        (lambda x: F.expand_dims(x, dim=0), "dim", "axis"),
+        (lambda x: Variable(x).sum(dim=1), "dim", "axis"),
+        (lambda x: Variable(x).max(axis=1, keepdim=True), "keepdim", "keepdims"),
+    ],
+)
 def test_pytorch_keywords_say_the_numpy_name(call, wrong, right):
     with pytest.raises(TypeError, match=rf"\(\) takes {right}=, not {wrong}= \(dezero uses NumPy's names\)$"):
         call(X)
@@ -248,15 +276,18 @@ def test_other_type_errors_pass_through_unchanged():
         F.softmax(X, axis=5)
 
 
-@pytest.mark.parametrize("name, dezero_name", [
-    ("cross_entropy", "F.softmax_cross_entropy"),
-    ("nll_loss", "F.softmax_cross_entropy"),
-    ("mse_loss", "F.mean_squared_error"),
-    ("binary_cross_entropy_with_logits", "F.sigmoid_cross_entropy"),
-    ("max_pool2d", "F.pooling"),
-    ("avg_pool2d", "F.average_pooling"),
-    ("unsqueeze", "F.expand_dims"),
-])
+@pytest.mark.parametrize(
+    "name, dezero_name",
+    [
+        ("cross_entropy", "F.softmax_cross_entropy"),
+        ("nll_loss", "F.softmax_cross_entropy"),
+        ("mse_loss", "F.mean_squared_error"),
+        ("binary_cross_entropy_with_logits", "F.sigmoid_cross_entropy"),
+        ("max_pool2d", "F.pooling"),
+        ("avg_pool2d", "F.average_pooling"),
+        ("unsqueeze", "F.expand_dims"),
+    ],
+)
 def test_pytorch_function_names_say_the_dezero_function(name, dezero_name):
     with pytest.raises(AttributeError) as info:
         getattr(F, name)

@@ -1,5 +1,6 @@
 """Layers: registration (one source of truth), traversal, the concrete layers
 against closed forms or plain loops, devices, summary and plot."""
+
 import gc
 import math
 import pickle
@@ -13,7 +14,7 @@ import dezero.optimizers
 from dezero import Parameter, Variable
 from dezero.backend import as_numpy, gpu_enable
 from dezero.models import Sequential
-from dezero.layers import (LSTM, RNN, BatchNorm, Conv2d, Deconv2d, EmbedID, Layer, LayerList, Linear)
+from dezero.layers import LSTM, RNN, BatchNorm, Conv2d, Deconv2d, EmbedID, Layer, LayerList, Linear
 from dezero.utils import gradient_check, numerical_grad
 from tests.conftest import tolerances
 
@@ -147,8 +148,11 @@ def test_plain_lists_of_values_stay_allowed_and_cheap_to_check():
 def test_assigning_a_variable_where_a_parameter_was_is_refused():
     layer = Linear(2, in_size=3)
     b = layer.b
-    with pytest.raises(TypeError, match=r"Linear.b is a Parameter: assigning a Variable would take it out of "
-                                        r"params\(\).*Parameter\(array\).*\.b\.data = array"):
+    with pytest.raises(
+        TypeError,
+        match=r"Linear.b is a Parameter: assigning a Variable would take it out of "
+        r"params\(\).*Parameter\(array\).*\.b\.data = array",
+    ):
         layer.b = Variable(np.ones(2, np.float32))
     with pytest.raises(TypeError, match="Linear.W is a Parameter: assigning a ndarray"):
         layer.W = np.ones((3, 2), np.float32)
@@ -187,7 +191,15 @@ def test_layer_list_registers_its_layers_in_order_under_their_index():
     net.blocks.append(Linear(3))
     net(np.ones((4, 2), np.float32))
     assert [p for p, _ in net.named_params()] == [
-        "blocks/0/W", "blocks/0/b", "blocks/1/W", "blocks/1/b", "blocks/2/W", "blocks/2/b", "head/W", "head/b"]
+        "blocks/0/W",
+        "blocks/0/b",
+        "blocks/1/W",
+        "blocks/1/b",
+        "blocks/2/W",
+        "blocks/2/b",
+        "head/W",
+        "head/b",
+    ]
     assert len(net.blocks) == 3 and net.blocks[-1] is net.blocks[2] and net.blocks[1:] == list(net.blocks)[1:]
     replacement = Linear(3, in_size=3)
     net.blocks[1] = replacement
@@ -233,8 +245,11 @@ def test_layer_list_is_moved_with_its_owner():
 
 
 def test_layer_list_refuses_what_is_not_a_layer_and_has_no_forward():
-    with pytest.raises(TypeError, match=r"LayerList.append: expected a Layer, got list \(pass the layers "
-                                        r"themselves: LayerList\(\*layers\)\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"LayerList.append: expected a Layer, got list \(pass the layers "
+        r"themselves: LayerList\(\*layers\)\)",
+    ):
         LayerList([Linear(2)])
     blocks = LayerList(Linear(2))
     with pytest.raises(TypeError, match="LayerList.append: expected a Layer, got function"):
@@ -343,7 +358,7 @@ def _conv_reference(x, W, b, stride, pad):
         for o in range(OC):
             for i in range(OH):
                 for j in range(OW):
-                    patch = xp_[n, :, i * stride:i * stride + KH, j * stride:j * stride + KW]
+                    patch = xp_[n, :, i * stride : i * stride + KH, j * stride : j * stride + KW]
                     y[n, o, i, j] = np.sum(patch * W[o]) + (b[o] if b is not None else 0)
     return y
 
@@ -356,8 +371,8 @@ def _deconv_reference(x, W, b, stride, pad):
         for c in range(C):
             for i in range(H):
                 for j in range(Wd):
-                    full[n, :, i * stride:i * stride + KH, j * stride:j * stride + KW] += x[n, c, i, j] * W[c]
-    y = full[:, :, pad:full.shape[2] - pad, pad:full.shape[3] - pad]
+                    full[n, :, i * stride : i * stride + KH, j * stride : j * stride + KW] += x[n, c, i, j] * W[c]
+    y = full[:, :, pad : full.shape[2] - pad, pad : full.shape[3] - pad]
     return y + (b.reshape(1, -1, 1, 1) if b is not None else 0)
 
 
@@ -370,8 +385,9 @@ def test_conv2d_lazy_and_forward(dtype, stride, pad):
     y = layer(x)
     assert layer.W.shape == (3, 2, 3, 3) and layer.in_channels == 2
     assert y.dtype == dtype and layer.W.dtype == dtype
-    np.testing.assert_allclose(y.data, _conv_reference(x, layer.W.data, layer.b.data, stride, pad),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        y.data, _conv_reference(x, layer.W.data, layer.b.data, stride, pad), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_conv2d_init_and_errors():
@@ -392,8 +408,7 @@ def test_deconv2d_lazy_and_forward(dtype):
     y = layer(x)
     assert layer.W.shape == (3, 2, 3, 3) and layer.in_channels == 3
     assert y.shape == (1, 2, 5, 5) and y.dtype == dtype
-    np.testing.assert_allclose(y.data, _deconv_reference(x, layer.W.data, layer.b.data, 2, 1),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y.data, _deconv_reference(x, layer.W.data, layer.b.data, 2, 1), rtol=1e-5, atol=1e-5)
 
 
 # =============================================================================
@@ -437,8 +452,9 @@ def test_batchnorm_train_then_test_mode(dtype):
     with dezero.test_mode():
         y_test = bn(x)
     shape = (1, 3, 1, 1)
-    expected = ((x - bn.avg_mean.reshape(shape)) / np.sqrt(bn.avg_var.reshape(shape) + 2e-5)
-                * bn.gamma.data.reshape(shape) + bn.beta.data.reshape(shape))
+    expected = (x - bn.avg_mean.reshape(shape)) / np.sqrt(bn.avg_var.reshape(shape) + 2e-5) * bn.gamma.data.reshape(
+        shape
+    ) + bn.beta.data.reshape(shape)
     np.testing.assert_allclose(y_test.data, expected, rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(bn.avg_mean, mean_before)  # test mode does not update
 
@@ -472,8 +488,12 @@ def _lstm_reference(xs, Wx, b, Wh, H):
     outs = []
     for x in xs:
         g = x @ Wx + b + (h @ Wh if h is not None else 0)
-        f, i, o, u = (_sigmoid(g[:, :H]), _sigmoid(g[:, H:2 * H]), _sigmoid(g[:, 2 * H:3 * H]),
-                      np.tanh(g[:, 3 * H:]))
+        f, i, o, u = (
+            _sigmoid(g[:, :H]),
+            _sigmoid(g[:, H : 2 * H]),
+            _sigmoid(g[:, 2 * H : 3 * H]),
+            np.tanh(g[:, 3 * H :]),
+        )
         c = i * u if c is None else f * c + i * u
         h = o * np.tanh(c)
         outs.append(h)
@@ -576,7 +596,7 @@ def test_plot_draws_the_forward_graph(monkeypatch):
     net = Two()
     with dezero.no_grad():  # plot records the graph anyway
         result = net.plot(np.ones((1, 2), dtype=np.float32), to_file="net.png")
-    (output, verbose, to_file), = calls
+    ((output, verbose, to_file),) = calls
     assert result == "net.png" and to_file == "net.png" and verbose is True
     assert isinstance(output, Variable) and output.shape == (1, 1)
     assert output.creator is not None
@@ -586,49 +606,61 @@ def test_plot_draws_the_forward_graph(monkeypatch):
 # =============================================================================
 # Size arguments
 # =============================================================================
-@pytest.mark.parametrize("make, message", [
-    (lambda: Linear(3, in_size=0), r"Linear: in_size must be a positive int, got 0"),
-    (lambda: Linear(0), "Linear: out_size must be a positive int, got 0"),
-    (lambda: Linear(-3, in_size=2), "Linear: out_size must be a positive int, got -3"),
-    (lambda: Conv2d(4, kernel_size=0), "Conv2d: kernel_size must be positive, got 0"),
-    (lambda: Conv2d(4, kernel_size=(3, -1)), r"Conv2d: kernel_size must be positive, got \(3, -1\)"),
-    (lambda: Conv2d(4, kernel_size=3, in_channels=0),
-     r"Conv2d: in_channels must be a positive int, got 0"),
-    (lambda: Conv2d(0, kernel_size=3), "Conv2d: out_channels must be a positive int, got 0"),
-    (lambda: Conv2d(4, kernel_size=3, stride=0), "Conv2d: stride must be positive, got 0"),
-    (lambda: Conv2d(4, kernel_size=3, pad=-1), "Conv2d: pad must be non-negative, got -1"),
-    (lambda: Deconv2d(4, kernel_size=0), "Deconv2d: kernel_size must be positive, got 0"),
-    (lambda: Deconv2d(4, kernel_size=2, stride=(1, 0)), r"Deconv2d: stride must be positive, got \(1, 0\)"),
-    (lambda: EmbedID(0, 3), "EmbedID: in_size must be a positive int, got 0"),
-    (lambda: EmbedID(5, -1), "EmbedID: out_size must be a positive int, got -1"),
-    (lambda: RNN(0), "RNN: hidden_size must be a positive int, got 0"),
-    (lambda: LSTM(-2), "LSTM: hidden_size must be a positive int, got -2"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: Linear(3, in_size=0), r"Linear: in_size must be a positive int, got 0"),
+        (lambda: Linear(0), "Linear: out_size must be a positive int, got 0"),
+        (lambda: Linear(-3, in_size=2), "Linear: out_size must be a positive int, got -3"),
+        (lambda: Conv2d(4, kernel_size=0), "Conv2d: kernel_size must be positive, got 0"),
+        (lambda: Conv2d(4, kernel_size=(3, -1)), r"Conv2d: kernel_size must be positive, got \(3, -1\)"),
+        (lambda: Conv2d(4, kernel_size=3, in_channels=0), r"Conv2d: in_channels must be a positive int, got 0"),
+        (lambda: Conv2d(0, kernel_size=3), "Conv2d: out_channels must be a positive int, got 0"),
+        (lambda: Conv2d(4, kernel_size=3, stride=0), "Conv2d: stride must be positive, got 0"),
+        (lambda: Conv2d(4, kernel_size=3, pad=-1), "Conv2d: pad must be non-negative, got -1"),
+        (lambda: Deconv2d(4, kernel_size=0), "Deconv2d: kernel_size must be positive, got 0"),
+        (lambda: Deconv2d(4, kernel_size=2, stride=(1, 0)), r"Deconv2d: stride must be positive, got \(1, 0\)"),
+        (lambda: EmbedID(0, 3), "EmbedID: in_size must be a positive int, got 0"),
+        (lambda: EmbedID(5, -1), "EmbedID: out_size must be a positive int, got -1"),
+        (lambda: RNN(0), "RNN: hidden_size must be a positive int, got 0"),
+        (lambda: LSTM(-2), "LSTM: hidden_size must be a positive int, got -2"),
+    ],
+)
 def test_zero_and_negative_sizes_are_refused_naming_the_layer_and_argument(make, message):
     with pytest.raises(ValueError, match=message):
         make()
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: Linear(2.5), "Linear: out_size must be a positive int, got float 2.5"),
-    (lambda: Linear(3, in_size=True), "Linear: in_size must be a positive int, got bool True"),
-    (lambda: Conv2d(4, kernel_size=1.5), "Conv2d: kernel_size must be an int or a pair of ints, got 1.5"),
-    (lambda: Conv2d(4, kernel_size=(3, 3, 3)), r"Conv2d: kernel_size must be an int or a pair of ints"),
-    (lambda: Conv2d(4, kernel_size=3, pad=0.5), "Conv2d: pad must be an int or a pair of ints, got 0.5"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: Linear(2.5), "Linear: out_size must be a positive int, got float 2.5"),
+        (lambda: Linear(3, in_size=True), "Linear: in_size must be a positive int, got bool True"),
+        (lambda: Conv2d(4, kernel_size=1.5), "Conv2d: kernel_size must be an int or a pair of ints, got 1.5"),
+        (lambda: Conv2d(4, kernel_size=(3, 3, 3)), r"Conv2d: kernel_size must be an int or a pair of ints"),
+        (lambda: Conv2d(4, kernel_size=3, pad=0.5), "Conv2d: pad must be an int or a pair of ints, got 0.5"),
+    ],
+)
 def test_sizes_that_are_not_ints_are_refused_rather_than_truncated(make, message):
     with pytest.raises(TypeError, match=message):
         make()
 
 
-@pytest.mark.parametrize("layer, x", [
-    (Linear(3), np.ones((2, 0), np.float32)),
-    (Conv2d(3, kernel_size=1), np.ones((2, 0, 4, 4), np.float32)),
-    (Deconv2d(3, kernel_size=1), np.ones((2, 0, 4, 4), np.float32)),
-], ids=["Linear", "Conv2d", "Deconv2d"])
+@pytest.mark.parametrize(
+    "layer, x",
+    [
+        (Linear(3), np.ones((2, 0), np.float32)),
+        (Conv2d(3, kernel_size=1), np.ones((2, 0, 4, 4), np.float32)),
+        (Deconv2d(3, kernel_size=1), np.ones((2, 0, 4, 4), np.float32)),
+    ],
+    ids=["Linear", "Conv2d", "Deconv2d"],
+)
 def test_a_lazy_layer_refuses_an_input_without_features(layer, x):
-    with pytest.raises(ValueError, match=r"(in_size|in_channels) \(x.shape\[1\] for a lazy layer\) must be "
-                                         r"a positive int, got 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"(in_size|in_channels) \(x.shape\[1\] for a lazy layer\) must be "
+        r"a positive int, got 0",
+    ):
         layer(x)
     assert layer.W.data is None  # nothing half-created
 

@@ -2,6 +2,7 @@
 references, backward and double backward against numerical gradients,
 float32/float64, NumPy/CuPy, strided, read-only and untouched inputs); below
 the cases, closed forms, extreme inputs, argument errors and PyTorch."""
+
 import warnings
 
 import numpy as np
@@ -56,35 +57,88 @@ BCE_EPS = {np.float32: 1e-3}
 
 class TestLossOps(OpTests):
     cases = [
-        *[OpCase(f"mean_squared_error{shape}", F.mean_squared_error, [normal(shape), normal(shape)], _np_mse)
-          for shape in MSE_SHAPES],
-        *[OpCase(f"softmax_cross_entropy(n={n}, c={c})", F.softmax_cross_entropy,
-                 [normal((n, c)), integers((n,), c)], _np_softmax_ce)
-          for n, c in SCE_CASES],
-        *[OpCase(f"sigmoid_cross_entropy{shape}", F.sigmoid_cross_entropy,
-                 [normal(shape, scale=2.0), integers(shape, 2)], _np_sigmoid_ce)
-          for shape in BINARY_SHAPES],
+        *[
+            OpCase(f"mean_squared_error{shape}", F.mean_squared_error, [normal(shape), normal(shape)], _np_mse)
+            for shape in MSE_SHAPES
+        ],
+        *[
+            OpCase(
+                f"softmax_cross_entropy(n={n}, c={c})",
+                F.softmax_cross_entropy,
+                [normal((n, c)), integers((n,), c)],
+                _np_softmax_ce,
+            )
+            for n, c in SCE_CASES
+        ],
+        *[
+            OpCase(
+                f"sigmoid_cross_entropy{shape}",
+                F.sigmoid_cross_entropy,
+                [normal(shape, scale=2.0), integers(shape, 2)],
+                _np_sigmoid_ce,
+            )
+            for shape in BINARY_SHAPES
+        ],
         # Soft targets are floats, but not differentiated.
-        OpCase("sigmoid_cross_entropy(soft targets)", F.sigmoid_cross_entropy,
-               [normal((3, 2), scale=2.0), uniform((3, 2), 0.0, 1.0)], _np_sigmoid_ce, differentiable_inputs=(0,)),
-        *[OpCase(f"binary_cross_entropy{shape}", F.binary_cross_entropy,
-                 [uniform(shape, 0.2, 0.8), integers(shape, 2)], _np_binary_ce, eps=BCE_EPS)
-          for shape in BINARY_SHAPES],
-        OpCase("binary_cross_entropy(soft targets)", F.binary_cross_entropy,
-               [uniform((3, 2), 0.2, 0.8), uniform((3, 2), 0.0, 1.0)], _np_binary_ce, differentiable_inputs=(0,),
-               eps=BCE_EPS),
+        OpCase(
+            "sigmoid_cross_entropy(soft targets)",
+            F.sigmoid_cross_entropy,
+            [normal((3, 2), scale=2.0), uniform((3, 2), 0.0, 1.0)],
+            _np_sigmoid_ce,
+            differentiable_inputs=(0,),
+        ),
+        *[
+            OpCase(
+                f"binary_cross_entropy{shape}",
+                F.binary_cross_entropy,
+                [uniform(shape, 0.2, 0.8), integers(shape, 2)],
+                _np_binary_ce,
+                eps=BCE_EPS,
+            )
+            for shape in BINARY_SHAPES
+        ],
+        OpCase(
+            "binary_cross_entropy(soft targets)",
+            F.binary_cross_entropy,
+            [uniform((3, 2), 0.2, 0.8), uniform((3, 2), 0.0, 1.0)],
+            _np_binary_ce,
+            differentiable_inputs=(0,),
+            eps=BCE_EPS,
+        ),
         # The book's composed versions (step 43 and 47).
-        *[OpCase(f"mean_squared_error_simple{shape}", F.mean_squared_error_simple, [normal(shape), normal(shape)],
-                 _np_mse)
-          for shape in MSE_SHAPES],
-        *[OpCase(f"softmax_cross_entropy_simple(n={n}, c={c})", F.softmax_cross_entropy_simple,
-                 [normal((n, c)), integers((n,), c)], _np_softmax_ce)
-          for n, c in SCE_CASES],
+        *[
+            OpCase(
+                f"mean_squared_error_simple{shape}",
+                F.mean_squared_error_simple,
+                [normal(shape), normal(shape)],
+                _np_mse,
+            )
+            for shape in MSE_SHAPES
+        ],
+        *[
+            OpCase(
+                f"softmax_cross_entropy_simple(n={n}, c={c})",
+                F.softmax_cross_entropy_simple,
+                [normal((n, c)), integers((n,), c)],
+                _np_softmax_ce,
+            )
+            for n, c in SCE_CASES
+        ],
         # A metric: checked for its value, dtype and inputs, never differentiated.
-        OpCase("accuracy(n=20, c=5)", F.accuracy, [normal((20, 5)), integers((20,), 5)], _accuracy_loop,
-               differentiable_inputs=()),
-        OpCase("accuracy(classes on axis 1 of (4, 3, 2))", F.accuracy, [normal((4, 3, 2)), integers((4, 2), 3)],
-               _accuracy_loop, differentiable_inputs=()),
+        OpCase(
+            "accuracy(n=20, c=5)",
+            F.accuracy,
+            [normal((20, 5)), integers((20,), 5)],
+            _accuracy_loop,
+            differentiable_inputs=(),
+        ),
+        OpCase(
+            "accuracy(classes on axis 1 of (4, 3, 2))",
+            F.accuracy,
+            [normal((4, 3, 2)), integers((4, 2), 3)],
+            _accuracy_loop,
+            differentiable_inputs=(),
+        ),
     ]
 
 
@@ -269,8 +323,7 @@ def test_accuracy_bad_arguments():
         F.accuracy(np.zeros(3), np.zeros(3, dtype=np.int64))
 
 
-@pytest.mark.parametrize("op", [F.softmax_cross_entropy, F.sigmoid_cross_entropy,
-                                F.binary_cross_entropy, F.accuracy])
+@pytest.mark.parametrize("op", [F.softmax_cross_entropy, F.sigmoid_cross_entropy, F.binary_cross_entropy, F.accuracy])
 def test_targets_must_be_arrays(op):
     with pytest.raises(TypeError, match=f"{op.__name__}: t must be an array or a Variable, got list"):
         op(np.full((2, 2), 0.5), [[0, 1], [1, 0]])

@@ -2,6 +2,7 @@
 (forward against NumPy, backward and double backward against numerical
 gradients, float32 and float64, NumPy and CuPy, strided, read-only and
 untouched inputs); below the cases, the behaviour the harness does not express."""
+
 import numpy as np
 import pytest
 
@@ -31,19 +32,24 @@ UNARY = [  # (name, op, call, reference, domain)
 UNARY_SHAPES = [(), (1,), (3, 4), (2, 1, 3)]
 UNARY_CASES = [
     OpCase(f"{name}{shape}", call, [uniform(shape, *domain)], reference, op=op)
-    for name, op, call, reference, domain in UNARY for shape in UNARY_SHAPES
+    for name, op, call, reference, domain in UNARY
+    for shape in UNARY_SHAPES
 ]
 
 # Through Variable's operators, which are these functions.
-BINARY = [("add", F.add, lambda a, b: a + b, np.add), ("sub", F.sub, lambda a, b: a - b, np.subtract),
-          ("mul", F.mul, lambda a, b: a * b, np.multiply), ("div", F.div, lambda a, b: a / b, np.divide),
-          ("pow", F.pow, lambda a, b: a ** b, np.power)]
-SHAPE_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 3, 4), (3, 1)), ((), (2, 3)),
-               ((1,), (5,))]
+BINARY = [
+    ("add", F.add, lambda a, b: a + b, np.add),
+    ("sub", F.sub, lambda a, b: a - b, np.subtract),
+    ("mul", F.mul, lambda a, b: a * b, np.multiply),
+    ("div", F.div, lambda a, b: a / b, np.divide),
+    ("pow", F.pow, lambda a, b: a**b, np.power),
+]
+SHAPE_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 3, 4), (3, 1)), ((), (2, 3)), ((1,), (5,))]
 BINARY_CASES = [
     # Positive operands: a base for pow's log, a divisor away from 0.
     OpCase(f"{name}{a}{b}", call, [uniform(a, 0.5, 2.0), uniform(b, 0.5, 2.0)], reference, op=op)
-    for name, op, call, reference in BINARY for a, b in SHAPE_PAIRS
+    for name, op, call, reference in BINARY
+    for a, b in SHAPE_PAIRS
 ] + [
     # A zero exponent: the gradient for the base is 0 there, and its derivative
     # with respect to the exponent is x0 ** -1.
@@ -63,7 +69,7 @@ SCALAR_CASES = [
         ("0.5 * x", F.mul, lambda x: 0.5 * x, lambda x: 0.5 * x),
         ("x / float64(1.5)", F.div, lambda x: x / np.float64(1.5), lambda x: x / 1.5),
         ("2 / x", F.div, lambda x: 2 / x, lambda x: 2 / x),
-        ("x ** 2.5", F.pow, lambda x: x ** 2.5, lambda x: x ** 2.5),
+        ("x ** 2.5", F.pow, lambda x: x**2.5, lambda x: x**2.5),
         ("-x", F.neg, lambda x: -x, lambda x: -x),
     ]
 ]
@@ -81,32 +87,97 @@ def np_sum_to(a, shape):
     return a
 
 
-SLICES = [1, -1, slice(None, None, 2), (slice(None), 1), (Ellipsis, 0), (None, 1),
-          np.array([0, 0, 2]), (np.array([1, 0, 1]), np.array([2, 2, 2])), np.array([True, False, True])]
-SLICE_NAMES = ["1", "-1", "::2", "[:, 1]", "[..., 0]", "[None, 1]", "[[0, 0, 2]]",
-               "[[1, 0, 1], [2, 2, 2]]", "[[True, False, True]]"]
+SLICES = [
+    1,
+    -1,
+    slice(None, None, 2),
+    (slice(None), 1),
+    (Ellipsis, 0),
+    (None, 1),
+    np.array([0, 0, 2]),
+    (np.array([1, 0, 1]), np.array([2, 2, 2])),
+    np.array([True, False, True]),
+]
+SLICE_NAMES = [
+    "1",
+    "-1",
+    "::2",
+    "[:, 1]",
+    "[..., 0]",
+    "[None, 1]",
+    "[[0, 0, 2]]",
+    "[[1, 0, 1], [2, 2, 2]]",
+    "[[True, False, True]]",
+]
 
 SHAPE_CASES = [
-    *[OpCase(f"reshape({shape}->{new})", lambda x, new=new: F.reshape(x, new), [normal(shape)],
-             lambda x, new=new: x.reshape(new), op=F.reshape)
-      for shape, new in [((2, 3), (6,)), ((2, 3), (3, -1)), ((4,), (2, 2, 1)), ((1,), ())]],
-    *[OpCase(f"transpose({shape}, {axes})", lambda x, axes=axes: F.transpose(x, axes), [normal(shape)],
-             lambda x, axes=axes: x.transpose(axes), op=F.transpose)
-      for shape, axes in [((2, 3), None), ((2, 3, 4), (1, 0, 2)), ((2, 3, 4), (2, 0, 1)),
-                          ((2, 3, 4), (-1, 0, 1)), ((5,), None)]],
-    *[OpCase(f"expand_dims((2, 3, 4), {axis})", lambda x, axis=axis: F.expand_dims(x, axis),
-             [normal((2, 3, 4))], lambda x, axis=axis: np.expand_dims(x, axis), op=F.expand_dims)
-      for axis in (0, 1, -1)],
+    *[
+        OpCase(
+            f"reshape({shape}->{new})",
+            lambda x, new=new: F.reshape(x, new),
+            [normal(shape)],
+            lambda x, new=new: x.reshape(new),
+            op=F.reshape,
+        )
+        for shape, new in [((2, 3), (6,)), ((2, 3), (3, -1)), ((4,), (2, 2, 1)), ((1,), ())]
+    ],
+    *[
+        OpCase(
+            f"transpose({shape}, {axes})",
+            lambda x, axes=axes: F.transpose(x, axes),
+            [normal(shape)],
+            lambda x, axes=axes: x.transpose(axes),
+            op=F.transpose,
+        )
+        for shape, axes in [
+            ((2, 3), None),
+            ((2, 3, 4), (1, 0, 2)),
+            ((2, 3, 4), (2, 0, 1)),
+            ((2, 3, 4), (-1, 0, 1)),
+            ((5,), None),
+        ]
+    ],
+    *[
+        OpCase(
+            f"expand_dims((2, 3, 4), {axis})",
+            lambda x, axis=axis: F.expand_dims(x, axis),
+            [normal((2, 3, 4))],
+            lambda x, axis=axis: np.expand_dims(x, axis),
+            op=F.expand_dims,
+        )
+        for axis in (0, 1, -1)
+    ],
     OpCase("flatten((2, 3, 4))", F.flatten, [normal((2, 3, 4))], lambda x: x.reshape(2, 12)),
-    *[OpCase(f"get_item(x{name})", lambda x, s=s: F.get_item(x, on_backend_of(x, s)), [normal((3, 4))],
-             lambda x, s=s: x[s], op=F.get_item)
-      for s, name in zip(SLICES, SLICE_NAMES)],
-    *[OpCase(f"broadcast_to({shape}->{target})", lambda x, t=target: F.broadcast_to(x, t), [normal(shape)],
-             lambda x, t=target: np.broadcast_to(x, t), op=F.broadcast_to)
-      for shape, target in [((3,), (2, 3)), ((1, 3), (4, 3)), ((2, 1), (2, 5)), ((), (2, 2))]],
-    *[OpCase(f"sum_to({source}->{shape})", lambda x, s=shape: F.sum_to(x, s), [normal(source)],
-             lambda x, s=shape: np_sum_to(x, s), op=F.sum_to)
-      for shape, source in [((3,), (2, 3)), ((1, 3), (4, 3)), ((2, 1), (2, 5)), ((), (2, 2))]],
+    *[
+        OpCase(
+            f"get_item(x{name})",
+            lambda x, s=s: F.get_item(x, on_backend_of(x, s)),
+            [normal((3, 4))],
+            lambda x, s=s: x[s],
+            op=F.get_item,
+        )
+        for s, name in zip(SLICES, SLICE_NAMES)
+    ],
+    *[
+        OpCase(
+            f"broadcast_to({shape}->{target})",
+            lambda x, t=target: F.broadcast_to(x, t),
+            [normal(shape)],
+            lambda x, t=target: np.broadcast_to(x, t),
+            op=F.broadcast_to,
+        )
+        for shape, target in [((3,), (2, 3)), ((1, 3), (4, 3)), ((2, 1), (2, 5)), ((), (2, 2))]
+    ],
+    *[
+        OpCase(
+            f"sum_to({source}->{shape})",
+            lambda x, s=shape: F.sum_to(x, s),
+            [normal(source)],
+            lambda x, s=shape: np_sum_to(x, s),
+            op=F.sum_to,
+        )
+        for shape, source in [((3,), (2, 3)), ((1, 3), (4, 3)), ((2, 1), (2, 5)), ((), (2, 2))]
+    ],
 ]
 
 
@@ -115,41 +186,83 @@ SHAPE_CASES = [
 # =============================================================================
 AXES = [None, 0, 1, -1, (0, 2), (-1, -3)]
 REDUCTION_CASES = [
-    *[OpCase(f"{op.__name__}(axis={axis}, keepdims={keepdims})",
-             lambda x, op=op, axis=axis, keepdims=keepdims: op(x, axis, keepdims),
-             # Distinct values: max and min are smooth away from ties.
-             [distinct((2, 3, 4))],
-             lambda x, reference=reference, axis=axis, keepdims=keepdims: reference(x, axis=axis, keepdims=keepdims),
-             op=op)
-      for op, reference in [(F.sum, np.sum), (F.mean, np.mean), (F.max, np.max), (F.min, np.min)]
-      for axis in AXES for keepdims in (False, True)],
-    OpCase("average(axis=(0, 2))", lambda x: F.average(x, (0, 2)), [normal((2, 3, 4))],
-           lambda x: x.mean(axis=(0, 2)), op=F.average),
+    *[
+        OpCase(
+            f"{op.__name__}(axis={axis}, keepdims={keepdims})",
+            lambda x, op=op, axis=axis, keepdims=keepdims: op(x, axis, keepdims),
+            # Distinct values: max and min are smooth away from ties.
+            [distinct((2, 3, 4))],
+            lambda x, reference=reference, axis=axis, keepdims=keepdims: reference(x, axis=axis, keepdims=keepdims),
+            op=op,
+        )
+        for op, reference in [(F.sum, np.sum), (F.mean, np.mean), (F.max, np.max), (F.min, np.min)]
+        for axis in AXES
+        for keepdims in (False, True)
+    ],
+    OpCase(
+        "average(axis=(0, 2))",
+        lambda x: F.average(x, (0, 2)),
+        [normal((2, 3, 4))],
+        lambda x: x.mean(axis=(0, 2)),
+        op=F.average,
+    ),
 ]
 
 # clip is not differentiable at its bounds: the fixed values stay away from them.
 CLIP_VALUES = [-2.0, -0.5, 0.1, 0.7, 3.0, 1.4]
 CLIP_CASES = [
-    OpCase("clip(-1, 1)", lambda x: F.clip(x, -1.0, 1.0), [fixed(CLIP_VALUES)], lambda x: np.clip(x, -1.0, 1.0),
-           op=F.clip, kinks=(-1.0, 1.0)),
-    OpCase("clip(x_max=1)", lambda x: F.clip(x, x_max=1.0), [fixed(CLIP_VALUES)], lambda x: np.minimum(x, 1.0),
-           op=F.clip, kinks=(1.0,)),
+    OpCase(
+        "clip(-1, 1)",
+        lambda x: F.clip(x, -1.0, 1.0),
+        [fixed(CLIP_VALUES)],
+        lambda x: np.clip(x, -1.0, 1.0),
+        op=F.clip,
+        kinks=(-1.0, 1.0),
+    ),
+    OpCase(
+        "clip(x_max=1)",
+        lambda x: F.clip(x, x_max=1.0),
+        [fixed(CLIP_VALUES)],
+        lambda x: np.minimum(x, 1.0),
+        op=F.clip,
+        kinks=(1.0,),
+    ),
 ]
 
 MATMUL_CASES = [
     OpCase(f"matmul{a}{b}", F.matmul, [uniform(a, -1, 1), uniform(b, -1, 1)], lambda x, y: x @ y)
-    for a, b in [((3, 4), (4, 2)), ((1, 3), (3, 1)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 2)), ((3,), (3, 2)),
-                 ((2, 3), (3,)), ((4,), (4,))]
+    for a, b in [
+        ((3, 4), (4, 2)),
+        ((1, 3), (3, 1)),
+        ((2, 3, 4), (4, 5)),
+        ((2, 3, 4), (2, 4, 2)),
+        ((3,), (3, 2)),
+        ((2, 3), (3,)),
+        ((4,), (4,)),
+    ]
 ]
 
 LINEAR_CASES = [
-    *[OpCase(f"linear(n={n}, bias)", F.linear, [uniform((n, 3), -1, 1), uniform((3, 2), -1, 1), uniform((2,), -1, 1)],
-             lambda x, W, b: x @ W + b) for n in (1, 5)],
-    *[OpCase(f"linear(n={n})", F.linear, [uniform((n, 3), -1, 1), uniform((3, 2), -1, 1)], lambda x, W: x @ W)
-      for n in (1, 5)],
+    *[
+        OpCase(
+            f"linear(n={n}, bias)",
+            F.linear,
+            [uniform((n, 3), -1, 1), uniform((3, 2), -1, 1), uniform((2,), -1, 1)],
+            lambda x, W, b: x @ W + b,
+        )
+        for n in (1, 5)
+    ],
+    *[
+        OpCase(f"linear(n={n})", F.linear, [uniform((n, 3), -1, 1), uniform((3, 2), -1, 1)], lambda x, W: x @ W)
+        for n in (1, 5)
+    ],
     # The book's linear_simple: the same map as matmul then add.
-    OpCase("linear_simple(bias)", F.linear_simple, [uniform((4, 3), -1, 1), uniform((3, 2), -1, 1),
-                                                     uniform((2,), -1, 1)], lambda x, W, b: x @ W + b),
+    OpCase(
+        "linear_simple(bias)",
+        F.linear_simple,
+        [uniform((4, 3), -1, 1), uniform((3, 2), -1, 1), uniform((2,), -1, 1)],
+        lambda x, W, b: x @ W + b,
+    ),
     OpCase("linear_simple", F.linear_simple, [uniform((4, 3), -1, 1), uniform((3, 2), -1, 1)], lambda x, W: x @ W),
 ]
 
@@ -159,16 +272,38 @@ def _other_float(dtype):
 
 
 ASTYPE_CASES = [
-    OpCase("astype(float64)", lambda x: F.astype(x, np.float64), [normal((2, 3))], lambda x: x, op=F.astype,
-           output_dtype=lambda dtype: np.float64),
+    OpCase(
+        "astype(float64)",
+        lambda x: F.astype(x, np.float64),
+        [normal((2, 3))],
+        lambda x: x,
+        op=F.astype,
+        output_dtype=lambda dtype: np.float64,
+    ),
     # Narrowing float64 rounds to float32: a relative error of 6e-8, and large
     # steps for the numerical gradient of this linear map.
-    OpCase("astype(float32)", lambda x: F.astype(x, np.float32), [normal((2, 3))], lambda x: x, op=F.astype,
-           output_dtype=lambda dtype: np.float32, forward_tol={np.float64: (1e-7, 1e-7)},
-           grad_tol={np.float64: (1e-5, 1e-6)}, eps={np.float64: 1e-1}),
-    OpCase("astype(the other float)", lambda x: F.astype(x, _other_float(x.dtype)), [normal((3,))], lambda x: x,
-           op=F.astype, output_dtype=_other_float, forward_tol={np.float64: (1e-7, 1e-7)},
-           grad_tol={np.float64: (1e-5, 1e-6)}, eps={np.float64: 1e-1}),
+    OpCase(
+        "astype(float32)",
+        lambda x: F.astype(x, np.float32),
+        [normal((2, 3))],
+        lambda x: x,
+        op=F.astype,
+        output_dtype=lambda dtype: np.float32,
+        forward_tol={np.float64: (1e-7, 1e-7)},
+        grad_tol={np.float64: (1e-5, 1e-6)},
+        eps={np.float64: 1e-1},
+    ),
+    OpCase(
+        "astype(the other float)",
+        lambda x: F.astype(x, _other_float(x.dtype)),
+        [normal((3,))],
+        lambda x: x,
+        op=F.astype,
+        output_dtype=_other_float,
+        forward_tol={np.float64: (1e-7, 1e-7)},
+        grad_tol={np.float64: (1e-5, 1e-6)},
+        eps={np.float64: 1e-1},
+    ),
 ]
 
 
@@ -189,9 +324,20 @@ def rand(xp, shape, dtype, low=-1.0, high=1.0, seed=0):
 
 
 @pytest.mark.parametrize("scalar", [2, 0.5, np.float64(1.5), np.float32(3.0), True])
-@pytest.mark.parametrize("op", [lambda x, c: x + c, lambda x, c: c + x, lambda x, c: x - c, lambda x, c: c - x,
-                                lambda x, c: x * c, lambda x, c: c * x, lambda x, c: x / c, lambda x, c: c / x,
-                                lambda x, c: x ** c])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x, c: x + c,
+        lambda x, c: c + x,
+        lambda x, c: x - c,
+        lambda x, c: c - x,
+        lambda x, c: x * c,
+        lambda x, c: c * x,
+        lambda x, c: x / c,
+        lambda x, c: c / x,
+        lambda x, c: x**c,
+    ],
+)
 def test_scalars_take_the_arrays_dtype(xp, dtype, scalar, op):
     x = rand(xp, (2, 3), dtype, 0.5, 2.0)
     y = op(Variable(x), scalar)
@@ -300,10 +446,10 @@ def test_powers_at_a_zero_base_have_finite_gradients():
     from dezero import Variable
 
     x = Variable(np.array([0.0, 1.0]))
-    F.sum(x ** 0).backward()
+    F.sum(x**0).backward()
     np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
     base, exponent = Variable(np.array([0.0, 0.0, 2.0])), Variable(np.array([0.0, 2.0, 0.0]))
-    F.sum(base ** exponent).backward()
+    F.sum(base**exponent).backward()
     np.testing.assert_array_equal(base.grad.data, [0.0, 0.0, 0.0])
     np.testing.assert_allclose(exponent.grad.data, [0.0, 0.0, np.log(2.0)])
 
@@ -319,13 +465,16 @@ def test_reducing_a_0d_input_over_axis_0(reduce):
     assert x.grad.data == 1.0
 
 
-@pytest.mark.parametrize("op, name, shape_b", [
-    (lambda a, b: a + b, "Add", (5, 4)),
-    (lambda a, b: a * b, "Mul", (5, 4)),
-    (lambda a, b: a - b, "Sub", (5, 4)),
-    (lambda a, b: a / b, "Div", (5, 4)),
-    (F.matmul, "MatMul", (3, 4, 2)),  # batch dimensions 2 and 3 clash
-])
+@pytest.mark.parametrize(
+    "op, name, shape_b",
+    [
+        (lambda a, b: a + b, "Add", (5, 4)),
+        (lambda a, b: a * b, "Mul", (5, 4)),
+        (lambda a, b: a - b, "Sub", (5, 4)),
+        (lambda a, b: a / b, "Div", (5, 4)),
+        (F.matmul, "MatMul", (3, 4, 2)),  # batch dimensions 2 and 3 clash
+    ],
+)
 def test_shape_clashes_name_the_op_and_the_shapes(op, name, shape_b):
     from dezero import Variable
 

@@ -1,5 +1,6 @@
 """Models: Sequential, MLP, and the ImageNet architectures (shapes, parameter
 counts, block structure, pretrained loading through the cache, preprocessing)."""
+
 import urllib.error
 import urllib.request
 
@@ -120,10 +121,15 @@ def _count(model, cls):
     return sum(isinstance(layer, cls) for layer in model.layers_tree())
 
 
-@pytest.mark.parametrize("make,n_layers,blocks", [
-    (ResNet50, 50, (3, 4, 6, 3)), (ResNet101, 101, (3, 4, 23, 3)), (ResNet152, 152, (3, 8, 36, 3)),
-    (lambda: ResNet(), 152, (3, 8, 36, 3)),
-])
+@pytest.mark.parametrize(
+    "make,n_layers,blocks",
+    [
+        (ResNet50, 50, (3, 4, 6, 3)),
+        (ResNet101, 101, (3, 4, 23, 3)),
+        (ResNet152, 152, (3, 8, 36, 3)),
+        (lambda: ResNet(), 152, (3, 8, 36, 3)),
+    ],
+)
 def test_resnet_block_structure(make, n_layers, blocks):
     model = make()  # lazy: nothing allocated, no forward
     assert model.n_layers == n_layers
@@ -158,7 +164,7 @@ def test_preprocess_caffe_convention():
     image = Image.new("RGB", (8, 6), color=(200, 100, 50))  # (width, height)
     x = VGG16.preprocess(image, size=(5, 4))
     assert x.shape == (3, 4, 5) and x.dtype == np.float32 and x.flags.c_contiguous
-    np.testing.assert_allclose(x[0], 50 - 103.939, rtol=1e-6)   # B first
+    np.testing.assert_allclose(x[0], 50 - 103.939, rtol=1e-6)  # B first
     np.testing.assert_allclose(x[1], 100 - 116.779, rtol=1e-6)
     np.testing.assert_allclose(x[2], 200 - 123.68, rtol=1e-6)
     assert ResNet.preprocess(image).shape == (3, 224, 224)

@@ -3,6 +3,7 @@ against NumPy references, backward and double backward against numerical
 gradients, float32/float64, NumPy/CuPy, strided, read-only and untouched
 inputs); below the cases, running statistics, train/test modes, randomness and
 argument errors."""
+
 import numpy as np
 import pytest
 
@@ -84,23 +85,53 @@ def _embed_reference(ids, W):
 
 class TestNoiseNormOps(OpTests):
     cases = [
-        *[OpCase(f"batch_norm(train, {shape})", _batch_norm_train, _bn_case_inputs(shape), _bn_reference,
-                 op=F.batch_norm)
-          for shape in BN_SHAPES],
+        *[
+            OpCase(
+                f"batch_norm(train, {shape})", _batch_norm_train, _bn_case_inputs(shape), _bn_reference, op=F.batch_norm
+            )
+            for shape in BN_SHAPES
+        ],
         # Test mode: the running statistics are inputs (used, not updated) but not differentiated.
-        *[OpCase(f"batch_norm(test, {shape})", _batch_norm_test,
-                 _bn_case_inputs(shape) + [normal((shape[1],)), uniform((shape[1],), 0.5, 2.0)],
-                 _bn_test_reference, op=F.batch_norm, differentiable_inputs=(0, 1, 2))
-          for shape in [(4, 3), (2, 3, 2, 2)]],
-        OpCase("dropout(0.3)", _seeded_dropout, [normal((3, 4))], None, op=F.dropout,
-               skip_forward="the mask is random: the values are checked by test_dropout_* below"),
-        *[OpCase(f"embed_id(ids of shape {ids_shape})", F.embed_id, [integers(ids_shape, 5), normal((5, 4))],
-                 _embed_reference)
-          for ids_shape in [(), (3,), (2, 3)]],
-        OpCase("embed_id(repeated ids)", F.embed_id, [fixed([[1, 4, 1], [0, 1, 3]], dtype=np.int64), normal((5, 3))],
-               _embed_reference),
-        OpCase("embed_id(uint8 ids)", F.embed_id, [fixed([[0, 2], [2, 1]], dtype=np.uint8), normal((3, 2))],
-               _embed_reference),
+        *[
+            OpCase(
+                f"batch_norm(test, {shape})",
+                _batch_norm_test,
+                _bn_case_inputs(shape) + [normal((shape[1],)), uniform((shape[1],), 0.5, 2.0)],
+                _bn_test_reference,
+                op=F.batch_norm,
+                differentiable_inputs=(0, 1, 2),
+            )
+            for shape in [(4, 3), (2, 3, 2, 2)]
+        ],
+        OpCase(
+            "dropout(0.3)",
+            _seeded_dropout,
+            [normal((3, 4))],
+            None,
+            op=F.dropout,
+            skip_forward="the mask is random: the values are checked by test_dropout_* below",
+        ),
+        *[
+            OpCase(
+                f"embed_id(ids of shape {ids_shape})",
+                F.embed_id,
+                [integers(ids_shape, 5), normal((5, 4))],
+                _embed_reference,
+            )
+            for ids_shape in [(), (3,), (2, 3)]
+        ],
+        OpCase(
+            "embed_id(repeated ids)",
+            F.embed_id,
+            [fixed([[1, 4, 1], [0, 1, 3]], dtype=np.int64), normal((5, 3))],
+            _embed_reference,
+        ),
+        OpCase(
+            "embed_id(uint8 ids)",
+            F.embed_id,
+            [fixed([[0, 2], [2, 1]], dtype=np.uint8), normal((3, 2))],
+            _embed_reference,
+        ),
     ]
 
 
@@ -179,8 +210,9 @@ def test_batch_norm_test_mode_uses_and_keeps_the_running_statistics(dtype, shape
     with dezero.test_mode():
         y = F.batch_norm(x, gamma, beta, mean, var)
     y.backward()
-    expected = (gamma.reshape(cshape) * (x - mean0.reshape(cshape)) / np.sqrt(var0.reshape(cshape) + EPS)
-                + beta.reshape(cshape))
+    expected = gamma.reshape(cshape) * (x - mean0.reshape(cshape)) / np.sqrt(var0.reshape(cshape) + EPS) + beta.reshape(
+        cshape
+    )
     assert y.dtype == dtype
     np.testing.assert_allclose(y.data, expected, rtol=1e-5, atol=1e-5 if dtype == np.float32 else 1e-12)
     np.testing.assert_array_equal(mean, mean0)  # running statistics untouched in test mode
@@ -234,8 +266,9 @@ def test_batch_norm_matches_torch(shape):
 
     with dezero.test_mode():
         y_test = F.batch_norm(x, gamma, beta, mean, var, eps=EPS)
-    yt_test = torch.nn.functional.batch_norm(torch.tensor(x), rm, rv, torch.tensor(gamma),
-                                             torch.tensor(beta), training=False, eps=EPS)
+    yt_test = torch.nn.functional.batch_norm(
+        torch.tensor(x), rm, rv, torch.tensor(gamma), torch.tensor(beta), training=False, eps=EPS
+    )
     np.testing.assert_allclose(y_test.data, yt_test.numpy(), rtol=1e-10, atol=1e-12)
 
 

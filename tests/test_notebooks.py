@@ -1,5 +1,6 @@
 """The notebooks under examples/ run top to bottom in a real Jupyter kernel and
 show what they promise: graphs inline as SVG, plots as PNG."""
+
 import os
 import re
 import shutil
@@ -16,8 +17,11 @@ TOUR = os.path.join(REPO, "examples", "tour.ipynb")
 
 def mime_types(cell) -> list:
     """The mime types each rich output of ``cell`` carries."""
-    return [sorted(output.get("data", {})) for output in cell.get("outputs", [])
-            if output["output_type"] in ("display_data", "execute_result")]
+    return [
+        sorted(output.get("data", {}))
+        for output in cell.get("outputs", [])
+        if output["output_type"] in ("display_data", "execute_result")
+    ]
 
 
 def text_of(cell) -> str:
@@ -40,8 +44,9 @@ def test_tour_notebook_runs_and_draws_its_graphs_and_plots(tmp_path, monkeypatch
     notebook.cells.append(nbformat.v4.new_code_cell("print('dezero from', dezero.__file__)"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend draws the plots
-    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError, with the traceback, if any cell fails
 
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]

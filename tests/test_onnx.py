@@ -3,6 +3,7 @@
 Every model is traced at one batch size and run at two others, so the dynamic
 batch dimension is exercised too; every file passes ``onnx.checker.check_model``.
 """
+
 import importlib.util
 import os
 import re
@@ -26,7 +27,7 @@ ort = pytest.importorskip("onnxruntime")
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE_BATCH, RUN_BATCHES = 3, (2, 5)
-RTOL, ATOL = 1e-5, 1e-6   # float32: rtol 1e-5, plus an atol for values that land near 0
+RTOL, ATOL = 1e-5, 1e-6  # float32: rtol 1e-5, plus an atol for values that land near 0
 
 
 def session(path):
@@ -96,9 +97,9 @@ OPS = [
     ("mul_self", lambda x: x * x, (4,), False),
     ("div", lambda x: x / POS, (4,), False),
     ("rdiv_scalar", lambda x: 1.0 / x, (4,), True),
-    ("pow_int", lambda x: x ** 3, (4,), False),
-    ("pow_half", lambda x: x ** 0.5, (4,), True),
-    ("pow_array", lambda x: x ** POS, (4,), True),
+    ("pow_int", lambda x: x**3, (4,), False),
+    ("pow_half", lambda x: x**0.5, (4,), True),
+    ("pow_array", lambda x: x**POS, (4,), True),
     ("square", F.square, (4,), False),
     ("neg", lambda x: -x, (4,), False),
     ("exp", F.exp, (4,), False),
@@ -168,15 +169,19 @@ def test_each_op_matches_dezero_at_other_batch_sizes(fn, shape, positive, tmp_pa
 
 def test_embed_id_takes_the_ids_as_the_graph_input(tmp_path):
     W = dezero.Parameter(const(10, 4))
-    model = assert_exports(lambda ids: F.embed_id(ids, W) * 2.0,
-                           lambda n: np.random.default_rng(n).integers(0, 10, (n, 3)), tmp_path)
+    model = assert_exports(
+        lambda ids: F.embed_id(ids, W) * 2.0, lambda n: np.random.default_rng(n).integers(0, 10, (n, 3)), tmp_path
+    )
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
 
 
 def test_int32_ids_are_accepted(tmp_path):
     W = dezero.Parameter(const(10, 4))
-    assert_exports(lambda ids: F.embed_id(ids, W),
-                   lambda n: np.random.default_rng(n).integers(0, 10, (n, 3)).astype(np.int32), tmp_path)
+    assert_exports(
+        lambda ids: F.embed_id(ids, W),
+        lambda n: np.random.default_rng(n).integers(0, 10, (n, 3)).astype(np.int32),
+        tmp_path,
+    )
 
 
 def test_the_mean_over_the_batch_is_not_frozen_at_the_traced_batch_size(tmp_path):
@@ -187,8 +192,12 @@ def test_the_mean_over_the_batch_is_not_frozen_at_the_traced_batch_size(tmp_path
 
 @pytest.mark.parametrize("opset", [13, 18])
 def test_reductions_at_the_opsets_before_and_after_axes_became_an_input(opset, tmp_path):
-    model = assert_exports(lambda x: F.max(x, axis=1) + F.mean(x, axis=1) + F.min(x, axis=1),
-                           lambda n: randn(n, 5, seed=n), tmp_path, opset=opset)
+    model = assert_exports(
+        lambda x: F.max(x, axis=1) + F.mean(x, axis=1) + F.min(x, axis=1),
+        lambda n: randn(n, 5, seed=n),
+        tmp_path,
+        opset=opset,
+    )
     assert model.opset_import[0].version == opset
 
 
@@ -196,8 +205,13 @@ def test_several_inputs_and_outputs_with_chosen_names(tmp_path):
     def two_in_two_out(a, b):
         return a * b, F.relu(a - b)
 
-    model = assert_exports(two_in_two_out, lambda n: (randn(n, 3, seed=n), randn(n, 3, seed=n + 1)), tmp_path,
-                           input_names=["left", "right"], output_names=["product", "difference"])
+    model = assert_exports(
+        two_in_two_out,
+        lambda n: (randn(n, 3, seed=n), randn(n, 3, seed=n + 1)),
+        tmp_path,
+        input_names=["left", "right"],
+        output_names=["product", "difference"],
+    )
     assert [i.name for i in model.graph.input] == ["left", "right"]
     assert [o.name for o in model.graph.output] == ["product", "difference"]
 
@@ -220,8 +234,9 @@ def test_a_reshape_with_no_single_batch_axis_is_refused(tmp_path):
 
 
 def test_fixed_shapes_when_the_batch_is_not_dynamic(tmp_path):
-    model = assert_exports(lambda x: x[:2] * 2.0, lambda n: randn(n, 4, seed=n), tmp_path,
-                           batches=(TRACE_BATCH,), dynamic_batch=False)
+    model = assert_exports(
+        lambda x: x[:2] * 2.0, lambda n: randn(n, 4, seed=n), tmp_path, batches=(TRACE_BATCH,), dynamic_batch=False
+    )
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_value for d in dims] == [TRACE_BATCH, 4]
 
@@ -278,7 +293,7 @@ class VGGBlock(Model):
         h = F.relu(self.bn1(self.conv1(x)))
         h = F.relu(self.bn2(self.conv2(h)))
         h = F.pooling(h, 2, 2)
-        h = F.dropout(F.mean(h, axis=(2, 3)))   # global average pooling
+        h = F.dropout(F.mean(h, axis=(2, 3)))  # global average pooling
         return self.fc(h)
 
 
@@ -352,7 +367,7 @@ def test_a_model_on_the_gpu_exports(tmp_path):
     block = VGGBlock()
     block(randn(4, 3, 8, 8, seed=1))
     x = randn(3, 3, 8, 8, seed=2)
-    expected = reference(block, x)[0]           # on the CPU
+    expected = reference(block, x)[0]  # on the CPU
     block.to_gpu()
     dezero.onnx.export(block, dezero.cuda.as_cupy(x), tmp_path / "model.onnx")
     got = session(tmp_path / "model.onnx").run(None, {"x": x})[0]
@@ -364,7 +379,7 @@ def test_a_model_on_the_gpu_exports(tmp_path):
 # =============================================================================
 class Cube(Function):
     def forward(self, x):
-        return x ** 3
+        return x**3
 
     def backward(self, gy):
         return gy * 3 * self.inputs[0] ** 2
@@ -450,7 +465,7 @@ def test_a_value_computed_outside_the_graph_is_refused(tmp_path):
         dezero.onnx.export(model, randn(2, 3), tmp_path / "m.onnx")
 
 
-@pytest.mark.parametrize("opset", [12, 10 ** 6, "17", True])
+@pytest.mark.parametrize("opset", [12, 10**6, "17", True])
 def test_bad_opset(opset, tmp_path):
     with pytest.raises(ValueError, match="opset must be an int from 13"):
         dezero.onnx.export(F.tanh, randn(2, 3), tmp_path / "m.onnx", opset=opset)
@@ -480,9 +495,11 @@ def test_missing_onnx_says_what_to_install(tmp_path, monkeypatch):
 
 
 def test_dezero_imports_without_onnx():
-    code = ("import sys; sys.modules['onnx'] = None; sys.modules['onnxruntime'] = None\n"
-            "import dezero, dezero.onnx\n"
-            "print(len(dezero.onnx.supported_functions()))")
+    code = (
+        "import sys; sys.modules['onnx'] = None; sys.modules['onnxruntime'] = None\n"
+        "import dezero, dezero.onnx\n"
+        "print(len(dezero.onnx.supported_functions()))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 30
@@ -492,13 +509,32 @@ def test_dezero_imports_without_onnx():
 # The demo and the docs
 # =============================================================================
 def test_demo_export_writes_the_trained_cnn(tmp_path):
-    env = dict(os.environ, DEZERO_QUICK="1", DEZERO_HOME=str(tmp_path / "home"), MPLBACKEND="Agg",
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env = dict(
+        os.environ,
+        DEZERO_QUICK="1",
+        DEZERO_HOME=str(tmp_path / "home"),
+        MPLBACKEND="Agg",
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+    )
     env.pop("PYTHONPATH", None)
     path = tmp_path / "digits.onnx"
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--epochs", "1",
-                           "--out", str(tmp_path / "out"), "--export", str(path)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "demo.py"),
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+            "--export",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"saved {path}" in proc.stdout
     printed = float(re.search(r"^test accuracy: ([\d.]+) %$", proc.stdout, re.M).group(1))

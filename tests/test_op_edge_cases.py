@@ -5,6 +5,7 @@ NaN, and the clear errors for what no framework accepts.
 Grouped by subject: shapes and reductions, activations, pooling, batch
 normalization, convolution.
 """
+
 import numpy as np
 import pytest
 
@@ -150,8 +151,9 @@ def test_max_and_min_with_nan_return_nan_and_send_the_gradient_to_the_first_nan(
 # =============================================================================
 # Activations
 # =============================================================================
-@pytest.mark.parametrize("op, reference", [(F.softmax, torch.softmax), (F.log_softmax, torch.log_softmax)],
-                         ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize(
+    "op, reference", [(F.softmax, torch.softmax), (F.log_softmax, torch.log_softmax)], ids=["softmax", "log_softmax"]
+)
 @pytest.mark.parametrize("axis", [np.int64(1), np.int32(-1), np.intp(0)])
 def test_softmax_axis_may_be_a_numpy_integer(op, reference, axis):
     x = np.random.RandomState(0).randn(3, 4)
@@ -198,8 +200,8 @@ def test_max_pooling_of_booleans_is_a_logical_or_over_each_window():
 
 def _nan_image():
     x = np.random.RandomState(0).permutation(2 * 2 * 6 * 6).reshape(2, 2, 6, 6).astype(np.float64)
-    x[0, 0, 0, 1] = np.nan   # not the first element of its window
-    x[0, 1, 3, 3] = np.nan   # the last element of its 2x2 window
+    x[0, 0, 0, 1] = np.nan  # not the first element of its window
+    x[0, 1, 3, 3] = np.nan  # the last element of its 2x2 window
     x[1, 0, 2, 5] = np.nan
     return x
 
@@ -234,7 +236,7 @@ def test_max_pooling_with_two_nans_in_a_window_picks_the_first_as_on_a_tie():
 def test_max_pooling_double_backward_follows_the_nan_too():
     data = _nan_image()
     x = Variable(data)
-    gx, = dezero.grad(F.sum(F.pooling(x, 2, 2) ** 2), [x], create_graph=True)
+    (gx,) = dezero.grad(F.sum(F.pooling(x, 2, 2) ** 2), [x], create_graph=True)
     # d/dx sum(pool(x)^2) = 2 * pool(x) at the winners: NaN exactly at the NaNs.
     np.testing.assert_array_equal(np.isnan(gx.data), np.isnan(data))
 
@@ -242,8 +244,11 @@ def test_max_pooling_double_backward_follows_the_nan_too():
 @pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8, bool])
 def test_average_pooling_refuses_integer_input_naming_the_dtype(dtype):
     x = np.ones((1, 2, 4, 4), dtype=dtype)
-    with pytest.raises(TypeError, match=rf"average_pooling: x must be a floating-point array, got dtype "
-                                        rf"{np.dtype(dtype)} \(shape \(1, 2, 4, 4\)\); cast it first"):
+    with pytest.raises(
+        TypeError,
+        match=rf"average_pooling: x must be a floating-point array, got dtype "
+        rf"{np.dtype(dtype)} \(shape \(1, 2, 4, 4\)\); cast it first",
+    ):
         F.average_pooling(x, 2)
 
 
@@ -254,15 +259,19 @@ def test_average_pooling_refuses_integer_input_naming_the_dtype(dtype):
 def test_batch_norm_refuses_one_value_per_channel_in_training(shape):
     x = np.random.RandomState(0).randn(*shape)
     mean, var = np.zeros(3), np.ones(3)
-    with pytest.raises(ValueError, match=r"batch_norm: expected more than 1 value per channel in training "
-                                         r"mode, got x of shape \(1, 3(, 1, 1)?\) \(N\*H\*W = 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch_norm: expected more than 1 value per channel in training "
+        r"mode, got x of shape \(1, 3(, 1, 1)?\) \(N\*H\*W = 1\)",
+    ):
         F.batch_norm(x, np.ones(3), np.zeros(3), mean, var)
     np.testing.assert_array_equal(var, np.ones(3))  # the running statistics are untouched
     np.testing.assert_array_equal(mean, np.zeros(3))
     # PyTorch refuses it too.
     with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
-        torch.nn.functional.batch_norm(torch.tensor(x), torch.zeros(3, dtype=torch.float64),
-                                       torch.ones(3, dtype=torch.float64), training=True)
+        torch.nn.functional.batch_norm(
+            torch.tensor(x), torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64), training=True
+        )
 
 
 def test_batch_norm_layer_refuses_a_batch_of_one_in_training_but_not_in_test_mode():
@@ -293,8 +302,11 @@ def test_batch_norm_accepts_two_values_per_channel_from_one_image():
 @pytest.mark.parametrize("kernel", [(0, 0), (0, 2), (2, 0)])
 def test_conv2d_and_deconv2d_refuse_an_empty_kernel(kernel):
     x = np.ones((1, 2, 4, 4))
-    with pytest.raises(ValueError, match=rf"conv2d: W has an empty kernel: \(KH, KW\) = \({kernel[0]}, "
-                                         rf"{kernel[1]}\) in W of shape \(3, 2, {kernel[0]}, {kernel[1]}\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"conv2d: W has an empty kernel: \(KH, KW\) = \({kernel[0]}, "
+        rf"{kernel[1]}\) in W of shape \(3, 2, {kernel[0]}, {kernel[1]}\)",
+    ):
         F.conv2d(x, np.ones((3, 2) + kernel))
     with pytest.raises(ValueError, match="conv2d_simple: W has an empty kernel"):
         F.conv2d_simple(x, np.ones((3, 2) + kernel))
@@ -302,22 +314,24 @@ def test_conv2d_and_deconv2d_refuse_an_empty_kernel(kernel):
         F.deconv2d(x, np.ones((2, 3) + kernel))
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("stride", 0, "stride must be positive, got 0"),
-    ("stride", (1, -1), r"stride must be positive, got \(1, -1\)"),
-    ("pad", -1, "pad must be non-negative, got -1"),
-    ("stride", 1.5, "stride must be an int or a pair of ints, got 1.5"),
-    ("pad", (1.0, 1), r"pad must be an int or a pair of ints, got \(1.0, 1\)"),
-    ("stride", (1, 1, 1), r"stride must be an int or a pair of ints, got \(1, 1, 1\)"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("stride", 0, "stride must be positive, got 0"),
+        ("stride", (1, -1), r"stride must be positive, got \(1, -1\)"),
+        ("pad", -1, "pad must be non-negative, got -1"),
+        ("stride", 1.5, "stride must be an int or a pair of ints, got 1.5"),
+        ("pad", (1.0, 1), r"pad must be an int or a pair of ints, got \(1.0, 1\)"),
+        ("stride", (1, 1, 1), r"stride must be an int or a pair of ints, got \(1, 1, 1\)"),
+    ],
+)
 @pytest.mark.parametrize("op", [F.conv2d, F.deconv2d], ids=["conv2d", "deconv2d"])
 def test_convolutions_refuse_bad_strides_and_pads_naming_the_argument(op, name, value, message):
     with pytest.raises(ValueError, match=f"{op.__name__}: {message}"):
         op(np.ones((1, 2, 5, 5)), np.ones((2, 2, 3, 3)), **{name: value})
 
 
-@pytest.mark.parametrize("op", [F.pooling, F.average_pooling, F.im2col],
-                         ids=["pooling", "average_pooling", "im2col"])
+@pytest.mark.parametrize("op", [F.pooling, F.average_pooling, F.im2col], ids=["pooling", "average_pooling", "im2col"])
 def test_window_ops_refuse_a_zero_or_fractional_kernel(op):
     x = np.ones((1, 1, 4, 4))
     with pytest.raises(ValueError, match=f"{op.__name__}: kernel_size must be positive, got 0"):
@@ -327,6 +341,9 @@ def test_window_ops_refuse_a_zero_or_fractional_kernel(op):
 
 
 def test_conv2d_refuses_a_kernel_larger_than_the_padded_input():
-    with pytest.raises(ValueError, match=r"conv2d: kernel \(5, 5\) is larger than the padded input \(4, 4\) "
-                                         r"\(input \(2, 2\), pad \(1, 1\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"conv2d: kernel \(5, 5\) is larger than the padded input \(4, 4\) "
+        r"\(input \(2, 2\), pad \(1, 1\)\)",
+    ):
         F.conv2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 5, 5)), pad=1)

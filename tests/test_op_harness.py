@@ -1,5 +1,6 @@
 """The op harness itself: every check fails on an op broken the way it is meant
 to catch, and every public function of dezero.functions has a harness case."""
+
 import importlib
 import pathlib
 
@@ -10,9 +11,20 @@ import dezero.functions as F
 from dezero.backend import get_array_module
 from dezero.core import Function, Variable
 from dezero.gradient_check import GradientCheckError
-from tests.op_harness import (OpCase, OpTests, check_backward, check_double_backward, check_dtype_is_kept,
-                              check_forward, check_inputs_not_modified, check_non_contiguous_inputs,
-                              check_read_only_inputs, fixed, normal, public_functions)
+from tests.op_harness import (
+    OpCase,
+    OpTests,
+    check_backward,
+    check_double_backward,
+    check_dtype_is_kept,
+    check_forward,
+    check_inputs_not_modified,
+    check_non_contiguous_inputs,
+    check_read_only_inputs,
+    fixed,
+    normal,
+    public_functions,
+)
 
 
 # =============================================================================
@@ -49,8 +61,10 @@ def _functions_without_cases() -> list:
 
 def test_every_public_function_has_a_case():
     missing = _functions_without_cases()
-    assert not missing, (f"public functions of dezero.functions without an OpCase: {missing}; add cases "
-                         "(see CONTRIBUTING.md) or, if one is not an op, an entry in EXEMPT with the reason")
+    assert not missing, (
+        f"public functions of dezero.functions without an OpCase: {missing}; add cases "
+        "(see CONTRIBUTING.md) or, if one is not an op, an entry in EXEMPT with the reason"
+    )
 
 
 def test_the_guard_names_a_new_function_without_a_case(monkeypatch):
@@ -70,8 +84,17 @@ def test_exemptions_name_public_functions_without_cases():
 
 def test_the_guard_sees_the_cases_of_every_op_family():
     covered = {case.tested_function for case in _harness_cases()}
-    for fn in (F.add, F.reshape, F.linear, F.softmax, F.softmax_cross_entropy, F.dropout, F.batch_norm,
-               F.conv2d, F.pooling):
+    for fn in (
+        F.add,
+        F.reshape,
+        F.linear,
+        F.softmax,
+        F.softmax_cross_entropy,
+        F.dropout,
+        F.batch_norm,
+        F.conv2d,
+        F.pooling,
+    ):
         assert fn in covered, fn.__name__
 
 
@@ -97,6 +120,7 @@ def test_inputs_on_a_kink_are_refused():
 def test_the_same_values_for_every_run_of_a_case():
     case = OpCase("sin", F.sin, [normal((2, 3))], np.sin)
     from tests.op_harness import _make_inputs
+
     np.testing.assert_array_equal(_make_inputs(case, np.float64, np)[0], _make_inputs(case, np.float64, np)[0])
 
 
@@ -168,7 +192,7 @@ class _UpcastsInBackward(_Double):
 class _AssumesContiguous(_Double):
     def forward(self, x):
         xp = get_array_module(x)
-        strides = tuple(int(np.prod(x.shape[i + 1:])) * x.itemsize for i in range(x.ndim))
+        strides = tuple(int(np.prod(x.shape[i + 1 :])) * x.itemsize for i in range(x.ndim))
         return xp.lib.stride_tricks.as_strided(x, x.shape, strides) * 2
 
 
@@ -189,18 +213,22 @@ def _public(function_class):
     return lambda x: function_class()(x)
 
 
-@pytest.mark.parametrize("broken, check, error", [
-    (_WrongValue, check_forward, AssertionError),
-    (_WrongGradient, check_backward, GradientCheckError),
-    (_SquareWithConstantBackward, check_double_backward, GradientCheckError),
-    (_DoubleViaGradOp, check_double_backward, GradientCheckError),
-    (_Upcasts, check_dtype_is_kept, AssertionError),
-    (_UpcastsInBackward, check_dtype_is_kept, AssertionError),
-    (_AssumesContiguous, check_non_contiguous_inputs, AssertionError),
-    (_InPlace, check_read_only_inputs, ValueError),
-    (_InPlace, check_inputs_not_modified, AssertionError),
-    (_ModifiesGy, check_inputs_not_modified, AssertionError),
-], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "broken, check, error",
+    [
+        (_WrongValue, check_forward, AssertionError),
+        (_WrongGradient, check_backward, GradientCheckError),
+        (_SquareWithConstantBackward, check_double_backward, GradientCheckError),
+        (_DoubleViaGradOp, check_double_backward, GradientCheckError),
+        (_Upcasts, check_dtype_is_kept, AssertionError),
+        (_UpcastsInBackward, check_dtype_is_kept, AssertionError),
+        (_AssumesContiguous, check_non_contiguous_inputs, AssertionError),
+        (_InPlace, check_read_only_inputs, ValueError),
+        (_InPlace, check_inputs_not_modified, AssertionError),
+        (_ModifiesGy, check_inputs_not_modified, AssertionError),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 def test_each_check_catches_its_defect(broken, check, error):
     correct = _Square if broken in (_SquareWithConstantBackward,) else _Double
     reference = (lambda x: x * x) if correct is _Square else (lambda x: 2 * x)

@@ -1,6 +1,7 @@
 """Optimizers against their update rules written out by hand in NumPy (float64),
 over several steps, in float32 and float64; dtype of the state; hooks; state
 save/restore; and, where PyTorch is installed, against torch.optim."""
+
 import math
 
 import numpy as np
@@ -13,8 +14,18 @@ from dezero import Parameter, Variable
 from dezero.backend import get_array_module
 from dezero.layers import Layer, Linear
 from dezero.models import MLP
-from dezero.optimizers import (SGD, AdaDelta, AdaGrad, Adam, AdamW, ClipGrad, FreezeParam,
-                               MomentumSGD, Optimizer, WeightDecay)
+from dezero.optimizers import (
+    SGD,
+    AdaDelta,
+    AdaGrad,
+    Adam,
+    AdamW,
+    ClipGrad,
+    FreezeParam,
+    MomentumSGD,
+    Optimizer,
+    WeightDecay,
+)
 
 STEPS = 4
 
@@ -60,20 +71,26 @@ def ref_adam(p, g, s, t, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_d
     p = p * (1 - alpha * weight_decay)
     s["m"] = beta1 * s.get("m", 0.0) + (1 - beta1) * g
     s["v"] = beta2 * s.get("v", 0.0) + (1 - beta2) * g * g
-    m_hat = s["m"] / (1 - beta1 ** t)
-    v_hat = s["v"] / (1 - beta2 ** t)
+    m_hat = s["m"] / (1 - beta1**t)
+    v_hat = s["v"] / (1 - beta2**t)
     return p - alpha * m_hat / (np.sqrt(v_hat) + eps)
 
 
 CASES = [
     ("SGD", lambda: SGD(lr=0.1), lambda p, g, s, t: ref_sgd(p, g, s, t, lr=0.1)),
-    ("MomentumSGD", lambda: MomentumSGD(lr=0.1, momentum=0.8),
-     lambda p, g, s, t: ref_momentum(p, g, s, t, lr=0.1, momentum=0.8)),
+    (
+        "MomentumSGD",
+        lambda: MomentumSGD(lr=0.1, momentum=0.8),
+        lambda p, g, s, t: ref_momentum(p, g, s, t, lr=0.1, momentum=0.8),
+    ),
     ("AdaGrad", lambda: AdaGrad(lr=0.1), lambda p, g, s, t: ref_adagrad(p, g, s, t, lr=0.1)),
     ("AdaDelta", lambda: AdaDelta(), ref_adadelta),
     ("Adam", lambda: Adam(alpha=0.1), lambda p, g, s, t: ref_adam(p, g, s, t, alpha=0.1)),
-    ("AdamW", lambda: AdamW(alpha=0.1, weight_decay=0.5),
-     lambda p, g, s, t: ref_adam(p, g, s, t, alpha=0.1, weight_decay=0.5)),
+    (
+        "AdamW",
+        lambda: AdamW(alpha=0.1, weight_decay=0.5),
+        lambda p, g, s, t: ref_adam(p, g, s, t, alpha=0.1, weight_decay=0.5),
+    ),
     ("defaults", lambda: Adam(), ref_adam),
     ("AdaGrad defaults", lambda: AdaGrad(), ref_adagrad),
     ("MomentumSGD defaults", lambda: MomentumSGD(), ref_momentum),
@@ -83,8 +100,10 @@ CASES = [
 @pytest.mark.parametrize("name,make,rule", CASES, ids=[c[0] for c in CASES])
 def test_update_rule_over_several_steps(name, make, rule, dtype, xp):
     model = Pair(dtype, xp)
-    expected = {k: np.asarray(getattr(model, k).data.get() if xp is not np else getattr(model, k).data,
-                              dtype=np.float64) for k in ("a", "b")}
+    expected = {
+        k: np.asarray(getattr(model, k).data.get() if xp is not np else getattr(model, k).data, dtype=np.float64)
+        for k in ("a", "b")
+    }
     states = {"a": {}, "b": {}}
     optimizer = make().setup(model)
     for step in range(1, STEPS + 1):
@@ -112,7 +131,7 @@ def test_adam_lr_property_is_the_bias_corrected_step():
     for t in (1, 2, 3):
         opt.update()  # no gradients: nothing moves, the step still counts
         assert opt.t == t
-        assert opt.lr == pytest.approx(0.01 * math.sqrt(1 - 0.99 ** t) / (1 - 0.9 ** t))
+        assert opt.lr == pytest.approx(0.01 * math.sqrt(1 - 0.99**t) / (1 - 0.9**t))
 
 
 def test_update_skips_parameters_without_gradient_and_ages_them_separately():
@@ -170,7 +189,7 @@ def test_hooks_run_before_the_update_on_the_params_with_gradients():
     opt.add_hook(lambda params: seen.append(([p for p in params], model.a.data.copy())))
     a_before = model.a.data.copy()
     opt.update()
-    (params, a_at_hook), = seen
+    ((params, a_at_hook),) = seen
     assert params == [model.a]
     np.testing.assert_array_equal(a_at_hook, a_before)
 
@@ -288,16 +307,23 @@ def test_load_state_dict_rejects_bad_state_and_changes_nothing():
 # =============================================================================
 TORCH_CASES = [
     ("SGD", lambda: SGD(lr=0.1), lambda torch, ps: torch.optim.SGD(ps, lr=0.1)),
-    ("MomentumSGD", lambda: MomentumSGD(lr=0.1, momentum=0.9),
-     lambda torch, ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
-    ("AdaGrad", lambda: AdaGrad(lr=0.1, eps=1e-10),
-     lambda torch, ps: torch.optim.Adagrad(ps, lr=0.1, eps=1e-10)),
-    ("AdaDelta", lambda: AdaDelta(rho=0.9, eps=1e-6),
-     lambda torch, ps: torch.optim.Adadelta(ps, lr=1.0, rho=0.9, eps=1e-6)),
-    ("Adam", lambda: Adam(alpha=0.1, eps=1e-3),
-     lambda torch, ps: torch.optim.Adam(ps, lr=0.1, eps=1e-3)),
-    ("AdamW", lambda: AdamW(alpha=0.1, weight_decay=0.3),
-     lambda torch, ps: torch.optim.AdamW(ps, lr=0.1, weight_decay=0.3)),
+    (
+        "MomentumSGD",
+        lambda: MomentumSGD(lr=0.1, momentum=0.9),
+        lambda torch, ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+    ),
+    ("AdaGrad", lambda: AdaGrad(lr=0.1, eps=1e-10), lambda torch, ps: torch.optim.Adagrad(ps, lr=0.1, eps=1e-10)),
+    (
+        "AdaDelta",
+        lambda: AdaDelta(rho=0.9, eps=1e-6),
+        lambda torch, ps: torch.optim.Adadelta(ps, lr=1.0, rho=0.9, eps=1e-6),
+    ),
+    ("Adam", lambda: Adam(alpha=0.1, eps=1e-3), lambda torch, ps: torch.optim.Adam(ps, lr=0.1, eps=1e-3)),
+    (
+        "AdamW",
+        lambda: AdamW(alpha=0.1, weight_decay=0.3),
+        lambda torch, ps: torch.optim.AdamW(ps, lr=0.1, weight_decay=0.3),
+    ),
 ]
 
 
@@ -305,8 +331,10 @@ TORCH_CASES = [
 def test_matches_torch_optim(name, make, make_torch):
     torch = pytest.importorskip("torch")
     model = Pair(np.float64)
-    tparams = [torch.tensor(model.a.data.copy(), requires_grad=True),
-               torch.tensor(model.b.data.copy(), requires_grad=True)]
+    tparams = [
+        torch.tensor(model.a.data.copy(), requires_grad=True),
+        torch.tensor(model.b.data.copy(), requires_grad=True),
+    ]
     opt = make().setup(model)
     topt = make_torch(torch, tparams)
     for step in range(1, 6):

@@ -3,6 +3,7 @@ case runs the op harness (forward against plain-loop references, backward and
 double backward against numerical gradients, float32/float64, NumPy/CuPy,
 strided, read-only and untouched inputs); below the cases, padding, ties,
 non-finite gradients, argument errors and PyTorch."""
+
 import numpy as np
 import pytest
 
@@ -20,11 +21,11 @@ def windows_ref(x, kernel, stride, pad, fill):
     (kh, kw), (sy, sx), (ph, pw) = pair(kernel), pair(stride), pair(pad)
     n, c, h, w = x.shape
     xp_ = np.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=np.float64)
-    xp_[:, :, ph:ph + h, pw:pw + w] = x
+    xp_[:, :, ph : ph + h, pw : pw + w] = x
     oh, ow = (h + 2 * ph - kh) // sy + 1, (w + 2 * pw - kw) // sx + 1
     for i in range(oh):
         for j in range(ow):
-            yield i, j, xp_[:, :, i * sy:i * sy + kh, j * sx:j * sx + kw]
+            yield i, j, xp_[:, :, i * sy : i * sy + kh, j * sx : j * sx + kw]
 
 
 def max_pool_ref(x, kernel, stride, pad):
@@ -49,14 +50,14 @@ def avg_pool_ref(x, kernel, stride, pad):
 # Cases: (x shape, kernel, stride, pad)
 # =============================================================================
 CASES = [
-    ((1, 1, 4, 4), 2, 2, 0),                 # batch 1, the classic 2x2/2
-    ((2, 3, 5, 7), 3, 1, 1),                 # odd sizes, overlapping windows
+    ((1, 1, 4, 4), 2, 2, 0),  # batch 1, the classic 2x2/2
+    ((2, 3, 5, 7), 3, 1, 1),  # odd sizes, overlapping windows
     ((2, 2, 7, 6), (3, 2), (2, 1), (1, 1)),  # non-square kernel, per-axis stride
     ((1, 2, 6, 5), 2, 1, 0),
-    ((2, 1, 7, 7), 3, 3, 1),                 # stride 3, pad 1
-    ((1, 2, 5, 6), 2, (2, 1), (0, 1)),       # ((2, 1), (0, 1))
-    ((2, 1, 5, 5), 4, 1, 2),                 # pad 2: windows mostly padding at the corners
-    ((1, 2, 3, 4), (3, 4), 1, 0),            # kernel = image: 1x1 output
+    ((2, 1, 7, 7), 3, 3, 1),  # stride 3, pad 1
+    ((1, 2, 5, 6), 2, (2, 1), (0, 1)),  # ((2, 1), (0, 1))
+    ((2, 1, 5, 5), 4, 1, 2),  # pad 2: windows mostly padding at the corners
+    ((1, 2, 3, 4), (3, 4), 1, 0),  # kernel = image: 1x1 output
 ]
 IDS = [f"x{c[0]}-k{c[1]}-s{c[2]}-p{c[3]}".replace(" ", "") for c in CASES]
 MAX_POOLS = [F.pooling, F.max_pooling, F.pooling_simple]
@@ -74,9 +75,13 @@ def separated(shape, dtype, seed=0):
 def _pool_case(pool, case, reference):
     shape, kernel, stride, pad = case
     # Distinct values 0.1 apart: no tie within reach of a finite difference.
-    return OpCase(f"{pool.__name__}(x{shape}, kernel {kernel}, stride {stride}, pad {pad})",
-                  lambda x, kernel=kernel, stride=stride, pad=pad: pool(x, kernel, stride, pad), [distinct(shape)],
-                  lambda x, kernel=kernel, stride=stride, pad=pad: reference(x, kernel, stride, pad), op=pool)
+    return OpCase(
+        f"{pool.__name__}(x{shape}, kernel {kernel}, stride {stride}, pad {pad})",
+        lambda x, kernel=kernel, stride=stride, pad=pad: pool(x, kernel, stride, pad),
+        [distinct(shape)],
+        lambda x, kernel=kernel, stride=stride, pad=pad: reference(x, kernel, stride, pad),
+        op=pool,
+    )
 
 
 class TestPoolingOps(OpTests):
@@ -149,17 +154,21 @@ def test_average_pooling_counts_the_zero_padding():
 X = np.zeros((2, 3, 5, 5))
 
 
-@pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple, F.average_pooling],
-                         ids=["pooling", "pooling_simple", "average_pooling"])
-@pytest.mark.parametrize("args, message", [
-    ((np.zeros((3, 5, 5)), 2), r"{op}: x must be 4-D \(N, C, H, W\), got shape \(3, 5, 5\)"),
-    ((X, 6), r"{op}: kernel \(6, 6\) is larger than the padded input \(5, 5\)"),
-    ((X, 2, 0), r"{op}: stride must be positive, got 0"),
-    ((X, 2, (1, -1)), r"{op}: stride must be positive"),
-    ((X, 2, 1, -1), r"{op}: pad must be non-negative, got -1"),
-    ((X, 0), r"{op}: kernel_size must be positive, got 0"),
-    ((X, (2, 2, 2)), r"{op}: kernel_size must be an int or a pair of ints"),
-])
+@pytest.mark.parametrize(
+    "pool", [F.pooling, F.pooling_simple, F.average_pooling], ids=["pooling", "pooling_simple", "average_pooling"]
+)
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((np.zeros((3, 5, 5)), 2), r"{op}: x must be 4-D \(N, C, H, W\), got shape \(3, 5, 5\)"),
+        ((X, 6), r"{op}: kernel \(6, 6\) is larger than the padded input \(5, 5\)"),
+        ((X, 2, 0), r"{op}: stride must be positive, got 0"),
+        ((X, 2, (1, -1)), r"{op}: stride must be positive"),
+        ((X, 2, 1, -1), r"{op}: pad must be non-negative, got -1"),
+        ((X, 0), r"{op}: kernel_size must be positive, got 0"),
+        ((X, (2, 2, 2)), r"{op}: kernel_size must be an int or a pair of ints"),
+    ],
+)
 def test_bad_arguments(pool, args, message):
     with pytest.raises(ValueError, match=message.format(op=pool.__name__)):
         pool(*args)
@@ -167,8 +176,11 @@ def test_bad_arguments(pool, args, message):
 
 @pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple], ids=["pooling", "pooling_simple"])
 def test_max_pooling_rejects_pad_over_half_the_kernel(pool):
-    with pytest.raises(ValueError, match=rf"{pool.__name__}: pad \(2, 2\) must be at most half "
-                                         r"the kernel \(3, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{pool.__name__}: pad \(2, 2\) must be at most half "
+        r"the kernel \(3, 3\)",
+    ):
         pool(X, 3, 1, 2)
     F.average_pooling(X, 3, 1, 2)  # zero padding: any pad is meaningful
 
@@ -184,8 +196,10 @@ def test_max_and_average_pooling_match_torch(case):
     torch = pytest.importorskip("torch")
     shape, kernel, stride, pad = case
     x = separated(shape, np.float64)
-    for ours, theirs in ((F.pooling, torch.nn.functional.max_pool2d),
-                         (F.average_pooling, torch.nn.functional.avg_pool2d)):
+    for ours, theirs in (
+        (F.pooling, torch.nn.functional.max_pool2d),
+        (F.average_pooling, torch.nn.functional.avg_pool2d),
+    ):
         xv = dezero.Variable(x)
         y = ours(xv, kernel, stride, pad)
         gy = np.random.default_rng(9).standard_normal(y.shape)

@@ -38,6 +38,7 @@ Profiles
 
       HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/test_random_compositions.py
 """
+
 from __future__ import annotations
 
 import os
@@ -58,8 +59,7 @@ from dezero import Variable  # noqa: E402
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
 PROFILES = {
-    "ci": settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=_HEALTH,
-                   print_blob=True),
+    "ci": settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=_HEALTH, print_blob=True),
     "long": settings(max_examples=5000, deadline=None, suppress_health_check=_HEALTH, print_blob=True),
 }
 _profile_name = os.environ.get("HYPOTHESIS_PROFILE", "ci")
@@ -67,8 +67,8 @@ if _profile_name not in PROFILES:
     raise ValueError(f"HYPOTHESIS_PROFILE={_profile_name!r}: this module knows {sorted(PROFILES)}")
 PROFILE = PROFILES[_profile_name]
 
-MAX_SIZE = 120        # elements of any intermediate result
-MAX_MAGNITUDE = 1e4   # values beyond this make a step be skipped (exp of exp...)
+MAX_SIZE = 120  # elements of any intermediate result
+MAX_MAGNITUDE = 1e4  # values beyond this make a step be skipped (exp of exp...)
 VALUE_TOL = 1e-9
 GRAD_TOL = 1e-7
 
@@ -79,8 +79,8 @@ GRAD_TOL = 1e-7
 @dataclass(frozen=True)
 class Op:
     name: str
-    dz: Callable   # dezero Variables (+ keyword arguments) -> Variable
-    th: Callable   # torch tensors (+ the same keyword arguments) -> tensor
+    dz: Callable  # dezero Variables (+ keyword arguments) -> Variable
+    th: Callable  # torch tensors (+ the same keyword arguments) -> tensor
 
 
 def _th_sum(x, axis, keepdims):
@@ -108,39 +108,44 @@ def _th_sum_to(x, shape):
     return y.reshape(shape)
 
 
-OPS = {op.name: op for op in [
-    Op("add", lambda a, b: F.add(a, b), lambda a, b: a + b),
-    Op("sub", lambda a, b: F.sub(a, b), lambda a, b: a - b),
-    Op("mul", lambda a, b: F.mul(a, b), lambda a, b: a * b),
-    Op("div", lambda a, b: F.div(a, b), lambda a, b: a / b),
-    Op("pow", lambda a, b: F.pow(a, b), lambda a, b: a ** b),
-    Op("pow_scalar", lambda a, c: a ** c, lambda a, c: a ** c),
-    Op("add_scalar", lambda a, c: a + c, lambda a, c: a + c),
-    Op("mul_scalar", lambda a, c: c * a, lambda a, c: c * a),
-    Op("rsub_scalar", lambda a, c: c - a, lambda a, c: c - a),
-    Op("rdiv_scalar", lambda a, c: c / a, lambda a, c: c / a),
-    Op("neg", lambda a: -a, lambda a: -a),
-    Op("exp", F.exp, torch.exp),
-    Op("log", F.log, torch.log),
-    Op("sin", F.sin, torch.sin),
-    Op("cos", F.cos, torch.cos),
-    Op("tanh", F.tanh, torch.tanh),
-    Op("sigmoid", F.sigmoid, torch.sigmoid),
-    Op("relu", F.relu, torch.relu),
-    Op("softmax", lambda a, axis: F.softmax(a, axis=axis), lambda a, axis: torch.softmax(a, dim=axis)),
-    Op("log_softmax", lambda a, axis: F.log_softmax(a, axis=axis),
-       lambda a, axis: torch.log_softmax(a, dim=axis)),
-    Op("sum", lambda a, axis, keepdims: F.sum(a, axis=axis, keepdims=keepdims), _th_sum),
-    Op("mean", lambda a, axis, keepdims: F.mean(a, axis=axis, keepdims=keepdims), _th_mean),
-    Op("max", lambda a, axis, keepdims: F.max(a, axis=axis, keepdims=keepdims), _th_max),
-    Op("reshape", lambda a, shape: F.reshape(a, shape), lambda a, shape: a.reshape(shape)),
-    Op("transpose", lambda a, axes: F.transpose(a, axes),
-       lambda a, axes: a.permute(tuple(axes) if axes is not None else tuple(range(a.ndim - 1, -1, -1)))),
-    Op("broadcast_to", lambda a, shape: F.broadcast_to(a, shape), lambda a, shape: a.broadcast_to(shape)),
-    Op("sum_to", lambda a, shape: F.sum_to(a, shape), _th_sum_to),
-    Op("matmul", lambda a, b: F.matmul(a, b), torch.matmul),
-    Op("get_item", lambda a, index: a[index], lambda a, index: a[index]),
-]}
+OPS = {
+    op.name: op
+    for op in [
+        Op("add", lambda a, b: F.add(a, b), lambda a, b: a + b),
+        Op("sub", lambda a, b: F.sub(a, b), lambda a, b: a - b),
+        Op("mul", lambda a, b: F.mul(a, b), lambda a, b: a * b),
+        Op("div", lambda a, b: F.div(a, b), lambda a, b: a / b),
+        Op("pow", lambda a, b: F.pow(a, b), lambda a, b: a**b),
+        Op("pow_scalar", lambda a, c: a**c, lambda a, c: a**c),
+        Op("add_scalar", lambda a, c: a + c, lambda a, c: a + c),
+        Op("mul_scalar", lambda a, c: c * a, lambda a, c: c * a),
+        Op("rsub_scalar", lambda a, c: c - a, lambda a, c: c - a),
+        Op("rdiv_scalar", lambda a, c: c / a, lambda a, c: c / a),
+        Op("neg", lambda a: -a, lambda a: -a),
+        Op("exp", F.exp, torch.exp),
+        Op("log", F.log, torch.log),
+        Op("sin", F.sin, torch.sin),
+        Op("cos", F.cos, torch.cos),
+        Op("tanh", F.tanh, torch.tanh),
+        Op("sigmoid", F.sigmoid, torch.sigmoid),
+        Op("relu", F.relu, torch.relu),
+        Op("softmax", lambda a, axis: F.softmax(a, axis=axis), lambda a, axis: torch.softmax(a, dim=axis)),
+        Op("log_softmax", lambda a, axis: F.log_softmax(a, axis=axis), lambda a, axis: torch.log_softmax(a, dim=axis)),
+        Op("sum", lambda a, axis, keepdims: F.sum(a, axis=axis, keepdims=keepdims), _th_sum),
+        Op("mean", lambda a, axis, keepdims: F.mean(a, axis=axis, keepdims=keepdims), _th_mean),
+        Op("max", lambda a, axis, keepdims: F.max(a, axis=axis, keepdims=keepdims), _th_max),
+        Op("reshape", lambda a, shape: F.reshape(a, shape), lambda a, shape: a.reshape(shape)),
+        Op(
+            "transpose",
+            lambda a, axes: F.transpose(a, axes),
+            lambda a, axes: a.permute(tuple(axes) if axes is not None else tuple(range(a.ndim - 1, -1, -1))),
+        ),
+        Op("broadcast_to", lambda a, shape: F.broadcast_to(a, shape), lambda a, shape: a.broadcast_to(shape)),
+        Op("sum_to", lambda a, shape: F.sum_to(a, shape), _th_sum_to),
+        Op("matmul", lambda a, b: F.matmul(a, b), torch.matmul),
+        Op("get_item", lambda a, index: a[index], lambda a, index: a[index]),
+    ]
+}
 
 
 # =============================================================================
@@ -148,10 +153,10 @@ OPS = {op.name: op for op in [
 # =============================================================================
 @dataclass
 class Step:
-    op: str                 # a key of OPS, or "input"
-    args: tuple             # node numbers
+    op: str  # a key of OPS, or "input"
+    args: tuple  # node numbers
     kwargs: dict
-    shape: tuple            # of the result
+    shape: tuple  # of the result
 
     def line(self, k: int) -> str:
         if self.op == "input":
@@ -183,8 +188,9 @@ class Program:
         return nodes
 
     def __repr__(self) -> str:
-        lines = [f"Program(seed={self.seed}): input k is np.random.default_rng([{self.seed}, k])"
-                 ".standard_normal(shape)"]
+        lines = [
+            f"Program(seed={self.seed}): input k is np.random.default_rng([{self.seed}, k]).standard_normal(shape)"
+        ]
         lines += ["    " + step.line(k) for k, step in enumerate(self.steps)]
         return "\n".join(lines)
 
@@ -210,8 +216,12 @@ class _Builder:
         with dezero.no_grad():
             out = OPS[op].dz(*(Variable(self.values[i]) for i in args), **kwargs)
         value = np.asarray(out.data)
-        if value.size > MAX_SIZE or value.size == 0 or not np.all(np.isfinite(value)) \
-                or np.abs(value).max() > MAX_MAGNITUDE:
+        if (
+            value.size > MAX_SIZE
+            or value.size == 0
+            or not np.all(np.isfinite(value))
+            or np.abs(value).max() > MAX_MAGNITUDE
+        ):
             return None
         self.program.steps.append(Step(op, tuple(args), kwargs, value.shape))
         self.values.append(value)
@@ -231,7 +241,7 @@ class _Builder:
         """A shape that broadcasts with ``shape``: a suffix of it with some axes
         set to 1, or all of it and a new leading axis (then the result grows)."""
         keep = self.draw(st.integers(0, len(shape)))
-        suffix = [1 if self.draw(st.booleans()) else s for s in shape[len(shape) - keep:]]
+        suffix = [1 if self.draw(st.booleans()) else s for s in shape[len(shape) - keep :]]
         grow = keep == len(shape) < 4 and self.draw(st.integers(0, 2)) == 0
         return tuple(([self.draw(st.integers(1, 3))] if grow else []) + suffix)
 
@@ -327,13 +337,13 @@ class _Builder:
             return shape[:at] + (1,) + shape[at:]
         if kind == "merge" and len(shape) >= 2:
             at = self.draw(st.integers(0, len(shape) - 2))
-            return shape[:at] + (shape[at] * shape[at + 1],) + shape[at + 2:]
+            return shape[:at] + (shape[at] * shape[at + 1],) + shape[at + 2 :]
         if kind == "split" and len(shape) < 4:
             at = self.draw(st.integers(0, len(shape) - 1))
             factors = [f for f in range(2, shape[at]) if shape[at] % f == 0]
             if factors:
                 f = self.draw(st.sampled_from(factors))
-                return shape[:at] + (f, shape[at] // f) + shape[at + 1:]
+                return shape[:at] + (f, shape[at] // f) + shape[at + 1 :]
         return (-1,) + shape[1:] if shape else (size,)
 
     def larger_shape(self, shape: tuple) -> tuple:
@@ -354,7 +364,7 @@ class _Builder:
         if self.draw(st.booleans()) or len(shape) == 1:  # x @ W, W of shape (k, m) or (k,)
             w_shape = (shape[-1], m) if self.draw(st.integers(0, 2)) else (shape[-1],)
             self.apply("matmul", (i, self.add_input(w_shape)))
-        else:                                            # A @ x, A of shape (m, k) or (k,)
+        else:  # A @ x, A of shape (m, k) or (k,)
             a_shape = (m, shape[-2]) if self.draw(st.integers(0, 2)) else (shape[-2],)
             self.apply("matmul", (self.add_input(a_shape), i))
 
@@ -375,7 +385,7 @@ class _Builder:
             items.insert(self.draw(st.integers(0, len(items))), None)
         elif extra == "Ellipsis" and items:
             at = self.draw(st.integers(0, len(items) - 1))
-            items = items[:at] + [Ellipsis] + items[at + 1:]  # stands for that one axis
+            items = items[:at] + [Ellipsis] + items[at + 1 :]  # stands for that one axis
         return tuple(items)
 
 
@@ -424,8 +434,10 @@ def _close(ours, theirs, tol: float, what: str, program: Program) -> None:
     scale = max(1.0, float(np.abs(theirs).max(initial=0.0)))
     if ours.shape != theirs.shape or not np.allclose(ours, theirs, rtol=tol, atol=tol * scale):
         worst = np.abs(ours - theirs).max() if ours.shape == theirs.shape else "shapes differ"
-        raise AssertionError(f"{what} differs from PyTorch (shape {ours.shape} vs {theirs.shape}, "
-                             f"largest difference {worst})\n{program!r}")
+        raise AssertionError(
+            f"{what} differs from PyTorch (shape {ours.shape} vs {theirs.shape}, "
+            f"largest difference {worst})\n{program!r}"
+        )
 
 
 def compare_with_torch(program: Program) -> None:
@@ -483,6 +495,7 @@ def test_random_op_compositions_match_torch_in_value_gradient_and_second_derivat
 # =============================================================================
 def test_a_wrong_gradient_is_caught_and_the_program_printed(monkeypatch):
     """If an op's backward were wrong, the comparison would fail and say where."""
+
     class SinWithWrongGradient(dezero.Function):
         def forward(self, x):
             return np.sin(x)
@@ -490,14 +503,22 @@ def test_a_wrong_gradient_is_caught_and_the_program_printed(monkeypatch):
         def backward(self, gy):
             return gy * F.sin(self.inputs[0])  # should be cos
 
-    program = Program(seed=3, steps=[Step("input", (), {}, (2, 3)),
-                                     Step("sin", (0,), {}, (2, 3)),
-                                     Step("sum", (1,), {"axis": 1, "keepdims": False}, (2,))])
+    program = Program(
+        seed=3,
+        steps=[
+            Step("input", (), {}, (2, 3)),
+            Step("sin", (0,), {}, (2, 3)),
+            Step("sum", (1,), {"axis": 1, "keepdims": False}, (2,)),
+        ],
+    )
     compare_with_torch(program)  # correct as it stands
     monkeypatch.setitem(OPS, "sin", Op("sin", lambda a: SinWithWrongGradient()(a), torch.sin))
-    with pytest.raises(AssertionError, match=r"(?s)d s / d x0 differs from PyTorch.*"
-                                             r"input k is np.random.default_rng\(\[3, k\]\).*"
-                                             r"x1 = sin\(x0\).*x2 = sum\(x1, axis=1, keepdims=False\)"):
+    with pytest.raises(
+        AssertionError,
+        match=r"(?s)d s / d x0 differs from PyTorch.*"
+        r"input k is np.random.default_rng\(\[3, k\]\).*"
+        r"x1 = sin\(x0\).*x2 = sum\(x1, axis=1, keepdims=False\)",
+    ):
         compare_with_torch(program)
 
 

@@ -1,4 +1,5 @@
 """README's two first commands are the contract with a new user and with CI."""
+
 import re
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def test_ci_runs_readmes_test_command_verbatim():
 def test_extras_named_in_readme_exist():
     pyproject = (ROOT / "pyproject.toml").read_text()
     for command in readme_commands()[:2]:
-        for extra in re.findall(r'\.\[(\w+)\]', command):
+        for extra in re.findall(r"\.\[(\w+)\]", command):
             assert re.search(rf"^{extra} = \[", pyproject, flags=re.M), f"extra [{extra}] missing in pyproject.toml"
 
 

@@ -13,6 +13,7 @@ read (gzip'd IDX files; a VGG16 weights archive with every key and shape, and a
 small JPEG), and must fail cleanly, naming the missing file, when the cache is
 empty.
 """
+
 import gzip
 import math
 import os
@@ -50,9 +51,12 @@ def decreased(values):
 
 def goldstein_gradient_at_1_1():
     """Central differences of the Goldstein-Price function at (1, 1), in float64."""
+
     def g(x, y):
-        return ((1 + (x + y + 1) ** 2 * (19 - 14 * x + 3 * x ** 2 - 14 * y + 6 * x * y + 3 * y ** 2))
-                * (30 + (2 * x - 3 * y) ** 2 * (18 - 32 * x + 12 * x ** 2 + 48 * y - 36 * x * y + 27 * y ** 2)))
+        return (1 + (x + y + 1) ** 2 * (19 - 14 * x + 3 * x**2 - 14 * y + 6 * x * y + 3 * y**2)) * (
+            30 + (2 * x - 3 * y) ** 2 * (18 - 32 * x + 12 * x**2 + 48 * y - 36 * x * y + 27 * y**2)
+        )
+
     h = 1e-6
     return g(1, 1), [(g(1 + h, 1) - g(1 - h, 1)) / (2 * h), (g(1, 1 + h) - g(1, 1 - h)) / (2 * h)]
 
@@ -111,7 +115,7 @@ def check_step28(r, out):
     assert r["first_gradient"] == [-2.0, 400.0]
     a, b = 0.0, 2.0  # the same descent with the gradient derived by hand
     for _ in range(r["iters"]):
-        ga, gb = -400 * a * (b - a ** 2) - 2 * (1 - a), 200 * (b - a ** 2)
+        ga, gb = -400 * a * (b - a**2) - 2 * (1 - a), 200 * (b - a**2)
         a, b = a - r["lr"] * ga, b - r["lr"] * gb
     assert r["final"] == [approx(a, rel=1e-9), approx(b, rel=1e-9)]
     written(out, "step28_rosenbrock.png")
@@ -120,7 +124,7 @@ def check_step28(r, out):
 def newton_iterates(x=2.0, n=7):
     xs = [x]
     for _ in range(n - 1):
-        x -= (4 * x ** 3 - 4 * x) / (12 * x ** 2 - 4)
+        x -= (4 * x**3 - 4 * x) / (12 * x**2 - 4)
         xs.append(x)
     return xs
 
@@ -161,9 +165,9 @@ def check_step34(r, out):
 
 
 def check_step35(r, out):
-    d1 = 1 - T1 ** 2
+    d1 = 1 - T1**2
     assert r["order"] == 3
-    assert r["values"] == [approx(d1), approx(-2 * T1 * d1), approx(d1 * (6 * T1 ** 2 - 2))]
+    assert r["values"] == [approx(d1), approx(-2 * T1 * d1), approx(d1 * (6 * T1**2 - 2))]
     written(out, "step35_tanh_order3.dot")
     if HAVE_DOT:
         written(out, "step35_tanh_order3.png")
@@ -351,7 +355,7 @@ def check_step60(r, out):
     written(out, "step60_lstm_cos.png")
 
 
-CHECKS = {name[len("check_"):]: check for name, check in globals().items() if name.startswith("check_step")}
+CHECKS = {name[len("check_") :]: check for name, check in globals().items() if name.startswith("check_step")}
 
 
 # =============================================================================
@@ -359,16 +363,22 @@ CHECKS = {name[len("check_"):]: check for name, check in globals().items() if na
 # =============================================================================
 def step_env(home, out, quick=True):
     env = dict(os.environ)
-    env.update({
-        "DEZERO_HOME": str(home),
-        "DEZERO_OUTPUT": str(out),
-        "MPLBACKEND": "Agg",
-        # One BLAS thread per process: the tests run two steps at a time (xdist).
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        # Offline: any download fails at once against a closed local port.
-        "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
-        "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
-    })
+    env.update(
+        {
+            "DEZERO_HOME": str(home),
+            "DEZERO_OUTPUT": str(out),
+            "MPLBACKEND": "Agg",
+            # One BLAS thread per process: the tests run two steps at a time (xdist).
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            # Offline: any download fails at once against a closed local port.
+            "http_proxy": "http://127.0.0.1:9",
+            "https_proxy": "http://127.0.0.1:9",
+            "HTTP_PROXY": "http://127.0.0.1:9",
+            "HTTPS_PROXY": "http://127.0.0.1:9",
+        }
+    )
     for key in ("no_proxy", "NO_PROXY", "DEZERO_QUICK"):
         env.pop(key, None)
     if quick:
@@ -384,9 +394,14 @@ def run_step(name, tmp_path, home=None, quick=True, args=()):
     os.makedirs(home, exist_ok=True)
     work = tmp_path / "cwd"  # a foreign directory: nothing may depend on the working directory
     work.mkdir(exist_ok=True)
-    proc = subprocess.run([sys.executable, os.path.join(STEPS_DIR, f"{name}.py"), *args],
-                          cwd=work, env=step_env(home, out, quick), capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(STEPS_DIR, f"{name}.py"), *args],
+        cwd=work,
+        env=step_env(home, out, quick),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return proc, out
 
 
@@ -454,14 +469,12 @@ def test_step_runs_in_quick_mode_and_computes_what_it_should(name, tmp_path):
     elif name == "step58":
         make_vgg16_files(home)
     proc, results = run_main(name, work, env=step_env(home, out))
-    assert proc.returncode == 0, \
-        f"{name} exited with {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert proc.returncode == 0, f"{name} exited with {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     CHECKS[name](results, out)
 
 
 def test_every_step_is_checked():
-    steps = sorted(f[:-3] for f in os.listdir(STEPS_DIR)
-                   if re.fullmatch(r"step\d\d\.py", f) and f >= "step23")
+    steps = sorted(f[:-3] for f in os.listdir(STEPS_DIR) if re.fullmatch(r"step\d\d\.py", f) and f >= "step23")
     assert steps == sorted(CHECKS)
 
 

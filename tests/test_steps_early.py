@@ -6,6 +6,7 @@ numbers its ``main()`` returns are checked against closed forms computed here
 (see tests/step_runner.py). A few behaviours are checked by importing a step
 and calling its functions.
 """
+
 import importlib.util
 import math
 import os
@@ -24,12 +25,12 @@ def exp2x2_grad(x):
 
 
 def f22(x):
-    return -x ** 3 / (2 - x) + 4 / x - 1
+    return -(x**3) / (2 - x) + 4 / x - 1
 
 
 def f22_grad(x):
     # quotient rule on -x^3 / (2 - x), plus d(4/x) = -4/x^2
-    return -(3 * x ** 2 * (2 - x) + x ** 3) / (2 - x) ** 2 - 4 / x ** 2
+    return -(3 * x**2 * (2 - x) + x**3) / (2 - x) ** 2 - 4 / x**2
 
 
 def approx(value, rel=1e-14):
@@ -65,8 +66,8 @@ def check_step04(r):
 
 
 def check_step05(r):
-    assert r["y"] == approx(math.exp(2 * 0.75 ** 2))
-    assert r["dy_db"] == approx(2 * math.exp(0.75 ** 2))  # d(b^2)/db = 2b, b = exp(x^2)
+    assert r["y"] == approx(math.exp(2 * 0.75**2))
+    assert r["dy_db"] == approx(2 * math.exp(0.75**2))  # d(b^2)/db = 2b, b = exp(x^2)
     assert r["dy_dx"] == approx(exp2x2_grad(0.75))
     assert r["numeric"] == approx(exp2x2_grad(0.75), rel=1e-7)
 
@@ -84,14 +85,16 @@ def check_step07(r):
 def check_step08(r):
     assert r["x_grad"] == approx(exp2x2_grad(0.5))
     assert r["recursive"] == "RecursionError"
-    assert r["loop_grad"] == 2.0 ** 1000  # d/dx x^(2^1000) at 1: exact in float64
+    assert r["loop_grad"] == 2.0**1000  # d/dx x^(2^1000) at 1: exact in float64
 
 
 def check_step09(r):
     assert r["x_grad"] == approx(exp2x2_grad(0.5))
     assert r["square_data_type"] == "ndarray"  # not the NumPy scalar that (0-d) ** 2 gives
-    assert r["refused"] == ["Variable(data): expected numpy.ndarray, got float",
-                            "Variable(data): expected numpy.ndarray, got list"]
+    assert r["refused"] == [
+        "Variable(data): expected numpy.ndarray, got float",
+        "Variable(data): expected numpy.ndarray, got list",
+    ]
 
 
 def check_step10(r):
@@ -108,7 +111,7 @@ def check_step12(r):
 
 def check_step13(r):
     assert (r["z"], r["x_grad"], r["y_grad"]) == (13.0, 4.0, 6.0)
-    v = math.exp(1.5 ** 2 - 2.0)
+    v = math.exp(1.5**2 - 2.0)
     assert (r["v"], r["u_grad"], r["w_grad"]) == (approx(v), approx(2 * 1.5 * v), approx(v))
     assert r["a_grad"] == 1.0  # the bug of this step: b = a + a overwrites instead of adding
 
@@ -128,7 +131,7 @@ def check_step15(r):
 def check_step16(r):
     assert (r["y"], r["diamond_grad"]) == (32.0, 64.0)
     assert r["processed"] == [["Add", 2], ["Square", 1], ["Square", 1], ["Square", 0]]
-    assert r["z_grad"] == approx(2 * 1.5 + 8 * 1.5 ** 7, rel=1e-15)
+    assert r["z_grad"] == approx(2 * 1.5 + 8 * 1.5**7, rel=1e-15)
 
 
 def check_step17(r):
@@ -169,7 +172,7 @@ def check_step22(r):
     assert r["numeric"] == approx(f22_grad(0.5), rel=1e-7)
 
 
-CHECKS = {name[len("check_"):]: check for name, check in globals().items() if name.startswith("check_step")}
+CHECKS = {name[len("check_") :]: check for name, check in globals().items() if name.startswith("check_step")}
 
 
 def test_every_step_is_checked():
@@ -201,13 +204,13 @@ def test_step10_exits_non_zero_when_a_test_fails(tmp_path):
     assert broken != source
     path = tmp_path / "step10_broken.py"
     path.write_text(broken)
-    proc = subprocess.run([sys.executable, str(path)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, str(path)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
 
 
 def test_a_step_runs_as_a_plain_script(tmp_path):
     """The runner calls main(); the scripts' own `if __name__ == "__main__"` does the same."""
-    proc = subprocess.run([sys.executable, os.path.join(STEPS_DIR, "step22.py")], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(STEPS_DIR, "step22.py")], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and proc.stdout

@@ -47,6 +47,7 @@ Conventions where dezero and PyTorch differ on purpose (each mapped below):
   the ``WeightDecay(rate)`` hook -> ``weight_decay=rate`` of SGD, and
   ``ClipGrad(max_norm)`` -> ``clip_grad_norm_(params, max_norm)``.
 """
+
 import importlib
 from typing import Callable, NamedTuple
 
@@ -60,8 +61,16 @@ import dezero  # noqa: E402
 import dezero.functions as F  # noqa: E402
 from dezero import Parameter, Variable  # noqa: E402
 from dezero.layers import Layer  # noqa: E402
-from dezero.optimizers import (SGD, AdaDelta, AdaGrad, Adam, AdamW, ClipGrad,  # noqa: E402
-                               MomentumSGD, WeightDecay)
+from dezero.optimizers import (  # noqa: E402
+    SGD,
+    AdaDelta,
+    AdaGrad,
+    Adam,
+    AdamW,
+    ClipGrad,
+    MomentumSGD,
+    WeightDecay,
+)
 
 FORWARD_TOL = 1e-10
 GRAD_TOL = 1e-8
@@ -114,9 +123,9 @@ def ints(high, *shape):
 # The comparison
 # =============================================================================
 class Case(NamedTuple):
-    dz: Callable      # dezero: Variables -> Variable
-    th: Callable      # torch: tensors -> tensor
-    inputs: tuple     # float64 arrays, every one differentiated
+    dz: Callable  # dezero: Variables -> Variable
+    th: Callable  # torch: tensors -> tensor
+    inputs: tuple  # float64 arrays, every one differentiated
     double: bool = True
 
 
@@ -155,8 +164,7 @@ def check_against_torch(case: Case, seed: int = 0):
     gs = dezero.grad(y, vs, grad_outputs=w_var, create_graph=True)
     gts = torch.autograd.grad(yt, ts, grad_outputs=w_t, create_graph=True, allow_unused=True)
     for i, (g, gt, a) in enumerate(zip(gs, gts, xs)):
-        _assert_close(_as_numpy(g, a.shape), _as_numpy(gt, a.shape), GRAD_TOL,
-                      f"gradient w.r.t. input {i}")
+        _assert_close(_as_numpy(g, a.shape), _as_numpy(gt, a.shape), GRAD_TOL, f"gradient w.r.t. input {i}")
     if not case.double:
         return
 
@@ -179,8 +187,7 @@ def check_against_torch(case: Case, seed: int = 0):
         ggts = [None] * len(leaves)
     for i, (gg, ggt, a) in enumerate(zip(ggs, ggts, leaves)):
         name = "w" if i == len(xs) else f"input {i}"
-        _assert_close(_as_numpy(gg, a.shape), _as_numpy(ggt, a.shape), GRAD_TOL,
-                      f"second derivative w.r.t. {name}")
+        _assert_close(_as_numpy(gg, a.shape), _as_numpy(ggt, a.shape), GRAD_TOL, f"second derivative w.r.t. {name}")
 
 
 def cases(table: dict):
@@ -222,12 +229,12 @@ MATH = {
     "div-scalar": Case(lambda x: x / 3.0, lambda x: x / 3.0, (randn(3, 2),)),
     "rdiv-scalar": Case(lambda x: 3.0 / x, lambda x: 3.0 / x, (positive(3, 2),)),
     "neg": Case(F.neg, torch.neg, (randn(3, 4),)),
-    "pow-int": Case(lambda x: F.pow(x, 3), lambda x: x ** 3, (randn(3, 4),)),
-    "pow-half": Case(lambda x: F.pow(x, 0.5), lambda x: x ** 0.5, (positive(3, 4),)),
-    "pow-negative": Case(lambda x: x ** -1.5, lambda x: x ** -1.5, (positive(3, 4),)),
+    "pow-int": Case(lambda x: F.pow(x, 3), lambda x: x**3, (randn(3, 4),)),
+    "pow-half": Case(lambda x: F.pow(x, 0.5), lambda x: x**0.5, (positive(3, 4),)),
+    "pow-negative": Case(lambda x: x**-1.5, lambda x: x**-1.5, (positive(3, 4),)),
     "pow-tensor": Case(F.pow, torch.pow, (positive(3, 4), randn(3, 4))),
     "pow-tensor-broadcast": Case(F.pow, torch.pow, (positive(2, 3, 4), randn(4))),
-    "rpow-scalar-base": Case(lambda x: 2.0 ** x, lambda x: 2.0 ** x, (randn(3, 4),)),
+    "rpow-scalar-base": Case(lambda x: 2.0**x, lambda x: 2.0**x, (randn(3, 4),)),
     "square": Case(F.square, torch.square, (randn(3, 4),)),
     "sqrt": Case(F.sqrt, torch.sqrt, (positive(3, 4),)),
     "sqrt-strided": Case(F.sqrt, torch.sqrt, (positive(4, 3).T,)),
@@ -242,12 +249,13 @@ MATH = {
     "rmul-array": Case(lambda x: _CONST * x, lambda x: torch.tensor(_CONST) * x, (randn(3, 4),)),
     "rsub-array": Case(lambda x: _CONST - x, lambda x: torch.tensor(_CONST) - x, (randn(2, 3, 4),)),
     "rdiv-array": Case(lambda x: _CONST / x, lambda x: torch.tensor(_CONST) / x, (positive(4),)),
-    "rpow-array": Case(lambda x: _POS_CONST ** x, lambda x: torch.tensor(_POS_CONST) ** x,
-                       (randn(3, 4),)),
+    "rpow-array": Case(lambda x: _POS_CONST**x, lambda x: torch.tensor(_POS_CONST) ** x, (randn(3, 4),)),
     "div-0d-denominator": Case(F.div, torch.div, (randn(2, 3), positive())),
-    "composite": Case(lambda x, y: F.sin(x * y) / F.exp(y) + F.log(x) ** 2,
-                      lambda x, y: torch.sin(x * y) / torch.exp(y) + torch.log(x) ** 2,
-                      (positive(3, 4), randn(4))),
+    "composite": Case(
+        lambda x, y: F.sin(x * y) / F.exp(y) + F.log(x) ** 2,
+        lambda x, y: torch.sin(x * y) / torch.exp(y) + torch.log(x) ** 2,
+        (positive(3, 4), randn(4)),
+    ),
 }
 
 
@@ -287,11 +295,15 @@ GET_ITEM = {
     "bool-mask": _item_case(np.array([True, False, True, True])),
     "strided-input": Case(lambda x: x[1:, [0, 0, 2]], lambda x: x[1:, [0, 0, 2]], (_strided(3, 4),)),
     "variable-method": Case(lambda x: x[np.array([1, 1]), 1:], lambda x: x[[1, 1], 1:], (randn(3, 4),)),
-    "variable-index": Case(lambda x: F.get_item(x, Variable(np.array([2, 0, 2]))),
-                           lambda x: x[torch.tensor([2, 0, 2])], (randn(3, 4),)),
+    "variable-index": Case(
+        lambda x: F.get_item(x, Variable(np.array([2, 0, 2]))), lambda x: x[torch.tensor([2, 0, 2])], (randn(3, 4),)
+    ),
     # PyTorch has no negative steps; the reversed view is torch.flip.
-    "negative-step": Case(lambda x: F.get_item(x, (slice(None, None, -1), slice(None, None, -2))),
-                          lambda x: torch.flip(x, (0, 1))[:, ::2], (randn(4, 5),)),
+    "negative-step": Case(
+        lambda x: F.get_item(x, (slice(None, None, -1), slice(None, None, -2))),
+        lambda x: torch.flip(x, (0, 1))[:, ::2],
+        (randn(4, 5),),
+    ),
 }
 
 
@@ -302,9 +314,11 @@ def test_get_item(case):
 
 def _reduction(dz_fn, th_fn, axis, keepdims, x):
     if axis is None:
-        return Case(lambda v: dz_fn(v, axis, keepdims),
-                    (lambda t: th_fn(t)) if not keepdims else
-                    (lambda t: th_fn(t).reshape((1,) * t.ndim)), (x,))
+        return Case(
+            lambda v: dz_fn(v, axis, keepdims),
+            (lambda t: th_fn(t)) if not keepdims else (lambda t: th_fn(t).reshape((1,) * t.ndim)),
+            (x,),
+        )
     return Case(lambda v: dz_fn(v, axis, keepdims), lambda t: th_fn(t, axis, keepdims), (x,))
 
 
@@ -317,23 +331,38 @@ def _amin(t, dim=None, keepdim=False):
 
 
 REDUCTIONS = {}
-for _axis, _keep in [(None, False), (None, True), (0, False), (1, True), (-1, False),
-                     ((0, 2), False), ((0, 2), True), ((2, 0), False), ((-1, -3), True)]:
+for _axis, _keep in [
+    (None, False),
+    (None, True),
+    (0, False),
+    (1, True),
+    (-1, False),
+    ((0, 2), False),
+    ((0, 2), True),
+    ((2, 0), False),
+    ((-1, -3), True),
+]:
     _tag = f"axis={_axis}-keepdims={_keep}"
-    REDUCTIONS["sum-" + _tag] = _reduction(F.sum, lambda t, d=None, k=False:
-                                           t.sum() if d is None else t.sum(dim=d, keepdim=k),
-                                           _axis, _keep, randn(2, 3, 4))
-    REDUCTIONS["mean-" + _tag] = _reduction(F.mean, lambda t, d=None, k=False:
-                                            t.mean() if d is None else t.mean(dim=d, keepdim=k),
-                                            _axis, _keep, randn(2, 3, 4))
+    REDUCTIONS["sum-" + _tag] = _reduction(
+        F.sum,
+        lambda t, d=None, k=False: t.sum() if d is None else t.sum(dim=d, keepdim=k),
+        _axis,
+        _keep,
+        randn(2, 3, 4),
+    )
+    REDUCTIONS["mean-" + _tag] = _reduction(
+        F.mean,
+        lambda t, d=None, k=False: t.mean() if d is None else t.mean(dim=d, keepdim=k),
+        _axis,
+        _keep,
+        randn(2, 3, 4),
+    )
     REDUCTIONS["max-" + _tag] = _reduction(F.max, _amax, _axis, _keep, distinct(2, 3, 4))
     REDUCTIONS["min-" + _tag] = _reduction(F.min, _amin, _axis, _keep, distinct(2, 3, 4))
 REDUCTIONS["average"] = Case(lambda x: F.average(x, 1), lambda t: t.mean(dim=1), (randn(3, 4),))
-REDUCTIONS["sum-method-strided"] = Case(lambda x: x.sum(axis=0), lambda t: t.sum(dim=0),
-                                        (_strided(3, 4),))
+REDUCTIONS["sum-method-strided"] = Case(lambda x: x.sum(axis=0), lambda t: t.sum(dim=0), (_strided(3, 4),))
 REDUCTIONS["max-method-1d"] = Case(lambda x: x.max(), lambda t: t.max(), (distinct(7),))
-REDUCTIONS["min-transposed"] = Case(lambda x: F.min(x, axis=1), lambda t: torch.amin(t, dim=1),
-                                    (distinct(4, 3).T,))
+REDUCTIONS["min-transposed"] = Case(lambda x: F.min(x, axis=1), lambda t: torch.amin(t, dim=1), (distinct(4, 3).T,))
 
 
 @pytest.mark.parametrize("case", cases(REDUCTIONS))
@@ -343,45 +372,36 @@ def test_reductions(case):
 
 SHAPES = {
     "reshape": Case(lambda x: F.reshape(x, (6, 4)), lambda t: t.reshape(6, 4), (randn(2, 3, 4),)),
-    "reshape-minus-one": Case(lambda x: F.reshape(x, (4, -1, 2)), lambda t: t.reshape(4, -1, 2),
-                              (randn(2, 3, 4),)),
+    "reshape-minus-one": Case(lambda x: F.reshape(x, (4, -1, 2)), lambda t: t.reshape(4, -1, 2), (randn(2, 3, 4),)),
     "reshape-strided": Case(lambda x: x.reshape(12), lambda t: t.reshape(12), (_strided(3, 4),)),
     "transpose": Case(F.transpose, lambda t: t.permute(2, 1, 0), (randn(2, 3, 4),)),
-    "transpose-axes": Case(lambda x: F.transpose(x, (1, 0, 2)), lambda t: t.permute(1, 0, 2),
-                           (randn(2, 3, 4),)),
-    "transpose-negative-axes": Case(lambda x: F.transpose(x, (-1, 0, 1)),
-                                    lambda t: t.permute(2, 0, 1), (randn(2, 3, 4),)),
+    "transpose-axes": Case(lambda x: F.transpose(x, (1, 0, 2)), lambda t: t.permute(1, 0, 2), (randn(2, 3, 4),)),
+    "transpose-negative-axes": Case(
+        lambda x: F.transpose(x, (-1, 0, 1)), lambda t: t.permute(2, 0, 1), (randn(2, 3, 4),)
+    ),
     "transpose-T": Case(lambda x: x.T, lambda t: t.T, (randn(3, 4),)),
     "expand_dims-0": Case(lambda x: F.expand_dims(x, 0), lambda t: t.unsqueeze(0), (randn(2, 3),)),
     "expand_dims-1": Case(lambda x: F.expand_dims(x, 1), lambda t: t.unsqueeze(1), (randn(2, 3),)),
-    "expand_dims-last": Case(lambda x: F.expand_dims(x, -1), lambda t: t.unsqueeze(-1),
-                             (randn(2, 3),)),
+    "expand_dims-last": Case(lambda x: F.expand_dims(x, -1), lambda t: t.unsqueeze(-1), (randn(2, 3),)),
     "flatten": Case(F.flatten, lambda t: torch.flatten(t, 1), (randn(2, 3, 4),)),
-    "broadcast_to": Case(lambda x: F.broadcast_to(x, (2, 3, 4)), lambda t: t.expand(2, 3, 4),
-                         (randn(3, 1),)),
-    "broadcast_to-row": Case(lambda x: F.broadcast_to(x, (3, 4)), lambda t: t.expand(3, 4),
-                             (randn(4),)),
-    "broadcast_to-0d": Case(lambda x: F.broadcast_to(x, (2, 3)), lambda t: t.expand(2, 3),
-                            (randn(),)),
+    "broadcast_to": Case(lambda x: F.broadcast_to(x, (2, 3, 4)), lambda t: t.expand(2, 3, 4), (randn(3, 1),)),
+    "broadcast_to-row": Case(lambda x: F.broadcast_to(x, (3, 4)), lambda t: t.expand(3, 4), (randn(4),)),
+    "broadcast_to-0d": Case(lambda x: F.broadcast_to(x, (2, 3)), lambda t: t.expand(2, 3), (randn(),)),
     "sum_to": Case(lambda x: F.sum_to(x, (3, 1)), lambda t: t.sum_to_size(3, 1), (randn(2, 3, 4),)),
     "sum_to-row": Case(lambda x: F.sum_to(x, (4,)), lambda t: t.sum_to_size(4), (randn(2, 3, 4),)),
-    "reshape-same-shape": Case(lambda x: F.reshape(x, (3, 4)), lambda t: t.reshape(3, 4),
-                               (randn(3, 4),)),
-    "broadcast_to-same-shape": Case(lambda x: F.broadcast_to(x, (3, 4)), lambda t: t.expand(3, 4),
-                                    (randn(3, 4),)),
-    "sum_to-same-shape": Case(lambda x: F.sum_to(x, (3, 4)), lambda t: t.sum_to_size(3, 4),
-                              (randn(3, 4),)),
+    "reshape-same-shape": Case(lambda x: F.reshape(x, (3, 4)), lambda t: t.reshape(3, 4), (randn(3, 4),)),
+    "broadcast_to-same-shape": Case(lambda x: F.broadcast_to(x, (3, 4)), lambda t: t.expand(3, 4), (randn(3, 4),)),
+    "sum_to-same-shape": Case(lambda x: F.sum_to(x, (3, 4)), lambda t: t.sum_to_size(3, 4), (randn(3, 4),)),
     "transpose-1d": Case(F.transpose, lambda t: t.permute(0), (randn(5),)),
-    "sum_to-ones": Case(lambda x: F.sum_to(x, (1, 1, 1)), lambda t: t.sum_to_size(1, 1, 1),
-                        (randn(2, 3, 4),)),
-    "sum_to-middle": Case(lambda x: F.sum_to(x, (1, 3, 1)), lambda t: t.sum_to_size(1, 3, 1),
-                          (randn(2, 3, 4),)),
-    "clip": Case(lambda x: F.clip(x, -0.55, 0.75), lambda t: torch.clamp(t, -0.55, 0.75),
-                 # every sample at least 0.05 from a bound
-                 (np.concatenate([uniform(-2.0, -0.6, 6), uniform(-0.5, 0.7, 6),
-                                  uniform(0.8, 2.0, 6)]).reshape(3, 6),)),
-    "astype-float32": Case(lambda x: F.astype(x, np.float32), lambda t: t.to(torch.float32),
-                           (randn(3, 4),)),
+    "sum_to-ones": Case(lambda x: F.sum_to(x, (1, 1, 1)), lambda t: t.sum_to_size(1, 1, 1), (randn(2, 3, 4),)),
+    "sum_to-middle": Case(lambda x: F.sum_to(x, (1, 3, 1)), lambda t: t.sum_to_size(1, 3, 1), (randn(2, 3, 4),)),
+    "clip": Case(
+        lambda x: F.clip(x, -0.55, 0.75),
+        lambda t: torch.clamp(t, -0.55, 0.75),
+        # every sample at least 0.05 from a bound
+        (np.concatenate([uniform(-2.0, -0.6, 6), uniform(-0.5, 0.7, 6), uniform(0.8, 2.0, 6)]).reshape(3, 6),),
+    ),
+    "astype-float32": Case(lambda x: F.astype(x, np.float32), lambda t: t.to(torch.float32), (randn(3, 4),)),
 }
 
 
@@ -429,10 +449,12 @@ CONNECTION = {
     "linear-strided": Case(F.linear, _th_linear, (_strided(4, 3), randn(5, 3).T, randn(5))),
     "linear_simple": Case(F.linear_simple, _th_linear, (randn(4, 3), randn(3, 5), randn(5))),
     "linear_simple-nobias": Case(F.linear_simple, _th_linear, (randn(4, 3), randn(3, 5))),
-    "embed_id": Case(lambda W: F.embed_id(_IDS, W), lambda W: TF.embedding(torch.tensor(_IDS), W),
-                     (randn(5, 4),)),
-    "embed_id-1d": Case(lambda W: F.embed_id(np.array([1, 1, 1, 0]), W),
-                        lambda W: TF.embedding(torch.tensor([1, 1, 1, 0]), W), (randn(3, 2),)),
+    "embed_id": Case(lambda W: F.embed_id(_IDS, W), lambda W: TF.embedding(torch.tensor(_IDS), W), (randn(5, 4),)),
+    "embed_id-1d": Case(
+        lambda W: F.embed_id(np.array([1, 1, 1, 0]), W),
+        lambda W: TF.embedding(torch.tensor([1, 1, 1, 0]), W),
+        (randn(3, 2),),
+    ),
 }
 
 
@@ -447,29 +469,23 @@ def test_connection(case):
 ACTIVATION = {
     "sigmoid": Case(F.sigmoid, torch.sigmoid, (randn(3, 4) * 3,)),
     "relu": Case(F.relu, torch.relu, (signed_away_from_zero(3, 4),)),
-    "leaky_relu-default": Case(F.leaky_relu, lambda t: TF.leaky_relu(t, 0.2),
-                               (signed_away_from_zero(3, 4),)),
-    "leaky_relu-0.05": Case(lambda x: F.leaky_relu(x, 0.05), lambda t: TF.leaky_relu(t, 0.05),
-                            (signed_away_from_zero(3, 4),)),
+    "leaky_relu-default": Case(F.leaky_relu, lambda t: TF.leaky_relu(t, 0.2), (signed_away_from_zero(3, 4),)),
+    "leaky_relu-0.05": Case(
+        lambda x: F.leaky_relu(x, 0.05), lambda t: TF.leaky_relu(t, 0.05), (signed_away_from_zero(3, 4),)
+    ),
     "softmax-axis1": Case(F.softmax, lambda t: torch.softmax(t, 1), (randn(3, 4),)),
     "softmax-axis0": Case(lambda x: F.softmax(x, 0), lambda t: torch.softmax(t, 0), (randn(3, 4),)),
-    "softmax-3d-last": Case(lambda x: F.softmax(x, -1), lambda t: torch.softmax(t, -1),
-                            (randn(2, 3, 4),)),
+    "softmax-3d-last": Case(lambda x: F.softmax(x, -1), lambda t: torch.softmax(t, -1), (randn(2, 3, 4),)),
     "softmax-large-logits": Case(F.softmax, lambda t: torch.softmax(t, 1), (randn(2, 3) * 300,)),
     "sigmoid_simple": Case(F.sigmoid_simple, torch.sigmoid, (randn(3, 4) * 3,)),
     "sigmoid_simple-large": Case(F.sigmoid_simple, torch.sigmoid, (randn(3, 4) * 300,)),
     "softmax_simple-axis1": Case(F.softmax_simple, lambda t: torch.softmax(t, 1), (randn(3, 4),)),
-    "softmax_simple-axis0": Case(lambda x: F.softmax_simple(x, 0), lambda t: torch.softmax(t, 0),
-                                 (randn(3, 4),)),
-    "softmax_simple-large-logits": Case(F.softmax_simple, lambda t: torch.softmax(t, 1),
-                                        (randn(2, 3) * 300,)),
+    "softmax_simple-axis0": Case(lambda x: F.softmax_simple(x, 0), lambda t: torch.softmax(t, 0), (randn(3, 4),)),
+    "softmax_simple-large-logits": Case(F.softmax_simple, lambda t: torch.softmax(t, 1), (randn(2, 3) * 300,)),
     "log_softmax-axis1": Case(F.log_softmax, lambda t: torch.log_softmax(t, 1), (randn(3, 4),)),
-    "log_softmax-axis0": Case(lambda x: F.log_softmax(x, 0), lambda t: torch.log_softmax(t, 0),
-                              (randn(3, 4),)),
-    "log_softmax-3d-middle": Case(lambda x: F.log_softmax(x, 1), lambda t: torch.log_softmax(t, 1),
-                                  (randn(2, 3, 4),)),
-    "log_softmax-large-logits": Case(F.log_softmax, lambda t: torch.log_softmax(t, 1),
-                                     (randn(2, 3) * 300,)),
+    "log_softmax-axis0": Case(lambda x: F.log_softmax(x, 0), lambda t: torch.log_softmax(t, 0), (randn(3, 4),)),
+    "log_softmax-3d-middle": Case(lambda x: F.log_softmax(x, 1), lambda t: torch.log_softmax(t, 1), (randn(2, 3, 4),)),
+    "log_softmax-large-logits": Case(F.log_softmax, lambda t: torch.log_softmax(t, 1), (randn(2, 3) * 300,)),
 }
 
 
@@ -486,57 +502,78 @@ _BINARY = ints(2, 4, 3)
 _SOFT = uniform(0.0, 1.0, 4, 3)
 
 LOSS = {
-    "mean_squared_error": Case(F.mean_squared_error,
-                               lambda a, b: TF.mse_loss(a, b, reduction="sum") / a.shape[0],
-                               (randn(4, 3), randn(4, 3))),
-    "mean_squared_error-1d": Case(F.mean_squared_error,
-                                  lambda a, b: TF.mse_loss(a, b, reduction="sum") / a.shape[0],
-                                  (randn(5), randn(5))),
-    "mean_squared_error_simple": Case(F.mean_squared_error_simple,
-                                      lambda a, b: TF.mse_loss(a, b, reduction="sum") / a.shape[0],
-                                      (randn(4, 3), randn(4, 3))),
+    "mean_squared_error": Case(
+        F.mean_squared_error, lambda a, b: TF.mse_loss(a, b, reduction="sum") / a.shape[0], (randn(4, 3), randn(4, 3))
+    ),
+    "mean_squared_error-1d": Case(
+        F.mean_squared_error, lambda a, b: TF.mse_loss(a, b, reduction="sum") / a.shape[0], (randn(5), randn(5))
+    ),
+    "mean_squared_error_simple": Case(
+        F.mean_squared_error_simple,
+        lambda a, b: TF.mse_loss(a, b, reduction="sum") / a.shape[0],
+        (randn(4, 3), randn(4, 3)),
+    ),
     # An (N, 1) prediction against (N,) targets: paired element by element.
-    "mean_squared_error-n-by-1": Case(F.mean_squared_error,
-                                      lambda a, b: TF.mse_loss(a[:, 0], b, reduction="sum") / a.shape[0],
-                                      (randn(5, 1), randn(5))),
+    "mean_squared_error-n-by-1": Case(
+        F.mean_squared_error,
+        lambda a, b: TF.mse_loss(a[:, 0], b, reduction="sum") / a.shape[0],
+        (randn(5, 1), randn(5)),
+    ),
     "sigmoid_cross_entropy-n-by-1": Case(
         lambda x: F.sigmoid_cross_entropy(x, _BINARY[:, 0]),
         lambda x: TF.binary_cross_entropy_with_logits(x[:, 0], torch.tensor(_BINARY[:, 0], dtype=torch.float64)),
-        (randn(4, 1) * 3,)),
+        (randn(4, 1) * 3,),
+    ),
     "binary_cross_entropy-n-by-1": Case(
         lambda p: F.binary_cross_entropy(p, _BINARY[:, 0]),
         lambda p: TF.binary_cross_entropy(p[:, 0], torch.tensor(_BINARY[:, 0], dtype=torch.float64)),
-        (uniform(0.05, 0.95, 4, 1),)),
-    "softmax_cross_entropy_simple": Case(lambda x: F.softmax_cross_entropy_simple(x, _LABELS),
-                                         lambda x: TF.cross_entropy(x, torch.tensor(_LABELS)),
-                                         (randn(5, 4),)),
-    "softmax_cross_entropy": Case(lambda x: F.softmax_cross_entropy(x, _LABELS),
-                                  lambda x: TF.cross_entropy(x, torch.tensor(_LABELS)),
-                                  (randn(5, 4),)),
+        (uniform(0.05, 0.95, 4, 1),),
+    ),
+    "softmax_cross_entropy_simple": Case(
+        lambda x: F.softmax_cross_entropy_simple(x, _LABELS),
+        lambda x: TF.cross_entropy(x, torch.tensor(_LABELS)),
+        (randn(5, 4),),
+    ),
+    "softmax_cross_entropy": Case(
+        lambda x: F.softmax_cross_entropy(x, _LABELS),
+        lambda x: TF.cross_entropy(x, torch.tensor(_LABELS)),
+        (randn(5, 4),),
+    ),
     "softmax_cross_entropy-large-logits": Case(
         lambda x: F.softmax_cross_entropy(x, _LABELS),
-        lambda x: TF.cross_entropy(x, torch.tensor(_LABELS)), (randn(5, 4) * 200,)),
+        lambda x: TF.cross_entropy(x, torch.tensor(_LABELS)),
+        (randn(5, 4) * 200,),
+    ),
     "softmax_cross_entropy-batch1": Case(
         lambda x: F.softmax_cross_entropy(x, np.array([2])),
-        lambda x: TF.cross_entropy(x, torch.tensor([2])), (randn(1, 3),)),
+        lambda x: TF.cross_entropy(x, torch.tensor([2])),
+        (randn(1, 3),),
+    ),
     "sigmoid_cross_entropy-large-logits": Case(
         lambda x: F.sigmoid_cross_entropy(x, _BINARY),
         lambda x: TF.binary_cross_entropy_with_logits(x, torch.tensor(_BINARY, dtype=torch.float64)),
-        (randn(4, 3) * 40,)),
+        (randn(4, 3) * 40,),
+    ),
     "sigmoid_cross_entropy-int-labels": Case(
         lambda x: F.sigmoid_cross_entropy(x, _BINARY),
         lambda x: TF.binary_cross_entropy_with_logits(x, torch.tensor(_BINARY, dtype=torch.float64)),
-        (randn(4, 3) * 3,)),
+        (randn(4, 3) * 3,),
+    ),
     "sigmoid_cross_entropy-soft-targets": Case(
         lambda x: F.sigmoid_cross_entropy(x, _SOFT),
-        lambda x: TF.binary_cross_entropy_with_logits(x, torch.tensor(_SOFT)), (randn(4, 3) * 3,)),
+        lambda x: TF.binary_cross_entropy_with_logits(x, torch.tensor(_SOFT)),
+        (randn(4, 3) * 3,),
+    ),
     "binary_cross_entropy-int-labels": Case(
         lambda p: F.binary_cross_entropy(p, _BINARY),
         lambda p: TF.binary_cross_entropy(p, torch.tensor(_BINARY, dtype=torch.float64)),
-        (uniform(0.05, 0.95, 4, 3),)),
+        (uniform(0.05, 0.95, 4, 3),),
+    ),
     "binary_cross_entropy-soft-targets": Case(
         lambda p: F.binary_cross_entropy(p, _SOFT),
-        lambda p: TF.binary_cross_entropy(p, torch.tensor(_SOFT)), (uniform(0.05, 0.95, 4, 3),)),
+        lambda p: TF.binary_cross_entropy(p, torch.tensor(_SOFT)),
+        (uniform(0.05, 0.95, 4, 3),),
+    ),
 }
 
 
@@ -591,8 +628,16 @@ def _batch_norm_case(shape, decay, eps):
         return F.batch_norm(x, gamma, beta, np.zeros(c), np.ones(c), decay=decay, eps=eps)
 
     def th(x, gamma, beta):
-        return TF.batch_norm(x, torch.zeros(c, dtype=torch.float64), torch.ones(c, dtype=torch.float64),
-                             gamma, beta, training=True, momentum=1 - decay, eps=eps)
+        return TF.batch_norm(
+            x,
+            torch.zeros(c, dtype=torch.float64),
+            torch.ones(c, dtype=torch.float64),
+            gamma,
+            beta,
+            training=True,
+            momentum=1 - decay,
+            eps=eps,
+        )
 
     return Case(dz, th, (randn(*shape) * 2 + 1, positive(c), randn(c)))
 
@@ -606,8 +651,7 @@ def _fixed_batch_norm_case(shape, eps):
             return F.batch_norm(x, gamma, beta, mean.copy(), var.copy(), eps=eps)
 
     def th(x, gamma, beta):
-        return TF.batch_norm(x, torch.tensor(mean), torch.tensor(var), gamma, beta,
-                             training=False, eps=eps)
+        return TF.batch_norm(x, torch.tensor(mean), torch.tensor(var), gamma, beta, training=False, eps=eps)
 
     return Case(dz, th, (randn(*shape), positive(c), randn(c)))
 
@@ -636,8 +680,16 @@ def test_batch_norm_running_statistics(shape, decay):
     for _ in range(3):
         x = randn(*shape) * 3 - 1
         F.batch_norm(x, gamma, beta, mean, var, decay=decay, eps=eps)  # updates in place
-        TF.batch_norm(torch.tensor(x), mean_t, var_t, torch.tensor(gamma), torch.tensor(beta),
-                      training=True, momentum=1 - decay, eps=eps)
+        TF.batch_norm(
+            torch.tensor(x),
+            mean_t,
+            var_t,
+            torch.tensor(gamma),
+            torch.tensor(beta),
+            training=True,
+            momentum=1 - decay,
+            eps=eps,
+        )
         _assert_close(mean, mean_t.numpy(), FORWARD_TOL, "running mean")
         _assert_close(var, var_t.numpy(), FORWARD_TOL, "running variance (unbiased)")
 
@@ -660,7 +712,7 @@ CONV_ARGS = [  # (x shape, W shape, stride, pad)
     ((1, 2, 5, 6), (3, 2, 2, 3), (2, 1), (0, 1)),
     ((2, 1, 4, 4), (2, 1, 1, 1), 1, 0),
     ((1, 2, 6, 5), (2, 2, 3, 2), 3, 2),
-    ((1, 1, 5, 5), (2, 1, 1, 1), 2, 0),        # stride larger than the kernel
+    ((1, 1, 5, 5), (2, 1, 1, 1), 2, 0),  # stride larger than the kernel
 ]
 
 
@@ -684,9 +736,9 @@ DECONV_ARGS = [  # (x shape, W shape (C_in, C_out, KH, KW), stride, pad, extra o
     ((2, 3, 3, 3), (3, 2, 3, 3), 1, 0, 0),
     ((2, 3, 3, 3), (3, 2, 3, 3), 2, 1, 0),
     ((1, 2, 3, 4), (2, 3, 2, 3), (2, 3), (1, 0), 0),
-    ((1, 2, 3, 3), (2, 2, 3, 3), 2, 1, 1),      # outsize one larger: output_padding=1
+    ((1, 2, 3, 3), (2, 2, 3, 3), 2, 1, 1),  # outsize one larger: output_padding=1
     ((1, 2, 2, 3), (2, 1, 4, 2), 3, (1, 0), 2),
-    ((1, 2, 3, 3), (2, 2, 1, 1), 2, 0, 0),      # stride larger than the kernel: gaps of zeros
+    ((1, 2, 3, 3), (2, 2, 1, 1), 2, 0, 0),  # stride larger than the kernel: gaps of zeros
 ]
 
 
@@ -697,8 +749,9 @@ def _deconv_cases():
         s, p = dezero.utils.pair(stride), dezero.utils.pair(pad)
         outsize = None
         if extra:
-            outsize = tuple(dezero.utils.get_deconv_outsize(x_shape[2 + d], w_shape[2 + d], s[d], p[d])
-                            + extra for d in (0, 1))
+            outsize = tuple(
+                dezero.utils.get_deconv_outsize(x_shape[2 + d], w_shape[2 + d], s[d], p[d]) + extra for d in (0, 1)
+            )
 
         def dz(x, W, b=None, stride=stride, pad=pad, outsize=outsize):
             return F.deconv2d(x, W, b, stride=stride, pad=pad, outsize=outsize)
@@ -712,7 +765,7 @@ def _deconv_cases():
 
 
 def _unfold_matrix(t, k, s, p):
-    col = TF.unfold(t, k, padding=p, stride=s)          # (N, C*KH*KW, L)
+    col = TF.unfold(t, k, padding=p, stride=s)  # (N, C*KH*KW, L)
     return col.transpose(1, 2).reshape(-1, col.shape[1])
 
 
@@ -726,22 +779,28 @@ def _im2col_cases():
         ow = dezero.utils.get_conv_outsize(w, kw, dezero.utils.pair(s)[1], dezero.utils.pair(p)[1])
         table["im2col-matrix-" + tag] = Case(
             lambda x, k=k, s=s, p=p: F.im2col(x, k, s, p, to_matrix=True),
-            lambda t, k=k, s=s, p=p: _unfold_matrix(t, k, s, p), (randn(*shape),))
+            lambda t, k=k, s=s, p=p: _unfold_matrix(t, k, s, p),
+            (randn(*shape),),
+        )
         table["im2col-6d-" + tag] = Case(
             lambda x, k=k, s=s, p=p: F.im2col(x, k, s, p, to_matrix=False),
-            lambda t, k=k, s=s, p=p, dims=(n, c, kh, kw, oh, ow):
-                TF.unfold(t, k, padding=p, stride=s).reshape(dims),
-            (randn(*shape),))
+            lambda t, k=k, s=s, p=p, dims=(n, c, kh, kw, oh, ow): TF.unfold(t, k, padding=p, stride=s).reshape(dims),
+            (randn(*shape),),
+        )
         table["col2im-matrix-" + tag] = Case(
             lambda col, k=k, s=s, p=p, shape=shape: F.col2im(col, shape, k, s, p, to_matrix=True),
-            lambda t, k=k, s=s, p=p, n=n, hw=(h, w):
-                TF.fold(t.reshape(n, -1, t.shape[1]).transpose(1, 2), hw, k, padding=p, stride=s),
-            (randn(n * oh * ow, c * kh * kw),))
+            lambda t, k=k, s=s, p=p, n=n, hw=(h, w): TF.fold(
+                t.reshape(n, -1, t.shape[1]).transpose(1, 2), hw, k, padding=p, stride=s
+            ),
+            (randn(n * oh * ow, c * kh * kw),),
+        )
         table["col2im-6d-" + tag] = Case(
             lambda col, k=k, s=s, p=p, shape=shape: F.col2im(col, shape, k, s, p, to_matrix=False),
-            lambda t, k=k, s=s, p=p, n=n, hw=(h, w):
-                TF.fold(t.reshape(n, -1, t.shape[-2] * t.shape[-1]), hw, k, padding=p, stride=s),
-            (randn(n, c, kh, kw, oh, ow),))
+            lambda t, k=k, s=s, p=p, n=n, hw=(h, w): TF.fold(
+                t.reshape(n, -1, t.shape[-2] * t.shape[-1]), hw, k, padding=p, stride=s
+            ),
+            (randn(n, c, kh, kw, oh, ow),),
+        )
     return table
 
 
@@ -773,9 +832,9 @@ POOL_ARGS = [  # (x shape, kernel, stride, pad)
     ((1, 2, 5, 5), 3, 1, 1),
     ((2, 1, 5, 5), 3, 2, 1),
     ((1, 2, 5, 6), (2, 3), (1, 2), (1, 1)),
-    ((1, 1, 7, 7), 3, 3, 0),   # the last row and column are left out
+    ((1, 1, 7, 7), 3, 3, 0),  # the last row and column are left out
     ((1, 1, 4, 6), (1, 2), 1, 0),
-    ((1, 1, 6, 6), 2, 3, 1),   # stride larger than the kernel: some cells are in no window
+    ((1, 1, 6, 6), 2, 3, 1),  # stride larger than the kernel: some cells are in no window
 ]
 
 
@@ -783,8 +842,11 @@ def _pool_cases(dz_pool, th_pool, values):
     table = {}
     for shape, k, s, p in POOL_ARGS:
         tag = f"x{shape}-k{k}-s{s}-p{p}".replace(" ", "")
-        table[tag] = Case(lambda x, k=k, s=s, p=p: dz_pool(x, k, s, p),
-                          lambda t, k=k, s=s, p=p: th_pool(t, k, s, p), (values(*shape),))
+        table[tag] = Case(
+            lambda x, k=k, s=s, p=p: dz_pool(x, k, s, p),
+            lambda t, k=k, s=s, p=p: th_pool(t, k, s, p),
+            (values(*shape),),
+        )
     return table
 
 
@@ -824,25 +886,20 @@ _TIES_4D = _rng.integers(0, 3, (2, 2, 4, 5)).astype(np.float64)
 TIES = {
     # ReLU's gradient at 0 is 0 and leaky ReLU's is the slope, in both.
     "relu-at-zero": Case(F.relu, torch.relu, (_TIES,)),
-    "leaky_relu-at-zero": Case(lambda x: F.leaky_relu(x, 0.1), lambda t: TF.leaky_relu(t, 0.1),
-                               (_TIES,)),
+    "leaky_relu-at-zero": Case(lambda x: F.leaky_relu(x, 0.1), lambda t: TF.leaky_relu(t, 0.1), (_TIES,)),
     # clip lets the gradient through at its bounds (clamp too).
-    "clip-at-bounds": Case(lambda x: F.clip(x, -1.0, 1.0), lambda t: torch.clamp(t, -1.0, 1.0),
-                           (_TIES,)),
+    "clip-at-bounds": Case(lambda x: F.clip(x, -1.0, 1.0), lambda t: torch.clamp(t, -1.0, 1.0), (_TIES,)),
     # Along ONE axis torch.max/min(dim) send the gradient to the first extremum,
     # as dezero does (amax and the full reductions would split it).
-    "max-ties-axis1": Case(lambda x: F.max(x, axis=1), lambda t: torch.max(t, dim=1).values,
-                           (_TIES,)),
-    "max-ties-axis0-keepdims": Case(lambda x: F.max(x, axis=0, keepdims=True),
-                                    lambda t: torch.max(t, dim=0, keepdim=True).values, (_TIES,)),
-    "min-ties-axis1": Case(lambda x: F.min(x, axis=1), lambda t: torch.min(t, dim=1).values,
-                           (_TIES,)),
+    "max-ties-axis1": Case(lambda x: F.max(x, axis=1), lambda t: torch.max(t, dim=1).values, (_TIES,)),
+    "max-ties-axis0-keepdims": Case(
+        lambda x: F.max(x, axis=0, keepdims=True), lambda t: torch.max(t, dim=0, keepdim=True).values, (_TIES,)
+    ),
+    "min-ties-axis1": Case(lambda x: F.min(x, axis=1), lambda t: torch.min(t, dim=1).values, (_TIES,)),
     # max_pool2d routes a window's gradient to its first maximum in row-major order.
     "pooling-ties": Case(lambda x: F.pooling(x, 2, 1), lambda t: TF.max_pool2d(t, 2, 1), (_TIES_4D,)),
-    "pooling-ties-stride-pad": Case(lambda x: F.pooling(x, 3, 2, 1), lambda t: TF.max_pool2d(t, 3, 2, 1),
-                                    (_TIES_4D,)),
-    "pooling_simple-ties": Case(lambda x: F.pooling_simple(x, 2, 1), lambda t: TF.max_pool2d(t, 2, 1),
-                                (_TIES_4D,)),
+    "pooling-ties-stride-pad": Case(lambda x: F.pooling(x, 3, 2, 1), lambda t: TF.max_pool2d(t, 3, 2, 1), (_TIES_4D,)),
+    "pooling_simple-ties": Case(lambda x: F.pooling_simple(x, 2, 1), lambda t: TF.max_pool2d(t, 2, 1), (_TIES_4D,)),
 }
 
 
@@ -855,14 +912,61 @@ def test_kinks_and_ties(case):
 # Every differentiable public function has a table above
 # =============================================================================
 COVERED = {
-    "add", "sub", "mul", "div", "neg", "pow", "square", "sqrt", "exp", "log", "sin", "cos", "tanh",
-    "reshape", "transpose", "get_item", "expand_dims", "flatten", "broadcast_to", "sum_to", "sum",
-    "mean", "average", "max", "min", "clip", "matmul", "astype", "linear", "embed_id", "sigmoid",
-    "relu", "leaky_relu", "softmax", "log_softmax", "mean_squared_error", "softmax_cross_entropy",
-    "linear_simple", "sigmoid_simple", "softmax_simple", "mean_squared_error_simple",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "pow",
+    "square",
+    "sqrt",
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "tanh",
+    "reshape",
+    "transpose",
+    "get_item",
+    "expand_dims",
+    "flatten",
+    "broadcast_to",
+    "sum_to",
+    "sum",
+    "mean",
+    "average",
+    "max",
+    "min",
+    "clip",
+    "matmul",
+    "astype",
+    "linear",
+    "embed_id",
+    "sigmoid",
+    "relu",
+    "leaky_relu",
+    "softmax",
+    "log_softmax",
+    "mean_squared_error",
+    "softmax_cross_entropy",
+    "linear_simple",
+    "sigmoid_simple",
+    "softmax_simple",
+    "mean_squared_error_simple",
     "softmax_cross_entropy_simple",
-    "sigmoid_cross_entropy", "binary_cross_entropy", "accuracy", "dropout", "batch_norm", "im2col",
-    "col2im", "conv2d", "deconv2d", "conv2d_simple", "pooling", "max_pooling", "pooling_simple",
+    "sigmoid_cross_entropy",
+    "binary_cross_entropy",
+    "accuracy",
+    "dropout",
+    "batch_norm",
+    "im2col",
+    "col2im",
+    "conv2d",
+    "deconv2d",
+    "conv2d_simple",
+    "pooling",
+    "max_pooling",
+    "pooling_simple",
     "average_pooling",
 }
 
@@ -870,8 +974,7 @@ COVERED = {
 def test_every_public_function_is_compared():
     # A function added to dezero.functions must get a torch comparison here too.
     public = set()
-    for name in ("math", "array", "connection", "activation", "loss", "noise",
-                 "normalization", "conv", "pooling"):
+    for name in ("math", "array", "connection", "activation", "loss", "noise", "normalization", "conv", "pooling"):
         public.update(importlib.import_module("dezero.functions." + name).__all__)
     assert public - COVERED == set(), f"not compared with PyTorch: {sorted(public - COVERED)}"
 
@@ -910,23 +1013,34 @@ def _with_hook(optimizer, hook):
 
 OPTIMIZERS = {
     "SGD": (lambda: SGD(lr=0.05), lambda ps: torch.optim.SGD(ps, lr=0.05), None),
-    "MomentumSGD": (lambda: MomentumSGD(lr=0.03, momentum=0.8),
-                    lambda ps: torch.optim.SGD(ps, lr=0.03, momentum=0.8), None),
-    "AdaGrad": (lambda: AdaGrad(lr=0.2, eps=1e-3),
-                lambda ps: torch.optim.Adagrad(ps, lr=0.2, eps=1e-3), None),
-    "AdaDelta": (lambda: AdaDelta(rho=0.8, eps=1e-3),
-                 lambda ps: torch.optim.Adadelta(ps, lr=1.0, rho=0.8, eps=1e-3), None),
-    "Adam": (lambda: Adam(alpha=0.1, beta1=0.8, beta2=0.95, eps=1e-3),
-             lambda ps: torch.optim.Adam(ps, lr=0.1, betas=(0.8, 0.95), eps=1e-3), None),
+    "MomentumSGD": (
+        lambda: MomentumSGD(lr=0.03, momentum=0.8),
+        lambda ps: torch.optim.SGD(ps, lr=0.03, momentum=0.8),
+        None,
+    ),
+    "AdaGrad": (lambda: AdaGrad(lr=0.2, eps=1e-3), lambda ps: torch.optim.Adagrad(ps, lr=0.2, eps=1e-3), None),
+    "AdaDelta": (
+        lambda: AdaDelta(rho=0.8, eps=1e-3),
+        lambda ps: torch.optim.Adadelta(ps, lr=1.0, rho=0.8, eps=1e-3),
+        None,
+    ),
+    "Adam": (
+        lambda: Adam(alpha=0.1, beta1=0.8, beta2=0.95, eps=1e-3),
+        lambda ps: torch.optim.Adam(ps, lr=0.1, betas=(0.8, 0.95), eps=1e-3),
+        None,
+    ),
     "Adam-defaults": (lambda: Adam(), lambda ps: torch.optim.Adam(ps), None),
-    "AdamW": (lambda: AdamW(alpha=0.1, beta1=0.8, beta2=0.95, eps=1e-3, weight_decay=0.3),
-              lambda ps: torch.optim.AdamW(ps, lr=0.1, betas=(0.8, 0.95), eps=1e-3, weight_decay=0.3),
-              None),
-    "MomentumSGD+WeightDecay": (lambda: _with_hook(MomentumSGD(lr=0.03, momentum=0.8), WeightDecay(0.1)),
-                                lambda ps: torch.optim.SGD(ps, lr=0.03, momentum=0.8, weight_decay=0.1),
-                                None),
-    "Adam+ClipGrad": (lambda: _with_hook(Adam(alpha=0.1), ClipGrad(1.0)),
-                      lambda ps: torch.optim.Adam(ps, lr=0.1), 1.0),
+    "AdamW": (
+        lambda: AdamW(alpha=0.1, beta1=0.8, beta2=0.95, eps=1e-3, weight_decay=0.3),
+        lambda ps: torch.optim.AdamW(ps, lr=0.1, betas=(0.8, 0.95), eps=1e-3, weight_decay=0.3),
+        None,
+    ),
+    "MomentumSGD+WeightDecay": (
+        lambda: _with_hook(MomentumSGD(lr=0.03, momentum=0.8), WeightDecay(0.1)),
+        lambda ps: torch.optim.SGD(ps, lr=0.03, momentum=0.8, weight_decay=0.1),
+        None,
+    ),
+    "Adam+ClipGrad": (lambda: _with_hook(Adam(alpha=0.1), ClipGrad(1.0)), lambda ps: torch.optim.Adam(ps, lr=0.1), 1.0),
 }
 
 

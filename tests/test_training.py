@@ -1,6 +1,7 @@
 """Usage proof: the layers, models and optimizers train real (small) networks.
 
 Each test is seeded and runs in a few seconds on a laptop core."""
+
 import numpy as np
 
 import dezero
@@ -31,7 +32,7 @@ def test_mlp_learns_the_spiral():
     for _epoch in range(300):
         order = np.random.permutation(len(x))
         for i in range(0, len(x), batch):
-            idx = order[i:i + batch]
+            idx = order[i : i + batch]
             loss = F.softmax_cross_entropy(model(x[idx]), t[idx])
             model.cleargrads()
             loss.backward()
@@ -75,10 +76,13 @@ def test_small_cnn_overfits_a_batch():
     np.random.seed(0)
     x = np.random.randn(8, 1, 8, 8).astype(np.float32)
     t = np.array([0, 1, 2, 0, 1, 2, 0, 1])
-    model = Sequential(Conv2d(4, kernel_size=3, pad=1), F.relu,
-                       lambda h: F.pooling(h, 2, 2),
-                       lambda h: F.reshape(h, (h.shape[0], -1)),
-                       Linear(3))
+    model = Sequential(
+        Conv2d(4, kernel_size=3, pad=1),
+        F.relu,
+        lambda h: F.pooling(h, 2, 2),
+        lambda h: F.reshape(h, (h.shape[0], -1)),
+        Linear(3),
+    )
     optimizer = Adam(alpha=0.05).setup(model)
     first = None
     for _i in range(60):

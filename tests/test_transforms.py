@@ -1,4 +1,5 @@
 """Array and image transforms."""
+
 import sys
 
 import numpy as np
@@ -129,8 +130,9 @@ def test_random_horizontal_flip():
 
 def test_image_pipeline_to_normalized_array():
     img, _ = _rgb_image(w=10, h=8)
-    pipeline = T.Compose([T.Convert("RGB"), T.Resize(6), T.CenterCrop(4), T.ToArray(),
-                          T.Normalize([0.0, 0.0, 0.0], 255.0)])
+    pipeline = T.Compose(
+        [T.Convert("RGB"), T.Resize(6), T.CenterCrop(4), T.ToArray(), T.Normalize([0.0, 0.0, 0.0], 255.0)]
+    )
     x = pipeline(img)
     assert x.shape == (3, 4, 4) and x.dtype == np.float32
     assert 0.0 <= x.min() and x.max() <= 1.0

@@ -1,5 +1,6 @@
 """Graph drawing: the DOT text (structure, labels, determinism, deep graphs) and
 rendered images (PNG/SVG/PDF through the Graphviz `dot` program)."""
+
 import os
 import re
 import shutil
@@ -18,8 +19,7 @@ from dezero.visualize import GraphvizNotFoundError, get_dot_graph, plot_dot_grap
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TANH_EXAMPLE = os.path.join(REPO, "examples", "tanh.py")
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
-                               reason="the Graphviz `dot` program is not installed")
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="the Graphviz `dot` program is not installed")
 
 _NODE = re.compile(r'^\s*(\w+) \[label="((?:[^"\\]|\\.)*)", shape=(\w+)')
 _EDGE = re.compile(r"^\s*(\w+) -> (\w+);$")
@@ -78,10 +78,16 @@ def test_known_graph_structure():
         label = nodes[node_id][0]
         return label.split("\n")[0] if label.split("\n")[0] in ("x0", "x1", "y", "Mul", "Add") else "t"
 
-    assert sorted((name(s), name(d)) for s, d in edges) == sorted([
-        ("x0", "Mul"), ("x1", "Mul"), ("Mul", "t"),
-        ("t", "Add"), ("x0", "Add"), ("Add", "y"),
-    ])
+    assert sorted((name(s), name(d)) for s, d in edges) == sorted(
+        [
+            ("x0", "Mul"),
+            ("x1", "Mul"),
+            ("Mul", "t"),
+            ("t", "Add"),
+            ("x0", "Add"),
+            ("Add", "y"),
+        ]
+    )
     # Edges always join a variable and a function.
     for s, d in edges:
         assert {nodes[s][1], nodes[d][1]} == {"ellipse", "box"}
@@ -105,10 +111,13 @@ def test_leaf_without_creator():
 def test_labels_verbose_and_not(dtype):
     *_, y = x0_x1_graph(dtype)
     dtype_name = np.dtype(dtype).name
-    verbose = {label for label, shape in parse(get_dot_graph(y, verbose=True))[0].values()
-               if shape == "ellipse"}
-    assert verbose == {f"x0\n(2, 3) {dtype_name}", f"x1\n(2, 3) {dtype_name}",
-                       f"y\n(2, 3) {dtype_name}", f"(2, 3) {dtype_name}"}
+    verbose = {label for label, shape in parse(get_dot_graph(y, verbose=True))[0].values() if shape == "ellipse"}
+    assert verbose == {
+        f"x0\n(2, 3) {dtype_name}",
+        f"x1\n(2, 3) {dtype_name}",
+        f"y\n(2, 3) {dtype_name}",
+        f"(2, 3) {dtype_name}",
+    }
 
     quiet_dot = get_dot_graph(y, verbose=False)
     quiet = {label for label, shape in parse(quiet_dot)[0].values() if shape == "ellipse"}
@@ -408,10 +417,15 @@ def test_tanh_example_quick(tmp_path):
     out = tmp_path / "graphs"
     env = dict(os.environ, DEZERO_QUICK="1")
     env.pop("PYTHONPATH", None)  # the script must find dezero by itself
-    proc = subprocess.run([sys.executable, TANH_EXAMPLE, "--out", str(out)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=120)
-    values = {int(k): float(v) for k, v in
-              re.findall(r"^order (\d+): .* = (\S+)$", proc.stdout, flags=re.M)}
+    proc = subprocess.run(
+        [sys.executable, TANH_EXAMPLE, "--out", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    values = {int(k): float(v) for k, v in re.findall(r"^order (\d+): .* = (\S+)$", proc.stdout, flags=re.M)}
     assert sorted(values) == [1, 2], proc.stdout + proc.stderr
     expected = tanh_derivatives_closed_form(1.0, 2)
     assert values[1] == pytest.approx(expected[0], rel=1e-12)  # 1 - tanh(1)^2 = 0.41997...
@@ -433,14 +447,26 @@ def test_tanh_example_default_graph_opens_in_an_image_viewer(tmp_path):
     env = dict(os.environ)
     env.pop("DEZERO_QUICK", None)
     out = tmp_path / "graphs"
-    proc = subprocess.run([sys.executable, TANH_EXAMPLE, "--out", str(out)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, TANH_EXAMPLE, "--out", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(re.findall(r"^order \d+: ", proc.stdout, flags=re.M)) == 3
     width, height = png_size((out / "tanh_order3.png").read_bytes())
     assert max(width, height) <= 4096
-    proc = subprocess.run([sys.executable, TANH_EXAMPLE, "--order", "4", "--format", "svg", "--out", str(out)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, TANH_EXAMPLE, "--order", "4", "--format", "svg", "--out", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     svg = (out / "tanh_order4.svg").read_text()
     assert "<svg" in svg and "d4y/dx4" in svg
@@ -459,8 +485,14 @@ def test_tanh_example_without_dot(tmp_path):
     # explains how to install Graphviz and exits with 1.
     env = dict(os.environ, PATH="")
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run([sys.executable, TANH_EXAMPLE, "--order", "3", "--out", str(tmp_path / "o")],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, TANH_EXAMPLE, "--order", "3", "--out", str(tmp_path / "o")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert len(re.findall(r"^order \d+: ", proc.stdout, flags=re.M)) == 3
     for hint in INSTALL_HINTS:

@@ -5,6 +5,7 @@ Loading this package also gives :class:`~dezero.core.Variable` its operators
 and array methods (:func:`setup_variable`): they are functions of this package,
 and ``dezero.core`` sits below it and cannot import it.
 """
+
 from typing import TYPE_CHECKING
 
 from dezero import habits
@@ -35,11 +36,13 @@ max = habits.renamed_keywords(_array.max)
 min = habits.renamed_keywords(_array.min)
 
 if not TYPE_CHECKING:  # a module __getattr__ would make type checkers accept any F.<name>
+
     def __getattr__(name: str):
         """``F.cross_entropy`` and other PyTorch names: say which dezero function it is."""
         hint = habits.FUNCTION_NAMES.get(name)
         message = f"module 'dezero.functions' has no attribute {name!r}"
         raise AttributeError(message + (f": {hint}" if hint else ""))
+
 
 # The book's dezero spells it this way (functions.py, and its tests call it):
 # the same function under the misspelt name, so that code runs unchanged.
@@ -76,6 +79,7 @@ def _reduction_method(function):
 
 def _reflected(function):
     """``other <op> x`` for Variable x: the same function, operands swapped back."""
+
     def method(self, other) -> Variable:
         return function(other, self)
 
@@ -93,13 +97,19 @@ def setup_variable() -> None:
     function, under the same name.
     """
     methods = {
-        "__add__": _math.add, "__radd__": _reflected(_math.add),
-        "__sub__": _math.sub, "__rsub__": _reflected(_math.sub),
-        "__mul__": _math.mul, "__rmul__": _reflected(_math.mul),
-        "__truediv__": _math.div, "__rtruediv__": _reflected(_math.div),
+        "__add__": _math.add,
+        "__radd__": _reflected(_math.add),
+        "__sub__": _math.sub,
+        "__rsub__": _reflected(_math.sub),
+        "__mul__": _math.mul,
+        "__rmul__": _reflected(_math.mul),
+        "__truediv__": _math.div,
+        "__rtruediv__": _reflected(_math.div),
         "__neg__": _math.neg,
-        "__pow__": _math.pow, "__rpow__": _reflected(_math.pow),
-        "__matmul__": _array.matmul, "__rmatmul__": _reflected(_array.matmul),
+        "__pow__": _math.pow,
+        "__rpow__": _reflected(_math.pow),
+        "__matmul__": _array.matmul,
+        "__rmatmul__": _reflected(_array.matmul),
         "__getitem__": _array.get_item,
         "reshape": _reshape_method,
         "transpose": _transpose_method,

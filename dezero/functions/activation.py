@@ -5,6 +5,7 @@ activation can be differentiated twice. ``softmax_simple`` is the book's first
 softmax (step 47): no Function of its own, only ``exp``, ``sum`` and ``/``, whose
 backward passes make up its gradient.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -87,8 +88,7 @@ class ReLUGrad(Function):
 
     def forward(self, gy):
         xp = get_array_module(gy)
-        return parallel.elementwise(lambda gy, x, out: xp.multiply(gy, x > 0, out=out), xp.empty_like(gy),
-                                    gy, self.x)
+        return parallel.elementwise(lambda gy, x, out: xp.multiply(gy, x > 0, out=out), xp.empty_like(gy), gy, self.x)
 
     def backward(self, ggx):
         return ReLUGrad(self.x)(ggx)

@@ -1,5 +1,6 @@
 """Shape and reduction ops: reshape, transpose, indexing, sums, broadcasting,
 max/min, clip, matmul and dtype casts."""
+
 from __future__ import annotations
 
 import builtins
@@ -13,8 +14,23 @@ from dezero.functions import shapes
 from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable, as_variables
 
-__all__ = ["reshape", "transpose", "get_item", "expand_dims", "flatten", "broadcast_to",
-           "sum_to", "sum", "mean", "average", "max", "min", "clip", "matmul", "astype"]
+__all__ = [
+    "reshape",
+    "transpose",
+    "get_item",
+    "expand_dims",
+    "flatten",
+    "broadcast_to",
+    "sum_to",
+    "sum",
+    "mean",
+    "average",
+    "max",
+    "min",
+    "clip",
+    "matmul",
+    "astype",
+]
 
 
 def _normalize_axis(axis, ndim: int, op: str):
@@ -44,8 +60,9 @@ class Reshape(Function):
         try:
             return x.reshape(self.shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape an input of shape {x.shape} "
-                             f"(size {x.size}) into shape {self.shape}") from None
+            raise ValueError(
+                f"reshape: cannot reshape an input of shape {x.shape} (size {x.size}) into shape {self.shape}"
+            ) from None
 
     def backward(self, gy):
         return reshape(gy, self.x_shape)
@@ -75,10 +92,14 @@ def reshape(x, shape) -> Variable:
 def _permutation(axes: tuple, shape: tuple) -> tuple:
     """``axes`` with negative entries resolved, or an error unless it permutes ``len(shape)`` axes."""
     ndim = len(shape)
-    if len(axes) != ndim or not all(-ndim <= a < ndim for a in axes) \
-            or sorted(int(a) % ndim for a in axes) != list(range(ndim)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation of the "
-                         f"{ndim} axes of an input of shape {shape}")
+    if (
+        len(axes) != ndim
+        or not all(-ndim <= a < ndim for a in axes)
+        or sorted(int(a) % ndim for a in axes) != list(range(ndim))
+    ):
+        raise ValueError(
+            f"transpose: axes {axes} are not a permutation of the {ndim} axes of an input of shape {shape}"
+        )
     return tuple(int(a) % ndim for a in axes)
 
 
@@ -139,8 +160,9 @@ def expand_dims(x, axis: int) -> Variable:
     x = as_variable(x)
     ndim = x.ndim + 1
     if not -ndim <= axis < ndim:
-        raise ValueError(f"expand_dims: axis {axis} is out of range for an input of shape {x.shape} "
-                         f"(valid: {-ndim} to {ndim - 1})")
+        raise ValueError(
+            f"expand_dims: axis {axis} is out of range for an input of shape {x.shape} (valid: {-ndim} to {ndim - 1})"
+        )
     shape = list(x.shape)
     shape.insert(axis % ndim, 1)
     return reshape(x, tuple(shape))
@@ -191,8 +213,9 @@ class GetItem(Function):
         try:
             return x[self.slices]
         except IndexError as e:
-            raise IndexError(f"get_item: index {self.slices!r} is invalid for an input of "
-                             f"shape {x.shape}: {e}") from None
+            raise IndexError(
+                f"get_item: index {self.slices!r} is invalid for an input of shape {x.shape}: {e}"
+            ) from None
 
     def backward(self, gy):
         return GetItemGrad(self.slices, self.x_shape)(gy)
@@ -375,8 +398,11 @@ def mean(x, axis=None, keepdims: bool = False) -> Variable:
     for a in axes:
         count *= x.shape[a]
     if count == 0:
-        warnings.warn(f"mean: mean of an empty slice (axis {axis} of an input of shape {x.shape}) is NaN",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"mean: mean of an empty slice (axis {axis} of an input of shape {x.shape}) is NaN",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return sum(x, axis, keepdims) * math.nan
     return sum(x, axis, keepdims) * (1.0 / count)
 
@@ -411,7 +437,7 @@ class _Extremum(Function):
         xp = get_array_module(x)
         kept = [a for a in range(x.ndim) if a not in self.axes]
         moved = x.transpose(kept + list(self.axes))
-        flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
+        flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
         winner = self._arg(xp, flat, -1)
         mask = (xp.arange(flat.shape[-1]) == winner[..., None]).astype(x.dtype)
         mask = mask.reshape(moved.shape)
@@ -492,8 +518,7 @@ class Clip(Function):
         # Array bounds take x's backend and dtype (float64 bounds must not turn a
         # float32 x into float64); scalar bounds are Python numbers already.
         xp = get_array_module(x)
-        return [xp.asarray(b, dtype=x.dtype) if isinstance(b, array_types) else b
-                for b in (self.x_min, self.x_max)]
+        return [xp.asarray(b, dtype=x.dtype) if isinstance(b, array_types) else b for b in (self.x_min, self.x_max)]
 
     def forward(self, x):
         x_min, x_max = self._bounds(x)
@@ -521,8 +546,7 @@ def _clip_bound(name: str, bound, x: Variable):
         except ValueError:
             fits = False
         if not fits:
-            raise ValueError(f"clip: {name} of shape {bound.shape} does not broadcast to the shape "
-                             f"{x.shape} of x")
+            raise ValueError(f"clip: {name} of shape {bound.shape} does not broadcast to the shape {x.shape} of x")
         # On x's device: CuPy refuses to compare or combine with NumPy arrays.
         return get_array_module(x.data).asarray(bound)
     if not isinstance(bound, (int, float)):
@@ -561,8 +585,10 @@ def clip(x, x_min=None, x_max=None) -> Variable:
     x_max = math.inf if x_max is None else _clip_bound("x_max", x_max, x)
     crossed = x_min > x_max
     if crossed if isinstance(crossed, bool) else bool(crossed.any()):
-        raise ValueError(f"clip: x_min ({x_min}) is larger than x_max ({x_max})"
-                         + ("" if isinstance(crossed, bool) else " at some positions"))
+        raise ValueError(
+            f"clip: x_min ({x_min}) is larger than x_max ({x_max})"
+            + ("" if isinstance(crossed, bool) else " at some positions")
+        )
     return Clip(x_min, x_max)(x)
 
 

@@ -1,4 +1,5 @@
 """Layers' workhorses: fully connected (linear) and embedding lookups."""
+
 from __future__ import annotations
 
 from dezero import parallel
@@ -44,11 +45,13 @@ def linear(x, W, b=None) -> Variable:
     """
     x, W = as_variables(x, W, op="linear")  # a list x takes W's dtype
     if x.ndim != 2 or W.ndim != 2:
-        raise ValueError(f"linear: x must be 2-D (N, in_size) and W 2-D (in_size, out_size), "
-                         f"got x {x.shape} and W {W.shape}")
+        raise ValueError(
+            f"linear: x must be 2-D (N, in_size) and W 2-D (in_size, out_size), got x {x.shape} and W {W.shape}"
+        )
     if x.shape[1] != W.shape[0]:
-        raise ValueError(f"linear: x of shape {x.shape} and W of shape {W.shape} are not aligned "
-                         f"({x.shape[1]} != {W.shape[0]})")
+        raise ValueError(
+            f"linear: x of shape {x.shape} and W of shape {W.shape} are not aligned ({x.shape[1]} != {W.shape[0]})"
+        )
     if b is None:
         return Linear()(x, W, Variable(None))
     b = as_variable(b)
@@ -67,6 +70,7 @@ class EmbedID(GetItem):
     def __init__(self, ids_source: Variable):
         super().__init__(ids_source.data)
         self.ids_source = ids_source
+
 
 def linear_simple(x, W, b=None) -> Variable:
     """``x @ W + b`` as two ops, ``matmul`` then ``+``: the book's first linear map (step 43).
@@ -92,8 +96,9 @@ def linear_simple(x, W, b=None) -> Variable:
     """
     x, W = as_variables(x, W, op="linear_simple")  # a list x takes W's dtype
     if x.ndim != 2 or W.ndim != 2 or x.shape[1] != W.shape[0]:
-        raise ValueError(f"linear_simple: x must be (N, in_size) and W (in_size, out_size), "
-                         f"got x {x.shape} and W {W.shape}")
+        raise ValueError(
+            f"linear_simple: x must be (N, in_size) and W (in_size, out_size), got x {x.shape} and W {W.shape}"
+        )
     y = matmul(x, W)
     if b is None:
         return y

@@ -15,6 +15,7 @@ filters are (C_in, C_out, KH, KW) as in Chainer and PyTorch. Output sizes follow
 ``dezero.shapes.get_conv_outsize`` / ``get_deconv_outsize``; every kernel, stride,
 pad and outsize argument is an int or an (height, width) pair.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,8 +58,10 @@ def _check_kernel(op: str, W, layout: str) -> None:
     # A 0-sized kernel has no window to sweep: the size formula would still
     # give (H + 2P) // S + 1 outputs, all of them sums over nothing.
     if W.shape[2] < 1 or W.shape[3] < 1:
-        raise ValueError(f"{op}: W has an empty kernel: (KH, KW) = {tuple(W.shape[2:])} in W of shape "
-                         f"{tuple(W.shape)} {layout}; KH and KW must be at least 1")
+        raise ValueError(
+            f"{op}: W has an empty kernel: (KH, KW) = {tuple(W.shape[2:])} in W of shape "
+            f"{tuple(W.shape)} {layout}; KH and KW must be at least 1"
+        )
 
 
 def _out_size(op: str, in_hw: tuple, kernel: tuple, stride: tuple, pad: tuple) -> tuple:
@@ -67,8 +70,9 @@ def _out_size(op: str, in_hw: tuple, kernel: tuple, stride: tuple, pad: tuple) -
     ow = shapes.get_conv_outsize(in_hw[1], kernel[1], stride[1], pad[1])
     if oh < 1 or ow < 1:
         padded = (in_hw[0] + 2 * pad[0], in_hw[1] + 2 * pad[1])
-        raise ValueError(f"{op}: kernel {kernel} is larger than the padded input {padded} "
-                         f"(input {tuple(in_hw)}, pad {pad})")
+        raise ValueError(
+            f"{op}: kernel {kernel} is larger than the padded input {padded} (input {tuple(in_hw)}, pad {pad})"
+        )
     return oh, ow
 
 
@@ -83,7 +87,7 @@ def _pad(x, pad: tuple, value: float = 0.0):
     xp = get_array_module(x)
     n, c, h, w = x.shape
     out = xp.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
-    out[:, :, ph:ph + h, pw:pw + w] = x
+    out[:, :, ph : ph + h, pw : pw + w] = x
     return out
 
 
@@ -102,8 +106,8 @@ def _windows(x, kernel: tuple, stride: tuple, pad: tuple, pad_value: float = 0.0
     x = _pad(x, pad, pad_value)
     s_n, s_c, s_h, s_w = x.strides
     return xp.lib.stride_tricks.as_strided(
-        x, shape=(x.shape[0], x.shape[1], kh, kw, oh, ow),
-        strides=(s_n, s_c, s_h, s_w, s_h * sy, s_w * sx))
+        x, shape=(x.shape[0], x.shape[1], kh, kw, oh, ow), strides=(s_n, s_c, s_h, s_w, s_h * sy, s_w * sx)
+    )
 
 
 def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, out=None):
@@ -122,9 +126,9 @@ def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, out
     img = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=col.dtype)
     for i in range(kh):
         for j in range(kw):
-            img[:, :, i:i + sy * oh:sy, j:j + sx * ow:sx] += col[:, :, i, j]
+            img[:, :, i : i + sy * oh : sy, j : j + sx * ow : sx] += col[:, :, i, j]
     if ph or pw:
-        img = img[:, :, ph:ph + h, pw:pw + w]
+        img = img[:, :, ph : ph + h, pw : pw + w]
     if out is None:
         return xp.ascontiguousarray(img)
     out[...] = img
@@ -235,8 +239,7 @@ class Col2im(Function):
         self.to_matrix = to_matrix
 
     def forward(self, col):
-        return col2im_array(col, self.input_shape, self.kernel_size, self.stride, self.pad,
-                            self.to_matrix)
+        return col2im_array(col, self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)
 
     def backward(self, gx):
         return im2col(gx, self.kernel_size, self.stride, self.pad, self.to_matrix)
@@ -308,11 +311,12 @@ def col2im(col, input_shape, kernel_size, stride=1, pad=0, to_matrix: bool = Tru
     pad = _pair_arg("col2im", "pad", pad, 0)
     n, c, h, w = input_shape
     oh, ow = _out_size("col2im", (h, w), kernel, stride, pad)
-    expected = ((n * oh * ow, c * kernel[0] * kernel[1]) if to_matrix
-                else (n, c, kernel[0], kernel[1], oh, ow))
+    expected = (n * oh * ow, c * kernel[0] * kernel[1]) if to_matrix else (n, c, kernel[0], kernel[1], oh, ow)
     if col.shape != expected:
-        raise ValueError(f"col2im: col of shape {col.shape} does not match input_shape {input_shape} "
-                         f"with kernel {kernel}, stride {stride}, pad {pad}: expected {expected}")
+        raise ValueError(
+            f"col2im: col of shape {col.shape} does not match input_shape {input_shape} "
+            f"with kernel {kernel}, stride {stride}, pad {pad}: expected {expected}"
+        )
     return Col2im(input_shape, kernel, stride, pad, to_matrix)(col)
 
 
@@ -364,7 +368,7 @@ def _conv2d_array(x, W, b, stride: tuple, pad: tuple):
             if col.shape[0] != hi - lo:
                 col = xp.empty((hi - lo, rows, oh * ow), dtype=x.dtype)
                 col[:, k:] = 1
-            col[:, :k].reshape(windows[lo - start:hi - start].shape)[...] = windows[lo - start:hi - start]
+            col[:, :k].reshape(windows[lo - start : hi - start].shape)[...] = windows[lo - start : hi - start]
             # (OC, C*KH*KW [+1]) @ (C*KH*KW [+1], OH*OW) for each sample: the
             # (N, OC, OH, OW) layout comes out with no transposing copy.
             xp.matmul(W_mat, col, out=y[lo:hi].reshape(hi - lo, oc, oh * ow))
@@ -404,10 +408,11 @@ class Conv2DGradW(Function):
             for lo, hi in _chunks(start, stop, k * oh * ow, xp):
                 if col is None or col.shape[0] != hi - lo:
                     col = xp.empty((hi - lo, c, kh, kw, oh, ow), dtype=x.dtype)
-                col[...] = windows[lo - start:hi - start]
+                col[...] = windows[lo - start : hi - start]
                 # (OC, OH*OW) @ (OH*OW, C*KH*KW) for each sample, then summed.
-                part = xp.matmul(gy[lo:hi].reshape(hi - lo, oc, oh * ow),
-                                 col.reshape(hi - lo, k, oh * ow).transpose(0, 2, 1))
+                part = xp.matmul(
+                    gy[lo:hi].reshape(hi - lo, oc, oh * ow), col.reshape(hi - lo, k, oh * ow).transpose(0, 2, 1)
+                )
                 part = part[0] if hi - lo == 1 else part.sum(axis=0)
                 if total is None:
                     total = part
@@ -436,8 +441,7 @@ class _BiasGrad(Function):
     def forward(self, gy):
         xp = get_array_module(gy)
         self.shape = gy.shape
-        sums = parallel.for_each_slice(lambda start, stop: gy[start:stop].sum(axis=(0, 2, 3)), gy.shape[0],
-                                       gy.size, xp)
+        sums = parallel.for_each_slice(lambda start, stop: gy[start:stop].sum(axis=(0, 2, 3)), gy.shape[0], gy.size, xp)
         total = sums[0]
         for other in sums[1:]:
             total += other
@@ -463,8 +467,7 @@ def _conv_args(op: str, x, W, b, stride, pad):
     _check_4d(op, "W", W, "(OC, C, KH, KW)")
     _check_kernel(op, W, "(OC, C, KH, KW)")
     if x.shape[1] != W.shape[1]:
-        raise ValueError(f"{op}: x has {x.shape[1]} channels but W expects {W.shape[1]} "
-                         f"(x {x.shape}, W {W.shape})")
+        raise ValueError(f"{op}: x has {x.shape[1]} channels but W expects {W.shape[1]} (x {x.shape}, W {W.shape})")
     stride = _pair_arg(op, "stride", stride, 1)
     pad = _pair_arg(op, "pad", pad, 0)
     out_hw = _out_size(op, x.shape[2:], W.shape[2:], stride, pad)
@@ -514,8 +517,14 @@ class Deconv2D(Function):
             for lo, hi in _chunks(start, stop, k * h * w, xp):
                 # All patches of a sample with one GEMM: (C_out*KH*KW, C_in) @ (C_in, H*W).
                 col = xp.matmul(W_t, x[lo:hi].reshape(hi - lo, c_in, h * w))
-                y_chunk = _col2im(col.reshape(hi - lo, c_out, kh, kw, h, w), (hi - lo, c_out) + self.outsize,
-                                  (kh, kw), self.stride, self.pad, out=y[lo:hi])
+                y_chunk = _col2im(
+                    col.reshape(hi - lo, c_out, kh, kw, h, w),
+                    (hi - lo, c_out) + self.outsize,
+                    (kh, kw),
+                    self.stride,
+                    self.pad,
+                    out=y[lo:hi],
+                )
                 if b is not None:
                     y_chunk += b.reshape(1, -1, 1, 1)
 
@@ -543,8 +552,8 @@ class Deconv2D(Function):
                 flat[:, :, length:] = 0
                 for offset in range(1, kh * kw):
                     start_at = (offset // kw) * width + offset % kw
-                    flat[:, :, start_at:start_at + length] += col[:, :, offset]
-                cropped = img[:, :, ph:ph + oh, pw:pw + ow]
+                    flat[:, :, start_at : start_at + length] += col[:, :, offset]
+                cropped = img[:, :, ph : ph + oh, pw : pw + ow]
                 if b is None:
                     y[lo:hi] = cropped
                 else:
@@ -589,8 +598,10 @@ def deconv2d(x, W, b=None, stride=1, pad=0, outsize=None) -> Variable:
     _check_4d(op, "W", W, "(C_in, C_out, KH, KW)")
     _check_kernel(op, W, "(C_in, C_out, KH, KW)")
     if x.shape[1] != W.shape[0]:
-        raise ValueError(f"{op}: x has {x.shape[1]} channels but W expects {W.shape[0]} input "
-                         f"channels (x {x.shape}, W {W.shape} laid out as (C_in, C_out, KH, KW))")
+        raise ValueError(
+            f"{op}: x has {x.shape[1]} channels but W expects {W.shape[0]} input "
+            f"channels (x {x.shape}, W {W.shape} laid out as (C_in, C_out, KH, KW))"
+        )
     stride = _pair_arg(op, "stride", stride, 1)
     pad = _pair_arg(op, "pad", pad, 0)
     kernel = W.shape[2:]
@@ -598,16 +609,20 @@ def deconv2d(x, W, b=None, stride=1, pad=0, outsize=None) -> Variable:
     if outsize is None:
         outsize = tuple(shapes.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
         if outsize[0] < 1 or outsize[1] < 1:
-            raise ValueError(f"{op}: the output would be empty: S*(I-1)+K-2P = {outsize} for input "
-                             f"{in_hw}, kernel {kernel}, stride {stride}, pad {pad}")
+            raise ValueError(
+                f"{op}: the output would be empty: S*(I-1)+K-2P = {outsize} for input "
+                f"{in_hw}, kernel {kernel}, stride {stride}, pad {pad}"
+            )
     else:
         outsize = _pair_arg(op, "outsize", outsize, 1)
         back = tuple(shapes.get_conv_outsize(outsize[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
         if back != tuple(in_hw):
             default = tuple(shapes.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
-            raise ValueError(f"{op}: outsize {outsize} is inconsistent with the input {in_hw}: a "
-                             f"convolution with kernel {kernel}, stride {stride}, pad {pad} maps it "
-                             f"to {back}; valid sizes are {default} plus 0..S-1 per axis")
+            raise ValueError(
+                f"{op}: outsize {outsize} is inconsistent with the input {in_hw}: a "
+                f"convolution with kernel {kernel}, stride {stride}, pad {pad} maps it "
+                f"to {back}; valid sizes are {default} plus 0..S-1 per axis"
+            )
     b = _check_bias(op, b, W.shape[1], W.shape)
     return Deconv2D(stride, pad, outsize)(x, W, b)
 
@@ -639,7 +654,7 @@ def conv2d_simple(x, W, b=None, stride=1, pad=0) -> Variable:
     x, W, b, stride, pad, (oh, ow) = _conv_args("conv2d_simple", x, W, b, stride, pad)
     n = x.shape[0]
     oc, c, kh, kw = W.shape
-    col = im2col(x, (kh, kw), stride, pad, to_matrix=True)     # (N*OH*OW, C*KH*KW)
-    W_mat = transpose(reshape(W, (oc, -1)))                     # (C*KH*KW, OC)
-    y = linear(col, W_mat, None if b.data is None else b)       # (N*OH*OW, OC)
+    col = im2col(x, (kh, kw), stride, pad, to_matrix=True)  # (N*OH*OW, C*KH*KW)
+    W_mat = transpose(reshape(W, (oc, -1)))  # (C*KH*KW, OC)
+    y = linear(col, W_mat, None if b.data is None else b)  # (N*OH*OW, OC)
     return transpose(reshape(y, (n, oh, ow, oc)), (0, 3, 1, 2))

@@ -6,6 +6,7 @@ a target whose shape differs only by axes of length 1, (N,) for an (N, 1)
 prediction, is paired element by element) and has a backward made of
 differentiable ops, so it can be differentiated twice.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -18,8 +19,15 @@ from dezero.functions.activation import log_softmax_array, sigmoid, softmax, sof
 from dezero.functions.array import broadcast_to, clip, get_item, mean, reshape, sum
 from dezero.functions.math import log
 
-__all__ = ["mean_squared_error", "mean_squared_error_simple", "softmax_cross_entropy", "softmax_cross_entropy_simple",
-           "sigmoid_cross_entropy", "binary_cross_entropy", "accuracy"]
+__all__ = [
+    "mean_squared_error",
+    "mean_squared_error_simple",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_simple",
+    "sigmoid_cross_entropy",
+    "binary_cross_entropy",
+    "accuracy",
+]
 
 
 def _raw(op: str, name: str, x):
@@ -46,7 +54,8 @@ def _target_like(op: str, name0: str, x0, name1: str, x1):
     if not _same_elements(x0.shape, x1.shape):
         raise ValueError(
             f"{op}: {name0} and {name1} must have the same shape (or differ only by axes of length 1, "
-            f"like (N, 1) and (N,)), got {name0} {x0.shape} and {name1} {x1.shape}")
+            f"like (N, 1) and (N,)), got {name0} {x0.shape} and {name1} {x1.shape}"
+        )
     return reshape(x1, x0.shape) if isinstance(x1, Variable) else x1.reshape(x0.shape)
 
 
@@ -133,7 +142,7 @@ def mean_squared_error_simple(x0, x1) -> Variable:
     if x0.ndim == 0 or len(x0) == 0:
         raise ValueError(f"{op}: inputs need a non-empty batch axis, got shape {x0.shape}")
     diff = x0 - x1
-    return sum(diff ** 2) / len(diff)
+    return sum(diff**2) / len(diff)
 
 
 # --- softmax cross entropy ------------------------------------------------------------
@@ -166,8 +175,7 @@ def _check_labels(op: str, t, n_classes: Optional[int] = None) -> None:
     if n_classes is not None and t.size > 0 and bool(((t < 0) | (t >= n_classes)).any()):
         t_min, t_max = int(t.min()), int(t.max())
         bad = t_min if t_min < 0 else t_max
-        raise ValueError(f"{op}: label {bad} is out of range [0, {n_classes}) for x with "
-                         f"{n_classes} classes")
+        raise ValueError(f"{op}: label {bad} is out of range [0, {n_classes}) for x with {n_classes} classes")
 
 
 def softmax_cross_entropy(x, t) -> Variable:
@@ -212,8 +220,7 @@ def _logits_and_labels(op: str, x, t):
     if x.shape[0] == 0:
         raise ValueError(f"{op}: x has an empty batch (shape {x.shape})")
     if t_data.shape != x.shape[:1]:
-        raise ValueError(f"{op}: t must have shape ({x.shape[0]},) to match x {x.shape}, "
-                         f"got {t_data.shape}")
+        raise ValueError(f"{op}: t must have shape ({x.shape[0]},) to match x {x.shape}, got {t_data.shape}")
     _check_labels(op, t_data, x.shape[1])
     return x, t_data
 
@@ -283,11 +290,9 @@ def _check_targets(op: str, t) -> None:
         return
     if t.dtype.kind in "iu":
         if not bool(((t == 0) | (t == 1)).all()):
-            raise ValueError(f"{op}: integer labels t must be 0 or 1, got values in "
-                             f"[{int(t.min())}, {int(t.max())}]")
+            raise ValueError(f"{op}: integer labels t must be 0 or 1, got values in [{int(t.min())}, {int(t.max())}]")
     elif t.dtype.kind == "f" and not bool(((t >= 0) & (t <= 1)).all()):
-        raise ValueError(f"{op}: targets t must lie in [0, 1], got values in "
-                         f"[{float(t.min())}, {float(t.max())}]")
+        raise ValueError(f"{op}: targets t must lie in [0, 1], got values in [{float(t.min())}, {float(t.max())}]")
 
 
 def sigmoid_cross_entropy(x, t) -> Variable:
@@ -397,9 +402,11 @@ def binary_cross_entropy(p, t) -> Variable:
     t_data = _target_like(op, "p", p, "t", t_data)
     _check_targets(op, t_data)
     if not bool(((p.data >= 0) & (p.data <= 1)).all()):
-        raise ValueError(f"{op}: p must hold probabilities in [0, 1], got values in "
-                         f"[{float(p.data.min())}, {float(p.data.max())}] (for logits use "
-                         "sigmoid_cross_entropy)")
+        raise ValueError(
+            f"{op}: p must hold probabilities in [0, 1], got values in "
+            f"[{float(p.data.min())}, {float(p.data.max())}] (for logits use "
+            "sigmoid_cross_entropy)"
+        )
     xp = get_array_module(p.data)
     if xp is not get_array_module(t_data):
         raise TypeError(f"{op}: p and t live on different devices")
@@ -432,8 +439,7 @@ def accuracy(y, t) -> Variable:
         raise ValueError(f"accuracy: y must be (N, C) scores, got shape {y_data.shape}")
     expected = y_data.shape[:1] + y_data.shape[2:]
     if t_data.shape != expected:
-        raise ValueError(f"accuracy: t must have shape {expected} to match y {y_data.shape}, "
-                         f"got {t_data.shape}")
+        raise ValueError(f"accuracy: t must have shape {expected} to match y {y_data.shape}, got {t_data.shape}")
     _check_labels("accuracy", t_data)
     xp = get_array_module(y_data)
     if xp is not get_array_module(t_data):

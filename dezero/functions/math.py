@@ -1,5 +1,6 @@
 """Arithmetic and elementwise math. Binary ops broadcast like NumPy and reduce
 their gradients back to each input's shape with ``sum_to``."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,7 @@ from dezero.backend import get_array_module
 from dezero.core import Function, Variable, _SCALAR_TYPES
 from dezero.functions.array import sum_to
 
-__all__ = ["add", "sub", "mul", "div", "neg", "pow", "square", "sqrt",
-           "exp", "log", "sin", "cos", "tanh"]
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "square", "sqrt", "exp", "log", "sin", "cos", "tanh"]
 
 
 def _python_scalar(c):
@@ -226,7 +226,7 @@ class Pow(Function):
         self.c = _python_scalar(c)
 
     def forward(self, x):
-        return _like(x ** self.c, x)
+        return _like(x**self.c, x)
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -240,7 +240,7 @@ class Power(Function):
     """x0 ** x1 where the exponent is an array too (differentiable in both)."""
 
     def forward(self, x0, x1):
-        return x0 ** x1
+        return x0**x1
 
     def backward(self, gy):
         x0, x1 = self.inputs

@@ -1,4 +1,5 @@
 """Stochastic regularisers: dropout."""
+
 from __future__ import annotations
 
 from numbers import Real
@@ -46,8 +47,7 @@ def dropout(x, dropout_ratio: float = 0.5) -> Variable:
     Variable
         Of x's shape and dtype.
     """
-    if isinstance(dropout_ratio, bool) or not isinstance(dropout_ratio, Real) \
-            or not 0.0 <= dropout_ratio < 1.0:
+    if isinstance(dropout_ratio, bool) or not isinstance(dropout_ratio, Real) or not 0.0 <= dropout_ratio < 1.0:
         raise ValueError(f"dropout: dropout_ratio must be a number in [0, 1), got {dropout_ratio!r}")
     x = as_variable(x)
     if not Config.train:

@@ -4,6 +4,7 @@ Training mode normalises with the statistics of the batch and folds them into
 running averages; test mode (``dezero.test_mode()``) normalises with those
 running averages instead, which makes the op a fixed per-channel affine map.
 """
+
 from __future__ import annotations
 
 from dezero.backend import array_types, get_array_module
@@ -122,14 +123,16 @@ def _check_args(x: Variable, gamma: Variable, beta: Variable, mean, var, decay, 
         if not isinstance(a, array_types):
             raise TypeError(f"{op}: {name} must be an array, got {type(a).__name__}")
         if a.shape != (c,):
-            raise ValueError(f"{op}: {name} must have shape ({c},) for x of shape {x.shape} "
-                             f"(channels on axis 1), got {a.shape}")
+            raise ValueError(
+                f"{op}: {name} must have shape ({c},) for x of shape {x.shape} (channels on axis 1), got {a.shape}"
+            )
         if get_array_module(a) is not xp:
             raise TypeError(f"{op}: {name} and x live on different devices")
     for name, a in (("mean", mean), ("var", var)):
         if a.dtype.kind != "f":
-            raise TypeError(f"{op}: running {name} must be a floating-point array "
-                            f"(it is updated in place), got dtype {a.dtype}")
+            raise TypeError(
+                f"{op}: running {name} must be a floating-point array (it is updated in place), got dtype {a.dtype}"
+            )
     if not 0.0 <= decay <= 1.0:
         raise ValueError(f"{op}: decay must be in [0, 1], got {decay}")
     if not eps > 0:
@@ -183,9 +186,11 @@ def batch_norm(x, gamma, beta, mean, var, decay: float = 0.9, eps: float = 2e-5)
     if Config.train and x.size // x.shape[1] == 1:
         # One value per channel has variance 0: the output would be beta alone,
         # the gradient of x zero and the running variance would decay to 0.
-        raise ValueError(f"batch_norm: expected more than 1 value per channel in training mode, got x of "
-                         f"shape {x.shape} (N*H*W = 1); use a batch of 2 or more, or test mode "
-                         "(dezero.test_mode()) to normalise with the running statistics")
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel in training mode, got x of "
+            f"shape {x.shape} (N*H*W = 1); use a batch of 2 or more, or test mode "
+            "(dezero.test_mode()) to normalise with the running statistics"
+        )
     # Python floats: NumPy float64 scalars would upcast float32 arrays.
     decay, eps = float(decay), float(eps)
     if Config.train:

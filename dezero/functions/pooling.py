@@ -7,6 +7,7 @@ Max pooling remembers which element of each window won; its backward routes
 the gradient to that element, and the backward of *that* gathers with the same
 indexes, so second derivatives work too.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -56,8 +57,10 @@ def _check_max_pad(op: str, win: _Window) -> None:
     # With a larger pad some window could lie wholly in the padding and
     # output -inf; PyTorch refuses such a pad for the same reason.
     if win.pad[0] > win.kernel[0] // 2 or win.pad[1] > win.kernel[1] // 2:
-        raise ValueError(f"{op}: pad {win.pad} must be at most half the kernel {win.kernel}, "
-                         "or some windows would hold nothing but padding")
+        raise ValueError(
+            f"{op}: pad {win.pad} must be at most half the kernel {win.kernel}, "
+            "or some windows would hold nothing but padding"
+        )
 
 
 def _window_slice(win: _Window, i: int, j: int, out_hw: tuple) -> tuple:
@@ -71,7 +74,7 @@ def _crop(img, pad: tuple):
     if ph == 0 and pw == 0:
         return img
     xp = get_array_module(img)
-    return xp.ascontiguousarray(img[:, :, ph:img.shape[2] - ph, pw:img.shape[3] - pw])
+    return xp.ascontiguousarray(img[:, :, ph : img.shape[2] - ph, pw : img.shape[3] - pw])
 
 
 # =============================================================================
@@ -106,13 +109,12 @@ class Pooling2D(Function):
         self.indexes = xp.empty(y.shape, dtype=xp.int8 if kh * kw <= 127 else xp.int32)
 
         def pool(start: int, stop: int) -> None:
-            view = _windows(x[start:stop], self.win.kernel, self.win.stride, self.win.pad,
-                            pad_value=_lowest(x.dtype))
+            view = _windows(x[start:stop], self.win.kernel, self.win.stride, self.win.pad, pad_value=_lowest(x.dtype))
             # One copy puts each kernel offset's values in a contiguous block, so
             # the loop below runs on long contiguous arrays (fast) instead of
             # strided ones.
             cols = xp.ascontiguousarray(view.transpose(2, 3, 0, 1, 4, 5))
-            cols = cols.reshape((kh * kw,) + cols.shape[2:])          # (KH*KW, n, C, OH, OW)
+            cols = cols.reshape((kh * kw,) + cols.shape[2:])  # (KH*KW, n, C, OH, OW)
             y_block, indexes = y[start:stop], self.indexes[start:stop]
             y_block[...] = cols[0]
             indexes[...] = 0
@@ -170,7 +172,7 @@ class Pooling2DGrad(Function):
                 else:  # every cell belongs to at most one window: write, don't add
                     xp.multiply(gy_block, hit, out=cells)
             if ph or pw:
-                gx[start:stop] = padded[:, :, ph:ph + h, pw:pw + w]
+                gx[start:stop] = padded[:, :, ph : ph + h, pw : pw + w]
 
         parallel.for_each_slice(route, n, gx.size * 2, xp)
         return gx
@@ -251,7 +253,7 @@ def pooling_simple(x, kernel_size, stride=1, pad=0) -> Variable:
     n, c, h, w = x.shape
     (kh, kw), (oh, ow) = win.kernel, _out_size("pooling_simple", (h, w), *win)
     col = Im2col(win.kernel, win.stride, win.pad, True, pad_value=_lowest(x.dtype))(x)
-    col = reshape(col, (-1, kh * kw))        # one window of one channel per row
+    col = reshape(col, (-1, kh * kw))  # one window of one channel per row
     y = _max(col, axis=1)
     return transpose(reshape(y, (n, oh, ow, c)), (0, 3, 1, 2))
 
@@ -327,6 +329,8 @@ def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     """
     x, win = _pool_args("average_pooling", x, kernel_size, stride, pad)
     if x.dtype.kind != "f":
-        raise TypeError(f"average_pooling: x must be a floating-point array, got dtype {x.dtype} "
-                        f"(shape {x.shape}); cast it first, e.g. x.astype(np.float32)")
+        raise TypeError(
+            f"average_pooling: x must be a floating-point array, got dtype {x.dtype} "
+            f"(shape {x.shape}); cast it first, e.g. x.astype(np.float32)"
+        )
     return AveragePooling2D(win)(x)

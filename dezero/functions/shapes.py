@@ -1,6 +1,7 @@
 """Shape arithmetic the ops share: the adjoint of broadcasting, the shape a
 reduction's gradient needs, and convolution output sizes. Raw arrays and ints
 only; nothing here builds a graph."""
+
 from __future__ import annotations
 
 import numpy as np

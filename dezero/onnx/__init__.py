@@ -13,6 +13,7 @@ Modules: :mod:`~dezero.onnx.builder` (the graph under construction, symbolic
 batch shapes), :mod:`~dezero.onnx.ops` (one exporter per Function class),
 :mod:`~dezero.onnx.exporter` (the walk, the protobufs and the file).
 """
+
 from dezero.onnx.builder import ExportError
 from dezero.onnx.exporter import DEFAULT_OPSET, MIN_OPSET, export, supported_functions
 

@@ -12,6 +12,7 @@ trace at one batch size produce a graph that runs at any batch size: a
 reshape to ``(N, -1)`` is written with -1 on the batch axis instead of the
 traced batch size.
 """
+
 from __future__ import annotations
 
 import math
@@ -86,7 +87,7 @@ class Node:
     """
 
     op_type: str
-    inputs: list      # tensor names; "" for an absent optional input
+    inputs: list  # tensor names; "" for an absent optional input
     outputs: list
     name: str
     attrs: dict = field(default_factory=dict)
@@ -117,8 +118,8 @@ class GraphBuilder:
         self.opset = opset
         self.batch_size = batch_size
         self.nodes: list = []
-        self.initializers: dict = {}   # name -> np.ndarray
-        self.tensors: dict = {}        # id(Variable) -> Tensor
+        self.initializers: dict = {}  # name -> np.ndarray
+        self.tensors: dict = {}  # id(Variable) -> Tensor
         self.layer_outputs: dict = {}  # id(Variable) -> path of the layer that returned it
         self._names: set = set()
         self._counter = 0
@@ -222,8 +223,7 @@ class GraphBuilder:
         """
         return self.constant(np.array([int(v) for v in values], dtype=np.int64), name=name)
 
-    def op(self, op_type: str, inputs: Sequence[Optional[Tensor]], shape: Sequence[Dim],
-           dtype=None, **attrs) -> Tensor:
+    def op(self, op_type: str, inputs: Sequence[Optional[Tensor]], shape: Sequence[Dim], dtype=None, **attrs) -> Tensor:
         """Append one node with a single output.
 
         Parameters
@@ -309,7 +309,8 @@ class GraphBuilder:
                     f"{op}: operands of shapes {', '.join(show(s) for s in shapes)} meet on axis {axis}, "
                     "where a batch-sized dimension meets a fixed one: a constant or a shape was computed "
                     f"for the traced batch size {self.batch_size} and would not fit another. Build it "
-                    "from the input inside the graph, or export with dynamic_batch=False")
+                    "from the input inside the graph, or export with dynamic_batch=False"
+                )
             out.append(batch.pop() if batch else (fixed.pop() if fixed else 1))
         return tuple(out)
 
@@ -349,11 +350,11 @@ class GraphBuilder:
             raise ExportError(f"{op}: the input {show(in_shape)} has more than one batch-sized axis")
         a = batch_axes[0]
         k = in_shape[a].k
-        outer = math.prod(in_shape[:a])   # the other axes are fixed ints
-        inner = math.prod(in_shape[a + 1:])
+        outer = math.prod(in_shape[:a])  # the other axes are fixed ints
+        inner = math.prod(in_shape[a + 1 :])
         candidates = []
         for b in range(len(out_shape)):
-            inner_out = math.prod(out_shape[b + 1:])
+            inner_out = math.prod(out_shape[b + 1 :])
             if math.prod(out_shape[:b]) == outer and inner_out > 0 and (k * inner) % inner_out == 0:
                 candidates.append((b, k * inner // inner_out))
         if len(candidates) > 1 and (a, k) in candidates:
@@ -361,9 +362,13 @@ class GraphBuilder:
             # (1, 512N)): the batch staying where it was is what a model means.
             candidates = [(a, k)]
         if len(candidates) != 1:
-            why = ("none of its axes can hold the batch for every batch size" if not candidates else
-                   "several of its axes could hold the batch; trace with a batch of 2 or more")
-            raise ExportError(f"{op}: reshaping {show(in_shape)} to {tuple(out_shape)}: {why} "
-                              "(or export with dynamic_batch=False)")
+            why = (
+                "none of its axes can hold the batch for every batch size"
+                if not candidates
+                else "several of its axes could hold the batch; trace with a batch of 2 or more"
+            )
+            raise ExportError(
+                f"{op}: reshaping {show(in_shape)} to {tuple(out_shape)}: {why} (or export with dynamic_batch=False)"
+            )
         b, k_out = candidates[0]
         return tuple(Batch(k_out) if i == b else d for i, d in enumerate(out_shape))

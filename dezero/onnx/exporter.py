@@ -6,6 +6,7 @@ Parameters (named initializers ``l1/W``) and constants (initializers). Each
 Function is then written, inputs first, by its entry in
 :data:`dezero.onnx.ops.EXPORTERS`.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,8 @@ from dezero.onnx.ops import EXPORTERS, graph_inputs
 
 __all__ = ["export", "supported_functions", "DEFAULT_OPSET", "MIN_OPSET"]
 
-DEFAULT_OPSET = 17   # onnxruntime 1.12 (2022) and later run it
-MIN_OPSET = 13       # Softmax along one axis and ReduceSum's axes input date from 13
+DEFAULT_OPSET = 17  # onnxruntime 1.12 (2022) and later run it
+MIN_OPSET = 13  # Softmax along one axis and ReduceSum's axes input date from 13
 
 _INSTALL_HINT = "pip install onnx onnxruntime"
 
@@ -57,8 +58,7 @@ def _as_inputs(x) -> list:
     for i, item in enumerate(items):
         data = item.data if isinstance(item, Variable) else item
         if not isinstance(data, array_types):
-            raise TypeError(f"dezero.onnx.export: input {i} must be an array or a Variable, "
-                            f"got {type(item).__name__}")
+            raise TypeError(f"dezero.onnx.export: input {i} must be an array or a Variable, got {type(item).__name__}")
         # A Variable of our own that takes a gradient, so that every op on it is recorded.
         inputs.append(Variable(data))
     return inputs
@@ -159,8 +159,10 @@ class _Exporter:
         if dynamic_batch:
             sizes = {x.shape[0] for x in inputs if x.ndim > 0}
             if len(sizes) > 1:
-                raise ValueError(f"dezero.onnx.export: the inputs have batch sizes {sorted(sizes)} on axis 0; "
-                                 "with dynamic_batch=True they share one")
+                raise ValueError(
+                    f"dezero.onnx.export: the inputs have batch sizes {sorted(sizes)} on axis 0; "
+                    "with dynamic_batch=True they share one"
+                )
             batch_size = sizes.pop() if sizes else None
         self.g = GraphBuilder(opset, batch_size)
         self.param_paths = {}
@@ -205,7 +207,8 @@ class _Exporter:
                 f"dezero.onnx.export: no ONNX exporter for Function {type(f).__name__} (output shape "
                 f"{_out_shape(f)}); it {_place(f, downstream, layer_outputs, self.param_paths)}."
                 + (f" Also unsupported: {', '.join(others)}." if others else "")
-                + f" Supported: {', '.join(supported_functions())}")
+                + f" Supported: {', '.join(supported_functions())}"
+            )
 
         for f in order:
             xs: list = []
@@ -220,8 +223,10 @@ class _Exporter:
             try:
                 y = EXPORTERS[type(f)](g, f, *xs)
             except ExportError as e:
-                raise ExportError(f"dezero.onnx.export: {type(f).__name__} "
-                                  f"({_place(f, downstream, layer_outputs, self.param_paths)}): {e}") from None
+                raise ExportError(
+                    f"dezero.onnx.export: {type(f).__name__} "
+                    f"({_place(f, downstream, layer_outputs, self.param_paths)}): {e}"
+                ) from None
             self._check(f, y)
             g.tensors[id(f.outputs[0]())] = y
 
@@ -242,9 +247,11 @@ class _Exporter:
         assert out is not None, type(f).__name__  # the walk holds every output it reached
         got = concrete(y.shape, self.g.batch_size or 0)
         if got != tuple(out.shape) or y.dtype != out.dtype:
-            raise RuntimeError(f"dezero.onnx.export: the exporter of {type(f).__name__} produced "
-                               f"{show(y.shape)} {y.dtype} where dezero computed {tuple(out.shape)} "
-                               f"{out.dtype} (a bug in dezero.onnx, please report it)")
+            raise RuntimeError(
+                f"dezero.onnx.export: the exporter of {type(f).__name__} produced "
+                f"{show(y.shape)} {y.dtype} where dezero computed {tuple(out.shape)} "
+                f"{out.dtype} (a bug in dezero.onnx, please report it)"
+            )
 
     def _name_outputs(self, results: list, output_names: list) -> list:
         """Give the output tensors their public names: rename the node output,
@@ -302,19 +309,22 @@ def _to_proto(onnx, g: GraphBuilder, inputs: list, outputs: list, graph_name: st
     helper = onnx.helper
     nodes = []
     for node in g.nodes:
-        attrs = {k: helper.np_dtype_to_tensor_dtype(v) if isinstance(v, np.dtype) else v
-                 for k, v in node.attrs.items()}
+        attrs = {k: helper.np_dtype_to_tensor_dtype(v) if isinstance(v, np.dtype) else v for k, v in node.attrs.items()}
         nodes.append(helper.make_node(node.op_type, node.inputs, node.outputs, name=node.name, **attrs))
-    initializers = [onnx.numpy_helper.from_array(v, name)
-                    for name, v in g.initializers.items()]
-    graph = helper.make_graph(nodes, graph_name, [_value_info(onnx, t) for t in inputs],
-                              [_value_info(onnx, t) for t in outputs], initializers)
+    initializers = [onnx.numpy_helper.from_array(v, name) for name, v in g.initializers.items()]
+    graph = helper.make_graph(
+        nodes, graph_name, [_value_info(onnx, t) for t in inputs], [_value_info(onnx, t) for t in outputs], initializers
+    )
     opset_ids = [helper.make_opsetid("", opset)]
     import dezero
 
-    return helper.make_model(graph, opset_imports=opset_ids, producer_name="dezero",
-                             producer_version=dezero.__version__,
-                             ir_version=helper.find_min_ir_version_for(opset_ids))
+    return helper.make_model(
+        graph,
+        opset_imports=opset_ids,
+        producer_name="dezero",
+        producer_version=dezero.__version__,
+        ir_version=helper.find_min_ir_version_for(opset_ids),
+    )
 
 
 def _names(kind: str, names, count: int, default: str) -> list:
@@ -324,16 +334,23 @@ def _names(kind: str, names, count: int, default: str) -> list:
         raise TypeError(f"dezero.onnx.export: {kind} must be a list of non-empty strings, got {names!r}")
     names = list(names)
     if len(names) != count:
-        raise ValueError(f"dezero.onnx.export: {len(names)} {kind} for {count} "
-                         f"{'inputs' if kind == 'input_names' else 'outputs'}")
+        raise ValueError(
+            f"dezero.onnx.export: {len(names)} {kind} for {count} {'inputs' if kind == 'input_names' else 'outputs'}"
+        )
     if len(set(names)) != len(names):
         raise ValueError(f"dezero.onnx.export: {kind} must be distinct, got {names}")
     return names
 
 
-def export(model, x, path, input_names: Optional[Sequence[str]] = None,
-           output_names: Optional[Sequence[str]] = None, opset: Optional[int] = None,
-           dynamic_batch: bool = True):
+def export(
+    model,
+    x,
+    path,
+    input_names: Optional[Sequence[str]] = None,
+    output_names: Optional[Sequence[str]] = None,
+    opset: Optional[int] = None,
+    dynamic_batch: bool = True,
+):
     """Write ``model`` as an ONNX file, traced on the input ``x``.
 
     ``model(x)`` runs once under ``dezero.test_mode()`` (dropout off, batch
@@ -384,8 +401,10 @@ def export(model, x, path, input_names: Optional[Sequence[str]] = None,
         opset = DEFAULT_OPSET
     newest = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
-        raise ValueError(f"dezero.onnx.export: opset must be an int from {MIN_OPSET} to {newest} "
-                         f"(the newest the installed onnx knows), got {opset!r}")
+        raise ValueError(
+            f"dezero.onnx.export: opset must be an int from {MIN_OPSET} to {newest} "
+            f"(the newest the installed onnx knows), got {opset!r}"
+        )
     path = os.fspath(path)
     inputs = _as_inputs(x)
     input_names = _names("input_names", input_names, len(inputs), "x")
@@ -397,8 +416,9 @@ def export(model, x, path, input_names: Optional[Sequence[str]] = None,
     ys = list(y) if isinstance(y, (tuple, list)) else [y]
     for i, out in enumerate(ys):
         if not isinstance(out, Variable):
-            raise TypeError(f"dezero.onnx.export: the model must return Variables, output {i} is a "
-                            f"{type(out).__name__}")
+            raise TypeError(
+                f"dezero.onnx.export: the model must return Variables, output {i} is a {type(out).__name__}"
+            )
     output_names = _names("output_names", output_names, len(ys), "y")
     clash = set(input_names) & set(output_names)
     if clash:
@@ -411,11 +431,19 @@ def export(model, x, path, input_names: Optional[Sequence[str]] = None,
     used = {i for node in g.nodes for i in node.inputs}
     unused = [name for name in input_names if name not in used and name not in output_names]
     if unused:
-        raise ExportError(f"dezero.onnx.export: the outputs do not depend on input(s) {unused} in the "
-                          "recorded graph; was something computed outside dezero's Functions "
-                          "(NumPy on .data)? Such values would be frozen into the file as constants")
-    proto = _to_proto(onnx, g, [g.tensors[id(x)] for x in inputs], results,
-                      type(model).__name__ if hasattr(model, "named_params") else "dezero_model", opset)
+        raise ExportError(
+            f"dezero.onnx.export: the outputs do not depend on input(s) {unused} in the "
+            "recorded graph; was something computed outside dezero's Functions "
+            "(NumPy on .data)? Such values would be frozen into the file as constants"
+        )
+    proto = _to_proto(
+        onnx,
+        g,
+        [g.tensors[id(x)] for x in inputs],
+        results,
+        type(model).__name__ if hasattr(model, "named_params") else "dezero_model",
+        opset,
+    )
     onnx.checker.check_model(proto, full_check=True)
     with atomic_write(path) as f:
         f.write(proto.SerializeToString())

@@ -10,6 +10,7 @@ returns the tensor of the Function's output, with its symbolic shape.
 Semantics follow the ONNX operator documentation (``onnx.defs.get_schema``);
 the comments note where dezero and ONNX differ and how that is bridged.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,6 +24,7 @@ from dezero.functions import connection as _conn
 from dezero.functions import conv as _conv
 from dezero.functions import math as _math
 from dezero.functions import normalization as _norm
+
 # By class, not as `functions.pooling`: that name is the pooling() function.
 from dezero.functions.pooling import AveragePooling2D, Pooling2D
 from dezero.onnx.builder import Batch, ExportError, GraphBuilder, Tensor, show
@@ -36,10 +38,12 @@ INT64_MIN = np.iinfo(np.int64).min
 
 def exports(*classes) -> Callable:
     """Register the decorated function as the exporter of ``classes``."""
+
     def register(fn):
         for cls in classes:
             EXPORTERS[cls] = fn
         return fn
+
     return register
 
 
@@ -89,9 +93,15 @@ def _batch_first(x: Tensor, f) -> tuple:
 # Elementwise math
 # =============================================================================
 _UNARY = {
-    _math.Neg: "Neg", _math.Sqrt: "Sqrt", _math.Exp: "Exp", _math.Log: "Log",
-    _math.Sin: "Sin", _math.Cos: "Cos", _math.Tanh: "Tanh",
-    _act.Sigmoid: "Sigmoid", _act.ReLU: "Relu",
+    _math.Neg: "Neg",
+    _math.Sqrt: "Sqrt",
+    _math.Exp: "Exp",
+    _math.Log: "Log",
+    _math.Sin: "Sin",
+    _math.Cos: "Cos",
+    _math.Tanh: "Tanh",
+    _act.Sigmoid: "Sigmoid",
+    _act.ReLU: "Relu",
 }
 
 
@@ -225,8 +235,9 @@ def _sum_to(g, f, x):
 @exports(_arr.BroadcastTo)
 def _broadcast_to(g, f, x):
     lead = len(f.shape) - len(x.shape)
-    dims = tuple(x.shape[i - lead] if i >= lead and isinstance(x.shape[i - lead], Batch) else s
-                 for i, s in enumerate(f.shape))
+    dims = tuple(
+        x.shape[i - lead] if i >= lead and isinstance(x.shape[i - lead], Batch) else s for i, s in enumerate(f.shape)
+    )
     # Expand broadcasts both ways, so a 1 leaves a batch axis of x as it is.
     target = [1 if isinstance(d, Batch) else d for d in dims]
     return g.op("Expand", [x, g.ints(target, "shape")], dims)
@@ -237,19 +248,21 @@ def _get_item(g, f, x):
     """Basic indexing: slices become one Slice, ints Gathers of a scalar index
     (which drop the axis, as NumPy does), None an Unsqueeze."""
     if _arr.is_advanced_index(f.slices):
-        raise ExportError("get_item: only basic indexing (ints, slices, None, ...) is exported, "
-                          f"not an index array (got {type(f.slices).__name__})")
+        raise ExportError(
+            "get_item: only basic indexing (ints, slices, None, ...) is exported, "
+            f"not an index array (got {type(f.slices).__name__})"
+        )
     ndim = len(x.shape)
     items = list(f.slices) if isinstance(f.slices, tuple) else [f.slices]
     named = sum(1 for s in items if s is not None and s is not Ellipsis)
     if any(s is Ellipsis for s in items):
         at = next(i for i, s in enumerate(items) if s is Ellipsis)
-        items[at:at + 1] = [slice(None)] * (ndim - named)
+        items[at : at + 1] = [slice(None)] * (ndim - named)
     else:  # axes no item names are taken whole
         items += [slice(None)] * (ndim - named)
 
-    sliced = list(x.shape)       # the shape after the Slice node
-    final: list = []             # the output shape; None marks a new axis
+    sliced = list(x.shape)  # the shape after the Slice node
+    final: list = []  # the output shape; None marks a new axis
     bounds, picks = [], []
     axis = 0
     for s in items:
@@ -260,9 +273,11 @@ def _get_item(g, f, x):
         if isinstance(s, slice):
             if isinstance(dim, Batch):
                 if s != slice(None) and s != slice(0, None) and s != slice(None, None, 1):
-                    raise ExportError(f"get_item: the slice {s} of axis {axis} of {show(x.shape)}, the batch "
-                                      "axis, has a size ONNX cannot derive from the batch size; export "
-                                      "with dynamic_batch=False")
+                    raise ExportError(
+                        f"get_item: the slice {s} of axis {axis} of {show(x.shape)}, the batch "
+                        "axis, has a size ONNX cannot derive from the batch size; export "
+                        "with dynamic_batch=False"
+                    )
             else:
                 start, stop, step = s.indices(dim)
                 sliced[axis] = len(range(start, stop, step))
@@ -280,10 +295,13 @@ def _get_item(g, f, x):
     y = x
     if bounds:
         axes, starts, ends, steps = zip(*bounds)
-        y = g.op("Slice", [y, g.ints(starts, "starts"), g.ints(ends, "ends"), g.ints(axes, "axes"),
-                           g.ints(steps, "steps")], sliced)
+        y = g.op(
+            "Slice",
+            [y, g.ints(starts, "starts"), g.ints(ends, "ends"), g.ints(axes, "axes"), g.ints(steps, "steps")],
+            sliced,
+        )
     for a, index in sorted(picks, reverse=True):  # highest first: the others keep their positions
-        y = g.op("Gather", [y, g.constant(np.int64(index), name="index")], y.shape[:a] + y.shape[a + 1:], axis=a)
+        y = g.op("Gather", [y, g.constant(np.int64(index), name="index")], y.shape[:a] + y.shape[a + 1 :], axis=a)
     new_axes = [i for i, d in enumerate(final) if d is None]
     if new_axes:
         y = g.op("Unsqueeze", [y, g.ints(new_axes, "axes")], tuple(1 if d is None else d for d in final))
@@ -313,8 +331,14 @@ def _embed_id(g, f, W, ids):
 
 @exports(_conv.Conv2D)
 def _conv2d(g, f, x, W, b):
-    return g.op("Conv", [x, W, b], _batch_first(x, f), kernel_shape=_pair(W.shape[2:]),
-                strides=_pair(f.stride), pads=_pads(f.pad))
+    return g.op(
+        "Conv",
+        [x, W, b],
+        _batch_first(x, f),
+        kernel_shape=_pair(W.shape[2:]),
+        strides=_pair(f.stride),
+        pads=_pads(f.pad),
+    )
 
 
 @exports(_conv.Deconv2D)
@@ -324,22 +348,42 @@ def _deconv2d(g, f, x, W, b):
     # beyond the smallest one, S*(H-1) + K - 2P.
     smallest = [f.stride[d] * (x.shape[2 + d] - 1) + kernel[d] - 2 * f.pad[d] for d in (0, 1)]
     extra = [f.outsize[d] - smallest[d] for d in (0, 1)]
-    return g.op("ConvTranspose", [x, W, b], _batch_first(x, f), kernel_shape=_pair(kernel),
-                strides=_pair(f.stride), pads=_pads(f.pad), output_padding=extra)
+    return g.op(
+        "ConvTranspose",
+        [x, W, b],
+        _batch_first(x, f),
+        kernel_shape=_pair(kernel),
+        strides=_pair(f.stride),
+        pads=_pads(f.pad),
+        output_padding=extra,
+    )
 
 
 @exports(Pooling2D)
 def _max_pooling(g, f, x):
     # dezero pads with -inf, and ONNX's MaxPool ignores the padding: the same.
-    return g.op("MaxPool", [x], _batch_first(x, f), kernel_shape=_pair(f.win.kernel),
-                strides=_pair(f.win.stride), pads=_pads(f.win.pad))
+    return g.op(
+        "MaxPool",
+        [x],
+        _batch_first(x, f),
+        kernel_shape=_pair(f.win.kernel),
+        strides=_pair(f.win.stride),
+        pads=_pads(f.win.pad),
+    )
 
 
 @exports(AveragePooling2D)
 def _average_pooling(g, f, x):
     # dezero divides by KH*KW, padded zeros included.
-    return g.op("AveragePool", [x], _batch_first(x, f), kernel_shape=_pair(f.win.kernel),
-                strides=_pair(f.win.stride), pads=_pads(f.win.pad), count_include_pad=1)
+    return g.op(
+        "AveragePool",
+        [x],
+        _batch_first(x, f),
+        kernel_shape=_pair(f.win.kernel),
+        strides=_pair(f.win.stride),
+        pads=_pads(f.win.pad),
+        count_include_pad=1,
+    )
 
 
 @exports(_norm.FixedBatchNorm)
