@@ -18,30 +18,15 @@ import sys
 import numpy as np
 import pytest
 
+from tests.script_env import script_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(REPO, "examples")
 NUM = r"(-?\d+(?:\.\d*)?(?:e[+-]?\d+)?)"
 
 
 def run_example(script, tmp_path, *args, quick=True, home=None):
-    env = dict(os.environ)
-    env.update(
-        {
-            "DEZERO_HOME": str(home or tmp_path / "home"),
-            "MPLBACKEND": "Agg",
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "http_proxy": "http://127.0.0.1:9",
-            "https_proxy": "http://127.0.0.1:9",
-            "HTTP_PROXY": "http://127.0.0.1:9",
-            "HTTPS_PROXY": "http://127.0.0.1:9",
-        }
-    )
-    for key in ("no_proxy", "NO_PROXY", "DEZERO_QUICK", "PYTHONPATH"):
-        env.pop(key, None)
-    if quick:
-        env["DEZERO_QUICK"] = "1"
+    env = script_env(home or tmp_path / "home", quick=quick)
     work = tmp_path / "cwd"
     work.mkdir(exist_ok=True)
     proc = subprocess.run(
@@ -138,15 +123,7 @@ def run_on_a_terminal(script, tmp_path, *args) -> str:
     import pty
     import termios
 
-    env = dict(
-        os.environ,
-        DEZERO_QUICK="1",
-        DEZERO_HOME=str(tmp_path / "home"),
-        MPLBACKEND="Agg",
-        OPENBLAS_NUM_THREADS="1",
-        TERM="xterm",
-    )
-    env.pop("PYTHONPATH", None)
+    env = script_env(tmp_path / "home", TERM="xterm")
     controller, terminal = pty.openpty()
     # A new pseudo-terminal is 0 columns wide, and tqdm fits its bar to that.
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))

@@ -21,6 +21,7 @@ import dezero.onnx
 from dezero import Function, Variable
 from dezero.models import MLP, Model, Sequential
 from dezero.onnx import ExportError
+from tests.script_env import script_env
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -509,15 +510,7 @@ def test_dezero_imports_without_onnx():
 # The demo and the docs
 # =============================================================================
 def test_demo_export_writes_the_trained_cnn(tmp_path):
-    env = dict(
-        os.environ,
-        DEZERO_QUICK="1",
-        DEZERO_HOME=str(tmp_path / "home"),
-        MPLBACKEND="Agg",
-        OPENBLAS_NUM_THREADS="1",
-        OMP_NUM_THREADS="1",
-    )
-    env.pop("PYTHONPATH", None)
+    env = script_env(tmp_path / "home")
     path = tmp_path / "digits.onnx"
     proc = subprocess.run(
         [

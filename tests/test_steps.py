@@ -27,6 +27,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from tests.script_env import script_env
 from tests.step_runner import STEPS_DIR, run_step as run_main
 
 HAVE_DOT = shutil.which("dot") is not None
@@ -361,32 +362,6 @@ CHECKS = {name[len("check_") :]: check for name, check in globals().items() if n
 # =============================================================================
 # Running a step
 # =============================================================================
-def step_env(home, out, quick=True):
-    env = dict(os.environ)
-    env.update(
-        {
-            "DEZERO_HOME": str(home),
-            "DEZERO_OUTPUT": str(out),
-            "MPLBACKEND": "Agg",
-            # One BLAS thread per process: the tests run two steps at a time (xdist).
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            # Offline: any download fails at once against a closed local port.
-            "http_proxy": "http://127.0.0.1:9",
-            "https_proxy": "http://127.0.0.1:9",
-            "HTTP_PROXY": "http://127.0.0.1:9",
-            "HTTPS_PROXY": "http://127.0.0.1:9",
-        }
-    )
-    for key in ("no_proxy", "NO_PROXY", "DEZERO_QUICK"):
-        env.pop(key, None)
-    if quick:
-        env["DEZERO_QUICK"] = "1"
-    env.pop("PYTHONPATH", None)  # the steps must find dezero by themselves
-    return env
-
-
 def run_step(name, tmp_path, home=None, quick=True, args=()):
     """Run steps/<name>.py as a plain script (its own `if __name__ == "__main__"`)."""
     home = home or tmp_path / "home"
@@ -397,7 +372,7 @@ def run_step(name, tmp_path, home=None, quick=True, args=()):
     proc = subprocess.run(
         [sys.executable, os.path.join(STEPS_DIR, f"{name}.py"), *args],
         cwd=work,
-        env=step_env(home, out, quick),
+        env=script_env(home, out, quick),
         capture_output=True,
         text=True,
         timeout=300,
@@ -468,7 +443,7 @@ def test_step_runs_in_quick_mode_and_computes_what_it_should(name, tmp_path):
         make_mnist(home)
     elif name == "step58":
         make_vgg16_files(home)
-    proc, results = run_main(name, work, env=step_env(home, out))
+    proc, results = run_main(name, work, env=script_env(home, out))
     assert proc.returncode == 0, f"{name} exited with {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     CHECKS[name](results, out)
 
@@ -482,7 +457,7 @@ def test_every_step_is_checked():
 def test_step48_default_mode_reaches_the_books_accuracy(tmp_path):
     """The real run (300 epochs): loss below 0.2 and accuracy above 0.9 on the spiral."""
     out = tmp_path / "out"
-    proc, results = run_main("step48", tmp_path, env=step_env(tmp_path, out, quick=False))
+    proc, results = run_main("step48", tmp_path, env=script_env(tmp_path, out, quick=False))
     assert proc.returncode == 0, proc.stderr
     assert results["history"][-1] < 0.2 and results["accuracy"] > 0.9
 
