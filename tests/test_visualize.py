@@ -16,6 +16,7 @@ import dezero
 import dezero.functions as F
 from dezero import Variable
 from dezero.visualize import GraphvizNotFoundError, get_dot_graph, plot_dot_graph
+from tests.script_env import script_env
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TANH_EXAMPLE = os.path.join(REPO, "examples", "tanh.py")
@@ -415,8 +416,7 @@ def test_tanh_example_derivatives_in_process():
 
 def test_tanh_example_quick(tmp_path):
     out = tmp_path / "graphs"
-    env = dict(os.environ, DEZERO_QUICK="1")
-    env.pop("PYTHONPATH", None)  # the script must find dezero by itself
+    env = script_env(tmp_path / "home")
     proc = subprocess.run(
         [sys.executable, TANH_EXAMPLE, "--out", str(out)],
         cwd=tmp_path,
@@ -444,8 +444,7 @@ def test_tanh_example_quick(tmp_path):
 def test_tanh_example_default_graph_opens_in_an_image_viewer(tmp_path):
     # The book's 6th derivative is a 9777x9851 px PNG that viewers refuse: the
     # default is the 3rd, and deep graphs are one flag away as SVG.
-    env = dict(os.environ)
-    env.pop("DEZERO_QUICK", None)
+    env = script_env(tmp_path / "home", quick=False)
     out = tmp_path / "graphs"
     proc = subprocess.run(
         [sys.executable, TANH_EXAMPLE, "--out", str(out)],
