@@ -71,7 +71,7 @@ class _Config:
         "Record also the ops whose inputs need no gradient (integer "
         "ids sliced, constants combined), for a tool that reads the "
         "whole computation, such as the ONNX exporter (default False). "
-        "Gradients are unchanged: integer Variables still get none.",
+        "Gradients are unchanged by it.",
     )
 
     def __repr__(self) -> str:
@@ -185,31 +185,35 @@ class Variable:
         The value. NumPy scalars are stored as 0-d arrays. Lists and Python
         numbers are refused, though ops accept them: a Variable's dtype decides
         whether it gets a gradient and in which precision, so it is asked for
-        (``np.array([1, 2])`` would be integers, without gradient, and
+        (``np.array([1, 2])`` would be integers, with integer gradients, and
         ``np.array([1.0])`` float64 even in a float32 model).
     name : str, optional
         A label used by the graph drawer and in error messages.
     requires_grad : bool
-        Whether backward computes a gradient for this Variable. Every floating
-        (or complex) Variable you create does by default; arrays and scalars
+        Whether backward computes a gradient for this Variable. Every numeric
+        Variable you create does by default (bools never do); arrays and scalars
         passed straight to a Function are wrapped with ``requires_grad=False``
         (nobody can read their gradient), which lets backward skip work such
         as the gradient of a network's input batch.
 
     Notes
     -----
-    Only floating and complex Variables have gradients, as in PyTorch: an
-    integer or bool Variable never requires one (whatever ``requires_grad``
-    says), and an op whose output is an integer or bool array (``astype(x,
-    int)``, an argmax) cuts the graph there. Labels and indices are such
-    inputs: they work as before and get no gradient.
+    A gradient is never truncated. Floating and complex Variables take
+    gradients in their own dtype. Integer Variables take part as in the book,
+    whose chapters 37-40 differentiate integer arrays: along integer arithmetic
+    (sums, products, reshapes, broadcasts of integers) their gradients are
+    exact integers. An integer result of floating values (``astype(x, int)``,
+    an argmax) cuts the graph there, and a floating gradient that reaches an
+    integer Variable stops at it (``.grad`` stays None), as in PyTorch, where
+    integers have no gradient: labels and indices get none. Bool Variables
+    never require a gradient.
 
     Pickling a Variable (and ``copy.copy``, ``copy.deepcopy``) keeps its data, name,
     ``requires_grad`` and the value of its ``.grad``, but not the graph: the
     copy is a leaf, and so is its ``.grad``.
     """
 
-    __slots__ = ("data", "name", "grad", "creator", "generation", "requires_grad", "__weakref__")
+    __slots__ = ("data", "name", "grad", "creator", "generation", "_requires_grad", "__weakref__")
     # No __eq__/__hash__ on purpose: Variables compare and hash by identity,
     # which the backward engine relies on (it keys its dicts by Variable).
     # ndarray <op> Variable must call Variable's reflected operator, not
@@ -225,8 +229,25 @@ class Variable:
         self.grad: Optional[Variable] = None
         self.creator: Optional[Function] = None
         self.generation = 0
-        # A gradient is a small change of the value: integers and bools have none.
-        self.requires_grad = requires_grad and (data is None or data.dtype.kind in "fc")
+        # Bools have no gradient; integers have one only along integer
+        # arithmetic, where it is exact (see Notes and Function._link).
+        self._requires_grad = requires_grad and (data is None or data.dtype.kind in "fciu")
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether backward gives this Variable a gradient. Setting it on a bool
+        Variable raises TypeError: bools have no gradient (the engine reads the
+        slot behind this property)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self.data is not None and self.data.dtype.kind not in "fciu":
+            raise TypeError(
+                f"requires_grad: a {self.data.dtype} Variable cannot require a gradient "
+                "(only numbers can: cast it first, F.astype(x, np.float32))"
+            )
+        self._requires_grad = bool(value)
 
     # --- array-like properties -------------------------------------------------
     @property
@@ -317,7 +338,7 @@ class Variable:
         self.data = state["data"]
         self.name = state["name"]
         self.grad = state["grad"]  # a Variable: pickled by this method too, so a leaf
-        self.requires_grad = state["requires_grad"]
+        self._requires_grad = state["requires_grad"]
         self.creator = None
         self.generation = 0
 
@@ -674,20 +695,27 @@ class Function:
         unless ``Config.record_constants`` asks for the whole computation."""
         generation = -1
         for x in inputs:
-            if x.requires_grad and x.generation > generation:
+            if x._requires_grad and x.generation > generation:
                 generation = x.generation
         record_all = False
         if generation < 0:
             for y in outputs:
-                y.requires_grad = False
+                y._requires_grad = False
             if not _record_constants.get():
                 return
             record_all = True
             generation = max(x.generation for x in inputs)
+        else:
+            for y in outputs:
+                # An integer result of floating values (astype, argmax) has no
+                # gradient: it stops the graph, unless everything is recorded.
+                # Integer arithmetic on integers (the book's chapters 37-40)
+                # keeps it, and its gradients are exact integers.
+                if y._requires_grad and y.data.dtype.kind in "iu" and _has_floating_input(inputs):
+                    y._requires_grad = False
         self.generation = generation
         for y in outputs:
-            # An integer output stops the graph, unless everything is recorded.
-            if y.requires_grad or record_all or _record_constants.get():
+            if y._requires_grad or record_all or _record_constants.get():
                 y.creator = self
                 y.generation = generation + 1
         self.inputs = inputs
@@ -736,6 +764,10 @@ class Function:
 def _type_name(obj) -> str:
     kind = type(obj)
     return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
+def _has_floating_input(inputs: tuple) -> bool:
+    return any(x._requires_grad and x.data.dtype.kind in "fc" for x in inputs)
 
 
 def _output_array(func: Function, y):
@@ -854,10 +886,13 @@ def _check_same_device(variables: Sequence[Variable], op: str) -> None:
 def _seed_gradient(y: Variable, grad, caller: str) -> Variable:
     if y.data is None:
         raise ValueError(f"{caller}: Variable {y.name or ''!s} holds no data (data is None)")
-    if y.data.dtype.kind not in "fc":
-        raise TypeError(
-            f"{caller}: the output has dtype {y.data.dtype}; only floating (and complex) Variables have gradients"
+    if y.data.dtype.kind not in "fc" and not (y._requires_grad and y.data.dtype.kind in "iu"):
+        why = (
+            "bools have no gradient"
+            if y.data.dtype.kind == "b"
+            else "it is an integer result of floating values (astype, argmax), which has no gradient"
         )
+        raise TypeError(f"{caller}: the output has dtype {y.data.dtype}: {why}")
     if grad is None:
         xp = get_array_module(y.data)
         return Variable(xp.ones_like(y.data))
@@ -925,7 +960,7 @@ def _run_backward(outputs, grad_outputs, create_graph, retain_grad, keep, caller
                 )
             for i, gx in enumerate(gxs):
                 x = inputs[i]
-                if gx is None or not x.requires_grad:
+                if gx is None or not x._requires_grad:
                     continue
                 # NumPy's dtypes are singletons: `is not` is the cheap test, and
                 # _check_gradient sorts out an equal dtype that is another object.
@@ -967,8 +1002,10 @@ def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Var
             "gradients to the input's shape (see sum_to)"
         )
     if g_data.dtype != x_data.dtype:
-        if x_data.dtype.kind not in "fc":
-            return None  # integer inputs (labels, indices) take no gradient
+        if x_data.dtype.kind in "iu" and g_data.dtype.kind not in "iu":
+            # Never truncated: a floating gradient stops at an integer Variable
+            # (labels, indices, integers that were cast to float).
+            return None
         gx = gx.astype(x_data.dtype)
     return gx
 

@@ -654,14 +654,18 @@ class AsType(Function):
         return x.astype(self.dtype, copy=False)
 
     def backward(self, gy):
+        if self.x_dtype.kind in "iu" and gy.dtype.kind not in "iu":
+            return None  # a floating gradient is never truncated into an integer input
         return astype(gy, self.x_dtype)
 
 
 def astype(x, dtype) -> Variable:
     """Cast to ``dtype``; the gradient is cast back to the input's dtype.
 
-    A cast to an integer or bool dtype cuts the graph (the result is a
-    constant), as only floating and complex Variables have gradients.
+    A cast of floating values to an integer or bool dtype cuts the graph (the
+    result is a constant). An integer input cast to a floating dtype takes no
+    gradient through the cast: it would have to be truncated. Casts between
+    integer dtypes pass their exact integer gradients.
 
     Parameters
     ----------
