@@ -128,7 +128,7 @@ class Layer:
             if _holds_layers(value):
                 raise TypeError(_container_message(self, name, value))
             watched = self._watched_list()
-            if type(value) in (list, dict):
+            if isinstance(value, (list, dict, set)):
                 # Layers could be put into it later (self.blocks = [] and then
                 # .append(...)); state_entries() looks again (_check_containers).
                 if name not in watched:
@@ -157,7 +157,7 @@ class Layer:
             return
         for name in list(watched):
             value = self.__dict__.get(name)
-            if type(value) not in (list, dict):
+            if not isinstance(value, (list, dict, set)):
                 watched.remove(name)
             elif _holds_layers(value):
                 raise TypeError(_container_message(self, name, value))
@@ -604,12 +604,21 @@ class LayerList(Layer):
         return f"LayerList({', '.join(type(layer).__name__ for layer in self)})"
 
 
-def _holds_layers(value) -> bool:
-    if isinstance(value, dict):
-        value = list(value.values())
-    if not isinstance(value, (list, tuple)):
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def _holds_layers(value, depth: int = 0) -> bool:
+    """Whether a plain container (of any of Python's kinds, subclasses such as
+    OrderedDict included) holds a Layer or Parameter, at any depth: a list of
+    lists of Layers hides their parameters as well as a list of Layers."""
+    if not isinstance(value, _CONTAINERS) or depth > 16:  # the bound: a container that holds itself
         return False
-    return any(isinstance(v, (Layer, Parameter)) for v in value)
+    for item in value.values() if isinstance(value, dict) else value:
+        if isinstance(item, (Layer, Parameter)):
+            return True
+        if isinstance(item, _CONTAINERS) and _holds_layers(item, depth + 1):
+            return True
+    return False
 
 
 def _container_message(layer: Layer, name: str, value) -> str:

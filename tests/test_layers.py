@@ -1,6 +1,7 @@
 """Layers: registration (one source of truth), traversal, the concrete layers
 against closed forms or plain loops, devices, summary and plot."""
 
+import collections
 import gc
 import math
 import pickle
@@ -107,7 +108,28 @@ def test_list_of_layers_is_refused():
         Bad()
 
 
-@pytest.mark.parametrize("container", [list, dict])
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        lambda: [[Linear(2)]],
+        lambda: {"a": [Linear(2)]},
+        lambda: ({"a": (Linear(2),)},),
+        lambda: collections.OrderedDict(a=Linear(2)),
+        lambda: {Linear(2)},
+    ],
+    ids=["list of lists", "dict of lists", "tuple of dicts of tuples", "OrderedDict", "set"],
+)
+def test_layers_nested_in_plain_containers_are_refused(blocks):
+    class Bad(Layer):
+        def __init__(self):
+            super().__init__()
+            self.blocks = blocks()
+
+    with pytest.raises(TypeError, match="Bad.blocks: a .* of Layers/Parameters is not registered"):
+        Bad()
+
+
+@pytest.mark.parametrize("container", [list, dict, collections.OrderedDict])
 def test_an_empty_container_filled_with_layers_later_is_refused_when_parameters_are_gathered(container):
     class Blocks(Layer):
         def __init__(self):
@@ -115,7 +137,7 @@ def test_an_empty_container_filled_with_layers_later_is_refused_when_parameters_
             self.blocks = container()
             for i in range(2):
                 if container is list:
-                    self.blocks.append(Linear(2))
+                    self.blocks.append([Linear(2)])  # nested: found as well
                 else:
                     self.blocks[f"b{i}"] = Linear(2)
 
