@@ -174,6 +174,12 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     ------
     FileNotFoundError
         If the folder of ``path`` does not exist (the message names ``path``).
+    IsADirectoryError
+        If ``path`` is a folder.
+    OSError
+        When the file cannot be created or replaced (no permission, a full
+        disk, a name too long); the message names ``path``, not the temporary
+        file.
 
     Yields
     ------
@@ -184,7 +190,15 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write {path!r}: the folder {folder!r} does not exist")
-    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path!r}: it is a folder; give a file name")
+    # The temporary name is longer than path's: cut it, so that any name the
+    # file system takes for path also works for the temporary file.
+    prefix = "." + os.path.basename(path)[:100] + "."
+    try:
+        fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
+    except OSError as e:
+        raise _naming(e, path) from e
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -192,12 +206,21 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
             os.fsync(f.fileno())
         file_mode = (os.stat(path).st_mode & 0o777) if os.path.exists(path) else 0o666 & ~_current_umask()
         os.chmod(tmp_path, file_mode)
-        os.replace(tmp_path, path)
+        try:
+            os.replace(tmp_path, path)
+        except OSError as e:
+            raise _naming(e, path) from e
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp_path)
         raise
     _fsync_folder(folder)
+
+
+def _naming(error: OSError, path: str) -> OSError:
+    """The same kind of error, naming the user's path rather than the
+    temporary file behind it."""
+    return type(error)(error.errno, f"cannot write {path!r}: {error.strerror}")
 
 
 def _fsync_folder(folder: str) -> None:

@@ -1,6 +1,7 @@
 """save_weights / load_weights and checkpoints: nothing lost, nothing half-written,
 nothing loaded that does not fit."""
 
+import errno
 import os
 import signal
 import subprocess
@@ -352,6 +353,48 @@ def test_saving_into_a_missing_folder_names_the_path_given_and_writes_nothing(tm
     with pytest.raises(FileNotFoundError, match="cannot write 'relative/net.npz'"):
         save_checkpoint("relative/net.npz", net)  # the path as passed, not made absolute
     assert os.listdir(tmp_path) == []
+
+
+def test_saving_over_a_folder_names_the_path_and_keeps_the_folder(tmp_path):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "kept.txt").write_text("mine")
+    with pytest.raises(IsADirectoryError, match=f"cannot write {str(folder)!r}: it is a folder"):
+        _net().save_weights(folder)
+    assert os.listdir(folder) == ["kept.txt"] and sorted(os.listdir(tmp_path)) == ["weights"]
+
+
+def test_saving_into_a_read_only_folder_names_the_path_not_a_temporary_file(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders; the next test covers the message as root")
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError, match=f"cannot write {str(folder / 'net.npz')!r}: Permission denied"):
+            _net().save_weights(folder / "net.npz")
+    finally:
+        folder.chmod(0o700)
+
+
+def test_a_failed_write_names_the_path_not_a_temporary_file(tmp_path, monkeypatch):
+    # Any OSError of the file system (a full disk, a read-only mount): here the
+    # rename is made to fail, as root cannot be refused by permissions.
+    def refuse(src, dst):
+        raise OSError(errno.EROFS, "Read-only file system", src)
+
+    monkeypatch.setattr(os, "replace", refuse)
+    target = tmp_path / "net.npz"
+    with pytest.raises(OSError, match=f"cannot write {str(target)!r}: Read-only file system") as raised:
+        _net().save_weights(target)
+    assert ".tmp" not in str(raised.value)
+    assert os.listdir(tmp_path) == []  # the temporary file was removed
+
+
+def test_a_file_name_as_long_as_the_file_system_allows_can_be_saved(tmp_path):
+    target = tmp_path / ("w" * 251 + ".npz")  # 255 bytes, the usual limit
+    _net().save_weights(target)
+    assert os.listdir(tmp_path) == [target.name]
 
 
 def test_loading_a_folder_or_a_missing_file_names_the_path(tmp_path):
