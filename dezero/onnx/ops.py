@@ -134,6 +134,13 @@ def _add_constant(g, f, x):
     return _with_scalar(g, f, "Add", x, f.c)
 
 
+@exports(_math.SubConstant)
+def _sub_constant(g, f, x):
+    # Sub, not Add of -c: -c may not fit an unsigned dtype, and ONNX's Sub
+    # wraps around as NumPy does (uint8 0 - 1 is 255).
+    return _with_scalar(g, f, "Sub", x, f.c)
+
+
 @exports(_math.MulConstant)
 def _mul_constant(g, f, x):
     # mean() is sum() * (1 / count). Written as ReduceMean, the count is not
