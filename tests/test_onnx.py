@@ -417,11 +417,43 @@ def test_unsupported_function_is_named_with_its_place_and_no_file_is_written(tmp
     with pytest.raises(ExportError) as info:
         dezero.onnx.export(WithCustomOp(), randn(2, 3), path)
     message = str(info.value)
-    assert "no ONNX exporter for Function Cube" in message
-    assert "output of layer 'fc1'" in message
-    assert "Cube -> ReLU -> Linear (output of layer 'fc2')" in message
-    assert "Supported: " in message and "Conv2D" in message and "Linear" in message
+    assert message.startswith(
+        "dezero.onnx.export: no ONNX exporter for Function Cube (output shape (2, 4)); it is applied to "
+        "the output of layer 'fc1' and reaches the model's output through Cube -> ReLU -> Linear "
+        "(output of layer 'fc2'). Supported: "
+    )
+    assert "Conv2D" in message and "Linear" in message
     assert os.listdir(tmp_path) == []
+
+
+class CubedScale(Model):
+    def __init__(self):
+        super().__init__()
+        self.scale = dezero.Parameter(const(3))
+
+    def forward(self, x):
+        return x * Cube()(self.scale)
+
+
+@pytest.mark.parametrize(
+    "model, place",
+    [
+        (
+            lambda x: Cube()(x) * 2.0,
+            "Cube (output shape (2, 3)); it reaches the model's output through Cube -> MulConstant.",
+        ),
+        (
+            CubedScale(),
+            "Cube (output shape (3,)); it uses parameter 'scale' and reaches the model's output "
+            "through Cube -> Mul (output of layer 'CubedScale').",
+        ),
+    ],
+    ids=["no_layer_no_parameter", "parameter_only"],
+)
+def test_the_place_of_an_unsupported_function_reads_as_one_sentence(model, place, tmp_path):
+    with pytest.raises(ExportError) as info:
+        dezero.onnx.export(model, randn(2, 3), tmp_path / "m.onnx")
+    assert str(info.value).startswith(f"dezero.onnx.export: no ONNX exporter for Function {place} Supported: ")
 
 
 def test_a_failed_export_leaves_an_existing_file_untouched(tmp_path):
