@@ -255,9 +255,12 @@ def _get_item(g, f, x):
     """Basic indexing: slices become one Slice, ints Gathers of a scalar index
     (which drop the axis, as NumPy does), None an Unsqueeze."""
     if _arr.is_advanced_index(f.slices):
+        # Name the offending item, not the tuple that holds it (x[:, idx]).
+        given = f.slices if isinstance(f.slices, tuple) else (f.slices,)
+        position = next(i for i, s in enumerate(given) if _arr.is_advanced_index((s,)))
         raise ExportError(
             "get_item: only basic indexing (ints, slices, None, ...) is exported, "
-            f"not an index array (got {type(f.slices).__name__})"
+            f"not an index array (a {type(given[position]).__name__} at position {position} of the index)"
         )
     ndim = len(x.shape)
     items = list(f.slices) if isinstance(f.slices, tuple) else [f.slices]
