@@ -173,6 +173,16 @@ OPS = [
     ("max_pooling_pad", lambda x: F.pooling(x, 3, stride=2, pad=1), (2, 7, 7), ANY),
     ("average_pooling", lambda x: F.average_pooling(x, 2, 2), (2, 6, 6), ANY),
     ("average_pooling_pad", lambda x: F.average_pooling(x, 3, stride=2, pad=1), (2, 7, 7), ANY),
+    ("im2col", lambda x: F.im2col(x, 3, stride=2, pad=1), (2, 7, 6), ANY),
+    ("im2col_6d", lambda x: F.im2col(x, (2, 3), stride=(1, 2), to_matrix=False), (2, 5, 6), ANY),
+    ("im2col_int", lambda x: F.im2col(x, 2, pad=1), (2, 3, 3), UINT8),
+    ("col2im_of_im2col", lambda x: F.col2im(F.im2col(x, 3, 2, 1), x.shape, 3, 2, 1), (2, 7, 6), ANY),
+    # Row 7 of the 8 is in no window: it must come out 0.
+    ("col2im_6d", lambda x: F.col2im(x, (len(x), 2, 8, 5), 3, 2, 1, to_matrix=False), (2, 3, 3, 4, 3), ANY),
+    ("col2im_int", lambda x: F.col2im(F.im2col(x, 2), x.shape, 2), (2, 3, 3), UINT8),
+    ("conv2d_simple", lambda x: F.conv2d_simple(x, W_CONV, B_CONV, stride=2, pad=1), (2, 7, 6), ANY),
+    ("pooling_simple", lambda x: F.pooling_simple(x, 3, stride=2, pad=1), (2, 7, 7), ANY),
+    ("pooling_simple_int", lambda x: F.pooling_simple(x, 2, stride=1, pad=1), (2, 3, 3), UINT8),
     ("batch_norm_4d", lambda x: F.batch_norm(x, GAMMA, BETA, MEAN, VAR), (3, 4, 4), ANY),
     ("batch_norm_2d", lambda x: F.batch_norm(x, GAMMA, BETA, MEAN, VAR, eps=1e-3), (3,), ANY),
     ("dropout", lambda x: F.dropout(x, 0.5) * 2.0, (4,), ANY),
@@ -504,6 +514,18 @@ def test_a_constant_sized_by_the_traced_batch_is_refused(tmp_path):
     with pytest.raises(ExportError, match=r"Add .*traced batch size 2.*dynamic_batch=False"):
         dezero.onnx.export(model, randn(2, 3), tmp_path / "m.onnx")
     assert_exports(model, lambda n: randn(n, 3, seed=n), tmp_path, batches=(TRACE_BATCH,), dynamic_batch=False)
+
+
+def test_windows_across_the_batch_axis_are_refused(tmp_path):
+    # (C, H, N, W): the window geometry would fix the batch at its traced size.
+    with pytest.raises(ExportError, match=r"im2col: axis 2 of \(2, 4, N, 5\) holds the batch"):
+        dezero.onnx.export(lambda x: F.im2col(F.transpose(x, (1, 2, 0, 3)), 2), randn(3, 2, 4, 5), tmp_path / "m.onnx")
+
+
+def test_col2im_of_a_matrix_whose_rows_are_not_whole_images_is_refused(tmp_path):
+    # The graph input has N rows; the images would number N/12, no whole number at most batch sizes.
+    with pytest.raises(ExportError, match=r"col2im: the batch axis of \(N, 18\) holds N rows, which is not a multiple"):
+        dezero.onnx.export(lambda x: F.col2im(x, (1, 2, 7, 6), 3, 2, 1), randn(12, 18), tmp_path / "m.onnx")
 
 
 def test_slicing_the_batch_axis_is_refused_unless_the_batch_is_fixed(tmp_path):
