@@ -126,7 +126,17 @@ def _layer_outputs(model) -> dict:
 
 
 def _place(f: Function, downstream: dict, layer_outputs: dict, param_paths: dict) -> str:
-    """Where ``f`` sits in the model, in words, for error messages."""
+    """Where ``f`` sits in the model, as a sentence about it, for error messages.
+
+    Returns
+    -------
+    str
+        ``"it uses parameter 'fc/W', is applied to the output of layer 'fc1'
+        and reaches the model's output through Cube -> ReLU"``; the first two
+        parts only where they apply.
+    """
+    # Every part is a verb phrase of one subject, "it", so the sentence reads
+    # whichever parts a Function has.
     parts = []
     params = [param_paths[id(x)] for x in f.inputs or () if id(x) in param_paths]
     if params:
@@ -143,8 +153,8 @@ def _place(f: Function, downstream: dict, layer_outputs: dict, param_paths: dict
             label += f" (output of layer '{layer_outputs[id(y)]}')"
         chain.append(label)
         g = downstream.get(g)
-    parts.append("its result reaches the model's output through " + " -> ".join(chain))
-    return "; ".join(parts)
+    parts.append("reaches the model's output through " + " -> ".join(chain))
+    return "it " + (", ".join(parts[:-1]) + " and " if len(parts) > 1 else "") + parts[-1]
 
 
 # =============================================================================
@@ -205,7 +215,7 @@ class _Exporter:
             others = sorted({type(h).__name__ for h in missing} - {type(f).__name__})
             raise ExportError(
                 f"dezero.onnx.export: no ONNX exporter for Function {type(f).__name__} (output shape "
-                f"{_out_shape(f)}); it {_place(f, downstream, layer_outputs, self.param_paths)}."
+                f"{_out_shape(f)}); {_place(f, downstream, layer_outputs, self.param_paths)}."
                 + (f" Also unsupported: {', '.join(others)}." if others else "")
                 + f" Supported: {', '.join(supported_functions())}"
             )

@@ -24,6 +24,7 @@ from dezero.functions import connection as _conn
 from dezero.functions import conv as _conv
 from dezero.functions import math as _math
 from dezero.functions import normalization as _norm
+from dezero.functions import shapes as _shapes
 
 # By class, not as `functions.pooling`: that name is the pooling() function.
 from dezero.functions.pooling import AveragePooling2D, Pooling2D
@@ -89,6 +90,26 @@ def _batch_first(x: Tensor, f) -> tuple:
     return (x.shape[0],) + tuple(_out(f)[1:])
 
 
+def _scaled(d, m: int):
+    """A dimension ``m`` times as large: a batch of N rows becomes one of m*N."""
+    return Batch(d.k * m) if isinstance(d, Batch) else d * m
+
+
+def _reshape_to(g, x: Tensor, dims: tuple) -> Tensor:
+    """A Reshape to the symbolic ``dims``: -1 on the batch axis, which ONNX derives."""
+    return g.op("Reshape", [x, g.ints([-1 if isinstance(d, Batch) else d for d in dims], "shape")], dims)
+
+
+def _fixed_axes(op: str, x: Tensor, axes: tuple) -> None:
+    """Refuse a batch-sized axis where the op needs a size fixed by the trace."""
+    for a in axes:
+        if isinstance(x.shape[a], Batch):
+            raise ExportError(
+                f"{op}: axis {a} of {show(x.shape)} holds the batch, but the window geometry fixes "
+                "its size at the traced one; export with dynamic_batch=False"
+            )
+
+
 # =============================================================================
 # Elementwise math
 # =============================================================================
@@ -132,6 +153,13 @@ def _with_scalar(g, f, op: str, x, c):
 @exports(_math.AddConstant)
 def _add_constant(g, f, x):
     return _with_scalar(g, f, "Add", x, f.c)
+
+
+@exports(_math.SubConstant)
+def _sub_constant(g, f, x):
+    # Sub, not Add of -c: -c may not fit an unsigned dtype, and ONNX's Sub
+    # wraps around as NumPy does (uint8 0 - 1 is 255).
+    return _with_scalar(g, f, "Sub", x, f.c)
 
 
 @exports(_math.MulConstant)
@@ -248,9 +276,12 @@ def _get_item(g, f, x):
     """Basic indexing: slices become one Slice, ints Gathers of a scalar index
     (which drop the axis, as NumPy does), None an Unsqueeze."""
     if _arr.is_advanced_index(f.slices):
+        # Name the offending item, not the tuple that holds it (x[:, idx]).
+        given = f.slices if isinstance(f.slices, tuple) else (f.slices,)
+        position = next(i for i, s in enumerate(given) if _arr.is_advanced_index((s,)))
         raise ExportError(
             "get_item: only basic indexing (ints, slices, None, ...) is exported, "
-            f"not an index array (got {type(f.slices).__name__})"
+            f"not an index array (a {type(given[position]).__name__} at position {position} of the index)"
         )
     ndim = len(x.shape)
     items = list(f.slices) if isinstance(f.slices, tuple) else [f.slices]
@@ -327,6 +358,105 @@ def _embed_id(g, f, W, ids):
     if ids.dtype not in (np.int32, np.int64):  # Gather takes int32 or int64 indices only
         ids = g.cast(ids, np.int64)
     return g.op("Gather", [W, ids], ids.shape + (W.shape[1],), axis=0)
+
+
+@exports(_conv.Im2col)
+def _im2col(g, f, x):
+    """Every window offset (i, j) is one strided Slice of the padded input,
+    (N, C, OH, OW); the KH*KW of them stacked give (N, C, KH, KW, OH, OW).
+    Only data moves, so any dtype and any padding value (max pooling's -inf)
+    come through unchanged, where a convolution with one-hot kernels would
+    turn -inf into NaN."""
+    _fixed_axes("im2col", x, (2, 3))
+    (kh, kw), (sy, sx), (ph, pw) = f.kernel_size, f.stride, f.pad
+    n, c, h, w = x.shape
+    oh, ow = _shapes.get_conv_outsize(h, kh, sy, ph), _shapes.get_conv_outsize(w, kw, sx, pw)
+    if ph or pw:
+        # Pad fills with zeros unless given a value.
+        fill = [g.constant(f.pad_value, x.dtype, "pad_value")] if f.pad_value != 0 else []
+        x = g.op("Pad", [x, g.ints([0, 0, ph, pw] * 2, "pads")] + fill, (n, c, h + 2 * ph, w + 2 * pw))
+    pieces = [
+        g.op(
+            "Slice",
+            [
+                x,
+                g.ints([i, j], "starts"),
+                g.ints([i + sy * (oh - 1) + 1, j + sx * (ow - 1) + 1], "ends"),
+                g.ints([2, 3], "axes"),
+                g.ints([sy, sx], "steps"),
+            ],
+            (n, c, oh, ow),
+        )
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    # Concatenated along the rows, offset (i, j) is the (i*KW + j)-th block of
+    # OH rows: the row-major order of (KH, KW, OH), so a Reshape splits them.
+    rows = pieces[0] if len(pieces) == 1 else g.op("Concat", pieces, (n, c, kh * kw * oh, ow), axis=2)
+    y = _reshape_to(g, rows, (n, c, kh, kw, oh, ow))
+    if not f.to_matrix:
+        return y
+    y = g.op("Transpose", [y], (n, oh, ow, c, kh, kw), perm=[0, 4, 5, 1, 2, 3])
+    return _reshape_to(g, y, (_scaled(n, oh * ow), _scaled(c, kh * kw)))
+
+
+def _divided(op: str, d, m: int, shape: tuple):
+    """A dimension ``m`` times smaller: the batch axis of an (N*OH*OW, ...) matrix gives N."""
+    if not isinstance(d, Batch):
+        return d // m
+    if d.k % m:
+        raise ExportError(
+            f"{op}: the batch axis of {show(shape)} holds {d!r} rows, which is not a multiple "
+            f"of the {m} windows of each image, so the number of images cannot follow the "
+            "batch size; export with dynamic_batch=False"
+        )
+    return Batch(d.k // m)
+
+
+@exports(_conv.Col2im)
+def _col2im(g, f, col):
+    """Each window offset (i, j) is spread out to its rows and columns of the
+    image (zeros between them for a stride over 1, padded to the offset), and
+    the KH*KW canvases are added up, in the order dezero adds them. Add, Pad
+    and Reshape take any numeric dtype, where ConvTranspose takes floats only."""
+    (kh, kw), (sy, sx), (ph, pw) = f.kernel_size, f.stride, f.pad
+    _, _, h, w = f.input_shape
+    oh, ow = _shapes.get_conv_outsize(h, kh, sy, ph), _shapes.get_conv_outsize(w, kw, sx, pw)
+    if f.to_matrix:
+        n = _divided("col2im", col.shape[0], oh * ow, col.shape)
+        c = _divided("col2im", col.shape[1], kh * kw, col.shape)
+        col = _reshape_to(g, col, (n, oh, ow, c, kh, kw))
+        col = g.op("Transpose", [col], (n, c, kh, kw, oh, ow), perm=[0, 3, 4, 5, 1, 2])
+    else:
+        _fixed_axes("col2im", col, (2, 3, 4, 5))
+        n, c = col.shape[:2]
+    # Offset i puts window row y on padded image row y*SY + i, below
+    # (OH - 1)*SY + KH <= H + 2*PH + SY - 1. A canvas of OH*SY + KH - 1 rows
+    # holds every offset, and (since OH*SY + KH > H + 2*PH) the image's rows
+    # PH..PH+H too; the same goes for the columns.
+    total = None
+    for i in range(kh):
+        for j in range(kw):
+            piece = g.op(
+                "Slice",
+                [col, g.ints([i, j], "starts"), g.ints([i + 1, j + 1], "ends"), g.ints([2, 3], "axes")],
+                (n, c, 1, 1, oh, ow),
+            )
+            piece = _reshape_to(g, piece, (n, c, oh, 1, ow, 1))
+            if sy > 1 or sx > 1:  # SY-1 zero rows after each window row, SX-1 zero columns
+                pads = [0] * 6 + [0, 0, 0, sy - 1, 0, sx - 1]
+                piece = g.op("Pad", [piece, g.ints(pads, "pads")], (n, c, oh, sy, ow, sx))
+            piece = _reshape_to(g, piece, (n, c, oh * sy, ow * sx))
+            if kh > 1 or kw > 1:
+                pads = [0, 0, i, j, 0, 0, kh - 1 - i, kw - 1 - j]
+                piece = g.op("Pad", [piece, g.ints(pads, "pads")], (n, c, oh * sy + kh - 1, ow * sx + kw - 1))
+            total = piece if total is None else g.op("Add", [total, piece], piece.shape)
+    assert total is not None  # KH and KW are at least 1
+    return g.op(
+        "Slice",
+        [total, g.ints([ph, pw], "starts"), g.ints([ph + h, pw + w], "ends"), g.ints([2, 3], "axes")],
+        (n, c, h, w),
+    )
 
 
 @exports(_conv.Conv2D)
