@@ -220,7 +220,8 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
 def _naming(error: OSError, path: str) -> OSError:
     """The same kind of error, naming the user's path rather than the
     temporary file behind it."""
-    return type(error)(error.errno, f"cannot write {path!r}: {error.strerror}")
+    message = f"cannot write {path!r}: {error.strerror or error}"
+    return type(error)(error.errno, message) if error.errno is not None else type(error)(message)
 
 
 def _fsync_folder(folder: str) -> None:
