@@ -462,6 +462,16 @@ class MNIST(Dataset):
         for name, _ in failures:
             lines.append(f"  {name} -> {os.path.join(cache_dir(), self.folder, name)}")
             lines.append(f"      from {' or '.join(m + name for m in self.mirrors)}")
+        # Scripts load both splits, one after the other: name the other
+        # split's missing files now, not in a second failed run.
+        other = not bool(self.train)
+        absent = [
+            name for name in self.files[other] if not os.path.exists(os.path.join(cache_dir(), self.folder, name))
+        ]
+        if absent:
+            lines.append(f"The {'training' if other else 'test'} split (train={other}) needs these as well:")
+            for name in absent:
+                lines.append(f"  {name} -> {os.path.join(cache_dir(), self.folder, name)}")
         lines.append("What failed:")
         lines.extend("  " + line for _, e in failures for line in str(e).splitlines())
         raise DownloadError("\n".join(lines))

@@ -329,6 +329,10 @@ def test_mnist_offline_reports_every_missing_file_in_one_error(home, monkeypatch
     for name in names:
         assert f"  {name} -> {home / folder / name}\n" in msg
         assert f"from {mirrors[0]}{name} or {mirrors[1]}{name}" in msg
+    # Scripts load both splits: the other split's files are named in the same error.
+    assert f"split (train={not train}) needs these as well:" in msg
+    for name in cls.files[not train]:
+        assert f"  {name} -> {home / folder / name}\n" in msg
     assert not (home / folder).exists() or os.listdir(home / folder) == []  # nothing half-written
 
 
@@ -340,6 +344,7 @@ def test_mnist_offline_lists_only_the_files_that_are_missing(home, monkeypatch):
         MNIST(train=False)
     assert "t10k-labels-idx1-ubyte.gz ->" in str(info.value)
     assert "t10k-images-idx3-ubyte.gz ->" not in str(info.value)
+    assert "needs these as well" not in str(info.value)  # the training files are in the cache
 
 
 @pytest.mark.parametrize(
