@@ -918,6 +918,10 @@ class EmbedID(Layer):
     def forward(self, x):
         return F.embed_id(x, self.W)
 
+    def _list_as_variable(self, x) -> Variable:
+        # Ids, not values: a list of them stays integer (embed_id moves it to W's backend).
+        return as_variable(x)
+
 
 # =============================================================================
 # Batch normalization

@@ -165,6 +165,38 @@ def test_a_lazy_linear_layer_without_bias_is_sized_from_a_list_in_its_dtype(dtyp
     assert layer.W.grad.dtype == dtype
 
 
+# --- labels, targets and ids given as lists ---------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_losses_and_accuracy_take_labels_and_targets_as_lists(dtype):
+    logits = np.array([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]], dtype=dtype)
+    labels = np.array([1, 2])
+    for f in (F.softmax_cross_entropy, F.accuracy):
+        from_list, from_array = f(logits, [1, 2]), f(logits, labels)
+        assert from_list.dtype == from_array.dtype == dtype
+        np.testing.assert_array_equal(from_list.data, from_array.data)
+    scores = np.array([[0.5], [-1.5]], dtype=dtype)
+    for f, x in ((F.sigmoid_cross_entropy, scores), (F.binary_cross_entropy, 1 / (1 + np.exp(-scores)))):
+        from_list, from_array = f(x, [[1], [0]]), f(x, np.array([[1], [0]]))
+        assert from_list.dtype == dtype
+        np.testing.assert_allclose(from_list.data, from_array.data, rtol=1e-6)
+
+
+def test_a_ragged_list_of_labels_is_refused_naming_the_op_and_argument():
+    with pytest.raises(ValueError, match="softmax_cross_entropy: t given as a list: .*rectangle of numbers"):
+        F.softmax_cross_entropy(np.ones((2, 3)), [[1], [2, 0]])
+
+
+def test_embed_id_and_the_embed_layer_take_ids_as_lists():
+    import dezero.layers as L
+
+    W = Variable(np.arange(6.0).reshape(3, 2))
+    np.testing.assert_array_equal(F.embed_id([2, 0], W).data, [[4.0, 5.0], [0.0, 1.0]])
+    layer = L.EmbedID(5, 2)
+    np.testing.assert_array_equal(layer([[1, 4]]).data, layer(np.array([[1, 4]])).data)
+    with pytest.raises(TypeError, match="embed_id: x must be an integer array of ids, got float64"):
+        layer([1.5, 2.0])  # ids, not values: not made floating by the layer, refused as they are
+
+
 # --- Python scalars out of a Variable -----------------------------------------------------------
 @pytest.mark.parametrize("data", [np.array(2.5), np.array([2.5]), np.array([[2.5]], dtype=np.float32)])
 def test_item_float_and_int_of_a_size_one_variable(data):

@@ -324,6 +324,6 @@ def test_accuracy_bad_arguments():
 
 
 @pytest.mark.parametrize("op", [F.softmax_cross_entropy, F.sigmoid_cross_entropy, F.binary_cross_entropy, F.accuracy])
-def test_targets_must_be_arrays(op):
-    with pytest.raises(TypeError, match=f"{op.__name__}: t must be an array or a Variable, got list"):
-        op(np.full((2, 2), 0.5), [[0, 1], [1, 0]])
+def test_targets_must_be_arrays_lists_or_variables(op):
+    with pytest.raises(TypeError, match=f"{op.__name__}: t must be an array, a list of numbers or a Variable, got str"):
+        op(np.full((2, 2), 0.5), "0110")

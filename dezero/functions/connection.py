@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dezero import parallel
-from dezero.backend import array_types
+from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable, as_variables
 from dezero.functions.array import GetItem, matmul, sum_to
 
@@ -124,6 +124,8 @@ def embed_id(x, W) -> Variable:
     """
     ids = x.data if isinstance(x, Variable) else x
     W = as_variable(W)
+    if isinstance(ids, (list, tuple)):  # a list of ids stays integer, on W's backend
+        ids = get_array_module(W.data).asarray(as_variable(ids).data)
     if not isinstance(ids, array_types) or ids.dtype.kind not in "iu":
         kind = ids.dtype if isinstance(ids, array_types) else type(ids).__name__
         raise TypeError(f"embed_id: x must be an integer array of ids, got {kind}")

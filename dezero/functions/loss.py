@@ -30,11 +30,20 @@ __all__ = [
 ]
 
 
-def _raw(op: str, name: str, x):
-    """The array inside ``x`` (targets and labels are used as plain arrays)."""
+def _raw(op: str, name: str, x, like=None):
+    """The array inside ``x`` (targets and labels are used as plain arrays). A
+    list of numbers becomes an array as NumPy makes it (integer labels stay
+    integers), on the backend of ``like`` when given."""
     data = x.data if isinstance(x, Variable) else x
+    if isinstance(data, (list, tuple)):
+        try:
+            data = as_variable(data).data
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{op}: {name} given as a list: {e}") from None
+        if like is not None:
+            data = get_array_module(like).asarray(data)
     if not isinstance(data, array_types):
-        raise TypeError(f"{op}: {name} must be an array or a Variable, got {type(data).__name__}")
+        raise TypeError(f"{op}: {name} must be an array, a list of numbers or a Variable, got {type(data).__name__}")
     return data
 
 
@@ -213,7 +222,7 @@ def softmax_cross_entropy(x, t) -> Variable:
 
 def _logits_and_labels(op: str, x, t):
     x = as_variable(x)
-    t_data = _raw(op, "t", t)
+    t_data = _raw(op, "t", t, like=x.data)
     _check_float(op, "x", x)
     if x.ndim != 2:
         raise ValueError(f"{op}: x must be 2-D (N, C) logits, got shape {x.shape}")
@@ -336,7 +345,7 @@ def sigmoid_cross_entropy(x, t) -> Variable:
     """
     op = "sigmoid_cross_entropy"
     x = as_variable(x)
-    t_data = _raw(op, "t", t)
+    t_data = _raw(op, "t", t, like=x.data)
     _check_float(op, "x", x)
     if x.size == 0:
         raise ValueError(f"{op}: x is empty (shape {x.shape})")
@@ -395,7 +404,7 @@ def binary_cross_entropy(p, t) -> Variable:
     """
     op = "binary_cross_entropy"
     p = as_variable(p)
-    t_data = _raw(op, "t", t)
+    t_data = _raw(op, "t", t, like=p.data)
     _check_float(op, "p", p)
     if p.size == 0:
         raise ValueError(f"{op}: p is empty (shape {p.shape})")
@@ -434,7 +443,8 @@ def accuracy(y, t) -> Variable:
     Variable
         The fraction of correct rows, a 0-d value in [0, 1].
     """
-    y_data, t_data = _raw("accuracy", "y", y), _raw("accuracy", "t", t)
+    y_data = _raw("accuracy", "y", y)
+    t_data = _raw("accuracy", "t", t, like=y_data)
     if y_data.ndim < 2:
         raise ValueError(f"accuracy: y must be (N, C) scores, got shape {y_data.shape}")
     expected = y_data.shape[:1] + y_data.shape[2:]
