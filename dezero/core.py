@@ -767,7 +767,8 @@ def _type_name(obj) -> str:
 
 
 def _has_floating_input(inputs: tuple) -> bool:
-    return any(x._requires_grad and x.data.dtype.kind in "fc" for x in inputs)
+    # data is None for an absent optional input (a bias of None)
+    return any(x._requires_grad and x.data is not None and x.data.dtype.kind in "fc" for x in inputs)
 
 
 def _output_array(func: Function, y):

@@ -65,6 +65,16 @@ def test_the_books_integer_graphs_give_exact_integer_gradients():
     np.testing.assert_array_equal(x1.grad.data, [3])
 
 
+def test_an_integer_linear_layer_without_bias_differentiates_as_in_the_book():
+    # The book's test_linear: integer inputs, and the absent bias given as None.
+    x = Variable(np.array([[1, 2, 3], [4, 5, 6]]))
+    w = Variable(x.data.T)
+    y = F.linear(x, w, None)
+    np.testing.assert_array_equal(y.data, x.data @ x.data.T)
+    F.sum(y).backward()
+    np.testing.assert_array_equal(w.grad.data, x.data.T @ np.ones((2, 2), dtype=np.int64))
+
+
 def test_integer_products_differentiate_exactly():
     x = Variable(np.array([1, 2, 3], dtype=np.int32))
     w = Variable(np.array([4, 5, 6], dtype=np.int32))
