@@ -635,6 +635,10 @@ def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+def _is_size(value) -> bool:
+    return _is_int(value) and value > 0
+
+
 def _positive_int(owner: str, name: str, value) -> int:
     """``value`` as an int, or a clear error naming the layer and the argument
     (int() would quietly turn 2.5 into 2; a size of 0 would divide by zero)."""
@@ -716,7 +720,8 @@ class Linear(Layer):
     """
 
     def __init__(self, out_size: int, nobias: bool = False, dtype=np.float32, in_size: Optional[int] = None):
-        meant = f"Linear({nobias}, in_size={out_size})" if _is_int(nobias) and _is_int(out_size) else None
+        # Only two sizes make a layer to suggest (Linear(10, 0) is no swapped call).
+        meant = f"Linear({nobias}, in_size={out_size})" if _is_size(nobias) and _is_size(out_size) else None
         dtype = _check_constructor(
             "Linear", f"out_size={out_size!r}, nobias={nobias!r}", meant, nobias, dtype, "in_size", in_size
         )
@@ -774,10 +779,10 @@ class _ConvBase(Layer):
         layer = type(self).__name__
         # Read in PyTorch's order (in, out, kernel, stride, padding), the five
         # numbers say which call was meant.
-        pytorch_order = (out_channels, kernel_size, stride, pad, nobias)
+        pytorch_order = (out_channels, kernel_size, stride, pad)
         meant = (
             (f"{layer}({kernel_size}, kernel_size={stride}, stride={pad}, pad={nobias}, in_channels={out_channels})")
-            if all(_is_int(v) for v in pytorch_order)
+            if all(_is_size(v) for v in pytorch_order) and _is_int(nobias) and nobias >= 0
             else None
         )
         dtype = _check_constructor(

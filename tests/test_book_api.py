@@ -311,6 +311,22 @@ def test_linear_refuses_pytorchs_in_out_order_and_shows_the_call_meant():
         L.Linear(64, 10)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: L.Linear(10, 0),
+        lambda: L.Linear(0, 5),
+        lambda: L.Conv2d(1, 8, 0, 1, 1),
+        lambda: L.Conv2d(1, 8, 3, 1, -1),
+    ],
+    ids=["Linear(10, 0)", "Linear(0, 5)", "Conv2d stride 0", "Conv2d pad -1"],
+)
+def test_a_swapped_call_is_suggested_only_when_it_would_build_a_layer(make):
+    with pytest.raises(TypeError, match="nobias must be a bool") as raised:
+        make()
+    assert "for that layer write" not in str(raised.value)
+
+
 @pytest.mark.parametrize("layer", ["Conv2d", "Deconv2d"])
 def test_conv_layers_refuse_pytorchs_order_and_show_the_call_meant(layer):
     cls = getattr(L, layer)
