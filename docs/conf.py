@@ -9,6 +9,15 @@ The pages are Markdown (MyST). The API reference is generated from the
 docstrings (autodoc, NumPy style through napoleon): one page per module of the
 package, written into ``api/generated/`` at the start of every build, so a
 module added to ``dezero/`` appears without editing anything here.
+
+Why Sphinx and not pdoc: the docs are a guide (getting started, graphs, data,
+GPU, ONNX, distributed, the book and PyTorch pages) as much as a reference, and
+Sphinx builds both into one site with cross-references from the guide into the
+API (``{func}`~dezero.grad```); ``-W`` turns every broken reference or malformed
+docstring into a build failure, which CI relies on; napoleon reads the NumPy
+docstring sections the code already uses; and MyST keeps the pages in Markdown,
+as README is. pdoc renders the API alone, from the modules, with no guide pages
+and no such check.
 """
 
 from __future__ import annotations
