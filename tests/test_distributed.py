@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,25 @@ def error_of(fn, *args, **kwargs):
 """
 
 
+def run_bounded(command, timeout=TIMEOUT, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``command`` (mpiexec, or plain python) with its output captured, in a
+    process group of its own. If it outlives ``timeout`` seconds (or the test is
+    interrupted), the whole group is killed: mpiexec and every rank it started,
+    not mpiexec alone, which would leave the ranks running. Then the test fails."""
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException as e:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        if isinstance(e, subprocess.TimeoutExpired):
+            pytest.fail(f"{command} did not finish within {timeout} s (killed with its ranks)\n{out}\n{err}")
+        raise
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
 def run_ranks(tmp_path, body, n=2, timeout=TIMEOUT, expect_success=True):
     """Run ``PRELUDE + body`` on ``n`` ranks (n=1: plain python, no mpiexec)."""
     require_mpi()
@@ -91,24 +111,10 @@ def run_ranks(tmp_path, body, n=2, timeout=TIMEOUT, expect_success=True):
         prefix, extra = local_launcher(n)
         env.update(extra)
         command = prefix + command
-    proc = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"{n} rank(s) did not finish within {timeout} s (killed)\n{out}\n{err}")
+    proc = run_bounded(command, timeout=timeout, cwd=tmp_path, env=env)
     if expect_success:
-        assert proc.returncode == 0, f"{n} rank(s) exited with {proc.returncode}\n{out}\n{err}"
-    return proc.returncode, out, err
+        assert proc.returncode == 0, f"{n} rank(s) exited with {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def load(tmp_path, name, n=2):
@@ -175,7 +181,8 @@ def test_import_dezero_never_imports_mpi4py():
         "import sys, dezero, dezero.distributed\n"
         "assert 'mpi4py' not in sys.modules, sorted(m for m in sys.modules if 'mpi' in m)\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = run_bounded([sys.executable, "-c", code], timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_missing_mpi4py_raises_import_error_with_the_install_line(monkeypatch):
@@ -662,6 +669,32 @@ def test_uncaught_exception_on_one_rank_ends_every_rank(tmp_path):
     assert "rank 0 got past the failure" not in out
 
 
+def test_a_job_that_outlives_its_timeout_is_killed_with_all_its_ranks(tmp_path):
+    require_mpi()
+    script = tmp_path / "hang.py"
+    script.write_text("import time\ntime.sleep(300)\n")
+    prefix, extra = local_launcher(2)
+    with pytest.raises(pytest.fail.Exception, match=r"did not finish within 5 s \(killed with its ranks\)"):
+        run_bounded(prefix + [sys.executable, str(script)], timeout=5, env={**os.environ, **extra})
+    assert _processes_running(str(script)) == []
+
+
+def _processes_running(needle: str) -> list:
+    """Pids of the live (not zombie) processes whose command line contains ``needle``;
+    waits up to 5 s for killed ones to go."""
+    deadline = time.monotonic() + 5
+    while True:
+        listing = subprocess.run(["ps", "-A", "-o", "pid=,stat=,args="], capture_output=True, text=True, timeout=30)
+        found = []
+        for line in listing.stdout.splitlines():
+            parts = line.split(None, 2)  # pid, state, command line
+            if len(parts) == 3 and needle in parts[2] and not parts[1].startswith("Z"):
+                found.append(int(parts[0]))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def test_abort_on_error_block_ends_the_job_on_an_error_exit(tmp_path):
     rc, out, err = run_ranks(
         tmp_path,
@@ -722,13 +755,8 @@ def test_gpu_gradients_are_averaged_on_every_rank(tmp_path, name, gpus_needed):
     script.write_text(PRELUDE + textwrap.dedent(GPU_TRAINING))
     prefix, extra = local_launcher(2)
     env = {**os.environ, "PYTHONPATH": str(REPO), **extra}
-    subprocess.run(
-        prefix + [sys.executable, str(script), str(tmp_path), name],
-        env=env,
-        check=True,
-        timeout=TIMEOUT,
-        start_new_session=True,
-    )
+    proc = run_bounded(prefix + [sys.executable, str(script), str(tmp_path), name], env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     rank0, rank1 = load(tmp_path, "gpu")
     assert bool(rank0["nccl"]) == (name == "pure_nccl")
     for key in rank0:
@@ -760,14 +788,7 @@ def test_mnist_example_on_two_ranks_follows_one_process_at_twice_the_batch(tmp_p
     history = {}
     for name, (command, run_env) in runs.items():
         out = tmp_path / name
-        proc = subprocess.run(
-            command + ["--out", str(out)],
-            env=run_env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            start_new_session=True,
-        )
+        proc = run_bounded(command + ["--out", str(out)], env=run_env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.count("test accuracy:") == 1  # rank 0 alone reports
         history[name] = json.loads((out / "mnist_mlp_history.json").read_text())
@@ -798,8 +819,12 @@ def test_scaling_benchmark_prints_a_row_per_rank_count():
         "1",
         "--rounds",
         "1",
+        # The benchmark starts mpiexec in a process group of its own, which a kill of
+        # this test's group would not reach: it must kill its ranks itself, first.
+        "--timeout",
+        str(TIMEOUT // 2 - 10),
     ]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, start_new_session=True)
+    proc = run_bounded(command)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = [
         line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")
