@@ -28,11 +28,14 @@ a communicator is created: ``import dezero`` never needs it. The docs page
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import sys
+import threading
 import traceback
 import weakref
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -136,7 +139,10 @@ def _describe(entry) -> str:
 # =============================================================================
 # The communicator
 # =============================================================================
-_EXCEPT_HOOK_INSTALLED = False
+_ABORT_HOOKS_INSTALLED = False
+# The status last passed to sys.exit by the main thread, once create_communicator
+# has wrapped sys.exit: read at exit, after SystemExit has been handled.
+_exit_status: List[Any] = [None]
 
 
 class MpiCommunicator:
@@ -638,8 +644,10 @@ class MpiCommunicator:
         their next collective operation. The traceback is printed with the
         rank's number, then the job is aborted (exit status 1). ``sys.exit(0)``
         passes through; with one rank, exceptions propagate as usual.
-        :func:`create_communicator` also installs this behaviour for
-        uncaught exceptions (``sys.excepthook``).
+        :func:`create_communicator` also installs this behaviour for the
+        whole program, for uncaught exceptions and for ``sys.exit`` with an
+        error status; this block covers what those hooks cannot see, such as
+        ``raise SystemExit(2)``.
 
         Yields
         ------
@@ -665,17 +673,43 @@ class MpiCommunicator:
         )
         self.abort(1)
 
-    def _install_except_hook(self) -> None:
-        global _EXCEPT_HOOK_INSTALLED
-        if _EXCEPT_HOOK_INSTALLED or self.size == 1:
+    def _install_abort_hooks(self) -> None:
+        """Abort the job when this process ends with an uncaught exception or after
+        ``sys.exit`` with an error status (once per process, with more than one rank)."""
+        global _ABORT_HOOKS_INSTALLED
+        if _ABORT_HOOKS_INSTALLED or self.size == 1:
             return
 
         def abort_on_uncaught(exc_type, exc, tb):
-            # sys.exit never comes here: only exceptions that end the program do.
+            # SystemExit never comes here: the exit hook below covers sys.exit.
             self._report_and_abort(exc_type, exc, tb)
 
+        original_exit = sys.exit
+
+        @functools.wraps(original_exit)
+        def exit_and_remember(status: Any = None, /) -> NoReturn:
+            # SystemExit reaches neither sys.excepthook nor atexit handlers, so the
+            # status is noted here; it still raises, so finally blocks run as usual.
+            # In another thread, SystemExit ends only that thread, not the process.
+            if threading.current_thread() is threading.main_thread():
+                _exit_status[0] = status
+            original_exit(status)
+
+        def abort_on_error_exit() -> None:
+            # Runs before mpi4py finalizes MPI (its own exit hook runs after Python's).
+            status = _exit_status[0]
+            if status is None or status == 0 or self._MPI.Is_finalized():
+                return
+            sys.stderr.write(
+                f"[rank {self.rank} of {self.size}] exiting with sys.exit({status!r}), while the other "
+                f"ranks may be waiting for this one; aborting every rank of the job\n"
+            )
+            self.abort(status if isinstance(status, int) and 0 < status < 256 else 1)
+
         sys.excepthook = abort_on_uncaught
-        _EXCEPT_HOOK_INSTALLED = True
+        sys.exit = exit_and_remember
+        atexit.register(abort_on_error_exit)
+        _ABORT_HOOKS_INSTALLED = True
 
 
 def create_communicator(communicator_name: str = "auto", mpi_comm=None, abort_on_error: bool = True) -> MpiCommunicator:
@@ -693,9 +727,17 @@ def create_communicator(communicator_name: str = "auto", mpi_comm=None, abort_on
         The MPI communicator to use; ``MPI.COMM_WORLD`` by default. Without
         mpiexec that is a single rank, so the same script runs alone.
     abort_on_error : bool
-        Install a ``sys.excepthook`` that aborts every rank when one of them
-        dies of an uncaught exception, so that the others do not wait for it
-        forever (only when there is more than one rank).
+        Abort every rank when one of them ends with an error, so that the
+        others do not wait for it forever in their next collective (only when
+        there is more than one rank, once per process): an uncaught exception
+        (a ``sys.excepthook``), or ``sys.exit`` called with a status other
+        than 0 or None (``sys.exit`` is wrapped to note the status, then
+        raises ``SystemExit`` as usual, so ``finally`` blocks still run; the
+        job is aborted at exit). ``raise SystemExit(2)``, ``exit()`` and
+        ``os._exit`` are not seen: put the code in
+        :meth:`MpiCommunicator.abort_on_error` for those. A ``SystemExit``
+        from ``sys.exit(2)`` that the program catches and swallows still
+        aborts the job when the process ends.
 
     Returns
     -------
@@ -716,7 +758,7 @@ def create_communicator(communicator_name: str = "auto", mpi_comm=None, abort_on
     MPI = _import_mpi()
     comm = MpiCommunicator(MPI.COMM_WORLD if mpi_comm is None else mpi_comm, communicator_name)
     if abort_on_error:
-        comm._install_except_hook()
+        comm._install_abort_hooks()
     return comm
 
 

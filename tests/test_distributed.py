@@ -669,6 +669,60 @@ def test_uncaught_exception_on_one_rank_ends_every_rank(tmp_path):
     assert "rank 0 got past the failure" not in out
 
 
+def test_sys_exit_with_an_error_status_on_one_rank_ends_every_rank(tmp_path):
+    rc, out, err = run_ranks(
+        tmp_path,
+        """
+        try:
+            if comm.rank == 1:
+                sys.exit(1)
+        finally:
+            print(f"rank {comm.rank} ran its finally block", flush=True)
+        comm.allreduce_obj(1)  # rank 0 would wait here forever
+        print("rank 0 got past the failure")
+    """,
+        timeout=60,
+        expect_success=False,
+    )
+    assert rc != 0
+    assert "rank 1 ran its finally block" in out  # SystemExit was raised as usual
+    assert "[rank 1 of 2] exiting with sys.exit(1), while the other ranks may be waiting" in err
+    assert "aborting every rank of the job" in err
+    assert "rank 0 got past the failure" not in out
+
+
+def test_exits_with_status_0_or_in_a_thread_leave_the_job_alone(tmp_path):
+    rc, out, err = run_ranks(
+        tmp_path,
+        """
+        import threading
+
+        worker = threading.Thread(target=sys.exit, args=(3,))  # ends that thread only
+        worker.start()
+        worker.join()
+        comm.barrier()
+        print(f"rank {comm.rank} ends", flush=True)
+        sys.exit(0)
+    """,
+        timeout=60,
+    )
+    assert "rank 0 ends" in out and "rank 1 ends" in out
+    assert "aborting" not in err
+
+
+def test_one_rank_leaves_sys_exit_and_the_excepthook_alone(tmp_path):
+    run_ranks(
+        tmp_path,
+        """
+        save("hooks", exit=sys.exit is sys.__dict__["exit"] and not hasattr(sys.exit, "__wrapped__"),
+             excepthook=sys.excepthook is sys.__excepthook__)
+    """,
+        n=1,
+    )
+    (got,) = load(tmp_path, "hooks", n=1)
+    assert got["exit"] and got["excepthook"]
+
+
 def test_a_job_that_outlives_its_timeout_is_killed_with_all_its_ranks(tmp_path):
     require_mpi()
     script = tmp_path / "hang.py"
