@@ -29,6 +29,8 @@ from dezero import backend
 from dezero.distributed import SubDataset, create_communicator, local_launcher
 from dezero.models import MLP
 from dezero.optimizers import Adam, ClipGrad, WeightDecay
+from tests.script_env import script_env
+from tests.test_examples import write_idx
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 120  # seconds for one mpiexec job; a job that hangs is killed and fails the test
@@ -854,6 +856,30 @@ def test_mnist_example_on_two_ranks_follows_one_process_at_twice_the_batch(tmp_p
     # the same test items classified right: the accuracy over the 359 items is the same count
     assert round(two["test_acc"][-1] * 359) == round(one["test_acc"][-1] * 359)
     assert one["step_loss"][-1] < 0.5 * one["step_loss"][0]  # and it learned
+
+
+def test_mnist_example_rank_that_cannot_load_its_data_ends_every_rank(tmp_path):
+    """Rank 0 finds no MNIST (no network either) and returns an error status, while
+    rank 1 has it and goes on to its first collective: the job must end, not wait."""
+    require_mpi()
+    full, empty = tmp_path / "full", tmp_path / "empty"
+    (full / "mnist").mkdir(parents=True)
+    empty.mkdir()
+    rng = np.random.RandomState(0)
+    for prefix, n in (("train", 200), ("t10k", 50)):
+        write_idx(str(full / "mnist" / f"{prefix}-images-idx3-ubyte.gz"), rng.randint(0, 256, (n, 28, 28)))
+        write_idx(str(full / "mnist" / f"{prefix}-labels-idx1-ubyte.gz"), rng.randint(0, 10, n))
+    prefix, extra = local_launcher(1)
+    script = [sys.executable, str(REPO / "examples" / "mnist.py"), "--distributed", "--data", "mnist"]
+    script += ["--out", str(tmp_path / "out")]
+    # One launch, two programs (MPMD): each rank with its own DEZERO_HOME.
+    command = prefix + ["-env", "DEZERO_HOME", str(empty)] + script
+    command += [":", "-n", "1", "-env", "DEZERO_HOME", str(full)] + script
+    proc = run_bounded(command, timeout=60, env=script_env(empty, PYTHONPATH=str(REPO), **extra))
+    assert proc.returncode != 0
+    assert "mnist: MNIST:" in proc.stderr and "could not be downloaded" in proc.stderr
+    assert "[rank 0 of 2] aborting every rank of the job" in proc.stderr
+    assert "test accuracy" not in proc.stdout
 
 
 # =============================================================================
