@@ -18,12 +18,15 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import dezero
+import dezero.distributed as dist
 import dezero.functions as F
 from dezero import backend
 from dezero.distributed import SubDataset, create_communicator, local_launcher
@@ -802,11 +805,14 @@ GPU_TRAINING = """
 """
 
 
-@pytest.mark.parametrize("name, gpus_needed", [("naive", 1), ("pure_nccl", 2)])
+@pytest.mark.parametrize("name, gpus_needed", [("naive", 1), ("auto", 1), ("pure_nccl", 2)])
 def test_gpu_gradients_are_averaged_on_every_rank(tmp_path, name, gpus_needed):
+    """On one GPU, 'auto' finds both ranks on it and goes through host memory;
+    on two, it goes through NCCL when CuPy has it."""
     require_mpi()
     if _gpus() < gpus_needed:
         pytest.skip(f"needs CuPy and {gpus_needed} CUDA device(s) (NCCL wants one GPU per rank); found {_gpus()}")
+    through_nccl = name == "pure_nccl" or (name == "auto" and _gpus() >= 2 and dist._import_nccl() is not None)
     script = tmp_path / "job.py"
     script.write_text(PRELUDE + textwrap.dedent(GPU_TRAINING))
     prefix, extra = local_launcher(2)
@@ -814,13 +820,171 @@ def test_gpu_gradients_are_averaged_on_every_rank(tmp_path, name, gpus_needed):
     proc = run_bounded(prefix + [sys.executable, str(script), str(tmp_path), name], env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rank0, rank1 = load(tmp_path, "gpu")
-    assert bool(rank0["nccl"]) == (name == "pure_nccl")
+    assert bool(rank0["nccl"]) == bool(rank1["nccl"]) == through_nccl
+    if name == "auto" and not through_nccl:
+        assert "CuPy gradients go through host memory and MPI, not NCCL, because" in proc.stderr
     for key in rank0:
         if key.endswith("/mean"):
             local = key[: -len("mean")] + "local"
             np.testing.assert_allclose(rank0[key], (rank0[local] + rank1[local]) / 2, rtol=1e-6, err_msg=key)
         if key.endswith("/mean") or key.endswith("/param"):
             np.testing.assert_array_equal(rank0[key], rank1[key], err_msg=key)
+
+
+# How CuPy gradients travel, decided on the CPU with a fake MPI and a fake NCCL
+# -----------------------------------------------------------------------------
+GPU_A, GPU_B = "0000:3B:00.0", "0000:5E:00.0"
+
+
+class FakeMpiComm:
+    """This rank (``rank``, 0 or 1) of a 2-rank world: the other rank reports
+    ``peer`` (has NCCL, machine, GPU) and, when NCCL is started, ``peer_error``
+    (None: it started there)."""
+
+    def __init__(self, rank, peer, peer_error=None):
+        self.rank, self.peer, self.peer_error = rank, peer, peer_error
+
+    def Get_rank(self):
+        return self.rank
+
+    def Get_size(self):
+        return 2
+
+    def Split_type(self, kind, key):
+        return self  # both ranks on one machine (which one matters only in the facts)
+
+    def Split(self, color, key):
+        return self if color == 0 else None
+
+    def Free(self):
+        pass
+
+    def bcast(self, obj, root=0):
+        if self.rank == root:
+            return obj
+        # What rank 0 sends: its machine index, then NCCL's unique id.
+        return (0, 1) if obj is None else ("unique id", None)
+
+    def allgather(self, obj):
+        peer = self.peer if isinstance(obj, tuple) else self.peer_error
+        return [obj, peer] if self.rank == 0 else [peer, obj]
+
+
+class FakeNccl:
+    """Stands for ``cupy.cuda.nccl``; ``start_error`` is raised by NcclCommunicator here."""
+
+    def __init__(self, start_error=None):
+        self.start_error = start_error
+        self.started, self.destroyed = [], []
+
+    def get_unique_id(self):
+        return "unique id"
+
+    def NcclCommunicator(self, size, uid, rank):
+        if self.start_error is not None:
+            raise self.start_error
+        nccl = self
+
+        class Started:
+            def destroy(self):
+                nccl.destroyed.append(self)
+
+        self.started.append(Started())
+        return self.started[-1]
+
+
+@pytest.fixture
+def fake_gpu_world(monkeypatch):
+    """``make(name, peer, rank=0, here=GPU_A, nccl=FakeNccl(), peer_error=None)``:
+    a communicator whose CuPy gradients have not travelled yet."""
+    fake_mpi = types.SimpleNamespace(COMM_TYPE_SHARED="shared", UNDEFINED="undefined", COMM_NULL=None)
+    monkeypatch.setattr(dist, "_import_mpi", lambda: fake_mpi)
+
+    def make(name, peer, rank=0, here=GPU_A, nccl=None, peer_error=None):
+        monkeypatch.setattr(dist, "_import_nccl", lambda: nccl)
+        monkeypatch.setattr(dist, "_current_gpu", lambda: here)
+        return dist.MpiCommunicator(FakeMpiComm(rank, peer, peer_error), name)
+
+    return make
+
+
+def _decide(comm):
+    """What comm._nccl() returns and the warnings it gave, called twice (it decides once)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = comm._nccl()
+        assert comm._nccl() is first
+    return first, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+def test_auto_goes_through_host_memory_when_two_ranks_share_a_gpu(fake_gpu_world):
+    nccl = FakeNccl()
+    comm = fake_gpu_world("auto", peer=(True, 0, GPU_A), nccl=nccl)
+    chosen, warned = _decide(comm)
+    assert chosen is None and nccl.started == []  # NCCL was never asked: it would refuse or hang
+    assert warned == [
+        "MpiCommunicator 'auto': CuPy gradients go through host memory and MPI, not NCCL, because ranks "
+        f"share a GPU (ranks 0, 1 on GPU {GPU_A} of machine 0) and NCCL needs one GPU per rank: give each "
+        "rank its own, cupy.cuda.Device(comm.intra_rank).use(), with as many GPUs as ranks on each machine"
+    ]
+
+
+def test_auto_uses_nccl_when_every_rank_has_a_gpu_of_its_own(fake_gpu_world):
+    for peer in ((True, 0, GPU_B), (True, 1, GPU_A)):  # another GPU, or the same bus id on another machine
+        nccl = FakeNccl()
+        chosen, warned = _decide(fake_gpu_world("auto", peer=peer, nccl=nccl))
+        assert chosen is nccl.started[0] and warned == []
+
+
+def test_auto_goes_through_host_memory_when_nccl_fails_to_start_on_some_rank(fake_gpu_world):
+    nccl = FakeNccl()
+    comm = fake_gpu_world("auto", peer=(True, 0, GPU_B), nccl=nccl, peer_error="NcclError: unhandled cuda error")
+    chosen, warned = _decide(comm)
+    assert chosen is None
+    assert nccl.destroyed == nccl.started != []  # started here, so closed again: the peer never joins it
+    assert warned == [
+        "MpiCommunicator 'auto': CuPy gradients go through host memory and MPI, not NCCL, because NCCL could "
+        "not start on rank(s) 1 (rank 1: NcclError: unhandled cuda error)"
+    ]
+    here = FakeNccl(start_error=RuntimeError("no device"))
+    chosen, warned = _decide(fake_gpu_world("auto", peer=(True, 0, GPU_B), nccl=here))
+    assert chosen is None and warned[0].endswith("NCCL could not start on rank(s) 0 (rank 0: RuntimeError: no device)")
+
+
+def test_auto_without_nccl_on_a_rank_says_so_once_from_rank_0(fake_gpu_world):
+    chosen, warned = _decide(fake_gpu_world("auto", peer=(False, 0, None), nccl=FakeNccl()))
+    assert chosen is None
+    assert warned == [
+        "MpiCommunicator 'auto': CuPy gradients go through host memory and MPI, not NCCL, because CuPy's "
+        "NCCL binding is not available on rank(s) 1 (install a CuPy with NCCL)"
+    ]
+    chosen, warned = _decide(fake_gpu_world("auto", peer=(True, 0, GPU_A), rank=1, nccl=FakeNccl()))
+    assert chosen is None and warned == []  # rank 1 knows the same reason and keeps quiet
+
+
+def test_pure_nccl_refuses_what_auto_falls_back_from_with_the_reason(fake_gpu_world):
+    cases = {
+        "share a GPU (ranks 0, 1 on GPU": dict(peer=(True, 0, GPU_A)),
+        "NCCL binding is not available on rank(s) 1": dict(peer=(False, 0, None)),
+        "NCCL could not start on rank(s) 1 (rank 1: NcclError: x)": dict(
+            peer=(True, 0, GPU_B), peer_error="NcclError: x"
+        ),
+    }
+    for reason, kwargs in cases.items():
+        comm = fake_gpu_world("pure_nccl", nccl=FakeNccl(), **kwargs)
+        with pytest.raises(RuntimeError) as raised:
+            comm._nccl()
+        message = str(raised.value)
+        assert message.startswith("MpiCommunicator 'pure_nccl' cannot reduce CuPy gradients through NCCL: ")
+        assert reason in message and message.endswith(
+            "create_communicator('auto') would reduce them through host memory and MPI instead"
+        )
+
+
+def test_naive_never_looks_for_nccl(fake_gpu_world, monkeypatch):
+    comm = fake_gpu_world("naive", peer=(False, 0, None))
+    monkeypatch.setattr(dist, "_import_nccl", lambda: pytest.fail("'naive' imported NCCL"))
+    assert _decide(comm) == (None, [])
 
 
 # =============================================================================
