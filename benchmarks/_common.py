@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 # Run from any directory without installing.
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -129,6 +131,52 @@ def try_import_torch():
         return None
     torch.set_num_threads(blas_threads())
     return torch
+
+
+# =============================================================================
+# Subprocesses
+# =============================================================================
+def run_process_group(
+    command: Sequence[str], timeout: float, env: Optional[Dict[str, str]] = None
+) -> subprocess.CompletedProcess:
+    """Run ``command`` with its output captured, in a process group of its own, and
+    kill the whole group if it outlives ``timeout`` seconds.
+
+    ``subprocess.run(..., timeout=...)`` kills only the process it started: for
+    ``mpiexec`` that leaves the ranks it forked running, each at full speed.
+
+    Parameters
+    ----------
+    command : sequence of str
+        The program and its arguments.
+    timeout : float
+        Seconds before the group (the command and everything it started, unless
+        it left the group) is killed.
+    env : dict, optional
+        The environment; the current one by default.
+
+    Returns
+    -------
+    subprocess.CompletedProcess
+        The exit status, stdout and stderr (text).
+
+    Raises
+    ------
+    subprocess.TimeoutExpired
+        After the group was killed, with what it had written.
+    """
+    proc = subprocess.Popen(
+        list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException as e:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        if isinstance(e, subprocess.TimeoutExpired):
+            raise subprocess.TimeoutExpired(list(command), timeout, output=out, stderr=err) from None
+        raise
+    return subprocess.CompletedProcess(list(command), proc.returncode, out, err)
 
 
 # =============================================================================

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-import _common  # noqa: F401  (puts the repo on sys.path)
+import _common  # also puts the repo on sys.path
 import numpy as np
 
 SIZES = (784, 1000, 1000, 10)
@@ -76,7 +76,7 @@ def worker(steps: int, repeats: int) -> None:
         print("RESULT " + json.dumps(results), flush=True)
 
 
-def run(ranks: int, steps: int, repeats: int) -> dict:
+def run(ranks: int, steps: int, repeats: int, timeout: float) -> dict:
     from dezero.distributed import local_launcher
 
     threads = str(threads_per_rank(ranks))
@@ -97,7 +97,12 @@ def run(ranks: int, steps: int, repeats: int) -> dict:
         "--repeats",
         str(repeats),
     ]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    try:
+        proc = _common.run_process_group(command, timeout, env=env)
+    except subprocess.TimeoutExpired as e:
+        raise SystemExit(
+            f"{ranks} rank(s) did not finish within {timeout:g} s (killed):\n{e.output}\n{e.stderr}"
+        ) from None
     if proc.returncode != 0:
         raise SystemExit(f"{ranks} rank(s) failed:\n{proc.stdout}\n{proc.stderr}")
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
@@ -114,6 +119,9 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=20, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per launch")
     parser.add_argument("--rounds", type=int, default=5, help="launches per configuration, interleaved")
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds per launch before its ranks are killed (default 600)"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -127,7 +135,7 @@ def main(argv=None) -> int:
     runs: dict = {ranks: {"step": [], "compute": [], "allreduce": []} for ranks in args.ranks}
     for _ in range(args.rounds):
         for ranks in args.ranks:
-            result = run(ranks, args.steps, args.repeats)
+            result = run(ranks, args.steps, args.repeats, args.timeout)
             for key in ("step", "compute", "allreduce"):
                 runs[ranks][key].extend(result[key])
             runs[ranks]["bytes"] = result["bytes"]

@@ -21,18 +21,23 @@ identical, bit for bit::
 
 Started with ``mpiexec -n 4 python train.py``. MPI (through mpi4py) carries
 the control messages and the CPU gradients; gradients of CuPy arrays go
-through NCCL when CuPy has it. Only this module imports mpi4py, and only when
-a communicator is created: ``import dezero`` never needs it. The docs page
-``docs/distributed.md`` says how to run on several machines.
+through NCCL when CuPy has it and every rank has a GPU of its own. Only this
+module imports mpi4py, and only when a communicator is created: ``import
+dezero`` never needs it. The docs page ``docs/distributed.md`` says how to run
+on several machines.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import sys
+import threading
 import traceback
+import warnings
 import weakref
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -74,6 +79,59 @@ def _import_nccl():
     if not getattr(nccl, "available", True) or not hasattr(nccl, "NcclCommunicator"):
         return None
     return nccl
+
+
+def _current_gpu() -> str:
+    """The current CUDA device, named so that two ranks on one machine that use the
+    same GPU name it alike (its PCI bus id: device numbers differ between ranks
+    whose ``CUDA_VISIBLE_DEVICES`` differ)."""
+    import cupy
+
+    device = cupy.cuda.Device()
+    try:
+        return str(device.pci_bus_id)
+    except Exception:  # a CuPy or driver that cannot say: the number is the next best name
+        return f"device {device.id}"
+
+
+def _why_not_nccl(name: str, ranks: Sequence[Tuple[bool, int, Optional[str]]]) -> Optional[str]:
+    """Why CuPy gradients cannot go through NCCL, or None when they can (as far as
+    can be known before NCCL starts).
+
+    Parameters
+    ----------
+    name : {'auto', 'naive', 'pure_nccl'}
+        The communicator's name.
+    ranks : sequence of (bool, int, str or None)
+        For each rank, in rank order: whether CuPy has NCCL there, the rank's
+        machine (``inter_rank``) and its GPU (:func:`_current_gpu`).
+
+    Returns
+    -------
+    str or None
+        The reason, worded to follow "because"; None when nothing stands in NCCL's way.
+    """
+    if name == "naive":
+        return "the communicator is 'naive'"
+    lacking = [str(rank) for rank, (has_nccl, _, _) in enumerate(ranks) if not has_nccl]
+    if lacking:
+        return f"CuPy's NCCL binding is not available on rank(s) {', '.join(lacking)} (install a CuPy with NCCL)"
+    users: Dict[tuple, List[int]] = {}
+    for rank, (_, machine, gpu) in enumerate(ranks):
+        users.setdefault((machine, gpu), []).append(rank)
+    shared = [
+        f"ranks {', '.join(map(str, rank_list))} on GPU {gpu} of machine {machine}"
+        for (machine, gpu), rank_list in users.items()
+        if len(rank_list) > 1
+    ]
+    if shared:
+        # NCCL refuses two ranks on one GPU ("duplicate GPU"), and only on the
+        # ranks that share it, which could leave the others waiting in NCCL.
+        return (
+            f"ranks share a GPU ({'; '.join(shared)}) and NCCL needs one GPU per rank: give each rank "
+            "its own, cupy.cuda.Device(comm.intra_rank).use(), with as many GPUs as ranks on each machine"
+        )
+    return None
 
 
 # =============================================================================
@@ -136,7 +194,10 @@ def _describe(entry) -> str:
 # =============================================================================
 # The communicator
 # =============================================================================
-_EXCEPT_HOOK_INSTALLED = False
+_ABORT_HOOKS_INSTALLED = False
+# The status last passed to sys.exit by the main thread, once create_communicator
+# has wrapped sys.exit: read at exit, after SystemExit has been handled.
+_exit_status: List[Any] = [None]
 
 
 class MpiCommunicator:
@@ -552,34 +613,62 @@ class MpiCommunicator:
         buffer.set(host)
 
     def _nccl(self):
-        """The NCCL communicator for CuPy gradients, made at their first reduction;
-        None when they go through host memory instead."""
+        """The NCCL communicator for CuPy gradients, decided at their first reduction
+        (collective); None when they go through host memory instead."""
         if self._nccl_decided:
             return self._nccl_comm
-        MPI = self._MPI
         nccl = _import_nccl() if self.name != "naive" else None
-        # Every rank takes the same path, or one would wait in NCCL and the other in MPI.
-        everywhere = self.mpi_comm.allreduce(int(nccl is not None), op=MPI.MIN)
-        if self.name == "pure_nccl" and not everywhere:
-            lacking = [r for r, ok in enumerate(self.mpi_comm.allgather(nccl is not None)) if not ok]
-            raise RuntimeError(
-                f"{type(self).__name__} 'pure_nccl': CuPy's NCCL binding is not available on "
-                f"rank(s) {', '.join(map(str, lacking))}; install a CuPy with NCCL, or use "
-                "create_communicator('auto') to reduce through host memory there"
-            )
-        if everywhere:
+        mine = (nccl is not None, self.inter_rank, _current_gpu() if nccl is not None else None)
+        # Every rank decides from the same gathered facts, so all take the same
+        # path: one waiting in NCCL while another waits in MPI would hang.
+        why_not = _why_not_nccl(self.name, self.mpi_comm.allgather(mine))
+        if why_not is None:
             assert nccl is not None  # every rank, this one included, has it
-            uid = self.mpi_comm.bcast(nccl.get_unique_id() if self.rank == 0 else None, root=0)
-            try:
-                self._nccl_comm = nccl.NcclCommunicator(self.size, uid, self.rank)
-            except Exception as e:
-                raise RuntimeError(
-                    f"{type(self).__name__}: NCCL could not start on rank {self.rank} ({e}); "
-                    "every rank needs a GPU of its own: call "
-                    "cupy.cuda.Device(comm.intra_rank).use() before moving the model"
-                ) from e
+            why_not = self._start_nccl(nccl)
+        if why_not is not None and self.name == "pure_nccl":
+            raise RuntimeError(
+                f"{type(self).__name__} 'pure_nccl' cannot reduce CuPy gradients through NCCL: {why_not}; "
+                "create_communicator('auto') would reduce them through host memory and MPI instead"
+            )
+        if why_not is not None and self.name == "auto" and self.rank == 0:
+            # Rank 0 only: every rank knows the same reason, one copy is enough.
+            warnings.warn(
+                f"{type(self).__name__} 'auto': CuPy gradients go through host memory and MPI, "
+                f"not NCCL, because {why_not}",
+                UserWarning,
+                stacklevel=4,
+            )
         self._nccl_decided = True
         return self._nccl_comm
+
+    def _start_nccl(self, nccl) -> Optional[str]:
+        """Create the NCCL communicator on every rank (collective); return why it
+        could not start, the same text on every rank, or None when it did."""
+        uid, error = None, None
+        if self.rank == 0:
+            try:
+                uid = nccl.get_unique_id()
+            except Exception as e:
+                error = f"{type(e).__name__}: {e}"
+        uid, error = self.mpi_comm.bcast((uid, error), root=0)
+        if error is not None:
+            return f"NCCL could not make its unique id on rank 0 ({error})"
+        nccl_comm = None
+        try:
+            nccl_comm = nccl.NcclCommunicator(self.size, uid, self.rank)
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"
+        errors = self.mpi_comm.allgather(error)
+        failed = [(rank, message) for rank, message in enumerate(errors) if message is not None]
+        if not failed:
+            self._nccl_comm = nccl_comm
+            return None
+        if nccl_comm is not None:
+            # Started here but not everywhere: NCCL would wait for the missing ranks.
+            with contextlib.suppress(Exception):
+                nccl_comm.destroy()
+        details = "; ".join(f"rank {rank}: {message}" for rank, message in failed)
+        return f"NCCL could not start on rank(s) {', '.join(str(rank) for rank, _ in failed)} ({details})"
 
     def allreduce_persistent(self, model) -> None:
         """Average the floating-point persistent arrays (BatchNorm's running mean
@@ -638,8 +727,10 @@ class MpiCommunicator:
         their next collective operation. The traceback is printed with the
         rank's number, then the job is aborted (exit status 1). ``sys.exit(0)``
         passes through; with one rank, exceptions propagate as usual.
-        :func:`create_communicator` also installs this behaviour for
-        uncaught exceptions (``sys.excepthook``).
+        :func:`create_communicator` also installs this behaviour for the
+        whole program, for uncaught exceptions and for ``sys.exit`` with an
+        error status; this block covers what those hooks cannot see, such as
+        ``raise SystemExit(2)``.
 
         Yields
         ------
@@ -665,17 +756,43 @@ class MpiCommunicator:
         )
         self.abort(1)
 
-    def _install_except_hook(self) -> None:
-        global _EXCEPT_HOOK_INSTALLED
-        if _EXCEPT_HOOK_INSTALLED or self.size == 1:
+    def _install_abort_hooks(self) -> None:
+        """Abort the job when this process ends with an uncaught exception or after
+        ``sys.exit`` with an error status (once per process, with more than one rank)."""
+        global _ABORT_HOOKS_INSTALLED
+        if _ABORT_HOOKS_INSTALLED or self.size == 1:
             return
 
         def abort_on_uncaught(exc_type, exc, tb):
-            # sys.exit never comes here: only exceptions that end the program do.
+            # SystemExit never comes here: the exit hook below covers sys.exit.
             self._report_and_abort(exc_type, exc, tb)
 
+        original_exit = sys.exit
+
+        @functools.wraps(original_exit)
+        def exit_and_remember(status: Any = None, /) -> NoReturn:
+            # SystemExit reaches neither sys.excepthook nor atexit handlers, so the
+            # status is noted here; it still raises, so finally blocks run as usual.
+            # In another thread, SystemExit ends only that thread, not the process.
+            if threading.current_thread() is threading.main_thread():
+                _exit_status[0] = status
+            original_exit(status)
+
+        def abort_on_error_exit() -> None:
+            # Runs before mpi4py finalizes MPI (its own exit hook runs after Python's).
+            status = _exit_status[0]
+            if status is None or status == 0 or self._MPI.Is_finalized():
+                return
+            sys.stderr.write(
+                f"[rank {self.rank} of {self.size}] exiting with sys.exit({status!r}), while the other "
+                f"ranks may be waiting for this one; aborting every rank of the job\n"
+            )
+            self.abort(status if isinstance(status, int) and 0 < status < 256 else 1)
+
         sys.excepthook = abort_on_uncaught
-        _EXCEPT_HOOK_INSTALLED = True
+        sys.exit = exit_and_remember
+        atexit.register(abort_on_error_exit)
+        _ABORT_HOOKS_INSTALLED = True
 
 
 def create_communicator(communicator_name: str = "auto", mpi_comm=None, abort_on_error: bool = True) -> MpiCommunicator:
@@ -685,17 +802,27 @@ def create_communicator(communicator_name: str = "auto", mpi_comm=None, abort_on
     ----------
     communicator_name : {'auto', 'naive', 'pure_nccl'}
         How gradients held in CuPy arrays are summed: ``'auto'`` through NCCL
-        when CuPy has it on every rank, else through host memory and MPI;
-        ``'naive'`` always through host memory and MPI; ``'pure_nccl'`` through
-        NCCL or not at all (an error at the first update). NumPy gradients
-        always go through MPI.
+        when CuPy has it on every rank and every rank has a GPU of its own,
+        else through host memory and MPI (with a warning, on rank 0, that says
+        why: a missing NCCL, ranks that share a GPU, or NCCL failing to
+        start); ``'naive'`` always through host memory and MPI;
+        ``'pure_nccl'`` through NCCL or not at all (an error at the first
+        update that says why). NumPy gradients always go through MPI.
     mpi_comm : mpi4py.MPI.Comm, optional
         The MPI communicator to use; ``MPI.COMM_WORLD`` by default. Without
         mpiexec that is a single rank, so the same script runs alone.
     abort_on_error : bool
-        Install a ``sys.excepthook`` that aborts every rank when one of them
-        dies of an uncaught exception, so that the others do not wait for it
-        forever (only when there is more than one rank).
+        Abort every rank when one of them ends with an error, so that the
+        others do not wait for it forever in their next collective (only when
+        there is more than one rank, once per process): an uncaught exception
+        (a ``sys.excepthook``), or ``sys.exit`` called with a status other
+        than 0 or None (``sys.exit`` is wrapped to note the status, then
+        raises ``SystemExit`` as usual, so ``finally`` blocks still run; the
+        job is aborted at exit). ``raise SystemExit(2)``, ``exit()`` and
+        ``os._exit`` are not seen: put the code in
+        :meth:`MpiCommunicator.abort_on_error` for those. A ``SystemExit``
+        from ``sys.exit(2)`` that the program catches and swallows still
+        aborts the job when the process ends.
 
     Returns
     -------
@@ -716,7 +843,7 @@ def create_communicator(communicator_name: str = "auto", mpi_comm=None, abort_on
     MPI = _import_mpi()
     comm = MpiCommunicator(MPI.COMM_WORLD if mpi_comm is None else mpi_comm, communicator_name)
     if abort_on_error:
-        comm._install_except_hook()
+        comm._install_abort_hooks()
     return comm
 
 

@@ -144,6 +144,23 @@ def save_curves(history: dict, title: str, path: str) -> None:
 
 
 def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not args.distributed:
+        return train(args)
+    import dezero.distributed as dist
+
+    comm = dist.create_communicator()
+    # Every rank takes the same steps, so one that stops early (an exception, or
+    # an error status such as a dataset it could not load) must end the others
+    # too, or they would wait for it forever in their next collective.
+    with comm.abort_on_error():
+        status = train(args, comm)
+        if status != 0 and comm.size > 1:
+            raise SystemExit(status)  # abort_on_error turns it into an abort of every rank
+    return status
+
+
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
     parser.add_argument(
@@ -163,15 +180,17 @@ def main(argv=None) -> int:
         help="data-parallel over the MPI ranks (start with mpiexec -n N); --batch-size is per rank",
     )
     parser.add_argument("--out", default=os.path.join(HERE, "output"), help="output folder (default examples/output/)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def train(args: argparse.Namespace, comm=None) -> int:
+    """Train and evaluate as ``args`` say, data-parallel over ``comm`` if given;
+    return the exit status."""
     quick = args.quick or os.environ.get("DEZERO_QUICK", "") not in ("", "0")
     epochs = args.epochs or (1 if quick else 5)
     np.random.seed(args.seed)
-    comm = None
-    if args.distributed:
+    if comm is not None:
         import dezero.distributed as dist
-
-        comm = dist.create_communicator()  # an exception on one rank now ends every rank
     log = print if comm is None or comm.rank == 0 else (lambda *a, **k: None)
 
     if comm is not None and comm.rank != 0:

@@ -6,6 +6,7 @@ never asserted in tests)."""
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,25 @@ def test_interleaved_timing_returns_one_median_per_contender():
     )
     assert set(medians) == {"a", "b"} and all(m >= 0 for m in medians.values())
     assert calls.count("a") == 1 + 3 * (1 + 2)
+
+
+def test_a_command_past_its_timeout_is_killed_with_the_processes_it_started():
+    # sh starts a sleep and waits for it, as mpiexec starts its ranks and waits for them.
+    with pytest.raises(subprocess.TimeoutExpired) as expired:
+        _common.run_process_group(["sh", "-c", "sleep 300 & echo $!; wait"], timeout=2)
+    child = int(expired.value.output.split()[0])
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child), f"the sleep started by the command (pid {child}) outlived it"
+    finished = _common.run_process_group([sys.executable, "-c", "print('done')"], timeout=60)
+    assert (finished.returncode, finished.stdout) == (0, "done\n")
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that still runs (a zombie has finished)."""
+    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+    return state != "" and not state.startswith("Z")
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

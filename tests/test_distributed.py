@@ -17,17 +17,23 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+import types
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import dezero
+import dezero.distributed as dist
 import dezero.functions as F
 from dezero import backend
 from dezero.distributed import SubDataset, create_communicator, local_launcher
 from dezero.models import MLP
 from dezero.optimizers import Adam, ClipGrad, WeightDecay
+from tests.script_env import script_env
+from tests.test_examples import write_idx
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 120  # seconds for one mpiexec job; a job that hangs is killed and fails the test
@@ -79,6 +85,25 @@ def error_of(fn, *args, **kwargs):
 """
 
 
+def run_bounded(command, timeout=TIMEOUT, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``command`` (mpiexec, or plain python) with its output captured, in a
+    process group of its own. If it outlives ``timeout`` seconds (or the test is
+    interrupted), the whole group is killed: mpiexec and every rank it started,
+    not mpiexec alone, which would leave the ranks running. Then the test fails."""
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException as e:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        if isinstance(e, subprocess.TimeoutExpired):
+            pytest.fail(f"{command} did not finish within {timeout} s (killed with its ranks)\n{out}\n{err}")
+        raise
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
 def run_ranks(tmp_path, body, n=2, timeout=TIMEOUT, expect_success=True):
     """Run ``PRELUDE + body`` on ``n`` ranks (n=1: plain python, no mpiexec)."""
     require_mpi()
@@ -91,24 +116,10 @@ def run_ranks(tmp_path, body, n=2, timeout=TIMEOUT, expect_success=True):
         prefix, extra = local_launcher(n)
         env.update(extra)
         command = prefix + command
-    proc = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"{n} rank(s) did not finish within {timeout} s (killed)\n{out}\n{err}")
+    proc = run_bounded(command, timeout=timeout, cwd=tmp_path, env=env)
     if expect_success:
-        assert proc.returncode == 0, f"{n} rank(s) exited with {proc.returncode}\n{out}\n{err}"
-    return proc.returncode, out, err
+        assert proc.returncode == 0, f"{n} rank(s) exited with {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def load(tmp_path, name, n=2):
@@ -175,7 +186,8 @@ def test_import_dezero_never_imports_mpi4py():
         "import sys, dezero, dezero.distributed\n"
         "assert 'mpi4py' not in sys.modules, sorted(m for m in sys.modules if 'mpi' in m)\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = run_bounded([sys.executable, "-c", code], timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_missing_mpi4py_raises_import_error_with_the_install_line(monkeypatch):
@@ -662,6 +674,86 @@ def test_uncaught_exception_on_one_rank_ends_every_rank(tmp_path):
     assert "rank 0 got past the failure" not in out
 
 
+def test_sys_exit_with_an_error_status_on_one_rank_ends_every_rank(tmp_path):
+    rc, out, err = run_ranks(
+        tmp_path,
+        """
+        try:
+            if comm.rank == 1:
+                sys.exit(1)
+        finally:
+            print(f"rank {comm.rank} ran its finally block", flush=True)
+        comm.allreduce_obj(1)  # rank 0 would wait here forever
+        print("rank 0 got past the failure")
+    """,
+        timeout=60,
+        expect_success=False,
+    )
+    assert rc != 0
+    assert "rank 1 ran its finally block" in out  # SystemExit was raised as usual
+    assert "[rank 1 of 2] exiting with sys.exit(1), while the other ranks may be waiting" in err
+    assert "aborting every rank of the job" in err
+    assert "rank 0 got past the failure" not in out
+
+
+def test_exits_with_status_0_or_in_a_thread_leave_the_job_alone(tmp_path):
+    rc, out, err = run_ranks(
+        tmp_path,
+        """
+        import threading
+
+        worker = threading.Thread(target=sys.exit, args=(3,))  # ends that thread only
+        worker.start()
+        worker.join()
+        comm.barrier()
+        print(f"rank {comm.rank} ends", flush=True)
+        sys.exit(0)
+    """,
+        timeout=60,
+    )
+    assert "rank 0 ends" in out and "rank 1 ends" in out
+    assert "aborting" not in err
+
+
+def test_one_rank_leaves_sys_exit_and_the_excepthook_alone(tmp_path):
+    run_ranks(
+        tmp_path,
+        """
+        save("hooks", exit=sys.exit is sys.__dict__["exit"] and not hasattr(sys.exit, "__wrapped__"),
+             excepthook=sys.excepthook is sys.__excepthook__)
+    """,
+        n=1,
+    )
+    (got,) = load(tmp_path, "hooks", n=1)
+    assert got["exit"] and got["excepthook"]
+
+
+def test_a_job_that_outlives_its_timeout_is_killed_with_all_its_ranks(tmp_path):
+    require_mpi()
+    script = tmp_path / "hang.py"
+    script.write_text("import time\ntime.sleep(300)\n")
+    prefix, extra = local_launcher(2)
+    with pytest.raises(pytest.fail.Exception, match=r"did not finish within 5 s \(killed with its ranks\)"):
+        run_bounded(prefix + [sys.executable, str(script)], timeout=5, env={**os.environ, **extra})
+    assert _processes_running(str(script)) == []
+
+
+def _processes_running(needle: str) -> list:
+    """Pids of the live (not zombie) processes whose command line contains ``needle``;
+    waits up to 5 s for killed ones to go."""
+    deadline = time.monotonic() + 5
+    while True:
+        listing = subprocess.run(["ps", "-A", "-o", "pid=,stat=,args="], capture_output=True, text=True, timeout=30)
+        found = []
+        for line in listing.stdout.splitlines():
+            parts = line.split(None, 2)  # pid, state, command line
+            if len(parts) == 3 and needle in parts[2] and not parts[1].startswith("Z"):
+                found.append(int(parts[0]))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def test_abort_on_error_block_ends_the_job_on_an_error_exit(tmp_path):
     rc, out, err = run_ranks(
         tmp_path,
@@ -713,30 +805,186 @@ GPU_TRAINING = """
 """
 
 
-@pytest.mark.parametrize("name, gpus_needed", [("naive", 1), ("pure_nccl", 2)])
+@pytest.mark.parametrize("name, gpus_needed", [("naive", 1), ("auto", 1), ("pure_nccl", 2)])
 def test_gpu_gradients_are_averaged_on_every_rank(tmp_path, name, gpus_needed):
+    """On one GPU, 'auto' finds both ranks on it and goes through host memory;
+    on two, it goes through NCCL when CuPy has it."""
     require_mpi()
     if _gpus() < gpus_needed:
         pytest.skip(f"needs CuPy and {gpus_needed} CUDA device(s) (NCCL wants one GPU per rank); found {_gpus()}")
+    through_nccl = name == "pure_nccl" or (name == "auto" and _gpus() >= 2 and dist._import_nccl() is not None)
     script = tmp_path / "job.py"
     script.write_text(PRELUDE + textwrap.dedent(GPU_TRAINING))
     prefix, extra = local_launcher(2)
     env = {**os.environ, "PYTHONPATH": str(REPO), **extra}
-    subprocess.run(
-        prefix + [sys.executable, str(script), str(tmp_path), name],
-        env=env,
-        check=True,
-        timeout=TIMEOUT,
-        start_new_session=True,
-    )
+    proc = run_bounded(prefix + [sys.executable, str(script), str(tmp_path), name], env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     rank0, rank1 = load(tmp_path, "gpu")
-    assert bool(rank0["nccl"]) == (name == "pure_nccl")
+    assert bool(rank0["nccl"]) == bool(rank1["nccl"]) == through_nccl
+    if name == "auto" and not through_nccl:
+        assert "CuPy gradients go through host memory and MPI, not NCCL, because" in proc.stderr
     for key in rank0:
         if key.endswith("/mean"):
             local = key[: -len("mean")] + "local"
             np.testing.assert_allclose(rank0[key], (rank0[local] + rank1[local]) / 2, rtol=1e-6, err_msg=key)
         if key.endswith("/mean") or key.endswith("/param"):
             np.testing.assert_array_equal(rank0[key], rank1[key], err_msg=key)
+
+
+# How CuPy gradients travel, decided on the CPU with a fake MPI and a fake NCCL
+# -----------------------------------------------------------------------------
+GPU_A, GPU_B = "0000:3B:00.0", "0000:5E:00.0"
+
+
+class FakeMpiComm:
+    """This rank (``rank``, 0 or 1) of a 2-rank world: the other rank reports
+    ``peer`` (has NCCL, machine, GPU) and, when NCCL is started, ``peer_error``
+    (None: it started there)."""
+
+    def __init__(self, rank, peer, peer_error=None):
+        self.rank, self.peer, self.peer_error = rank, peer, peer_error
+
+    def Get_rank(self):
+        return self.rank
+
+    def Get_size(self):
+        return 2
+
+    def Split_type(self, kind, key):
+        return self  # both ranks on one machine (which one matters only in the facts)
+
+    def Split(self, color, key):
+        return self if color == 0 else None
+
+    def Free(self):
+        pass
+
+    def bcast(self, obj, root=0):
+        if self.rank == root:
+            return obj
+        # What rank 0 sends: its machine index, then NCCL's unique id.
+        return (0, 1) if obj is None else ("unique id", None)
+
+    def allgather(self, obj):
+        peer = self.peer if isinstance(obj, tuple) else self.peer_error
+        return [obj, peer] if self.rank == 0 else [peer, obj]
+
+
+class FakeNccl:
+    """Stands for ``cupy.cuda.nccl``; ``start_error`` is raised by NcclCommunicator here."""
+
+    def __init__(self, start_error=None):
+        self.start_error = start_error
+        self.started, self.destroyed = [], []
+
+    def get_unique_id(self):
+        return "unique id"
+
+    def NcclCommunicator(self, size, uid, rank):
+        if self.start_error is not None:
+            raise self.start_error
+        nccl = self
+
+        class Started:
+            def destroy(self):
+                nccl.destroyed.append(self)
+
+        self.started.append(Started())
+        return self.started[-1]
+
+
+@pytest.fixture
+def fake_gpu_world(monkeypatch):
+    """``make(name, peer, rank=0, here=GPU_A, nccl=FakeNccl(), peer_error=None)``:
+    a communicator whose CuPy gradients have not travelled yet."""
+    fake_mpi = types.SimpleNamespace(COMM_TYPE_SHARED="shared", UNDEFINED="undefined", COMM_NULL=None)
+    monkeypatch.setattr(dist, "_import_mpi", lambda: fake_mpi)
+
+    def make(name, peer, rank=0, here=GPU_A, nccl=None, peer_error=None):
+        monkeypatch.setattr(dist, "_import_nccl", lambda: nccl)
+        monkeypatch.setattr(dist, "_current_gpu", lambda: here)
+        return dist.MpiCommunicator(FakeMpiComm(rank, peer, peer_error), name)
+
+    return make
+
+
+def _decide(comm):
+    """What comm._nccl() returns and the warnings it gave, called twice (it decides once)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = comm._nccl()
+        assert comm._nccl() is first
+    return first, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+def test_auto_goes_through_host_memory_when_two_ranks_share_a_gpu(fake_gpu_world):
+    nccl = FakeNccl()
+    comm = fake_gpu_world("auto", peer=(True, 0, GPU_A), nccl=nccl)
+    chosen, warned = _decide(comm)
+    assert chosen is None and nccl.started == []  # NCCL was never asked: it would refuse or hang
+    assert warned == [
+        "MpiCommunicator 'auto': CuPy gradients go through host memory and MPI, not NCCL, because ranks "
+        f"share a GPU (ranks 0, 1 on GPU {GPU_A} of machine 0) and NCCL needs one GPU per rank: give each "
+        "rank its own, cupy.cuda.Device(comm.intra_rank).use(), with as many GPUs as ranks on each machine"
+    ]
+
+
+def test_auto_uses_nccl_when_every_rank_has_a_gpu_of_its_own(fake_gpu_world):
+    for peer in ((True, 0, GPU_B), (True, 1, GPU_A)):  # another GPU, or the same bus id on another machine
+        nccl = FakeNccl()
+        chosen, warned = _decide(fake_gpu_world("auto", peer=peer, nccl=nccl))
+        assert chosen is nccl.started[0] and warned == []
+
+
+def test_auto_goes_through_host_memory_when_nccl_fails_to_start_on_some_rank(fake_gpu_world):
+    nccl = FakeNccl()
+    comm = fake_gpu_world("auto", peer=(True, 0, GPU_B), nccl=nccl, peer_error="NcclError: unhandled cuda error")
+    chosen, warned = _decide(comm)
+    assert chosen is None
+    assert nccl.destroyed == nccl.started != []  # started here, so closed again: the peer never joins it
+    assert warned == [
+        "MpiCommunicator 'auto': CuPy gradients go through host memory and MPI, not NCCL, because NCCL could "
+        "not start on rank(s) 1 (rank 1: NcclError: unhandled cuda error)"
+    ]
+    here = FakeNccl(start_error=RuntimeError("no device"))
+    chosen, warned = _decide(fake_gpu_world("auto", peer=(True, 0, GPU_B), nccl=here))
+    assert chosen is None and warned[0].endswith("NCCL could not start on rank(s) 0 (rank 0: RuntimeError: no device)")
+
+
+def test_auto_without_nccl_on_a_rank_says_so_once_from_rank_0(fake_gpu_world):
+    chosen, warned = _decide(fake_gpu_world("auto", peer=(False, 0, None), nccl=FakeNccl()))
+    assert chosen is None
+    assert warned == [
+        "MpiCommunicator 'auto': CuPy gradients go through host memory and MPI, not NCCL, because CuPy's "
+        "NCCL binding is not available on rank(s) 1 (install a CuPy with NCCL)"
+    ]
+    chosen, warned = _decide(fake_gpu_world("auto", peer=(True, 0, GPU_A), rank=1, nccl=FakeNccl()))
+    assert chosen is None and warned == []  # rank 1 knows the same reason and keeps quiet
+
+
+def test_pure_nccl_refuses_what_auto_falls_back_from_with_the_reason(fake_gpu_world):
+    cases = {
+        "share a GPU (ranks 0, 1 on GPU": dict(peer=(True, 0, GPU_A)),
+        "NCCL binding is not available on rank(s) 1": dict(peer=(False, 0, None)),
+        "NCCL could not start on rank(s) 1 (rank 1: NcclError: x)": dict(
+            peer=(True, 0, GPU_B), peer_error="NcclError: x"
+        ),
+    }
+    for reason, kwargs in cases.items():
+        comm = fake_gpu_world("pure_nccl", nccl=FakeNccl(), **kwargs)
+        with pytest.raises(RuntimeError) as raised:
+            comm._nccl()
+        message = str(raised.value)
+        assert message.startswith("MpiCommunicator 'pure_nccl' cannot reduce CuPy gradients through NCCL: ")
+        assert reason in message and message.endswith(
+            "create_communicator('auto') would reduce them through host memory and MPI instead"
+        )
+
+
+def test_naive_never_looks_for_nccl(fake_gpu_world, monkeypatch):
+    comm = fake_gpu_world("naive", peer=(False, 0, None))
+    monkeypatch.setattr(dist, "_import_nccl", lambda: pytest.fail("'naive' imported NCCL"))
+    assert _decide(comm) == (None, [])
 
 
 # =============================================================================
@@ -760,14 +1008,7 @@ def test_mnist_example_on_two_ranks_follows_one_process_at_twice_the_batch(tmp_p
     history = {}
     for name, (command, run_env) in runs.items():
         out = tmp_path / name
-        proc = subprocess.run(
-            command + ["--out", str(out)],
-            env=run_env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            start_new_session=True,
-        )
+        proc = run_bounded(command + ["--out", str(out)], env=run_env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.count("test accuracy:") == 1  # rank 0 alone reports
         history[name] = json.loads((out / "mnist_mlp_history.json").read_text())
@@ -779,6 +1020,30 @@ def test_mnist_example_on_two_ranks_follows_one_process_at_twice_the_batch(tmp_p
     # the same test items classified right: the accuracy over the 359 items is the same count
     assert round(two["test_acc"][-1] * 359) == round(one["test_acc"][-1] * 359)
     assert one["step_loss"][-1] < 0.5 * one["step_loss"][0]  # and it learned
+
+
+def test_mnist_example_rank_that_cannot_load_its_data_ends_every_rank(tmp_path):
+    """Rank 0 finds no MNIST (no network either) and returns an error status, while
+    rank 1 has it and goes on to its first collective: the job must end, not wait."""
+    require_mpi()
+    full, empty = tmp_path / "full", tmp_path / "empty"
+    (full / "mnist").mkdir(parents=True)
+    empty.mkdir()
+    rng = np.random.RandomState(0)
+    for prefix, n in (("train", 200), ("t10k", 50)):
+        write_idx(str(full / "mnist" / f"{prefix}-images-idx3-ubyte.gz"), rng.randint(0, 256, (n, 28, 28)))
+        write_idx(str(full / "mnist" / f"{prefix}-labels-idx1-ubyte.gz"), rng.randint(0, 10, n))
+    prefix, extra = local_launcher(1)
+    script = [sys.executable, str(REPO / "examples" / "mnist.py"), "--distributed", "--data", "mnist"]
+    script += ["--out", str(tmp_path / "out")]
+    # One launch, two programs (MPMD): each rank with its own DEZERO_HOME.
+    command = prefix + ["-env", "DEZERO_HOME", str(empty)] + script
+    command += [":", "-n", "1", "-env", "DEZERO_HOME", str(full)] + script
+    proc = run_bounded(command, timeout=60, env=script_env(empty, PYTHONPATH=str(REPO), **extra))
+    assert proc.returncode != 0
+    assert "mnist: MNIST:" in proc.stderr and "could not be downloaded" in proc.stderr
+    assert "[rank 0 of 2] aborting every rank of the job" in proc.stderr
+    assert "test accuracy" not in proc.stdout
 
 
 # =============================================================================
@@ -798,8 +1063,12 @@ def test_scaling_benchmark_prints_a_row_per_rank_count():
         "1",
         "--rounds",
         "1",
+        # The benchmark starts mpiexec in a process group of its own, which a kill of
+        # this test's group would not reach: it must kill its ranks itself, first.
+        "--timeout",
+        str(TIMEOUT // 2 - 10),
     ]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, start_new_session=True)
+    proc = run_bounded(command)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = [
         line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")
