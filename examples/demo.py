@@ -1,4 +1,4 @@
-"""dezero's flagship demo: train a small CNN on handwritten digits, offline, in about 15 seconds.
+"""dezero's flagship demo: train a small CNN on handwritten digits, offline, in a few seconds.
 
     python3 -m pip install -e ".[demo]"      # from a clone of the repository
     python examples/demo.py              # Digits (bundled with scikit-learn), ~98-99 % test accuracy
