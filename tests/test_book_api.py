@@ -452,3 +452,90 @@ def test_transforms_to_pil_is_to_pil_image_under_the_books_name():
     image = transforms.ToPIL()(x)
     assert image.size == (3, 2)  # (width, height)
     np.testing.assert_array_equal(transforms.ToArray(np.uint8)(image), x)
+
+
+# =============================================================================
+# The book's Function classes under dezero.functions
+# =============================================================================
+BOOK_FUNCTION_CLASSES = {
+    "math": ["Sin", "Cos", "Tanh", "Exp", "Log"],
+    "array": ["Reshape", "Transpose", "GetItem", "GetItemGrad", "Sum", "SumTo", "BroadcastTo", "MatMul"]
+    + ["Max", "Min", "Clip"],
+    "connection": ["Linear"],
+    "activation": ["Sigmoid", "ReLU", "Softmax", "LogSoftmax", "LeakyReLU"],
+    "loss": ["MeanSquaredError", "SoftmaxCrossEntropy"],
+    "normalization": ["BatchNorm"],
+}
+
+
+def test_functions_has_the_books_function_classes_outside_the_list_of_functions():
+    import importlib
+
+    from dezero import Function
+
+    for module_name, names in BOOK_FUNCTION_CLASSES.items():
+        module = importlib.import_module(f"dezero.functions.{module_name}")
+        for name in names:
+            assert getattr(F, name) is getattr(module, name)
+            assert issubclass(getattr(F, name), Function)
+            # __all__ lists the functions that every op test must cover
+            assert name not in module.__all__
+
+
+_RNG = np.random.default_rng(20)
+_X = _RNG.standard_normal((3, 4))
+_POS = np.abs(_X) + 0.5
+_W = _RNG.standard_normal((4, 2))
+_B = _RNG.standard_normal(2)
+_T = np.array([0, 3, 1])
+
+# (the book's call, the function it must equal); each builds a new Function,
+# as one object can be called once.
+BOOK_CALLS = {
+    "Sin": (lambda: F.Sin()(_X), lambda: F.sin(_X)),
+    "Cos": (lambda: F.Cos()(_X), lambda: F.cos(_X)),
+    "Tanh": (lambda: F.Tanh()(_X), lambda: F.tanh(_X)),
+    "Exp": (lambda: F.Exp()(_X), lambda: F.exp(_X)),
+    "Log": (lambda: F.Log()(_POS), lambda: F.log(_POS)),
+    "Reshape": (lambda: F.Reshape((2, 6))(_X), lambda: F.reshape(_X, (2, 6))),
+    "Transpose": (lambda: F.Transpose()(_X), lambda: F.transpose(_X)),
+    "GetItem": (lambda: F.GetItem(1)(_X), lambda: F.get_item(_X, 1)),
+    "GetItemGrad": (lambda: F.GetItemGrad(1, (3, 4))(_X[0]), lambda: np.eye(3)[:, 1:2] * _X[0]),
+    "Sum": (lambda: F.Sum(0, True)(_X), lambda: F.sum(_X, 0, True)),
+    "SumTo": (lambda: F.SumTo((1, 4))(_X), lambda: F.sum_to(_X, (1, 4))),
+    "BroadcastTo": (lambda: F.BroadcastTo((2, 3, 4))(_X), lambda: F.broadcast_to(_X, (2, 3, 4))),
+    "MatMul": (lambda: F.MatMul()(_X, _W), lambda: F.matmul(_X, _W)),
+    "Linear": (lambda: F.Linear()(_X, _W, _B), lambda: F.linear(_X, _W, _B)),
+    "Sigmoid": (lambda: F.Sigmoid()(_X), lambda: F.sigmoid(_X)),
+    "ReLU": (lambda: F.ReLU()(_X), lambda: F.relu(_X)),
+    "Softmax": (lambda: F.Softmax()(_X), lambda: F.softmax(_X, axis=1)),
+    "LogSoftmax": (lambda: F.LogSoftmax()(_X), lambda: F.log_softmax(_X, axis=1)),
+    "LeakyReLU": (lambda: F.LeakyReLU(0.1)(_X), lambda: F.leaky_relu(_X, 0.1)),
+    "MeanSquaredError": (lambda: F.MeanSquaredError()(_X, _POS), lambda: F.mean_squared_error(_X, _POS)),
+    "SoftmaxCrossEntropy": (lambda: F.SoftmaxCrossEntropy()(_X, _T), lambda: F.softmax_cross_entropy(_X, _T)),
+    "Max": (lambda: F.Max()(_X), lambda: F.max(_X)),
+    "Max over an axis": (lambda: F.Max(1, True)(_X), lambda: F.max(_X, 1, True)),
+    "Min": (lambda: F.Min()(_X), lambda: F.min(_X)),
+    "Clip": (lambda: F.Clip(-0.5, 0.5)(_X), lambda: F.clip(_X, -0.5, 0.5)),
+}
+
+
+@pytest.mark.parametrize("case", list(BOOK_CALLS))
+def test_the_books_call_of_a_function_class_gives_what_the_function_gives(case):
+    book_call, function = BOOK_CALLS[case]
+    expected = function()
+    expected = expected.data if isinstance(expected, Variable) else expected
+    y = book_call()
+    assert isinstance(y, Variable) and y.shape == expected.shape
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12)
+
+
+def test_the_books_call_of_a_function_class_gives_the_functions_gradient():
+    a, b = Variable(_X.copy()), Variable(_X.copy())
+    F.Softmax()(a).backward(grad=_POS)
+    F.softmax(b).backward(grad=_POS)
+    np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-12)
+    a, b = Variable(_X.copy()), Variable(_X.copy())
+    F.Max()(a).backward()
+    F.max(b).backward()
+    np.testing.assert_array_equal(a.grad.data, b.grad.data)
