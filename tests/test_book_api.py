@@ -506,6 +506,7 @@ BOOK_CALLS = {
     "BroadcastTo": (lambda: F.BroadcastTo((2, 3, 4))(_X), lambda: F.broadcast_to(_X, (2, 3, 4))),
     "MatMul": (lambda: F.MatMul()(_X, _W), lambda: F.matmul(_X, _W)),
     "Linear": (lambda: F.Linear()(_X, _W, _B), lambda: F.linear(_X, _W, _B)),
+    "Linear without bias": (lambda: F.Linear()(_X, _W, None), lambda: F.linear(_X, _W)),
     "Sigmoid": (lambda: F.Sigmoid()(_X), lambda: F.sigmoid(_X)),
     "ReLU": (lambda: F.ReLU()(_X), lambda: F.relu(_X)),
     "Softmax": (lambda: F.Softmax()(_X), lambda: F.softmax(_X, axis=1)),
@@ -539,3 +540,10 @@ def test_the_books_call_of_a_function_class_gives_the_functions_gradient():
     F.Max()(a).backward()
     F.max(b).backward()
     np.testing.assert_array_equal(a.grad.data, b.grad.data)
+
+
+def test_none_is_an_absent_bias_and_an_error_as_any_other_input():
+    with pytest.raises(TypeError, match="MatMul: input 1 has unsupported type NoneType"):
+        F.MatMul()(_X, None)
+    with pytest.raises(TypeError, match="Linear: input 1 has unsupported type NoneType"):
+        F.Linear()(_X, None, _B)

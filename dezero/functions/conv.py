@@ -326,6 +326,8 @@ def col2im(col, input_shape, kernel_size, stride=1, pad=0, to_matrix: bool = Tru
 class Conv2D(Function):
     """y[n, o] = sum_c correlate(x_pad[n, c], W[o, c]) + b[o], as GEMMs on the windows."""
 
+    optional_inputs = (2,)  # b=None: no bias
+
     def __init__(self, stride: tuple, pad: tuple):
         self.stride, self.pad = stride, pad
 
@@ -500,6 +502,8 @@ def conv2d(x, W, b=None, stride=1, pad=0) -> Variable:
 class Deconv2D(Function):
     """The transpose (adjoint) of conv2d: every input pixel spreads a weighted
     (C_out, KH, KW) patch over the output; overlapping patches add up."""
+
+    optional_inputs = (2,)  # b=None: no bias
 
     def __init__(self, stride: tuple, pad: tuple, outsize: tuple):
         self.stride, self.pad, self.outsize = stride, pad, outsize
