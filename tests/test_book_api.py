@@ -547,3 +547,31 @@ def test_none_is_an_absent_bias_and_an_error_as_any_other_input():
         F.MatMul()(_X, None)
     with pytest.raises(TypeError, match="Linear: input 1 has unsupported type NoneType"):
         F.Linear()(_X, None, _B)
+
+
+def test_batch_norm_class_in_training_mode_updates_the_running_statistics():
+    x = _X.astype(np.float32)
+    mean, var = np.zeros(4, np.float32), np.ones(4, np.float32)
+    gamma, beta = np.ones(4, np.float32), np.zeros(4, np.float32)
+    y = F.BatchNorm(mean, var, 0.9, 2e-5)(x, gamma, beta)
+    np.testing.assert_allclose(y.data, (x - x.mean(0)) / np.sqrt(x.var(0) + 2e-5), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mean, 0.1 * x.mean(0), rtol=1e-5)
+
+
+def test_batch_norm_class_in_test_mode_uses_the_running_statistics_and_keeps_them():
+    """The book's BatchNorm reads dezero.Config.train itself, as F.batch_norm does."""
+    x = _X.astype(np.float32)
+    mean, var = np.full(4, 0.5, np.float32), np.full(4, 4.0, np.float32)
+    gamma = Variable(np.full(4, 2.0, np.float32))
+    with dezero.test_mode():
+        a = Variable(x.copy())
+        y = F.BatchNorm(mean, var, 0.9, 2e-5)(a, gamma, np.zeros(4, np.float32))
+        y.backward(grad=np.ones_like(x))
+        b, gamma_b = Variable(x.copy()), Variable(gamma.data.copy())
+        F.batch_norm(b, gamma_b, np.zeros(4, np.float32), mean, var).backward(grad=np.ones_like(x))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, 2.0 * (x - 0.5) / np.sqrt(4.0 + 2e-5), rtol=1e-6)
+    np.testing.assert_array_equal(mean, 0.5)  # not updated in test mode
+    np.testing.assert_array_equal(var, 4.0)
+    np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-6)
+    np.testing.assert_allclose(gamma.grad.data, gamma_b.grad.data, rtol=1e-6)
