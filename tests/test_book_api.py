@@ -424,14 +424,132 @@ def test_functions_conv_is_the_books_module_name_for_the_conv_functions():
 
     # (dezero.functions.pooling the module: F.pooling is the function of that name)
     conv, pooling = (importlib.import_module(f"dezero.functions.{m}") for m in ("conv", "pooling"))
-    for name in functions_conv.__all__:
-        source = conv if hasattr(conv, name) else pooling
-        assert getattr(functions_conv, name) is getattr(source, name)
+    for name in conv.__all__ + pooling.__all__ + ["im2col_array", "col2im_array"]:
+        if name != "max_pooling":  # not a name of the book
+            source = conv if hasattr(conv, name) else pooling
+            assert getattr(functions_conv, name) is getattr(source, name)
     x = np.random.default_rng(17).standard_normal((1, 2, 5, 5))
     W = np.random.default_rng(18).standard_normal((3, 2, 3, 3))
     np.testing.assert_allclose(
         functions_conv.conv2d_simple(x, W, pad=1).data, functions_conv.conv2d(x, W, pad=1).data, rtol=1e-12
     )
+
+
+BOOK_CONV_CLASSES = {
+    "Conv2d": "conv.Conv2D",
+    "Deconv2d": "conv.Deconv2D",
+    "Conv2DGradW": "conv.Conv2DGradW",
+    "Im2col": "conv.Im2col",
+    "Col2im": "conv.Col2im",
+    "Pooling": "pooling.Pooling2D",
+    "Pooling2DGrad": "pooling.Pooling2DGrad",
+    "Pooling2DWithIndexes": "pooling.Pooling2DWithIndexes",
+    "AveragePooling": "pooling.AveragePooling2D",
+}
+
+
+def test_functions_conv_has_the_books_function_classes_under_the_books_names():
+    import importlib
+
+    from dezero import functions_conv
+
+    for book_name, where in BOOK_CONV_CLASSES.items():
+        module, name = where.split(".")
+        assert getattr(functions_conv, book_name) is getattr(
+            importlib.import_module(f"dezero.functions.{module}"), name
+        )
+        assert book_name in functions_conv.__all__
+
+
+_IMG = np.random.default_rng(21).standard_normal((2, 3, 7, 7))
+_K = np.random.default_rng(22).standard_normal((4, 3, 3, 3))
+_KT = np.random.default_rng(23).standard_normal((3, 4, 3, 3))
+_KB = np.random.default_rng(24).standard_normal(4)
+
+
+def _book_conv_calls():
+    from dezero import functions_conv as C
+
+    return {
+        "Conv2d": (lambda: C.Conv2d(1, 1)(_IMG, _K, _KB), lambda: F.conv2d(_IMG, _K, _KB, 1, 1)),
+        "Conv2d defaults": (lambda: C.Conv2d()(_IMG, _K, None), lambda: F.conv2d(_IMG, _K)),
+        "Conv2d pairs": (
+            lambda: C.Conv2d((2, 1), (0, 1))(_IMG, _K, _KB),
+            lambda: F.conv2d(_IMG, _K, _KB, (2, 1), (0, 1)),
+        ),
+        "Deconv2d": (lambda: C.Deconv2d(2, 1)(_IMG, _KT, None), lambda: F.deconv2d(_IMG, _KT, None, 2, 1)),
+        "Deconv2d outsize": (
+            lambda: C.Deconv2d(2, 1, (14, 14))(_IMG, _KT, _KB),
+            lambda: F.deconv2d(_IMG, _KT, _KB, 2, 1, outsize=(14, 14)),
+        ),
+        "Pooling": (lambda: C.Pooling(2, 2)(_IMG), lambda: F.pooling(_IMG, 2, 2)),
+        "Pooling defaults": (lambda: C.Pooling(3)(_IMG), lambda: F.pooling(_IMG, 3)),
+        "AveragePooling": (lambda: C.AveragePooling(3, 2, 1)(_IMG), lambda: F.average_pooling(_IMG, 3, 2, 1)),
+        "Im2col": (lambda: C.Im2col(3, 2, 1, True)(_IMG), lambda: F.im2col(_IMG, 3, 2, 1, True)),
+        "Col2im": (
+            lambda: C.Col2im(_IMG.shape, 3, 1, 0, False)(np.ones((2, 3, 3, 3, 5, 5))),
+            lambda: F.col2im(np.ones((2, 3, 3, 3, 5, 5)), _IMG.shape, 3, 1, 0, False),
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["Conv2d", "Conv2d defaults", "Conv2d pairs", "Deconv2d", "Deconv2d outsize", "Pooling", "Pooling defaults"]
+    + ["AveragePooling", "Im2col", "Col2im"],
+)
+def test_the_books_call_of_a_conv_class_gives_what_the_function_gives(case):
+    book_call, function = _book_conv_calls()[case]
+    expected = function().data
+    y = book_call()
+    assert y.shape == expected.shape
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_the_books_gradient_classes_take_the_forward_function():
+    """Conv2DGradW(conv), Pooling2DGrad(pool) and Pooling2DWithIndexes(pool), as
+    the book builds them in its backward passes."""
+    from dezero import functions_conv as C
+
+    conv = C.Conv2d(1, 1)
+    x, W = Variable(_IMG.copy()), Variable(_K.copy())
+    y = conv(x, W, None)
+    gy = np.random.default_rng(25).standard_normal(y.shape)
+    y.backward(grad=gy)
+    gW = C.Conv2DGradW(conv)(_IMG, gy)
+    np.testing.assert_allclose(gW.data, W.grad.data, rtol=1e-10)
+
+    pool = C.Pooling(2, 2)
+    x = Variable(_IMG.copy())
+    y = pool(x)
+    gy = np.random.default_rng(26).standard_normal(y.shape)
+    y.backward(grad=gy)
+    np.testing.assert_array_equal(C.Pooling2DGrad(pool)(gy).data, x.grad.data)
+    # the forward's choices, replayed on another input of the same shape
+    other = _IMG[:, :, ::-1].copy()
+    picked = C.Pooling2DWithIndexes(pool)(other).data
+    windows = other[:, :, :6, :6].reshape(2, 3, 3, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 3, 3, 4)
+    chosen = pool.indexes.astype(np.intp)[..., None]
+    np.testing.assert_array_equal(picked, np.take_along_axis(windows, chosen, axis=-1)[..., 0])
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda C: C.Conv2d(0), "Conv2D: stride must be positive"),
+        (lambda C: C.Conv2d(1, 1.5), "Conv2D: pad must be an int or a pair of ints"),
+        (lambda C: C.Deconv2d(1, 0, (0, 4)), "Deconv2D: outsize must be positive"),
+        (lambda C: C.Pooling(2, 2, 3), "Pooling2D: pad (3, 3) must be at most half the kernel"),
+        (lambda C: C.AveragePooling((2, 2, 2)), "AveragePooling2D: kernel_size must be an int or a pair of ints"),
+    ],
+)
+def test_conv_classes_refuse_bad_window_arguments_naming_the_class(make, message):
+    import re
+
+    from dezero import functions_conv
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make(functions_conv)
 
 
 @pytest.mark.parametrize("axis,expected", [(None, [1, 1, 1]), (1, [2, 1, 4]), ((0, 2), [1, 3, 1]), (-1, [2, 3, 1])])
