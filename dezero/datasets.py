@@ -29,12 +29,14 @@ import shutil
 import struct
 import tarfile
 import tempfile
+import zipfile
 import zlib
 from typing import Any, Callable, Optional
 
 import numpy as np
 
-from dezero.files import DownloadError, cache_dir, get_file
+from dezero.backend import as_numpy
+from dezero.files import DownloadError, atomic_write, cache_dir, get_file
 from dezero.optional import import_optional
 from dezero.transforms import Compose, Flatten, Normalize
 
@@ -55,6 +57,8 @@ __all__ = [
     "load_pickle",
     "RestrictedUnpickler",
     "extract_tar",
+    "load_cache_npz",
+    "save_cache_npz",
 ]
 
 
@@ -845,6 +849,111 @@ class ImageNet(Dataset):
                 raise ValueError(f"ImageNet.labels: {path} must map int class ids to str names")
             return labels
         return dict(enumerate(line.strip() for line in text.splitlines() if line.strip()))
+
+
+# =============================================================================
+# The book's array cache
+# =============================================================================
+def _cache_npz_path(op: str, filename: str, train: bool) -> str:
+    # The book keeps the last component of a URL or a path: the caches of
+    # ".../cifar-10-python.tar.gz" are cifar-10-python.tar.gz.train.npz and
+    # cifar-10-python.tar.gz.test.npz.
+    name = os.fspath(filename).replace("\\", "/").rsplit("/", 1)[-1]
+    if not name:
+        raise ValueError(f"{op}: filename {filename!r} ends with a slash; it must name a file")
+    return os.path.join(cache_dir(), name + (".train.npz" if train else ".test.npz"))
+
+
+def save_cache_npz(data, label, filename: str, train: bool = False) -> str:
+    """Save a dataset's arrays to the cache, for :func:`load_cache_npz` (the book's helper).
+
+    The file is ``<cache>/<last component of filename>.train.npz`` (or
+    ``.test.npz``), compressed, written atomically: an interrupted save
+    leaves the previous file, or none. A file already there is replaced.
+
+    Parameters
+    ----------
+    data, label : array-like
+        The inputs and the labels, of numbers (NumPy or CuPy arrays, moved to
+        NumPy); their dtypes are kept.
+    filename : str
+        A URL or a path; only its last component names the cache file.
+    train : bool
+        Which split this is: the two are kept in two files.
+
+    Returns
+    -------
+    str
+        The path of the file.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` or ``label`` holds Python objects: they could only be
+        stored pickled, and :func:`load_cache_npz` never unpickles.
+    """
+    path = _cache_npz_path("save_cache_npz", filename, train)
+    arrays = {}
+    for key, value in (("data", data), ("label", label)):
+        array = as_numpy(value)
+        if array.dtype.hasobject:
+            raise TypeError(
+                f"save_cache_npz: {key} has dtype object (Python objects, or items of different shapes); "
+                "only arrays of numbers can be cached"
+            )
+        arrays[key] = array
+    os.makedirs(cache_dir(), exist_ok=True)
+    with atomic_write(path) as f:
+        np.savez_compressed(f, data=arrays["data"], label=arrays["label"])
+    return path
+
+
+def load_cache_npz(filename: str, train: bool = False):
+    """Load the arrays that :func:`save_cache_npz` cached (the book's helper).
+
+    The file is read with ``allow_pickle=False``: it can only ever give back
+    arrays of numbers, never run code.
+
+    Parameters
+    ----------
+    filename : str
+        The URL or path given to :func:`save_cache_npz`; only its last
+        component counts.
+    train : bool
+        Which split to load.
+
+    Returns
+    -------
+    data, label : numpy.ndarray or None
+        The cached arrays, or ``(None, None)`` when nothing is cached.
+
+    Raises
+    ------
+    ValueError
+        If the file is damaged, lacks ``data`` or ``label``, or holds pickled
+        objects; the message names the file, which can be deleted.
+    """
+    path = _cache_npz_path("load_cache_npz", filename, train)
+    if not os.path.exists(path):
+        return None, None
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not hasattr(loaded, "files"):  # an .npy file: one bare array
+            raise ValueError("it holds one array, not an .npz archive")
+        with loaded:
+            arrays = {key: loaded[key] for key in ("data", "label") if key in loaded.files}
+            names = loaded.files
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as e:
+        # NumPy's ValueError for a pickle says "Cannot load file containing
+        # pickled data when allow_pickle=False": kept in the message.
+        raise ValueError(f"load_cache_npz: cannot read {path} ({e}); delete it and save the arrays again") from e
+    if len(arrays) < 2:
+        missing = " or ".join(key for key in ("data", "label") if key not in arrays)
+        raise ValueError(
+            f"load_cache_npz: {path} has no {missing} array (found {names}); "
+            "delete it, it was not written by save_cache_npz"
+        )
+    return arrays["data"], arrays["label"]
 
 
 # =============================================================================

@@ -30,8 +30,10 @@ from dezero.datasets import (
     Spiral,
     extract_tar,
     get_spiral,
+    load_cache_npz,
     load_pickle,
     read_idx,
+    save_cache_npz,
 )
 from dezero.files import DownloadError
 from dezero.transforms import Flatten
@@ -668,3 +670,87 @@ def test_read_idx_accepts_path_objects(tmp_path):
     with gzip.open(path, "wb") as f:
         f.write(header + data.tobytes())
     np.testing.assert_array_equal(read_idx(path), data)
+
+
+# =============================================================================
+# The book's array cache: save_cache_npz / load_cache_npz
+# =============================================================================
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+
+
+def test_cache_npz_round_trip_keeps_values_and_dtypes(home):
+    data = np.random.default_rng(0).standard_normal((4, 3, 2, 2)).astype(np.float32)
+    label = np.array([3, 1, 4, 1], dtype=np.int64)
+    path = save_cache_npz(data, label, URL, train=True)
+    assert path == str(home / "cifar-10-python.tar.gz.train.npz")
+    back_data, back_label = load_cache_npz(URL, train=True)
+    assert back_data.dtype == np.float32 and back_label.dtype == np.int64
+    np.testing.assert_array_equal(back_data, data)
+    np.testing.assert_array_equal(back_label, label)
+    assert [p for p in os.listdir(home) if p.startswith(".")] == []  # no temporary file left
+
+
+def test_cache_npz_absent_file_gives_none_none(home):
+    assert load_cache_npz(URL, train=True) == (None, None)
+    assert load_cache_npz("cifar-10-python.tar.gz") == (None, None)
+
+
+def test_cache_npz_keeps_train_and_test_apart(home):
+    save_cache_npz(np.zeros(3), np.zeros(3, dtype=int), URL, train=True)
+    assert load_cache_npz(URL, train=False) == (None, None)  # test is the default split
+    save_cache_npz(np.ones(2), np.ones(2, dtype=int), URL)
+    assert load_cache_npz(URL, train=True)[0].tolist() == [0, 0, 0]
+    assert load_cache_npz(URL)[0].tolist() == [1, 1]
+    assert sorted(os.listdir(home)) == ["cifar-10-python.tar.gz.test.npz", "cifar-10-python.tar.gz.train.npz"]
+
+
+def test_cache_npz_names_the_file_by_the_last_component_only(home):
+    save_cache_npz(np.zeros(1), np.zeros(1), "some/local/folder/archive.tgz", train=True)
+    assert load_cache_npz("https://elsewhere.example/archive.tgz", train=True)[0].tolist() == [0]
+
+
+def test_save_cache_npz_replaces_an_older_file_and_creates_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEZERO_HOME", str(tmp_path / "new" / "cache"))
+    save_cache_npz(np.zeros(2), np.zeros(2), URL)
+    path = save_cache_npz(np.full(2, 7.0), np.ones(2), URL)
+    assert os.path.dirname(path) == str(tmp_path / "new" / "cache")
+    assert load_cache_npz(URL)[0].tolist() == [7.0, 7.0]
+
+
+def test_save_cache_npz_refuses_python_objects_and_writes_nothing(home):
+    with pytest.raises(TypeError, match="save_cache_npz: label has dtype object"):
+        save_cache_npz(np.zeros(2), np.array([{"a": 1}, None], dtype=object), URL)
+    with pytest.raises(ValueError, match="save_cache_npz: filename .* ends with a slash"):
+        save_cache_npz(np.zeros(2), np.zeros(2), "https://host/dir/")
+    assert os.listdir(home) == []
+
+
+def test_load_cache_npz_never_unpickles(home, tmp_path):
+    marker = tmp_path / MARKER_NAME
+    path = home / "cifar-10-python.tar.gz.test.npz"
+    np.savez(path, data=np.array([_Evil(marker)], dtype=object), label=np.zeros(1))
+    with pytest.raises(ValueError, match="load_cache_npz: cannot read .*pickle"):
+        load_cache_npz(URL)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"not a zip archive", "cannot read"),
+        ("npy", "one array, not an .npz archive"),
+        ("no label", "has no label array"),
+    ],
+)
+def test_load_cache_npz_names_a_damaged_file(home, content, message):
+    path = home / "cifar-10-python.tar.gz.test.npz"
+    if content == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(2))
+    elif content == "no label":
+        np.savez(path, data=np.zeros(2))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"load_cache_npz: .*{message}") as info:
+        load_cache_npz(URL)
+    assert str(path) in str(info.value)
