@@ -712,12 +712,12 @@ def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
     return final
 
 
-def _entry(batch: dict, key: str, path: str):
+def _entry(op: str, batch: dict, key: str, path: str):
     # Python 2 pickles loaded with encoding="bytes" have bytes keys.
     for k in (key.encode(), key):
         if k in batch:
             return batch[k]
-    raise ValueError(f"CIFAR10: {path} has no {key!r} entry (found {list(batch)})")
+    raise ValueError(f"{op}: {path} has no {key!r} entry (found {list(batch)})")
 
 
 class CIFAR10(Dataset):
@@ -760,24 +760,38 @@ class CIFAR10(Dataset):
             folder = extract_tar(archive, cache_dir(), self.folder)
         return folder
 
+    def _batch_names(self) -> list:
+        """The pickled batches of this split, in order."""
+        return [f"data_batch_{i}" for i in range(1, 6)] if self.train else ["test_batch"]
+
+    def _label_key(self) -> str:
+        """The entry of a batch that holds the labels."""
+        return "labels"
+
+    def _num_classes(self) -> int:
+        return len(self.labels())
+
     def prepare(self) -> None:
+        op = type(self).__name__
         folder = self._batch_folder()
-        names = [f"data_batch_{i}" for i in range(1, 6)] if self.train else ["test_batch"]
+        num_classes = self._num_classes()
         xs, ts = [], []
-        for name in names:
+        for name in self._batch_names():
             path = os.path.join(folder, name)
             if not os.path.exists(path):
-                raise FileNotFoundError(f"CIFAR10: {path} is missing; delete {folder} to extract the archive again")
+                raise FileNotFoundError(f"{op}: {path} is missing; delete {folder} to extract the archive again")
             batch = load_pickle(path)
             if not isinstance(batch, dict):
-                raise ValueError(f"CIFAR10: {path} should hold a dict, got {type(batch).__name__}")
-            data = np.asarray(_entry(batch, "data", path))
-            labels = np.asarray(_entry(batch, "labels", path))
-            if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
+                raise ValueError(f"{op}: {path} should hold a dict, got {type(batch).__name__}")
+            data = np.asarray(_entry(op, batch, "data", path))
+            labels = np.asarray(_entry(op, batch, self._label_key(), path))
+            if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
                 raise ValueError(
-                    f"CIFAR10: {path} has data of shape {data.shape} and {len(labels)} labels; "
-                    "expected (n, 3072) and n labels"
+                    f"{op}: {path} has data of shape {data.shape} and labels of shape {labels.shape}; "
+                    "expected (n, 3072) and (n,)"
                 )
+            if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= num_classes):
+                raise ValueError(f"{op}: {path} has {self._label_key()} outside 0..{num_classes - 1}")
             xs.append(data)
             ts.append(labels)
         self.data = np.concatenate(xs).reshape(-1, 3, 32, 32).astype(np.float32)

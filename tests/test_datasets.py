@@ -436,12 +436,14 @@ def _cifar_batch(rng, n):
     }
 
 
-def _make_cifar_archive(home, batches, extra_members=()):
-    path = home / "cifar-10-python.tar.gz"
+def _make_cifar_archive(
+    home, batches, extra_members=(), archive="cifar-10-python.tar.gz", folder="cifar-10-batches-py"
+):
+    path = home / archive
     with tarfile.open(path, "w:gz") as tar:
         for name, obj in batches.items():
             payload = obj if isinstance(obj, bytes) else pickle.dumps(obj, protocol=2)
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info = tarfile.TarInfo(f"{folder}/{name}")
             info.size = len(payload)
             tar.addfile(info, io.BytesIO(payload))
         for info, payload in extra_members:
@@ -486,6 +488,14 @@ def test_cifar10_malicious_batch_is_refused_without_running(home, tmp_path):
     msg = str(info.value)
     assert "system" in msg and "refusing" in msg and "data_batch_3" in msg
     assert not marker.exists()
+
+
+def test_cifar10_labels_outside_the_classes_are_an_error(home):
+    batches = _cifar_batches(np.random.RandomState(6))
+    batches["test_batch"][b"labels"] = [0, 10, 1]
+    _make_cifar_archive(home, batches)
+    with pytest.raises(ValueError, match="CIFAR10: .*test_batch has labels outside 0..9"):
+        CIFAR10(train=False)
 
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])
