@@ -11,8 +11,9 @@ into mini-batches::
 
 Synthetic data (:class:`Spiral`, :class:`SinCurve`) and :class:`Digits` (bundled
 with scikit-learn) need no network. :class:`MNIST`, :class:`FashionMNIST`,
-:class:`CIFAR10` and :class:`Shakespeare` download their files once into the
-cache (see :mod:`dezero.files`); offline, the error says where to put them.
+:class:`CIFAR10`, :class:`CIFAR100` and :class:`Shakespeare` download their
+files once into the cache (see :mod:`dezero.files`); offline, the error says
+where to put them.
 
 Image data is kept as float32 arrays of raw pixel values (0..255) shaped
 (N, C, H, W); each class's default ``transform`` says what one item becomes,
@@ -50,6 +51,7 @@ __all__ = [
     "MNIST",
     "FashionMNIST",
     "CIFAR10",
+    "CIFAR100",
     "ImageNet",
     "CharText",
     "Shakespeare",
@@ -549,7 +551,7 @@ class FashionMNIST(MNIST):
 
 
 # =============================================================================
-# Pickles and tar archives (CIFAR-10)
+# Pickles and tar archives (CIFAR-10, CIFAR-100)
 # =============================================================================
 _NUMPY2 = int(np.__version__.split(".")[0]) >= 2
 
@@ -807,6 +809,129 @@ class CIFAR10(Dataset):
             ``{0: 'airplane', 1: 'automobile', ..., 9: 'truck'}``.
         """
         names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        return dict(enumerate(names))
+
+
+# The names of the CIFAR-100 classes, in class-id order: the fine ones as the
+# archive's meta file spells them, the coarse ones (superclasses) as the
+# book's CIFAR100.labels gives them.
+_CIFAR100_FINE = (
+    "apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly "
+    "camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup "
+    "dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower "
+    "leopard lion lizard lobster man maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid "
+    "otter palm_tree pear pickup_truck pine_tree plain plate poppy porcupine possum rabbit raccoon ray "
+    "road rocket rose sea seal shark shrew skunk skyscraper snail snake spider squirrel streetcar "
+    "sunflower sweet_pepper table tank telephone television tiger tractor train trout tulip turtle "
+    "wardrobe whale willow_tree wolf woman worm"
+).split()
+_CIFAR100_COARSE = [
+    "aquatic mammals",
+    "fish",
+    "flowers",
+    "food containers",
+    "fruit and vegetables",
+    "household electrical device",
+    "household furniture",
+    "insects",
+    "large carnivores",
+    "large man-made outdoor things",
+    "large natural outdoor scenes",
+    "large omnivores and herbivores",
+    "medium-sized mammals",
+    "non-insect invertebrates",
+    "people",
+    "reptiles",
+    "small mammals",
+    "trees",
+    "vehicles 1",
+    "vehicles 2",
+]
+
+
+def _check_label_type(op: str, label_type) -> str:
+    if label_type not in ("fine", "coarse"):
+        raise ValueError(
+            f"{op}: label_type must be 'fine' (100 classes) or 'coarse' (20 superclasses), got {label_type!r}"
+        )
+    return label_type
+
+
+class CIFAR100(CIFAR10):
+    """CIFAR-100: 50000 train / 10000 test 32x32 colour images in 100 classes,
+    grouped into 20 superclasses.
+
+    As :class:`CIFAR10` (float32 (N, 3, 32, 32) raw pixels, the default
+    transform divides by 255), with ``label`` int64 0..99 for the fine
+    classes or 0..19 for the coarse ones. The python-version archive is
+    downloaded once and extracted safely into ``<cache>/cifar-100-python/``;
+    its pickled ``train`` and ``test`` files are read with
+    :class:`RestrictedUnpickler`.
+
+    Parameters
+    ----------
+    train : bool
+        The training split (True) or the test split.
+    transform : callable, optional
+        Applied to each image as it is fetched; None gives the raw item.
+    target_transform : callable, optional
+        Applied to each label.
+    label_type : {'fine', 'coarse'}
+        The 100 classes or the 20 superclasses.
+
+    Raises
+    ------
+    ValueError
+        If ``label_type`` is another value.
+    """
+
+    url = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+    archive = "cifar-100-python.tar.gz"
+    # As Keras (keras.datasets.cifar100) and torchvision's prototype datasets
+    # pin it; the dataset's page gives the MD5 eb9058c3a382ffc7106e4002c42a8d85.
+    archive_sha256 = "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7"
+    folder = "cifar-100-python"
+
+    def __init__(
+        self,
+        train: bool = True,
+        transform: Optional[Callable] = Normalize(0.0, 255.0),
+        target_transform: Optional[Callable] = None,
+        label_type: str = "fine",
+    ):
+        self.label_type = _check_label_type("CIFAR100", label_type)
+        super().__init__(train, transform, target_transform)
+
+    def _batch_names(self) -> list:
+        return ["train"] if self.train else ["test"]
+
+    def _label_key(self) -> str:
+        return f"{self.label_type}_labels"
+
+    def _num_classes(self) -> int:
+        return len(self.labels(self.label_type))
+
+    @staticmethod
+    def labels(label_type: str = "fine") -> dict:
+        """Class id -> name, for the fine classes or the coarse ones.
+
+        Parameters
+        ----------
+        label_type : {'fine', 'coarse'}
+            The 100 classes or the 20 superclasses.
+
+        Returns
+        -------
+        dict
+            ``{0: 'apple', ..., 99: 'worm'}`` (the archive's spelling), or
+            ``{0: 'aquatic mammals', ..., 19: 'vehicles 2'}``.
+
+        Raises
+        ------
+        ValueError
+            If ``label_type`` is another value.
+        """
+        names = _CIFAR100_FINE if _check_label_type("CIFAR100.labels", label_type) == "fine" else _CIFAR100_COARSE
         return dict(enumerate(names))
 
 

@@ -18,6 +18,7 @@ from dezero import Variable
 from dezero.dataloaders import DataLoader, SeqDataLoader
 from dezero.datasets import (
     CIFAR10,
+    CIFAR100,
     MNIST,
     CharText,
     Dataset,
@@ -488,6 +489,108 @@ def test_cifar10_malicious_batch_is_refused_without_running(home, tmp_path):
     msg = str(info.value)
     assert "system" in msg and "refusing" in msg and "data_batch_3" in msg
     assert not marker.exists()
+
+
+def _cifar100_file(rng, n):
+    # What the archive's train and test files hold (bytes keys, as read with encoding="bytes")
+    return {
+        b"filenames": [b"img%d.png" % i for i in range(n)],
+        b"batch_label": b"training batch 1 of 1",
+        b"fine_labels": rng.randint(0, 100, size=n).tolist(),
+        b"coarse_labels": rng.randint(0, 20, size=n).tolist(),
+        b"data": rng.randint(0, 256, size=(n, 3072)).astype(np.uint8),
+    }
+
+
+def _make_cifar100_archive(home, train, test):
+    files = {"train": train, "test": test, "meta": {b"fine_label_names": [b"apple"], b"coarse_label_names": [b"fish"]}}
+    return _make_cifar_archive(home, files, archive="cifar-100-python.tar.gz", folder="cifar-100-python")
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("label_type", ["fine", "coarse"])
+def test_cifar100_from_archive(home, train, label_type):
+    rng = np.random.RandomState(2)
+    files = {"train": _cifar100_file(rng, 4), "test": _cifar100_file(rng, 3)}
+    _make_cifar100_archive(home, files["train"], files["test"])
+    expected = files["train" if train else "test"]
+    ds = CIFAR100(train=train, transform=None, label_type=label_type)
+    n = len(expected[b"data"])
+    assert len(ds) == n and ds.data.shape == (n, 3, 32, 32) and ds.data.dtype == np.float32
+    np.testing.assert_array_equal(ds.data, expected[b"data"].reshape(-1, 3, 32, 32))
+    assert ds.label.dtype == np.int64
+    np.testing.assert_array_equal(ds.label, expected[f"{label_type}_labels".encode()])
+    assert os.path.isdir(home / "cifar-100-python")
+    assert [p for p in os.listdir(home) if p.startswith(".")] == []  # no temp folder left
+
+
+def test_cifar100_default_transform_scales_pixels_to_0_1(home):
+    rng = np.random.RandomState(3)
+    test = _cifar100_file(rng, 2)
+    _make_cifar100_archive(home, _cifar100_file(rng, 2), test)
+    x, t = CIFAR100(train=False)[1]
+    assert x.shape == (3, 32, 32) and x.dtype == np.float32
+    np.testing.assert_allclose(x, test[b"data"][1].reshape(3, 32, 32) / 255.0, rtol=1e-6)
+    assert t == test[b"fine_labels"][1]
+
+
+def test_cifar100_refuses_another_label_type(home):
+    with pytest.raises(ValueError, match="CIFAR100: label_type must be 'fine' .* or 'coarse' .*, got 'superclass'"):
+        CIFAR100(label_type="superclass")
+    assert os.listdir(home) == []  # refused before anything is fetched
+    with pytest.raises(ValueError, match="CIFAR100.labels: label_type must be"):
+        CIFAR100.labels("Fine")
+
+
+def test_cifar100_labels_name_the_fine_and_the_coarse_classes():
+    fine, coarse = CIFAR100.labels(), CIFAR100.labels("coarse")
+    assert len(fine) == 100 and len(set(fine.values())) == 100
+    assert (fine[0], fine[1], fine[99]) == ("apple", "aquarium_fish", "worm")
+    assert len(coarse) == 20 and (coarse[0], coarse[19]) == ("aquatic mammals", "vehicles 2")
+    assert CIFAR100.labels("fine") == fine
+
+
+def test_cifar100_labels_outside_the_classes_are_an_error(home):
+    rng = np.random.RandomState(4)
+    train = _cifar100_file(rng, 2)
+    train[b"coarse_labels"] = [3, 20]
+    _make_cifar100_archive(home, train, _cifar100_file(rng, 2))
+    assert len(CIFAR100(train=True)) == 2  # the fine labels are fine
+    with pytest.raises(ValueError, match="CIFAR100: .*train has coarse_labels outside 0..19"):
+        CIFAR100(train=True, label_type="coarse")
+
+
+def test_cifar100_malicious_file_is_refused_without_running(home, tmp_path):
+    marker = tmp_path / MARKER_NAME
+    rng = np.random.RandomState(5)
+    _make_cifar100_archive(home, pickle.dumps(_Evil(marker), protocol=2), _cifar100_file(rng, 2))
+    assert len(CIFAR100(train=False)) == 2  # the test file is clean
+    with pytest.raises(pickle.UnpicklingError) as info:
+        CIFAR100(train=True)
+    msg = str(info.value)
+    assert "system" in msg and "refusing" in msg and "cifar-100-python" in msg
+    assert not marker.exists()
+
+
+def test_cifar100_downloads_from_the_books_url_and_checks_the_archive(home, monkeypatch):
+    import dezero.datasets as datasets
+
+    asked = []
+
+    def offline(url, file_name=None, sha256=None):
+        asked.append((url, file_name, sha256))
+        raise DownloadError(f"offline: {url}")
+
+    monkeypatch.setattr(datasets, "get_file", offline)
+    with pytest.raises(DownloadError):
+        CIFAR100()
+    assert asked == [
+        (
+            "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+            "cifar-100-python.tar.gz",
+            "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7",
+        )
+    ]
 
 
 def test_cifar10_labels_outside_the_classes_are_an_error(home):
