@@ -630,6 +630,10 @@ class Function:
     # (file, line, function) of the user code that called this Function:
     # recorded in detect_anomaly() mode only, None otherwise.
     created_at: Optional[tuple] = None
+    # Positions of inputs that may be None, meaning "absent" (the bias of
+    # Linear and the convolutions): None there becomes Variable(None), as the
+    # book's Function makes of it; anywhere else it is a TypeError.
+    optional_inputs: tuple = ()
 
     @property
     def outputs(self) -> tuple:
@@ -653,7 +657,7 @@ class Function:
             )
         for x in inputs:
             if not isinstance(x, Variable):
-                inputs = tuple(_to_variables(inputs, type(self).__name__))
+                inputs = tuple(_to_variables(inputs, type(self).__name__, self.optional_inputs))
                 break
         else:
             if cupy is not None and len(inputs) > 1:
@@ -842,8 +846,9 @@ def _check_finite(func: Function, inputs: Sequence[Variable], index: int, value,
     )
 
 
-def _to_variables(inputs: Sequence, op: str) -> list:
-    """Turn an op's inputs into Variables; scalars and lists take the arrays' dtype."""
+def _to_variables(inputs: Sequence, op: str, optional: tuple = ()) -> list:
+    """Turn an op's inputs into Variables; scalars and lists take the arrays' dtype,
+    and None at a position in ``optional`` becomes Variable(None)."""
     if all(isinstance(x, Variable) for x in inputs):
         return list(inputs)
     like = None
@@ -860,6 +865,8 @@ def _to_variables(inputs: Sequence, op: str) -> list:
             converted.append(Variable(as_array(x, like), requires_grad=False))
         elif isinstance(x, (list, tuple)):
             converted.append(Variable(_sequence_as_array(x, like, f"{op}: input {i}"), requires_grad=False))
+        elif x is None and i in optional:
+            converted.append(Variable(None))
         else:
             raise TypeError(
                 f"{op}: input {i} has unsupported type {type(x).__name__} "

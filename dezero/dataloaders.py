@@ -14,6 +14,7 @@ streams, for truncated backpropagation through time.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from typing import Optional
 
@@ -22,7 +23,12 @@ import numpy as np
 from dezero.backend import array_types, as_cupy, as_numpy
 from dezero.optional import progress_bar
 
-__all__ = ["DataLoader", "SeqDataLoader"]
+__all__ = ["DataLoader", "SeqDataLoader", "pil_available"]
+
+# The book's flag: whether Pillow is installed. Looked up, not imported: the
+# loaders never need it, and importing it would slow every `import dezero`
+# (the image transforms import it when called).
+pil_available: bool = importlib.util.find_spec("PIL") is not None
 
 
 class DataLoader:

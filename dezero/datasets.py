@@ -11,8 +11,9 @@ into mini-batches::
 
 Synthetic data (:class:`Spiral`, :class:`SinCurve`) and :class:`Digits` (bundled
 with scikit-learn) need no network. :class:`MNIST`, :class:`FashionMNIST`,
-:class:`CIFAR10` and :class:`Shakespeare` download their files once into the
-cache (see :mod:`dezero.files`); offline, the error says where to put them.
+:class:`CIFAR10`, :class:`CIFAR100` and :class:`Shakespeare` download their
+files once into the cache (see :mod:`dezero.files`); offline, the error says
+where to put them.
 
 Image data is kept as float32 arrays of raw pixel values (0..255) shaped
 (N, C, H, W); each class's default ``transform`` says what one item becomes,
@@ -29,12 +30,14 @@ import shutil
 import struct
 import tarfile
 import tempfile
+import zipfile
 import zlib
 from typing import Any, Callable, Optional
 
 import numpy as np
 
-from dezero.files import DownloadError, cache_dir, get_file
+from dezero.backend import as_numpy
+from dezero.files import DownloadError, atomic_write, cache_dir, get_file
 from dezero.optional import import_optional
 from dezero.transforms import Compose, Flatten, Normalize
 
@@ -48,6 +51,7 @@ __all__ = [
     "MNIST",
     "FashionMNIST",
     "CIFAR10",
+    "CIFAR100",
     "ImageNet",
     "CharText",
     "Shakespeare",
@@ -55,6 +59,8 @@ __all__ = [
     "load_pickle",
     "RestrictedUnpickler",
     "extract_tar",
+    "load_cache_npz",
+    "save_cache_npz",
 ]
 
 
@@ -545,7 +551,7 @@ class FashionMNIST(MNIST):
 
 
 # =============================================================================
-# Pickles and tar archives (CIFAR-10)
+# Pickles and tar archives (CIFAR-10, CIFAR-100)
 # =============================================================================
 _NUMPY2 = int(np.__version__.split(".")[0]) >= 2
 
@@ -708,12 +714,12 @@ def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
     return final
 
 
-def _entry(batch: dict, key: str, path: str):
+def _entry(op: str, batch: dict, key: str, path: str):
     # Python 2 pickles loaded with encoding="bytes" have bytes keys.
     for k in (key.encode(), key):
         if k in batch:
             return batch[k]
-    raise ValueError(f"CIFAR10: {path} has no {key!r} entry (found {list(batch)})")
+    raise ValueError(f"{op}: {path} has no {key!r} entry (found {list(batch)})")
 
 
 class CIFAR10(Dataset):
@@ -756,24 +762,38 @@ class CIFAR10(Dataset):
             folder = extract_tar(archive, cache_dir(), self.folder)
         return folder
 
+    def _batch_names(self) -> list:
+        """The pickled batches of this split, in order."""
+        return [f"data_batch_{i}" for i in range(1, 6)] if self.train else ["test_batch"]
+
+    def _label_key(self) -> str:
+        """The entry of a batch that holds the labels."""
+        return "labels"
+
+    def _num_classes(self) -> int:
+        return len(self.labels())
+
     def prepare(self) -> None:
+        op = type(self).__name__
         folder = self._batch_folder()
-        names = [f"data_batch_{i}" for i in range(1, 6)] if self.train else ["test_batch"]
+        num_classes = self._num_classes()
         xs, ts = [], []
-        for name in names:
+        for name in self._batch_names():
             path = os.path.join(folder, name)
             if not os.path.exists(path):
-                raise FileNotFoundError(f"CIFAR10: {path} is missing; delete {folder} to extract the archive again")
+                raise FileNotFoundError(f"{op}: {path} is missing; delete {folder} to extract the archive again")
             batch = load_pickle(path)
             if not isinstance(batch, dict):
-                raise ValueError(f"CIFAR10: {path} should hold a dict, got {type(batch).__name__}")
-            data = np.asarray(_entry(batch, "data", path))
-            labels = np.asarray(_entry(batch, "labels", path))
-            if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
+                raise ValueError(f"{op}: {path} should hold a dict, got {type(batch).__name__}")
+            data = np.asarray(_entry(op, batch, "data", path))
+            labels = np.asarray(_entry(op, batch, self._label_key(), path))
+            if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
                 raise ValueError(
-                    f"CIFAR10: {path} has data of shape {data.shape} and {len(labels)} labels; "
-                    "expected (n, 3072) and n labels"
+                    f"{op}: {path} has data of shape {data.shape} and labels of shape {labels.shape}; "
+                    "expected (n, 3072) and (n,)"
                 )
+            if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= num_classes):
+                raise ValueError(f"{op}: {path} has {self._label_key()} outside 0..{num_classes - 1}")
             xs.append(data)
             ts.append(labels)
         self.data = np.concatenate(xs).reshape(-1, 3, 32, 32).astype(np.float32)
@@ -789,6 +809,129 @@ class CIFAR10(Dataset):
             ``{0: 'airplane', 1: 'automobile', ..., 9: 'truck'}``.
         """
         names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        return dict(enumerate(names))
+
+
+# The names of the CIFAR-100 classes, in class-id order: the fine ones as the
+# archive's meta file spells them, the coarse ones (superclasses) as the
+# book's CIFAR100.labels gives them.
+_CIFAR100_FINE = (
+    "apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly "
+    "camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup "
+    "dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower "
+    "leopard lion lizard lobster man maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid "
+    "otter palm_tree pear pickup_truck pine_tree plain plate poppy porcupine possum rabbit raccoon ray "
+    "road rocket rose sea seal shark shrew skunk skyscraper snail snake spider squirrel streetcar "
+    "sunflower sweet_pepper table tank telephone television tiger tractor train trout tulip turtle "
+    "wardrobe whale willow_tree wolf woman worm"
+).split()
+_CIFAR100_COARSE = [
+    "aquatic mammals",
+    "fish",
+    "flowers",
+    "food containers",
+    "fruit and vegetables",
+    "household electrical device",
+    "household furniture",
+    "insects",
+    "large carnivores",
+    "large man-made outdoor things",
+    "large natural outdoor scenes",
+    "large omnivores and herbivores",
+    "medium-sized mammals",
+    "non-insect invertebrates",
+    "people",
+    "reptiles",
+    "small mammals",
+    "trees",
+    "vehicles 1",
+    "vehicles 2",
+]
+
+
+def _check_label_type(op: str, label_type) -> str:
+    if label_type not in ("fine", "coarse"):
+        raise ValueError(
+            f"{op}: label_type must be 'fine' (100 classes) or 'coarse' (20 superclasses), got {label_type!r}"
+        )
+    return label_type
+
+
+class CIFAR100(CIFAR10):
+    """CIFAR-100: 50000 train / 10000 test 32x32 colour images in 100 classes,
+    grouped into 20 superclasses.
+
+    As :class:`CIFAR10` (float32 (N, 3, 32, 32) raw pixels, the default
+    transform divides by 255), with ``label`` int64 0..99 for the fine
+    classes or 0..19 for the coarse ones. The python-version archive is
+    downloaded once and extracted safely into ``<cache>/cifar-100-python/``;
+    its pickled ``train`` and ``test`` files are read with
+    :class:`RestrictedUnpickler`.
+
+    Parameters
+    ----------
+    train : bool
+        The training split (True) or the test split.
+    transform : callable, optional
+        Applied to each image as it is fetched; None gives the raw item.
+    target_transform : callable, optional
+        Applied to each label.
+    label_type : {'fine', 'coarse'}
+        The 100 classes or the 20 superclasses.
+
+    Raises
+    ------
+    ValueError
+        If ``label_type`` is another value.
+    """
+
+    url = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+    archive = "cifar-100-python.tar.gz"
+    # As Keras (keras.datasets.cifar100) and torchvision's prototype datasets
+    # pin it; the dataset's page gives the MD5 eb9058c3a382ffc7106e4002c42a8d85.
+    archive_sha256 = "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7"
+    folder = "cifar-100-python"
+
+    def __init__(
+        self,
+        train: bool = True,
+        transform: Optional[Callable] = Normalize(0.0, 255.0),
+        target_transform: Optional[Callable] = None,
+        label_type: str = "fine",
+    ):
+        self.label_type = _check_label_type("CIFAR100", label_type)
+        super().__init__(train, transform, target_transform)
+
+    def _batch_names(self) -> list:
+        return ["train"] if self.train else ["test"]
+
+    def _label_key(self) -> str:
+        return f"{self.label_type}_labels"
+
+    def _num_classes(self) -> int:
+        return len(self.labels(self.label_type))
+
+    @staticmethod
+    def labels(label_type: str = "fine") -> dict:
+        """Class id -> name, for the fine classes or the coarse ones.
+
+        Parameters
+        ----------
+        label_type : {'fine', 'coarse'}
+            The 100 classes or the 20 superclasses.
+
+        Returns
+        -------
+        dict
+            ``{0: 'apple', ..., 99: 'worm'}`` (the archive's spelling), or
+            ``{0: 'aquatic mammals', ..., 19: 'vehicles 2'}``.
+
+        Raises
+        ------
+        ValueError
+            If ``label_type`` is another value.
+        """
+        names = _CIFAR100_FINE if _check_label_type("CIFAR100.labels", label_type) == "fine" else _CIFAR100_COARSE
         return dict(enumerate(names))
 
 
@@ -845,6 +988,111 @@ class ImageNet(Dataset):
                 raise ValueError(f"ImageNet.labels: {path} must map int class ids to str names")
             return labels
         return dict(enumerate(line.strip() for line in text.splitlines() if line.strip()))
+
+
+# =============================================================================
+# The book's array cache
+# =============================================================================
+def _cache_npz_path(op: str, filename: str, train: bool) -> str:
+    # The book keeps the last component of a URL or a path: the caches of
+    # ".../cifar-10-python.tar.gz" are cifar-10-python.tar.gz.train.npz and
+    # cifar-10-python.tar.gz.test.npz.
+    name = os.fspath(filename).replace("\\", "/").rsplit("/", 1)[-1]
+    if not name:
+        raise ValueError(f"{op}: filename {filename!r} ends with a slash; it must name a file")
+    return os.path.join(cache_dir(), name + (".train.npz" if train else ".test.npz"))
+
+
+def save_cache_npz(data, label, filename: str, train: bool = False) -> str:
+    """Save a dataset's arrays to the cache, for :func:`load_cache_npz` (the book's helper).
+
+    The file is ``<cache>/<last component of filename>.train.npz`` (or
+    ``.test.npz``), compressed, written atomically: an interrupted save
+    leaves the previous file, or none. A file already there is replaced.
+
+    Parameters
+    ----------
+    data, label : array-like
+        The inputs and the labels, of numbers (NumPy or CuPy arrays, moved to
+        NumPy); their dtypes are kept.
+    filename : str
+        A URL or a path; only its last component names the cache file.
+    train : bool
+        Which split this is: the two are kept in two files.
+
+    Returns
+    -------
+    str
+        The path of the file.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` or ``label`` holds Python objects: they could only be
+        stored pickled, and :func:`load_cache_npz` never unpickles.
+    """
+    path = _cache_npz_path("save_cache_npz", filename, train)
+    arrays = {}
+    for key, value in (("data", data), ("label", label)):
+        array = as_numpy(value)
+        if array.dtype.hasobject:
+            raise TypeError(
+                f"save_cache_npz: {key} has dtype object (Python objects, or items of different shapes); "
+                "only arrays of numbers can be cached"
+            )
+        arrays[key] = array
+    os.makedirs(cache_dir(), exist_ok=True)
+    with atomic_write(path) as f:
+        np.savez_compressed(f, data=arrays["data"], label=arrays["label"])
+    return path
+
+
+def load_cache_npz(filename: str, train: bool = False):
+    """Load the arrays that :func:`save_cache_npz` cached (the book's helper).
+
+    The file is read with ``allow_pickle=False``: it can only ever give back
+    arrays of numbers, never run code.
+
+    Parameters
+    ----------
+    filename : str
+        The URL or path given to :func:`save_cache_npz`; only its last
+        component counts.
+    train : bool
+        Which split to load.
+
+    Returns
+    -------
+    data, label : numpy.ndarray or None
+        The cached arrays, or ``(None, None)`` when nothing is cached.
+
+    Raises
+    ------
+    ValueError
+        If the file is damaged, lacks ``data`` or ``label``, or holds pickled
+        objects; the message names the file, which can be deleted.
+    """
+    path = _cache_npz_path("load_cache_npz", filename, train)
+    if not os.path.exists(path):
+        return None, None
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not hasattr(loaded, "files"):  # an .npy file: one bare array
+            raise ValueError("it holds one array, not an .npz archive")
+        with loaded:
+            arrays = {key: loaded[key] for key in ("data", "label") if key in loaded.files}
+            names = loaded.files
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as e:
+        # NumPy's ValueError for a pickle says "Cannot load file containing
+        # pickled data when allow_pickle=False": kept in the message.
+        raise ValueError(f"load_cache_npz: cannot read {path} ({e}); delete it and save the arrays again") from e
+    if len(arrays) < 2:
+        missing = " or ".join(key for key in ("data", "label") if key not in arrays)
+        raise ValueError(
+            f"load_cache_npz: {path} has no {missing} array (found {names}); "
+            "delete it, it was not written by save_cache_npz"
+        )
+    return arrays["data"], arrays["label"]
 
 
 # =============================================================================

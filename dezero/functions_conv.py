@@ -2,12 +2,20 @@
 
 Here the convolution and pooling functions live in :mod:`dezero.functions.conv`
 and :mod:`dezero.functions.pooling`, and ``dezero.functions`` exports them all
-(``F.conv2d``, ``F.pooling``...); this module only re-exports the functions
-under the book's module name. The book's Function classes (``Conv2d``,
-``Pooling``...) are not here: see docs/book_compatibility.md.
+(``F.conv2d``, ``F.pooling``...); this module re-exports them under the book's
+module name, with the Function classes under the book's class names
+(``Conv2d`` is :class:`~dezero.functions.conv.Conv2D`, ``Pooling`` is
+:class:`~dezero.functions.pooling.Pooling2D`...). The classes take the book's
+arguments, so ``Conv2d(stride, pad)(x, W, b)`` is ``conv2d(x, W, b, stride, pad)``
+without the checks of the shapes.
 """
 
 from dezero.functions.conv import (  # noqa: F401
+    Col2im,
+    Conv2D,
+    Conv2DGradW,
+    Deconv2D,
+    Im2col,
     col2im,
     col2im_array,
     conv2d,
@@ -16,7 +24,22 @@ from dezero.functions.conv import (  # noqa: F401
     im2col,
     im2col_array,
 )
-from dezero.functions.pooling import average_pooling, pooling, pooling_simple  # noqa: F401
+from dezero.functions.pooling import (  # noqa: F401
+    AveragePooling2D,
+    Pooling2D,
+    Pooling2DGrad,
+    Pooling2DWithIndexes,
+    average_pooling,
+    pooling,
+    pooling_simple,
+)
+
+# The book's class names: the same classes, so that a graph built with them is
+# the one the functions build (an ONNX exporter, isinstance, all agree).
+Conv2d = Conv2D
+Deconv2d = Deconv2D
+Pooling = Pooling2D
+AveragePooling = AveragePooling2D
 
 __all__ = [
     "conv2d",
@@ -29,4 +52,13 @@ __all__ = [
     "col2im",
     "im2col_array",
     "col2im_array",
+    "Conv2d",
+    "Deconv2d",
+    "Conv2DGradW",
+    "Pooling",
+    "Pooling2DGrad",
+    "Pooling2DWithIndexes",
+    "AveragePooling",
+    "Im2col",
+    "Col2im",
 ]

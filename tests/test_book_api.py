@@ -440,14 +440,132 @@ def test_functions_conv_is_the_books_module_name_for_the_conv_functions():
 
     # (dezero.functions.pooling the module: F.pooling is the function of that name)
     conv, pooling = (importlib.import_module(f"dezero.functions.{m}") for m in ("conv", "pooling"))
-    for name in functions_conv.__all__:
-        source = conv if hasattr(conv, name) else pooling
-        assert getattr(functions_conv, name) is getattr(source, name)
+    for name in conv.__all__ + pooling.__all__ + ["im2col_array", "col2im_array"]:
+        if name != "max_pooling":  # not a name of the book
+            source = conv if hasattr(conv, name) else pooling
+            assert getattr(functions_conv, name) is getattr(source, name)
     x = np.random.default_rng(17).standard_normal((1, 2, 5, 5))
     W = np.random.default_rng(18).standard_normal((3, 2, 3, 3))
     np.testing.assert_allclose(
         functions_conv.conv2d_simple(x, W, pad=1).data, functions_conv.conv2d(x, W, pad=1).data, rtol=1e-12
     )
+
+
+BOOK_CONV_CLASSES = {
+    "Conv2d": "conv.Conv2D",
+    "Deconv2d": "conv.Deconv2D",
+    "Conv2DGradW": "conv.Conv2DGradW",
+    "Im2col": "conv.Im2col",
+    "Col2im": "conv.Col2im",
+    "Pooling": "pooling.Pooling2D",
+    "Pooling2DGrad": "pooling.Pooling2DGrad",
+    "Pooling2DWithIndexes": "pooling.Pooling2DWithIndexes",
+    "AveragePooling": "pooling.AveragePooling2D",
+}
+
+
+def test_functions_conv_has_the_books_function_classes_under_the_books_names():
+    import importlib
+
+    from dezero import functions_conv
+
+    for book_name, where in BOOK_CONV_CLASSES.items():
+        module, name = where.split(".")
+        assert getattr(functions_conv, book_name) is getattr(
+            importlib.import_module(f"dezero.functions.{module}"), name
+        )
+        assert book_name in functions_conv.__all__
+
+
+_IMG = np.random.default_rng(21).standard_normal((2, 3, 7, 7))
+_K = np.random.default_rng(22).standard_normal((4, 3, 3, 3))
+_KT = np.random.default_rng(23).standard_normal((3, 4, 3, 3))
+_KB = np.random.default_rng(24).standard_normal(4)
+
+
+def _book_conv_calls():
+    from dezero import functions_conv as C
+
+    return {
+        "Conv2d": (lambda: C.Conv2d(1, 1)(_IMG, _K, _KB), lambda: F.conv2d(_IMG, _K, _KB, 1, 1)),
+        "Conv2d defaults": (lambda: C.Conv2d()(_IMG, _K, None), lambda: F.conv2d(_IMG, _K)),
+        "Conv2d pairs": (
+            lambda: C.Conv2d((2, 1), (0, 1))(_IMG, _K, _KB),
+            lambda: F.conv2d(_IMG, _K, _KB, (2, 1), (0, 1)),
+        ),
+        "Deconv2d": (lambda: C.Deconv2d(2, 1)(_IMG, _KT, None), lambda: F.deconv2d(_IMG, _KT, None, 2, 1)),
+        "Deconv2d outsize": (
+            lambda: C.Deconv2d(2, 1, (14, 14))(_IMG, _KT, _KB),
+            lambda: F.deconv2d(_IMG, _KT, _KB, 2, 1, outsize=(14, 14)),
+        ),
+        "Pooling": (lambda: C.Pooling(2, 2)(_IMG), lambda: F.pooling(_IMG, 2, 2)),
+        "Pooling defaults": (lambda: C.Pooling(3)(_IMG), lambda: F.pooling(_IMG, 3)),
+        "AveragePooling": (lambda: C.AveragePooling(3, 2, 1)(_IMG), lambda: F.average_pooling(_IMG, 3, 2, 1)),
+        "Im2col": (lambda: C.Im2col(3, 2, 1, True)(_IMG), lambda: F.im2col(_IMG, 3, 2, 1, True)),
+        "Col2im": (
+            lambda: C.Col2im(_IMG.shape, 3, 1, 0, False)(np.ones((2, 3, 3, 3, 5, 5))),
+            lambda: F.col2im(np.ones((2, 3, 3, 3, 5, 5)), _IMG.shape, 3, 1, 0, False),
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["Conv2d", "Conv2d defaults", "Conv2d pairs", "Deconv2d", "Deconv2d outsize", "Pooling", "Pooling defaults"]
+    + ["AveragePooling", "Im2col", "Col2im"],
+)
+def test_the_books_call_of_a_conv_class_gives_what_the_function_gives(case):
+    book_call, function = _book_conv_calls()[case]
+    expected = function().data
+    y = book_call()
+    assert y.shape == expected.shape
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_the_books_gradient_classes_take_the_forward_function():
+    """Conv2DGradW(conv), Pooling2DGrad(pool) and Pooling2DWithIndexes(pool), as
+    the book builds them in its backward passes."""
+    from dezero import functions_conv as C
+
+    conv = C.Conv2d(1, 1)
+    x, W = Variable(_IMG.copy()), Variable(_K.copy())
+    y = conv(x, W, None)
+    gy = np.random.default_rng(25).standard_normal(y.shape)
+    y.backward(grad=gy)
+    gW = C.Conv2DGradW(conv)(_IMG, gy)
+    np.testing.assert_allclose(gW.data, W.grad.data, rtol=1e-10)
+
+    pool = C.Pooling(2, 2)
+    x = Variable(_IMG.copy())
+    y = pool(x)
+    gy = np.random.default_rng(26).standard_normal(y.shape)
+    y.backward(grad=gy)
+    np.testing.assert_array_equal(C.Pooling2DGrad(pool)(gy).data, x.grad.data)
+    # the forward's choices, replayed on another input of the same shape
+    other = _IMG[:, :, ::-1].copy()
+    picked = C.Pooling2DWithIndexes(pool)(other).data
+    windows = other[:, :, :6, :6].reshape(2, 3, 3, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 3, 3, 4)
+    chosen = pool.indexes.astype(np.intp)[..., None]
+    np.testing.assert_array_equal(picked, np.take_along_axis(windows, chosen, axis=-1)[..., 0])
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda C: C.Conv2d(0), "Conv2D: stride must be positive"),
+        (lambda C: C.Conv2d(1, 1.5), "Conv2D: pad must be an int or a pair of ints"),
+        (lambda C: C.Deconv2d(1, 0, (0, 4)), "Deconv2D: outsize must be positive"),
+        (lambda C: C.Pooling(2, 2, 3), "Pooling2D: pad (3, 3) must be at most half the kernel"),
+        (lambda C: C.AveragePooling((2, 2, 2)), "AveragePooling2D: kernel_size must be an int or a pair of ints"),
+    ],
+)
+def test_conv_classes_refuse_bad_window_arguments_naming_the_class(make, message):
+    import re
+
+    from dezero import functions_conv
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make(functions_conv)
 
 
 @pytest.mark.parametrize("axis,expected", [(None, [1, 1, 1]), (1, [2, 1, 4]), ((0, 2), [1, 3, 1]), (-1, [2, 3, 1])])
@@ -468,3 +586,126 @@ def test_transforms_to_pil_is_to_pil_image_under_the_books_name():
     image = transforms.ToPIL()(x)
     assert image.size == (3, 2)  # (width, height)
     np.testing.assert_array_equal(transforms.ToArray(np.uint8)(image), x)
+
+
+# =============================================================================
+# The book's Function classes under dezero.functions
+# =============================================================================
+BOOK_FUNCTION_CLASSES = {
+    "math": ["Sin", "Cos", "Tanh", "Exp", "Log"],
+    "array": ["Reshape", "Transpose", "GetItem", "GetItemGrad", "Sum", "SumTo", "BroadcastTo", "MatMul"]
+    + ["Max", "Min", "Clip"],
+    "connection": ["Linear"],
+    "activation": ["Sigmoid", "ReLU", "Softmax", "LogSoftmax", "LeakyReLU"],
+    "loss": ["MeanSquaredError", "SoftmaxCrossEntropy"],
+    "normalization": ["BatchNorm"],
+}
+
+
+def test_functions_has_the_books_function_classes_outside_the_list_of_functions():
+    import importlib
+
+    from dezero import Function
+
+    for module_name, names in BOOK_FUNCTION_CLASSES.items():
+        module = importlib.import_module(f"dezero.functions.{module_name}")
+        for name in names:
+            assert getattr(F, name) is getattr(module, name)
+            assert issubclass(getattr(F, name), Function)
+            # __all__ lists the functions that every op test must cover
+            assert name not in module.__all__
+
+
+_RNG = np.random.default_rng(20)
+_X = _RNG.standard_normal((3, 4))
+_POS = np.abs(_X) + 0.5
+_W = _RNG.standard_normal((4, 2))
+_B = _RNG.standard_normal(2)
+_T = np.array([0, 3, 1])
+
+# (the book's call, the function it must equal); each builds a new Function,
+# as one object can be called once.
+BOOK_CALLS = {
+    "Sin": (lambda: F.Sin()(_X), lambda: F.sin(_X)),
+    "Cos": (lambda: F.Cos()(_X), lambda: F.cos(_X)),
+    "Tanh": (lambda: F.Tanh()(_X), lambda: F.tanh(_X)),
+    "Exp": (lambda: F.Exp()(_X), lambda: F.exp(_X)),
+    "Log": (lambda: F.Log()(_POS), lambda: F.log(_POS)),
+    "Reshape": (lambda: F.Reshape((2, 6))(_X), lambda: F.reshape(_X, (2, 6))),
+    "Transpose": (lambda: F.Transpose()(_X), lambda: F.transpose(_X)),
+    "GetItem": (lambda: F.GetItem(1)(_X), lambda: F.get_item(_X, 1)),
+    "GetItemGrad": (lambda: F.GetItemGrad(1, (3, 4))(_X[0]), lambda: np.eye(3)[:, 1:2] * _X[0]),
+    "Sum": (lambda: F.Sum(0, True)(_X), lambda: F.sum(_X, 0, True)),
+    "SumTo": (lambda: F.SumTo((1, 4))(_X), lambda: F.sum_to(_X, (1, 4))),
+    "BroadcastTo": (lambda: F.BroadcastTo((2, 3, 4))(_X), lambda: F.broadcast_to(_X, (2, 3, 4))),
+    "MatMul": (lambda: F.MatMul()(_X, _W), lambda: F.matmul(_X, _W)),
+    "Linear": (lambda: F.Linear()(_X, _W, _B), lambda: F.linear(_X, _W, _B)),
+    "Linear without bias": (lambda: F.Linear()(_X, _W, None), lambda: F.linear(_X, _W)),
+    "Sigmoid": (lambda: F.Sigmoid()(_X), lambda: F.sigmoid(_X)),
+    "ReLU": (lambda: F.ReLU()(_X), lambda: F.relu(_X)),
+    "Softmax": (lambda: F.Softmax()(_X), lambda: F.softmax(_X, axis=1)),
+    "LogSoftmax": (lambda: F.LogSoftmax()(_X), lambda: F.log_softmax(_X, axis=1)),
+    "LeakyReLU": (lambda: F.LeakyReLU(0.1)(_X), lambda: F.leaky_relu(_X, 0.1)),
+    "MeanSquaredError": (lambda: F.MeanSquaredError()(_X, _POS), lambda: F.mean_squared_error(_X, _POS)),
+    "SoftmaxCrossEntropy": (lambda: F.SoftmaxCrossEntropy()(_X, _T), lambda: F.softmax_cross_entropy(_X, _T)),
+    "Max": (lambda: F.Max()(_X), lambda: F.max(_X)),
+    "Max over an axis": (lambda: F.Max(1, True)(_X), lambda: F.max(_X, 1, True)),
+    "Min": (lambda: F.Min()(_X), lambda: F.min(_X)),
+    "Clip": (lambda: F.Clip(-0.5, 0.5)(_X), lambda: F.clip(_X, -0.5, 0.5)),
+}
+
+
+@pytest.mark.parametrize("case", list(BOOK_CALLS))
+def test_the_books_call_of_a_function_class_gives_what_the_function_gives(case):
+    book_call, function = BOOK_CALLS[case]
+    expected = function()
+    expected = expected.data if isinstance(expected, Variable) else expected
+    y = book_call()
+    assert isinstance(y, Variable) and y.shape == expected.shape
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12)
+
+
+def test_the_books_call_of_a_function_class_gives_the_functions_gradient():
+    a, b = Variable(_X.copy()), Variable(_X.copy())
+    F.Softmax()(a).backward(grad=_POS)
+    F.softmax(b).backward(grad=_POS)
+    np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-12)
+    a, b = Variable(_X.copy()), Variable(_X.copy())
+    F.Max()(a).backward()
+    F.max(b).backward()
+    np.testing.assert_array_equal(a.grad.data, b.grad.data)
+
+
+def test_none_is_an_absent_bias_and_an_error_as_any_other_input():
+    with pytest.raises(TypeError, match="MatMul: input 1 has unsupported type NoneType"):
+        F.MatMul()(_X, None)
+    with pytest.raises(TypeError, match="Linear: input 1 has unsupported type NoneType"):
+        F.Linear()(_X, None, _B)
+
+
+def test_batch_norm_class_in_training_mode_updates_the_running_statistics():
+    x = _X.astype(np.float32)
+    mean, var = np.zeros(4, np.float32), np.ones(4, np.float32)
+    gamma, beta = np.ones(4, np.float32), np.zeros(4, np.float32)
+    y = F.BatchNorm(mean, var, 0.9, 2e-5)(x, gamma, beta)
+    np.testing.assert_allclose(y.data, (x - x.mean(0)) / np.sqrt(x.var(0) + 2e-5), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mean, 0.1 * x.mean(0), rtol=1e-5)
+
+
+def test_batch_norm_class_in_test_mode_uses_the_running_statistics_and_keeps_them():
+    """The book's BatchNorm reads dezero.Config.train itself, as F.batch_norm does."""
+    x = _X.astype(np.float32)
+    mean, var = np.full(4, 0.5, np.float32), np.full(4, 4.0, np.float32)
+    gamma = Variable(np.full(4, 2.0, np.float32))
+    with dezero.test_mode():
+        a = Variable(x.copy())
+        y = F.BatchNorm(mean, var, 0.9, 2e-5)(a, gamma, np.zeros(4, np.float32))
+        y.backward(grad=np.ones_like(x))
+        b, gamma_b = Variable(x.copy()), Variable(gamma.data.copy())
+        F.batch_norm(b, gamma_b, np.zeros(4, np.float32), mean, var).backward(grad=np.ones_like(x))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, 2.0 * (x - 0.5) / np.sqrt(4.0 + 2e-5), rtol=1e-6)
+    np.testing.assert_array_equal(mean, 0.5)  # not updated in test mode
+    np.testing.assert_array_equal(var, 4.0)
+    np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-6)
+    np.testing.assert_allclose(gamma.grad.data, gamma_b.grad.data, rtol=1e-6)

@@ -1,5 +1,7 @@
 """DataLoader and SeqDataLoader."""
 
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -199,3 +201,26 @@ def test_seq_loader_matches_plain_loop_and_repeats_each_epoch():
 def test_seq_loader_too_large_batch():
     with pytest.raises(ValueError, match="larger than the series"):
         SeqDataLoader(Numbered(3), batch_size=4)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(code: str) -> str:
+    env = dict(os.environ, PYTHONPATH=REPO)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+
+
+def test_pil_available_says_whether_pillow_is_installed_without_importing_it():
+    import importlib.util
+
+    from dezero import dataloaders
+
+    assert dataloaders.pil_available is (importlib.util.find_spec("PIL") is not None)
+    out = _run("import sys, dezero.dataloaders as d; print(d.pil_available, 'PIL' in sys.modules)")
+    assert out.split() == [str(dataloaders.pil_available), "False"]
+
+
+def test_pil_available_is_false_when_pillow_cannot_be_found():
+    out = _run("import sys; sys.modules['PIL'] = None; import dezero.dataloaders as d; print(d.pil_available)")
+    assert out.strip() == "False"

@@ -18,6 +18,7 @@ from dezero import Variable
 from dezero.dataloaders import DataLoader, SeqDataLoader
 from dezero.datasets import (
     CIFAR10,
+    CIFAR100,
     MNIST,
     CharText,
     Dataset,
@@ -30,8 +31,10 @@ from dezero.datasets import (
     Spiral,
     extract_tar,
     get_spiral,
+    load_cache_npz,
     load_pickle,
     read_idx,
+    save_cache_npz,
 )
 from dezero.files import DownloadError
 from dezero.transforms import Flatten
@@ -434,12 +437,14 @@ def _cifar_batch(rng, n):
     }
 
 
-def _make_cifar_archive(home, batches, extra_members=()):
-    path = home / "cifar-10-python.tar.gz"
+def _make_cifar_archive(
+    home, batches, extra_members=(), archive="cifar-10-python.tar.gz", folder="cifar-10-batches-py"
+):
+    path = home / archive
     with tarfile.open(path, "w:gz") as tar:
         for name, obj in batches.items():
             payload = obj if isinstance(obj, bytes) else pickle.dumps(obj, protocol=2)
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info = tarfile.TarInfo(f"{folder}/{name}")
             info.size = len(payload)
             tar.addfile(info, io.BytesIO(payload))
         for info, payload in extra_members:
@@ -484,6 +489,116 @@ def test_cifar10_malicious_batch_is_refused_without_running(home, tmp_path):
     msg = str(info.value)
     assert "system" in msg and "refusing" in msg and "data_batch_3" in msg
     assert not marker.exists()
+
+
+def _cifar100_file(rng, n):
+    # What the archive's train and test files hold (bytes keys, as read with encoding="bytes")
+    return {
+        b"filenames": [b"img%d.png" % i for i in range(n)],
+        b"batch_label": b"training batch 1 of 1",
+        b"fine_labels": rng.randint(0, 100, size=n).tolist(),
+        b"coarse_labels": rng.randint(0, 20, size=n).tolist(),
+        b"data": rng.randint(0, 256, size=(n, 3072)).astype(np.uint8),
+    }
+
+
+def _make_cifar100_archive(home, train, test):
+    files = {"train": train, "test": test, "meta": {b"fine_label_names": [b"apple"], b"coarse_label_names": [b"fish"]}}
+    return _make_cifar_archive(home, files, archive="cifar-100-python.tar.gz", folder="cifar-100-python")
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("label_type", ["fine", "coarse"])
+def test_cifar100_from_archive(home, train, label_type):
+    rng = np.random.RandomState(2)
+    files = {"train": _cifar100_file(rng, 4), "test": _cifar100_file(rng, 3)}
+    _make_cifar100_archive(home, files["train"], files["test"])
+    expected = files["train" if train else "test"]
+    ds = CIFAR100(train=train, transform=None, label_type=label_type)
+    n = len(expected[b"data"])
+    assert len(ds) == n and ds.data.shape == (n, 3, 32, 32) and ds.data.dtype == np.float32
+    np.testing.assert_array_equal(ds.data, expected[b"data"].reshape(-1, 3, 32, 32))
+    assert ds.label.dtype == np.int64
+    np.testing.assert_array_equal(ds.label, expected[f"{label_type}_labels".encode()])
+    assert os.path.isdir(home / "cifar-100-python")
+    assert [p for p in os.listdir(home) if p.startswith(".")] == []  # no temp folder left
+
+
+def test_cifar100_default_transform_scales_pixels_to_0_1(home):
+    rng = np.random.RandomState(3)
+    test = _cifar100_file(rng, 2)
+    _make_cifar100_archive(home, _cifar100_file(rng, 2), test)
+    x, t = CIFAR100(train=False)[1]
+    assert x.shape == (3, 32, 32) and x.dtype == np.float32
+    np.testing.assert_allclose(x, test[b"data"][1].reshape(3, 32, 32) / 255.0, rtol=1e-6)
+    assert t == test[b"fine_labels"][1]
+
+
+def test_cifar100_refuses_another_label_type(home):
+    with pytest.raises(ValueError, match="CIFAR100: label_type must be 'fine' .* or 'coarse' .*, got 'superclass'"):
+        CIFAR100(label_type="superclass")
+    assert os.listdir(home) == []  # refused before anything is fetched
+    with pytest.raises(ValueError, match="CIFAR100.labels: label_type must be"):
+        CIFAR100.labels("Fine")
+
+
+def test_cifar100_labels_name_the_fine_and_the_coarse_classes():
+    fine, coarse = CIFAR100.labels(), CIFAR100.labels("coarse")
+    assert len(fine) == 100 and len(set(fine.values())) == 100
+    assert (fine[0], fine[1], fine[99]) == ("apple", "aquarium_fish", "worm")
+    assert len(coarse) == 20 and (coarse[0], coarse[19]) == ("aquatic mammals", "vehicles 2")
+    assert CIFAR100.labels("fine") == fine
+
+
+def test_cifar100_labels_outside_the_classes_are_an_error(home):
+    rng = np.random.RandomState(4)
+    train = _cifar100_file(rng, 2)
+    train[b"coarse_labels"] = [3, 20]
+    _make_cifar100_archive(home, train, _cifar100_file(rng, 2))
+    assert len(CIFAR100(train=True)) == 2  # the fine labels are fine
+    with pytest.raises(ValueError, match="CIFAR100: .*train has coarse_labels outside 0..19"):
+        CIFAR100(train=True, label_type="coarse")
+
+
+def test_cifar100_malicious_file_is_refused_without_running(home, tmp_path):
+    marker = tmp_path / MARKER_NAME
+    rng = np.random.RandomState(5)
+    _make_cifar100_archive(home, pickle.dumps(_Evil(marker), protocol=2), _cifar100_file(rng, 2))
+    assert len(CIFAR100(train=False)) == 2  # the test file is clean
+    with pytest.raises(pickle.UnpicklingError) as info:
+        CIFAR100(train=True)
+    msg = str(info.value)
+    assert "system" in msg and "refusing" in msg and "cifar-100-python" in msg
+    assert not marker.exists()
+
+
+def test_cifar100_downloads_from_the_books_url_and_checks_the_archive(home, monkeypatch):
+    import dezero.datasets as datasets
+
+    asked = []
+
+    def offline(url, file_name=None, sha256=None):
+        asked.append((url, file_name, sha256))
+        raise DownloadError(f"offline: {url}")
+
+    monkeypatch.setattr(datasets, "get_file", offline)
+    with pytest.raises(DownloadError):
+        CIFAR100()
+    assert asked == [
+        (
+            "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+            "cifar-100-python.tar.gz",
+            "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7",
+        )
+    ]
+
+
+def test_cifar10_labels_outside_the_classes_are_an_error(home):
+    batches = _cifar_batches(np.random.RandomState(6))
+    batches["test_batch"][b"labels"] = [0, 10, 1]
+    _make_cifar_archive(home, batches)
+    with pytest.raises(ValueError, match="CIFAR10: .*test_batch has labels outside 0..9"):
+        CIFAR10(train=False)
 
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])
@@ -668,3 +783,87 @@ def test_read_idx_accepts_path_objects(tmp_path):
     with gzip.open(path, "wb") as f:
         f.write(header + data.tobytes())
     np.testing.assert_array_equal(read_idx(path), data)
+
+
+# =============================================================================
+# The book's array cache: save_cache_npz / load_cache_npz
+# =============================================================================
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+
+
+def test_cache_npz_round_trip_keeps_values_and_dtypes(home):
+    data = np.random.default_rng(0).standard_normal((4, 3, 2, 2)).astype(np.float32)
+    label = np.array([3, 1, 4, 1], dtype=np.int64)
+    path = save_cache_npz(data, label, URL, train=True)
+    assert path == str(home / "cifar-10-python.tar.gz.train.npz")
+    back_data, back_label = load_cache_npz(URL, train=True)
+    assert back_data.dtype == np.float32 and back_label.dtype == np.int64
+    np.testing.assert_array_equal(back_data, data)
+    np.testing.assert_array_equal(back_label, label)
+    assert [p for p in os.listdir(home) if p.startswith(".")] == []  # no temporary file left
+
+
+def test_cache_npz_absent_file_gives_none_none(home):
+    assert load_cache_npz(URL, train=True) == (None, None)
+    assert load_cache_npz("cifar-10-python.tar.gz") == (None, None)
+
+
+def test_cache_npz_keeps_train_and_test_apart(home):
+    save_cache_npz(np.zeros(3), np.zeros(3, dtype=int), URL, train=True)
+    assert load_cache_npz(URL, train=False) == (None, None)  # test is the default split
+    save_cache_npz(np.ones(2), np.ones(2, dtype=int), URL)
+    assert load_cache_npz(URL, train=True)[0].tolist() == [0, 0, 0]
+    assert load_cache_npz(URL)[0].tolist() == [1, 1]
+    assert sorted(os.listdir(home)) == ["cifar-10-python.tar.gz.test.npz", "cifar-10-python.tar.gz.train.npz"]
+
+
+def test_cache_npz_names_the_file_by_the_last_component_only(home):
+    save_cache_npz(np.zeros(1), np.zeros(1), "some/local/folder/archive.tgz", train=True)
+    assert load_cache_npz("https://elsewhere.example/archive.tgz", train=True)[0].tolist() == [0]
+
+
+def test_save_cache_npz_replaces_an_older_file_and_creates_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEZERO_HOME", str(tmp_path / "new" / "cache"))
+    save_cache_npz(np.zeros(2), np.zeros(2), URL)
+    path = save_cache_npz(np.full(2, 7.0), np.ones(2), URL)
+    assert os.path.dirname(path) == str(tmp_path / "new" / "cache")
+    assert load_cache_npz(URL)[0].tolist() == [7.0, 7.0]
+
+
+def test_save_cache_npz_refuses_python_objects_and_writes_nothing(home):
+    with pytest.raises(TypeError, match="save_cache_npz: label has dtype object"):
+        save_cache_npz(np.zeros(2), np.array([{"a": 1}, None], dtype=object), URL)
+    with pytest.raises(ValueError, match="save_cache_npz: filename .* ends with a slash"):
+        save_cache_npz(np.zeros(2), np.zeros(2), "https://host/dir/")
+    assert os.listdir(home) == []
+
+
+def test_load_cache_npz_never_unpickles(home, tmp_path):
+    marker = tmp_path / MARKER_NAME
+    path = home / "cifar-10-python.tar.gz.test.npz"
+    np.savez(path, data=np.array([_Evil(marker)], dtype=object), label=np.zeros(1))
+    with pytest.raises(ValueError, match="load_cache_npz: cannot read .*pickle"):
+        load_cache_npz(URL)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"not a zip archive", "cannot read"),
+        ("npy", "one array, not an .npz archive"),
+        ("no label", "has no label array"),
+    ],
+)
+def test_load_cache_npz_names_a_damaged_file(home, content, message):
+    path = home / "cifar-10-python.tar.gz.test.npz"
+    if content == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(2))
+    elif content == "no label":
+        np.savez(path, data=np.zeros(2))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"load_cache_npz: .*{message}") as info:
+        load_cache_npz(URL)
+    assert str(path) in str(info.value)

@@ -19,6 +19,32 @@ from dezero.functions.noise import *  # noqa: F401,F403
 from dezero.functions.normalization import *  # noqa: F401,F403
 from dezero.functions.conv import *  # noqa: F401,F403
 from dezero.functions.pooling import *  # noqa: F401,F403
+
+# The book's functions.py also holds the Function classes, and code written
+# for it calls them as F.Sin()(x), F.Softmax()(x)... They are attributes of
+# this package, imported by name, but stay out of the submodules' __all__:
+# those list the functions, and the tests that give every function a case
+# (tests/op_harness.py, tests/test_torch_parity.py) read them. A class skips
+# the argument checks that its function makes.
+from dezero.functions.math import Cos, Exp, Log, Sin, Tanh  # noqa: F401
+from dezero.functions.array import (  # noqa: F401
+    BroadcastTo,
+    Clip,
+    GetItem,
+    GetItemGrad,
+    MatMul,
+    Max,
+    Min,
+    Reshape,
+    Sum,
+    SumTo,
+    Transpose,
+)
+from dezero.functions.connection import Linear  # noqa: F401
+from dezero.functions.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax  # noqa: F401
+from dezero.functions.loss import MeanSquaredError, SoftmaxCrossEntropy  # noqa: F401
+from dezero.functions.normalization import BatchNorm  # noqa: F401
+
 from dezero.functions import activation as _activation
 from dezero.functions import array as _array
 from dezero.functions import math as _math

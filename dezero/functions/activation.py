@@ -156,7 +156,7 @@ def _check_axis(op: str, x: Variable, axis: int) -> int:
 
 
 class Softmax(Function):
-    def __init__(self, axis: int):
+    def __init__(self, axis: int = 1):
         self.axis = axis
 
     def forward(self, x):
@@ -244,7 +244,7 @@ def log_softmax_array(x, axis: int):
 
 
 class LogSoftmax(Function):
-    def __init__(self, axis: int):
+    def __init__(self, axis: int = 1):
         self.axis = axis
 
     def forward(self, x):

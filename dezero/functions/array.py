@@ -417,7 +417,7 @@ class _Extremum(Function):
 
     name = ""
 
-    def __init__(self, axis, keepdims):
+    def __init__(self, axis=None, keepdims: bool = False):
         self.axis = axis
         self.keepdims = keepdims
 

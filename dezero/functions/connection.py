@@ -11,6 +11,8 @@ __all__ = ["linear", "linear_simple", "embed_id"]
 
 
 class Linear(Function):
+    optional_inputs = (2,)  # b=None: no bias
+
     def forward(self, x, W, b):
         y = parallel.matmul(x, W)
         if b is not None:

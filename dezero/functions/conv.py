@@ -215,9 +215,19 @@ def _chunks(start: int, stop: int, per_sample: int, xp):
 # im2col / col2im as Functions
 # =============================================================================
 class Im2col(Function):
-    """Differentiable im2col; ``pad_value`` lets max pooling pad with -inf
-    (the padded cells are cut off again by the backward pass, so it never
-    matters for the gradient)."""
+    """Differentiable im2col, as a Function of the images (see :func:`im2col`).
+
+    Parameters
+    ----------
+    kernel_size, stride, pad : int or (int, int)
+        The window geometry.
+    to_matrix : bool
+        Output (N*OH*OW, C*KH*KW), one window per row; else (N, C, KH, KW, OH, OW).
+    pad_value : float
+        The value of the padding: max pooling pads with -inf (the padded cells
+        are cut off again by the backward pass, so it never matters for the
+        gradient).
+    """
 
     def __init__(self, kernel_size, stride, pad, to_matrix, pad_value=0.0):
         self.kernel_size, self.stride, self.pad = kernel_size, stride, pad
@@ -233,6 +243,18 @@ class Im2col(Function):
 
 
 class Col2im(Function):
+    """Differentiable col2im, the adjoint of :class:`Im2col` (see :func:`col2im`).
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        (N, C, H, W), the shape of the images the windows were cut from.
+    kernel_size, stride, pad : int or (int, int)
+        The window geometry.
+    to_matrix : bool
+        Whether the windows come as (N*OH*OW, C*KH*KW) rows; else (N, C, KH, KW, OH, OW).
+    """
+
     def __init__(self, input_shape, kernel_size, stride, pad, to_matrix):
         self.input_shape = tuple(input_shape)
         self.kernel_size, self.stride, self.pad = kernel_size, stride, pad
@@ -324,10 +346,22 @@ def col2im(col, input_shape, kernel_size, stride=1, pad=0, to_matrix: bool = Tru
 # conv2d
 # =============================================================================
 class Conv2D(Function):
-    """y[n, o] = sum_c correlate(x_pad[n, c], W[o, c]) + b[o], as GEMMs on the windows."""
+    """y[n, o] = sum_c correlate(x_pad[n, c], W[o, c]) + b[o], as GEMMs on the windows.
 
-    def __init__(self, stride: tuple, pad: tuple):
-        self.stride, self.pad = stride, pad
+    Called on (x, W, b), b may be None (no bias). The book's ``Conv2d``, with
+    its arguments; :func:`conv2d` checks the shapes before it builds one.
+
+    Parameters
+    ----------
+    stride, pad : int or (int, int)
+        Step between windows and zero padding on each side.
+    """
+
+    optional_inputs = (2,)  # b=None: no bias
+
+    def __init__(self, stride=1, pad=0):
+        self.stride = _pair_arg("Conv2D", "stride", stride, 1)
+        self.pad = _pair_arg("Conv2D", "pad", pad, 0)
 
     def forward(self, x, W, b):
         return _conv2d_array(x, W, b, self.stride, self.pad)
@@ -336,7 +370,7 @@ class Conv2D(Function):
         x, W, b = self.inputs
         # The input batch of a network needs no gradient: skip a whole deconvolution.
         gx = deconv2d(gy, W, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
-        gW = Conv2DGradW(W.shape[2:], self.stride, self.pad)(x, gy) if W.requires_grad else None
+        gW = Conv2DGradW(self)(x, gy) if W.requires_grad else None
         gb = _BiasGrad()(gy) if b.data is not None and b.requires_grad else None
         return gx, gW, gb
 
@@ -384,11 +418,19 @@ class Conv2DGradW(Function):
 
     It is bilinear in (x, gy), so its own backward is a transposed convolution
     (for x) and a convolution (for gy) with the incoming filter gradient.
+
+    Parameters
+    ----------
+    conv2d : Conv2D or Deconv2D
+        The convolution whose filter gradient this is, already called: its
+        filter gives the kernel size, and its stride and pad are taken (the
+        book's signature; a deconvolution's filter gradient is that of the
+        convolution it is the transpose of, with x and gy swapped).
     """
 
-    def __init__(self, kernel_size, stride: tuple, pad: tuple):
-        self.kernel = tuple(kernel_size)
-        self.stride, self.pad = stride, pad
+    def __init__(self, conv2d: "Conv2D | Deconv2D"):
+        self.kernel = tuple(conv2d.inputs[1].shape[2:])
+        self.stride, self.pad = conv2d.stride, conv2d.pad
 
     def forward(self, x, gy):
         xp = get_array_module(x)
@@ -499,16 +541,38 @@ def conv2d(x, W, b=None, stride=1, pad=0) -> Variable:
 # =============================================================================
 class Deconv2D(Function):
     """The transpose (adjoint) of conv2d: every input pixel spreads a weighted
-    (C_out, KH, KW) patch over the output; overlapping patches add up."""
+    (C_out, KH, KW) patch over the output; overlapping patches add up.
 
-    def __init__(self, stride: tuple, pad: tuple, outsize: tuple):
-        self.stride, self.pad, self.outsize = stride, pad, outsize
+    Called on (x, W, b), b may be None (no bias). The book's ``Deconv2d``,
+    with its arguments; :func:`deconv2d` checks the shapes before it builds one.
+
+    Parameters
+    ----------
+    stride, pad : int or (int, int)
+        As for the convolution this is the transpose of.
+    outsize : int or (int, int), optional
+        Output (OH, OW); None: S*(H - 1) + K - 2P, worked out from the input
+        when called.
+    """
+
+    optional_inputs = (2,)  # b=None: no bias
+
+    def __init__(self, stride=1, pad=0, outsize=None):
+        self.stride = _pair_arg("Deconv2D", "stride", stride, 1)
+        self.pad = _pair_arg("Deconv2D", "pad", pad, 0)
+        self.outsize = None if outsize is None else _pair_arg("Deconv2D", "outsize", outsize, 1)
 
     def forward(self, x, W, b):
         xp = get_array_module(x)
         c_in, c_out, kh, kw = W.shape
         n, _, h, w = x.shape
-        y = xp.empty((n, c_out) + self.outsize, dtype=xp.result_type(x.dtype, W.dtype))
+        outsize = self.outsize
+        if outsize is None:
+            sizes = zip((h, w), (kh, kw), self.stride, self.pad)
+            outsize = tuple(shapes.get_deconv_outsize(size, k, s, p) for size, k, s, p in sizes)
+            # Kept: an exporter reads the size that this call made.
+            self.outsize = outsize
+        y = xp.empty((n, c_out) + outsize, dtype=xp.result_type(x.dtype, W.dtype))
         W_t = W.reshape(c_in, -1).T
         k = c_out * kh * kw
 
@@ -519,7 +583,7 @@ class Deconv2D(Function):
                 col = xp.matmul(W_t, x[lo:hi].reshape(hi - lo, c_in, h * w))
                 y_chunk = _col2im(
                     col.reshape(hi - lo, c_out, kh, kw, h, w),
-                    (hi - lo, c_out) + self.outsize,
+                    (hi - lo, c_out) + outsize,
                     (kh, kw),
                     self.stride,
                     self.pad,
@@ -559,7 +623,7 @@ class Deconv2D(Function):
                 else:
                     xp.add(cropped, b.reshape(1, -1, 1, 1), out=y[lo:hi])
 
-        (ph, pw), (oh, ow) = self.pad, self.outsize
+        (ph, pw), (oh, ow) = self.pad, outsize
         work = spread_rows if self.stride == (1, 1) else spread
         parallel.for_each_slice(work, n, k * n * h * w + y.size, xp)
         return y
@@ -569,7 +633,7 @@ class Deconv2D(Function):
         gx = conv2d(gy, W, None, self.stride, self.pad) if x.requires_grad else None
         # deconv2d(x, W) is conv2d's input gradient for an input gy, so W's
         # gradient is conv2d's filter gradient with gy as the input.
-        gW = Conv2DGradW(W.shape[2:], self.stride, self.pad)(gy, x) if W.requires_grad else None
+        gW = Conv2DGradW(self)(gy, x) if W.requires_grad else None
         gb = _BiasGrad()(gy) if b.data is not None and b.requires_grad else None
         return gx, gW, gb
 

@@ -25,15 +25,24 @@ def _channel_shape(ndim: int, c: int) -> tuple:
 
 
 class BatchNorm(Function):
-    """Training mode: normalise with the batch mean and (biased) variance."""
+    """Training mode: normalise with the batch mean and (biased) variance.
+
+    Called in test mode it normalises with the running statistics and leaves
+    them alone, as the book's ``BatchNorm`` does (:func:`batch_norm` builds a
+    :class:`FixedBatchNorm` for that instead).
+    """
 
     def __init__(self, running_mean, running_var, decay: float, eps: float):
         self.running_mean = running_mean
         self.running_var = running_var
         self.decay = decay
         self.eps = eps
+        self.fixed: "FixedBatchNorm | None" = None
 
     def forward(self, x, gamma, beta):
+        if not Config.train:
+            self.fixed = FixedBatchNorm(self.running_mean, self.running_var, self.eps)
+            return self.fixed.forward(x, gamma, beta)
         xp = get_array_module(x)
         axes, shape = _stat_axes(x.ndim), _channel_shape(x.ndim, x.shape[1])
         mu = x.mean(axis=axes)
@@ -60,6 +69,8 @@ class BatchNorm(Function):
 
     def backward(self, gy):
         x, gamma, _ = self.inputs
+        if self.fixed is not None:
+            return _fixed_backward(x, gamma, gy, self.fixed.mu, self.fixed.inv_std)
         axes, shape = _stat_axes(x.ndim), _channel_shape(x.ndim, x.shape[1])
         c = x.shape[1]
         m = x.size // c
@@ -101,12 +112,18 @@ class FixedBatchNorm(Function):
 
     def backward(self, gy):
         x, gamma, _ = self.inputs
-        axes, shape = _stat_axes(x.ndim), _channel_shape(x.ndim, x.shape[1])
-        x_hat = (x - self.mu) * self.inv_std  # linear in x, so differentiable again
-        gx = gy * (reshape(gamma, shape) * self.inv_std)
-        ggamma = sum(gy * x_hat, axis=axes)
-        gbeta = sum(gy, axis=axes)
-        return gx, ggamma, gbeta
+        return _fixed_backward(x, gamma, gy, self.mu, self.inv_std)
+
+
+def _fixed_backward(x: Variable, gamma: Variable, gy: Variable, mu, inv_std) -> tuple:
+    """Gradients of ``gamma * (x - mu) * inv_std + beta`` for constant mu and
+    inv_std, already shaped to broadcast against x."""
+    axes, shape = _stat_axes(x.ndim), _channel_shape(x.ndim, x.shape[1])
+    x_hat = (x - mu) * inv_std  # linear in x, so differentiable again
+    gx = gy * (reshape(gamma, shape) * inv_std)
+    ggamma = sum(gy * x_hat, axis=axes)
+    gbeta = sum(gy, axis=axes)
+    return gx, ggamma, gbeta
 
 
 def _check_args(x: Variable, gamma: Variable, beta: Variable, mean, var, decay, eps) -> None:

@@ -10,7 +10,7 @@ indexes, so second derivatives work too.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -95,9 +95,29 @@ def _point_at_nans(xp, cols, y, indexes) -> None:
     indexes[...] = xp.where(nan_out, first_nan, indexes)
 
 
+def _window(op: str, kernel_size, stride, pad) -> _Window:
+    return _Window(
+        _pair_arg(op, "kernel_size", kernel_size, 1), _pair_arg(op, "stride", stride, 1), _pair_arg(op, "pad", pad, 0)
+    )
+
+
 class Pooling2D(Function):
-    def __init__(self, win: _Window):
-        self.win = win
+    """Max pooling (see :func:`pooling`); the book's ``Pooling``, with its arguments.
+
+    Parameters
+    ----------
+    kernel_size, stride, pad : int or (int, int)
+        Window size, step between windows, padding on each side (-inf, at
+        most half the kernel).
+    """
+
+    # Declared for the type checker: the three classes read them from each other.
+    win: _Window
+    indexes: Any
+
+    def __init__(self, kernel_size, stride=1, pad=0):
+        self.win = _window("Pooling2D", kernel_size, stride, pad)
+        _check_max_pad("Pooling2D", self.win)
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -132,15 +152,27 @@ class Pooling2D(Function):
         return y
 
     def backward(self, gy):
-        return Pooling2DGrad(self.win, self.indexes, self.input_shape)(gy)
+        return Pooling2DGrad(self)(gy)
 
 
 class Pooling2DGrad(Function):
     """Route each window's gradient to the element that won the forward max
-    (windows that overlap add their contributions)."""
+    (windows that overlap add their contributions).
 
-    def __init__(self, win: _Window, indexes, input_shape):
-        self.win, self.indexes, self.input_shape = win, indexes, input_shape
+    Parameters
+    ----------
+    mpool2d : Pooling2D or Pooling2DWithIndexes
+        The max pooling whose choices are replayed, already called (the
+        book's signature): its window, the winners' indexes and the shape of
+        its input are taken.
+    """
+
+    # Declared for the type checker: the three classes read them from each other.
+    win: _Window
+    indexes: Any
+
+    def __init__(self, mpool2d: "Pooling2D | Pooling2DWithIndexes"):
+        self.win, self.indexes, self.input_shape = mpool2d.win, mpool2d.indexes, mpool2d.input_shape
 
     def forward(self, gy):
         xp = get_array_module(gy)
@@ -178,15 +210,26 @@ class Pooling2DGrad(Function):
         return gx
 
     def backward(self, ggx):
-        return Pooling2DWithIndexes(self.win, self.indexes)(ggx)
+        return Pooling2DWithIndexes(self)(ggx)
 
 
 class Pooling2DWithIndexes(Function):
     """Pick from every window of x the element a max pooling has chosen before:
-    a linear map of x whose adjoint is :class:`Pooling2DGrad`."""
+    a linear map of x whose adjoint is :class:`Pooling2DGrad`.
 
-    def __init__(self, win: _Window, indexes):
-        self.win, self.indexes = win, indexes
+    Parameters
+    ----------
+    mpool2d : Pooling2D or Pooling2DGrad
+        The max pooling whose choices are replayed, already called (the
+        book's signature): its window and the winners' indexes are taken.
+    """
+
+    # Declared for the type checker: the three classes read them from each other.
+    win: _Window
+    indexes: Any
+
+    def __init__(self, mpool2d: "Pooling2D | Pooling2DGrad"):
+        self.win, self.indexes = mpool2d.win, mpool2d.indexes
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -198,7 +241,7 @@ class Pooling2DWithIndexes(Function):
         return picked[..., 0]
 
     def backward(self, gy):
-        return Pooling2DGrad(self.win, self.indexes, self.input_shape)(gy)
+        return Pooling2DGrad(self)(gy)
 
 
 def pooling(x, kernel_size, stride=1, pad=0) -> Variable:
@@ -225,7 +268,7 @@ def pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     """
     x, win = _pool_args("pooling", x, kernel_size, stride, pad)
     _check_max_pad("pooling", win)
-    return Pooling2D(win)(x)
+    return Pooling2D(*win)(x)
 
 
 max_pooling = pooling
@@ -262,8 +305,17 @@ def pooling_simple(x, kernel_size, stride=1, pad=0) -> Variable:
 # Average pooling
 # =============================================================================
 class AveragePooling2D(Function):
-    def __init__(self, win: _Window):
-        self.win = win
+    """Average pooling (see :func:`average_pooling`); the book's
+    ``AveragePooling``, with its arguments.
+
+    Parameters
+    ----------
+    kernel_size, stride, pad : int or (int, int)
+        Window size, step between windows, zero padding on each side.
+    """
+
+    def __init__(self, kernel_size, stride=1, pad=0):
+        self.win = _window("AveragePooling2D", kernel_size, stride, pad)
 
     def forward(self, x):
         self.input_shape = x.shape
@@ -297,7 +349,7 @@ class AveragePooling2DGrad(Function):
         return _crop(gx, self.win.pad)
 
     def backward(self, ggx):
-        return AveragePooling2D(self.win)(ggx)
+        return AveragePooling2D(*self.win)(ggx)
 
 
 def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
@@ -333,4 +385,4 @@ def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
             f"average_pooling: x must be a floating-point array, got dtype {x.dtype} "
             f"(shape {x.shape}); cast it first, e.g. x.astype(np.float32)"
         )
-    return AveragePooling2D(win)(x)
+    return AveragePooling2D(*win)(x)
