@@ -713,9 +713,14 @@ class MpiCommunicator:
             The exit status asked of the job.
         """
         import os
+        import time
 
         sys.stdout.flush()
         sys.stderr.flush()
+        # The launcher stops forwarding output once it starts killing the job:
+        # give it a moment to pass on what this rank has just written (the
+        # traceback, the reason), which was lost now and then on a busy machine.
+        time.sleep(0.2)
         self.mpi_comm.Abort(errorcode)
         os._exit(errorcode)
 
