@@ -324,14 +324,16 @@ class Adam(Optimizer):
 
     @property
     def lr(self) -> float:
-        """The bias-corrected step size of step ``self.t`` (of step 1 before any update)."""
+        """The bias-corrected step size of step ``self.t`` (of step 1 before any
+        update); read-only, derived from ``alpha`` at every step."""
         return self._lr_at(max(self.t, 1))
 
     @lr.setter
     def lr(self, value) -> None:
+        # Not `alpha = value`: `opt.lr *= 0.5` passes lr's derived value, not alpha's.
         raise AttributeError(
-            f"{type(self).__name__}.lr is derived from alpha at every step; "
-            f"set the step size with `optimizer.alpha = {value!r}`"
+            f"{type(self).__name__}.lr is read-only: it is derived from alpha at every step; "
+            f"change alpha instead (now {self.alpha!r}), e.g. `optimizer.alpha *= 0.5`"
         )
 
     def update_one(self, param):

@@ -188,10 +188,15 @@ def test_optimizer_habit_methods_say_the_dezero_way(name, dezero_way):
         _ = optimizer.no_such_thing
 
 
-def test_setting_adams_lr_points_at_alpha():
+def test_setting_adams_lr_points_at_alpha_without_suggesting_a_wrong_value():
     optimizer = Adam(alpha=0.01)
-    with pytest.raises(AttributeError, match=r"set the step size with `optimizer.alpha = 0.5`"):
-        optimizer.lr = 0.5
+    # `lr *= 0.5` passes half of the derived lr, which is not the alpha meant: the
+    # message names alpha's current value and the way to scale it.
+    with pytest.raises(
+        AttributeError, match=r"lr is read-only.*change alpha instead \(now 0\.01\), e\.g\. `optimizer\.alpha \*= 0\.5`"
+    ) as raised:
+        optimizer.lr *= 0.5
+    assert str(optimizer.lr * 0.5) not in str(raised.value)
     assert optimizer.alpha == 0.01
     optimizer.alpha = 0.5  # the book's way works
     assert optimizer.lr == pytest.approx(0.5 * np.sqrt(1 - 0.999) / (1 - 0.9))
