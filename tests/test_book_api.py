@@ -709,3 +709,17 @@ def test_batch_norm_class_in_test_mode_uses_the_running_statistics_and_keeps_the
     np.testing.assert_array_equal(var, 4.0)
     np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-6)
     np.testing.assert_allclose(gamma.grad.data, gamma_b.grad.data, rtol=1e-6)
+
+
+# =============================================================================
+# The reflected operators under the book's names
+# =============================================================================
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rsub_and_rdiv_swap_their_operands_and_are_what_the_reflected_operators_call(dtype):
+    x = Variable(np.array([1.0, 4.0], dtype=dtype))
+    np.testing.assert_array_equal(F.rsub(x, 2.0).data, np.array([1.0, -2.0], dtype=dtype))
+    np.testing.assert_array_equal(F.rdiv(x, 2.0).data, np.array([2.0, 0.5], dtype=dtype))
+    assert F.rsub(x, 2.0).dtype == dtype and F.rdiv(x, 2.0).dtype == dtype
+    assert Variable.__rsub__ is F.rsub and Variable.__rtruediv__ is F.rdiv
+    F.sum(F.rdiv(x, 2.0)).backward()  # d(2/x)/dx = -2/x^2
+    np.testing.assert_allclose(x.grad.data, -2.0 / np.array([1.0, 16.0]), rtol=1e-6)

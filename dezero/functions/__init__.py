@@ -113,6 +113,43 @@ def _reflected(function):
     return method
 
 
+# The book's names for the reflected operators. Not in __all__ (the list of
+# functions the op harness and the PyTorch comparisons cover): they are sub and
+# div with the operands swapped, and are tested as such.
+def rsub(x0, x1) -> Variable:
+    """``x1 - x0``, the book's name for the reflected subtraction: ``2 - x``
+    calls ``x.__rsub__(2)``, which is ``rsub(x, 2)``.
+
+    Parameters
+    ----------
+    x0, x1 : Variable, array or scalar
+        The operands, the subtrahend first.
+
+    Returns
+    -------
+    Variable
+        ``x1 - x0``.
+    """
+    return _math.sub(x1, x0)
+
+
+def rdiv(x0, x1) -> Variable:
+    """``x1 / x0``, the book's name for the reflected division: ``2 / x`` is
+    ``rdiv(x, 2)``.
+
+    Parameters
+    ----------
+    x0, x1 : Variable, array or scalar
+        The operands, the divisor first.
+
+    Returns
+    -------
+    Variable
+        ``x1 / x0``.
+    """
+    return _math.div(x1, x0)
+
+
 def setup_variable() -> None:
     """Attach the operators (``+ - * / ** @ -x x[i]``) and the array methods
     (``reshape``, ``transpose``, ``T``, ``sum``, ``mean``, ``max``, ``min``,
@@ -126,11 +163,11 @@ def setup_variable() -> None:
         "__add__": _math.add,
         "__radd__": _reflected(_math.add),
         "__sub__": _math.sub,
-        "__rsub__": _reflected(_math.sub),
+        "__rsub__": rsub,
         "__mul__": _math.mul,
         "__rmul__": _reflected(_math.mul),
         "__truediv__": _math.div,
-        "__rtruediv__": _reflected(_math.div),
+        "__rtruediv__": rdiv,
         "__neg__": _math.neg,
         "__pow__": _math.pow,
         "__rpow__": _reflected(_math.pow),
