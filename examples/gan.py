@@ -1,6 +1,6 @@
 """A generative adversarial network (MLP generator and discriminator) on handwritten digits.
 
-    python examples/gan.py                   # Digits (8x8, bundled), 200 epochs, about 4 min of CPU time on 2 cores
+    python examples/gan.py                   # Digits (8x8, bundled), 200 epochs, about 20 s of CPU time on 2 cores
     python examples/gan.py --data mnist      # MNIST 28x28 (from the dezero cache), fewer epochs needed
     python examples/gan.py --quick           # a few epochs (also DEZERO_QUICK=1)
 

@@ -1,6 +1,6 @@
 """A variational autoencoder on handwritten digits, with a 2-D latent space you can look at.
 
-    python examples/vae.py                   # Digits (8x8, bundled), 200 epochs, about 1.5 min of CPU time on 2 cores
+    python examples/vae.py                   # Digits (8x8, bundled), 200 epochs, about 5 s of CPU time on 2 cores
     python examples/vae.py --data mnist      # MNIST 28x28 (from the dezero cache)
     python examples/vae.py --quick           # a few epochs (also DEZERO_QUICK=1)
 
