@@ -75,9 +75,13 @@ def load(data: str, model_kind: str, log=print):
         except DownloadError as e:
             if data == "mnist":
                 raise
+            # Where to put the files is worth showing; each mirror's failure is
+            # not, on the normal offline path (--data mnist shows everything).
+            where = str(e).split("\nWhat failed:")[0]
             log(
-                f"MNIST is not in the cache and could not be downloaded:\n  {e}\n"
-                "falling back to scikit-learn's Digits (8x8 images, bundled, no download)"
+                f"{where}\n"
+                "falling back to scikit-learn's Digits (8x8 images, bundled, no download); "
+                "--data mnist shows the full error"
             )
     kwargs = {} if model_kind == "mlp" else {"transform": None}  # Digits' default flattens
     return "Digits", datasets.Digits(train=True, **kwargs), datasets.Digits(train=False, **kwargs)
