@@ -151,6 +151,12 @@ def get_file(
     return path
 
 
+# Modes that write a whole new file. Appending ("ab") or exclusive creation
+# ("xb") cannot be done through a temporary file that replaces the target:
+# the first would throw away what is there, the second would overwrite it.
+_WRITE_MODES = ("wb", "w")
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     """Write a file so that it is either completely there or not changed at all.
@@ -168,10 +174,13 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     path : str or os.PathLike
         The file to create or replace.
     mode : str
-        ``"wb"`` (default) or ``"w"``.
+        ``"wb"`` (default) or ``"w"``: the file is always written whole.
 
     Raises
     ------
+    ValueError
+        If ``mode`` is another mode (appending, say, would lose the file's
+        content, since the new file replaces it).
     FileNotFoundError
         If the folder of ``path`` does not exist (the message names ``path``).
     IsADirectoryError
@@ -186,6 +195,11 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     file object
         The temporary file to write to.
     """
+    if mode not in _WRITE_MODES:
+        raise ValueError(
+            f"atomic_write: mode must be 'wb' or 'w', got {mode!r}: the file is always written "
+            "whole and then replaces the old one, so appending or exclusive creation cannot be done"
+        )
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):

@@ -3,13 +3,14 @@
 import hashlib
 import http.server
 import os
+import re
 import socket
 import stat
 import threading
 
 import pytest
 
-from dezero.files import ChecksumError, DownloadError, cache_dir, get_file, sha256sum
+from dezero.files import ChecksumError, DownloadError, atomic_write, cache_dir, get_file, sha256sum
 
 PAYLOAD = bytes(range(256)) * 800  # 200 KiB: several 64 KiB read chunks
 
@@ -180,3 +181,27 @@ def test_downloaded_files_get_the_usual_permissions(tmp_path, monkeypatch):
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+# =============================================================================
+# atomic_write
+# =============================================================================
+@pytest.mark.parametrize("mode", ["ab", "a", "xb", "x", "r+b", "w+b", "rb"])
+def test_atomic_write_refuses_modes_that_would_not_write_a_whole_new_file(tmp_path, mode):
+    path = tmp_path / "kept.bin"
+    path.write_bytes(b"what the user saved")
+    with pytest.raises(ValueError, match=re.escape(f"atomic_write: mode must be 'wb' or 'w', got {mode!r}")):
+        with atomic_write(path, mode) as f:
+            f.write(b"+more")
+    assert path.read_bytes() == b"what the user saved"
+    assert _leftovers(tmp_path) == ["kept.bin"]
+
+
+@pytest.mark.parametrize("mode, content", [("wb", b"new\n"), ("w", "new\n")])
+def test_atomic_write_replaces_the_file_in_binary_and_text_mode(tmp_path, mode, content):
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"old content, longer than the new one")
+    with atomic_write(path, mode) as f:
+        f.write(content)
+    assert path.read_bytes() == b"new\n"
+    assert _leftovers(tmp_path) == ["f.txt"]
