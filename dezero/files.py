@@ -14,6 +14,7 @@ put the file by hand.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
 import os
@@ -169,6 +170,10 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     left as it was. The new file gets the mode an ordinary ``open`` would give
     it (or the mode of the file it replaces), not mkstemp's private 0600.
 
+    When ``path`` is a symbolic link the write goes through it, as ``open``'s
+    would: the file it points to (after every link on the way) is replaced,
+    atomically, in its own folder, and the link is kept.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -200,15 +205,20 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
             f"atomic_write: mode must be 'wb' or 'w', got {mode!r}: the file is always written "
             "whole and then replaces the old one, so appending or exclusive creation cannot be done"
         )
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"cannot write {path!r}: the folder {folder!r} does not exist")
+    path = os.fsdecode(os.fspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot write {path!r}: it is a folder; give a file name")
-    # The temporary name is longer than path's: cut it, so that any name the
-    # file system takes for path also works for the temporary file.
-    prefix = "." + os.path.basename(path)[:100] + "."
+    # Where open() would write: through every symbolic link on the way, so that
+    # the link stays and the file it points to gets the new content.
+    target = os.path.realpath(path)
+    if os.path.islink(target):  # realpath stops at a link it cannot resolve: a loop
+        raise OSError(errno.ELOOP, f"cannot write {path!r}: too many levels of symbolic links")
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {path!r}: the folder {folder!r} does not exist")
+    # The temporary name is longer than the target's: cut it, so that any name
+    # the file system takes for the target also works for the temporary file.
+    prefix = "." + os.path.basename(target)[:100] + "."
     try:
         fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
     except OSError as e:
@@ -218,10 +228,10 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        file_mode = (os.stat(path).st_mode & 0o777) if os.path.exists(path) else 0o666 & ~_current_umask()
+        file_mode = (os.stat(target).st_mode & 0o777) if os.path.exists(target) else 0o666 & ~_current_umask()
         os.chmod(tmp_path, file_mode)
         try:
-            os.replace(tmp_path, path)
+            os.replace(tmp_path, target)
         except OSError as e:
             raise _naming(e, path) from e
     except BaseException:

@@ -205,3 +205,37 @@ def test_atomic_write_replaces_the_file_in_binary_and_text_mode(tmp_path, mode, 
         f.write(content)
     assert path.read_bytes() == b"new\n"
     assert _leftovers(tmp_path) == ["f.txt"]
+
+
+def test_atomic_write_writes_through_a_symlink_and_keeps_it(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "data.bin"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.bin"
+    link.symlink_to(target)
+    chain = tmp_path / "chain.bin"  # a link to the link
+    chain.symlink_to(link)
+    with atomic_write(chain) as f:
+        f.write(b"new")
+    assert chain.is_symlink() and link.is_symlink()
+    assert os.readlink(link) == str(target) and target.read_bytes() == b"new"
+    # The temporary file lived next to the target, and is gone.
+    assert _leftovers(tmp_path / "real") == ["data.bin"]
+    assert _leftovers(tmp_path) == ["chain.bin", "link.bin", "real"]
+
+
+def test_atomic_write_through_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "link.bin"
+    link.symlink_to("target.bin")
+    with atomic_write(link) as f:
+        f.write(b"made")
+    assert link.is_symlink() and (tmp_path / "target.bin").read_bytes() == b"made"
+
+
+def test_atomic_write_refuses_a_symlink_loop_naming_the_path(tmp_path):
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    with pytest.raises(OSError, match=f"cannot write {str(tmp_path / 'a')!r}: too many levels of symbolic links"):
+        with atomic_write(tmp_path / "a") as f:
+            f.write(b"x")
+    assert _leftovers(tmp_path) == ["a", "b"]
