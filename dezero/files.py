@@ -17,6 +17,7 @@ import contextlib
 import errno
 import hashlib
 import http.client
+import io
 import os
 import socket
 import tempfile
@@ -191,9 +192,12 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     IsADirectoryError
         If ``path`` is a folder.
     OSError
-        When the file cannot be created or replaced (no permission, a full
-        disk, a name too long); the message names ``path``, not the temporary
-        file.
+        When the file cannot be created, written, flushed, fsync'd or
+        replaced (no permission, a full disk, a name too long); the message
+        names ``path``, not the temporary file. Exceptions raised by the code
+        inside the ``with`` block itself pass through unchanged, except the
+        file system's errors from writing to the yielded file, which name
+        ``path`` too.
 
     Yields
     ------
@@ -223,22 +227,73 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
         fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
     except OSError as e:
         raise _naming(e, path) from e
+    f = None
     try:
-        with os.fdopen(fd, mode) as f:
-            yield f
+        f = _open_temporary(fd, mode, path)
+        yield f
+        # The caller's block is over: every OSError from here on comes from
+        # the file system, and is about the user's file.
+        try:
             f.flush()
             os.fsync(f.fileno())
-        file_mode = (os.stat(target).st_mode & 0o777) if os.path.exists(target) else 0o666 & ~_current_umask()
-        os.chmod(tmp_path, file_mode)
-        try:
+            f.close()
+            file_mode = (os.stat(target).st_mode & 0o777) if os.path.exists(target) else 0o666 & ~_current_umask()
+            os.chmod(tmp_path, file_mode)
             os.replace(tmp_path, target)
         except OSError as e:
+            if _names(e, path):  # already named by the writer's flush
+                raise
             raise _naming(e, path) from e
     except BaseException:
+        with contextlib.suppress(OSError, ValueError):
+            if f is not None:
+                f.close()
+            else:
+                os.close(fd)
         with contextlib.suppress(OSError):
             os.remove(tmp_path)
         raise
     _fsync_folder(folder)
+
+
+class _NamingWriter(io.BufferedWriter):
+    """A buffered writer whose OSErrors (a full disk, a file too large) name
+    the user's path: the caller writes to the temporary file without knowing
+    it, and an error about it would be about nothing they asked for."""
+
+    def __init__(self, raw, path: str):
+        super().__init__(raw)
+        self.user_path = path
+
+    def write(self, data):
+        try:
+            return super().write(data)
+        except OSError as e:
+            if _names(e, self.user_path):
+                raise
+            raise _naming(e, self.user_path) from e
+
+    def flush(self):
+        try:
+            return super().flush()
+        except OSError as e:
+            if _names(e, self.user_path):
+                raise
+            raise _naming(e, self.user_path) from e
+
+
+def _open_temporary(fd: int, mode: str, path: str) -> IO:
+    """The temporary file as ``open(..., mode)`` would give it, with errors naming ``path``."""
+    binary = _NamingWriter(io.FileIO(fd, "w"), path)
+    if mode == "wb":
+        return binary
+    # encoding=None: the locale's encoding, as open(path, "w") would use.
+    return io.TextIOWrapper(binary, encoding=None)
+
+
+def _names(error: OSError, path: str) -> bool:
+    """Whether ``error`` already came from :func:`_naming` for ``path``."""
+    return str(error.strerror or error).startswith(f"cannot write {path!r}: ")
 
 
 def _naming(error: OSError, path: str) -> OSError:

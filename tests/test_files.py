@@ -1,16 +1,22 @@
 """The download cache, against a local HTTP server (never the internet)."""
 
+import errno
 import hashlib
 import http.server
 import os
 import re
 import socket
 import stat
+import subprocess
+import sys
+import textwrap
 import threading
 
 import pytest
 
 from dezero.files import ChecksumError, DownloadError, atomic_write, cache_dir, get_file, sha256sum
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PAYLOAD = bytes(range(256)) * 800  # 200 KiB: several 64 KiB read chunks
 
@@ -239,3 +245,60 @@ def test_atomic_write_refuses_a_symlink_loop_naming_the_path(tmp_path):
         with atomic_write(tmp_path / "a") as f:
             f.write(b"x")
     assert _leftovers(tmp_path) == ["a", "b"]
+
+
+def test_a_full_disk_at_fsync_names_the_path_and_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "kept.bin"
+    path.write_bytes(b"old")
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError) as raised:
+        with atomic_write(path) as f:
+            f.write(b"new")
+    assert raised.value.errno == errno.ENOSPC
+    assert str(raised.value) == f"[Errno {errno.ENOSPC}] cannot write {str(path)!r}: No space left on device"
+    assert ".tmp" not in str(raised.value)
+    monkeypatch.undo()
+    assert path.read_bytes() == b"old"
+    assert _leftovers(tmp_path) == ["kept.bin"]
+
+
+def test_a_write_refused_by_the_file_system_names_the_path(tmp_path):
+    # A file-size limit makes the kernel refuse the writes themselves (EFBIG),
+    # as a full disk would; set in a child so that pytest keeps writing freely.
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"old")
+    child = textwrap.dedent(f"""
+        import resource, sys
+        sys.path.insert(0, {REPO!r})
+        from dezero.files import atomic_write
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+        for mode, chunk in (("wb", b"x" * (1 << 20)), ("wb", b"x" * 1000), ("w", "y" * 1000)):
+            try:
+                with atomic_write({str(path)!r}, mode) as f:
+                    for _ in range(200):
+                        f.write(chunk)
+            except OSError as e:
+                print(e.errno, e)
+    """)
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    assert lines == [f"{errno.EFBIG} [Errno {errno.EFBIG}] cannot write {str(path)!r}: File too large"] * 3
+    assert path.read_bytes() == b"old"
+    assert _leftovers(tmp_path) == ["big.bin"]
+
+
+def test_errors_raised_by_the_callers_own_code_pass_through_unchanged(tmp_path):
+    path = tmp_path / "kept.bin"
+    path.write_bytes(b"old")
+    mine = FileNotFoundError(errno.ENOENT, "No such file or directory", "the caller's own input")
+    with pytest.raises(FileNotFoundError) as raised:
+        with atomic_write(path) as f:
+            f.write(b"half")
+            raise mine
+    assert raised.value is mine
+    assert path.read_bytes() == b"old"
+    assert _leftovers(tmp_path) == ["kept.bin"]
