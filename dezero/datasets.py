@@ -68,6 +68,17 @@ def _identity(x):
     return x
 
 
+def _check_train(op: str, train) -> bool:
+    """``train`` as a bool; anything but a bool (NumPy's included) is refused,
+    since any non-empty string, ``'test'`` among them, would pick the training split."""
+    if not isinstance(train, (bool, np.bool_)):
+        raise TypeError(
+            f"{op}: train must be True (the training split) or False (the test split), "
+            f"got {train!r} of type {type(train).__name__}"
+        )
+    return bool(train)
+
+
 # =============================================================================
 # Base class
 # =============================================================================
@@ -78,7 +89,9 @@ class Dataset:
     Parameters
     ----------
     train : bool
-        Which split to load, for datasets that have one.
+        Which split to load, for datasets that have one. Checked here for
+        every dataset: anything but True or False (a NumPy bool included)
+        raises TypeError before anything is loaded.
     transform, target_transform : callable, optional
         Applied to each input and each label as it is fetched; None is the
         identity.
@@ -94,7 +107,7 @@ class Dataset:
     def __init__(
         self, train: bool = True, transform: Optional[Callable] = None, target_transform: Optional[Callable] = None
     ):
-        self.train = train
+        self.train = _check_train(type(self).__name__, train)
         self.transform = transform if transform is not None else _identity
         self.target_transform = target_transform if target_transform is not None else _identity
         self.data: Any = None  # arrays once prepare() has run
@@ -218,7 +231,7 @@ def get_spiral(train: bool = True):
         (300,) int64 arm (class) of each point.
     """
     num_data, num_class = 100, 3
-    rng = np.random.RandomState(1984 if train else 2020)
+    rng = np.random.RandomState(1984 if _check_train("get_spiral", train) else 2020)
     rate = np.arange(num_data) / num_data
     xs, ts = [], []
     for j in range(num_class):

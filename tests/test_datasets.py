@@ -4,6 +4,7 @@ import gzip
 import io
 import os
 import pickle
+import re
 import struct
 import subprocess
 import sys
@@ -75,6 +76,30 @@ def test_dataset_index_errors():
         ds[5]
     with pytest.raises(TypeError, match="index must be an int"):
         ds[1:3]
+
+
+@pytest.mark.parametrize("train", ["test", "", 1, None])
+@pytest.mark.parametrize("cls", [Spiral, SinCurve, Squares, Digits, MNIST, FashionMNIST, CIFAR10, CIFAR100])
+def test_datasets_refuse_a_train_that_is_not_a_bool_before_loading_anything(home, cls, train):
+    with pytest.raises(
+        TypeError, match=f"{cls.__name__}: train must be True .* or False .*, got {re.escape(repr(train))}"
+    ):
+        cls(train=train)
+    assert os.listdir(home) == []  # nothing was downloaded or extracted
+
+
+def test_get_spiral_refuses_a_train_that_is_not_a_bool():
+    with pytest.raises(TypeError, match="get_spiral: train must be True .* or False .*, got 'test'"):
+        get_spiral("test")
+
+
+def test_datasets_take_numpy_bools_for_train():
+    test = Spiral(train=np.bool_(False))
+    assert test.train is False and repr(test) == "Spiral(test, 300 items)"
+    np.testing.assert_array_equal(test.data, Spiral(train=False).data)
+    assert Spiral(train=np.True_).train is True
+    x, t = get_spiral(np.False_)
+    np.testing.assert_array_equal(x, get_spiral(False)[0])
 
 
 def test_dataset_without_labels():
