@@ -560,7 +560,15 @@ def save_checkpoint(path, model, optimizer=None, **extra) -> None:
         for key, value in optimizer_state(optimizer).items():
             arrays["optimizer/state/" + key] = value
     for key, value in extra.items():
-        array = np.asarray(as_numpy(value) if not isinstance(value, (str, int, float, bool)) else value)
+        try:
+            array = np.asarray(as_numpy(value) if not isinstance(value, (str, int, float, bool)) else value)
+        except (ValueError, TypeError) as e:
+            # NumPy's own words ("inhomogeneous shape after 1 dimensions")
+            # say what is wrong but not with which value.
+            raise ValueError(
+                f"{where}: extra value {key!r} cannot be made into one array ({e}); "
+                "pass numbers, strings or rectangular arrays, not nested lists of different lengths"
+            ) from e
         if array.dtype == object:
             raise TypeError(
                 f"{where}: extra value {key!r} of type {type(value).__name__} cannot be "

@@ -724,3 +724,16 @@ def test_checkpoint_extra_values_must_not_need_pickle(tmp_path):
     assert os.listdir(tmp_path) == []
     save_checkpoint(tmp_path / "c.npz", net)  # the optimizer is optional
     assert load_checkpoint(tmp_path / "c.npz", _net(1)) == {}
+
+
+def test_a_ragged_extra_value_is_refused_naming_save_checkpoint_and_the_key(tmp_path):
+    net = _net()
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, net, epoch=1)
+    before = path.read_bytes()
+    with pytest.raises(ValueError) as raised:
+        save_checkpoint(path, net, epoch=2, hist=[[1], [2, 3]])
+    message = str(raised.value)
+    assert message.startswith(f"save_checkpoint({str(path)!r}): extra value 'hist' cannot be made into one array")
+    assert path.read_bytes() == before  # the checkpoint already there is kept
+    assert load_checkpoint(path, _net(1)) == {"epoch": 1}
