@@ -37,8 +37,10 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from dezero.backend import as_numpy
+from dezero.core import Variable
 from dezero.files import DownloadError, atomic_write, cache_dir, get_file
 from dezero.optional import import_optional
+from dezero.serialization import check_npz_member
 from dezero.transforms import Compose, Flatten, Normalize
 
 __all__ = [
@@ -1006,14 +1008,45 @@ class ImageNet(Dataset):
 # =============================================================================
 # The book's array cache
 # =============================================================================
-def _cache_npz_path(op: str, filename: str, train: bool) -> str:
+def _cache_npz_path(op: str, filename, train) -> str:
+    train = _check_train(op, train)
+    if isinstance(filename, os.PathLike):
+        filename = os.fspath(filename)
+    if not isinstance(filename, str):
+        raise TypeError(f"{op}: filename must be a str (a URL or a path), got {type(filename).__name__}")
+    if not filename:
+        raise ValueError(f"{op}: filename is empty; it must name a file (a URL or a path)")
     # The book keeps the last component of a URL or a path: the caches of
     # ".../cifar-10-python.tar.gz" are cifar-10-python.tar.gz.train.npz and
     # cifar-10-python.tar.gz.test.npz.
-    name = os.fspath(filename).replace("\\", "/").rsplit("/", 1)[-1]
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     if not name:
         raise ValueError(f"{op}: filename {filename!r} ends with a slash; it must name a file")
     return os.path.join(cache_dir(), name + (".train.npz" if train else ".test.npz"))
+
+
+def _cache_array(key: str, value) -> np.ndarray:
+    """``value`` as an array that an .npz stores without pickle, or a clear error."""
+    if isinstance(value, Variable):
+        value = value.data
+    try:
+        array = as_numpy(value)
+    except (ValueError, TypeError) as e:  # NumPy's "inhomogeneous shape" for ragged lists
+        raise ValueError(
+            f"save_cache_npz: {key} is not a rectangular array (nested lists of different lengths?): {e}"
+        ) from e
+    if array.dtype.hasobject:
+        raise TypeError(
+            f"save_cache_npz: {key} has dtype object (Python objects, or items of different shapes); "
+            "only arrays of numbers can be cached"
+        )
+    if array.dtype.kind not in "biufc":
+        raise TypeError(
+            f"save_cache_npz: {key} has dtype {array.dtype}, not numbers; only arrays of numbers can be cached"
+        )
+    if array.ndim == 0:
+        raise ValueError(f"save_cache_npz: {key} is a single value; it must hold one item per sample along axis 0")
+    return array
 
 
 def save_cache_npz(data, label, filename: str, train: bool = False) -> str:
@@ -1026,9 +1059,13 @@ def save_cache_npz(data, label, filename: str, train: bool = False) -> str:
     Parameters
     ----------
     data, label : array-like
-        The inputs and the labels, of numbers (NumPy or CuPy arrays, moved to
-        NumPy); their dtypes are kept.
-    filename : str
+        The inputs and the labels, one item per sample along the first axis:
+        arrays of numbers (NumPy or CuPy arrays, moved to NumPy, or nested
+        lists), their dtypes kept. A :class:`~dezero.Variable` is taken as its
+        ``.data``, the array it holds (a cache stores values, not a graph).
+        Integer labels are class ids and must not be negative; float labels
+        (regression targets) may take any value.
+    filename : str or os.PathLike
         A URL or a path; only its last component names the cache file.
     train : bool
         Which split this is: the two are kept in two files.
@@ -1041,19 +1078,26 @@ def save_cache_npz(data, label, filename: str, train: bool = False) -> str:
     Raises
     ------
     TypeError
-        If ``data`` or ``label`` holds Python objects: they could only be
-        stored pickled, and :func:`load_cache_npz` never unpickles.
+        If ``data`` or ``label`` holds Python objects (they could only be
+        stored pickled, and :func:`load_cache_npz` never unpickles) or
+        strings, if ``filename`` is not a str or ``train`` not a bool.
+    ValueError
+        If ``data`` or ``label`` is ragged or a single value, if their
+        lengths differ, if integer labels are negative, or if ``filename``
+        is empty or ends with a slash. Nothing is written then.
     """
     path = _cache_npz_path("save_cache_npz", filename, train)
-    arrays = {}
-    for key, value in (("data", data), ("label", label)):
-        array = as_numpy(value)
-        if array.dtype.hasobject:
-            raise TypeError(
-                f"save_cache_npz: {key} has dtype object (Python objects, or items of different shapes); "
-                "only arrays of numbers can be cached"
-            )
-        arrays[key] = array
+    arrays = {key: _cache_array(key, value) for key, value in (("data", data), ("label", label))}
+    if len(arrays["data"]) != len(arrays["label"]):
+        raise ValueError(
+            f"save_cache_npz: data has {len(arrays['data'])} items but label has {len(arrays['label'])}; "
+            "they must have one label per item"
+        )
+    label = arrays["label"]
+    if label.dtype.kind == "i" and label.size and label.min() < 0:
+        raise ValueError(
+            f"save_cache_npz: label holds negative class ids (the smallest is {label.min()}); class ids start at 0"
+        )
     os.makedirs(cache_dir(), exist_ok=True)
     with atomic_write(path) as f:
         np.savez_compressed(f, data=arrays["data"], label=arrays["label"])
@@ -1082,8 +1126,13 @@ def load_cache_npz(filename: str, train: bool = False):
     Raises
     ------
     ValueError
-        If the file is damaged, lacks ``data`` or ``label``, or holds pickled
-        objects; the message names the file, which can be deleted.
+        If the file is damaged (a header that declares more data than the
+        file holds included: it is refused before anything is allocated),
+        lacks ``data`` or ``label``, holds pickled objects, or holds data and
+        labels of different lengths; the message names the file, which can be
+        deleted.
+    TypeError
+        If ``filename`` is not a str or ``train`` not a bool.
     """
     path = _cache_npz_path("load_cache_npz", filename, train)
     if not os.path.exists(path):
@@ -1093,7 +1142,11 @@ def load_cache_npz(filename: str, train: bool = False):
         if not hasattr(loaded, "files"):  # an .npy file: one bare array
             raise ValueError("it holds one array, not an .npz archive")
         with loaded:
-            arrays = {key: loaded[key] for key in ("data", "label") if key in loaded.files}
+            arrays = {}
+            for key in ("data", "label"):
+                if key in loaded.files:
+                    check_npz_member(loaded, key, os.path.getsize(path))
+                    arrays[key] = loaded[key]
             names = loaded.files
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as e:
         # NumPy's ValueError for a pickle says "Cannot load file containing
@@ -1104,6 +1157,11 @@ def load_cache_npz(filename: str, train: bool = False):
         raise ValueError(
             f"load_cache_npz: {path} has no {missing} array (found {names}); "
             "delete it, it was not written by save_cache_npz"
+        )
+    if arrays["data"].ndim == 0 or arrays["label"].ndim == 0 or len(arrays["data"]) != len(arrays["label"]):
+        raise ValueError(
+            f"load_cache_npz: {path} holds data of shape {arrays['data'].shape} and labels of shape "
+            f"{arrays['label'].shape}, not one label per item; delete it and save the arrays again"
         )
     return arrays["data"], arrays["label"]
 

@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import tarfile
+import zipfile
 
 import numpy as np
 import pytest
@@ -892,3 +893,101 @@ def test_load_cache_npz_names_a_damaged_file(home, content, message):
     with pytest.raises(ValueError, match=f"load_cache_npz: .*{message}") as info:
         load_cache_npz(URL)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "data, label, error, message",
+    [
+        ([[1, 2], [3]], [0, 1], ValueError, "data is not a rectangular array"),
+        (np.zeros(2), [[0], [1, 2]], ValueError, "label is not a rectangular array"),
+        (np.zeros((3, 2)), np.zeros(2, dtype=np.int64), ValueError, "data has 3 items but label has 2"),
+        (np.zeros(2), np.array([0, -1]), ValueError, "label holds negative class ids .*smallest is -1"),
+        (np.array(["a", "b"]), np.zeros(2), TypeError, "data has dtype <U1, not numbers"),
+        (np.zeros(2), np.array([b"1", b"2"]), TypeError, "label has dtype |S1, not numbers"),
+        (np.float32(1.0), np.zeros(1), ValueError, "data is a single value"),
+    ],
+    ids=["ragged data", "ragged label", "lengths", "negative", "strings", "bytes", "scalar"],
+)
+def test_save_cache_npz_refuses_data_it_cannot_cache_naming_the_argument(home, data, label, error, message):
+    save_cache_npz(np.ones(1), np.ones(1), URL)
+    before = (home / "cifar-10-python.tar.gz.test.npz").read_bytes()
+    with pytest.raises(error, match="save_cache_npz: " + message.replace("|", r"\|")):
+        save_cache_npz(data, label, URL)
+    assert (home / "cifar-10-python.tar.gz.test.npz").read_bytes() == before  # the cache already there is kept
+    assert os.listdir(home) == ["cifar-10-python.tar.gz.test.npz"]
+
+
+def test_save_cache_npz_takes_float_labels_of_any_sign_and_bool_or_complex_data(home):
+    save_cache_npz(np.array([True, False]), np.array([-0.5, 2.0]), URL, train=True)
+    data, label = load_cache_npz(URL, train=True)
+    assert data.dtype == np.bool_ and label.tolist() == [-0.5, 2.0]
+    save_cache_npz(np.array([1 + 2j]), np.array([0], dtype=np.uint8), URL)
+    data, label = load_cache_npz(URL)
+    assert data.tolist() == [1 + 2j] and label.dtype == np.uint8
+
+
+def test_save_cache_npz_takes_a_variable_as_the_array_it_holds(home):
+    x = Variable(np.arange(6, dtype=np.float32).reshape(3, 2))
+    t = Variable(np.array([2, 0, 1]))
+    save_cache_npz(x, t, URL)
+    data, label = load_cache_npz(URL)
+    np.testing.assert_array_equal(data, x.data)
+    np.testing.assert_array_equal(label, t.data)
+    assert data.dtype == np.float32
+
+
+@pytest.mark.parametrize("op", ["save", "load"])
+@pytest.mark.parametrize(
+    "filename, error, message",
+    [
+        (None, TypeError, "filename must be a str .*, got NoneType"),
+        (b"cifar.tar.gz", TypeError, "filename must be a str .*, got bytes"),
+        ("", ValueError, "filename is empty"),
+        ("https://host/dir/", ValueError, "filename 'https://host/dir/' ends with a slash"),
+    ],
+)
+def test_cache_npz_refuses_a_filename_that_names_no_file(home, op, filename, error, message):
+    name = f"{op}_cache_npz"
+    with pytest.raises(error, match=f"{name}: {message}"):
+        if op == "save":
+            save_cache_npz(np.zeros(2), np.zeros(2), filename)
+        else:
+            load_cache_npz(filename)
+    assert os.listdir(home) == []
+
+
+@pytest.mark.parametrize("op", ["save", "load"])
+def test_cache_npz_refuses_a_train_that_is_not_a_bool(home, op):
+    with pytest.raises(TypeError, match=f"{op}_cache_npz: train must be True .* or False .*, got 'test'"):
+        if op == "save":
+            save_cache_npz(np.zeros(2), np.zeros(2), URL, train="test")
+        else:
+            load_cache_npz(URL, train="test")
+    assert os.listdir(home) == []
+
+
+def test_cache_npz_takes_a_path_object_as_filename(home, tmp_path):
+    save_cache_npz(np.zeros(2), np.zeros(2), tmp_path / "archive.tgz", train=True)
+    assert os.listdir(home) == ["archive.tgz.train.npz"]
+    assert load_cache_npz(tmp_path / "archive.tgz", train=True)[0].tolist() == [0, 0]
+
+
+def test_load_cache_npz_refuses_a_header_claiming_a_huge_array_before_allocating(home):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**13,)})
+    path = home / "cifar-10-python.tar.gz.test.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("data.npy", header.getvalue() + bytes(16))
+        archive.writestr("label.npy", header.getvalue() + bytes(16))
+    with pytest.raises(ValueError) as raised:  # not MemoryError
+        load_cache_npz(URL)
+    message = str(raised.value)
+    assert message.startswith(f"load_cache_npz: cannot read {path} (the header of 'data.npy' declares a float64")
+    assert "(10000000000000,)" in message and "holds 16 bytes of data" in message
+
+
+def test_load_cache_npz_refuses_data_and_labels_of_different_lengths(home):
+    path = home / "cifar-10-python.tar.gz.test.npz"
+    np.savez(path, data=np.zeros((3, 2)), label=np.zeros(2))
+    with pytest.raises(ValueError, match=f"load_cache_npz: {re.escape(str(path))} holds data of shape .*not one label"):
+        load_cache_npz(URL)
