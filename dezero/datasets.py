@@ -571,13 +571,48 @@ class FashionMNIST(MNIST):
 _NUMPY2 = int(np.__version__.split(".")[0]) >= 2
 
 
+def _without_counts(constructor):
+    """``bytes`` or ``bytearray`` for a pickle, refusing an int argument:
+    pickles only ever pass them data (or nothing, for an empty one), and
+    ``bytes(10**12)`` would allocate that many bytes from a few in the file."""
+
+    def build(*args):
+        if args and isinstance(args[0], (int, np.integer)):
+            raise pickle.UnpicklingError(
+                f"refusing {constructor.__name__}({args[0]!r}): a pickled {constructor.__name__} object is "
+                "built from its content, never from a count of bytes to allocate"
+            )
+        return constructor(*args)
+
+    return build
+
+
+def _empty_first(reconstruct):
+    """NumPy's ``_reconstruct`` for a pickle, refusing any shape but ``(0,)``:
+    NumPy always pickles an array as an empty one that ``__setstate__`` then
+    fills from the data in the file, while another shape would allocate an
+    array of that shape from a few bytes of pickle."""
+
+    def build(subtype, shape, dtype):
+        if tuple(shape) != (0,):
+            raise pickle.UnpicklingError(
+                f"refusing to allocate an array of shape {tuple(shape)}: NumPy pickles rebuild arrays "
+                "from shape (0,) and then fill them with the data the file holds"
+            )
+        return reconstruct(subtype, shape, dtype)
+
+    return build
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler for data files: it rebuilds plain containers, numbers,
     strings, bytes and NumPy arrays, and refuses every other global.
 
     Unpickling an untrusted file with :mod:`pickle` can run any code (a pickle
     may name ``os.system`` as a constructor); refusing in ``find_class`` stops
-    that before anything is called.
+    that before anything is called. The constructors that could allocate
+    memory from a number in the file (``bytes(n)``, an array of a given
+    shape) are given checked versions that only build from data the file holds.
     """
 
     ALLOWED = {
@@ -589,7 +624,14 @@ class RestrictedUnpickler(pickle.Unpickler):
         ("builtins", "set"),
         ("builtins", "frozenset"),
         ("builtins", "bytearray"),
+        ("builtins", "bytes"),  # how protocols 0-2 spell an empty bytes object: bytes()
         ("_codecs", "encode"),  # how protocol 2 spells a bytes object
+    }
+    # The allowed globals that are handed out wrapped, and their wrappers.
+    CHECKED = {
+        ("builtins", "bytes"): _without_counts,
+        ("builtins", "bytearray"): _without_counts,
+        ("numpy._core.multiarray", "_reconstruct"): _empty_first,
     }
 
     def find_class(self, module: str, name: str):
@@ -623,9 +665,11 @@ class RestrictedUnpickler(pickle.Unpickler):
                 f"refusing to load the global '{module}.{name}': data files may hold only plain containers, "
                 "numbers, strings, bytes and NumPy arrays (loading it could run arbitrary code)"
             )
+        wrap = self.CHECKED.get((canonical, name))
         if canonical.startswith("numpy._core.") and not _NUMPY2:
             canonical = "numpy.core." + canonical[len("numpy._core.") :]
-        return super().find_class(canonical, name)
+        found = super().find_class(canonical, name)
+        return wrap(found) if wrap is not None else found
 
 
 def load_pickle(path: str, encoding: str = "bytes"):

@@ -665,6 +665,36 @@ def test_load_pickle_refuses_other_globals(tmp_path, culprit):
     assert not (tmp_path / MARKER_NAME).exists()
 
 
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+def test_load_pickle_accepts_empty_bytes_and_empty_arrays(tmp_path, protocol):
+    # Protocols 0-2 spell b'' as a call of builtins.bytes with no argument.
+    obj = {"b": b"", "ba": bytearray(b""), "ba2": bytearray(b"xy"), "empty": np.zeros((0, 3072), np.uint8)}
+    path = tmp_path / "empty.pkl"
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    back = load_pickle(str(path))
+    assert back["b"] == b"" and back["ba"] == bytearray() and back["ba2"] == bytearray(b"xy")
+    assert back["empty"].shape == (0, 3072) and back["empty"].dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"c__builtin__\nbytes\n(I1000000000000\ntR.", r"refusing bytes\(1000000000000\)"),
+        (b"cbuiltins\nbytearray\n(I1000000000000\ntR.", r"refusing bytearray\(1000000000000\)"),
+        (
+            b"cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I1000000000000\ntS'b'\ntR.",
+            r"refusing to allocate an array of shape \(1000000000000,\)",
+        ),
+    ],
+    ids=["bytes", "bytearray", "array"],
+)
+def test_load_pickle_refuses_to_allocate_from_a_number_in_the_file(tmp_path, payload, message):
+    path = tmp_path / "bomb.pkl"
+    path.write_bytes(payload)
+    with pytest.raises(pickle.UnpicklingError, match=f"load_pickle: .*bomb.pkl: {message}"):
+        load_pickle(str(path))
+
+
 def test_load_pickle_truncated(tmp_path):
     path = tmp_path / "cut.pkl"
     path.write_bytes(pickle.dumps({"a": np.zeros(100)})[:30])
