@@ -773,6 +773,17 @@ def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
     return final
 
 
+_CIFAR_PIXELS = 3 * 32 * 32
+
+
+def _rectangular(op: str, value, key: str, path: str) -> np.ndarray:
+    """An entry of a pickled batch as an array, or an error naming the file."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as e:  # NumPy's "inhomogeneous shape" for ragged lists
+        raise ValueError(f"{op}: {path} has a {key!r} entry that is not a rectangular array ({e})") from e
+
+
 def _entry(op: str, batch: dict, key: str, path: str):
     # Python 2 pickles loaded with encoding="bytes" have bytes keys.
     for k in (key.encode(), key):
@@ -789,7 +800,10 @@ class CIFAR10(Dataset):
     [0, 1], shape kept for a CNN); ``transform=None`` gives raw pixels. The
     python-version archive is downloaded once and extracted safely into
     ``<cache>/cifar-10-batches-py/``; its pickled batches are read with
-    :class:`RestrictedUnpickler`.
+    :class:`RestrictedUnpickler` and must have the archive's format:
+    ``data`` of integers 0..255 (uint8 in the real archive) shaped
+    (n, 3072) and n integer labels. Anything else raises ValueError naming
+    the file. A batch of no images loads as an empty split.
 
     Parameters
     ----------
@@ -835,28 +849,60 @@ class CIFAR10(Dataset):
     def prepare(self) -> None:
         op = type(self).__name__
         folder = self._batch_folder()
-        num_classes = self._num_classes()
         xs, ts = [], []
         for name in self._batch_names():
-            path = os.path.join(folder, name)
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"{op}: {path} is missing; delete {folder} to extract the archive again")
-            batch = load_pickle(path)
-            if not isinstance(batch, dict):
-                raise ValueError(f"{op}: {path} should hold a dict, got {type(batch).__name__}")
-            data = np.asarray(_entry(op, batch, "data", path))
-            labels = np.asarray(_entry(op, batch, self._label_key(), path))
-            if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
-                raise ValueError(
-                    f"{op}: {path} has data of shape {data.shape} and labels of shape {labels.shape}; "
-                    "expected (n, 3072) and (n,)"
-                )
-            if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= num_classes):
-                raise ValueError(f"{op}: {path} has {self._label_key()} outside 0..{num_classes - 1}")
+            data, labels = self._read_batch(op, folder, os.path.join(folder, name))
             xs.append(data)
             ts.append(labels)
         self.data = np.concatenate(xs).reshape(-1, 3, 32, 32).astype(np.float32)
         self.label = np.concatenate(ts).astype(np.int64)
+
+    def _read_batch(self, op: str, folder: str, path: str):
+        """The images (n, 3072) and labels (n,) of one pickled batch, checked
+        against the archive's format: anything else raises, naming the file."""
+        redo = f"delete {folder} (and {os.path.join(cache_dir(), self.archive)}) so that it is fetched again"
+        if not os.path.lexists(path):
+            raise FileNotFoundError(f"{op}: {path} is missing; delete {folder} to extract the archive again")
+        if not os.path.isfile(path):
+            raise ValueError(f"{op}: {path} should be a pickled batch but is a folder or a special file; {redo}")
+        batch = load_pickle(path)
+        if not isinstance(batch, dict):
+            raise ValueError(f"{op}: {path} should hold a dict, got {type(batch).__name__}")
+        key = self._label_key()
+        raw_data, raw_labels = _entry(op, batch, "data", path), _entry(op, batch, key, path)
+        # A pickle can list one row many times by reference at a cost of a few
+        # bytes each, which np.asarray would expand into that many full rows:
+        # a file of a few kilobytes could ask for gigabytes. Rows that are
+        # really stored take at least one byte per pixel (uint8), so a file
+        # smaller than its images cannot hold them.
+        count = len(raw_data) if isinstance(raw_data, (list, tuple)) else None
+        size = os.path.getsize(path)
+        if count is not None and count * _CIFAR_PIXELS > size:
+            raise ValueError(
+                f"{op}: {path} lists {count} images in {size} bytes, fewer than the {_CIFAR_PIXELS} per image "
+                f"that real pixels take: it repeats references to the same data; {redo}"
+            )
+        data = _rectangular(op, raw_data, "data", path)
+        labels = _rectangular(op, raw_labels, key, path)
+        if data.ndim != 2 or data.shape[1] != _CIFAR_PIXELS or labels.shape != (len(data),):
+            raise ValueError(
+                f"{op}: {path} has data of shape {data.shape} and {key} of shape {labels.shape}; "
+                f"expected (n, {_CIFAR_PIXELS}) and (n,)"
+            )
+        # CIFAR's pixels are uint8; other integers are taken if they are in
+        # 0..255, anything else (floats, NaN, bools, strings) is not pixel data.
+        if data.dtype.kind not in "iu":
+            raise ValueError(f"{op}: {path} has data of dtype {data.dtype}; expected pixel values 0..255 (uint8)")
+        if data.size and data.dtype != np.uint8 and (data.min() < 0 or data.max() > 255):
+            raise ValueError(
+                f"{op}: {path} has pixel values from {data.min()} to {data.max()}; expected 0..255 (uint8)"
+            )
+        num_classes = self._num_classes()
+        if labels.size and labels.dtype.kind not in "iu":
+            raise ValueError(f"{op}: {path} has {key} of dtype {labels.dtype}; expected integer class ids")
+        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(f"{op}: {path} has {key} outside 0..{num_classes - 1}")
+        return data, labels
 
     @staticmethod
     def labels() -> dict:

@@ -627,6 +627,89 @@ def test_cifar10_labels_outside_the_classes_are_an_error(home):
         CIFAR10(train=False)
 
 
+@pytest.mark.parametrize(
+    "pixels, message",
+    [
+        (np.full((3, 3072), np.nan), "has data of dtype float64"),
+        (np.full((3, 3072), np.inf, dtype=np.float32), "has data of dtype float32"),
+        (np.full((3, 3072), 1 + 0j), "has data of dtype complex128"),
+        (np.ones((3, 3072), dtype=bool), "has data of dtype bool"),
+        (np.full((3, 3072), "12"), "has data of dtype <U2"),
+        (np.full((3, 3072), -1), "has pixel values from -1 to -1"),
+        (np.full((3, 3072), 300, dtype=np.int16), "has pixel values from 300 to 300"),
+        (np.zeros((3, 3071), dtype=np.uint8), r"has data of shape \(3, 3071\) and labels of shape \(3,\)"),
+        (np.zeros((3, 3, 32, 32), dtype=np.uint8), r"has data of shape \(3, 3, 32, 32\)"),
+    ],
+    ids=["nan", "inf", "complex", "bool", "strings", "negative", "300", "short rows", "4-D"],
+)
+def test_cifar10_refuses_data_that_are_not_pixels_0_to_255_naming_the_file(home, pixels, message):
+    batches = _cifar_batches(np.random.RandomState(7))
+    batches["test_batch"][b"data"] = pixels
+    _make_cifar_archive(home, batches)
+    with pytest.raises(ValueError, match=f"CIFAR10: .*test_batch {message}"):
+        CIFAR10(train=False)
+
+
+def test_cifar10_takes_pixels_stored_as_other_integers_in_0_to_255(home):
+    batches = _cifar_batches(np.random.RandomState(8))
+    pixels = batches["test_batch"][b"data"]
+    batches["test_batch"][b"data"] = pixels.astype(np.int64).tolist()  # a list of lists of ints
+    _make_cifar_archive(home, batches)
+    np.testing.assert_array_equal(CIFAR10(train=False).data, pixels.reshape(-1, 3, 32, 32))
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        (b"data", [[0] * 3072, [0] * 3071, [0] * 3072], "a 'data' entry that is not a rectangular array"),
+        (b"labels", [[0], [1, 2], [3]], "a 'labels' entry that is not a rectangular array"),
+        (b"labels", [True, False, True], "labels of dtype bool; expected integer class ids"),
+        (b"labels", ["1", "2", "3"], "labels of dtype <U1; expected integer class ids"),
+    ],
+    ids=["ragged data", "ragged labels", "bool labels", "string labels"],
+)
+def test_cifar10_refuses_ragged_or_non_integer_entries_naming_the_file(home, key, value, message):
+    batches = _cifar_batches(np.random.RandomState(9))
+    batches["test_batch"][key] = value
+    _make_cifar_archive(home, batches)
+    with pytest.raises(ValueError, match=f"CIFAR10: .*test_batch has {message}"):
+        CIFAR10(train=False)
+
+
+def test_cifar10_refuses_a_batch_that_repeats_one_row_by_reference(home):
+    # 20000 references to one row pickle into about 40 KB (and gzip to far
+    # less); expanded they would be 20000 x 3072 int64 pixels, 490 MB.
+    row = list(range(256)) * 12
+    batch = {b"data": [row] * 20_000, b"labels": [0] * 20_000}
+    archive = _make_cifar_archive(home, {"test_batch": batch})
+    assert os.path.getsize(archive) < 10_000
+    with pytest.raises(ValueError, match="CIFAR10: .*test_batch lists 20000 images in [0-9]+ bytes, fewer than"):
+        CIFAR10(train=False)
+
+
+def test_cifar_split_of_no_images_loads_as_empty(home):
+    rng = np.random.RandomState(11)
+    _make_cifar100_archive(home, _cifar100_file(rng, 0), _cifar100_file(rng, 2))
+    empty = CIFAR100(train=True)
+    assert len(empty) == 0 and empty.data.shape == (0, 3, 32, 32) and empty.label.shape == (0,)
+    assert len(CIFAR100(train=False)) == 2
+
+
+def test_cifar100_archive_with_a_folder_where_a_batch_should_be_names_the_path(home):
+    info = tarfile.TarInfo("cifar-100-python/train")
+    info.type = tarfile.DIRTYPE
+    _make_cifar_archive(
+        home,
+        {"test": _cifar100_file(np.random.RandomState(12), 2)},
+        extra_members=[(info, None)],
+        archive="cifar-100-python.tar.gz",
+        folder="cifar-100-python",
+    )
+    path = home / "cifar-100-python" / "train"
+    with pytest.raises(ValueError, match=f"CIFAR100: {re.escape(str(path))} should be a pickled batch but is a folder"):
+        CIFAR100(train=True)
+
+
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_load_pickle_accepts_numpy_data(tmp_path, protocol):
     obj = {
