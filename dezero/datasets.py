@@ -720,6 +720,28 @@ def _check_member(member: tarfile.TarInfo, archive: str) -> None:
         )
 
 
+def _damaged_tar(archive: str, error: Exception) -> ValueError:
+    return ValueError(
+        f"extract_tar: {archive} is truncated or not a valid tar archive ({error}); "
+        "delete it so that it is downloaded again"
+    )
+
+
+def _check_nesting(members, archive: str) -> None:
+    """Refuse a member below another member that is a file ("a" and "a/b"):
+    it could not be extracted, and the error would name the temporary folder."""
+    files = {m.name.replace("\\", "/").strip("/") for m in members if m.isfile()}
+    for m in members:
+        parts = [p for p in m.name.replace("\\", "/").split("/") if p not in ("", ".")]
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if parent in files:
+                raise ValueError(
+                    f"extract_tar: refusing {archive}: member {m.name!r} lies inside {parent!r}, "
+                    "which the archive holds as a file"
+                )
+
+
 def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
     """Extract the folder ``folder/`` of a tar archive into ``dest_dir`` and return its path.
 
@@ -745,9 +767,19 @@ def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
     Raises
     ------
     ValueError
-        If a member would land outside the folder or is a link or special file.
+        If a member would land outside the folder, is a link or special
+        file, or lies below a member that is a file.
+    NotADirectoryError
+        If a file is where the folder should go.
+    OSError
+        If the folder cannot be written (a full disk, no permission); the
+        message names ``dest_dir`` or the folder, not the temporary one.
     """
     final = os.path.join(dest_dir, folder)
+    if os.path.lexists(final) and not os.path.isdir(final):
+        raise NotADirectoryError(
+            f"extract_tar: cannot extract {folder!r} from {archive}: {final} is a file, not a folder; delete it"
+        )
     tmp = tempfile.mkdtemp(prefix=f".{folder}.", dir=dest_dir)
     try:
         try:
@@ -755,19 +787,25 @@ def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
                 members = tar.getmembers()
                 for m in members:
                     _check_member(m, archive)
+                _check_nesting(members, archive)
                 if hasattr(tarfile, "data_filter"):  # Python >= 3.12 and recent patch releases
                     tar.extractall(tmp, members=members, filter="data")
                 else:
                     tar.extractall(tmp, members=members)
-        except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
-            raise ValueError(
-                f"extract_tar: {archive} is truncated or not a valid tar archive ({e}); "
-                "delete it so that it is downloaded again"
-            ) from e
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+            raise _damaged_tar(archive, e) from e
+        except OSError as e:
+            if e.errno is None:  # bz2's "Invalid data stream": the archive, not the disk
+                raise _damaged_tar(archive, e) from e
+            # The error names a file in the temporary folder, which is gone by now.
+            raise type(e)(e.errno, f"extract_tar: cannot extract {archive} into {dest_dir}: {e.strerror}") from e
         src = os.path.join(tmp, folder)
         if not os.path.isdir(src):
             raise ValueError(f"extract_tar: {archive} has no folder {folder!r}")
-        os.replace(src, final)
+        try:
+            os.replace(src, final)
+        except OSError as e:  # another process put something there meanwhile
+            raise type(e)(e.errno, f"extract_tar: cannot move the extracted folder to {final}: {e.strerror}") from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
@@ -830,6 +868,12 @@ class CIFAR10(Dataset):
 
     def _batch_folder(self) -> str:
         folder = os.path.join(cache_dir(), self.folder)
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            # Checked before the download: the archive could not be extracted there anyway.
+            raise NotADirectoryError(
+                f"{type(self).__name__}: {folder} should be the folder of the extracted archive but is a "
+                "file; delete it so that the archive is extracted there"
+            )
         if not os.path.isdir(folder):
             archive = get_file(self.url, self.archive, self.archive_sha256)
             folder = extract_tar(archive, cache_dir(), self.folder)

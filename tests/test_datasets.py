@@ -1,5 +1,6 @@
 """Datasets, with every file they read generated here in a temporary $DEZERO_HOME."""
 
+import errno
 import gzip
 import io
 import os
@@ -708,6 +709,54 @@ def test_cifar100_archive_with_a_folder_where_a_batch_should_be_names_the_path(h
     path = home / "cifar-100-python" / "train"
     with pytest.raises(ValueError, match=f"CIFAR100: {re.escape(str(path))} should be a pickled batch but is a folder"):
         CIFAR100(train=True)
+
+
+def test_cifar100_with_a_file_where_its_folder_should_be_names_that_file(home, monkeypatch):
+    import dezero.datasets as datasets
+
+    (home / "cifar-100-python").write_text("not a folder")
+    monkeypatch.setattr(datasets, "get_file", lambda *a, **k: pytest.fail("nothing is downloaded"))
+    folder = re.escape(str(home / "cifar-100-python"))
+    with pytest.raises(NotADirectoryError, match=f"CIFAR100: {folder} should be the folder .* but is a file"):
+        CIFAR100(train=True)
+    assert os.listdir(home) == ["cifar-100-python"]  # no temporary folder left
+
+
+def test_extract_tar_with_a_file_where_the_folder_goes_names_it(tmp_path):
+    archive = _tar_with(tmp_path, tarfile.TarInfo("pkg/more.txt"))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "pkg").write_text("in the way")
+    with pytest.raises(NotADirectoryError, match=f"extract_tar: .*: {re.escape(str(dest / 'pkg'))} is a file"):
+        extract_tar(str(archive), str(dest), "pkg")
+    assert os.listdir(dest) == ["pkg"] and (dest / "pkg").read_text() == "in the way"
+
+
+def test_extract_tar_names_the_destination_not_the_temporary_folder_when_the_disk_fails(tmp_path, monkeypatch):
+    archive = _tar_with(tmp_path, tarfile.TarInfo("pkg/more.txt"))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+
+    def full_disk(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", os.path.join(path, "pkg", "more.txt"))
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", full_disk)
+    with pytest.raises(OSError) as raised:
+        extract_tar(str(archive), str(dest), "pkg")
+    assert raised.value.errno == errno.ENOSPC
+    assert str(raised.value) == (
+        f"[Errno {errno.ENOSPC}] extract_tar: cannot extract {archive} into {dest}: No space left on device"
+    )
+    assert os.listdir(dest) == []
+
+
+def test_extract_tar_refuses_a_member_inside_a_member_that_is_a_file(tmp_path):
+    archive = _tar_with(tmp_path, tarfile.TarInfo("pkg/ok.txt/inner.txt"))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(ValueError, match="member 'pkg/ok.txt/inner.txt' lies inside 'pkg/ok.txt', which .* a file"):
+        extract_tar(str(archive), str(dest), "pkg")
+    assert os.listdir(dest) == []
 
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])
