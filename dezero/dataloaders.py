@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import sys
 from typing import Optional
 
 import numpy as np
@@ -25,10 +26,22 @@ from dezero.optional import progress_bar
 
 __all__ = ["DataLoader", "SeqDataLoader", "pil_available"]
 
+
+def _module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ValueError:
+        # find_spec refuses a module already imported whose __spec__ is None
+        # (a stub some test suites or frameworks put in sys.modules): it is
+        # there, so it counts as available unless it is None, the marker that
+        # hides a package.
+        return sys.modules.get(name) is not None
+
+
 # The book's flag: whether Pillow is installed. Looked up, not imported: the
 # loaders never need it, and importing it would slow every `import dezero`
 # (the image transforms import it when called).
-pil_available: bool = importlib.util.find_spec("PIL") is not None
+pil_available: bool = _module_available("PIL")
 
 
 class DataLoader:

@@ -37,8 +37,10 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from dezero.backend import as_numpy
+from dezero.core import Variable
 from dezero.files import DownloadError, atomic_write, cache_dir, get_file
 from dezero.optional import import_optional
+from dezero.serialization import check_npz_member
 from dezero.transforms import Compose, Flatten, Normalize
 
 __all__ = [
@@ -68,6 +70,17 @@ def _identity(x):
     return x
 
 
+def _check_train(op: str, train) -> bool:
+    """``train`` as a bool; anything but a bool (NumPy's included) is refused,
+    since any non-empty string, ``'test'`` among them, would pick the training split."""
+    if not isinstance(train, (bool, np.bool_)):
+        raise TypeError(
+            f"{op}: train must be True (the training split) or False (the test split), "
+            f"got {train!r} of type {type(train).__name__}"
+        )
+    return bool(train)
+
+
 # =============================================================================
 # Base class
 # =============================================================================
@@ -78,7 +91,9 @@ class Dataset:
     Parameters
     ----------
     train : bool
-        Which split to load, for datasets that have one.
+        Which split to load, for datasets that have one. Checked here for
+        every dataset: anything but True or False (a NumPy bool included)
+        raises TypeError before anything is loaded.
     transform, target_transform : callable, optional
         Applied to each input and each label as it is fetched; None is the
         identity.
@@ -94,7 +109,7 @@ class Dataset:
     def __init__(
         self, train: bool = True, transform: Optional[Callable] = None, target_transform: Optional[Callable] = None
     ):
-        self.train = train
+        self.train = _check_train(type(self).__name__, train)
         self.transform = transform if transform is not None else _identity
         self.target_transform = target_transform if target_transform is not None else _identity
         self.data: Any = None  # arrays once prepare() has run
@@ -218,7 +233,7 @@ def get_spiral(train: bool = True):
         (300,) int64 arm (class) of each point.
     """
     num_data, num_class = 100, 3
-    rng = np.random.RandomState(1984 if train else 2020)
+    rng = np.random.RandomState(1984 if _check_train("get_spiral", train) else 2020)
     rate = np.arange(num_data) / num_data
     xs, ts = [], []
     for j in range(num_class):
@@ -556,13 +571,48 @@ class FashionMNIST(MNIST):
 _NUMPY2 = int(np.__version__.split(".")[0]) >= 2
 
 
+def _without_counts(constructor):
+    """``bytes`` or ``bytearray`` for a pickle, refusing an int argument:
+    pickles only ever pass them data (or nothing, for an empty one), and
+    ``bytes(10**12)`` would allocate that many bytes from a few in the file."""
+
+    def build(*args):
+        if args and isinstance(args[0], (int, np.integer)):
+            raise pickle.UnpicklingError(
+                f"refusing {constructor.__name__}({args[0]!r}): a pickled {constructor.__name__} object is "
+                "built from its content, never from a count of bytes to allocate"
+            )
+        return constructor(*args)
+
+    return build
+
+
+def _empty_first(reconstruct):
+    """NumPy's ``_reconstruct`` for a pickle, refusing any shape but ``(0,)``:
+    NumPy always pickles an array as an empty one that ``__setstate__`` then
+    fills from the data in the file, while another shape would allocate an
+    array of that shape from a few bytes of pickle."""
+
+    def build(subtype, shape, dtype):
+        if tuple(shape) != (0,):
+            raise pickle.UnpicklingError(
+                f"refusing to allocate an array of shape {tuple(shape)}: NumPy pickles rebuild arrays "
+                "from shape (0,) and then fill them with the data the file holds"
+            )
+        return reconstruct(subtype, shape, dtype)
+
+    return build
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler for data files: it rebuilds plain containers, numbers,
     strings, bytes and NumPy arrays, and refuses every other global.
 
     Unpickling an untrusted file with :mod:`pickle` can run any code (a pickle
     may name ``os.system`` as a constructor); refusing in ``find_class`` stops
-    that before anything is called.
+    that before anything is called. The constructors that could allocate
+    memory from a number in the file (``bytes(n)``, an array of a given
+    shape) are given checked versions that only build from data the file holds.
     """
 
     ALLOWED = {
@@ -574,7 +624,14 @@ class RestrictedUnpickler(pickle.Unpickler):
         ("builtins", "set"),
         ("builtins", "frozenset"),
         ("builtins", "bytearray"),
+        ("builtins", "bytes"),  # how protocols 0-2 spell an empty bytes object: bytes()
         ("_codecs", "encode"),  # how protocol 2 spells a bytes object
+    }
+    # The allowed globals that are handed out wrapped, and their wrappers.
+    CHECKED = {
+        ("builtins", "bytes"): _without_counts,
+        ("builtins", "bytearray"): _without_counts,
+        ("numpy._core.multiarray", "_reconstruct"): _empty_first,
     }
 
     def find_class(self, module: str, name: str):
@@ -608,9 +665,11 @@ class RestrictedUnpickler(pickle.Unpickler):
                 f"refusing to load the global '{module}.{name}': data files may hold only plain containers, "
                 "numbers, strings, bytes and NumPy arrays (loading it could run arbitrary code)"
             )
+        wrap = self.CHECKED.get((canonical, name))
         if canonical.startswith("numpy._core.") and not _NUMPY2:
             canonical = "numpy.core." + canonical[len("numpy._core.") :]
-        return super().find_class(canonical, name)
+        found = super().find_class(canonical, name)
+        return wrap(found) if wrap is not None else found
 
 
 def load_pickle(path: str, encoding: str = "bytes"):
@@ -661,6 +720,28 @@ def _check_member(member: tarfile.TarInfo, archive: str) -> None:
         )
 
 
+def _damaged_tar(archive: str, error: Exception) -> ValueError:
+    return ValueError(
+        f"extract_tar: {archive} is truncated or not a valid tar archive ({error}); "
+        "delete it so that it is downloaded again"
+    )
+
+
+def _check_nesting(members, archive: str) -> None:
+    """Refuse a member below another member that is a file ("a" and "a/b"):
+    it could not be extracted, and the error would name the temporary folder."""
+    files = {m.name.replace("\\", "/").strip("/") for m in members if m.isfile()}
+    for m in members:
+        parts = [p for p in m.name.replace("\\", "/").split("/") if p not in ("", ".")]
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if parent in files:
+                raise ValueError(
+                    f"extract_tar: refusing {archive}: member {m.name!r} lies inside {parent!r}, "
+                    "which the archive holds as a file"
+                )
+
+
 def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
     """Extract the folder ``folder/`` of a tar archive into ``dest_dir`` and return its path.
 
@@ -686,9 +767,19 @@ def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
     Raises
     ------
     ValueError
-        If a member would land outside the folder or is a link or special file.
+        If a member would land outside the folder, is a link or special
+        file, or lies below a member that is a file.
+    NotADirectoryError
+        If a file is where the folder should go.
+    OSError
+        If the folder cannot be written (a full disk, no permission); the
+        message names ``dest_dir`` or the folder, not the temporary one.
     """
     final = os.path.join(dest_dir, folder)
+    if os.path.lexists(final) and not os.path.isdir(final):
+        raise NotADirectoryError(
+            f"extract_tar: cannot extract {folder!r} from {archive}: {final} is a file, not a folder; delete it"
+        )
     tmp = tempfile.mkdtemp(prefix=f".{folder}.", dir=dest_dir)
     try:
         try:
@@ -696,22 +787,39 @@ def extract_tar(archive: str, dest_dir: str, folder: str) -> str:
                 members = tar.getmembers()
                 for m in members:
                     _check_member(m, archive)
+                _check_nesting(members, archive)
                 if hasattr(tarfile, "data_filter"):  # Python >= 3.12 and recent patch releases
                     tar.extractall(tmp, members=members, filter="data")
                 else:
                     tar.extractall(tmp, members=members)
-        except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
-            raise ValueError(
-                f"extract_tar: {archive} is truncated or not a valid tar archive ({e}); "
-                "delete it so that it is downloaded again"
-            ) from e
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+            raise _damaged_tar(archive, e) from e
+        except OSError as e:
+            if e.errno is None:  # bz2's "Invalid data stream": the archive, not the disk
+                raise _damaged_tar(archive, e) from e
+            # The error names a file in the temporary folder, which is gone by now.
+            raise type(e)(e.errno, f"extract_tar: cannot extract {archive} into {dest_dir}: {e.strerror}") from e
         src = os.path.join(tmp, folder)
         if not os.path.isdir(src):
             raise ValueError(f"extract_tar: {archive} has no folder {folder!r}")
-        os.replace(src, final)
+        try:
+            os.replace(src, final)
+        except OSError as e:  # another process put something there meanwhile
+            raise type(e)(e.errno, f"extract_tar: cannot move the extracted folder to {final}: {e.strerror}") from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+_CIFAR_PIXELS = 3 * 32 * 32
+
+
+def _rectangular(op: str, value, key: str, path: str) -> np.ndarray:
+    """An entry of a pickled batch as an array, or an error naming the file."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as e:  # NumPy's "inhomogeneous shape" for ragged lists
+        raise ValueError(f"{op}: {path} has a {key!r} entry that is not a rectangular array ({e})") from e
 
 
 def _entry(op: str, batch: dict, key: str, path: str):
@@ -730,7 +838,10 @@ class CIFAR10(Dataset):
     [0, 1], shape kept for a CNN); ``transform=None`` gives raw pixels. The
     python-version archive is downloaded once and extracted safely into
     ``<cache>/cifar-10-batches-py/``; its pickled batches are read with
-    :class:`RestrictedUnpickler`.
+    :class:`RestrictedUnpickler` and must have the archive's format:
+    ``data`` of integers 0..255 (uint8 in the real archive) shaped
+    (n, 3072) and n integer labels. Anything else raises ValueError naming
+    the file. A batch of no images loads as an empty split.
 
     Parameters
     ----------
@@ -757,6 +868,12 @@ class CIFAR10(Dataset):
 
     def _batch_folder(self) -> str:
         folder = os.path.join(cache_dir(), self.folder)
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            # Checked before the download: the archive could not be extracted there anyway.
+            raise NotADirectoryError(
+                f"{type(self).__name__}: {folder} should be the folder of the extracted archive but is a "
+                "file; delete it so that the archive is extracted there"
+            )
         if not os.path.isdir(folder):
             archive = get_file(self.url, self.archive, self.archive_sha256)
             folder = extract_tar(archive, cache_dir(), self.folder)
@@ -776,28 +893,60 @@ class CIFAR10(Dataset):
     def prepare(self) -> None:
         op = type(self).__name__
         folder = self._batch_folder()
-        num_classes = self._num_classes()
         xs, ts = [], []
         for name in self._batch_names():
-            path = os.path.join(folder, name)
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"{op}: {path} is missing; delete {folder} to extract the archive again")
-            batch = load_pickle(path)
-            if not isinstance(batch, dict):
-                raise ValueError(f"{op}: {path} should hold a dict, got {type(batch).__name__}")
-            data = np.asarray(_entry(op, batch, "data", path))
-            labels = np.asarray(_entry(op, batch, self._label_key(), path))
-            if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
-                raise ValueError(
-                    f"{op}: {path} has data of shape {data.shape} and labels of shape {labels.shape}; "
-                    "expected (n, 3072) and (n,)"
-                )
-            if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= num_classes):
-                raise ValueError(f"{op}: {path} has {self._label_key()} outside 0..{num_classes - 1}")
+            data, labels = self._read_batch(op, folder, os.path.join(folder, name))
             xs.append(data)
             ts.append(labels)
         self.data = np.concatenate(xs).reshape(-1, 3, 32, 32).astype(np.float32)
         self.label = np.concatenate(ts).astype(np.int64)
+
+    def _read_batch(self, op: str, folder: str, path: str):
+        """The images (n, 3072) and labels (n,) of one pickled batch, checked
+        against the archive's format: anything else raises, naming the file."""
+        redo = f"delete {folder} (and {os.path.join(cache_dir(), self.archive)}) so that it is fetched again"
+        if not os.path.lexists(path):
+            raise FileNotFoundError(f"{op}: {path} is missing; delete {folder} to extract the archive again")
+        if not os.path.isfile(path):
+            raise ValueError(f"{op}: {path} should be a pickled batch but is a folder or a special file; {redo}")
+        batch = load_pickle(path)
+        if not isinstance(batch, dict):
+            raise ValueError(f"{op}: {path} should hold a dict, got {type(batch).__name__}")
+        key = self._label_key()
+        raw_data, raw_labels = _entry(op, batch, "data", path), _entry(op, batch, key, path)
+        # A pickle can list one row many times by reference at a cost of a few
+        # bytes each, which np.asarray would expand into that many full rows:
+        # a file of a few kilobytes could ask for gigabytes. Rows that are
+        # really stored take at least one byte per pixel (uint8), so a file
+        # smaller than its images cannot hold them.
+        count = len(raw_data) if isinstance(raw_data, (list, tuple)) else None
+        size = os.path.getsize(path)
+        if count is not None and count * _CIFAR_PIXELS > size:
+            raise ValueError(
+                f"{op}: {path} lists {count} images in {size} bytes, fewer than the {_CIFAR_PIXELS} per image "
+                f"that real pixels take: it repeats references to the same data; {redo}"
+            )
+        data = _rectangular(op, raw_data, "data", path)
+        labels = _rectangular(op, raw_labels, key, path)
+        if data.ndim != 2 or data.shape[1] != _CIFAR_PIXELS or labels.shape != (len(data),):
+            raise ValueError(
+                f"{op}: {path} has data of shape {data.shape} and {key} of shape {labels.shape}; "
+                f"expected (n, {_CIFAR_PIXELS}) and (n,)"
+            )
+        # CIFAR's pixels are uint8; other integers are taken if they are in
+        # 0..255, anything else (floats, NaN, bools, strings) is not pixel data.
+        if data.dtype.kind not in "iu":
+            raise ValueError(f"{op}: {path} has data of dtype {data.dtype}; expected pixel values 0..255 (uint8)")
+        if data.size and data.dtype != np.uint8 and (data.min() < 0 or data.max() > 255):
+            raise ValueError(
+                f"{op}: {path} has pixel values from {data.min()} to {data.max()}; expected 0..255 (uint8)"
+            )
+        num_classes = self._num_classes()
+        if labels.size and labels.dtype.kind not in "iu":
+            raise ValueError(f"{op}: {path} has {key} of dtype {labels.dtype}; expected integer class ids")
+        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(f"{op}: {path} has {key} outside 0..{num_classes - 1}")
+        return data, labels
 
     @staticmethod
     def labels() -> dict:
@@ -993,14 +1142,45 @@ class ImageNet(Dataset):
 # =============================================================================
 # The book's array cache
 # =============================================================================
-def _cache_npz_path(op: str, filename: str, train: bool) -> str:
+def _cache_npz_path(op: str, filename, train) -> str:
+    train = _check_train(op, train)
+    if isinstance(filename, os.PathLike):
+        filename = os.fspath(filename)
+    if not isinstance(filename, str):
+        raise TypeError(f"{op}: filename must be a str (a URL or a path), got {type(filename).__name__}")
+    if not filename:
+        raise ValueError(f"{op}: filename is empty; it must name a file (a URL or a path)")
     # The book keeps the last component of a URL or a path: the caches of
     # ".../cifar-10-python.tar.gz" are cifar-10-python.tar.gz.train.npz and
     # cifar-10-python.tar.gz.test.npz.
-    name = os.fspath(filename).replace("\\", "/").rsplit("/", 1)[-1]
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     if not name:
         raise ValueError(f"{op}: filename {filename!r} ends with a slash; it must name a file")
     return os.path.join(cache_dir(), name + (".train.npz" if train else ".test.npz"))
+
+
+def _cache_array(key: str, value) -> np.ndarray:
+    """``value`` as an array that an .npz stores without pickle, or a clear error."""
+    if isinstance(value, Variable):
+        value = value.data
+    try:
+        array = as_numpy(value)
+    except (ValueError, TypeError) as e:  # NumPy's "inhomogeneous shape" for ragged lists
+        raise ValueError(
+            f"save_cache_npz: {key} is not a rectangular array (nested lists of different lengths?): {e}"
+        ) from e
+    if array.dtype.hasobject:
+        raise TypeError(
+            f"save_cache_npz: {key} has dtype object (Python objects, or items of different shapes); "
+            "only arrays of numbers can be cached"
+        )
+    if array.dtype.kind not in "biufc":
+        raise TypeError(
+            f"save_cache_npz: {key} has dtype {array.dtype}, not numbers; only arrays of numbers can be cached"
+        )
+    if array.ndim == 0:
+        raise ValueError(f"save_cache_npz: {key} is a single value; it must hold one item per sample along axis 0")
+    return array
 
 
 def save_cache_npz(data, label, filename: str, train: bool = False) -> str:
@@ -1013,9 +1193,13 @@ def save_cache_npz(data, label, filename: str, train: bool = False) -> str:
     Parameters
     ----------
     data, label : array-like
-        The inputs and the labels, of numbers (NumPy or CuPy arrays, moved to
-        NumPy); their dtypes are kept.
-    filename : str
+        The inputs and the labels, one item per sample along the first axis:
+        arrays of numbers (NumPy or CuPy arrays, moved to NumPy, or nested
+        lists), their dtypes kept. A :class:`~dezero.Variable` is taken as its
+        ``.data``, the array it holds (a cache stores values, not a graph).
+        Integer labels are class ids and must not be negative; float labels
+        (regression targets) may take any value.
+    filename : str or os.PathLike
         A URL or a path; only its last component names the cache file.
     train : bool
         Which split this is: the two are kept in two files.
@@ -1028,19 +1212,26 @@ def save_cache_npz(data, label, filename: str, train: bool = False) -> str:
     Raises
     ------
     TypeError
-        If ``data`` or ``label`` holds Python objects: they could only be
-        stored pickled, and :func:`load_cache_npz` never unpickles.
+        If ``data`` or ``label`` holds Python objects (they could only be
+        stored pickled, and :func:`load_cache_npz` never unpickles) or
+        strings, if ``filename`` is not a str or ``train`` not a bool.
+    ValueError
+        If ``data`` or ``label`` is ragged or a single value, if their
+        lengths differ, if integer labels are negative, or if ``filename``
+        is empty or ends with a slash. Nothing is written then.
     """
     path = _cache_npz_path("save_cache_npz", filename, train)
-    arrays = {}
-    for key, value in (("data", data), ("label", label)):
-        array = as_numpy(value)
-        if array.dtype.hasobject:
-            raise TypeError(
-                f"save_cache_npz: {key} has dtype object (Python objects, or items of different shapes); "
-                "only arrays of numbers can be cached"
-            )
-        arrays[key] = array
+    arrays = {key: _cache_array(key, value) for key, value in (("data", data), ("label", label))}
+    if len(arrays["data"]) != len(arrays["label"]):
+        raise ValueError(
+            f"save_cache_npz: data has {len(arrays['data'])} items but label has {len(arrays['label'])}; "
+            "they must have one label per item"
+        )
+    label = arrays["label"]
+    if label.dtype.kind == "i" and label.size and label.min() < 0:
+        raise ValueError(
+            f"save_cache_npz: label holds negative class ids (the smallest is {label.min()}); class ids start at 0"
+        )
     os.makedirs(cache_dir(), exist_ok=True)
     with atomic_write(path) as f:
         np.savez_compressed(f, data=arrays["data"], label=arrays["label"])
@@ -1069,8 +1260,13 @@ def load_cache_npz(filename: str, train: bool = False):
     Raises
     ------
     ValueError
-        If the file is damaged, lacks ``data`` or ``label``, or holds pickled
-        objects; the message names the file, which can be deleted.
+        If the file is damaged (a header that declares more data than the
+        file holds included: it is refused before anything is allocated),
+        lacks ``data`` or ``label``, holds pickled objects, or holds data and
+        labels of different lengths; the message names the file, which can be
+        deleted.
+    TypeError
+        If ``filename`` is not a str or ``train`` not a bool.
     """
     path = _cache_npz_path("load_cache_npz", filename, train)
     if not os.path.exists(path):
@@ -1080,7 +1276,11 @@ def load_cache_npz(filename: str, train: bool = False):
         if not hasattr(loaded, "files"):  # an .npy file: one bare array
             raise ValueError("it holds one array, not an .npz archive")
         with loaded:
-            arrays = {key: loaded[key] for key in ("data", "label") if key in loaded.files}
+            arrays = {}
+            for key in ("data", "label"):
+                if key in loaded.files:
+                    check_npz_member(loaded, key, os.path.getsize(path))
+                    arrays[key] = loaded[key]
             names = loaded.files
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as e:
         # NumPy's ValueError for a pickle says "Cannot load file containing
@@ -1091,6 +1291,11 @@ def load_cache_npz(filename: str, train: bool = False):
         raise ValueError(
             f"load_cache_npz: {path} has no {missing} array (found {names}); "
             "delete it, it was not written by save_cache_npz"
+        )
+    if arrays["data"].ndim == 0 or arrays["label"].ndim == 0 or len(arrays["data"]) != len(arrays["label"]):
+        raise ValueError(
+            f"load_cache_npz: {path} holds data of shape {arrays['data'].shape} and labels of shape "
+            f"{arrays['label'].shape}, not one label per item; delete it and save the arrays again"
         )
     return arrays["data"], arrays["label"]
 

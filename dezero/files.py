@@ -14,8 +14,10 @@ put the file by hand.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
+import io
 import os
 import socket
 import tempfile
@@ -151,6 +153,12 @@ def get_file(
     return path
 
 
+# Modes that write a whole new file. Appending ("ab") or exclusive creation
+# ("xb") cannot be done through a temporary file that replaces the target:
+# the first would throw away what is there, the second would overwrite it.
+_WRITE_MODES = ("wb", "w")
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     """Write a file so that it is either completely there or not changed at all.
@@ -163,58 +171,129 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     left as it was. The new file gets the mode an ordinary ``open`` would give
     it (or the mode of the file it replaces), not mkstemp's private 0600.
 
+    When ``path`` is a symbolic link the write goes through it, as ``open``'s
+    would: the file it points to (after every link on the way) is replaced,
+    atomically, in its own folder, and the link is kept.
+
     Parameters
     ----------
     path : str or os.PathLike
         The file to create or replace.
     mode : str
-        ``"wb"`` (default) or ``"w"``.
+        ``"wb"`` (default) or ``"w"``: the file is always written whole.
 
     Raises
     ------
+    ValueError
+        If ``mode`` is another mode (appending, say, would lose the file's
+        content, since the new file replaces it).
     FileNotFoundError
         If the folder of ``path`` does not exist (the message names ``path``).
     IsADirectoryError
         If ``path`` is a folder.
     OSError
-        When the file cannot be created or replaced (no permission, a full
-        disk, a name too long); the message names ``path``, not the temporary
-        file.
+        When the file cannot be created, written, flushed, fsync'd or
+        replaced (no permission, a full disk, a name too long); the message
+        names ``path``, not the temporary file. Exceptions raised by the code
+        inside the ``with`` block itself pass through unchanged, except the
+        file system's errors from writing to the yielded file, which name
+        ``path`` too.
 
     Yields
     ------
     file object
         The temporary file to write to.
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"cannot write {path!r}: the folder {folder!r} does not exist")
+    if mode not in _WRITE_MODES:
+        raise ValueError(
+            f"atomic_write: mode must be 'wb' or 'w', got {mode!r}: the file is always written "
+            "whole and then replaces the old one, so appending or exclusive creation cannot be done"
+        )
+    path = os.fsdecode(os.fspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot write {path!r}: it is a folder; give a file name")
-    # The temporary name is longer than path's: cut it, so that any name the
-    # file system takes for path also works for the temporary file.
-    prefix = "." + os.path.basename(path)[:100] + "."
+    # Where open() would write: through every symbolic link on the way, so that
+    # the link stays and the file it points to gets the new content.
+    target = os.path.realpath(path)
+    if os.path.islink(target):  # realpath stops at a link it cannot resolve: a loop
+        raise OSError(errno.ELOOP, f"cannot write {path!r}: too many levels of symbolic links")
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {path!r}: the folder {folder!r} does not exist")
+    # The temporary name is longer than the target's: cut it, so that any name
+    # the file system takes for the target also works for the temporary file.
+    prefix = "." + os.path.basename(target)[:100] + "."
     try:
         fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
     except OSError as e:
         raise _naming(e, path) from e
+    f = None
     try:
-        with os.fdopen(fd, mode) as f:
-            yield f
+        f = _open_temporary(fd, mode, path)
+        yield f
+        # The caller's block is over: every OSError from here on comes from
+        # the file system, and is about the user's file.
+        try:
             f.flush()
             os.fsync(f.fileno())
-        file_mode = (os.stat(path).st_mode & 0o777) if os.path.exists(path) else 0o666 & ~_current_umask()
-        os.chmod(tmp_path, file_mode)
-        try:
-            os.replace(tmp_path, path)
+            f.close()
+            file_mode = (os.stat(target).st_mode & 0o777) if os.path.exists(target) else 0o666 & ~_current_umask()
+            os.chmod(tmp_path, file_mode)
+            os.replace(tmp_path, target)
         except OSError as e:
+            if _names(e, path):  # already named by the writer's flush
+                raise
             raise _naming(e, path) from e
     except BaseException:
+        with contextlib.suppress(OSError, ValueError):
+            if f is not None:
+                f.close()
+            else:
+                os.close(fd)
         with contextlib.suppress(OSError):
             os.remove(tmp_path)
         raise
     _fsync_folder(folder)
+
+
+class _NamingWriter(io.BufferedWriter):
+    """A buffered writer whose OSErrors (a full disk, a file too large) name
+    the user's path: the caller writes to the temporary file without knowing
+    it, and an error about it would be about nothing they asked for."""
+
+    def __init__(self, raw, path: str):
+        super().__init__(raw)
+        self.user_path = path
+
+    def write(self, data):
+        try:
+            return super().write(data)
+        except OSError as e:
+            if _names(e, self.user_path):
+                raise
+            raise _naming(e, self.user_path) from e
+
+    def flush(self):
+        try:
+            return super().flush()
+        except OSError as e:
+            if _names(e, self.user_path):
+                raise
+            raise _naming(e, self.user_path) from e
+
+
+def _open_temporary(fd: int, mode: str, path: str) -> IO:
+    """The temporary file as ``open(..., mode)`` would give it, with errors naming ``path``."""
+    binary = _NamingWriter(io.FileIO(fd, "w"), path)
+    if mode == "wb":
+        return binary
+    # encoding=None: the locale's encoding, as open(path, "w") would use.
+    return io.TextIOWrapper(binary, encoding=None)
+
+
+def _names(error: OSError, path: str) -> bool:
+    """Whether ``error`` already came from :func:`_naming` for ``path``."""
+    return str(error.strerror or error).startswith(f"cannot write {path!r}: ")
 
 
 def _naming(error: OSError, path: str) -> OSError:

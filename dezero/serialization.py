@@ -25,6 +25,7 @@ shuffles the DataLoader and draws dropout masks) and any extra values you pass::
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import warnings
@@ -104,6 +105,78 @@ _DAMAGE = (
 )
 
 
+# Deflate never shrinks data more than about 1032 to 1 (zlib's documented
+# limit), so a deflated member cannot hold more than this many bytes per
+# compressed byte; a little slack for its headers.
+_DEFLATE_MAX_RATIO = 1032
+_DEFLATE_SLACK = 1024
+
+
+def check_npz_member(npz, key: str, archive_size: int) -> None:
+    """Refuse an array of an open ``.npz`` whose header does not match its size,
+    before NumPy allocates it.
+
+    NumPy allocates the whole array an ``.npy`` header declares before it
+    reads any data, so a file of a few hundred bytes whose header claims shape
+    ``(10**13,)`` would raise MemoryError, or use up the memory, rather than
+    say that the file is damaged. Here the declared size must equal the bytes
+    the member holds, and the member's size, read from the zip directory,
+    must itself fit the archive: a stored member no larger than the file, a
+    deflated one no more than deflate's limit of about 1032 times its
+    compressed size. Members compressed otherwise (NumPy never writes them)
+    are checked against their declared size only.
+
+    Parameters
+    ----------
+    npz : numpy.lib.npyio.NpzFile
+        The archive, as ``np.load`` opened it.
+    key : str
+        The entry, as ``npz[key]`` would read it.
+    archive_size : int
+        The archive's size in bytes.
+
+    Raises
+    ------
+    ValueError
+        What does not fit; callers add the operation and the file.
+    """
+    names = npz.zip.namelist()
+    name = key if key in names else key + ".npy"  # the lookup NpzFile does
+    info = npz.zip.getinfo(name)
+    if info.header_offset + info.compress_size > archive_size:
+        raise ValueError(f"member {name!r} claims {info.compress_size} bytes but the archive has only {archive_size}")
+    if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+        raise ValueError(
+            f"member {name!r} is stored uncompressed in {info.compress_size} bytes but claims {info.file_size}"
+        )
+    if (
+        info.compress_type == zipfile.ZIP_DEFLATED
+        and info.file_size > _DEFLATE_MAX_RATIO * info.compress_size + _DEFLATE_SLACK
+    ):
+        raise ValueError(
+            f"member {name!r} claims {info.file_size} bytes, more than its {info.compress_size} "
+            "compressed bytes can hold"
+        )
+    with npz.zip.open(info) as member:
+        if member.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+            return  # not an array: NumPy gives back its bytes, no more than the member holds
+        member.seek(0)
+        version = np.lib.format.read_magic(member)
+        # Versions 2 and 3 differ only in how field names are encoded, which
+        # changes neither the shape nor the item size.
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(member)
+        data_size = info.file_size - member.tell()
+    if dtype.hasobject:
+        return  # pickled objects: refused by allow_pickle=False, without allocating
+    declared = math.prod(shape) * dtype.itemsize
+    if declared != data_size:
+        raise ValueError(
+            f"the header of {name!r} declares a {dtype} array of shape {tuple(shape)} ({declared} bytes) "
+            f"but the member holds {data_size} bytes of data"
+        )
+
+
 def read_npz(path, where: str) -> dict:
     """Read every array of an ``.npz`` archive into a dict, never unpickling.
 
@@ -131,14 +204,14 @@ def read_npz(path, where: str) -> dict:
         # Opened here, not by np.load: np.load leaves its file open when the
         # zip directory cannot be read, and this closes it on every path.
         with open(path, "rb") as f:
-            return _read_npz_file(f, path, where)
+            return _read_npz_file(f, path, where, os.fstat(f.fileno()).st_size)
     except FileNotFoundError:
         raise FileNotFoundError(f"{where}: no such file: {path!r}") from None
     except IsADirectoryError:
         raise ValueError(f"{where}: {path!r} is a folder, not an .npz archive") from None
 
 
-def _read_npz_file(f, path: str, where: str) -> dict:
+def _read_npz_file(f, path: str, where: str, size: int) -> dict:
     try:
         loaded = np.load(f, allow_pickle=False)
     except _DAMAGE as e:
@@ -148,6 +221,10 @@ def _read_npz_file(f, path: str, where: str) -> dict:
     with loaded:
         arrays = {}
         for key in loaded.files:
+            try:
+                check_npz_member(loaded, key, size)
+            except _DAMAGE as e:
+                raise ValueError(f"{where}: {path!r} is damaged: entry {key!r} cannot be read ({e})") from None
             try:
                 arrays[key] = loaded[key]
             except ValueError as e:  # an object array would need pickle, or a damaged .npy header
@@ -560,7 +637,15 @@ def save_checkpoint(path, model, optimizer=None, **extra) -> None:
         for key, value in optimizer_state(optimizer).items():
             arrays["optimizer/state/" + key] = value
     for key, value in extra.items():
-        array = np.asarray(as_numpy(value) if not isinstance(value, (str, int, float, bool)) else value)
+        try:
+            array = np.asarray(as_numpy(value) if not isinstance(value, (str, int, float, bool)) else value)
+        except (ValueError, TypeError) as e:
+            # NumPy's own words ("inhomogeneous shape after 1 dimensions")
+            # say what is wrong but not with which value.
+            raise ValueError(
+                f"{where}: extra value {key!r} cannot be made into one array ({e}); "
+                "pass numbers, strings or rectangular arrays, not nested lists of different lengths"
+            ) from e
         if array.dtype == object:
             raise TypeError(
                 f"{where}: extra value {key!r} of type {type(value).__name__} cannot be "

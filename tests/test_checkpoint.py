@@ -2,12 +2,15 @@
 nothing loaded that does not fit."""
 
 import errno
+import io
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -17,7 +20,7 @@ import dezero.functions as F
 from dezero import Parameter
 from dezero.backend import gpu_enable
 from dezero.dataloaders import DataLoader
-from dezero.serialization import load_checkpoint, save_checkpoint
+from dezero.serialization import load_checkpoint, read_npz, save_checkpoint
 from dezero.layers import BatchNorm, Layer, Linear
 from dezero.models import MLP
 from dezero.optimizers import Adam, MomentumSGD
@@ -724,3 +727,79 @@ def test_checkpoint_extra_values_must_not_need_pickle(tmp_path):
     assert os.listdir(tmp_path) == []
     save_checkpoint(tmp_path / "c.npz", net)  # the optimizer is optional
     assert load_checkpoint(tmp_path / "c.npz", _net(1)) == {}
+
+
+def test_a_ragged_extra_value_is_refused_naming_save_checkpoint_and_the_key(tmp_path):
+    net = _net()
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, net, epoch=1)
+    before = path.read_bytes()
+    with pytest.raises(ValueError) as raised:
+        save_checkpoint(path, net, epoch=2, hist=[[1], [2, 3]])
+    message = str(raised.value)
+    assert message.startswith(f"save_checkpoint({str(path)!r}): extra value 'hist' cannot be made into one array")
+    assert path.read_bytes() == before  # the checkpoint already there is kept
+    assert load_checkpoint(path, _net(1)) == {"epoch": 1}
+
+
+# =============================================================================
+# Archives that lie about their sizes
+# =============================================================================
+def _npy_claiming(shape, data=b"\0" * 16):
+    """An .npy member whose header declares ``shape`` (float64) followed by ``data``."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return header.getvalue() + data
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"])
+def test_an_archive_whose_header_claims_a_huge_array_is_refused_before_allocating(tmp_path, compression):
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        archive.writestr("format.npy", _npy_claiming((10**13,)))
+    net = _net()
+    before = _arrays(net)
+    with pytest.raises(ValueError) as raised:  # not MemoryError
+        load_checkpoint(path, net)
+    assert str(raised.value) == (
+        f"load_checkpoint({str(path)!r}): {str(path)!r} is damaged: entry 'format' cannot be read "
+        "(the header of 'format.npy' declares a float64 array of shape (10000000000000,) "
+        "(80000000000000 bytes) but the member holds 16 bytes of data)"
+    )
+    _assert_same(_arrays(net), before)
+
+
+def test_an_archive_whose_directory_claims_a_huge_member_is_refused_before_allocating(tmp_path):
+    # The header and the zip directory agree on 3.2 GB; the deflated member
+    # holds a few bytes, which deflate could not expand that far.
+    n = 400_000_000
+    payload = _npy_claiming((n,))
+    claimed = len(payload) - 16 + 8 * n
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("w.npy", payload)
+    raw = bytearray(path.read_bytes())
+    struct.pack_into("<I", raw, raw.index(b"PK\x03\x04") + 22, claimed)  # the local header's size
+    struct.pack_into("<I", raw, raw.index(b"PK\x01\x02") + 24, claimed)  # the directory's size
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=f"'w.npy' claims {claimed} bytes, more than its .* compressed bytes can hold"):
+        load_checkpoint(path, _net())
+    with pytest.raises(ValueError, match="'w.npy' claims"):
+        _net().load_weights(path)
+
+
+def test_arrays_of_every_shape_and_compression_still_load(tmp_path):
+    arrays = {
+        "empty": np.zeros((0, 3), np.float32),
+        "scalar": np.float64(2.5),
+        "zeros": np.zeros((300, 300)),  # deflates about 1000 to 1
+        "fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+        "structured": np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")]),
+    }
+    for save in (np.savez, np.savez_compressed):
+        path = tmp_path / f"{save.__name__}.npz"
+        save(path, **arrays)
+        back = read_npz(path, "here")
+        assert sorted(back) == sorted(arrays)
+        for key, value in arrays.items():
+            np.testing.assert_array_equal(back[key], value)

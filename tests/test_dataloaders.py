@@ -224,3 +224,13 @@ def test_pil_available_says_whether_pillow_is_installed_without_importing_it():
 def test_pil_available_is_false_when_pillow_cannot_be_found():
     out = _run("import sys; sys.modules['PIL'] = None; import dezero.dataloaders as d; print(d.pil_available)")
     assert out.strip() == "False"
+
+
+def test_import_dezero_survives_a_stub_pil_module_without_a_spec():
+    # A stub module (as test suites make with types.ModuleType) has __spec__
+    # None, which importlib.util.find_spec refuses with a ValueError.
+    code = (
+        "import sys, types; stub = types.ModuleType('PIL'); stub.__spec__ = None; "
+        "sys.modules['PIL'] = stub; import dezero; print(dezero.dataloaders.pil_available)"
+    )
+    assert _run(code).strip() == "True"

@@ -1,13 +1,16 @@
 """Datasets, with every file they read generated here in a temporary $DEZERO_HOME."""
 
+import errno
 import gzip
 import io
 import os
 import pickle
+import re
 import struct
 import subprocess
 import sys
 import tarfile
+import zipfile
 
 import numpy as np
 import pytest
@@ -75,6 +78,30 @@ def test_dataset_index_errors():
         ds[5]
     with pytest.raises(TypeError, match="index must be an int"):
         ds[1:3]
+
+
+@pytest.mark.parametrize("train", ["test", "", 1, None])
+@pytest.mark.parametrize("cls", [Spiral, SinCurve, Squares, Digits, MNIST, FashionMNIST, CIFAR10, CIFAR100])
+def test_datasets_refuse_a_train_that_is_not_a_bool_before_loading_anything(home, cls, train):
+    with pytest.raises(
+        TypeError, match=f"{cls.__name__}: train must be True .* or False .*, got {re.escape(repr(train))}"
+    ):
+        cls(train=train)
+    assert os.listdir(home) == []  # nothing was downloaded or extracted
+
+
+def test_get_spiral_refuses_a_train_that_is_not_a_bool():
+    with pytest.raises(TypeError, match="get_spiral: train must be True .* or False .*, got 'test'"):
+        get_spiral("test")
+
+
+def test_datasets_take_numpy_bools_for_train():
+    test = Spiral(train=np.bool_(False))
+    assert test.train is False and repr(test) == "Spiral(test, 300 items)"
+    np.testing.assert_array_equal(test.data, Spiral(train=False).data)
+    assert Spiral(train=np.True_).train is True
+    x, t = get_spiral(np.False_)
+    np.testing.assert_array_equal(x, get_spiral(False)[0])
 
 
 def test_dataset_without_labels():
@@ -601,6 +628,137 @@ def test_cifar10_labels_outside_the_classes_are_an_error(home):
         CIFAR10(train=False)
 
 
+@pytest.mark.parametrize(
+    "pixels, message",
+    [
+        (np.full((3, 3072), np.nan), "has data of dtype float64"),
+        (np.full((3, 3072), np.inf, dtype=np.float32), "has data of dtype float32"),
+        (np.full((3, 3072), 1 + 0j), "has data of dtype complex128"),
+        (np.ones((3, 3072), dtype=bool), "has data of dtype bool"),
+        (np.full((3, 3072), "12"), "has data of dtype <U2"),
+        (np.full((3, 3072), -1), "has pixel values from -1 to -1"),
+        (np.full((3, 3072), 300, dtype=np.int16), "has pixel values from 300 to 300"),
+        (np.zeros((3, 3071), dtype=np.uint8), r"has data of shape \(3, 3071\) and labels of shape \(3,\)"),
+        (np.zeros((3, 3, 32, 32), dtype=np.uint8), r"has data of shape \(3, 3, 32, 32\)"),
+    ],
+    ids=["nan", "inf", "complex", "bool", "strings", "negative", "300", "short rows", "4-D"],
+)
+def test_cifar10_refuses_data_that_are_not_pixels_0_to_255_naming_the_file(home, pixels, message):
+    batches = _cifar_batches(np.random.RandomState(7))
+    batches["test_batch"][b"data"] = pixels
+    _make_cifar_archive(home, batches)
+    with pytest.raises(ValueError, match=f"CIFAR10: .*test_batch {message}"):
+        CIFAR10(train=False)
+
+
+def test_cifar10_takes_pixels_stored_as_other_integers_in_0_to_255(home):
+    batches = _cifar_batches(np.random.RandomState(8))
+    pixels = batches["test_batch"][b"data"]
+    batches["test_batch"][b"data"] = pixels.astype(np.int64).tolist()  # a list of lists of ints
+    _make_cifar_archive(home, batches)
+    np.testing.assert_array_equal(CIFAR10(train=False).data, pixels.reshape(-1, 3, 32, 32))
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        (b"data", [[0] * 3072, [0] * 3071, [0] * 3072], "a 'data' entry that is not a rectangular array"),
+        (b"labels", [[0], [1, 2], [3]], "a 'labels' entry that is not a rectangular array"),
+        (b"labels", [True, False, True], "labels of dtype bool; expected integer class ids"),
+        (b"labels", ["1", "2", "3"], "labels of dtype <U1; expected integer class ids"),
+    ],
+    ids=["ragged data", "ragged labels", "bool labels", "string labels"],
+)
+def test_cifar10_refuses_ragged_or_non_integer_entries_naming_the_file(home, key, value, message):
+    batches = _cifar_batches(np.random.RandomState(9))
+    batches["test_batch"][key] = value
+    _make_cifar_archive(home, batches)
+    with pytest.raises(ValueError, match=f"CIFAR10: .*test_batch has {message}"):
+        CIFAR10(train=False)
+
+
+def test_cifar10_refuses_a_batch_that_repeats_one_row_by_reference(home):
+    # 20000 references to one row pickle into about 40 KB (and gzip to far
+    # less); expanded they would be 20000 x 3072 int64 pixels, 490 MB.
+    row = list(range(256)) * 12
+    batch = {b"data": [row] * 20_000, b"labels": [0] * 20_000}
+    archive = _make_cifar_archive(home, {"test_batch": batch})
+    assert os.path.getsize(archive) < 10_000
+    with pytest.raises(ValueError, match="CIFAR10: .*test_batch lists 20000 images in [0-9]+ bytes, fewer than"):
+        CIFAR10(train=False)
+
+
+def test_cifar_split_of_no_images_loads_as_empty(home):
+    rng = np.random.RandomState(11)
+    _make_cifar100_archive(home, _cifar100_file(rng, 0), _cifar100_file(rng, 2))
+    empty = CIFAR100(train=True)
+    assert len(empty) == 0 and empty.data.shape == (0, 3, 32, 32) and empty.label.shape == (0,)
+    assert len(CIFAR100(train=False)) == 2
+
+
+def test_cifar100_archive_with_a_folder_where_a_batch_should_be_names_the_path(home):
+    info = tarfile.TarInfo("cifar-100-python/train")
+    info.type = tarfile.DIRTYPE
+    _make_cifar_archive(
+        home,
+        {"test": _cifar100_file(np.random.RandomState(12), 2)},
+        extra_members=[(info, None)],
+        archive="cifar-100-python.tar.gz",
+        folder="cifar-100-python",
+    )
+    path = home / "cifar-100-python" / "train"
+    with pytest.raises(ValueError, match=f"CIFAR100: {re.escape(str(path))} should be a pickled batch but is a folder"):
+        CIFAR100(train=True)
+
+
+def test_cifar100_with_a_file_where_its_folder_should_be_names_that_file(home, monkeypatch):
+    import dezero.datasets as datasets
+
+    (home / "cifar-100-python").write_text("not a folder")
+    monkeypatch.setattr(datasets, "get_file", lambda *a, **k: pytest.fail("nothing is downloaded"))
+    folder = re.escape(str(home / "cifar-100-python"))
+    with pytest.raises(NotADirectoryError, match=f"CIFAR100: {folder} should be the folder .* but is a file"):
+        CIFAR100(train=True)
+    assert os.listdir(home) == ["cifar-100-python"]  # no temporary folder left
+
+
+def test_extract_tar_with_a_file_where_the_folder_goes_names_it(tmp_path):
+    archive = _tar_with(tmp_path, tarfile.TarInfo("pkg/more.txt"))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "pkg").write_text("in the way")
+    with pytest.raises(NotADirectoryError, match=f"extract_tar: .*: {re.escape(str(dest / 'pkg'))} is a file"):
+        extract_tar(str(archive), str(dest), "pkg")
+    assert os.listdir(dest) == ["pkg"] and (dest / "pkg").read_text() == "in the way"
+
+
+def test_extract_tar_names_the_destination_not_the_temporary_folder_when_the_disk_fails(tmp_path, monkeypatch):
+    archive = _tar_with(tmp_path, tarfile.TarInfo("pkg/more.txt"))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+
+    def full_disk(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", os.path.join(path, "pkg", "more.txt"))
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", full_disk)
+    with pytest.raises(OSError) as raised:
+        extract_tar(str(archive), str(dest), "pkg")
+    assert raised.value.errno == errno.ENOSPC
+    assert str(raised.value) == (
+        f"[Errno {errno.ENOSPC}] extract_tar: cannot extract {archive} into {dest}: No space left on device"
+    )
+    assert os.listdir(dest) == []
+
+
+def test_extract_tar_refuses_a_member_inside_a_member_that_is_a_file(tmp_path):
+    archive = _tar_with(tmp_path, tarfile.TarInfo("pkg/ok.txt/inner.txt"))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(ValueError, match="member 'pkg/ok.txt/inner.txt' lies inside 'pkg/ok.txt', which .* a file"):
+        extract_tar(str(archive), str(dest), "pkg")
+    assert os.listdir(dest) == []
+
+
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_load_pickle_accepts_numpy_data(tmp_path, protocol):
     obj = {
@@ -637,6 +795,36 @@ def test_load_pickle_refuses_other_globals(tmp_path, culprit):
     with pytest.raises(pickle.UnpicklingError, match=f"refusing to load the global '{culprit}'"):
         load_pickle(str(path))
     assert not (tmp_path / MARKER_NAME).exists()
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+def test_load_pickle_accepts_empty_bytes_and_empty_arrays(tmp_path, protocol):
+    # Protocols 0-2 spell b'' as a call of builtins.bytes with no argument.
+    obj = {"b": b"", "ba": bytearray(b""), "ba2": bytearray(b"xy"), "empty": np.zeros((0, 3072), np.uint8)}
+    path = tmp_path / "empty.pkl"
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    back = load_pickle(str(path))
+    assert back["b"] == b"" and back["ba"] == bytearray() and back["ba2"] == bytearray(b"xy")
+    assert back["empty"].shape == (0, 3072) and back["empty"].dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"c__builtin__\nbytes\n(I1000000000000\ntR.", r"refusing bytes\(1000000000000\)"),
+        (b"cbuiltins\nbytearray\n(I1000000000000\ntR.", r"refusing bytearray\(1000000000000\)"),
+        (
+            b"cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I1000000000000\ntS'b'\ntR.",
+            r"refusing to allocate an array of shape \(1000000000000,\)",
+        ),
+    ],
+    ids=["bytes", "bytearray", "array"],
+)
+def test_load_pickle_refuses_to_allocate_from_a_number_in_the_file(tmp_path, payload, message):
+    path = tmp_path / "bomb.pkl"
+    path.write_bytes(payload)
+    with pytest.raises(pickle.UnpicklingError, match=f"load_pickle: .*bomb.pkl: {message}"):
+        load_pickle(str(path))
 
 
 def test_load_pickle_truncated(tmp_path):
@@ -867,3 +1055,101 @@ def test_load_cache_npz_names_a_damaged_file(home, content, message):
     with pytest.raises(ValueError, match=f"load_cache_npz: .*{message}") as info:
         load_cache_npz(URL)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "data, label, error, message",
+    [
+        ([[1, 2], [3]], [0, 1], ValueError, "data is not a rectangular array"),
+        (np.zeros(2), [[0], [1, 2]], ValueError, "label is not a rectangular array"),
+        (np.zeros((3, 2)), np.zeros(2, dtype=np.int64), ValueError, "data has 3 items but label has 2"),
+        (np.zeros(2), np.array([0, -1]), ValueError, "label holds negative class ids .*smallest is -1"),
+        (np.array(["a", "b"]), np.zeros(2), TypeError, "data has dtype <U1, not numbers"),
+        (np.zeros(2), np.array([b"1", b"2"]), TypeError, "label has dtype |S1, not numbers"),
+        (np.float32(1.0), np.zeros(1), ValueError, "data is a single value"),
+    ],
+    ids=["ragged data", "ragged label", "lengths", "negative", "strings", "bytes", "scalar"],
+)
+def test_save_cache_npz_refuses_data_it_cannot_cache_naming_the_argument(home, data, label, error, message):
+    save_cache_npz(np.ones(1), np.ones(1), URL)
+    before = (home / "cifar-10-python.tar.gz.test.npz").read_bytes()
+    with pytest.raises(error, match="save_cache_npz: " + message.replace("|", r"\|")):
+        save_cache_npz(data, label, URL)
+    assert (home / "cifar-10-python.tar.gz.test.npz").read_bytes() == before  # the cache already there is kept
+    assert os.listdir(home) == ["cifar-10-python.tar.gz.test.npz"]
+
+
+def test_save_cache_npz_takes_float_labels_of_any_sign_and_bool_or_complex_data(home):
+    save_cache_npz(np.array([True, False]), np.array([-0.5, 2.0]), URL, train=True)
+    data, label = load_cache_npz(URL, train=True)
+    assert data.dtype == np.bool_ and label.tolist() == [-0.5, 2.0]
+    save_cache_npz(np.array([1 + 2j]), np.array([0], dtype=np.uint8), URL)
+    data, label = load_cache_npz(URL)
+    assert data.tolist() == [1 + 2j] and label.dtype == np.uint8
+
+
+def test_save_cache_npz_takes_a_variable_as_the_array_it_holds(home):
+    x = Variable(np.arange(6, dtype=np.float32).reshape(3, 2))
+    t = Variable(np.array([2, 0, 1]))
+    save_cache_npz(x, t, URL)
+    data, label = load_cache_npz(URL)
+    np.testing.assert_array_equal(data, x.data)
+    np.testing.assert_array_equal(label, t.data)
+    assert data.dtype == np.float32
+
+
+@pytest.mark.parametrize("op", ["save", "load"])
+@pytest.mark.parametrize(
+    "filename, error, message",
+    [
+        (None, TypeError, "filename must be a str .*, got NoneType"),
+        (b"cifar.tar.gz", TypeError, "filename must be a str .*, got bytes"),
+        ("", ValueError, "filename is empty"),
+        ("https://host/dir/", ValueError, "filename 'https://host/dir/' ends with a slash"),
+    ],
+)
+def test_cache_npz_refuses_a_filename_that_names_no_file(home, op, filename, error, message):
+    name = f"{op}_cache_npz"
+    with pytest.raises(error, match=f"{name}: {message}"):
+        if op == "save":
+            save_cache_npz(np.zeros(2), np.zeros(2), filename)
+        else:
+            load_cache_npz(filename)
+    assert os.listdir(home) == []
+
+
+@pytest.mark.parametrize("op", ["save", "load"])
+def test_cache_npz_refuses_a_train_that_is_not_a_bool(home, op):
+    with pytest.raises(TypeError, match=f"{op}_cache_npz: train must be True .* or False .*, got 'test'"):
+        if op == "save":
+            save_cache_npz(np.zeros(2), np.zeros(2), URL, train="test")
+        else:
+            load_cache_npz(URL, train="test")
+    assert os.listdir(home) == []
+
+
+def test_cache_npz_takes_a_path_object_as_filename(home, tmp_path):
+    save_cache_npz(np.zeros(2), np.zeros(2), tmp_path / "archive.tgz", train=True)
+    assert os.listdir(home) == ["archive.tgz.train.npz"]
+    assert load_cache_npz(tmp_path / "archive.tgz", train=True)[0].tolist() == [0, 0]
+
+
+def test_load_cache_npz_refuses_a_header_claiming_a_huge_array_before_allocating(home):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**13,)})
+    path = home / "cifar-10-python.tar.gz.test.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("data.npy", header.getvalue() + bytes(16))
+        archive.writestr("label.npy", header.getvalue() + bytes(16))
+    with pytest.raises(ValueError) as raised:  # not MemoryError
+        load_cache_npz(URL)
+    message = str(raised.value)
+    assert message.startswith(f"load_cache_npz: cannot read {path} (the header of 'data.npy' declares a float64")
+    assert "(10000000000000,)" in message and "holds 16 bytes of data" in message
+
+
+def test_load_cache_npz_refuses_data_and_labels_of_different_lengths(home):
+    path = home / "cifar-10-python.tar.gz.test.npz"
+    np.savez(path, data=np.zeros((3, 2)), label=np.zeros(2))
+    with pytest.raises(ValueError, match=f"load_cache_npz: {re.escape(str(path))} holds data of shape .*not one label"):
+        load_cache_npz(URL)

@@ -1,15 +1,22 @@
 """The download cache, against a local HTTP server (never the internet)."""
 
+import errno
 import hashlib
 import http.server
 import os
+import re
 import socket
 import stat
+import subprocess
+import sys
+import textwrap
 import threading
 
 import pytest
 
-from dezero.files import ChecksumError, DownloadError, cache_dir, get_file, sha256sum
+from dezero.files import ChecksumError, DownloadError, atomic_write, cache_dir, get_file, sha256sum
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PAYLOAD = bytes(range(256)) * 800  # 200 KiB: several 64 KiB read chunks
 
@@ -180,3 +187,118 @@ def test_downloaded_files_get_the_usual_permissions(tmp_path, monkeypatch):
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+# =============================================================================
+# atomic_write
+# =============================================================================
+@pytest.mark.parametrize("mode", ["ab", "a", "xb", "x", "r+b", "w+b", "rb"])
+def test_atomic_write_refuses_modes_that_would_not_write_a_whole_new_file(tmp_path, mode):
+    path = tmp_path / "kept.bin"
+    path.write_bytes(b"what the user saved")
+    with pytest.raises(ValueError, match=re.escape(f"atomic_write: mode must be 'wb' or 'w', got {mode!r}")):
+        with atomic_write(path, mode) as f:
+            f.write(b"+more")
+    assert path.read_bytes() == b"what the user saved"
+    assert _leftovers(tmp_path) == ["kept.bin"]
+
+
+@pytest.mark.parametrize("mode, content", [("wb", b"new\n"), ("w", "new\n")])
+def test_atomic_write_replaces_the_file_in_binary_and_text_mode(tmp_path, mode, content):
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"old content, longer than the new one")
+    with atomic_write(path, mode) as f:
+        f.write(content)
+    assert path.read_bytes() == b"new\n"
+    assert _leftovers(tmp_path) == ["f.txt"]
+
+
+def test_atomic_write_writes_through_a_symlink_and_keeps_it(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "data.bin"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.bin"
+    link.symlink_to(target)
+    chain = tmp_path / "chain.bin"  # a link to the link
+    chain.symlink_to(link)
+    with atomic_write(chain) as f:
+        f.write(b"new")
+    assert chain.is_symlink() and link.is_symlink()
+    assert os.readlink(link) == str(target) and target.read_bytes() == b"new"
+    # The temporary file lived next to the target, and is gone.
+    assert _leftovers(tmp_path / "real") == ["data.bin"]
+    assert _leftovers(tmp_path) == ["chain.bin", "link.bin", "real"]
+
+
+def test_atomic_write_through_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "link.bin"
+    link.symlink_to("target.bin")
+    with atomic_write(link) as f:
+        f.write(b"made")
+    assert link.is_symlink() and (tmp_path / "target.bin").read_bytes() == b"made"
+
+
+def test_atomic_write_refuses_a_symlink_loop_naming_the_path(tmp_path):
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    with pytest.raises(OSError, match=f"cannot write {str(tmp_path / 'a')!r}: too many levels of symbolic links"):
+        with atomic_write(tmp_path / "a") as f:
+            f.write(b"x")
+    assert _leftovers(tmp_path) == ["a", "b"]
+
+
+def test_a_full_disk_at_fsync_names_the_path_and_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "kept.bin"
+    path.write_bytes(b"old")
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError) as raised:
+        with atomic_write(path) as f:
+            f.write(b"new")
+    assert raised.value.errno == errno.ENOSPC
+    assert str(raised.value) == f"[Errno {errno.ENOSPC}] cannot write {str(path)!r}: No space left on device"
+    assert ".tmp" not in str(raised.value)
+    monkeypatch.undo()
+    assert path.read_bytes() == b"old"
+    assert _leftovers(tmp_path) == ["kept.bin"]
+
+
+def test_a_write_refused_by_the_file_system_names_the_path(tmp_path):
+    # A file-size limit makes the kernel refuse the writes themselves (EFBIG),
+    # as a full disk would; set in a child so that pytest keeps writing freely.
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"old")
+    child = textwrap.dedent(f"""
+        import resource, sys
+        sys.path.insert(0, {REPO!r})
+        from dezero.files import atomic_write
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+        for mode, chunk in (("wb", b"x" * (1 << 20)), ("wb", b"x" * 1000), ("w", "y" * 1000)):
+            try:
+                with atomic_write({str(path)!r}, mode) as f:
+                    for _ in range(200):
+                        f.write(chunk)
+            except OSError as e:
+                print(e.errno, e)
+    """)
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    assert lines == [f"{errno.EFBIG} [Errno {errno.EFBIG}] cannot write {str(path)!r}: File too large"] * 3
+    assert path.read_bytes() == b"old"
+    assert _leftovers(tmp_path) == ["big.bin"]
+
+
+def test_errors_raised_by_the_callers_own_code_pass_through_unchanged(tmp_path):
+    path = tmp_path / "kept.bin"
+    path.write_bytes(b"old")
+    mine = FileNotFoundError(errno.ENOENT, "No such file or directory", "the caller's own input")
+    with pytest.raises(FileNotFoundError) as raised:
+        with atomic_write(path) as f:
+            f.write(b"half")
+            raise mine
+    assert raised.value is mine
+    assert path.read_bytes() == b"old"
+    assert _leftovers(tmp_path) == ["kept.bin"]
