@@ -281,6 +281,48 @@ def test_deconv2d_upsamples_by_stride():
     np.testing.assert_array_equal(y.data[0, 0], np.kron(x[0, 0], np.ones((2, 2))))
 
 
+def _empty_batch_gradients(op, W_shape, dtype):
+    """Gradients of sum(op(x, W, b)) for a batch of 0 images, ours and PyTorch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    W = rng.standard_normal(W_shape).astype(dtype)
+    b = rng.standard_normal(W_shape[0] if op == "conv2d" else W_shape[1]).astype(dtype)
+    x = np.zeros((0, W_shape[1] if op == "conv2d" else W_shape[0], 5, 5), dtype=dtype)
+    xv, Wv, bv = dezero.Variable(x), dezero.Parameter(W), dezero.Parameter(b)
+    ours = getattr(F, op)(xv, Wv, bv, stride=2, pad=1)
+    F.sum(ours).backward()
+    tx, tW, tb = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
+    theirs = getattr(torch.nn.functional, "conv2d" if op == "conv2d" else "conv_transpose2d")
+    ty = theirs(tx, tW, tb, stride=2, padding=1)
+    ty.sum().backward()
+    assert ours.shape == tuple(ty.shape)
+    return (xv.grad.data, Wv.grad.data, bv.grad.data), (tx.grad.numpy(), tW.grad.numpy(), tb.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op, W_shape", [("conv2d", (3, 2, 3, 3)), ("deconv2d", (2, 3, 3, 3))])
+def test_convolutions_of_an_empty_batch_have_zero_filter_and_bias_gradients(op, W_shape, dtype):
+    # No image adds a term to the sums over the batch: W and b get zero
+    # gradients of their own shapes and dtype, and x an empty one, as in PyTorch.
+    ours, theirs = _empty_batch_gradients(op, W_shape, dtype)
+    for mine, torch_grad in zip(ours, theirs):
+        assert mine.shape == torch_grad.shape
+        assert mine.dtype == dtype
+        np.testing.assert_array_equal(mine, torch_grad)
+    assert not ours[1].any()
+
+
+def test_conv2d_layer_backward_on_an_empty_batch_gives_zero_filter_and_bias_gradients():
+    import dezero.layers as L
+
+    layer = L.Conv2d(3, kernel_size=3, stride=2, pad=1)
+    layer(np.ones((1, 2, 5, 5), dtype=np.float32))  # builds W for 2 channels
+    layer.cleargrads()
+    F.sum(layer(np.zeros((0, 2, 5, 5), dtype=np.float32))).backward()
+    np.testing.assert_array_equal(layer.W.grad.data, np.zeros((3, 2, 3, 3), dtype=np.float32))
+    np.testing.assert_array_equal(layer.b.grad.data, np.zeros(3, dtype=np.float32))
+
+
 # =============================================================================
 # Bad arguments
 # =============================================================================

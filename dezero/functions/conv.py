@@ -438,6 +438,10 @@ class Conv2DGradW(Function):
         oc, oh, ow = gy.shape[1:]
         kh, kw = self.kernel
         k = c * kh * kw
+        if n == 0:
+            # An empty batch adds up no terms: the gradient is zero (as in
+            # PyTorch), and slice_sum below would have no chunk to start from.
+            return xp.zeros((oc, c, kh, kw), dtype=xp.result_type(x.dtype, gy.dtype))
 
         def slice_sum(start: int, stop: int):
             """This slice's share of the sum over (n, y, x), as an (OC, C*KH*KW) matrix."""
