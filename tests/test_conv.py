@@ -4,6 +4,7 @@ against numerical gradients, float32/float64, NumPy/CuPy, strided, read-only
 and untouched inputs); below the cases, adjointness, argument errors and PyTorch."""
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -375,6 +376,140 @@ def test_bad_arguments(call, message):
         return
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def _class_and_function_errors(class_call, function_call):
+    """The ValueErrors of the book's class call and of the function call, each
+    split into (the name before the colon, the rest of the message)."""
+    found = []
+    for call in (class_call, function_call):
+        with pytest.raises(ValueError) as raised:
+            call()
+        found.append(tuple(str(raised.value).split(": ", 1)))
+    return found
+
+
+_W = np.ones((4, 3, 3, 3))
+
+
+@pytest.mark.parametrize(
+    "class_call, function_call, op, message",
+    [
+        (
+            lambda C: C.Conv2d(1, 0)(X, np.ones((4, 2, 3, 3)), None),
+            lambda: F.conv2d(X, np.ones((4, 2, 3, 3)), None, 1, 0),
+            "Conv2D",
+            r"x has 3 channels but W expects 2 \(x \(2, 3, 5, 5\), W \(4, 2, 3, 3\)\)",
+        ),
+        (
+            lambda C: C.Conv2d(1, 0)(X, np.ones((4, 3, 7, 7)), None),
+            lambda: F.conv2d(X, np.ones((4, 3, 7, 7)), None, 1, 0),
+            "Conv2D",
+            r"kernel \(7, 7\) is larger than the padded input \(5, 5\)",
+        ),
+        (
+            lambda C: C.Conv2d(1, 0)(np.ones((3, 5, 5)), _W, None),
+            lambda: F.conv2d(np.ones((3, 5, 5)), _W, None, 1, 0),
+            "Conv2D",
+            r"x must be 4-D \(N, C, H, W\), got shape \(3, 5, 5\)",
+        ),
+        (
+            lambda C: C.Conv2d(1, 0)(X, _W, np.ones(5)),
+            lambda: F.conv2d(X, _W, np.ones(5), 1, 0),
+            "Conv2D",
+            r"b must have shape \(4,\) to match W \(4, 3, 3, 3\), got \(5,\)",
+        ),
+        (
+            lambda C: C.Conv2d(1, 0)(X, np.ones((4, 3, 0, 0)), None),
+            lambda: F.conv2d(X, np.ones((4, 3, 0, 0)), None, 1, 0),
+            "Conv2D",
+            r"W has an empty kernel: \(KH, KW\) = \(0, 0\)",
+        ),
+        (
+            lambda C: C.Deconv2d(1, 0)(X, np.ones((2, 3, 3, 3)), None),
+            lambda: F.deconv2d(X, np.ones((2, 3, 3, 3)), None, 1, 0),
+            "Deconv2D",
+            r"x has 3 channels but W expects 2 input channels",
+        ),
+        (
+            lambda C: C.Deconv2d(1, 0)(X, np.ones((3, 2, 3, 3)), np.ones(3)),
+            lambda: F.deconv2d(X, np.ones((3, 2, 3, 3)), np.ones(3), 1, 0),
+            "Deconv2D",
+            r"b must have shape \(2,\) to match W \(3, 2, 3, 3\), got \(3,\)",
+        ),
+        (
+            lambda C: C.Deconv2d(2, 0, (9, 4))(np.ones((2, 4, 3, 3)), W3, None),
+            lambda: F.deconv2d(np.ones((2, 4, 3, 3)), W3, None, 2, 0, (9, 4)),
+            "Deconv2D",
+            r"outsize \(9, 4\) is inconsistent with the input \(3, 3\)",
+        ),
+        (
+            lambda C: C.Deconv2d(1, 2)(np.ones((2, 4, 1, 1)), W3, None),
+            lambda: F.deconv2d(np.ones((2, 4, 1, 1)), W3, None, 1, 2),
+            "Deconv2D",
+            r"the output would be empty",
+        ),
+    ],
+    ids=["channels", "kernel-too-large", "3-D-x", "bias", "empty-kernel"]
+    + ["deconv-channels", "deconv-bias", "deconv-outsize", "deconv-empty-output"],
+)
+def test_conv_classes_refuse_what_the_functions_refuse_with_the_same_message(class_call, function_call, op, message):
+    from dezero import functions_conv
+
+    (class_name, class_message), (function_name, function_message) = _class_and_function_errors(
+        lambda: class_call(functions_conv), function_call
+    )
+    assert (class_name, function_name) == (op, op.lower())
+    assert class_message == function_message
+    assert re.match(message, class_message)
+
+
+def _conv_filter_gradient_torch(x, W, gy, stride, pad):
+    torch = pytest.importorskip("torch")
+    tW = torch.tensor(W, requires_grad=True)
+    torch.nn.functional.conv2d(torch.tensor(x), tW, stride=stride, padding=pad).backward(torch.tensor(gy))
+    return tW.grad.numpy()
+
+
+def test_conv2dgradw_of_a_conv_called_under_no_grad_is_its_filter_gradient():
+    from dezero import functions_conv as C
+
+    rng = np.random.default_rng(12)
+    x, W = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2))
+    conv = C.Conv2d((2, 1), 1)
+    with dezero.no_grad():
+        y = conv(x, W, None)
+    gy = rng.standard_normal(y.shape)
+    gW = C.Conv2DGradW(conv)(x, gy)
+    np.testing.assert_allclose(gW.data, _conv_filter_gradient_torch(x, W, gy, (2, 1), 1), rtol=1e-10, atol=1e-12)
+
+
+def test_conv2dgradw_refuses_a_conv_never_called_and_other_functions():
+    from dezero import functions_conv as C
+
+    with pytest.raises(
+        ValueError, match=r"Conv2DGradW: the Conv2D given has not been called yet; call it on \(x, W, b\)"
+    ):
+        C.Conv2DGradW(C.Conv2d(1, 0))
+    with pytest.raises(ValueError, match="Conv2DGradW: the Deconv2D given has not been called yet"):
+        C.Conv2DGradW(C.Deconv2d(1, 0))
+    with pytest.raises(TypeError, match="Conv2DGradW: conv2d must be the Conv2D or Deconv2D .* got Pooling2D"):
+        C.Conv2DGradW(C.Pooling(2))
+
+
+def test_conv2dgradw_refuses_a_gy_that_the_convolution_of_x_cannot_give():
+    from dezero import functions_conv as C
+
+    conv = C.Conv2d(1, 0)
+    conv(X, _W, None)  # gives (2, 4, 3, 3)
+    with pytest.raises(
+        ValueError,
+        match=r"Conv2DGradW: gy of shape \(2, 4, 4, 4\) does not fit x of shape \(2, 3, 5, 5\): the convolution "
+        r"with kernel \(3, 3\), stride \(1, 1\), pad \(0, 0\) gives \(2, OC, 3, 3\)",
+    ):
+        C.Conv2DGradW(conv)(X, np.ones((2, 4, 4, 4)))
+    with pytest.raises(ValueError, match=r"Conv2DGradW: gy must be 4-D"):
+        C.Conv2DGradW(conv)(X, np.ones((2, 4, 9)))
 
 
 def test_deconv2d_accepts_every_valid_outsize():

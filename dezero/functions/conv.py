@@ -76,6 +76,62 @@ def _out_size(op: str, in_hw: tuple, kernel: tuple, stride: tuple, pad: tuple) -
     return oh, ow
 
 
+def _check_bias_shape(op: str, b, n_out: int, W_shape: tuple) -> None:
+    if b is not None and tuple(b.shape) != (n_out,):
+        raise ValueError(f"{op}: b must have shape ({n_out},) to match W {tuple(W_shape)}, got {tuple(b.shape)}")
+
+
+def _check_conv(op: str, x, W, b, stride: tuple, pad: tuple) -> tuple:
+    """Check conv2d's operands (arrays or Variables; b may be None); returns (OH, OW).
+
+    Both :func:`conv2d` and :class:`Conv2D`'s forward run it, each under its
+    own name, so that the book's ``Conv2d(stride, pad)(x, W, b)`` refuses what
+    the function refuses, with the same message.
+    """
+    _check_4d(op, "x", x)
+    _check_4d(op, "W", W, "(OC, C, KH, KW)")
+    _check_kernel(op, W, "(OC, C, KH, KW)")
+    if x.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"{op}: x has {x.shape[1]} channels but W expects {W.shape[1]} (x {tuple(x.shape)}, W {tuple(W.shape)})"
+        )
+    out_hw = _out_size(op, x.shape[2:], W.shape[2:], stride, pad)
+    _check_bias_shape(op, b, W.shape[0], W.shape)
+    return out_hw
+
+
+def _check_deconv(op: str, x, W, b, stride: tuple, pad: tuple, outsize) -> tuple:
+    """Check deconv2d's operands (arrays or Variables; b may be None, outsize a
+    pair or None); returns the output size (OH, OW). Shared by :func:`deconv2d`
+    and :class:`Deconv2D`'s forward."""
+    _check_4d(op, "x", x)
+    _check_4d(op, "W", W, "(C_in, C_out, KH, KW)")
+    _check_kernel(op, W, "(C_in, C_out, KH, KW)")
+    if x.shape[1] != W.shape[0]:
+        raise ValueError(
+            f"{op}: x has {x.shape[1]} channels but W expects {W.shape[0]} input "
+            f"channels (x {tuple(x.shape)}, W {tuple(W.shape)} laid out as (C_in, C_out, KH, KW))"
+        )
+    _check_bias_shape(op, b, W.shape[1], W.shape)
+    kernel, in_hw = tuple(W.shape[2:]), tuple(x.shape[2:])
+    default = tuple(shapes.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
+    if outsize is None:
+        if default[0] < 1 or default[1] < 1:
+            raise ValueError(
+                f"{op}: the output would be empty: S*(I-1)+K-2P = {default} for input "
+                f"{in_hw}, kernel {kernel}, stride {stride}, pad {pad}"
+            )
+        return default
+    back = tuple(shapes.get_conv_outsize(outsize[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
+    if back != in_hw:
+        raise ValueError(
+            f"{op}: outsize {outsize} is inconsistent with the input {in_hw}: a "
+            f"convolution with kernel {kernel}, stride {stride}, pad {pad} maps it "
+            f"to {back}; valid sizes are {default} plus 0..S-1 per axis"
+        )
+    return tuple(outsize)
+
+
 # =============================================================================
 # Raw-array helpers (NumPy or CuPy)
 # =============================================================================
@@ -349,7 +405,7 @@ class Conv2D(Function):
     """y[n, o] = sum_c correlate(x_pad[n, c], W[o, c]) + b[o], as GEMMs on the windows.
 
     Called on (x, W, b), b may be None (no bias). The book's ``Conv2d``, with
-    its arguments; :func:`conv2d` checks the shapes before it builds one.
+    its arguments; its forward checks the shapes as :func:`conv2d` does.
 
     Parameters
     ----------
@@ -358,12 +414,18 @@ class Conv2D(Function):
     """
 
     optional_inputs = (2,)  # b=None: no bias
+    # (KH, KW) of the filter of the last call, for Conv2DGradW(self).
+    kernel_size: "tuple | None" = None
 
     def __init__(self, stride=1, pad=0):
         self.stride = _pair_arg("Conv2D", "stride", stride, 1)
         self.pad = _pair_arg("Conv2D", "pad", pad, 0)
 
     def forward(self, x, W, b):
+        _check_conv("Conv2D", x, W, b, self.stride, self.pad)
+        # Kept rather than read from self.inputs by Conv2DGradW(self): a call
+        # under no_grad records no inputs.
+        self.kernel_size = tuple(W.shape[2:])
         return _conv2d_array(x, W, b, self.stride, self.pad)
 
     def backward(self, gy):
@@ -429,13 +491,33 @@ class Conv2DGradW(Function):
     """
 
     def __init__(self, conv2d: "Conv2D | Deconv2D"):
-        self.kernel = tuple(conv2d.inputs[1].shape[2:])
+        if not isinstance(conv2d, (Conv2D, Deconv2D)):
+            raise TypeError(
+                f"Conv2DGradW: conv2d must be the Conv2D or Deconv2D whose filter gradient "
+                f"is wanted, got {type(conv2d).__name__}"
+            )
+        if conv2d.kernel_size is None:
+            raise ValueError(
+                f"Conv2DGradW: the {type(conv2d).__name__} given has not been called yet; "
+                "call it on (x, W, b) first: the kernel size comes from its W"
+            )
+        self.kernel = conv2d.kernel_size
         self.stride, self.pad = conv2d.stride, conv2d.pad
 
     def forward(self, x, gy):
+        op = "Conv2DGradW"
+        _check_4d(op, "x", x)
+        _check_4d(op, "gy", gy)
+        oh, ow = _out_size(op, x.shape[2:], self.kernel, self.stride, self.pad)
+        if gy.shape[0] != x.shape[0] or gy.shape[2:] != (oh, ow):
+            raise ValueError(
+                f"{op}: gy of shape {gy.shape} does not fit x of shape {x.shape}: the "
+                f"convolution with kernel {self.kernel}, stride {self.stride}, pad {self.pad} "
+                f"gives ({x.shape[0]}, OC, {oh}, {ow})"
+            )
         xp = get_array_module(x)
         n, c = x.shape[:2]
-        oc, oh, ow = gy.shape[1:]
+        oc = gy.shape[1]
         kh, kw = self.kernel
         k = c * kh * kw
         if n == 0:
@@ -497,27 +579,13 @@ class _BiasGrad(Function):
         return broadcast_to(reshape(ggb, (1, -1, 1, 1)), self.shape)
 
 
-def _check_bias(op: str, b, n_out: int, W_shape: tuple):
-    if b is None:
-        return Variable(None)
-    b = as_variable(b)
-    if b.shape != (n_out,):
-        raise ValueError(f"{op}: b must have shape ({n_out},) to match W {W_shape}, got {b.shape}")
-    return b
-
-
 def _conv_args(op: str, x, W, b, stride, pad):
     """Validate conv2d-style arguments; returns (x, W, b, stride, pad, (OH, OW))."""
     x, W = as_variable(x), as_variable(W)
-    _check_4d(op, "x", x)
-    _check_4d(op, "W", W, "(OC, C, KH, KW)")
-    _check_kernel(op, W, "(OC, C, KH, KW)")
-    if x.shape[1] != W.shape[1]:
-        raise ValueError(f"{op}: x has {x.shape[1]} channels but W expects {W.shape[1]} (x {x.shape}, W {W.shape})")
+    b = Variable(None) if b is None else as_variable(b)
     stride = _pair_arg(op, "stride", stride, 1)
     pad = _pair_arg(op, "pad", pad, 0)
-    out_hw = _out_size(op, x.shape[2:], W.shape[2:], stride, pad)
-    b = _check_bias(op, b, W.shape[0], W.shape)
+    out_hw = _check_conv(op, x, W, None if b.data is None else b, stride, pad)
     return x, W, b, stride, pad, out_hw
 
 
@@ -548,7 +616,7 @@ class Deconv2D(Function):
     (C_out, KH, KW) patch over the output; overlapping patches add up.
 
     Called on (x, W, b), b may be None (no bias). The book's ``Deconv2d``,
-    with its arguments; :func:`deconv2d` checks the shapes before it builds one.
+    with its arguments; its forward checks the shapes as :func:`deconv2d` does.
 
     Parameters
     ----------
@@ -560,6 +628,8 @@ class Deconv2D(Function):
     """
 
     optional_inputs = (2,)  # b=None: no bias
+    # (KH, KW) of the filter of the last call, for Conv2DGradW(self).
+    kernel_size: "tuple | None" = None
 
     def __init__(self, stride=1, pad=0, outsize=None):
         self.stride = _pair_arg("Deconv2D", "stride", stride, 1)
@@ -567,15 +637,13 @@ class Deconv2D(Function):
         self.outsize = None if outsize is None else _pair_arg("Deconv2D", "outsize", outsize, 1)
 
     def forward(self, x, W, b):
+        outsize = _check_deconv("Deconv2D", x, W, b, self.stride, self.pad, self.outsize)
+        # Kept: an exporter reads the size that this call made, and
+        # Conv2DGradW(self) the kernel size (a call under no_grad records no inputs).
+        self.outsize, self.kernel_size = outsize, tuple(W.shape[2:])
         xp = get_array_module(x)
         c_in, c_out, kh, kw = W.shape
         n, _, h, w = x.shape
-        outsize = self.outsize
-        if outsize is None:
-            sizes = zip((h, w), (kh, kw), self.stride, self.pad)
-            outsize = tuple(shapes.get_deconv_outsize(size, k, s, p) for size, k, s, p in sizes)
-            # Kept: an exporter reads the size that this call made.
-            self.outsize = outsize
         y = xp.empty((n, c_out) + outsize, dtype=xp.result_type(x.dtype, W.dtype))
         W_t = W.reshape(c_in, -1).T
         k = c_out * kh * kw
@@ -662,36 +730,12 @@ def deconv2d(x, W, b=None, stride=1, pad=0, outsize=None) -> Variable:
     """
     op = "deconv2d"
     x, W = as_variable(x), as_variable(W)
-    _check_4d(op, "x", x)
-    _check_4d(op, "W", W, "(C_in, C_out, KH, KW)")
-    _check_kernel(op, W, "(C_in, C_out, KH, KW)")
-    if x.shape[1] != W.shape[0]:
-        raise ValueError(
-            f"{op}: x has {x.shape[1]} channels but W expects {W.shape[0]} input "
-            f"channels (x {x.shape}, W {W.shape} laid out as (C_in, C_out, KH, KW))"
-        )
+    b = Variable(None) if b is None else as_variable(b)
     stride = _pair_arg(op, "stride", stride, 1)
     pad = _pair_arg(op, "pad", pad, 0)
-    kernel = W.shape[2:]
-    in_hw = x.shape[2:]
-    if outsize is None:
-        outsize = tuple(shapes.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
-        if outsize[0] < 1 or outsize[1] < 1:
-            raise ValueError(
-                f"{op}: the output would be empty: S*(I-1)+K-2P = {outsize} for input "
-                f"{in_hw}, kernel {kernel}, stride {stride}, pad {pad}"
-            )
-    else:
+    if outsize is not None:
         outsize = _pair_arg(op, "outsize", outsize, 1)
-        back = tuple(shapes.get_conv_outsize(outsize[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
-        if back != tuple(in_hw):
-            default = tuple(shapes.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
-            raise ValueError(
-                f"{op}: outsize {outsize} is inconsistent with the input {in_hw}: a "
-                f"convolution with kernel {kernel}, stride {stride}, pad {pad} maps it "
-                f"to {back}; valid sizes are {default} plus 0..S-1 per axis"
-            )
-    b = _check_bias(op, b, W.shape[1], W.shape)
+    outsize = _check_deconv(op, x, W, None if b.data is None else b, stride, pad, outsize)
     return Deconv2D(stride, pad, outsize)(x, W, b)
 
 
