@@ -464,6 +464,135 @@ def test_conv_classes_refuse_what_the_functions_refuse_with_the_same_message(cla
     assert re.match(message, class_message)
 
 
+_COL = np.ones((18, 27))  # im2col of X with a 3x3 kernel: (2*3*3 windows, 3*3*3 values)
+
+
+@pytest.mark.parametrize(
+    "class_call, function_call, op, message",
+    [
+        (
+            lambda C: C.Col2im(X.shape, 3, 1, 0, True)(_COL.T.copy()),
+            lambda: F.col2im(_COL.T.copy(), X.shape, 3, 1, 0, True),
+            "Col2im",
+            r"col of shape \(27, 18\) does not match input_shape \(2, 3, 5, 5\) with kernel \(3, 3\), "
+            r"stride \(1, 1\), pad \(0, 0\): expected \(18, 27\)$",
+        ),
+        (
+            lambda C: C.Col2im(X.shape, 3, 1, 0, False)(_COL),
+            lambda: F.col2im(_COL, X.shape, 3, 1, 0, False),
+            "Col2im",
+            r"col of shape \(18, 27\) .* expected \(2, 3, 3, 3, 3, 3\)$",
+        ),
+        (
+            lambda C: C.Col2im(X.shape, 3, 0, 0, True),
+            lambda: F.col2im(_COL, X.shape, 3, 0, 0, True),
+            "Col2im",
+            r"stride must be positive, got 0$",
+        ),
+        (
+            lambda C: C.Col2im((2, 3, 5), 3, 1, 0, True),
+            lambda: F.col2im(_COL, (2, 3, 5), 3, 1, 0, True),
+            "Col2im",
+            r"input_shape must be \(N, C, H, W\), four non-negative ints, got \(2, 3, 5\)$",
+        ),
+        (
+            lambda C: C.Col2im(X.shape, 7, 1, 0, True),
+            lambda: F.col2im(_COL, X.shape, 7, 1, 0, True),
+            "Col2im",
+            r"kernel \(7, 7\) is larger than the padded input \(5, 5\)",
+        ),
+        (
+            lambda C: C.Im2col(0, 1, 0, True),
+            lambda: F.im2col(X, 0, 1, 0, True),
+            "Im2col",
+            r"kernel_size must be positive, got 0$",
+        ),
+        (
+            lambda C: C.Im2col(3, 0, 0, True),
+            lambda: F.im2col(X, 3, 0, 0, True),
+            "Im2col",
+            r"stride must be positive, got 0$",
+        ),
+        (
+            lambda C: C.Im2col(3, 1, -1, True),
+            lambda: F.im2col(X, 3, 1, -1, True),
+            "Im2col",
+            r"pad must be non-negative, got -1$",
+        ),
+        (
+            lambda C: C.Im2col(3, 1, 0, True)(np.ones((3, 5, 5))),
+            lambda: F.im2col(np.ones((3, 5, 5)), 3, 1, 0, True),
+            "Im2col",
+            r"x must be 4-D \(N, C, H, W\), got shape \(3, 5, 5\)$",
+        ),
+        (
+            lambda C: C.Im2col(6, 1, 0, True)(X),
+            lambda: F.im2col(X, 6, 1, 0, True),
+            "Im2col",
+            r"kernel \(6, 6\) is larger than the padded input \(5, 5\)",
+        ),
+    ],
+    ids=["col2im-transposed-col", "col2im-matrix-for-6d", "col2im-stride-0", "col2im-3-axes", "col2im-kernel"]
+    + ["im2col-kernel-0", "im2col-stride-0", "im2col-pad", "im2col-3-D-x", "im2col-kernel-too-large"],
+)
+def test_im2col_and_col2im_classes_refuse_what_the_functions_refuse_with_the_same_message(
+    class_call, function_call, op, message
+):
+    from dezero import functions_conv
+
+    (class_name, class_message), (function_name, function_message) = _class_and_function_errors(
+        lambda: class_call(functions_conv), function_call
+    )
+    assert (class_name, function_name) == (op, op.lower())
+    assert class_message == function_message
+    assert re.match(message, class_message)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda C: C.im2col_array(X, 3, 0), r"im2col_array: stride must be positive, got 0$"),
+        (lambda C: C.im2col_array(X, 0), r"im2col_array: kernel_size must be positive, got 0$"),
+        (lambda C: C.im2col_array(X[0], 3), r"im2col_array: x must be 4-D \(N, C, H, W\)"),
+        (lambda C: C.col2im_array(_COL, X.shape, 3, 0), r"col2im_array: stride must be positive, got 0$"),
+        (
+            lambda C: C.col2im_array(_COL.T, X.shape, 3),
+            r"col2im_array: col of shape \(27, 18\) does not match input_shape \(2, 3, 5, 5\)",
+        ),
+        (
+            lambda C: C.col2im_array(_COL, None, 3),
+            r"col2im_array: img_shape must be \(N, C, H, W\), four non-negative ints, got None$",
+        ),
+    ],
+)
+def test_raw_array_im2col_and_col2im_refuse_bad_geometry_naming_themselves(call, message):
+    from dezero import functions_conv
+
+    with pytest.raises(ValueError, match=message):
+        call(functions_conv)
+
+
+def test_get_conv_outsize_refuses_a_zero_stride():
+    from dezero.utils import get_conv_outsize
+
+    assert get_conv_outsize(5, 3, 2, 1) == 3
+    with pytest.raises(ValueError, match="get_conv_outsize: stride must be positive, got 0"):
+        get_conv_outsize(5, 3, 0, 1)
+
+
+def test_the_book_im2col_stores_its_geometry_as_pairs():
+    # An ONNX exporter and Im2col's own backward read them as (height, width).
+    from dezero import functions_conv as C
+
+    f = C.Im2col(3, 2, 1, True)
+    assert (f.kernel_size, f.stride, f.pad) == ((3, 3), (2, 2), (1, 1))
+    x = dezero.Variable(np.random.default_rng(13).standard_normal((1, 2, 5, 5)))
+    col = f(x)
+    np.testing.assert_array_equal(col.data, im2col_matrix_ref(x.data, 3, 2, 1))
+    col.backward(grad=np.ones(col.shape))
+    np.testing.assert_array_equal(x.grad.data, col2im_ref(np.ones(col.shape), x.shape, 3, 2, 1))
+
+
 def _conv_filter_gradient_torch(x, W, gy, stride, pad):
     torch = pytest.importorskip("torch")
     tW = torch.tensor(W, requires_grad=True)

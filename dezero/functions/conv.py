@@ -76,6 +76,38 @@ def _out_size(op: str, in_hw: tuple, kernel: tuple, stride: tuple, pad: tuple) -
     return oh, ow
 
 
+def _shape_arg(op: str, name: str, value) -> tuple:
+    """``value`` as an (N, C, H, W) tuple of non-negative ints."""
+    try:
+        items = tuple(value)
+    except TypeError:  # not a sequence at all (None, an int)
+        items = ()
+    if (
+        len(items) != 4
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in items)
+        or min(items) < 0
+    ):
+        raise ValueError(f"{op}: {name} must be (N, C, H, W), four non-negative ints, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+def _col_shape(op: str, input_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, to_matrix: bool) -> tuple:
+    """The shape im2col gives for images of ``input_shape`` (and so the one col2im takes)."""
+    n, c, h, w = input_shape
+    oh, ow = _out_size(op, (h, w), kernel, stride, pad)
+    return (n * oh * ow, c * kernel[0] * kernel[1]) if to_matrix else (n, c, kernel[0], kernel[1], oh, ow)
+
+
+def _check_col(op: str, col, input_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, expected: tuple) -> None:
+    # Only the shape can tell a transposed or foreign col from the right one:
+    # the reshape inside col2im would take any array of the right size.
+    if tuple(col.shape) != expected:
+        raise ValueError(
+            f"{op}: col of shape {tuple(col.shape)} does not match input_shape {input_shape} "
+            f"with kernel {kernel}, stride {stride}, pad {pad}: expected {expected}"
+        )
+
+
 def _check_bias_shape(op: str, b, n_out: int, W_shape: tuple) -> None:
     if b is not None and tuple(b.shape) != (n_out,):
         raise ValueError(f"{op}: b must have shape ({n_out},) to match W {tuple(W_shape)}, got {tuple(b.shape)}")
@@ -191,6 +223,27 @@ def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, out
     return out
 
 
+def _im2col(x, kernel: tuple, stride: tuple, pad: tuple, to_matrix: bool, pad_value: float = 0.0):
+    """im2col on checked arguments (pairs, a 4-D x the kernel fits)."""
+    view = _windows(x, kernel, stride, pad, pad_value)
+    # .copy() even where a view would do (1x1 kernels): the result must never
+    # share memory with x.
+    if to_matrix:
+        n, c, kh, kw, oh, ow = view.shape
+        return view.transpose(0, 4, 5, 1, 2, 3).copy().reshape(n * oh * ow, c * kh * kw)
+    return view.copy()
+
+
+def _col2im_any(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, to_matrix: bool):
+    """col2im on checked arguments: ``col`` has the shape im2col gives for ``img_shape``."""
+    n, c, h, w = img_shape
+    if to_matrix:
+        oh = shapes.get_conv_outsize(h, kernel[0], stride[0], pad[0])
+        ow = shapes.get_conv_outsize(w, kernel[1], stride[1], pad[1])
+        col = col.reshape(n, oh, ow, c, kernel[0], kernel[1]).transpose(0, 3, 4, 5, 1, 2)
+    return _col2im(col, img_shape, kernel, stride, pad)
+
+
 def im2col_array(x, kernel_size, stride=1, pad=0, to_matrix: bool = True, pad_value: float = 0.0):
     """Raw-array im2col: every window of ``x`` laid out as a row (or an axis).
 
@@ -209,15 +262,19 @@ def im2col_array(x, kernel_size, stride=1, pad=0, to_matrix: bool = True, pad_va
     -------
     array
         A new array (never a view of ``x``).
+
+    Raises
+    ------
+    ValueError
+        As :func:`im2col` does, for arguments that describe no windows.
     """
-    kernel, stride, pad = shapes.pair(kernel_size), shapes.pair(stride), shapes.pair(pad)
-    view = _windows(x, kernel, stride, pad, pad_value)
-    # .copy() even where a view would do (1x1 kernels): the result must never
-    # share memory with x.
-    if to_matrix:
-        n, c, kh, kw, oh, ow = view.shape
-        return view.transpose(0, 4, 5, 1, 2, 3).copy().reshape(n * oh * ow, c * kh * kw)
-    return view.copy()
+    op = "im2col_array"
+    _check_4d(op, "x", x)
+    kernel = _pair_arg(op, "kernel_size", kernel_size, 1)
+    stride = _pair_arg(op, "stride", stride, 1)
+    pad = _pair_arg(op, "pad", pad, 0)
+    _out_size(op, x.shape[2:], kernel, stride, pad)
+    return _im2col(x, kernel, stride, pad, to_matrix, pad_value)
 
 
 def col2im_array(col, img_shape, kernel_size, stride=1, pad=0, to_matrix: bool = True):
@@ -239,14 +296,21 @@ def col2im_array(col, img_shape, kernel_size, stride=1, pad=0, to_matrix: bool =
     -------
     array
         Of ``img_shape``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`col2im` does, for arguments that describe no windows or a
+        ``col`` of another shape than im2col gives for them.
     """
-    kernel, stride, pad = shapes.pair(kernel_size), shapes.pair(stride), shapes.pair(pad)
-    n, c, h, w = img_shape
-    oh = shapes.get_conv_outsize(h, kernel[0], stride[0], pad[0])
-    ow = shapes.get_conv_outsize(w, kernel[1], stride[1], pad[1])
-    if to_matrix:
-        col = col.reshape(n, oh, ow, c, kernel[0], kernel[1]).transpose(0, 3, 4, 5, 1, 2)
-    return _col2im(col, tuple(img_shape), kernel, stride, pad)
+    op = "col2im_array"
+    img_shape = _shape_arg(op, "img_shape", img_shape)
+    kernel = _pair_arg(op, "kernel_size", kernel_size, 1)
+    stride = _pair_arg(op, "stride", stride, 1)
+    pad = _pair_arg(op, "pad", pad, 0)
+    expected = _col_shape(op, img_shape, kernel, stride, pad, to_matrix)
+    _check_col(op, col, img_shape, kernel, stride, pad, expected)
+    return _col2im_any(col, img_shape, kernel, stride, pad, to_matrix)
 
 
 # Columns of at most this many elements (1 MiB of float32) are cut out and
@@ -273,6 +337,9 @@ def _chunks(start: int, stop: int, per_sample: int, xp):
 class Im2col(Function):
     """Differentiable im2col, as a Function of the images (see :func:`im2col`).
 
+    The book's ``Im2col``, with its arguments, and the same checks as
+    :func:`im2col` (made here, so that both ways of calling get them).
+
     Parameters
     ----------
     kernel_size, stride, pad : int or (int, int)
@@ -286,13 +353,18 @@ class Im2col(Function):
     """
 
     def __init__(self, kernel_size, stride, pad, to_matrix, pad_value=0.0):
-        self.kernel_size, self.stride, self.pad = kernel_size, stride, pad
+        op = "Im2col"
+        self.kernel_size = _pair_arg(op, "kernel_size", kernel_size, 1)
+        self.stride = _pair_arg(op, "stride", stride, 1)
+        self.pad = _pair_arg(op, "pad", pad, 0)
         self.to_matrix = to_matrix
         self.pad_value = pad_value
 
     def forward(self, x):
+        _check_4d("Im2col", "x", x)
+        _out_size("Im2col", x.shape[2:], self.kernel_size, self.stride, self.pad)
         self.input_shape = x.shape
-        return im2col_array(x, self.kernel_size, self.stride, self.pad, self.to_matrix, self.pad_value)
+        return _im2col(x, self.kernel_size, self.stride, self.pad, self.to_matrix, self.pad_value)
 
     def backward(self, gy):
         return col2im(gy, self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)
@@ -300,6 +372,9 @@ class Im2col(Function):
 
 class Col2im(Function):
     """Differentiable col2im, the adjoint of :class:`Im2col` (see :func:`col2im`).
+
+    The book's ``Col2im``, with its arguments, and the same checks as
+    :func:`col2im` (made here, so that both ways of calling get them).
 
     Parameters
     ----------
@@ -312,12 +387,17 @@ class Col2im(Function):
     """
 
     def __init__(self, input_shape, kernel_size, stride, pad, to_matrix):
-        self.input_shape = tuple(input_shape)
-        self.kernel_size, self.stride, self.pad = kernel_size, stride, pad
+        op = "Col2im"
+        self.input_shape = _shape_arg(op, "input_shape", input_shape)
+        self.kernel_size = _pair_arg(op, "kernel_size", kernel_size, 1)
+        self.stride = _pair_arg(op, "stride", stride, 1)
+        self.pad = _pair_arg(op, "pad", pad, 0)
         self.to_matrix = to_matrix
+        self._col_shape = _col_shape(op, self.input_shape, self.kernel_size, self.stride, self.pad, to_matrix)
 
     def forward(self, col):
-        return col2im_array(col, self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)
+        _check_col("Col2im", col, self.input_shape, self.kernel_size, self.stride, self.pad, self._col_shape)
+        return _col2im_any(col, self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)
 
     def backward(self, gx):
         return im2col(gx, self.kernel_size, self.stride, self.pad, self.to_matrix)
@@ -380,21 +460,13 @@ def col2im(col, input_shape, kernel_size, stride=1, pad=0, to_matrix: bool = Tru
     ValueError
         If ``col``'s shape does not fit the other arguments.
     """
+    op = "col2im"
     col = as_variable(col)
-    input_shape = tuple(int(s) for s in input_shape)
-    if len(input_shape) != 4:
-        raise ValueError(f"col2im: input_shape must be (N, C, H, W), got {input_shape}")
-    kernel = _pair_arg("col2im", "kernel_size", kernel_size, 1)
-    stride = _pair_arg("col2im", "stride", stride, 1)
-    pad = _pair_arg("col2im", "pad", pad, 0)
-    n, c, h, w = input_shape
-    oh, ow = _out_size("col2im", (h, w), kernel, stride, pad)
-    expected = (n * oh * ow, c * kernel[0] * kernel[1]) if to_matrix else (n, c, kernel[0], kernel[1], oh, ow)
-    if col.shape != expected:
-        raise ValueError(
-            f"col2im: col of shape {col.shape} does not match input_shape {input_shape} "
-            f"with kernel {kernel}, stride {stride}, pad {pad}: expected {expected}"
-        )
+    input_shape = _shape_arg(op, "input_shape", input_shape)
+    kernel = _pair_arg(op, "kernel_size", kernel_size, 1)
+    stride = _pair_arg(op, "stride", stride, 1)
+    pad = _pair_arg(op, "pad", pad, 0)
+    _check_col(op, col, input_shape, kernel, stride, pad, _col_shape(op, input_shape, kernel, stride, pad, to_matrix))
     return Col2im(input_shape, kernel, stride, pad, to_matrix)(col)
 
 
