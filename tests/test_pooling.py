@@ -174,15 +174,59 @@ def test_bad_arguments(pool, args, message):
         pool(*args)
 
 
-@pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple], ids=["pooling", "pooling_simple"])
-def test_max_pooling_rejects_pad_over_half_the_kernel(pool):
+ALL_POOLS = [F.pooling, F.pooling_simple, F.average_pooling]
+ALL_IDS = ["pooling", "pooling_simple", "average_pooling"]
+
+
+@pytest.mark.parametrize("pool", ALL_POOLS, ids=ALL_IDS)
+def test_pooling_rejects_pad_over_half_the_kernel(pool):
     with pytest.raises(
         ValueError,
         match=rf"{pool.__name__}: pad \(2, 2\) must be at most half "
-        r"the kernel \(3, 3\)",
+        r"the kernel \(3, 3\) \(as in PyTorch\), or the windows at the border would be mostly or only padding",
     ):
         pool(X, 3, 1, 2)
-    F.average_pooling(X, 3, 1, 2)  # zero padding: any pad is meaningful
+
+
+def test_average_pooling_refuses_a_pad_that_makes_windows_of_padding_only():
+    # pad 5 around a 2x2 kernel: most windows would average nothing but
+    # padding and output 0 as if the image held zeros there.
+    with pytest.raises(ValueError, match=r"average_pooling: pad \(5, 5\) must be at most half the kernel \(2, 2\)"):
+        F.average_pooling(X, 2, 1, 5)
+    from dezero import functions_conv
+
+    with pytest.raises(ValueError, match=r"AveragePooling2D: pad \(5, 5\) must be at most half the kernel \(2, 2\)"):
+        functions_conv.AveragePooling(2, 1, 5)
+
+
+@pytest.mark.parametrize(
+    "kernel, pad",
+    [
+        (3, 1),
+        (3, 2),
+        (2, 1),
+        (4, 2),
+        (4, 3),
+        (1, 1),
+        ((3, 2), (1, 1)),
+        ((3, 2), (1, 2)),
+        ((2, 5), (0, 2)),
+        ((2, 5), (0, 3)),
+    ],
+)
+@pytest.mark.parametrize("pool", ALL_POOLS, ids=ALL_IDS)
+def test_pooling_accepts_exactly_the_pads_that_pytorch_accepts(pool, kernel, pad):
+    torch = pytest.importorskip("torch")
+    x = separated((1, 2, 6, 6), np.float64)
+    theirs = torch.nn.functional.avg_pool2d if pool is F.average_pooling else torch.nn.functional.max_pool2d
+    try:
+        expected = theirs(torch.tensor(x), kernel, 1, pad).numpy()
+    except RuntimeError as e:
+        assert "pad should be at most half of effective kernel size" in str(e)
+        with pytest.raises(ValueError, match=f"{pool.__name__}: pad .* must be at most half the kernel"):
+            pool(x, kernel, 1, pad)
+    else:
+        np.testing.assert_allclose(pool(x, kernel, 1, pad).data, expected, rtol=1e-12, atol=1e-12)
 
 
 # =============================================================================

@@ -53,13 +53,15 @@ def _lowest(dtype):
     raise TypeError(f"max pooling: x must be a real number array, got dtype {dtype}")
 
 
-def _check_max_pad(op: str, win: _Window) -> None:
-    # With a larger pad some window could lie wholly in the padding and
-    # output -inf; PyTorch refuses such a pad for the same reason.
+def _check_pad(op: str, win: _Window) -> None:
+    # PyTorch's rule for both max and average pooling: pad <= kernel // 2 on
+    # each axis. With a larger pad the border windows are more than half
+    # padding, and from pad = kernel on some hold padding only: -inf out of a
+    # max pooling, a 0 out of an average pooling that looks like data.
     if win.pad[0] > win.kernel[0] // 2 or win.pad[1] > win.kernel[1] // 2:
         raise ValueError(
-            f"{op}: pad {win.pad} must be at most half the kernel {win.kernel}, "
-            "or some windows would hold nothing but padding"
+            f"{op}: pad {win.pad} must be at most half the kernel {win.kernel} (as in PyTorch), "
+            "or the windows at the border would be mostly or only padding"
         )
 
 
@@ -117,7 +119,7 @@ class Pooling2D(Function):
 
     def __init__(self, kernel_size, stride=1, pad=0):
         self.win = _window("Pooling2D", kernel_size, stride, pad)
-        _check_max_pad("Pooling2D", self.win)
+        _check_pad("Pooling2D", self.win)
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -267,7 +269,7 @@ def pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     window holding NaN outputs NaN and sends its gradient to its first NaN.
     """
     x, win = _pool_args("pooling", x, kernel_size, stride, pad)
-    _check_max_pad("pooling", win)
+    _check_pad("pooling", win)
     return Pooling2D(*win)(x)
 
 
@@ -292,7 +294,7 @@ def pooling_simple(x, kernel_size, stride=1, pad=0) -> Variable:
         Of shape (N, C, OH, OW), the maximum of each window.
     """
     x, win = _pool_args("pooling_simple", x, kernel_size, stride, pad)
-    _check_max_pad("pooling_simple", win)
+    _check_pad("pooling_simple", win)
     n, c, h, w = x.shape
     (kh, kw), (oh, ow) = win.kernel, _out_size("pooling_simple", (h, w), *win)
     col = Im2col(win.kernel, win.stride, win.pad, True, pad_value=_lowest(x.dtype))(x)
@@ -311,11 +313,13 @@ class AveragePooling2D(Function):
     Parameters
     ----------
     kernel_size, stride, pad : int or (int, int)
-        Window size, step between windows, zero padding on each side.
+        Window size, step between windows, zero padding on each side (at
+        most half the kernel).
     """
 
     def __init__(self, kernel_size, stride=1, pad=0):
         self.win = _window("AveragePooling2D", kernel_size, stride, pad)
+        _check_pad("AveragePooling2D", self.win)
 
     def forward(self, x):
         self.input_shape = x.shape
@@ -360,7 +364,8 @@ def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     x : Variable or array, shape (N, C, H, W)
     kernel_size, stride, pad : int or (int, int)
         Window size, step between windows (1 unless given, not the kernel
-        size), zero padding on each side.
+        size), zero padding on each side (at most half the kernel, as in
+        PyTorch and as for :func:`pooling`).
 
     Returns
     -------
@@ -375,11 +380,14 @@ def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
 
     Raises
     ------
+    ValueError
+        For a pad over half the kernel, among other bad arguments.
     TypeError
         If x is not floating point: an average of integers is not an integer
         (PyTorch refuses them too); cast first, e.g. ``x.astype(np.float32)``.
     """
     x, win = _pool_args("average_pooling", x, kernel_size, stride, pad)
+    _check_pad("average_pooling", win)
     if x.dtype.kind != "f":
         raise TypeError(
             f"average_pooling: x must be a floating-point array, got dtype {x.dtype} "
