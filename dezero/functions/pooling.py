@@ -40,7 +40,7 @@ def _pool_args(op: str, x, kernel_size, stride, pad):
     return x, _Window(kernel, stride, pad)
 
 
-def _lowest(dtype):
+def _lowest(op: str, dtype):
     """The padding a max never picks: -inf for floats, the smallest value of an
     integer dtype (-inf cast to an integer would be 0, which beats negatives)."""
     dtype = np.dtype(dtype)
@@ -50,7 +50,32 @@ def _lowest(dtype):
         return int(np.iinfo(dtype).min)
     if dtype.kind == "b":
         return False
-    raise TypeError(f"max pooling: x must be a real number array, got dtype {dtype}")
+    raise TypeError(f"{op}: x must be a real number array, got dtype {dtype}")
+
+
+def _check_float(op: str, x) -> None:
+    # An average of integers is not an integer (PyTorch refuses them too), and
+    # NumPy would only fail deep inside, casting the mean back in place.
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: x must be a floating-point array, got dtype {x.dtype} "
+            f"(shape {tuple(x.shape)}); cast it first, e.g. x.astype(np.float32)"
+        )
+
+
+def _replayed(op: str, mpool2d, needs_input_shape: bool) -> None:
+    """Check that ``mpool2d`` is a max pooling (or one of its gradients) that
+    has run, so that it holds the winners' indexes to replay."""
+    if not isinstance(mpool2d, (Pooling2D, Pooling2DGrad, Pooling2DWithIndexes)):
+        raise TypeError(
+            f"{op}: mpool2d must be the max pooling (Pooling2D, or a Pooling2DGrad or "
+            f"Pooling2DWithIndexes of one) whose choices are replayed, got {type(mpool2d).__name__}"
+        )
+    if getattr(mpool2d, "indexes", None) is None or (needs_input_shape and not hasattr(mpool2d, "input_shape")):
+        raise ValueError(
+            f"{op}: the {type(mpool2d).__name__} given has not been called yet; call it on x "
+            "first: the elements to replay are the ones its forward pass picked"
+        )
 
 
 def _check_pad(op: str, win: _Window) -> None:
@@ -104,7 +129,8 @@ def _window(op: str, kernel_size, stride, pad) -> _Window:
 
 
 class Pooling2D(Function):
-    """Max pooling (see :func:`pooling`); the book's ``Pooling``, with its arguments.
+    """Max pooling (see :func:`pooling`); the book's ``Pooling``, with its
+    arguments and the same checks.
 
     Parameters
     ----------
@@ -122,16 +148,18 @@ class Pooling2D(Function):
         _check_pad("Pooling2D", self.win)
 
     def forward(self, x):
+        _check_4d("Pooling2D", "x", x)
+        oh, ow = _out_size("Pooling2D", x.shape[2:], *self.win)
+        lowest = _lowest("Pooling2D", x.dtype)
         xp = get_array_module(x)
         kh, kw = self.win.kernel
         self.input_shape = x.shape
         n, c = x.shape[:2]
-        oh, ow = _out_size("pooling", x.shape[2:], *self.win)
         y = xp.empty((n, c, oh, ow), dtype=x.dtype)
         self.indexes = xp.empty(y.shape, dtype=xp.int8 if kh * kw <= 127 else xp.int32)
 
         def pool(start: int, stop: int) -> None:
-            view = _windows(x[start:stop], self.win.kernel, self.win.stride, self.win.pad, pad_value=_lowest(x.dtype))
+            view = _windows(x[start:stop], self.win.kernel, self.win.stride, self.win.pad, pad_value=lowest)
             # One copy puts each kernel offset's values in a contiguous block, so
             # the loop below runs on long contiguous arrays (fast) instead of
             # strided ones.
@@ -174,9 +202,15 @@ class Pooling2DGrad(Function):
     indexes: Any
 
     def __init__(self, mpool2d: "Pooling2D | Pooling2DWithIndexes"):
+        _replayed("Pooling2DGrad", mpool2d, needs_input_shape=True)
         self.win, self.indexes, self.input_shape = mpool2d.win, mpool2d.indexes, mpool2d.input_shape
 
     def forward(self, gy):
+        if gy.shape != self.indexes.shape:
+            raise ValueError(
+                f"Pooling2DGrad: gy of shape {gy.shape} does not match the output of the max "
+                f"pooling, {self.indexes.shape}"
+            )
         xp = get_array_module(gy)
         (kh, kw), (sy, sx), (ph, pw) = self.win
         n, c, h, w = self.input_shape
@@ -231,9 +265,20 @@ class Pooling2DWithIndexes(Function):
     indexes: Any
 
     def __init__(self, mpool2d: "Pooling2D | Pooling2DGrad"):
+        _replayed("Pooling2DWithIndexes", mpool2d, needs_input_shape=False)
         self.win, self.indexes = mpool2d.win, mpool2d.indexes
 
     def forward(self, x):
+        op = "Pooling2DWithIndexes"
+        _check_4d(op, "x", x)
+        windows = tuple(x.shape[:2]) + _out_size(op, x.shape[2:], *self.win)
+        # The windows of x must be the ones the max pooling chose in (take_along_axis
+        # would broadcast a batch of 1 against the indexes instead of refusing it).
+        if windows != self.indexes.shape:
+            raise ValueError(
+                f"{op}: x of shape {x.shape} has windows {windows}, but the max pooling "
+                f"chose in windows {self.indexes.shape}"
+            )
         xp = get_array_module(x)
         self.input_shape = x.shape
         view = _windows(x, self.win.kernel, self.win.stride, self.win.pad)  # the pad is never picked
@@ -270,6 +315,7 @@ def pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     """
     x, win = _pool_args("pooling", x, kernel_size, stride, pad)
     _check_pad("pooling", win)
+    _lowest("pooling", x.dtype)
     return Pooling2D(*win)(x)
 
 
@@ -297,7 +343,7 @@ def pooling_simple(x, kernel_size, stride=1, pad=0) -> Variable:
     _check_pad("pooling_simple", win)
     n, c, h, w = x.shape
     (kh, kw), (oh, ow) = win.kernel, _out_size("pooling_simple", (h, w), *win)
-    col = Im2col(win.kernel, win.stride, win.pad, True, pad_value=_lowest(x.dtype))(x)
+    col = Im2col(win.kernel, win.stride, win.pad, True, pad_value=_lowest("pooling_simple", x.dtype))(x)
     col = reshape(col, (-1, kh * kw))  # one window of one channel per row
     y = _max(col, axis=1)
     return transpose(reshape(y, (n, oh, ow, c)), (0, 3, 1, 2))
@@ -308,7 +354,8 @@ def pooling_simple(x, kernel_size, stride=1, pad=0) -> Variable:
 # =============================================================================
 class AveragePooling2D(Function):
     """Average pooling (see :func:`average_pooling`); the book's
-    ``AveragePooling``, with its arguments.
+    ``AveragePooling``, with its arguments and the same checks (floating-point
+    x only).
 
     Parameters
     ----------
@@ -322,6 +369,9 @@ class AveragePooling2D(Function):
         _check_pad("AveragePooling2D", self.win)
 
     def forward(self, x):
+        _check_4d("AveragePooling2D", "x", x)
+        _out_size("AveragePooling2D", x.shape[2:], *self.win)
+        _check_float("AveragePooling2D", x)
         self.input_shape = x.shape
         view = _windows(x, self.win.kernel, self.win.stride, self.win.pad)
         kh, kw = self.win.kernel
@@ -388,9 +438,5 @@ def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     """
     x, win = _pool_args("average_pooling", x, kernel_size, stride, pad)
     _check_pad("average_pooling", win)
-    if x.dtype.kind != "f":
-        raise TypeError(
-            f"average_pooling: x must be a floating-point array, got dtype {x.dtype} "
-            f"(shape {x.shape}); cast it first, e.g. x.astype(np.float32)"
-        )
+    _check_float("average_pooling", x)
     return AveragePooling2D(*win)(x)
