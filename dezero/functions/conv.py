@@ -367,7 +367,9 @@ class Im2col(Function):
         return _im2col(x, self.kernel_size, self.stride, self.pad, self.to_matrix, self.pad_value)
 
     def backward(self, gy):
-        return col2im(gy, self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)
+        # The classes, not the functions: the geometry is checked already, and
+        # the Function checks the shapes it is called on.
+        return Col2im(self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)(gy)
 
 
 class Col2im(Function):
@@ -400,7 +402,7 @@ class Col2im(Function):
         return _col2im_any(col, self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)
 
     def backward(self, gx):
-        return im2col(gx, self.kernel_size, self.stride, self.pad, self.to_matrix)
+        return Im2col(self.kernel_size, self.stride, self.pad, self.to_matrix)(gx)
 
 
 def im2col(x, kernel_size, stride=1, pad=0, to_matrix: bool = True) -> Variable:
@@ -503,7 +505,9 @@ class Conv2D(Function):
     def backward(self, gy):
         x, W, b = self.inputs
         # The input batch of a network needs no gradient: skip a whole deconvolution.
-        gx = deconv2d(gy, W, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
+        # The classes, not the functions, which would check the arguments once more.
+        no_bias = Variable(None)
+        gx = Deconv2D(self.stride, self.pad, x.shape[2:])(gy, W, no_bias) if x.requires_grad else None
         gW = Conv2DGradW(self)(x, gy) if W.requires_grad else None
         gb = _BiasGrad()(gy) if b.data is not None and b.requires_grad else None
         return gx, gW, gb
@@ -628,8 +632,9 @@ class Conv2DGradW(Function):
 
     def backward(self, ggW):
         x, gy = self.inputs
-        gx = deconv2d(gy, ggW, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
-        ggy = conv2d(x, ggW, None, self.stride, self.pad) if gy.requires_grad else None
+        no_bias = Variable(None)
+        gx = Deconv2D(self.stride, self.pad, x.shape[2:])(gy, ggW, no_bias) if x.requires_grad else None
+        ggy = Conv2D(self.stride, self.pad)(x, ggW, no_bias) if gy.requires_grad else None
         return gx, ggy
 
 
@@ -774,7 +779,7 @@ class Deconv2D(Function):
 
     def backward(self, gy):
         x, W, b = self.inputs
-        gx = conv2d(gy, W, None, self.stride, self.pad) if x.requires_grad else None
+        gx = Conv2D(self.stride, self.pad)(gy, W, Variable(None)) if x.requires_grad else None
         # deconv2d(x, W) is conv2d's input gradient for an input gy, so W's
         # gradient is conv2d's filter gradient with gy as the input.
         gW = Conv2DGradW(self)(gy, x) if W.requires_grad else None
