@@ -6,8 +6,10 @@ and :mod:`dezero.functions.pooling`, and ``dezero.functions`` exports them all
 module name, with the Function classes under the book's class names
 (``Conv2d`` is :class:`~dezero.functions.conv.Conv2D`, ``Pooling`` is
 :class:`~dezero.functions.pooling.Pooling2D`...). The classes take the book's
-arguments, so ``Conv2d(stride, pad)(x, W, b)`` is ``conv2d(x, W, b, stride, pad)``
-without the checks of the shapes.
+arguments, so ``Conv2d(stride, pad)(x, W, b)`` is ``conv2d(x, W, b, stride, pad)``,
+with the same checks of the arguments and shapes: the class makes them itself
+(in its constructor or its forward), and its messages name the class where the
+function's name the function (``Conv2D: x has 3 channels but W expects 2 ...``).
 """
 
 from dezero.functions.conv import (  # noqa: F401

@@ -4,6 +4,7 @@ against numerical gradients, float32/float64, NumPy/CuPy, strided, read-only
 and untouched inputs); below the cases, adjointness, argument errors and PyTorch."""
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -281,6 +282,48 @@ def test_deconv2d_upsamples_by_stride():
     np.testing.assert_array_equal(y.data[0, 0], np.kron(x[0, 0], np.ones((2, 2))))
 
 
+def _empty_batch_gradients(op, W_shape, dtype):
+    """Gradients of sum(op(x, W, b)) for a batch of 0 images, ours and PyTorch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    W = rng.standard_normal(W_shape).astype(dtype)
+    b = rng.standard_normal(W_shape[0] if op == "conv2d" else W_shape[1]).astype(dtype)
+    x = np.zeros((0, W_shape[1] if op == "conv2d" else W_shape[0], 5, 5), dtype=dtype)
+    xv, Wv, bv = dezero.Variable(x), dezero.Parameter(W), dezero.Parameter(b)
+    ours = getattr(F, op)(xv, Wv, bv, stride=2, pad=1)
+    F.sum(ours).backward()
+    tx, tW, tb = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
+    theirs = getattr(torch.nn.functional, "conv2d" if op == "conv2d" else "conv_transpose2d")
+    ty = theirs(tx, tW, tb, stride=2, padding=1)
+    ty.sum().backward()
+    assert ours.shape == tuple(ty.shape)
+    return (xv.grad.data, Wv.grad.data, bv.grad.data), (tx.grad.numpy(), tW.grad.numpy(), tb.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op, W_shape", [("conv2d", (3, 2, 3, 3)), ("deconv2d", (2, 3, 3, 3))])
+def test_convolutions_of_an_empty_batch_have_zero_filter_and_bias_gradients(op, W_shape, dtype):
+    # No image adds a term to the sums over the batch: W and b get zero
+    # gradients of their own shapes and dtype, and x an empty one, as in PyTorch.
+    ours, theirs = _empty_batch_gradients(op, W_shape, dtype)
+    for mine, torch_grad in zip(ours, theirs):
+        assert mine.shape == torch_grad.shape
+        assert mine.dtype == dtype
+        np.testing.assert_array_equal(mine, torch_grad)
+    assert not ours[1].any()
+
+
+def test_conv2d_layer_backward_on_an_empty_batch_gives_zero_filter_and_bias_gradients():
+    import dezero.layers as L
+
+    layer = L.Conv2d(3, kernel_size=3, stride=2, pad=1)
+    layer(np.ones((1, 2, 5, 5), dtype=np.float32))  # builds W for 2 channels
+    layer.cleargrads()
+    F.sum(layer(np.zeros((0, 2, 5, 5), dtype=np.float32))).backward()
+    np.testing.assert_array_equal(layer.W.grad.data, np.zeros((3, 2, 3, 3), dtype=np.float32))
+    np.testing.assert_array_equal(layer.b.grad.data, np.zeros(3, dtype=np.float32))
+
+
 # =============================================================================
 # Bad arguments
 # =============================================================================
@@ -333,6 +376,269 @@ def test_bad_arguments(call, message):
         return
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def _class_and_function_errors(class_call, function_call):
+    """The ValueErrors of the book's class call and of the function call, each
+    split into (the name before the colon, the rest of the message)."""
+    found = []
+    for call in (class_call, function_call):
+        with pytest.raises(ValueError) as raised:
+            call()
+        found.append(tuple(str(raised.value).split(": ", 1)))
+    return found
+
+
+_W = np.ones((4, 3, 3, 3))
+
+
+@pytest.mark.parametrize(
+    "class_call, function_call, op, message",
+    [
+        (
+            lambda C: C.Conv2d(1, 0)(X, np.ones((4, 2, 3, 3)), None),
+            lambda: F.conv2d(X, np.ones((4, 2, 3, 3)), None, 1, 0),
+            "Conv2D",
+            r"x has 3 channels but W expects 2 \(x \(2, 3, 5, 5\), W \(4, 2, 3, 3\)\)",
+        ),
+        (
+            lambda C: C.Conv2d(1, 0)(X, np.ones((4, 3, 7, 7)), None),
+            lambda: F.conv2d(X, np.ones((4, 3, 7, 7)), None, 1, 0),
+            "Conv2D",
+            r"kernel \(7, 7\) is larger than the padded input \(5, 5\)",
+        ),
+        (
+            lambda C: C.Conv2d(1, 0)(np.ones((3, 5, 5)), _W, None),
+            lambda: F.conv2d(np.ones((3, 5, 5)), _W, None, 1, 0),
+            "Conv2D",
+            r"x must be 4-D \(N, C, H, W\), got shape \(3, 5, 5\)",
+        ),
+        (
+            lambda C: C.Conv2d(1, 0)(X, _W, np.ones(5)),
+            lambda: F.conv2d(X, _W, np.ones(5), 1, 0),
+            "Conv2D",
+            r"b must have shape \(4,\) to match W \(4, 3, 3, 3\), got \(5,\)",
+        ),
+        (
+            lambda C: C.Conv2d(1, 0)(X, np.ones((4, 3, 0, 0)), None),
+            lambda: F.conv2d(X, np.ones((4, 3, 0, 0)), None, 1, 0),
+            "Conv2D",
+            r"W has an empty kernel: \(KH, KW\) = \(0, 0\)",
+        ),
+        (
+            lambda C: C.Deconv2d(1, 0)(X, np.ones((2, 3, 3, 3)), None),
+            lambda: F.deconv2d(X, np.ones((2, 3, 3, 3)), None, 1, 0),
+            "Deconv2D",
+            r"x has 3 channels but W expects 2 input channels",
+        ),
+        (
+            lambda C: C.Deconv2d(1, 0)(X, np.ones((3, 2, 3, 3)), np.ones(3)),
+            lambda: F.deconv2d(X, np.ones((3, 2, 3, 3)), np.ones(3), 1, 0),
+            "Deconv2D",
+            r"b must have shape \(2,\) to match W \(3, 2, 3, 3\), got \(3,\)",
+        ),
+        (
+            lambda C: C.Deconv2d(2, 0, (9, 4))(np.ones((2, 4, 3, 3)), W3, None),
+            lambda: F.deconv2d(np.ones((2, 4, 3, 3)), W3, None, 2, 0, (9, 4)),
+            "Deconv2D",
+            r"outsize \(9, 4\) is inconsistent with the input \(3, 3\)",
+        ),
+        (
+            lambda C: C.Deconv2d(1, 2)(np.ones((2, 4, 1, 1)), W3, None),
+            lambda: F.deconv2d(np.ones((2, 4, 1, 1)), W3, None, 1, 2),
+            "Deconv2D",
+            r"the output would be empty",
+        ),
+    ],
+    ids=["channels", "kernel-too-large", "3-D-x", "bias", "empty-kernel"]
+    + ["deconv-channels", "deconv-bias", "deconv-outsize", "deconv-empty-output"],
+)
+def test_conv_classes_refuse_what_the_functions_refuse_with_the_same_message(class_call, function_call, op, message):
+    from dezero import functions_conv
+
+    (class_name, class_message), (function_name, function_message) = _class_and_function_errors(
+        lambda: class_call(functions_conv), function_call
+    )
+    assert (class_name, function_name) == (op, op.lower())
+    assert class_message == function_message
+    assert re.match(message, class_message)
+
+
+_COL = np.ones((18, 27))  # im2col of X with a 3x3 kernel: (2*3*3 windows, 3*3*3 values)
+
+
+@pytest.mark.parametrize(
+    "class_call, function_call, op, message",
+    [
+        (
+            lambda C: C.Col2im(X.shape, 3, 1, 0, True)(_COL.T.copy()),
+            lambda: F.col2im(_COL.T.copy(), X.shape, 3, 1, 0, True),
+            "Col2im",
+            r"col of shape \(27, 18\) does not match input_shape \(2, 3, 5, 5\) with kernel \(3, 3\), "
+            r"stride \(1, 1\), pad \(0, 0\): expected \(18, 27\)$",
+        ),
+        (
+            lambda C: C.Col2im(X.shape, 3, 1, 0, False)(_COL),
+            lambda: F.col2im(_COL, X.shape, 3, 1, 0, False),
+            "Col2im",
+            r"col of shape \(18, 27\) .* expected \(2, 3, 3, 3, 3, 3\)$",
+        ),
+        (
+            lambda C: C.Col2im(X.shape, 3, 0, 0, True),
+            lambda: F.col2im(_COL, X.shape, 3, 0, 0, True),
+            "Col2im",
+            r"stride must be positive, got 0$",
+        ),
+        (
+            lambda C: C.Col2im((2, 3, 5), 3, 1, 0, True),
+            lambda: F.col2im(_COL, (2, 3, 5), 3, 1, 0, True),
+            "Col2im",
+            r"input_shape must be \(N, C, H, W\), four non-negative ints, got \(2, 3, 5\)$",
+        ),
+        (
+            lambda C: C.Col2im(X.shape, 7, 1, 0, True),
+            lambda: F.col2im(_COL, X.shape, 7, 1, 0, True),
+            "Col2im",
+            r"kernel \(7, 7\) is larger than the padded input \(5, 5\)",
+        ),
+        (
+            lambda C: C.Im2col(0, 1, 0, True),
+            lambda: F.im2col(X, 0, 1, 0, True),
+            "Im2col",
+            r"kernel_size must be positive, got 0$",
+        ),
+        (
+            lambda C: C.Im2col(3, 0, 0, True),
+            lambda: F.im2col(X, 3, 0, 0, True),
+            "Im2col",
+            r"stride must be positive, got 0$",
+        ),
+        (
+            lambda C: C.Im2col(3, 1, -1, True),
+            lambda: F.im2col(X, 3, 1, -1, True),
+            "Im2col",
+            r"pad must be non-negative, got -1$",
+        ),
+        (
+            lambda C: C.Im2col(3, 1, 0, True)(np.ones((3, 5, 5))),
+            lambda: F.im2col(np.ones((3, 5, 5)), 3, 1, 0, True),
+            "Im2col",
+            r"x must be 4-D \(N, C, H, W\), got shape \(3, 5, 5\)$",
+        ),
+        (
+            lambda C: C.Im2col(6, 1, 0, True)(X),
+            lambda: F.im2col(X, 6, 1, 0, True),
+            "Im2col",
+            r"kernel \(6, 6\) is larger than the padded input \(5, 5\)",
+        ),
+    ],
+    ids=["col2im-transposed-col", "col2im-matrix-for-6d", "col2im-stride-0", "col2im-3-axes", "col2im-kernel"]
+    + ["im2col-kernel-0", "im2col-stride-0", "im2col-pad", "im2col-3-D-x", "im2col-kernel-too-large"],
+)
+def test_im2col_and_col2im_classes_refuse_what_the_functions_refuse_with_the_same_message(
+    class_call, function_call, op, message
+):
+    from dezero import functions_conv
+
+    (class_name, class_message), (function_name, function_message) = _class_and_function_errors(
+        lambda: class_call(functions_conv), function_call
+    )
+    assert (class_name, function_name) == (op, op.lower())
+    assert class_message == function_message
+    assert re.match(message, class_message)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda C: C.im2col_array(X, 3, 0), r"im2col_array: stride must be positive, got 0$"),
+        (lambda C: C.im2col_array(X, 0), r"im2col_array: kernel_size must be positive, got 0$"),
+        (lambda C: C.im2col_array(X[0], 3), r"im2col_array: x must be 4-D \(N, C, H, W\)"),
+        (lambda C: C.col2im_array(_COL, X.shape, 3, 0), r"col2im_array: stride must be positive, got 0$"),
+        (
+            lambda C: C.col2im_array(_COL.T, X.shape, 3),
+            r"col2im_array: col of shape \(27, 18\) does not match input_shape \(2, 3, 5, 5\)",
+        ),
+        (
+            lambda C: C.col2im_array(_COL, None, 3),
+            r"col2im_array: img_shape must be \(N, C, H, W\), four non-negative ints, got None$",
+        ),
+    ],
+)
+def test_raw_array_im2col_and_col2im_refuse_bad_geometry_naming_themselves(call, message):
+    from dezero import functions_conv
+
+    with pytest.raises(ValueError, match=message):
+        call(functions_conv)
+
+
+def test_get_conv_outsize_refuses_a_zero_stride():
+    from dezero.utils import get_conv_outsize
+
+    assert get_conv_outsize(5, 3, 2, 1) == 3
+    with pytest.raises(ValueError, match="get_conv_outsize: stride must be positive, got 0"):
+        get_conv_outsize(5, 3, 0, 1)
+
+
+def test_the_book_im2col_stores_its_geometry_as_pairs():
+    # An ONNX exporter and Im2col's own backward read them as (height, width).
+    from dezero import functions_conv as C
+
+    f = C.Im2col(3, 2, 1, True)
+    assert (f.kernel_size, f.stride, f.pad) == ((3, 3), (2, 2), (1, 1))
+    x = dezero.Variable(np.random.default_rng(13).standard_normal((1, 2, 5, 5)))
+    col = f(x)
+    np.testing.assert_array_equal(col.data, im2col_matrix_ref(x.data, 3, 2, 1))
+    col.backward(grad=np.ones(col.shape))
+    np.testing.assert_array_equal(x.grad.data, col2im_ref(np.ones(col.shape), x.shape, 3, 2, 1))
+
+
+def _conv_filter_gradient_torch(x, W, gy, stride, pad):
+    torch = pytest.importorskip("torch")
+    tW = torch.tensor(W, requires_grad=True)
+    torch.nn.functional.conv2d(torch.tensor(x), tW, stride=stride, padding=pad).backward(torch.tensor(gy))
+    return tW.grad.numpy()
+
+
+def test_conv2dgradw_of_a_conv_called_under_no_grad_is_its_filter_gradient():
+    from dezero import functions_conv as C
+
+    rng = np.random.default_rng(12)
+    x, W = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2))
+    conv = C.Conv2d((2, 1), 1)
+    with dezero.no_grad():
+        y = conv(x, W, None)
+    gy = rng.standard_normal(y.shape)
+    gW = C.Conv2DGradW(conv)(x, gy)
+    np.testing.assert_allclose(gW.data, _conv_filter_gradient_torch(x, W, gy, (2, 1), 1), rtol=1e-10, atol=1e-12)
+
+
+def test_conv2dgradw_refuses_a_conv_never_called_and_other_functions():
+    from dezero import functions_conv as C
+
+    with pytest.raises(
+        ValueError, match=r"Conv2DGradW: the Conv2D given has not been called yet; call it on \(x, W, b\)"
+    ):
+        C.Conv2DGradW(C.Conv2d(1, 0))
+    with pytest.raises(ValueError, match="Conv2DGradW: the Deconv2D given has not been called yet"):
+        C.Conv2DGradW(C.Deconv2d(1, 0))
+    with pytest.raises(TypeError, match="Conv2DGradW: conv2d must be the Conv2D or Deconv2D .* got Pooling2D"):
+        C.Conv2DGradW(C.Pooling(2))
+
+
+def test_conv2dgradw_refuses_a_gy_that_the_convolution_of_x_cannot_give():
+    from dezero import functions_conv as C
+
+    conv = C.Conv2d(1, 0)
+    conv(X, _W, None)  # gives (2, 4, 3, 3)
+    with pytest.raises(
+        ValueError,
+        match=r"Conv2DGradW: gy of shape \(2, 4, 4, 4\) does not fit x of shape \(2, 3, 5, 5\): the convolution "
+        r"with kernel \(3, 3\), stride \(1, 1\), pad \(0, 0\) gives \(2, OC, 3, 3\)",
+    ):
+        C.Conv2DGradW(conv)(X, np.ones((2, 4, 4, 4)))
+    with pytest.raises(ValueError, match=r"Conv2DGradW: gy must be 4-D"):
+        C.Conv2DGradW(conv)(X, np.ones((2, 4, 9)))
 
 
 def test_deconv2d_accepts_every_valid_outsize():

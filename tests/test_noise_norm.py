@@ -236,7 +236,7 @@ def test_batch_norm_bad_arguments():
         F.batch_norm(np.zeros((2, 4)), g, b, m, v)
     with pytest.raises(ValueError, match=r"batch_norm: var must have shape \(3,\)"):
         F.batch_norm(np.zeros((2, 3)), g, b, m, np.ones(2))
-    with pytest.raises(TypeError, match="batch_norm: running mean must be a floating-point"):
+    with pytest.raises(TypeError, match=r"batch_norm: mean must be a floating-point array \(a running statistic"):
         F.batch_norm(np.zeros((2, 3)), g, b, np.zeros(3, dtype=np.int64), v)
     with pytest.raises(ValueError, match="batch_norm: decay must be in"):
         F.batch_norm(np.zeros((2, 3)), g, b, m, v, decay=1.5)
@@ -270,6 +270,77 @@ def test_batch_norm_matches_torch(shape):
         torch.tensor(x), rm, rv, torch.tensor(gamma), torch.tensor(beta), training=False, eps=EPS
     )
     np.testing.assert_allclose(y_test.data, yt_test.numpy(), rtol=1e-10, atol=1e-12)
+
+
+_G, _B, _M, _V = np.ones(3), np.zeros(3), np.zeros(3), np.ones(3)
+_X = np.zeros((2, 3))
+# (arguments of F.batch_norm, then F.BatchNorm(mean, var, decay, eps)(x, gamma, beta);
+# the error; the message after "batch_norm: " and after "BatchNorm: ")
+_BN_ERRORS = {
+    "gamma-length": (
+        (_X, np.ones(2), _B, _M, _V, 0.9, EPS),
+        ValueError,
+        r"gamma must have shape \(3,\) for x of shape \(2, 3\) \(channels on axis 1\), got \(2,\)$",
+    ),
+    "beta-length": ((_X, _G, np.zeros(4), _M, _V, 0.9, EPS), ValueError, r"beta must have shape \(3,\)"),
+    "x-1-D": ((np.zeros(3), _G, _B, _M, _V, 0.9, EPS), ValueError, r"x must be \(N, C\) or \(N, C, H, W\)"),
+    "x-integer": (
+        (np.zeros((2, 3), dtype=np.int64), _G, _B, _M, _V, 0.9, EPS),
+        TypeError,
+        "x must be a floating-point array, got dtype int64$",
+    ),
+    "x-empty": ((np.zeros((0, 3)), _G, _B, _M, _V, 0.9, EPS), ValueError, r"x is empty \(shape \(0, 3\)\)$"),
+    "one-value-per-channel": (
+        (np.zeros((1, 3)), _G, _B, _M, _V, 0.9, EPS),
+        ValueError,
+        r"expected more than 1 value per channel in training mode",
+    ),
+    "mean-none": ((_X, _G, _B, None, _V, 0.9, EPS), TypeError, r"{mean} must be an array.* got NoneType$"),
+    "var-length": ((_X, _G, _B, _M, np.ones(2), 0.9, EPS), ValueError, r"{var} must have shape \(3,\)"),
+    "mean-integer": (
+        (_X, _G, _B, np.zeros(3, dtype=np.int64), _V, 0.9, EPS),
+        TypeError,
+        r"{mean} must be a floating-point array \(a running statistic, updated in place\), got dtype int64$",
+    ),
+    "decay": ((_X, _G, _B, _M, _V, 1.5, EPS), ValueError, r"decay must be in \[0, 1\], got 1.5$"),
+    "decay-string": ((_X, _G, _B, _M, _V, "0.9", EPS), TypeError, r"decay must be a number, got '0.9'$"),
+    "eps": ((_X, _G, _B, _M, _V, 0.9, 0.0), ValueError, r"eps must be positive, got 0.0$"),
+}
+
+
+@pytest.mark.parametrize("case", list(_BN_ERRORS))
+def test_the_book_batchnorm_class_refuses_what_batch_norm_refuses(case):
+    (x, gamma, beta, mean, var, decay, eps), error, message = _BN_ERRORS[case]
+    copies = [None if a is None else np.array(a, copy=True) for a in (mean, var)]
+    with pytest.raises(error, match="batch_norm: " + message.format(mean="mean", var="var")):
+        F.batch_norm(x, gamma, beta, *copies, decay=decay, eps=eps)
+    # The class names its own arguments: running_mean and running_var.
+    with pytest.raises(error, match="BatchNorm: " + message.format(mean="running_mean", var="running_var")):
+        F.BatchNorm(*copies, decay, eps)(x, gamma, beta)
+
+
+def test_the_book_batchnorm_class_checks_shapes_in_test_mode_too():
+    with dezero.test_mode():
+        with pytest.raises(ValueError, match=r"BatchNorm: running_var must have shape \(3,\)"):
+            F.BatchNorm(np.zeros(3), np.ones(2), 0.9, EPS)(_X, _G, _B)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 3, 2, 2)])
+def test_the_book_batchnorm_class_keeps_float32_with_numpy_scalar_decay_and_eps_and_matches_torch(shape):
+    # NumPy float64 scalars would turn float32 arithmetic into float64 ones.
+    torch = pytest.importorskip("torch")
+    x, gamma, beta = _bn_inputs(shape, np.float32, 14)
+    c = shape[1]
+    mean, var = np.zeros(c, np.float32), np.ones(c, np.float32)
+    y = F.BatchNorm(mean, var, np.float64(0.9), np.float64(EPS))(x, gamma, beta)
+    assert y.dtype == np.float32 and mean.dtype == np.float32 and var.dtype == np.float32
+    rm, rv = torch.zeros(c), torch.ones(c)
+    yt = torch.nn.functional.batch_norm(
+        torch.tensor(x), rm, rv, torch.tensor(gamma), torch.tensor(beta), training=True, momentum=0.1, eps=EPS
+    )
+    np.testing.assert_allclose(y.data, yt.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(mean, rm.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(var, rv.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # =============================================================================

@@ -174,15 +174,59 @@ def test_bad_arguments(pool, args, message):
         pool(*args)
 
 
-@pytest.mark.parametrize("pool", [F.pooling, F.pooling_simple], ids=["pooling", "pooling_simple"])
-def test_max_pooling_rejects_pad_over_half_the_kernel(pool):
+ALL_POOLS = [F.pooling, F.pooling_simple, F.average_pooling]
+ALL_IDS = ["pooling", "pooling_simple", "average_pooling"]
+
+
+@pytest.mark.parametrize("pool", ALL_POOLS, ids=ALL_IDS)
+def test_pooling_rejects_pad_over_half_the_kernel(pool):
     with pytest.raises(
         ValueError,
         match=rf"{pool.__name__}: pad \(2, 2\) must be at most half "
-        r"the kernel \(3, 3\)",
+        r"the kernel \(3, 3\) \(as in PyTorch\), or the windows at the border would be mostly or only padding",
     ):
         pool(X, 3, 1, 2)
-    F.average_pooling(X, 3, 1, 2)  # zero padding: any pad is meaningful
+
+
+def test_average_pooling_refuses_a_pad_that_makes_windows_of_padding_only():
+    # pad 5 around a 2x2 kernel: most windows would average nothing but
+    # padding and output 0 as if the image held zeros there.
+    with pytest.raises(ValueError, match=r"average_pooling: pad \(5, 5\) must be at most half the kernel \(2, 2\)"):
+        F.average_pooling(X, 2, 1, 5)
+    from dezero import functions_conv
+
+    with pytest.raises(ValueError, match=r"AveragePooling2D: pad \(5, 5\) must be at most half the kernel \(2, 2\)"):
+        functions_conv.AveragePooling(2, 1, 5)
+
+
+@pytest.mark.parametrize(
+    "kernel, pad",
+    [
+        (3, 1),
+        (3, 2),
+        (2, 1),
+        (4, 2),
+        (4, 3),
+        (1, 1),
+        ((3, 2), (1, 1)),
+        ((3, 2), (1, 2)),
+        ((2, 5), (0, 2)),
+        ((2, 5), (0, 3)),
+    ],
+)
+@pytest.mark.parametrize("pool", ALL_POOLS, ids=ALL_IDS)
+def test_pooling_accepts_exactly_the_pads_that_pytorch_accepts(pool, kernel, pad):
+    torch = pytest.importorskip("torch")
+    x = separated((1, 2, 6, 6), np.float64)
+    theirs = torch.nn.functional.avg_pool2d if pool is F.average_pooling else torch.nn.functional.max_pool2d
+    try:
+        expected = theirs(torch.tensor(x), kernel, 1, pad).numpy()
+    except RuntimeError as e:
+        assert "pad should be at most half of effective kernel size" in str(e)
+        with pytest.raises(ValueError, match=f"{pool.__name__}: pad .* must be at most half the kernel"):
+            pool(x, kernel, 1, pad)
+    else:
+        np.testing.assert_allclose(pool(x, kernel, 1, pad).data, expected, rtol=1e-12, atol=1e-12)
 
 
 # =============================================================================
@@ -209,3 +253,128 @@ def test_max_and_average_pooling_match_torch(case):
         ty.backward(torch.tensor(gy))
         np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(xv.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# =============================================================================
+# The book's Function classes check what the functions check
+# =============================================================================
+_POOL_CLASS_ERRORS = {
+    "3-D-x": (
+        lambda C: C.Pooling(2)(np.zeros((3, 5, 5))),
+        lambda: F.pooling(np.zeros((3, 5, 5)), 2),
+        ValueError,
+        r"x must be 4-D \(N, C, H, W\), got shape \(3, 5, 5\)$",
+    ),
+    "kernel-too-large": (
+        lambda C: C.Pooling(6)(X),
+        lambda: F.pooling(X, 6),
+        ValueError,
+        r"kernel \(6, 6\) is larger than the padded input \(5, 5\)",
+    ),
+    "complex-x": (
+        lambda C: C.Pooling(2)(X.astype(np.complex128)),
+        lambda: F.pooling(X.astype(np.complex128), 2),
+        TypeError,
+        r"x must be a real number array, got dtype complex128$",
+    ),
+    "average-3-D-x": (
+        lambda C: C.AveragePooling(2)(np.zeros((3, 5, 5))),
+        lambda: F.average_pooling(np.zeros((3, 5, 5)), 2),
+        ValueError,
+        r"x must be 4-D \(N, C, H, W\), got shape \(3, 5, 5\)$",
+    ),
+    "average-kernel-too-large": (
+        lambda C: C.AveragePooling(6)(X),
+        lambda: F.average_pooling(X, 6),
+        ValueError,
+        r"kernel \(6, 6\) is larger than the padded input \(5, 5\)",
+    ),
+    "average-integer-x": (
+        lambda C: C.AveragePooling(2)(np.ones((2, 3, 5, 5), dtype=np.int64)),
+        lambda: F.average_pooling(np.ones((2, 3, 5, 5), dtype=np.int64), 2),
+        TypeError,
+        r"x must be a floating-point array, got dtype int64 \(shape \(2, 3, 5, 5\)\); cast it first",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_POOL_CLASS_ERRORS))
+def test_pooling_classes_refuse_what_the_functions_refuse_with_the_same_message(case):
+    import re
+
+    from dezero import functions_conv
+
+    class_call, function_call, error, message = _POOL_CLASS_ERRORS[case]
+    found = []
+    for call in (lambda: class_call(functions_conv), function_call):
+        with pytest.raises(error) as raised:
+            call()
+        found.append(str(raised.value).split(": ", 1))
+    (class_name, class_message), (function_name, function_message) = found
+    assert class_name in ("Pooling2D", "AveragePooling2D")
+    assert function_name == {"Pooling2D": "pooling", "AveragePooling2D": "average_pooling"}[class_name]
+    assert class_message == function_message
+    assert re.match(message, class_message)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_books_average_pooling_keeps_the_floating_dtype(dtype):
+    from dezero import functions_conv
+
+    x = separated((1, 2, 4, 4), dtype)
+    y = functions_conv.AveragePooling(2, 2)(x)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y.data, avg_pool_ref(x, 2, 2, 0), rtol=1e-6, atol=1e-6)
+
+
+def test_pooling2dgrad_of_a_pooling_called_under_no_grad_routes_to_the_winners():
+    torch = pytest.importorskip("torch")
+    from dezero import functions_conv as C
+
+    x = separated((2, 3, 5, 5), np.float64)
+    pool = C.Pooling(3, 2, 1)
+    with dezero.no_grad():
+        y = pool(x)
+    gy = np.random.default_rng(27).standard_normal(y.shape)
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(tx, 3, 2, 1).backward(torch.tensor(gy))
+    # Overlapping windows add up in another order: equal up to rounding.
+    np.testing.assert_allclose(C.Pooling2DGrad(pool)(gy).data, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("grad_class", ["Pooling2DGrad", "Pooling2DWithIndexes"])
+def test_pooling_gradient_classes_refuse_a_pooling_never_called_and_other_functions(grad_class):
+    from dezero import functions_conv as C
+
+    make = getattr(C, grad_class)
+    with pytest.raises(
+        ValueError,
+        match=rf"{grad_class}: the Pooling2D given has not been called yet; call it on x first",
+    ):
+        make(C.Pooling(2, 2))
+    with pytest.raises(TypeError, match=rf"{grad_class}: mpool2d must be the max pooling .* got AveragePooling2D"):
+        make(C.AveragePooling(2, 2))
+
+
+def test_pooling_gradient_classes_refuse_arrays_of_other_windows():
+    from dezero import functions_conv as C
+
+    pool = C.Pooling(2, 2)
+    pool(np.zeros((2, 3, 4, 4)))  # windows (2, 3, 2, 2)
+    with pytest.raises(
+        ValueError,
+        match=r"Pooling2DGrad: gy of shape \(2, 3, 3, 3\) does not match the output of the max pooling, "
+        r"\(2, 3, 2, 2\)",
+    ):
+        C.Pooling2DGrad(pool)(np.ones((2, 3, 3, 3)))
+    # A batch of 1 would broadcast against the two images' choices.
+    with pytest.raises(
+        ValueError,
+        match=r"Pooling2DWithIndexes: x of shape \(1, 3, 4, 4\) has windows \(1, 3, 2, 2\), but the max "
+        r"pooling chose in windows \(2, 3, 2, 2\)",
+    ):
+        C.Pooling2DWithIndexes(pool)(np.ones((1, 3, 4, 4)))
+    with pytest.raises(ValueError, match=r"Pooling2DWithIndexes: x must be 4-D"):
+        C.Pooling2DWithIndexes(pool)(np.ones((3, 4, 4)))
+    # Another image size with the same windows is fine: 5x5 has the same 2x2 windows of 2x2.
+    np.testing.assert_array_equal(C.Pooling2DWithIndexes(pool)(np.ones((2, 3, 5, 5))).data, np.ones((2, 3, 2, 2)))

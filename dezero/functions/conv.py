@@ -76,6 +76,94 @@ def _out_size(op: str, in_hw: tuple, kernel: tuple, stride: tuple, pad: tuple) -
     return oh, ow
 
 
+def _shape_arg(op: str, name: str, value) -> tuple:
+    """``value`` as an (N, C, H, W) tuple of non-negative ints."""
+    try:
+        items = tuple(value)
+    except TypeError:  # not a sequence at all (None, an int)
+        items = ()
+    if (
+        len(items) != 4
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in items)
+        or min(items) < 0
+    ):
+        raise ValueError(f"{op}: {name} must be (N, C, H, W), four non-negative ints, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+def _col_shape(op: str, input_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, to_matrix: bool) -> tuple:
+    """The shape im2col gives for images of ``input_shape`` (and so the one col2im takes)."""
+    n, c, h, w = input_shape
+    oh, ow = _out_size(op, (h, w), kernel, stride, pad)
+    return (n * oh * ow, c * kernel[0] * kernel[1]) if to_matrix else (n, c, kernel[0], kernel[1], oh, ow)
+
+
+def _check_col(op: str, col, input_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, expected: tuple) -> None:
+    # Only the shape can tell a transposed or foreign col from the right one:
+    # the reshape inside col2im would take any array of the right size.
+    if tuple(col.shape) != expected:
+        raise ValueError(
+            f"{op}: col of shape {tuple(col.shape)} does not match input_shape {input_shape} "
+            f"with kernel {kernel}, stride {stride}, pad {pad}: expected {expected}"
+        )
+
+
+def _check_bias_shape(op: str, b, n_out: int, W_shape: tuple) -> None:
+    if b is not None and tuple(b.shape) != (n_out,):
+        raise ValueError(f"{op}: b must have shape ({n_out},) to match W {tuple(W_shape)}, got {tuple(b.shape)}")
+
+
+def _check_conv(op: str, x, W, b, stride: tuple, pad: tuple) -> tuple:
+    """Check conv2d's operands (arrays or Variables; b may be None); returns (OH, OW).
+
+    Both :func:`conv2d` and :class:`Conv2D`'s forward run it, each under its
+    own name, so that the book's ``Conv2d(stride, pad)(x, W, b)`` refuses what
+    the function refuses, with the same message.
+    """
+    _check_4d(op, "x", x)
+    _check_4d(op, "W", W, "(OC, C, KH, KW)")
+    _check_kernel(op, W, "(OC, C, KH, KW)")
+    if x.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"{op}: x has {x.shape[1]} channels but W expects {W.shape[1]} (x {tuple(x.shape)}, W {tuple(W.shape)})"
+        )
+    out_hw = _out_size(op, x.shape[2:], W.shape[2:], stride, pad)
+    _check_bias_shape(op, b, W.shape[0], W.shape)
+    return out_hw
+
+
+def _check_deconv(op: str, x, W, b, stride: tuple, pad: tuple, outsize) -> tuple:
+    """Check deconv2d's operands (arrays or Variables; b may be None, outsize a
+    pair or None); returns the output size (OH, OW). Shared by :func:`deconv2d`
+    and :class:`Deconv2D`'s forward."""
+    _check_4d(op, "x", x)
+    _check_4d(op, "W", W, "(C_in, C_out, KH, KW)")
+    _check_kernel(op, W, "(C_in, C_out, KH, KW)")
+    if x.shape[1] != W.shape[0]:
+        raise ValueError(
+            f"{op}: x has {x.shape[1]} channels but W expects {W.shape[0]} input "
+            f"channels (x {tuple(x.shape)}, W {tuple(W.shape)} laid out as (C_in, C_out, KH, KW))"
+        )
+    _check_bias_shape(op, b, W.shape[1], W.shape)
+    kernel, in_hw = tuple(W.shape[2:]), tuple(x.shape[2:])
+    default = tuple(shapes.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
+    if outsize is None:
+        if default[0] < 1 or default[1] < 1:
+            raise ValueError(
+                f"{op}: the output would be empty: S*(I-1)+K-2P = {default} for input "
+                f"{in_hw}, kernel {kernel}, stride {stride}, pad {pad}"
+            )
+        return default
+    back = tuple(shapes.get_conv_outsize(outsize[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
+    if back != in_hw:
+        raise ValueError(
+            f"{op}: outsize {outsize} is inconsistent with the input {in_hw}: a "
+            f"convolution with kernel {kernel}, stride {stride}, pad {pad} maps it "
+            f"to {back}; valid sizes are {default} plus 0..S-1 per axis"
+        )
+    return tuple(outsize)
+
+
 # =============================================================================
 # Raw-array helpers (NumPy or CuPy)
 # =============================================================================
@@ -135,6 +223,27 @@ def _col2im(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, out
     return out
 
 
+def _im2col(x, kernel: tuple, stride: tuple, pad: tuple, to_matrix: bool, pad_value: float = 0.0):
+    """im2col on checked arguments (pairs, a 4-D x the kernel fits)."""
+    view = _windows(x, kernel, stride, pad, pad_value)
+    # .copy() even where a view would do (1x1 kernels): the result must never
+    # share memory with x.
+    if to_matrix:
+        n, c, kh, kw, oh, ow = view.shape
+        return view.transpose(0, 4, 5, 1, 2, 3).copy().reshape(n * oh * ow, c * kh * kw)
+    return view.copy()
+
+
+def _col2im_any(col, img_shape: tuple, kernel: tuple, stride: tuple, pad: tuple, to_matrix: bool):
+    """col2im on checked arguments: ``col`` has the shape im2col gives for ``img_shape``."""
+    n, c, h, w = img_shape
+    if to_matrix:
+        oh = shapes.get_conv_outsize(h, kernel[0], stride[0], pad[0])
+        ow = shapes.get_conv_outsize(w, kernel[1], stride[1], pad[1])
+        col = col.reshape(n, oh, ow, c, kernel[0], kernel[1]).transpose(0, 3, 4, 5, 1, 2)
+    return _col2im(col, img_shape, kernel, stride, pad)
+
+
 def im2col_array(x, kernel_size, stride=1, pad=0, to_matrix: bool = True, pad_value: float = 0.0):
     """Raw-array im2col: every window of ``x`` laid out as a row (or an axis).
 
@@ -153,15 +262,19 @@ def im2col_array(x, kernel_size, stride=1, pad=0, to_matrix: bool = True, pad_va
     -------
     array
         A new array (never a view of ``x``).
+
+    Raises
+    ------
+    ValueError
+        As :func:`im2col` does, for arguments that describe no windows.
     """
-    kernel, stride, pad = shapes.pair(kernel_size), shapes.pair(stride), shapes.pair(pad)
-    view = _windows(x, kernel, stride, pad, pad_value)
-    # .copy() even where a view would do (1x1 kernels): the result must never
-    # share memory with x.
-    if to_matrix:
-        n, c, kh, kw, oh, ow = view.shape
-        return view.transpose(0, 4, 5, 1, 2, 3).copy().reshape(n * oh * ow, c * kh * kw)
-    return view.copy()
+    op = "im2col_array"
+    _check_4d(op, "x", x)
+    kernel = _pair_arg(op, "kernel_size", kernel_size, 1)
+    stride = _pair_arg(op, "stride", stride, 1)
+    pad = _pair_arg(op, "pad", pad, 0)
+    _out_size(op, x.shape[2:], kernel, stride, pad)
+    return _im2col(x, kernel, stride, pad, to_matrix, pad_value)
 
 
 def col2im_array(col, img_shape, kernel_size, stride=1, pad=0, to_matrix: bool = True):
@@ -183,14 +296,21 @@ def col2im_array(col, img_shape, kernel_size, stride=1, pad=0, to_matrix: bool =
     -------
     array
         Of ``img_shape``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`col2im` does, for arguments that describe no windows or a
+        ``col`` of another shape than im2col gives for them.
     """
-    kernel, stride, pad = shapes.pair(kernel_size), shapes.pair(stride), shapes.pair(pad)
-    n, c, h, w = img_shape
-    oh = shapes.get_conv_outsize(h, kernel[0], stride[0], pad[0])
-    ow = shapes.get_conv_outsize(w, kernel[1], stride[1], pad[1])
-    if to_matrix:
-        col = col.reshape(n, oh, ow, c, kernel[0], kernel[1]).transpose(0, 3, 4, 5, 1, 2)
-    return _col2im(col, tuple(img_shape), kernel, stride, pad)
+    op = "col2im_array"
+    img_shape = _shape_arg(op, "img_shape", img_shape)
+    kernel = _pair_arg(op, "kernel_size", kernel_size, 1)
+    stride = _pair_arg(op, "stride", stride, 1)
+    pad = _pair_arg(op, "pad", pad, 0)
+    expected = _col_shape(op, img_shape, kernel, stride, pad, to_matrix)
+    _check_col(op, col, img_shape, kernel, stride, pad, expected)
+    return _col2im_any(col, img_shape, kernel, stride, pad, to_matrix)
 
 
 # Columns of at most this many elements (1 MiB of float32) are cut out and
@@ -217,6 +337,9 @@ def _chunks(start: int, stop: int, per_sample: int, xp):
 class Im2col(Function):
     """Differentiable im2col, as a Function of the images (see :func:`im2col`).
 
+    The book's ``Im2col``, with its arguments, and the same checks as
+    :func:`im2col` (made here, so that both ways of calling get them).
+
     Parameters
     ----------
     kernel_size, stride, pad : int or (int, int)
@@ -230,20 +353,30 @@ class Im2col(Function):
     """
 
     def __init__(self, kernel_size, stride, pad, to_matrix, pad_value=0.0):
-        self.kernel_size, self.stride, self.pad = kernel_size, stride, pad
+        op = "Im2col"
+        self.kernel_size = _pair_arg(op, "kernel_size", kernel_size, 1)
+        self.stride = _pair_arg(op, "stride", stride, 1)
+        self.pad = _pair_arg(op, "pad", pad, 0)
         self.to_matrix = to_matrix
         self.pad_value = pad_value
 
     def forward(self, x):
+        _check_4d("Im2col", "x", x)
+        _out_size("Im2col", x.shape[2:], self.kernel_size, self.stride, self.pad)
         self.input_shape = x.shape
-        return im2col_array(x, self.kernel_size, self.stride, self.pad, self.to_matrix, self.pad_value)
+        return _im2col(x, self.kernel_size, self.stride, self.pad, self.to_matrix, self.pad_value)
 
     def backward(self, gy):
-        return col2im(gy, self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)
+        # The classes, not the functions: the geometry is checked already, and
+        # the Function checks the shapes it is called on.
+        return Col2im(self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)(gy)
 
 
 class Col2im(Function):
     """Differentiable col2im, the adjoint of :class:`Im2col` (see :func:`col2im`).
+
+    The book's ``Col2im``, with its arguments, and the same checks as
+    :func:`col2im` (made here, so that both ways of calling get them).
 
     Parameters
     ----------
@@ -256,15 +389,20 @@ class Col2im(Function):
     """
 
     def __init__(self, input_shape, kernel_size, stride, pad, to_matrix):
-        self.input_shape = tuple(input_shape)
-        self.kernel_size, self.stride, self.pad = kernel_size, stride, pad
+        op = "Col2im"
+        self.input_shape = _shape_arg(op, "input_shape", input_shape)
+        self.kernel_size = _pair_arg(op, "kernel_size", kernel_size, 1)
+        self.stride = _pair_arg(op, "stride", stride, 1)
+        self.pad = _pair_arg(op, "pad", pad, 0)
         self.to_matrix = to_matrix
+        self._col_shape = _col_shape(op, self.input_shape, self.kernel_size, self.stride, self.pad, to_matrix)
 
     def forward(self, col):
-        return col2im_array(col, self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)
+        _check_col("Col2im", col, self.input_shape, self.kernel_size, self.stride, self.pad, self._col_shape)
+        return _col2im_any(col, self.input_shape, self.kernel_size, self.stride, self.pad, self.to_matrix)
 
     def backward(self, gx):
-        return im2col(gx, self.kernel_size, self.stride, self.pad, self.to_matrix)
+        return Im2col(self.kernel_size, self.stride, self.pad, self.to_matrix)(gx)
 
 
 def im2col(x, kernel_size, stride=1, pad=0, to_matrix: bool = True) -> Variable:
@@ -324,21 +462,13 @@ def col2im(col, input_shape, kernel_size, stride=1, pad=0, to_matrix: bool = Tru
     ValueError
         If ``col``'s shape does not fit the other arguments.
     """
+    op = "col2im"
     col = as_variable(col)
-    input_shape = tuple(int(s) for s in input_shape)
-    if len(input_shape) != 4:
-        raise ValueError(f"col2im: input_shape must be (N, C, H, W), got {input_shape}")
-    kernel = _pair_arg("col2im", "kernel_size", kernel_size, 1)
-    stride = _pair_arg("col2im", "stride", stride, 1)
-    pad = _pair_arg("col2im", "pad", pad, 0)
-    n, c, h, w = input_shape
-    oh, ow = _out_size("col2im", (h, w), kernel, stride, pad)
-    expected = (n * oh * ow, c * kernel[0] * kernel[1]) if to_matrix else (n, c, kernel[0], kernel[1], oh, ow)
-    if col.shape != expected:
-        raise ValueError(
-            f"col2im: col of shape {col.shape} does not match input_shape {input_shape} "
-            f"with kernel {kernel}, stride {stride}, pad {pad}: expected {expected}"
-        )
+    input_shape = _shape_arg(op, "input_shape", input_shape)
+    kernel = _pair_arg(op, "kernel_size", kernel_size, 1)
+    stride = _pair_arg(op, "stride", stride, 1)
+    pad = _pair_arg(op, "pad", pad, 0)
+    _check_col(op, col, input_shape, kernel, stride, pad, _col_shape(op, input_shape, kernel, stride, pad, to_matrix))
     return Col2im(input_shape, kernel, stride, pad, to_matrix)(col)
 
 
@@ -349,7 +479,7 @@ class Conv2D(Function):
     """y[n, o] = sum_c correlate(x_pad[n, c], W[o, c]) + b[o], as GEMMs on the windows.
 
     Called on (x, W, b), b may be None (no bias). The book's ``Conv2d``, with
-    its arguments; :func:`conv2d` checks the shapes before it builds one.
+    its arguments; its forward checks the shapes as :func:`conv2d` does.
 
     Parameters
     ----------
@@ -358,18 +488,26 @@ class Conv2D(Function):
     """
 
     optional_inputs = (2,)  # b=None: no bias
+    # (KH, KW) of the filter of the last call, for Conv2DGradW(self).
+    kernel_size: "tuple | None" = None
 
     def __init__(self, stride=1, pad=0):
         self.stride = _pair_arg("Conv2D", "stride", stride, 1)
         self.pad = _pair_arg("Conv2D", "pad", pad, 0)
 
     def forward(self, x, W, b):
+        _check_conv("Conv2D", x, W, b, self.stride, self.pad)
+        # Kept rather than read from self.inputs by Conv2DGradW(self): a call
+        # under no_grad records no inputs.
+        self.kernel_size = tuple(W.shape[2:])
         return _conv2d_array(x, W, b, self.stride, self.pad)
 
     def backward(self, gy):
         x, W, b = self.inputs
         # The input batch of a network needs no gradient: skip a whole deconvolution.
-        gx = deconv2d(gy, W, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
+        # The classes, not the functions, which would check the arguments once more.
+        no_bias = Variable(None)
+        gx = Deconv2D(self.stride, self.pad, x.shape[2:])(gy, W, no_bias) if x.requires_grad else None
         gW = Conv2DGradW(self)(x, gy) if W.requires_grad else None
         gb = _BiasGrad()(gy) if b.data is not None and b.requires_grad else None
         return gx, gW, gb
@@ -429,15 +567,39 @@ class Conv2DGradW(Function):
     """
 
     def __init__(self, conv2d: "Conv2D | Deconv2D"):
-        self.kernel = tuple(conv2d.inputs[1].shape[2:])
+        if not isinstance(conv2d, (Conv2D, Deconv2D)):
+            raise TypeError(
+                f"Conv2DGradW: conv2d must be the Conv2D or Deconv2D whose filter gradient "
+                f"is wanted, got {type(conv2d).__name__}"
+            )
+        if conv2d.kernel_size is None:
+            raise ValueError(
+                f"Conv2DGradW: the {type(conv2d).__name__} given has not been called yet; "
+                "call it on (x, W, b) first: the kernel size comes from its W"
+            )
+        self.kernel = conv2d.kernel_size
         self.stride, self.pad = conv2d.stride, conv2d.pad
 
     def forward(self, x, gy):
+        op = "Conv2DGradW"
+        _check_4d(op, "x", x)
+        _check_4d(op, "gy", gy)
+        oh, ow = _out_size(op, x.shape[2:], self.kernel, self.stride, self.pad)
+        if gy.shape[0] != x.shape[0] or gy.shape[2:] != (oh, ow):
+            raise ValueError(
+                f"{op}: gy of shape {gy.shape} does not fit x of shape {x.shape}: the "
+                f"convolution with kernel {self.kernel}, stride {self.stride}, pad {self.pad} "
+                f"gives ({x.shape[0]}, OC, {oh}, {ow})"
+            )
         xp = get_array_module(x)
         n, c = x.shape[:2]
-        oc, oh, ow = gy.shape[1:]
+        oc = gy.shape[1]
         kh, kw = self.kernel
         k = c * kh * kw
+        if n == 0:
+            # An empty batch adds up no terms: the gradient is zero (as in
+            # PyTorch), and slice_sum below would have no chunk to start from.
+            return xp.zeros((oc, c, kh, kw), dtype=xp.result_type(x.dtype, gy.dtype))
 
         def slice_sum(start: int, stop: int):
             """This slice's share of the sum over (n, y, x), as an (OC, C*KH*KW) matrix."""
@@ -470,8 +632,9 @@ class Conv2DGradW(Function):
 
     def backward(self, ggW):
         x, gy = self.inputs
-        gx = deconv2d(gy, ggW, None, self.stride, self.pad, outsize=x.shape[2:]) if x.requires_grad else None
-        ggy = conv2d(x, ggW, None, self.stride, self.pad) if gy.requires_grad else None
+        no_bias = Variable(None)
+        gx = Deconv2D(self.stride, self.pad, x.shape[2:])(gy, ggW, no_bias) if x.requires_grad else None
+        ggy = Conv2D(self.stride, self.pad)(x, ggW, no_bias) if gy.requires_grad else None
         return gx, ggy
 
 
@@ -493,27 +656,13 @@ class _BiasGrad(Function):
         return broadcast_to(reshape(ggb, (1, -1, 1, 1)), self.shape)
 
 
-def _check_bias(op: str, b, n_out: int, W_shape: tuple):
-    if b is None:
-        return Variable(None)
-    b = as_variable(b)
-    if b.shape != (n_out,):
-        raise ValueError(f"{op}: b must have shape ({n_out},) to match W {W_shape}, got {b.shape}")
-    return b
-
-
 def _conv_args(op: str, x, W, b, stride, pad):
     """Validate conv2d-style arguments; returns (x, W, b, stride, pad, (OH, OW))."""
     x, W = as_variable(x), as_variable(W)
-    _check_4d(op, "x", x)
-    _check_4d(op, "W", W, "(OC, C, KH, KW)")
-    _check_kernel(op, W, "(OC, C, KH, KW)")
-    if x.shape[1] != W.shape[1]:
-        raise ValueError(f"{op}: x has {x.shape[1]} channels but W expects {W.shape[1]} (x {x.shape}, W {W.shape})")
+    b = Variable(None) if b is None else as_variable(b)
     stride = _pair_arg(op, "stride", stride, 1)
     pad = _pair_arg(op, "pad", pad, 0)
-    out_hw = _out_size(op, x.shape[2:], W.shape[2:], stride, pad)
-    b = _check_bias(op, b, W.shape[0], W.shape)
+    out_hw = _check_conv(op, x, W, None if b.data is None else b, stride, pad)
     return x, W, b, stride, pad, out_hw
 
 
@@ -544,7 +693,7 @@ class Deconv2D(Function):
     (C_out, KH, KW) patch over the output; overlapping patches add up.
 
     Called on (x, W, b), b may be None (no bias). The book's ``Deconv2d``,
-    with its arguments; :func:`deconv2d` checks the shapes before it builds one.
+    with its arguments; its forward checks the shapes as :func:`deconv2d` does.
 
     Parameters
     ----------
@@ -556,6 +705,8 @@ class Deconv2D(Function):
     """
 
     optional_inputs = (2,)  # b=None: no bias
+    # (KH, KW) of the filter of the last call, for Conv2DGradW(self).
+    kernel_size: "tuple | None" = None
 
     def __init__(self, stride=1, pad=0, outsize=None):
         self.stride = _pair_arg("Deconv2D", "stride", stride, 1)
@@ -563,15 +714,13 @@ class Deconv2D(Function):
         self.outsize = None if outsize is None else _pair_arg("Deconv2D", "outsize", outsize, 1)
 
     def forward(self, x, W, b):
+        outsize = _check_deconv("Deconv2D", x, W, b, self.stride, self.pad, self.outsize)
+        # Kept: an exporter reads the size that this call made, and
+        # Conv2DGradW(self) the kernel size (a call under no_grad records no inputs).
+        self.outsize, self.kernel_size = outsize, tuple(W.shape[2:])
         xp = get_array_module(x)
         c_in, c_out, kh, kw = W.shape
         n, _, h, w = x.shape
-        outsize = self.outsize
-        if outsize is None:
-            sizes = zip((h, w), (kh, kw), self.stride, self.pad)
-            outsize = tuple(shapes.get_deconv_outsize(size, k, s, p) for size, k, s, p in sizes)
-            # Kept: an exporter reads the size that this call made.
-            self.outsize = outsize
         y = xp.empty((n, c_out) + outsize, dtype=xp.result_type(x.dtype, W.dtype))
         W_t = W.reshape(c_in, -1).T
         k = c_out * kh * kw
@@ -630,7 +779,7 @@ class Deconv2D(Function):
 
     def backward(self, gy):
         x, W, b = self.inputs
-        gx = conv2d(gy, W, None, self.stride, self.pad) if x.requires_grad else None
+        gx = Conv2D(self.stride, self.pad)(gy, W, Variable(None)) if x.requires_grad else None
         # deconv2d(x, W) is conv2d's input gradient for an input gy, so W's
         # gradient is conv2d's filter gradient with gy as the input.
         gW = Conv2DGradW(self)(gy, x) if W.requires_grad else None
@@ -658,36 +807,12 @@ def deconv2d(x, W, b=None, stride=1, pad=0, outsize=None) -> Variable:
     """
     op = "deconv2d"
     x, W = as_variable(x), as_variable(W)
-    _check_4d(op, "x", x)
-    _check_4d(op, "W", W, "(C_in, C_out, KH, KW)")
-    _check_kernel(op, W, "(C_in, C_out, KH, KW)")
-    if x.shape[1] != W.shape[0]:
-        raise ValueError(
-            f"{op}: x has {x.shape[1]} channels but W expects {W.shape[0]} input "
-            f"channels (x {x.shape}, W {W.shape} laid out as (C_in, C_out, KH, KW))"
-        )
+    b = Variable(None) if b is None else as_variable(b)
     stride = _pair_arg(op, "stride", stride, 1)
     pad = _pair_arg(op, "pad", pad, 0)
-    kernel = W.shape[2:]
-    in_hw = x.shape[2:]
-    if outsize is None:
-        outsize = tuple(shapes.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
-        if outsize[0] < 1 or outsize[1] < 1:
-            raise ValueError(
-                f"{op}: the output would be empty: S*(I-1)+K-2P = {outsize} for input "
-                f"{in_hw}, kernel {kernel}, stride {stride}, pad {pad}"
-            )
-    else:
+    if outsize is not None:
         outsize = _pair_arg(op, "outsize", outsize, 1)
-        back = tuple(shapes.get_conv_outsize(outsize[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
-        if back != tuple(in_hw):
-            default = tuple(shapes.get_deconv_outsize(in_hw[d], kernel[d], stride[d], pad[d]) for d in (0, 1))
-            raise ValueError(
-                f"{op}: outsize {outsize} is inconsistent with the input {in_hw}: a "
-                f"convolution with kernel {kernel}, stride {stride}, pad {pad} maps it "
-                f"to {back}; valid sizes are {default} plus 0..S-1 per axis"
-            )
-    b = _check_bias(op, b, W.shape[1], W.shape)
+    outsize = _check_deconv(op, x, W, None if b.data is None else b, stride, pad, outsize)
     return Deconv2D(stride, pad, outsize)(x, W, b)
 
 

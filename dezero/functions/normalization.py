@@ -7,6 +7,10 @@ running averages instead, which makes the op a fixed per-channel affine map.
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
+
 from dezero.backend import array_types, get_array_module
 from dezero.core import Config, Function, Variable, as_variable
 from dezero.functions.array import mean, reshape, sum
@@ -29,17 +33,30 @@ class BatchNorm(Function):
 
     Called in test mode it normalises with the running statistics and leaves
     them alone, as the book's ``BatchNorm`` does (:func:`batch_norm` builds a
-    :class:`FixedBatchNorm` for that instead).
+    :class:`FixedBatchNorm` for that instead). It checks its arguments as
+    :func:`batch_norm` does, under its own name: the running statistics,
+    decay and eps when built, x, gamma and beta when called.
+
+    Parameters
+    ----------
+    running_mean, running_var : array of shape (C,)
+        Running statistics, updated in place in training mode.
+    decay, eps : float
+        As for :func:`batch_norm`.
     """
 
     def __init__(self, running_mean, running_var, decay: float, eps: float):
+        # A layer may hold its running statistics in Variables; the arrays
+        # inside are what gets updated.
+        running_mean = running_mean.data if isinstance(running_mean, Variable) else running_mean
+        running_var = running_var.data if isinstance(running_var, Variable) else running_var
+        self.decay, self.eps = _check_statistics("BatchNorm", _CLASS_NAMES, running_mean, running_var, decay, eps)
         self.running_mean = running_mean
         self.running_var = running_var
-        self.decay = decay
-        self.eps = eps
         self.fixed: "FixedBatchNorm | None" = None
 
     def forward(self, x, gamma, beta):
+        _check_inputs("BatchNorm", _CLASS_NAMES, x, gamma, beta, self.running_mean, self.running_var)
         if not Config.train:
             self.fixed = FixedBatchNorm(self.running_mean, self.running_var, self.eps)
             return self.fixed.forward(x, gamma, beta)
@@ -126,8 +143,39 @@ def _fixed_backward(x: Variable, gamma: Variable, gy: Variable, mu, inv_std) -> 
     return gx, ggamma, gbeta
 
 
-def _check_args(x: Variable, gamma: Variable, beta: Variable, mean, var, decay, eps) -> None:
-    op = "batch_norm"
+# What the running statistics are called in messages: batch_norm's argument
+# names, and the book's BatchNorm class's.
+_FUNCTION_NAMES = ("mean", "var")
+_CLASS_NAMES = ("running_mean", "running_var")
+
+
+def _check_statistics(op: str, names: tuple, mean, var, decay, eps) -> tuple:
+    """Check the running statistics, decay and eps; returns (decay, eps) as
+    Python floats (NumPy float64 scalars would upcast float32 arrays)."""
+    for name, a in zip(names, (mean, var)):
+        if not isinstance(a, array_types):
+            raise TypeError(
+                f"{op}: {name} must be an array (a running statistic, updated in place), got {type(a).__name__}"
+            )
+        if a.dtype.kind != "f":
+            raise TypeError(
+                f"{op}: {name} must be a floating-point array (a running statistic, updated in place), "
+                f"got dtype {a.dtype}"
+            )
+    for name, value in (("decay", decay), ("eps", eps)):
+        # A bool is most likely an argument in the wrong place.
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{op}: {name} must be a number, got {value!r}")
+    if not 0.0 <= decay <= 1.0:
+        raise ValueError(f"{op}: decay must be in [0, 1], got {decay}")
+    if not eps > 0:
+        raise ValueError(f"{op}: eps must be positive, got {eps}")
+    return float(decay), float(eps)
+
+
+def _check_inputs(op: str, names: tuple, x, gamma, beta, mean, var) -> None:
+    """Check x, gamma and beta (arrays) against each other and the running
+    statistics; in training mode also that the batch has a variance."""
     if x.ndim < 2:
         raise ValueError(f"{op}: x must be (N, C) or (N, C, H, W), got shape {x.shape}")
     if x.dtype.kind != "f":
@@ -135,8 +183,8 @@ def _check_args(x: Variable, gamma: Variable, beta: Variable, mean, var, decay, 
     if x.size == 0:
         raise ValueError(f"{op}: x is empty (shape {x.shape})")
     c = x.shape[1]
-    xp = get_array_module(x.data)
-    for name, a in (("gamma", gamma.data), ("beta", beta.data), ("mean", mean), ("var", var)):
+    xp = get_array_module(x)
+    for name, a in (("gamma", gamma), ("beta", beta), (names[0], mean), (names[1], var)):
         if not isinstance(a, array_types):
             raise TypeError(f"{op}: {name} must be an array, got {type(a).__name__}")
         if a.shape != (c,):
@@ -145,15 +193,14 @@ def _check_args(x: Variable, gamma: Variable, beta: Variable, mean, var, decay, 
             )
         if get_array_module(a) is not xp:
             raise TypeError(f"{op}: {name} and x live on different devices")
-    for name, a in (("mean", mean), ("var", var)):
-        if a.dtype.kind != "f":
-            raise TypeError(
-                f"{op}: running {name} must be a floating-point array (it is updated in place), got dtype {a.dtype}"
-            )
-    if not 0.0 <= decay <= 1.0:
-        raise ValueError(f"{op}: decay must be in [0, 1], got {decay}")
-    if not eps > 0:
-        raise ValueError(f"{op}: eps must be positive, got {eps}")
+    if Config.train and x.size // c == 1:
+        # One value per channel has variance 0: the output would be beta alone,
+        # the gradient of x zero and the running variance would decay to 0.
+        raise ValueError(
+            f"{op}: expected more than 1 value per channel in training mode, got x of "
+            f"shape {x.shape} (N*H*W = 1); use a batch of 2 or more, or test mode "
+            "(dezero.test_mode()) to normalise with the running statistics"
+        )
 
 
 def batch_norm(x, gamma, beta, mean, var, decay: float = 0.9, eps: float = 2e-5) -> Variable:
@@ -199,17 +246,8 @@ def batch_norm(x, gamma, beta, mean, var, decay: float = 0.9, eps: float = 2e-5)
     # are what gets updated.
     mean = mean.data if isinstance(mean, Variable) else mean
     var = var.data if isinstance(var, Variable) else var
-    _check_args(x, gamma, beta, mean, var, decay, eps)
-    if Config.train and x.size // x.shape[1] == 1:
-        # One value per channel has variance 0: the output would be beta alone,
-        # the gradient of x zero and the running variance would decay to 0.
-        raise ValueError(
-            f"batch_norm: expected more than 1 value per channel in training mode, got x of "
-            f"shape {x.shape} (N*H*W = 1); use a batch of 2 or more, or test mode "
-            "(dezero.test_mode()) to normalise with the running statistics"
-        )
-    # Python floats: NumPy float64 scalars would upcast float32 arrays.
-    decay, eps = float(decay), float(eps)
+    _check_inputs("batch_norm", _FUNCTION_NAMES, x.data, gamma.data, beta.data, mean, var)
+    decay, eps = _check_statistics("batch_norm", _FUNCTION_NAMES, mean, var, decay, eps)
     if Config.train:
         return BatchNorm(mean, var, decay, eps)(x, gamma, beta)
     return FixedBatchNorm(mean, var, eps)(x, gamma, beta)

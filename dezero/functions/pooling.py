@@ -40,7 +40,7 @@ def _pool_args(op: str, x, kernel_size, stride, pad):
     return x, _Window(kernel, stride, pad)
 
 
-def _lowest(dtype):
+def _lowest(op: str, dtype):
     """The padding a max never picks: -inf for floats, the smallest value of an
     integer dtype (-inf cast to an integer would be 0, which beats negatives)."""
     dtype = np.dtype(dtype)
@@ -50,16 +50,43 @@ def _lowest(dtype):
         return int(np.iinfo(dtype).min)
     if dtype.kind == "b":
         return False
-    raise TypeError(f"max pooling: x must be a real number array, got dtype {dtype}")
+    raise TypeError(f"{op}: x must be a real number array, got dtype {dtype}")
 
 
-def _check_max_pad(op: str, win: _Window) -> None:
-    # With a larger pad some window could lie wholly in the padding and
-    # output -inf; PyTorch refuses such a pad for the same reason.
+def _check_float(op: str, x) -> None:
+    # An average of integers is not an integer (PyTorch refuses them too), and
+    # NumPy would only fail deep inside, casting the mean back in place.
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: x must be a floating-point array, got dtype {x.dtype} "
+            f"(shape {tuple(x.shape)}); cast it first, e.g. x.astype(np.float32)"
+        )
+
+
+def _replayed(op: str, mpool2d, needs_input_shape: bool) -> None:
+    """Check that ``mpool2d`` is a max pooling (or one of its gradients) that
+    has run, so that it holds the winners' indexes to replay."""
+    if not isinstance(mpool2d, (Pooling2D, Pooling2DGrad, Pooling2DWithIndexes)):
+        raise TypeError(
+            f"{op}: mpool2d must be the max pooling (Pooling2D, or a Pooling2DGrad or "
+            f"Pooling2DWithIndexes of one) whose choices are replayed, got {type(mpool2d).__name__}"
+        )
+    if getattr(mpool2d, "indexes", None) is None or (needs_input_shape and not hasattr(mpool2d, "input_shape")):
+        raise ValueError(
+            f"{op}: the {type(mpool2d).__name__} given has not been called yet; call it on x "
+            "first: the elements to replay are the ones its forward pass picked"
+        )
+
+
+def _check_pad(op: str, win: _Window) -> None:
+    # PyTorch's rule for both max and average pooling: pad <= kernel // 2 on
+    # each axis. With a larger pad the border windows are more than half
+    # padding, and from pad = kernel on some hold padding only: -inf out of a
+    # max pooling, a 0 out of an average pooling that looks like data.
     if win.pad[0] > win.kernel[0] // 2 or win.pad[1] > win.kernel[1] // 2:
         raise ValueError(
-            f"{op}: pad {win.pad} must be at most half the kernel {win.kernel}, "
-            "or some windows would hold nothing but padding"
+            f"{op}: pad {win.pad} must be at most half the kernel {win.kernel} (as in PyTorch), "
+            "or the windows at the border would be mostly or only padding"
         )
 
 
@@ -102,7 +129,8 @@ def _window(op: str, kernel_size, stride, pad) -> _Window:
 
 
 class Pooling2D(Function):
-    """Max pooling (see :func:`pooling`); the book's ``Pooling``, with its arguments.
+    """Max pooling (see :func:`pooling`); the book's ``Pooling``, with its
+    arguments and the same checks.
 
     Parameters
     ----------
@@ -117,19 +145,21 @@ class Pooling2D(Function):
 
     def __init__(self, kernel_size, stride=1, pad=0):
         self.win = _window("Pooling2D", kernel_size, stride, pad)
-        _check_max_pad("Pooling2D", self.win)
+        _check_pad("Pooling2D", self.win)
 
     def forward(self, x):
+        _check_4d("Pooling2D", "x", x)
+        oh, ow = _out_size("Pooling2D", x.shape[2:], *self.win)
+        lowest = _lowest("Pooling2D", x.dtype)
         xp = get_array_module(x)
         kh, kw = self.win.kernel
         self.input_shape = x.shape
         n, c = x.shape[:2]
-        oh, ow = _out_size("pooling", x.shape[2:], *self.win)
         y = xp.empty((n, c, oh, ow), dtype=x.dtype)
         self.indexes = xp.empty(y.shape, dtype=xp.int8 if kh * kw <= 127 else xp.int32)
 
         def pool(start: int, stop: int) -> None:
-            view = _windows(x[start:stop], self.win.kernel, self.win.stride, self.win.pad, pad_value=_lowest(x.dtype))
+            view = _windows(x[start:stop], self.win.kernel, self.win.stride, self.win.pad, pad_value=lowest)
             # One copy puts each kernel offset's values in a contiguous block, so
             # the loop below runs on long contiguous arrays (fast) instead of
             # strided ones.
@@ -172,9 +202,15 @@ class Pooling2DGrad(Function):
     indexes: Any
 
     def __init__(self, mpool2d: "Pooling2D | Pooling2DWithIndexes"):
+        _replayed("Pooling2DGrad", mpool2d, needs_input_shape=True)
         self.win, self.indexes, self.input_shape = mpool2d.win, mpool2d.indexes, mpool2d.input_shape
 
     def forward(self, gy):
+        if gy.shape != self.indexes.shape:
+            raise ValueError(
+                f"Pooling2DGrad: gy of shape {gy.shape} does not match the output of the max "
+                f"pooling, {self.indexes.shape}"
+            )
         xp = get_array_module(gy)
         (kh, kw), (sy, sx), (ph, pw) = self.win
         n, c, h, w = self.input_shape
@@ -229,9 +265,20 @@ class Pooling2DWithIndexes(Function):
     indexes: Any
 
     def __init__(self, mpool2d: "Pooling2D | Pooling2DGrad"):
+        _replayed("Pooling2DWithIndexes", mpool2d, needs_input_shape=False)
         self.win, self.indexes = mpool2d.win, mpool2d.indexes
 
     def forward(self, x):
+        op = "Pooling2DWithIndexes"
+        _check_4d(op, "x", x)
+        windows = tuple(x.shape[:2]) + _out_size(op, x.shape[2:], *self.win)
+        # The windows of x must be the ones the max pooling chose in (take_along_axis
+        # would broadcast a batch of 1 against the indexes instead of refusing it).
+        if windows != self.indexes.shape:
+            raise ValueError(
+                f"{op}: x of shape {x.shape} has windows {windows}, but the max pooling "
+                f"chose in windows {self.indexes.shape}"
+            )
         xp = get_array_module(x)
         self.input_shape = x.shape
         view = _windows(x, self.win.kernel, self.win.stride, self.win.pad)  # the pad is never picked
@@ -267,7 +314,8 @@ def pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     window holding NaN outputs NaN and sends its gradient to its first NaN.
     """
     x, win = _pool_args("pooling", x, kernel_size, stride, pad)
-    _check_max_pad("pooling", win)
+    _check_pad("pooling", win)
+    _lowest("pooling", x.dtype)
     return Pooling2D(*win)(x)
 
 
@@ -292,10 +340,10 @@ def pooling_simple(x, kernel_size, stride=1, pad=0) -> Variable:
         Of shape (N, C, OH, OW), the maximum of each window.
     """
     x, win = _pool_args("pooling_simple", x, kernel_size, stride, pad)
-    _check_max_pad("pooling_simple", win)
+    _check_pad("pooling_simple", win)
     n, c, h, w = x.shape
     (kh, kw), (oh, ow) = win.kernel, _out_size("pooling_simple", (h, w), *win)
-    col = Im2col(win.kernel, win.stride, win.pad, True, pad_value=_lowest(x.dtype))(x)
+    col = Im2col(win.kernel, win.stride, win.pad, True, pad_value=_lowest("pooling_simple", x.dtype))(x)
     col = reshape(col, (-1, kh * kw))  # one window of one channel per row
     y = _max(col, axis=1)
     return transpose(reshape(y, (n, oh, ow, c)), (0, 3, 1, 2))
@@ -306,18 +354,24 @@ def pooling_simple(x, kernel_size, stride=1, pad=0) -> Variable:
 # =============================================================================
 class AveragePooling2D(Function):
     """Average pooling (see :func:`average_pooling`); the book's
-    ``AveragePooling``, with its arguments.
+    ``AveragePooling``, with its arguments and the same checks (floating-point
+    x only).
 
     Parameters
     ----------
     kernel_size, stride, pad : int or (int, int)
-        Window size, step between windows, zero padding on each side.
+        Window size, step between windows, zero padding on each side (at
+        most half the kernel).
     """
 
     def __init__(self, kernel_size, stride=1, pad=0):
         self.win = _window("AveragePooling2D", kernel_size, stride, pad)
+        _check_pad("AveragePooling2D", self.win)
 
     def forward(self, x):
+        _check_4d("AveragePooling2D", "x", x)
+        _out_size("AveragePooling2D", x.shape[2:], *self.win)
+        _check_float("AveragePooling2D", x)
         self.input_shape = x.shape
         view = _windows(x, self.win.kernel, self.win.stride, self.win.pad)
         kh, kw = self.win.kernel
@@ -360,7 +414,8 @@ def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
     x : Variable or array, shape (N, C, H, W)
     kernel_size, stride, pad : int or (int, int)
         Window size, step between windows (1 unless given, not the kernel
-        size), zero padding on each side.
+        size), zero padding on each side (at most half the kernel, as in
+        PyTorch and as for :func:`pooling`).
 
     Returns
     -------
@@ -375,14 +430,13 @@ def average_pooling(x, kernel_size, stride=1, pad=0) -> Variable:
 
     Raises
     ------
+    ValueError
+        For a pad over half the kernel, among other bad arguments.
     TypeError
         If x is not floating point: an average of integers is not an integer
         (PyTorch refuses them too); cast first, e.g. ``x.astype(np.float32)``.
     """
     x, win = _pool_args("average_pooling", x, kernel_size, stride, pad)
-    if x.dtype.kind != "f":
-        raise TypeError(
-            f"average_pooling: x must be a floating-point array, got dtype {x.dtype} "
-            f"(shape {x.shape}); cast it first, e.g. x.astype(np.float32)"
-        )
+    _check_pad("average_pooling", win)
+    _check_float("average_pooling", x)
     return AveragePooling2D(*win)(x)

@@ -123,7 +123,14 @@ def get_conv_outsize(input_size: int, kernel_size: int, stride: int, pad: int) -
     Returns
     -------
     int
+
+    Raises
+    ------
+    ValueError
+        If ``stride`` is not positive (a window that never moves).
     """
+    if stride < 1:
+        raise ValueError(f"get_conv_outsize: stride must be positive, got {stride}")
     return (input_size + pad * 2 - kernel_size) // stride + 1
 
 
