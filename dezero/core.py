@@ -202,11 +202,15 @@ class Variable:
     gradients in their own dtype. Integer Variables take part as in the book,
     whose chapters 37-40 differentiate integer arrays: along integer arithmetic
     (sums, products, reshapes, broadcasts of integers) their gradients are
-    exact integers. An integer result of floating values (``astype(x, int)``,
-    an argmax) cuts the graph there, and a floating gradient that reaches an
-    integer Variable stops at it (``.grad`` stays None), as in PyTorch, where
-    integers have no gradient: labels and indices get none. Bool Variables
-    never require a gradient.
+    exact integers. An integer gradient takes the Variable's dtype only when
+    that cast is safe (``np.can_cast(grad.dtype, x.dtype, "safe")``, an int8
+    gradient of an int64 Variable); a wider one keeps its own dtype, so that it
+    is never wrapped around (an int8 Variable times an int64 weight of 300 has
+    an int64 gradient of 300, not int8 44). An integer result of floating
+    values (``astype(x, int)``, an argmax) cuts the graph there, and a floating
+    gradient that reaches an integer Variable stops at it (``.grad`` stays
+    None), as in PyTorch, where integers have no gradient: labels and indices
+    get none. Bool Variables never require a gradient.
 
     Pickling a Variable (and ``copy.copy``, ``copy.deepcopy``) keeps its data, name,
     ``requires_grad`` and the value of its ``.grad``, but not the graph: the
@@ -995,7 +999,8 @@ def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Var
     """The engine's consistency guard, called when a gradient is not a Variable of
     its input's shape and dtype: anything but a Variable, or a wrong shape, is a
     bug in ``func.backward``; another float dtype is cast back (mixed-precision
-    inputs)."""
+    inputs), and so is an integer gradient whose values the input's integer
+    dtype is sure to hold (``np.can_cast(..., "safe")``)."""
     if not isinstance(gx, Variable):
         raise TypeError(
             f"{type(func).__name__}.backward returned a {_type_name(gx)} for input {index}; "
@@ -1010,10 +1015,16 @@ def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Var
             "gradients to the input's shape (see sum_to)"
         )
     if g_data.dtype != x_data.dtype:
-        if x_data.dtype.kind in "iu" and g_data.dtype.kind not in "iu":
-            # Never truncated: a floating gradient stops at an integer Variable
-            # (labels, indices, integers that were cast to float).
-            return None
+        if x_data.dtype.kind in "iu":
+            if g_data.dtype.kind not in "iu":
+                # Never truncated: a floating gradient stops at an integer Variable
+                # (labels, indices, integers that were cast to float).
+                return None
+            if not np.can_cast(g_data.dtype, x_data.dtype, "safe"):
+                # Never wrapped either: an int8 input times an int64 weight of 300
+                # has the gradient 300, which int8 cannot hold. An integer gradient
+                # of a wider dtype is kept exact in its own dtype.
+                return gx
         gx = gx.astype(x_data.dtype)
     return gx
 

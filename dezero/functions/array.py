@@ -654,8 +654,13 @@ class AsType(Function):
         return x.astype(self.dtype, copy=False)
 
     def backward(self, gy):
-        if self.x_dtype.kind in "iu" and gy.dtype.kind not in "iu":
-            return None  # a floating gradient is never truncated into an integer input
+        if self.x_dtype.kind in "iu":
+            if gy.dtype.kind not in "iu":
+                return None  # a floating gradient is never truncated into an integer input
+            if not np.can_cast(gy.dtype, self.x_dtype, "safe"):
+                # Nor wrapped around: int8 -> int64, times 1000, has the gradient
+                # 1000, kept exact in int64 (see Variable's Notes).
+                return gy
         return astype(gy, self.x_dtype)
 
 
@@ -665,7 +670,9 @@ def astype(x, dtype) -> Variable:
     A cast of floating values to an integer or bool dtype cuts the graph (the
     result is a constant). An integer input cast to a floating dtype takes no
     gradient through the cast: it would have to be truncated. Casts between
-    integer dtypes pass their exact integer gradients.
+    integer dtypes pass their exact integer gradients: cast back when the
+    input's dtype holds them safely, else kept in their wider dtype (an int8
+    input cast to int64 and multiplied by 1000 gets the int64 gradient 1000).
 
     Parameters
     ----------
