@@ -153,6 +153,22 @@ def test_mse_gradient_closed_form_float32():
     np.testing.assert_allclose(x0.grad.data, 2 * (x0.data - x1) / 4)
 
 
+@pytest.mark.parametrize("loss", [F.mean_squared_error, F.mean_squared_error_simple])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8, np.uint8])
+def test_mse_of_integer_inputs_is_the_exact_mean_in_float64(loss, dtype):
+    # Before: cast back to the inputs' integer dtype, 2.5 became 2.
+    x0 = np.array([[1], [2]], dtype=dtype)
+    x1 = np.array([[0], [0]], dtype=dtype)
+    y = loss(x0, x1)
+    assert y.dtype == np.float64 and y.data == 2.5
+    # Differences and squares that the integer dtype cannot hold do not wrap.
+    a = dezero.Variable(np.array([[1], [100], [2]], dtype=dtype))
+    y = loss(a, np.array([[2], [0], [2]], dtype=dtype))
+    assert y.data == pytest.approx((1 + 10_000 + 0) / 3, rel=1e-15)
+    y.backward()
+    assert a.grad is None  # a floating gradient stops at an integer Variable
+
+
 def test_mse_shape_mismatch_is_an_error():
     # Shapes that differ by more than axes of length 1 would broadcast to a wrong loss.
     with pytest.raises(ValueError, match=r"mean_squared_error: .*\(4, 1\).*\(2, 2\)"):

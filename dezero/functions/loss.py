@@ -16,7 +16,7 @@ import numpy as np
 from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable, as_variables
 from dezero.functions.activation import log_softmax_array, sigmoid, softmax, softmax_simple
-from dezero.functions.array import broadcast_to, clip, get_item, mean, reshape, sum
+from dezero.functions.array import astype, broadcast_to, clip, get_item, mean, reshape, sum
 from dezero.functions.math import log
 
 __all__ = [
@@ -78,6 +78,11 @@ class MeanSquaredError(Function):
     def forward(self, x0, x1):
         xp = get_array_module(x0)
         diff = x0 - x1
+        if diff.dtype.kind not in "fc":
+            # Integers give the exact mean in float64, as NumPy's mean does: in
+            # their own dtype 2.5 would become 2, and a difference or square
+            # could wrap around (uint8 1 - 2 is 255).
+            diff = x0.astype(np.float64) - x1.astype(np.float64)
         # NumPy 1.x turns a float32 scalar divided by an int into float64.
         return xp.asarray((diff * diff).sum() / len(diff), dtype=diff.dtype)
 
@@ -107,7 +112,8 @@ def mean_squared_error(x0, x1) -> Variable:
     Returns
     -------
     Variable
-        A 0-d Variable of x0's dtype.
+        A 0-d Variable of x0's floating dtype; float64 for integer inputs
+        (the exact mean, as NumPy's ``mean`` gives it).
 
     Raises
     ------
@@ -138,7 +144,7 @@ def mean_squared_error_simple(x0, x1) -> Variable:
     Returns
     -------
     Variable
-        A 0-d Variable of x0's dtype.
+        A 0-d Variable of x0's floating dtype; float64 for integer inputs.
 
     Raises
     ------
@@ -150,6 +156,10 @@ def mean_squared_error_simple(x0, x1) -> Variable:
     x1 = _target_like(op, "x0", x0, "x1", x1)
     if x0.ndim == 0 or len(x0) == 0:
         raise ValueError(f"{op}: inputs need a non-empty batch axis, got shape {x0.shape}")
+    if x0.dtype.kind in "iu" and x1.dtype.kind in "iu":
+        # The exact mean in float64, as mean_squared_error: integer
+        # differences and squares could wrap around.
+        x0, x1 = astype(x0, np.float64), astype(x1, np.float64)
     diff = x0 - x1
     return sum(diff**2) / len(diff)
 
