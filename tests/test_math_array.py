@@ -397,6 +397,59 @@ def test_clip_refuses_a_lower_bound_above_the_upper():
         F.clip(Variable(np.zeros(3)), 1.0, 0.0)
 
 
+@pytest.mark.parametrize(
+    "x_min, x_max, match",
+    [
+        (1, 0, r"clip: x_min \(1\) is larger than x_max \(0\)"),
+        (np.array([0.0, 2.0]), 1.0, "clip: x_min .* is larger than x_max .* at some positions"),
+        (np.zeros(2), np.ones(3), r"clip: x_min of shape \(2,\) and x_max of shape \(3,\) cannot be broadcast"),
+        (None, None, "clip: give x_min, x_max or both"),
+        ("0", 1, "clip: x_min must be a number, an array or None, got str"),
+    ],
+)
+def test_the_clip_class_refuses_what_clip_refuses(x_min, x_max, match):
+    # Before: Clip(1, 0)(x), the book's class, returned zeros.
+    with pytest.raises((ValueError, TypeError), match=match):
+        F.Clip(x_min, x_max)(Variable(np.array([0.5, 2.0])))
+    with pytest.raises((ValueError, TypeError), match=match):
+        F.clip(Variable(np.array([0.5, 2.0])), x_min, x_max)
+
+
+def test_the_clip_class_refuses_an_array_bound_that_does_not_fit_x():
+    with pytest.raises(ValueError, match=r"clip: x_max of shape \(3,\) does not broadcast to the shape \(2,\) of x"):
+        F.Clip(0.0, np.ones(3))(Variable(np.zeros(2)))
+
+
+@pytest.mark.parametrize(
+    "bounds, expected_y, expected_grad",
+    [((None, 0.5), [0.2, 0.5, -3.0], [1.0, 0.0, 1.0]), ((0.0, None), [0.2, 0.7, 0.0], [1.0, 1.0, 0.0])],
+)
+def test_the_clip_class_with_one_bound_differentiates(bounds, expected_y, expected_grad):
+    # Before: Clip(None, 0.5) raised a bare TypeError in backward (None >= x).
+    x = Variable(np.array([0.2, 0.7, -3.0]))
+    y = F.Clip(*bounds)(x)
+    np.testing.assert_array_equal(y.data, expected_y)
+    F.sum(y).backward()
+    np.testing.assert_array_equal(x.grad.data, expected_grad)
+
+
+def test_the_clip_class_with_numpy_scalar_bounds_keeps_float32():
+    x = Variable(np.array([-1.0, 0.5, 2.0], dtype=np.float32))
+    y = F.Clip(np.float64(0), np.float64(1))(x)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.data, np.array([0.0, 0.5, 1.0], dtype=np.float32))
+    F.sum(y).backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_clip_with_one_bound_keeps_integers_integer():
+    # Before: the missing bound was an infinity, which made the result float64.
+    y = F.clip(np.array([1, 7, -3]), None, 5)
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(y.data, [1, 5, -3])
+    np.testing.assert_array_equal(F.clip(np.array([1, 7, -3], dtype=np.int8), 0, None).data, [1, 7, 0])
+
+
 def test_matmul_not_aligned():
     with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) are not aligned \(3 != 4\)"):
         F.matmul(Variable(np.ones((2, 3))), Variable(np.ones((4, 5))))

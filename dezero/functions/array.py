@@ -511,18 +511,62 @@ def min(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
 
 
 class Clip(Function):
-    def __init__(self, x_min, x_max):
-        self.x_min, self.x_max = x_min, x_max
+    """``clip(x, x_min, x_max)``; the book's class, ``Clip(x_min, x_max)(x)``.
 
-    def _bounds(self, x):
-        # Array bounds take x's backend and dtype (float64 bounds must not turn a
-        # float32 x into float64); scalar bounds are Python numbers already.
+    The bounds are checked here, so the class and :func:`clip` refuse the
+    same arguments.
+    """
+
+    def __init__(self, x_min, x_max):
+        if x_min is None and x_max is None:
+            raise ValueError("clip: give x_min, x_max or both")
+        x_min, x_max = _clip_bound("x_min", x_min), _clip_bound("x_max", x_max)
+        # A missing bound is an infinite one (the ONNX exporter reads it so);
+        # forward leaves it out rather than compare integers with it.
+        self.x_min = -math.inf if x_min is None else x_min
+        self.x_max = math.inf if x_max is None else x_max
+        try:
+            crossed = self.x_min > self.x_max
+        except ValueError:
+            raise ValueError(
+                f"clip: x_min of shape {np.shape(self.x_min)} and x_max of shape {np.shape(self.x_max)} "
+                "cannot be broadcast together"
+            ) from None
+        if crossed if isinstance(crossed, bool) else bool(crossed.any()):
+            raise ValueError(
+                f"clip: x_min ({self.x_min}) is larger than x_max ({self.x_max})"
+                + ("" if isinstance(crossed, bool) else " at some positions")
+            )
+
+    def _bounds(self, x) -> list:
+        # Array bounds go to x's backend, and to x's dtype when x is floating
+        # (float64 bounds must not turn a float32 x into float64; an integer x
+        # keeps float bounds as they are, as a float scalar bound is).
         xp = get_array_module(x)
-        return [xp.asarray(b, dtype=x.dtype) if isinstance(b, array_types) else b for b in (self.x_min, self.x_max)]
+        bounds = []
+        for name, b in (("x_min", self.x_min), ("x_max", self.x_max)):
+            if isinstance(b, array_types):
+                try:
+                    fits = np.broadcast_shapes(b.shape, x.shape) == x.shape
+                except ValueError:
+                    fits = False
+                if not fits:
+                    raise ValueError(f"clip: {name} of shape {b.shape} does not broadcast to the shape {x.shape} of x")
+                b = xp.asarray(b, dtype=x.dtype if x.dtype.kind in "fc" else None)
+            bounds.append(b)
+        return bounds
 
     def forward(self, x):
         x_min, x_max = self._bounds(x)
-        return get_array_module(x).clip(x, x_min, x_max)
+        xp = get_array_module(x)
+        # One-sided: an infinite bound would turn an integer x into floats.
+        no_min = isinstance(x_min, float) and x_min == -math.inf
+        no_max = isinstance(x_max, float) and x_max == math.inf
+        if no_min and not no_max:
+            return xp.minimum(x, x_max)
+        if no_max and not no_min:
+            return xp.maximum(x, x_min)
+        return xp.clip(x, x_min, x_max)
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -532,26 +576,19 @@ class Clip(Function):
         return gy * inside.astype(gy.dtype)
 
 
-def _clip_bound(name: str, bound, x: Variable):
-    """A bound as a Python scalar or an array that broadcasts to x's shape."""
+def _clip_bound(name: str, bound):
+    """A bound as None, a Python scalar or an array (checked against x in forward).
+    A NumPy scalar becomes a Python one: it would upcast a float32 x to float64."""
     if isinstance(bound, Variable):
         bound = bound.data
-    if isinstance(bound, np.generic):  # a NumPy scalar would upcast float32 to float64
-        return bound.item()
-    if isinstance(bound, array_types):
-        if bound.ndim == 0:
-            return bound.item()
-        try:
-            fits = np.broadcast_shapes(bound.shape, x.shape) == x.shape
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(f"clip: {name} of shape {bound.shape} does not broadcast to the shape {x.shape} of x")
-        # On x's device: CuPy refuses to compare or combine with NumPy arrays.
-        return get_array_module(x.data).asarray(bound)
-    if not isinstance(bound, (int, float)):
-        raise TypeError(f"clip: {name} must be a number, an array or None, got {type(bound).__name__}")
-    return bound
+    if isinstance(bound, np.generic) and bound.dtype.kind in "biuf":
+        return bound.item()  # before the test below: np.float64 is a float
+    if bound is None or isinstance(bound, (int, float)):
+        return bound
+    if isinstance(bound, array_types) and bound.dtype.kind in "biuf":
+        return bound.item() if bound.ndim == 0 else bound
+    kind = f"{type(bound).__name__} of dtype {bound.dtype}" if hasattr(bound, "dtype") else type(bound).__name__
+    raise TypeError(f"clip: {name} must be a number, an array or None, got {kind}")
 
 
 def clip(x, x_min=None, x_max=None) -> Variable:
@@ -578,17 +615,6 @@ def clip(x, x_min=None, x_max=None) -> Variable:
         If both bounds are None, an array bound does not broadcast to x, or
         ``x_min > x_max`` somewhere.
     """
-    if x_min is None and x_max is None:
-        raise ValueError("clip: give x_min, x_max or both")
-    x = as_variable(x)
-    x_min = -math.inf if x_min is None else _clip_bound("x_min", x_min, x)
-    x_max = math.inf if x_max is None else _clip_bound("x_max", x_max, x)
-    crossed = x_min > x_max
-    if crossed if isinstance(crossed, bool) else bool(crossed.any()):
-        raise ValueError(
-            f"clip: x_min ({x_min}) is larger than x_max ({x_max})"
-            + ("" if isinstance(crossed, bool) else " at some positions")
-        )
     return Clip(x_min, x_max)(x)
 
 
