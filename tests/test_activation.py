@@ -130,6 +130,25 @@ def test_leaky_relu_default_slope_and_float64_scalar_keeps_float32():
     np.testing.assert_allclose(xv.grad.data, [0.3, 1.0], rtol=1e-6)
 
 
+@pytest.mark.parametrize("slope", [np.float64(0.2), np.array(0.2), dezero.Variable(np.array(0.2))])
+def test_the_leaky_relu_class_with_a_numpy_slope_keeps_float32(slope):
+    # Before: LeakyReLU(np.float64(0.2))(x32), the book's class, gave float64.
+    x = dezero.Variable(np.array([-1.0, 2.0], dtype=np.float32))
+    y = F.LeakyReLU(slope)(x)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, [-0.2, 2.0], rtol=1e-6)
+    y.backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.data, [0.2, 1.0], rtol=1e-6)
+
+
+def test_leaky_relu_refuses_a_slope_that_is_no_number():
+    with pytest.raises(TypeError, match="leaky_relu: slope must be a real number, got str"):
+        F.leaky_relu(np.ones(2), "0.2")
+    with pytest.raises(TypeError, match="leaky_relu: slope must be a real number, got ndarray"):
+        F.LeakyReLU(np.array([0.1, 0.2]))
+
+
 # --- softmax / log_softmax --------------------------------------------------------------
 def test_softmax_huge_logits_finite(dtype):
     x = np.array([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]], dtype=dtype)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from dezero import parallel
-from dezero.backend import get_array_module
+from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable
 from dezero.functions.array import sum
 from dezero.functions.math import exp, tanh
@@ -111,8 +111,15 @@ def relu(x) -> Variable:
 
 
 class LeakyReLU(Function):
-    def __init__(self, slope: float):
-        self.slope = slope
+    def __init__(self, slope: float = 0.2):
+        if isinstance(slope, Variable):
+            slope = slope.data
+        if isinstance(slope, array_types) and slope.size == 1:
+            slope = slope.item()
+        if not isinstance(slope, (int, float, np.integer, np.floating)):
+            raise TypeError(f"leaky_relu: slope must be a real number, got {type(slope).__name__}")
+        # A Python float: NumPy scalars and arrays would upcast a float32 x to float64.
+        self.slope = float(slope)
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -140,8 +147,7 @@ def leaky_relu(x, slope: float = 0.2) -> Variable:
     Variable
         Of x's shape and dtype.
     """
-    # A Python float keeps float32 inputs float32 (a NumPy float64 would upcast).
-    return LeakyReLU(float(slope))(x)
+    return LeakyReLU(slope)(x)
 
 
 def _check_axis(op: str, x: Variable, axis: int) -> int:
