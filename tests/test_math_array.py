@@ -507,6 +507,35 @@ def test_powers_at_a_zero_base_have_finite_gradients():
     np.testing.assert_allclose(exponent.grad.data, [0.0, 0.0, np.log(2.0)])
 
 
+def test_integer_powers_with_a_zero_exponent_have_exact_integer_gradients():
+    # Before: the backward computed 2 ** -1 in integers, which NumPy refuses.
+    x = Variable(np.array([2, 3, 0, 5]))
+    F.sum(x ** np.array([0, 2, 0, 1])).backward()
+    assert x.grad.dtype == np.int64
+    np.testing.assert_array_equal(x.grad.data, [0, 6, 0, 1])  # c * x ** (c - 1)
+    y = Variable(np.array([2, 3], dtype=np.int32))
+    F.sum(y**0 + y**3).backward()
+    np.testing.assert_array_equal(y.grad.data, [12, 27])
+    assert y.grad.dtype.kind == "i"
+
+
+@pytest.mark.parametrize(
+    "power, match",
+    [
+        (lambda x: x**-1, r"Pow: an integer base \(int64\) to the negative power -1 is no integer"),
+        (lambda x: x ** np.int64(-2), r"Pow: an integer base \(int64\) to the negative power -2"),
+        (
+            lambda x: x ** np.array([1, -1]),
+            r"Power: an integer base \(int64\) to negative powers \(an exponent of dtype int64\)",
+        ),
+        (lambda x: 2 ** Variable(np.array([-1, 1])), r"Power: an integer base \(int64\) to negative powers"),
+    ],
+)
+def test_an_integer_to_a_negative_integer_power_is_refused_naming_the_op(power, match):
+    with pytest.raises(ValueError, match=match + ".*cast the base to floating point first"):
+        power(Variable(np.array([2, 3])))
+
+
 @pytest.mark.parametrize("reduce", [F.sum, F.max, F.min, F.mean])
 def test_reducing_a_0d_input_over_axis_0(reduce):
     from dezero import Variable
