@@ -679,6 +679,10 @@ class Function:
             # NumPy's message names neither the op nor which inputs clash.
             shapes = " and ".join(str(tuple(x.shape)) for x in inputs)
             raise ValueError(f"{type(self).__name__}: inputs of shapes {shapes} cannot be broadcast together") from None
+        except OverflowError as e:
+            # NumPy 2's "Python integer 300 out of bounds for uint8" (uint8_x - 300)
+            # names no op. A try costs nothing until it raises.
+            raise OverflowError(_overflow_message(type(self).__name__, e, inputs)) from None
         if _detect_anomaly.get():
             self.created_at = _caller_outside_dezero()
             if not _running_backward.get():
@@ -865,10 +869,16 @@ def _to_variables(inputs: Sequence, op: str, optional: tuple = ()) -> list:
     for i, x in enumerate(inputs):
         if isinstance(x, Variable):
             converted.append(x)
-        elif isinstance(x, array_types) or isinstance(x, _SCALAR_TYPES):
-            converted.append(Variable(as_array(x, like), requires_grad=False))
-        elif isinstance(x, (list, tuple)):
-            converted.append(Variable(_sequence_as_array(x, like, f"{op}: input {i}"), requires_grad=False))
+        elif isinstance(x, array_types) or isinstance(x, _SCALAR_TYPES) or isinstance(x, (list, tuple)):
+            try:
+                if isinstance(x, (list, tuple)):
+                    data = _sequence_as_array(x, like, f"{op}: input {i}")
+                else:
+                    data = as_array(x, like)
+            except OverflowError as e:  # 300 - uint8_x: 300 takes x's dtype, as in NumPy
+                arrays = [] if like is None else [Variable(like)]
+                raise OverflowError(_overflow_message(op, e, arrays, f"input {i} ({x!r}): ")) from None
+            converted.append(Variable(data, requires_grad=False))
         elif x is None and i in optional:
             converted.append(Variable(None))
         else:
@@ -879,6 +889,17 @@ def _to_variables(inputs: Sequence, op: str, optional: tuple = ()) -> list:
     if cupy is not None:
         _check_same_device(converted, op)
     return converted
+
+
+def _overflow_message(op: str, error: OverflowError, inputs: Sequence, what: str = "") -> str:
+    dtypes = ", ".join(str(x.dtype) for x in inputs if isinstance(x, Variable) and x.data is not None)
+    message = f"{op}: {what}{error}" + (f" (inputs of dtype {dtypes})" if dtypes else "")
+    if "out of bounds" in str(error):
+        message += (
+            "; a Python int takes the dtype of the integer array it meets, as in NumPy: "
+            "cast the array to a wider dtype first (F.astype(x, np.int64))"
+        )
+    return message
 
 
 def _check_same_device(variables: Sequence[Variable], op: str) -> None:
