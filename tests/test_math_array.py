@@ -536,15 +536,21 @@ def test_an_integer_to_a_negative_integer_power_is_refused_naming_the_op(power, 
         power(Variable(np.array([2, 3])))
 
 
+@pytest.mark.parametrize("axis", [0, -1, (0,), (-1,)])
+@pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("reduce", [F.sum, F.max, F.min, F.mean])
-def test_reducing_a_0d_input_over_axis_0(reduce):
+def test_reducing_a_0d_input_over_axis_0_or_minus_1(reduce, keepdims, axis):
+    # Before: axis -1 was refused where axis 0 was accepted. PyTorch takes both.
     from dezero import Variable
 
     x = Variable(np.array(3.0))
-    y = reduce(x, axis=0)
+    y = reduce(x, axis=axis, keepdims=keepdims)
     assert y.shape == () and y.data == 3.0
     y.backward()
     assert x.grad.data == 1.0
+    for bad in (1, -2):
+        with pytest.raises(ValueError, match=f"axis {bad} is out of range for an input of 0 dimensions"):
+            reduce(x, axis=bad)
 
 
 @pytest.mark.parametrize(

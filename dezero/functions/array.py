@@ -39,10 +39,12 @@ def _normalize_axis(axis, ndim: int, op: str):
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     normalized = []
+    # A 0-d input counts as 1-D here, so it takes axis 0 and -1, as in PyTorch.
+    bound = builtins.max(ndim, 1)
     for a in axes:
-        if not -ndim <= a < builtins.max(ndim, 1):
+        if not -bound <= a < bound:
             raise ValueError(f"{op}: axis {a} is out of range for an input of {ndim} dimensions")
-        normalized.append(int(a) % builtins.max(ndim, 1))
+        normalized.append(int(a) % bound)
     if ndim == 0:  # axis 0 (or -1) of a 0-d array: nothing to reduce, as in PyTorch
         return ()
     if len(set(normalized)) != len(normalized):
