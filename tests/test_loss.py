@@ -229,6 +229,38 @@ def test_softmax_cross_entropy_bad_arguments():
         F.softmax_cross_entropy(np.zeros((3, 4), dtype=np.int64), np.array([0, 1, 2]))
 
 
+def test_the_softmax_cross_entropy_class_keeps_list_labels_integer():
+    # Before: SoftmaxCrossEntropy()(x, [0, 2]), the book's class, gave the list
+    # x's float dtype and failed in NumPy's indexing.
+    x = np.random.default_rng(6).standard_normal((2, 3))
+    for t in ([0, 2], (0, 2)):
+        xv = dezero.Variable(x.copy())
+        y = F.SoftmaxCrossEntropy()(xv, t)
+        np.testing.assert_allclose(y.data, _np_softmax_ce(x, np.array([0, 2])), rtol=1e-12)
+        y.backward()
+        expected = F.softmax_cross_entropy(dezero.Variable(x.copy()), np.array([0, 2]))
+        np.testing.assert_allclose(y.data, expected.data, rtol=0)
+    x32 = dezero.Variable(x.astype(np.float32))
+    assert F.SoftmaxCrossEntropy()(x32, [0, 2]).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "x, t, error, match",
+    [
+        (np.zeros((2, 3)), np.array([0.0, 2.0]), TypeError, "t must hold integer class labels, got dtype float64"),
+        (np.zeros((2, 3)), np.array([0, 3]), ValueError, r"label 3 is out of range \[0, 3\)"),
+        (np.zeros((2, 3)), np.array([-1, 0]), ValueError, r"label -1 is out of range \[0, 3\)"),
+        (np.zeros((2, 3)), np.array([0, 1, 2]), ValueError, r"t must have shape \(2,\)"),
+        (np.zeros(3), np.array([0]), ValueError, r"x must be 2-D \(N, C\)"),
+        (np.zeros((2, 3), dtype=np.int64), [0, 1], TypeError, "x must be a floating-point array, got dtype int64"),
+    ],
+)
+def test_the_softmax_cross_entropy_class_refuses_what_the_function_refuses(x, t, error, match):
+    # Before: a label of -1 picked the last class silently, and the others failed in NumPy.
+    with pytest.raises(error, match="SoftmaxCrossEntropy: " + match):
+        F.SoftmaxCrossEntropy()(x, t)
+
+
 def test_softmax_cross_entropy_matches_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)

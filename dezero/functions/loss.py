@@ -166,7 +166,21 @@ def mean_squared_error_simple(x0, x1) -> Variable:
 
 # --- softmax cross entropy ------------------------------------------------------------
 class SoftmaxCrossEntropy(Function):
+    # softmax_cross_entropy checks its arguments before the call; the book's
+    # class, SoftmaxCrossEntropy()(x, t), has them checked in forward.
+    _checked = False
+
+    def __call__(self, x, t):
+        if isinstance(t, (list, tuple)):
+            # Labels given as a list stay integers: the engine would give a list
+            # the dtype of x, as it does to a list of numbers.
+            data = x.data if isinstance(x, Variable) else x
+            t = _raw("SoftmaxCrossEntropy", "t", t, like=data if isinstance(data, array_types) else None)
+        return super().__call__(x, t)
+
     def forward(self, x, t):
+        if not self._checked:
+            _check_logits_and_labels("SoftmaxCrossEntropy", x, t)
         xp = get_array_module(x)
         n = x.shape[0]
         log_p = log_softmax_array(x, axis=1)
@@ -227,21 +241,28 @@ def softmax_cross_entropy(x, t) -> Variable:
     """
     op = "softmax_cross_entropy"
     x, t_data = _logits_and_labels(op, x, t)
-    return SoftmaxCrossEntropy()(x, t_data)
+    function = SoftmaxCrossEntropy()
+    function._checked = True
+    return function(x, t_data)
 
 
 def _logits_and_labels(op: str, x, t):
     x = as_variable(x)
     t_data = _raw(op, "t", t, like=x.data)
+    _check_logits_and_labels(op, x, t_data)
+    return x, t_data
+
+
+def _check_logits_and_labels(op: str, x, t) -> None:
+    """(N, C) floating logits x (a Variable or an array) and N integer labels t in [0, C)."""
     _check_float(op, "x", x)
     if x.ndim != 2:
         raise ValueError(f"{op}: x must be 2-D (N, C) logits, got shape {x.shape}")
     if x.shape[0] == 0:
         raise ValueError(f"{op}: x has an empty batch (shape {x.shape})")
-    if t_data.shape != x.shape[:1]:
-        raise ValueError(f"{op}: t must have shape ({x.shape[0]},) to match x {x.shape}, got {t_data.shape}")
-    _check_labels(op, t_data, x.shape[1])
-    return x, t_data
+    if t.shape != x.shape[:1]:
+        raise ValueError(f"{op}: t must have shape ({x.shape[0]},) to match x {x.shape}, got {t.shape}")
+    _check_labels(op, t, x.shape[1])
 
 
 SIMPLE_CE_EPS = 1e-15
