@@ -170,6 +170,45 @@ def test_softmax_bad_axis(op):
         op(np.array(1.0), axis=0)
 
 
+@pytest.mark.parametrize(
+    "op, name",
+    [
+        (F.softmax, "softmax"),
+        (F.log_softmax, "log_softmax"),
+        (F.softmax_simple, "softmax_simple"),
+        (lambda x: F.Softmax(1)(x), "Softmax"),
+        (lambda x: F.LogSoftmax(1)(x), "LogSoftmax"),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_])
+def test_softmax_of_integers_or_bools_is_refused_naming_the_op(op, name, dtype):
+    # Before: NumPy's UFuncTypeError about casting the output of 'exp'.
+    x = dezero.Variable(np.array([[1, 0]], dtype=dtype))
+    with pytest.raises(TypeError, match=f"{name}: x must hold floating-point numbers, got dtype {np.dtype(dtype)}"):
+        op(x)
+
+
+@pytest.mark.parametrize("size", [3, 300_000])  # the large one goes through dezero.parallel's threads
+def test_relu_of_bools_is_refused_naming_the_op(size):
+    with pytest.raises(TypeError, match="relu: x must hold real numbers, got dtype bool"):
+        F.relu(dezero.Variable(np.ones(size, dtype=bool)))
+    np.testing.assert_array_equal(F.relu(np.array([-2, 3])).data, [0, 3])  # integers are numbers
+
+
+@pytest.mark.parametrize("cls", [F.Softmax, F.LogSoftmax])
+def test_the_softmax_classes_check_their_axis(cls):
+    # Before: NumPy's AxisError, or a TypeError about a str, naming no op.
+    name = cls.__name__
+    x = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=rf"{name}: axis 5 is out of range for x of shape \(2, 3\)"):
+        cls(5)(x)
+    with pytest.raises(TypeError, match=f"{name}: axis must be an int, got str 'a'"):
+        cls("a")(x)
+    y = cls(-1)(np.log(np.array([[1.0, 3.0]])))
+    expected = [[0.25, 0.75]] if cls is F.Softmax else np.log([[0.25, 0.75]])
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12)
+
+
 # --- against PyTorch ---------------------------------------------------------------------------
 def test_log_softmax_matches_torch():
     torch = pytest.importorskip("torch")

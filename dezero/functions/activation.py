@@ -70,8 +70,12 @@ def sigmoid_simple(x) -> Variable:
 class ReLU(Function):
     def forward(self, x):
         xp = get_array_module(x)
-        # Split across threads on large CPU arrays (dezero.parallel).
-        return parallel.elementwise(lambda x, out: xp.maximum(x, 0, out=out), xp.empty_like(x), x)
+        try:
+            # Split across threads on large CPU arrays (dezero.parallel).
+            return parallel.elementwise(lambda x, out: xp.maximum(x, 0, out=out), xp.empty_like(x), x)
+        except TypeError:  # NumPy's UFuncTypeError names no op (a try costs nothing until it raises)
+            _check_numbers("relu", x, "iuf")
+            raise
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -106,6 +110,11 @@ def relu(x) -> Variable:
     -------
     Variable
         ``max(x, 0)``, of x's shape and dtype.
+
+    Raises
+    ------
+    TypeError
+        If x does not hold numbers (a bool array).
     """
     return ReLU()(x)
 
@@ -150,7 +159,17 @@ def leaky_relu(x, slope: float = 0.2) -> Variable:
     return LeakyReLU(slope)(x)
 
 
-def _check_axis(op: str, x: Variable, axis: int) -> int:
+def _check_numbers(op: str, x, kinds: str) -> None:
+    """Refuse an array whose dtype kind is not in ``kinds`` ("f": floating,
+    "iu": integers...), naming the op, rather than let NumPy fail on a ufunc."""
+    if x.dtype.kind not in kinds:
+        wanted = "floating-point numbers" if kinds == "f" else "real numbers"
+        cast = "F.astype(x, np.float32)" if kinds == "f" else "F.astype(x, np.float32) or an integer dtype"
+        raise TypeError(f"{op}: x must hold {wanted}, got dtype {x.dtype} (cast it first: {cast})")
+
+
+def _check_axis(op: str, x, axis: int) -> int:
+    """``axis`` as a non-negative int for an ``x`` (Variable or array) of at least one dimension."""
     if x.ndim == 0:
         raise ValueError(f"{op}: x must have at least 1 dimension, got a 0-d input")
     # NumPy integers count as ints (an axis computed with NumPy is one); bools do not.
@@ -166,6 +185,10 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x):
+        # Checked here too for the book's class, Softmax(axis)(x); softmax()
+        # has checked already, with its own name.
+        _check_numbers("Softmax", x, "f")
+        self.axis = _check_axis("Softmax", x, self.axis)
         xp = get_array_module(x)
         # Shifting by the max changes nothing mathematically and keeps exp <= 1.
         y = x - x.max(axis=self.axis, keepdims=True)
@@ -198,8 +221,11 @@ def softmax(x, axis: int = 1) -> Variable:
     ------
     ValueError
         If ``axis`` is out of range for x.
+    TypeError
+        If x does not hold floating-point numbers.
     """
     x = as_variable(x)
+    _check_numbers("softmax", x, "f")
     return Softmax(_check_axis("softmax", x, axis))(x)
 
 
@@ -229,8 +255,11 @@ def softmax_simple(x, axis: int = 1) -> Variable:
     ------
     ValueError
         If x is 0-d or axis is out of range.
+    TypeError
+        If x does not hold floating-point numbers.
     """
     x = as_variable(x)
+    _check_numbers("softmax_simple", x, "f")
     axis = _check_axis("softmax_simple", x, axis)
     y = exp(x - x.data.max(axis=axis, keepdims=True))
     return y / sum(y, axis=axis, keepdims=True)
@@ -254,6 +283,8 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, x):
+        _check_numbers("LogSoftmax", x, "f")  # for the class; log_softmax() checked already
+        self.axis = _check_axis("LogSoftmax", x, self.axis)
         return log_softmax_array(x, self.axis)
 
     def backward(self, gy):
@@ -283,6 +314,9 @@ def log_softmax(x, axis: int = 1) -> Variable:
     ------
     ValueError
         If ``axis`` is out of range for x.
+    TypeError
+        If x does not hold floating-point numbers.
     """
     x = as_variable(x)
+    _check_numbers("log_softmax", x, "f")
     return LogSoftmax(_check_axis("log_softmax", x, axis))(x)
