@@ -6,6 +6,7 @@ untouched inputs); below the cases, the behaviour the harness does not express."
 import numpy as np
 import pytest
 
+import dezero
 import dezero.functions as F
 from dezero import Variable
 from dezero.utils import gradient_check
@@ -448,6 +449,36 @@ def test_clip_with_one_bound_keeps_integers_integer():
     assert y.dtype == np.int64
     np.testing.assert_array_equal(y.data, [1, 5, -3])
     np.testing.assert_array_equal(F.clip(np.array([1, 7, -3], dtype=np.int8), 0, None).data, [1, 7, 0])
+
+
+@pytest.mark.parametrize(
+    "shape_a, shape_b",
+    [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((5, 2, 3), (3,)), ((3,), (5, 3, 4))],
+)
+def test_the_matmul_class_differentiates_vectors(shape_a, shape_b):
+    # Before: MatMul()(a, b), the book's class, failed in backward on a vector
+    # ("list index out of range"); matmul() reshapes vectors itself.
+    rng = np.random.default_rng(3)
+    a, b = Variable(rng.standard_normal(shape_a)), Variable(rng.standard_normal(shape_b))
+    y = F.MatMul()(a, b)
+    np.testing.assert_allclose(y.data, a.data @ b.data, rtol=1e-12)
+    gy = rng.standard_normal(y.shape)
+    ga, gb = dezero.grad(y, [a, b], grad_outputs=gy)
+    assert ga.shape == shape_a and gb.shape == shape_b
+    a2, b2 = Variable(a.data.copy()), Variable(b.data.copy())
+    expected = dezero.grad(F.matmul(a2, b2), [a2, b2], grad_outputs=gy)
+    np.testing.assert_allclose(ga.data, expected[0].data, rtol=1e-12)
+    np.testing.assert_allclose(gb.data, expected[1].data, rtol=1e-12)
+    gradient_check(lambda a, b: F.MatMul()(a, b), a.data, b.data)
+
+
+def test_the_matmul_class_refuses_scalars_and_unaligned_shapes():
+    with pytest.raises(
+        ValueError, match=r"MatMul: operands must have at least 1 dimension, got shapes \(\) and \(3,\)"
+    ):
+        F.MatMul()(np.array(2.0), np.ones(3))
+    with pytest.raises(ValueError, match=r"MatMul: shapes \(3,\) and \(4, 2\) are not aligned \(3 != 4\)"):
+        F.MatMul()(np.ones(3), np.ones((4, 2)))
 
 
 def test_matmul_not_aligned():

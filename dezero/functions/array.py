@@ -623,10 +623,25 @@ def clip(x, x_min=None, x_max=None) -> Variable:
 # --- matrix product ---------------------------------------------------------------------
 class MatMul(Function):
     def forward(self, x, W):
+        if x.ndim == 0 or W.ndim == 0:
+            raise ValueError(f"MatMul: operands must have at least 1 dimension, got shapes {x.shape} and {W.shape}")
+        k_w = W.shape[0 if W.ndim == 1 else -2]
+        if x.shape[-1] != k_w:
+            raise ValueError(f"MatMul: shapes {x.shape} and {W.shape} are not aligned ({x.shape[-1]} != {k_w})")
         return parallel.matmul(x, W)
 
     def backward(self, gy):
         x, W = self.inputs
+        if x.ndim == 1 or W.ndim == 1:
+            # The book's class called on vectors (matmul() reshapes them before
+            # calling it): a vector is a matrix of one row (x) or one column (W).
+            x2 = reshape(x, (1, -1)) if x.ndim == 1 else x
+            W2 = reshape(W, (-1, 1)) if W.ndim == 1 else W
+            batch = np.broadcast_shapes(x2.shape[:-2], W2.shape[:-2])
+            gy2 = reshape(gy, batch + (x2.shape[-2], W2.shape[-1]))
+            gx = reshape(sum_to(matmul(gy2, _swap_last(W2)), x2.shape), x.shape) if x.requires_grad else None
+            gW = reshape(sum_to(matmul(_swap_last(x2), gy2), W2.shape), W.shape) if W.requires_grad else None
+            return gx, gW
         # sum_to: batch dimensions may have been broadcast
         gx = sum_to(matmul(gy, _swap_last(W)), x.shape) if x.requires_grad else None
         gW = sum_to(matmul(_swap_last(x), gy), W.shape) if W.requires_grad else None
