@@ -920,10 +920,15 @@ def _seed_gradient(y: Variable, grad, caller: str) -> Variable:
     if y.data is None:
         raise ValueError(f"{caller}: Variable {y.name or ''!s} holds no data (data is None)")
     if y.data.dtype.kind not in "fc" and not (y._requires_grad and y.data.dtype.kind in "iu"):
+        # Which of the cases below made an integer output is not recorded (the
+        # graph is not, for an output without a gradient): name them all.
         why = (
             "bools have no gradient"
             if y.data.dtype.kind == "b"
-            else "it is an integer result of floating values (astype, argmax), which has no gradient"
+            else "it has no gradient. An integer result has one only along integer arithmetic on "
+            "integer Variables that require one; this one was computed from values that take none "
+            "(bools, as in a sum of bools, constants, Variables with requires_grad=False), or from "
+            "floating values (astype, argmax), which cut the graph"
         )
         raise TypeError(f"{caller}: the output has dtype {y.data.dtype}: {why}")
     if grad is None:
