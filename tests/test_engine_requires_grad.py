@@ -216,7 +216,9 @@ def test_backward_from_a_sum_of_bools_is_refused_naming_bools_as_the_cause():
     b = Variable(np.array([True, False, True]))
     total = F.sum(b)
     assert total.dtype == np.int64 and total.data == 2
-    with pytest.raises(TypeError, match=r"backward: the output has dtype int64: it has no gradient.*bools, as in a sum"):
+    with pytest.raises(
+        TypeError, match=r"backward: the output has dtype int64: it has no gradient.*bools, as in a sum"
+    ):
         total.backward()
     with pytest.raises(TypeError, match="requires_grad=False"):
         (Variable(np.array([1, 2]), requires_grad=False) * 2).backward()

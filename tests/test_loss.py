@@ -371,6 +371,28 @@ def test_accuracy_bad_arguments():
         F.accuracy(np.zeros(3), np.zeros(3, dtype=np.int64))
 
 
+@pytest.mark.parametrize("t, bad", [([-1, 2], -1), ([3, 0], 3), (np.array([0, 7]), 7)])
+def test_accuracy_refuses_labels_out_of_range_as_softmax_cross_entropy_does(t, bad):
+    # Before: -1 counted as a wrong row (0.5), and 3 for 3 classes too.
+    y = np.array([[0.1, 0.2, 0.7], [0.9, 0.05, 0.05]])
+    with pytest.raises(ValueError, match=rf"accuracy: label {bad} is out of range \[0, 3\) for y with 3 classes"):
+        F.accuracy(y, t)
+    with pytest.raises(ValueError, match=rf"softmax_cross_entropy: label {bad} is out of range \[0, 3\) for x"):
+        F.softmax_cross_entropy(y, t)
+    assert float(F.accuracy(y, [2, 1]).data) == 0.5
+
+
+def test_an_empty_list_of_labels_is_an_empty_integer_array():
+    # Before: NumPy made [] float64, and accuracy said "got dtype float64".
+    with pytest.warns(RuntimeWarning):  # NumPy's mean of nothing
+        acc = F.accuracy(np.zeros((0, 3)), [])
+    assert np.isnan(acc.data)
+    with pytest.raises(ValueError, match=r"accuracy: t must have shape \(2,\) to match y \(2, 3\), got \(0,\)"):
+        F.accuracy(np.zeros((2, 3)), [])
+    with pytest.raises(ValueError, match=r"sigmoid_cross_entropy: x and t must have the same shape"):
+        F.sigmoid_cross_entropy(np.zeros(2), [])
+
+
 @pytest.mark.parametrize("op", [F.softmax_cross_entropy, F.sigmoid_cross_entropy, F.binary_cross_entropy, F.accuracy])
 def test_targets_must_be_arrays_lists_or_variables(op):
     with pytest.raises(TypeError, match=f"{op.__name__}: t must be an array, a list of numbers or a Variable, got str"):

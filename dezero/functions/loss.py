@@ -36,6 +36,10 @@ def _raw(op: str, name: str, x, like=None):
     integers), on the backend of ``like`` when given."""
     data = x.data if isinstance(x, Variable) else x
     if isinstance(data, (list, tuple)):
+        if len(data) == 0:
+            # NumPy makes [] float64, which labels could never be: an empty
+            # list is an empty array of integer labels.
+            data = np.zeros(0, dtype=np.int64)
         try:
             data = as_variable(data).data
         except (TypeError, ValueError) as e:
@@ -200,7 +204,7 @@ class SoftmaxCrossEntropy(Function):
         return gx, None
 
 
-def _check_labels(op: str, t, n_classes: Optional[int] = None) -> None:
+def _check_labels(op: str, t, n_classes: Optional[int] = None, scores: str = "x") -> None:
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: t must hold integer class labels, got dtype {t.dtype}")
     # One host sync per call on the GPU (this runs every training step), and
@@ -208,7 +212,7 @@ def _check_labels(op: str, t, n_classes: Optional[int] = None) -> None:
     if n_classes is not None and t.size > 0 and bool(((t < 0) | (t >= n_classes)).any()):
         t_min, t_max = int(t.min()), int(t.max())
         bad = t_min if t_min < 0 else t_max
-        raise ValueError(f"{op}: label {bad} is out of range [0, {n_classes}) for x with {n_classes} classes")
+        raise ValueError(f"{op}: label {bad} is out of range [0, {n_classes}) for {scores} with {n_classes} classes")
 
 
 def softmax_cross_entropy(x, t) -> Variable:
@@ -472,7 +476,15 @@ def accuracy(y, t) -> Variable:
     Returns
     -------
     Variable
-        The fraction of correct rows, a 0-d value in [0, 1].
+        The fraction of correct rows, a 0-d value in [0, 1] (NaN, with
+        NumPy's warning, for an empty batch).
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not match or a label is outside ``[0, C)``.
+    TypeError
+        If t does not hold integers.
     """
     y_data = _raw("accuracy", "y", y)
     t_data = _raw("accuracy", "t", t, like=y_data)
@@ -481,7 +493,9 @@ def accuracy(y, t) -> Variable:
     expected = y_data.shape[:1] + y_data.shape[2:]
     if t_data.shape != expected:
         raise ValueError(f"accuracy: t must have shape {expected} to match y {y_data.shape}, got {t_data.shape}")
-    _check_labels("accuracy", t_data)
+    # Out-of-range labels refused, as softmax_cross_entropy does: -1 or C
+    # would just count as wrong, hiding a bug in the labels.
+    _check_labels("accuracy", t_data, y_data.shape[1], scores="y")
     xp = get_array_module(y_data)
     if xp is not get_array_module(t_data):
         raise TypeError("accuracy: y and t live on different devices")
