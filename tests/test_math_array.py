@@ -538,6 +538,23 @@ def test_powers_at_a_zero_base_have_finite_gradients():
     np.testing.assert_allclose(exponent.grad.data, [0.0, 0.0, np.log(2.0)])
 
 
+@pytest.mark.parametrize("shape, axis", [((0, 3), 0), ((2, 0), None), ((0, 3), (0, 1))])
+def test_the_mean_of_nothing_has_zero_second_derivatives_as_in_pytorch(shape, axis):
+    # Before: the backward multiplied an empty sum by NaN, so the derivative of
+    # the gradient with respect to grad_outputs was NaN (PyTorch: 0).
+    x = Variable(np.zeros(shape))
+    with pytest.warns(RuntimeWarning, match="mean: mean of an empty slice"):
+        y = F.mean(x, axis=axis)
+    assert np.isnan(y.data).all()
+    gy = Variable(np.ones(y.shape))
+    gx = dezero.grad(y, x, grad_outputs=gy, create_graph=True)
+    assert gx.shape == shape
+    ggy = dezero.grad(F.sum(gx), gy)
+    np.testing.assert_array_equal(ggy.data, np.zeros(y.shape))
+    with pytest.warns(RuntimeWarning):
+        assert F.mean(np.zeros((0, 2), dtype=np.float32), axis=0).dtype == np.float32
+
+
 def test_integer_powers_with_a_zero_exponent_have_exact_integer_gradients():
     # Before: the backward computed 2 ** -1 in integers, which NumPy refuses.
     x = Variable(np.array([2, 3, 0, 5]))

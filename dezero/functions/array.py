@@ -405,7 +405,11 @@ def mean(x, axis=None, keepdims: bool = False) -> Variable:
             RuntimeWarning,
             stacklevel=2,
         )
-        return sum(x, axis, keepdims) * math.nan
+        # Added, not multiplied: the value is NaN either way (the sum of nothing
+        # is 0), but a NaN factor would reach the backward too, and the
+        # derivative of the (empty) gradient with respect to the upstream one
+        # must be 0, as in PyTorch, not NaN.
+        return sum(x, axis, keepdims) + math.nan
     return sum(x, axis, keepdims) * (1.0 / count)
 
 
