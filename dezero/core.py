@@ -202,11 +202,15 @@ class Variable:
     gradients in their own dtype. Integer Variables take part as in the book,
     whose chapters 37-40 differentiate integer arrays: along integer arithmetic
     (sums, products, reshapes, broadcasts of integers) their gradients are
-    exact integers. An integer result of floating values (``astype(x, int)``,
-    an argmax) cuts the graph there, and a floating gradient that reaches an
-    integer Variable stops at it (``.grad`` stays None), as in PyTorch, where
-    integers have no gradient: labels and indices get none. Bool Variables
-    never require a gradient.
+    exact integers. An integer gradient takes the Variable's dtype only when
+    that cast is safe (``np.can_cast(grad.dtype, x.dtype, "safe")``, an int8
+    gradient of an int64 Variable); a wider one keeps its own dtype, so that it
+    is never wrapped around (an int8 Variable times an int64 weight of 300 has
+    an int64 gradient of 300, not int8 44). An integer result of floating
+    values (``astype(x, int)``, an argmax) cuts the graph there, and a floating
+    gradient that reaches an integer Variable stops at it (``.grad`` stays
+    None), as in PyTorch, where integers have no gradient: labels and indices
+    get none. Bool Variables never require a gradient.
 
     Pickling a Variable (and ``copy.copy``, ``copy.deepcopy``) keeps its data, name,
     ``requires_grad`` and the value of its ``.grad``, but not the graph: the
@@ -675,6 +679,10 @@ class Function:
             # NumPy's message names neither the op nor which inputs clash.
             shapes = " and ".join(str(tuple(x.shape)) for x in inputs)
             raise ValueError(f"{type(self).__name__}: inputs of shapes {shapes} cannot be broadcast together") from None
+        except OverflowError as e:
+            # NumPy 2's "Python integer 300 out of bounds for uint8" (uint8_x - 300)
+            # names no op. A try costs nothing until it raises.
+            raise OverflowError(_overflow_message(type(self).__name__, e, inputs)) from None
         if _detect_anomaly.get():
             self.created_at = _caller_outside_dezero()
             if not _running_backward.get():
@@ -861,10 +869,16 @@ def _to_variables(inputs: Sequence, op: str, optional: tuple = ()) -> list:
     for i, x in enumerate(inputs):
         if isinstance(x, Variable):
             converted.append(x)
-        elif isinstance(x, array_types) or isinstance(x, _SCALAR_TYPES):
-            converted.append(Variable(as_array(x, like), requires_grad=False))
-        elif isinstance(x, (list, tuple)):
-            converted.append(Variable(_sequence_as_array(x, like, f"{op}: input {i}"), requires_grad=False))
+        elif isinstance(x, array_types) or isinstance(x, _SCALAR_TYPES) or isinstance(x, (list, tuple)):
+            try:
+                if isinstance(x, (list, tuple)):
+                    data = _sequence_as_array(x, like, f"{op}: input {i}")
+                else:
+                    data = as_array(x, like)
+            except OverflowError as e:  # 300 - uint8_x: 300 takes x's dtype, as in NumPy
+                arrays = [] if like is None else [Variable(like)]
+                raise OverflowError(_overflow_message(op, e, arrays, f"input {i} ({x!r}): ")) from None
+            converted.append(Variable(data, requires_grad=False))
         elif x is None and i in optional:
             converted.append(Variable(None))
         else:
@@ -875,6 +889,17 @@ def _to_variables(inputs: Sequence, op: str, optional: tuple = ()) -> list:
     if cupy is not None:
         _check_same_device(converted, op)
     return converted
+
+
+def _overflow_message(op: str, error: OverflowError, inputs: Sequence, what: str = "") -> str:
+    dtypes = ", ".join(str(x.dtype) for x in inputs if isinstance(x, Variable) and x.data is not None)
+    message = f"{op}: {what}{error}" + (f" (inputs of dtype {dtypes})" if dtypes else "")
+    if "out of bounds" in str(error):
+        message += (
+            "; a Python int takes the dtype of the integer array it meets, as in NumPy: "
+            "cast the array to a wider dtype first (F.astype(x, np.int64))"
+        )
+    return message
 
 
 def _check_same_device(variables: Sequence[Variable], op: str) -> None:
@@ -895,10 +920,15 @@ def _seed_gradient(y: Variable, grad, caller: str) -> Variable:
     if y.data is None:
         raise ValueError(f"{caller}: Variable {y.name or ''!s} holds no data (data is None)")
     if y.data.dtype.kind not in "fc" and not (y._requires_grad and y.data.dtype.kind in "iu"):
+        # Which of the cases below made an integer output is not recorded (the
+        # graph is not, for an output without a gradient): name them all.
         why = (
             "bools have no gradient"
             if y.data.dtype.kind == "b"
-            else "it is an integer result of floating values (astype, argmax), which has no gradient"
+            else "it has no gradient. An integer result has one only along integer arithmetic on "
+            "integer Variables that require one; this one was computed from values that take none "
+            "(bools, as in a sum of bools, constants, Variables with requires_grad=False), or from "
+            "floating values (astype, argmax), which cut the graph"
         )
         raise TypeError(f"{caller}: the output has dtype {y.data.dtype}: {why}")
     if grad is None:
@@ -995,7 +1025,8 @@ def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Var
     """The engine's consistency guard, called when a gradient is not a Variable of
     its input's shape and dtype: anything but a Variable, or a wrong shape, is a
     bug in ``func.backward``; another float dtype is cast back (mixed-precision
-    inputs)."""
+    inputs), and so is an integer gradient whose values the input's integer
+    dtype is sure to hold (``np.can_cast(..., "safe")``)."""
     if not isinstance(gx, Variable):
         raise TypeError(
             f"{type(func).__name__}.backward returned a {_type_name(gx)} for input {index}; "
@@ -1010,10 +1041,16 @@ def _check_gradient(func: Function, index: int, x: Variable, gx) -> Optional[Var
             "gradients to the input's shape (see sum_to)"
         )
     if g_data.dtype != x_data.dtype:
-        if x_data.dtype.kind in "iu" and g_data.dtype.kind not in "iu":
-            # Never truncated: a floating gradient stops at an integer Variable
-            # (labels, indices, integers that were cast to float).
-            return None
+        if x_data.dtype.kind in "iu":
+            if g_data.dtype.kind not in "iu":
+                # Never truncated: a floating gradient stops at an integer Variable
+                # (labels, indices, integers that were cast to float).
+                return None
+            if not np.can_cast(g_data.dtype, x_data.dtype, "safe"):
+                # Never wrapped either: an int8 input times an int64 weight of 300
+                # has the gradient 300, which int8 cannot hold. An integer gradient
+                # of a wider dtype is kept exact in its own dtype.
+                return gx
         gx = gx.astype(x_data.dtype)
     return gx
 

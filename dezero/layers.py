@@ -19,9 +19,10 @@ dictionary can go stale::
 Parameters are addressed by '/'-joined paths (``l1/W``), which is also how
 ``save_weights`` names them in the ``.npz`` file.
 
-A plain list or dict of layers is not registered, and would hide their
-parameters from training and saving, so the Layer refuses it (at assignment,
-or when the parameters are next gathered if the layers were appended later);
+A container of layers (a list, a dict, a deque, a SimpleNamespace..., at any
+depth) is not registered, and would hide their parameters from training and
+saving, so the Layer refuses it (at assignment, or when the parameters are
+next gathered if the layers were put into it later);
 hold a variable number of layers in a :class:`LayerList` instead. Assigning a
 plain Variable over a Parameter is refused for the same reason.
 
@@ -32,7 +33,9 @@ chosen with ``to_gpu``/``to_cpu``).
 
 from __future__ import annotations
 
+import collections.abc as abc
 import math
+import types
 import weakref
 from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
@@ -125,11 +128,15 @@ class Layer:
                 )
             if name in names:  # e.g. ``self.b = None``: no longer a parameter
                 names.remove(name)
-            if _holds_layers(value):
-                raise TypeError(_container_message(self, name, value))
+            holds_data = True
+            if type(value) not in _LEAF_TYPES and value is not None:
+                found, holds_data = _scan(value)
+                if found:
+                    raise TypeError(_container_message(self, name, value))
             watched = self._watched_list()
-            if isinstance(value, (list, dict, set)):
-                # Layers could be put into it later (self.blocks = [] and then
+            if not holds_data:
+                # An empty container (or one of empty containers, [[]]): Layers
+                # could be put into it later (self.blocks = [] and then
                 # .append(...)); state_entries() looks again (_check_containers).
                 if name not in watched:
                     watched.append(name)
@@ -146,22 +153,22 @@ class Layer:
             raise habits.attribute_error(self, name, habits.LAYER_ATTRIBUTES)
 
     def _check_containers(self) -> None:
-        """Refuse a plain list or dict attribute that has come to hold Layers or
+        """Refuse a container attribute that has come to hold Layers or
         Parameters since it was assigned: their parameters would be invisible.
 
-        A container seen holding other things is a data list (a loss history)
-        and is not looked at again, so this costs next to nothing per call.
+        A container seen holding data (a number, a string, an array: a loss
+        history) is not looked at again, so this costs next to nothing per
+        call; one that holds only empty containers (``[[]]``) is still
+        waiting to be filled and stays watched.
         """
         watched = self.__dict__.get("_watched_containers")
         if not watched:
             return
         for name in list(watched):
-            value = self.__dict__.get(name)
-            if not isinstance(value, (list, dict, set)):
-                watched.remove(name)
-            elif _holds_layers(value):
-                raise TypeError(_container_message(self, name, value))
-            elif value:
+            found, holds_data = _scan(self.__dict__.get(name))
+            if found:
+                raise TypeError(_container_message(self, name, self.__dict__.get(name)))
+            if holds_data:
                 watched.remove(name)
 
     def __delattr__(self, name: str) -> None:
@@ -604,21 +611,104 @@ class LayerList(Layer):
         return f"LayerList({', '.join(type(layer).__name__ for layer in self)})"
 
 
-_CONTAINERS = (list, tuple, dict, set, frozenset)
+# What a value is, decided by its type alone (an ndarray also by its dtype).
+_DATA, _PLACEHOLDER, _LAYER, _CONTAINER, _MAPPING, _NAMESPACE, _ARRAY = range(7)
+# Types seen so far and their kind: one dict lookup per item, so a list of
+# a million Variables on a layer is checked in a fraction of a second.
+_KINDS: dict[type, int] = {type(None): _PLACEHOLDER}
+# Sequences that are data: iterating them would only yield data (a range may be huge).
+_DATA_SEQUENCES = (str, bytes, bytearray, memoryview, range)
+# Numbers and strings: a list made of them alone is data, which one pass in C
+# (set.issuperset over map(type, ...)) tells for a list of a million floats in
+# about 10 milliseconds.
+_LEAF_TYPES = frozenset(
+    {int, float, complex, bool, str, bytes, np.float64, np.float32, np.float16, np.int64, np.int32, np.bool_}
+)
 
 
-def _holds_layers(value, depth: int = 0) -> bool:
-    """Whether a plain container (of any of Python's kinds, subclasses such as
-    OrderedDict included) holds a Layer or Parameter, at any depth: a list of
-    lists of Layers hides their parameters as well as a list of Layers."""
-    if not isinstance(value, _CONTAINERS) or depth > 16:  # the bound: a container that holds itself
-        return False
-    for item in value.values() if isinstance(value, dict) else value:
-        if isinstance(item, (Layer, Parameter)):
-            return True
-        if isinstance(item, _CONTAINERS) and _holds_layers(item, depth + 1):
-            return True
-    return False
+def _kind(kind_type: type) -> int:
+    """The kind of the values of ``kind_type`` (remembered in _KINDS).
+
+    Containers are every ``collections.abc.Collection`` (lists, tuples, sets,
+    deques, UserList, dict views...), every Mapping (dicts, UserDict,
+    ChainMap: keys and values), SimpleNamespace (its attributes) and NumPy
+    arrays of objects. A Collection can be iterated again without being used
+    up, so iterators and generators, which are no Collections, are never
+    touched."""
+    kind = _KINDS.get(kind_type)
+    if kind is not None:
+        return kind
+    if issubclass(kind_type, (Layer, Parameter)):
+        kind = _LAYER
+    elif issubclass(kind_type, (Variable, *_DATA_SEQUENCES)):
+        kind = _DATA
+    elif issubclass(kind_type, np.ndarray):
+        kind = _ARRAY
+    elif issubclass(kind_type, array_types):  # CuPy arrays hold numbers only
+        kind = _DATA
+    elif issubclass(kind_type, types.SimpleNamespace):
+        kind = _NAMESPACE
+    elif issubclass(kind_type, abc.Mapping):
+        kind = _MAPPING
+    elif issubclass(kind_type, abc.Collection):
+        kind = _CONTAINER
+    else:
+        kind = _DATA
+    _KINDS[kind_type] = kind
+    return kind
+
+
+def _parts(value, kind: int, counts: bool) -> list:
+    """The iterables to look into in a container, each with whether a value
+    found there is data. The keys of a mapping are searched for Layers but
+    are not data: ``{"encoder": []}`` is a structure still waiting for its
+    layers."""
+    if kind == _MAPPING:
+        return [(value.keys(), False), (value.values(), counts)]
+    if kind == _NAMESPACE:
+        return [(vars(value).values(), counts)]
+    if kind == _ARRAY:
+        return [(value.ravel(), counts)]
+    return [(value, counts)]
+
+
+def _scan(value) -> tuple:
+    """``(found, holds_data)`` for an attribute's value: whether it holds a Layer
+    or Parameter at any depth (a list of lists of Layers hides their parameters
+    as well as a list of Layers), and whether it is data or holds some (a
+    value that is no container; None inside a container is a placeholder,
+    ``[None] * n`` to be filled with layers, not data).
+
+    Walked with a stack rather than recursion, so any depth is fine, and with
+    the ids of the containers seen, so a container that holds itself is
+    looked at once.
+    """
+    kind = _kind(type(value))
+    if kind == _ARRAY and value.dtype != object:
+        kind = _DATA
+    if kind in (_DATA, _PLACEHOLDER, _LAYER):  # no container: nothing to watch
+        return False, True
+    holds_data = False
+    seen = {id(value)}
+    stack = _parts(value, kind, True)
+    while stack:
+        items, counts = stack.pop()
+        if _LEAF_TYPES.issuperset(map(type, items)):
+            holds_data = holds_data or (counts and len(items) > 0)
+            continue
+        for item in items:
+            known = _KINDS.get(type(item))
+            kind = _kind(type(item)) if known is None else known
+            if kind == _DATA:
+                holds_data = holds_data or counts
+            elif kind == _LAYER:
+                return True, holds_data
+            elif kind == _ARRAY and item.dtype != object:
+                holds_data = holds_data or counts
+            elif kind != _PLACEHOLDER and id(item) not in seen:
+                seen.add(id(item))
+                stack.extend(_parts(item, kind, counts))
+    return False, holds_data
 
 
 def _container_message(layer: Layer, name: str, value) -> str:

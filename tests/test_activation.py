@@ -130,6 +130,25 @@ def test_leaky_relu_default_slope_and_float64_scalar_keeps_float32():
     np.testing.assert_allclose(xv.grad.data, [0.3, 1.0], rtol=1e-6)
 
 
+@pytest.mark.parametrize("slope", [np.float64(0.2), np.array(0.2), dezero.Variable(np.array(0.2))])
+def test_the_leaky_relu_class_with_a_numpy_slope_keeps_float32(slope):
+    # Before: LeakyReLU(np.float64(0.2))(x32), the book's class, gave float64.
+    x = dezero.Variable(np.array([-1.0, 2.0], dtype=np.float32))
+    y = F.LeakyReLU(slope)(x)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, [-0.2, 2.0], rtol=1e-6)
+    y.backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.data, [0.2, 1.0], rtol=1e-6)
+
+
+def test_leaky_relu_refuses_a_slope_that_is_no_number():
+    with pytest.raises(TypeError, match="leaky_relu: slope must be a real number, got str"):
+        F.leaky_relu(np.ones(2), "0.2")
+    with pytest.raises(TypeError, match="leaky_relu: slope must be a real number, got ndarray"):
+        F.LeakyReLU(np.array([0.1, 0.2]))
+
+
 # --- softmax / log_softmax --------------------------------------------------------------
 def test_softmax_huge_logits_finite(dtype):
     x = np.array([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]], dtype=dtype)
@@ -149,6 +168,45 @@ def test_softmax_bad_axis(op):
         op(np.zeros((3, 4)), axis=2)
     with pytest.raises(ValueError, match=f"{name}: x must have at least 1 dimension"):
         op(np.array(1.0), axis=0)
+
+
+@pytest.mark.parametrize(
+    "op, name",
+    [
+        (F.softmax, "softmax"),
+        (F.log_softmax, "log_softmax"),
+        (F.softmax_simple, "softmax_simple"),
+        (lambda x: F.Softmax(1)(x), "Softmax"),
+        (lambda x: F.LogSoftmax(1)(x), "LogSoftmax"),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_])
+def test_softmax_of_integers_or_bools_is_refused_naming_the_op(op, name, dtype):
+    # Before: NumPy's UFuncTypeError about casting the output of 'exp'.
+    x = dezero.Variable(np.array([[1, 0]], dtype=dtype))
+    with pytest.raises(TypeError, match=f"{name}: x must hold floating-point numbers, got dtype {np.dtype(dtype)}"):
+        op(x)
+
+
+@pytest.mark.parametrize("size", [3, 300_000])  # the large one goes through dezero.parallel's threads
+def test_relu_of_bools_is_refused_naming_the_op(size):
+    with pytest.raises(TypeError, match="relu: x must hold real numbers, got dtype bool"):
+        F.relu(dezero.Variable(np.ones(size, dtype=bool)))
+    np.testing.assert_array_equal(F.relu(np.array([-2, 3])).data, [0, 3])  # integers are numbers
+
+
+@pytest.mark.parametrize("cls", [F.Softmax, F.LogSoftmax])
+def test_the_softmax_classes_check_their_axis(cls):
+    # Before: NumPy's AxisError, or a TypeError about a str, naming no op.
+    name = cls.__name__
+    x = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=rf"{name}: axis 5 is out of range for x of shape \(2, 3\)"):
+        cls(5)(x)
+    with pytest.raises(TypeError, match=f"{name}: axis must be an int, got str 'a'"):
+        cls("a")(x)
+    y = cls(-1)(np.log(np.array([[1.0, 3.0]])))
+    expected = [[0.25, 0.75]] if cls is F.Softmax else np.log([[0.25, 0.75]])
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12)
 
 
 # --- against PyTorch ---------------------------------------------------------------------------

@@ -40,12 +40,21 @@ def test_unsigned_minus_one_wraps_around_as_in_numpy():
 
 
 def test_a_python_int_that_does_not_fit_the_integer_dtype_behaves_as_in_numpy():
-    # NumPy 2 refuses it; NumPy 1.x promotes to a wider integer type.
+    # NumPy 2 refuses it (and dezero's error names the op); NumPy 1.x promotes
+    # to a wider integer type.
     try:
         expected = np.array([1], dtype=np.uint8) - 300
     except OverflowError:
-        with pytest.raises(OverflowError):
-            Variable(np.array([1], dtype=np.uint8)) - 300
+        u = Variable(np.array([1], dtype=np.uint8))
+        hint = r"\(inputs of dtype uint8\).*cast the array to a wider dtype first"
+        with pytest.raises(OverflowError, match="SubConstant: Python integer 300 out of bounds for uint8 " + hint):
+            u - 300
+        with pytest.raises(OverflowError, match=r"Sub: input 0 \(300\): Python integer 300 out of bounds .*" + hint):
+            300 - u
+        with pytest.raises(OverflowError, match="MulConstant: Python integer 300 out of bounds"):
+            u * 300
+        with pytest.raises(OverflowError, match=r"Add: input 1 \(\[300\]\): Python integer 300 out of bounds"):
+            F.add(u, [300])
         return
     y = Variable(np.array([1], dtype=np.uint8)) - 300
     assert y.dtype == expected.dtype

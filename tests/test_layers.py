@@ -5,6 +5,8 @@ import collections
 import gc
 import math
 import pickle
+import time
+import types
 
 import numpy as np
 import pytest
@@ -165,6 +167,134 @@ def test_plain_lists_of_values_stay_allowed_and_cheap_to_check():
     net.options["lr"] = 0.1
     assert len(list(net.params())) == 2
     assert net._watched_containers == []  # seen holding data: not looked at again
+
+
+def _deeply_nested(depth):
+    blocks = [Linear(2)]
+    for _ in range(depth):
+        blocks = [blocks]
+    return blocks
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        lambda: collections.deque([Linear(2)]),
+        lambda: collections.UserList([Linear(2)]),
+        lambda: collections.UserDict(a=Linear(2)),
+        lambda: collections.ChainMap({}, {"a": Linear(2)}),
+        lambda: types.SimpleNamespace(encoder=Linear(2)),
+        lambda: np.array([Linear(2), Linear(3)], dtype=object),
+        lambda: {"a": Linear(2)}.values(),
+        lambda: {Linear(2): "encoder"},
+        lambda: [1.0, "x", (Parameter(np.ones(2)),)],
+        lambda: _deeply_nested(100),
+    ],
+    ids=[
+        "deque",
+        "UserList",
+        "UserDict",
+        "ChainMap",
+        "SimpleNamespace",
+        "object ndarray",
+        "dict values",
+        "dict keys",
+        "Parameter among data",
+        "100 deep",
+    ],
+)
+def test_layers_in_any_kind_of_container_are_refused(blocks):
+    class Bad(Layer):
+        def __init__(self):
+            super().__init__()
+            self.blocks = blocks()
+
+    with pytest.raises(TypeError, match="Bad.blocks: a .* of Layers/Parameters is not registered"):
+        Bad()
+
+
+@pytest.mark.parametrize(
+    "empty, fill",
+    [
+        (lambda: [[]], lambda blocks: blocks[0].append(Linear(2))),
+        (lambda: [[], []], lambda blocks: blocks[1].append([Linear(2)])),
+        (lambda: {"encoder": []}, lambda blocks: blocks["encoder"].append(Linear(2))),
+        (lambda: [None, None], lambda blocks: blocks.__setitem__(0, Linear(2))),
+        (lambda: collections.deque(), lambda blocks: blocks.append(Linear(2))),
+        (lambda: types.SimpleNamespace(), lambda blocks: setattr(blocks, "encoder", Linear(2))),
+    ],
+    ids=["list of an empty list", "list of empty lists", "dict of an empty list", "None slots", "deque", "namespace"],
+)
+def test_a_container_of_empty_containers_stays_watched_until_it_holds_data(empty, fill):
+    # Before: [[]] stopped being watched at the first params(), being non-empty,
+    # so a Layer appended to the inner list later went unseen.
+    class Blocks(Layer):
+        def __init__(self):
+            super().__init__()
+            self.l1 = Linear(2, in_size=2)
+            self.blocks = empty()
+
+    net = Blocks()
+    assert len(list(net.params())) == 2
+    assert net._watched_containers == ["blocks"]
+    fill(net.blocks)
+    with pytest.raises(TypeError, match="Blocks.blocks: a .* of Layers/Parameters is not registered"):
+        list(net.params())
+
+
+def test_a_container_stops_being_watched_once_it_holds_data():
+    class Logged(Layer):
+        def __init__(self):
+            super().__init__()
+            self.l1 = Linear(2, in_size=2)
+            self.history = [[]]
+            self.by_name = {"loss": []}
+
+    net = Logged()
+    list(net.params())
+    assert net._watched_containers == ["history", "by_name"]
+    net.history[0].append(0.5)
+    net.by_name["loss"].append(np.float32(0.25))
+    assert len(list(net.params())) == 2
+    assert net._watched_containers == []
+
+
+def test_a_container_that_holds_itself_is_checked_once():
+    class Cyclic(Layer):
+        def __init__(self):
+            super().__init__()
+            self.l1 = Linear(2, in_size=2)
+            self.loop = []
+            self.loop.append(self.loop)
+
+    net = Cyclic()
+    assert len(list(net.params())) == 2
+    net.loop.append({"inner": net.loop, "layer": Linear(2)})
+    with pytest.raises(TypeError, match="Cyclic.loop: a list of Layers/Parameters is not registered"):
+        list(net.params())
+
+
+def test_iterators_and_generators_on_a_layer_are_not_consumed_by_the_check():
+    layer = Linear(2, in_size=2)
+    layer.numbers = (i for i in range(3))
+    layer.stream = iter([1, 2, 3])
+    layer.counter = range(10**12)  # a data sequence, never iterated
+    assert len(list(layer.params())) == 2
+    assert list(layer.numbers) == [0, 1, 2] and list(layer.stream) == [1, 2, 3]
+
+
+def test_a_large_data_list_on_a_layer_keeps_assignment_and_params_cheap():
+    layer = Linear(2, in_size=2)
+    data = [float(i) for i in range(10**6)]
+    start = time.perf_counter()
+    layer.history = data  # one pass over it (about 10 ms)
+    for _ in range(100):
+        list(layer.params())
+    elapsed = time.perf_counter() - start
+    assert layer._watched_containers == []  # data: never looked at again
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
+    layer.rows = [[float(i)] * 3 for i in range(1000)] + [np.arange(3), Variable(np.ones(2)), "text"]
+    assert layer._watched_containers == []
 
 
 def test_assigning_a_variable_where_a_parameter_was_is_refused():

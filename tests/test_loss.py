@@ -153,6 +153,22 @@ def test_mse_gradient_closed_form_float32():
     np.testing.assert_allclose(x0.grad.data, 2 * (x0.data - x1) / 4)
 
 
+@pytest.mark.parametrize("loss", [F.mean_squared_error, F.mean_squared_error_simple])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8, np.uint8])
+def test_mse_of_integer_inputs_is_the_exact_mean_in_float64(loss, dtype):
+    # Before: cast back to the inputs' integer dtype, 2.5 became 2.
+    x0 = np.array([[1], [2]], dtype=dtype)
+    x1 = np.array([[0], [0]], dtype=dtype)
+    y = loss(x0, x1)
+    assert y.dtype == np.float64 and y.data == 2.5
+    # Differences and squares that the integer dtype cannot hold do not wrap.
+    a = dezero.Variable(np.array([[1], [100], [2]], dtype=dtype))
+    y = loss(a, np.array([[2], [0], [2]], dtype=dtype))
+    assert y.data == pytest.approx((1 + 10_000 + 0) / 3, rel=1e-15)
+    y.backward()
+    assert a.grad is None  # a floating gradient stops at an integer Variable
+
+
 def test_mse_shape_mismatch_is_an_error():
     # Shapes that differ by more than axes of length 1 would broadcast to a wrong loss.
     with pytest.raises(ValueError, match=r"mean_squared_error: .*\(4, 1\).*\(2, 2\)"):
@@ -211,6 +227,38 @@ def test_softmax_cross_entropy_bad_arguments():
         F.softmax_cross_entropy(np.zeros(4), np.array([0]))
     with pytest.raises(TypeError, match="softmax_cross_entropy: x must be a floating-point"):
         F.softmax_cross_entropy(np.zeros((3, 4), dtype=np.int64), np.array([0, 1, 2]))
+
+
+def test_the_softmax_cross_entropy_class_keeps_list_labels_integer():
+    # Before: SoftmaxCrossEntropy()(x, [0, 2]), the book's class, gave the list
+    # x's float dtype and failed in NumPy's indexing.
+    x = np.random.default_rng(6).standard_normal((2, 3))
+    for t in ([0, 2], (0, 2)):
+        xv = dezero.Variable(x.copy())
+        y = F.SoftmaxCrossEntropy()(xv, t)
+        np.testing.assert_allclose(y.data, _np_softmax_ce(x, np.array([0, 2])), rtol=1e-12)
+        y.backward()
+        expected = F.softmax_cross_entropy(dezero.Variable(x.copy()), np.array([0, 2]))
+        np.testing.assert_allclose(y.data, expected.data, rtol=0)
+    x32 = dezero.Variable(x.astype(np.float32))
+    assert F.SoftmaxCrossEntropy()(x32, [0, 2]).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "x, t, error, match",
+    [
+        (np.zeros((2, 3)), np.array([0.0, 2.0]), TypeError, "t must hold integer class labels, got dtype float64"),
+        (np.zeros((2, 3)), np.array([0, 3]), ValueError, r"label 3 is out of range \[0, 3\)"),
+        (np.zeros((2, 3)), np.array([-1, 0]), ValueError, r"label -1 is out of range \[0, 3\)"),
+        (np.zeros((2, 3)), np.array([0, 1, 2]), ValueError, r"t must have shape \(2,\)"),
+        (np.zeros(3), np.array([0]), ValueError, r"x must be 2-D \(N, C\)"),
+        (np.zeros((2, 3), dtype=np.int64), [0, 1], TypeError, "x must be a floating-point array, got dtype int64"),
+    ],
+)
+def test_the_softmax_cross_entropy_class_refuses_what_the_function_refuses(x, t, error, match):
+    # Before: a label of -1 picked the last class silently, and the others failed in NumPy.
+    with pytest.raises(error, match="SoftmaxCrossEntropy: " + match):
+        F.SoftmaxCrossEntropy()(x, t)
 
 
 def test_softmax_cross_entropy_matches_torch():
@@ -321,6 +369,28 @@ def test_accuracy_bad_arguments():
         F.accuracy(np.zeros((3, 2)), np.zeros(3))
     with pytest.raises(ValueError, match=r"accuracy: y must be \(N, C\) scores"):
         F.accuracy(np.zeros(3), np.zeros(3, dtype=np.int64))
+
+
+@pytest.mark.parametrize("t, bad", [([-1, 2], -1), ([3, 0], 3), (np.array([0, 7]), 7)])
+def test_accuracy_refuses_labels_out_of_range_as_softmax_cross_entropy_does(t, bad):
+    # Before: -1 counted as a wrong row (0.5), and 3 for 3 classes too.
+    y = np.array([[0.1, 0.2, 0.7], [0.9, 0.05, 0.05]])
+    with pytest.raises(ValueError, match=rf"accuracy: label {bad} is out of range \[0, 3\) for y with 3 classes"):
+        F.accuracy(y, t)
+    with pytest.raises(ValueError, match=rf"softmax_cross_entropy: label {bad} is out of range \[0, 3\) for x"):
+        F.softmax_cross_entropy(y, t)
+    assert float(F.accuracy(y, [2, 1]).data) == 0.5
+
+
+def test_an_empty_list_of_labels_is_an_empty_integer_array():
+    # Before: NumPy made [] float64, and accuracy said "got dtype float64".
+    with pytest.warns(RuntimeWarning):  # NumPy's mean of nothing
+        acc = F.accuracy(np.zeros((0, 3)), [])
+    assert np.isnan(acc.data)
+    with pytest.raises(ValueError, match=r"accuracy: t must have shape \(2,\) to match y \(2, 3\), got \(0,\)"):
+        F.accuracy(np.zeros((2, 3)), [])
+    with pytest.raises(ValueError, match=r"sigmoid_cross_entropy: x and t must have the same shape"):
+        F.sigmoid_cross_entropy(np.zeros(2), [])
 
 
 @pytest.mark.parametrize("op", [F.softmax_cross_entropy, F.sigmoid_cross_entropy, F.binary_cross_entropy, F.accuracy])

@@ -6,6 +6,7 @@ untouched inputs); below the cases, the behaviour the harness does not express."
 import numpy as np
 import pytest
 
+import dezero
 import dezero.functions as F
 from dezero import Variable
 from dezero.utils import gradient_check
@@ -397,6 +398,89 @@ def test_clip_refuses_a_lower_bound_above_the_upper():
         F.clip(Variable(np.zeros(3)), 1.0, 0.0)
 
 
+@pytest.mark.parametrize(
+    "x_min, x_max, match",
+    [
+        (1, 0, r"clip: x_min \(1\) is larger than x_max \(0\)"),
+        (np.array([0.0, 2.0]), 1.0, "clip: x_min .* is larger than x_max .* at some positions"),
+        (np.zeros(2), np.ones(3), r"clip: x_min of shape \(2,\) and x_max of shape \(3,\) cannot be broadcast"),
+        (None, None, "clip: give x_min, x_max or both"),
+        ("0", 1, "clip: x_min must be a number, an array or None, got str"),
+    ],
+)
+def test_the_clip_class_refuses_what_clip_refuses(x_min, x_max, match):
+    # Before: Clip(1, 0)(x), the book's class, returned zeros.
+    with pytest.raises((ValueError, TypeError), match=match):
+        F.Clip(x_min, x_max)(Variable(np.array([0.5, 2.0])))
+    with pytest.raises((ValueError, TypeError), match=match):
+        F.clip(Variable(np.array([0.5, 2.0])), x_min, x_max)
+
+
+def test_the_clip_class_refuses_an_array_bound_that_does_not_fit_x():
+    with pytest.raises(ValueError, match=r"clip: x_max of shape \(3,\) does not broadcast to the shape \(2,\) of x"):
+        F.Clip(0.0, np.ones(3))(Variable(np.zeros(2)))
+
+
+@pytest.mark.parametrize(
+    "bounds, expected_y, expected_grad",
+    [((None, 0.5), [0.2, 0.5, -3.0], [1.0, 0.0, 1.0]), ((0.0, None), [0.2, 0.7, 0.0], [1.0, 1.0, 0.0])],
+)
+def test_the_clip_class_with_one_bound_differentiates(bounds, expected_y, expected_grad):
+    # Before: Clip(None, 0.5) raised a bare TypeError in backward (None >= x).
+    x = Variable(np.array([0.2, 0.7, -3.0]))
+    y = F.Clip(*bounds)(x)
+    np.testing.assert_array_equal(y.data, expected_y)
+    F.sum(y).backward()
+    np.testing.assert_array_equal(x.grad.data, expected_grad)
+
+
+def test_the_clip_class_with_numpy_scalar_bounds_keeps_float32():
+    x = Variable(np.array([-1.0, 0.5, 2.0], dtype=np.float32))
+    y = F.Clip(np.float64(0), np.float64(1))(x)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.data, np.array([0.0, 0.5, 1.0], dtype=np.float32))
+    F.sum(y).backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_clip_with_one_bound_keeps_integers_integer():
+    # Before: the missing bound was an infinity, which made the result float64.
+    y = F.clip(np.array([1, 7, -3]), None, 5)
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(y.data, [1, 5, -3])
+    np.testing.assert_array_equal(F.clip(np.array([1, 7, -3], dtype=np.int8), 0, None).data, [1, 7, 0])
+
+
+@pytest.mark.parametrize(
+    "shape_a, shape_b",
+    [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((5, 2, 3), (3,)), ((3,), (5, 3, 4))],
+)
+def test_the_matmul_class_differentiates_vectors(shape_a, shape_b):
+    # Before: MatMul()(a, b), the book's class, failed in backward on a vector
+    # ("list index out of range"); matmul() reshapes vectors itself.
+    rng = np.random.default_rng(3)
+    a, b = Variable(rng.standard_normal(shape_a)), Variable(rng.standard_normal(shape_b))
+    y = F.MatMul()(a, b)
+    np.testing.assert_allclose(y.data, a.data @ b.data, rtol=1e-12)
+    gy = rng.standard_normal(y.shape)
+    ga, gb = dezero.grad(y, [a, b], grad_outputs=gy)
+    assert ga.shape == shape_a and gb.shape == shape_b
+    a2, b2 = Variable(a.data.copy()), Variable(b.data.copy())
+    expected = dezero.grad(F.matmul(a2, b2), [a2, b2], grad_outputs=gy)
+    np.testing.assert_allclose(ga.data, expected[0].data, rtol=1e-12)
+    np.testing.assert_allclose(gb.data, expected[1].data, rtol=1e-12)
+    gradient_check(lambda a, b: F.MatMul()(a, b), a.data, b.data)
+
+
+def test_the_matmul_class_refuses_scalars_and_unaligned_shapes():
+    with pytest.raises(
+        ValueError, match=r"MatMul: operands must have at least 1 dimension, got shapes \(\) and \(3,\)"
+    ):
+        F.MatMul()(np.array(2.0), np.ones(3))
+    with pytest.raises(ValueError, match=r"MatMul: shapes \(3,\) and \(4, 2\) are not aligned \(3 != 4\)"):
+        F.MatMul()(np.ones(3), np.ones((4, 2)))
+
+
 def test_matmul_not_aligned():
     with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) are not aligned \(3 != 4\)"):
         F.matmul(Variable(np.ones((2, 3))), Variable(np.ones((4, 5))))
@@ -454,15 +538,67 @@ def test_powers_at_a_zero_base_have_finite_gradients():
     np.testing.assert_allclose(exponent.grad.data, [0.0, 0.0, np.log(2.0)])
 
 
+@pytest.mark.parametrize("shape, axis", [((0, 3), 0), ((2, 0), None), ((0, 3), (0, 1))])
+def test_the_mean_of_nothing_has_zero_second_derivatives_as_in_pytorch(shape, axis):
+    # Before: the backward multiplied an empty sum by NaN, so the derivative of
+    # the gradient with respect to grad_outputs was NaN (PyTorch: 0).
+    x = Variable(np.zeros(shape))
+    with pytest.warns(RuntimeWarning, match="mean: mean of an empty slice"):
+        y = F.mean(x, axis=axis)
+    assert np.isnan(y.data).all()
+    gy = Variable(np.ones(y.shape))
+    gx = dezero.grad(y, x, grad_outputs=gy, create_graph=True)
+    assert gx.shape == shape
+    ggy = dezero.grad(F.sum(gx), gy)
+    np.testing.assert_array_equal(ggy.data, np.zeros(y.shape))
+    with pytest.warns(RuntimeWarning):
+        assert F.mean(np.zeros((0, 2), dtype=np.float32), axis=0).dtype == np.float32
+
+
+def test_integer_powers_with_a_zero_exponent_have_exact_integer_gradients():
+    # Before: the backward computed 2 ** -1 in integers, which NumPy refuses.
+    x = Variable(np.array([2, 3, 0, 5]))
+    F.sum(x ** np.array([0, 2, 0, 1])).backward()
+    assert x.grad.dtype == np.int64
+    np.testing.assert_array_equal(x.grad.data, [0, 6, 0, 1])  # c * x ** (c - 1)
+    y = Variable(np.array([2, 3], dtype=np.int32))
+    F.sum(y**0 + y**3).backward()
+    np.testing.assert_array_equal(y.grad.data, [12, 27])
+    assert y.grad.dtype.kind == "i"
+
+
+@pytest.mark.parametrize(
+    "power, match",
+    [
+        (lambda x: x**-1, r"Pow: an integer base \(int64\) to the negative power -1 is no integer"),
+        (lambda x: x ** np.int64(-2), r"Pow: an integer base \(int64\) to the negative power -2"),
+        (
+            lambda x: x ** np.array([1, -1]),
+            r"Power: an integer base \(int64\) to negative powers \(an exponent of dtype int64\)",
+        ),
+        (lambda x: 2 ** Variable(np.array([-1, 1])), r"Power: an integer base \(int64\) to negative powers"),
+    ],
+)
+def test_an_integer_to_a_negative_integer_power_is_refused_naming_the_op(power, match):
+    with pytest.raises(ValueError, match=match + ".*cast the base to floating point first"):
+        power(Variable(np.array([2, 3])))
+
+
+@pytest.mark.parametrize("axis", [0, -1, (0,), (-1,)])
+@pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("reduce", [F.sum, F.max, F.min, F.mean])
-def test_reducing_a_0d_input_over_axis_0(reduce):
+def test_reducing_a_0d_input_over_axis_0_or_minus_1(reduce, keepdims, axis):
+    # Before: axis -1 was refused where axis 0 was accepted. PyTorch takes both.
     from dezero import Variable
 
     x = Variable(np.array(3.0))
-    y = reduce(x, axis=0)
+    y = reduce(x, axis=axis, keepdims=keepdims)
     assert y.shape == () and y.data == 3.0
     y.backward()
     assert x.grad.data == 1.0
+    for bad in (1, -2):
+        with pytest.raises(ValueError, match=f"axis {bad} is out of range for an input of 0 dimensions"):
+            reduce(x, axis=bad)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from dezero import parallel
-from dezero.backend import get_array_module
+from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable
 from dezero.functions.array import sum
 from dezero.functions.math import exp, tanh
@@ -70,8 +70,12 @@ def sigmoid_simple(x) -> Variable:
 class ReLU(Function):
     def forward(self, x):
         xp = get_array_module(x)
-        # Split across threads on large CPU arrays (dezero.parallel).
-        return parallel.elementwise(lambda x, out: xp.maximum(x, 0, out=out), xp.empty_like(x), x)
+        try:
+            # Split across threads on large CPU arrays (dezero.parallel).
+            return parallel.elementwise(lambda x, out: xp.maximum(x, 0, out=out), xp.empty_like(x), x)
+        except TypeError:  # NumPy's UFuncTypeError names no op (a try costs nothing until it raises)
+            _check_numbers("relu", x, "iuf")
+            raise
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -106,13 +110,25 @@ def relu(x) -> Variable:
     -------
     Variable
         ``max(x, 0)``, of x's shape and dtype.
+
+    Raises
+    ------
+    TypeError
+        If x does not hold numbers (a bool array).
     """
     return ReLU()(x)
 
 
 class LeakyReLU(Function):
-    def __init__(self, slope: float):
-        self.slope = slope
+    def __init__(self, slope: float = 0.2):
+        if isinstance(slope, Variable):
+            slope = slope.data
+        if isinstance(slope, array_types) and slope.size == 1:
+            slope = slope.item()
+        if not isinstance(slope, (int, float, np.integer, np.floating)):
+            raise TypeError(f"leaky_relu: slope must be a real number, got {type(slope).__name__}")
+        # A Python float: NumPy scalars and arrays would upcast a float32 x to float64.
+        self.slope = float(slope)
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -140,11 +156,20 @@ def leaky_relu(x, slope: float = 0.2) -> Variable:
     Variable
         Of x's shape and dtype.
     """
-    # A Python float keeps float32 inputs float32 (a NumPy float64 would upcast).
-    return LeakyReLU(float(slope))(x)
+    return LeakyReLU(slope)(x)
 
 
-def _check_axis(op: str, x: Variable, axis: int) -> int:
+def _check_numbers(op: str, x, kinds: str) -> None:
+    """Refuse an array whose dtype kind is not in ``kinds`` ("f": floating,
+    "iu": integers...), naming the op, rather than let NumPy fail on a ufunc."""
+    if x.dtype.kind not in kinds:
+        wanted = "floating-point numbers" if kinds == "f" else "real numbers"
+        cast = "F.astype(x, np.float32)" if kinds == "f" else "F.astype(x, np.float32) or an integer dtype"
+        raise TypeError(f"{op}: x must hold {wanted}, got dtype {x.dtype} (cast it first: {cast})")
+
+
+def _check_axis(op: str, x, axis: int) -> int:
+    """``axis`` as a non-negative int for an ``x`` (Variable or array) of at least one dimension."""
     if x.ndim == 0:
         raise ValueError(f"{op}: x must have at least 1 dimension, got a 0-d input")
     # NumPy integers count as ints (an axis computed with NumPy is one); bools do not.
@@ -160,6 +185,10 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x):
+        # Checked here too for the book's class, Softmax(axis)(x); softmax()
+        # has checked already, with its own name.
+        _check_numbers("Softmax", x, "f")
+        self.axis = _check_axis("Softmax", x, self.axis)
         xp = get_array_module(x)
         # Shifting by the max changes nothing mathematically and keeps exp <= 1.
         y = x - x.max(axis=self.axis, keepdims=True)
@@ -192,8 +221,11 @@ def softmax(x, axis: int = 1) -> Variable:
     ------
     ValueError
         If ``axis`` is out of range for x.
+    TypeError
+        If x does not hold floating-point numbers.
     """
     x = as_variable(x)
+    _check_numbers("softmax", x, "f")
     return Softmax(_check_axis("softmax", x, axis))(x)
 
 
@@ -223,8 +255,11 @@ def softmax_simple(x, axis: int = 1) -> Variable:
     ------
     ValueError
         If x is 0-d or axis is out of range.
+    TypeError
+        If x does not hold floating-point numbers.
     """
     x = as_variable(x)
+    _check_numbers("softmax_simple", x, "f")
     axis = _check_axis("softmax_simple", x, axis)
     y = exp(x - x.data.max(axis=axis, keepdims=True))
     return y / sum(y, axis=axis, keepdims=True)
@@ -248,6 +283,8 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, x):
+        _check_numbers("LogSoftmax", x, "f")  # for the class; log_softmax() checked already
+        self.axis = _check_axis("LogSoftmax", x, self.axis)
         return log_softmax_array(x, self.axis)
 
     def backward(self, gy):
@@ -277,6 +314,9 @@ def log_softmax(x, axis: int = 1) -> Variable:
     ------
     ValueError
         If ``axis`` is out of range for x.
+    TypeError
+        If x does not hold floating-point numbers.
     """
     x = as_variable(x)
+    _check_numbers("log_softmax", x, "f")
     return LogSoftmax(_check_axis("log_softmax", x, axis))(x)

@@ -39,10 +39,12 @@ def _normalize_axis(axis, ndim: int, op: str):
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     normalized = []
+    # A 0-d input counts as 1-D here, so it takes axis 0 and -1, as in PyTorch.
+    bound = builtins.max(ndim, 1)
     for a in axes:
-        if not -ndim <= a < builtins.max(ndim, 1):
+        if not -bound <= a < bound:
             raise ValueError(f"{op}: axis {a} is out of range for an input of {ndim} dimensions")
-        normalized.append(int(a) % builtins.max(ndim, 1))
+        normalized.append(int(a) % bound)
     if ndim == 0:  # axis 0 (or -1) of a 0-d array: nothing to reduce, as in PyTorch
         return ()
     if len(set(normalized)) != len(normalized):
@@ -403,7 +405,11 @@ def mean(x, axis=None, keepdims: bool = False) -> Variable:
             RuntimeWarning,
             stacklevel=2,
         )
-        return sum(x, axis, keepdims) * math.nan
+        # Added, not multiplied: the value is NaN either way (the sum of nothing
+        # is 0), but a NaN factor would reach the backward too, and the
+        # derivative of the (empty) gradient with respect to the upstream one
+        # must be 0, as in PyTorch, not NaN.
+        return sum(x, axis, keepdims) + math.nan
     return sum(x, axis, keepdims) * (1.0 / count)
 
 
@@ -511,18 +517,62 @@ def min(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
 
 
 class Clip(Function):
-    def __init__(self, x_min, x_max):
-        self.x_min, self.x_max = x_min, x_max
+    """``clip(x, x_min, x_max)``; the book's class, ``Clip(x_min, x_max)(x)``.
 
-    def _bounds(self, x):
-        # Array bounds take x's backend and dtype (float64 bounds must not turn a
-        # float32 x into float64); scalar bounds are Python numbers already.
+    The bounds are checked here, so the class and :func:`clip` refuse the
+    same arguments.
+    """
+
+    def __init__(self, x_min, x_max):
+        if x_min is None and x_max is None:
+            raise ValueError("clip: give x_min, x_max or both")
+        x_min, x_max = _clip_bound("x_min", x_min), _clip_bound("x_max", x_max)
+        # A missing bound is an infinite one (the ONNX exporter reads it so);
+        # forward leaves it out rather than compare integers with it.
+        self.x_min = -math.inf if x_min is None else x_min
+        self.x_max = math.inf if x_max is None else x_max
+        try:
+            crossed = self.x_min > self.x_max
+        except ValueError:
+            raise ValueError(
+                f"clip: x_min of shape {np.shape(self.x_min)} and x_max of shape {np.shape(self.x_max)} "
+                "cannot be broadcast together"
+            ) from None
+        if crossed if isinstance(crossed, bool) else bool(crossed.any()):
+            raise ValueError(
+                f"clip: x_min ({self.x_min}) is larger than x_max ({self.x_max})"
+                + ("" if isinstance(crossed, bool) else " at some positions")
+            )
+
+    def _bounds(self, x) -> list:
+        # Array bounds go to x's backend, and to x's dtype when x is floating
+        # (float64 bounds must not turn a float32 x into float64; an integer x
+        # keeps float bounds as they are, as a float scalar bound is).
         xp = get_array_module(x)
-        return [xp.asarray(b, dtype=x.dtype) if isinstance(b, array_types) else b for b in (self.x_min, self.x_max)]
+        bounds = []
+        for name, b in (("x_min", self.x_min), ("x_max", self.x_max)):
+            if isinstance(b, array_types):
+                try:
+                    fits = np.broadcast_shapes(b.shape, x.shape) == x.shape
+                except ValueError:
+                    fits = False
+                if not fits:
+                    raise ValueError(f"clip: {name} of shape {b.shape} does not broadcast to the shape {x.shape} of x")
+                b = xp.asarray(b, dtype=x.dtype if x.dtype.kind in "fc" else None)
+            bounds.append(b)
+        return bounds
 
     def forward(self, x):
         x_min, x_max = self._bounds(x)
-        return get_array_module(x).clip(x, x_min, x_max)
+        xp = get_array_module(x)
+        # One-sided: an infinite bound would turn an integer x into floats.
+        no_min = isinstance(x_min, float) and x_min == -math.inf
+        no_max = isinstance(x_max, float) and x_max == math.inf
+        if no_min and not no_max:
+            return xp.minimum(x, x_max)
+        if no_max and not no_min:
+            return xp.maximum(x, x_min)
+        return xp.clip(x, x_min, x_max)
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -532,26 +582,19 @@ class Clip(Function):
         return gy * inside.astype(gy.dtype)
 
 
-def _clip_bound(name: str, bound, x: Variable):
-    """A bound as a Python scalar or an array that broadcasts to x's shape."""
+def _clip_bound(name: str, bound):
+    """A bound as None, a Python scalar or an array (checked against x in forward).
+    A NumPy scalar becomes a Python one: it would upcast a float32 x to float64."""
     if isinstance(bound, Variable):
         bound = bound.data
-    if isinstance(bound, np.generic):  # a NumPy scalar would upcast float32 to float64
-        return bound.item()
-    if isinstance(bound, array_types):
-        if bound.ndim == 0:
-            return bound.item()
-        try:
-            fits = np.broadcast_shapes(bound.shape, x.shape) == x.shape
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(f"clip: {name} of shape {bound.shape} does not broadcast to the shape {x.shape} of x")
-        # On x's device: CuPy refuses to compare or combine with NumPy arrays.
-        return get_array_module(x.data).asarray(bound)
-    if not isinstance(bound, (int, float)):
-        raise TypeError(f"clip: {name} must be a number, an array or None, got {type(bound).__name__}")
-    return bound
+    if isinstance(bound, np.generic) and bound.dtype.kind in "biuf":
+        return bound.item()  # before the test below: np.float64 is a float
+    if bound is None or isinstance(bound, (int, float)):
+        return bound
+    if isinstance(bound, array_types) and bound.dtype.kind in "biuf":
+        return bound.item() if bound.ndim == 0 else bound
+    kind = f"{type(bound).__name__} of dtype {bound.dtype}" if hasattr(bound, "dtype") else type(bound).__name__
+    raise TypeError(f"clip: {name} must be a number, an array or None, got {kind}")
 
 
 def clip(x, x_min=None, x_max=None) -> Variable:
@@ -578,27 +621,31 @@ def clip(x, x_min=None, x_max=None) -> Variable:
         If both bounds are None, an array bound does not broadcast to x, or
         ``x_min > x_max`` somewhere.
     """
-    if x_min is None and x_max is None:
-        raise ValueError("clip: give x_min, x_max or both")
-    x = as_variable(x)
-    x_min = -math.inf if x_min is None else _clip_bound("x_min", x_min, x)
-    x_max = math.inf if x_max is None else _clip_bound("x_max", x_max, x)
-    crossed = x_min > x_max
-    if crossed if isinstance(crossed, bool) else bool(crossed.any()):
-        raise ValueError(
-            f"clip: x_min ({x_min}) is larger than x_max ({x_max})"
-            + ("" if isinstance(crossed, bool) else " at some positions")
-        )
     return Clip(x_min, x_max)(x)
 
 
 # --- matrix product ---------------------------------------------------------------------
 class MatMul(Function):
     def forward(self, x, W):
+        if x.ndim == 0 or W.ndim == 0:
+            raise ValueError(f"MatMul: operands must have at least 1 dimension, got shapes {x.shape} and {W.shape}")
+        k_w = W.shape[0 if W.ndim == 1 else -2]
+        if x.shape[-1] != k_w:
+            raise ValueError(f"MatMul: shapes {x.shape} and {W.shape} are not aligned ({x.shape[-1]} != {k_w})")
         return parallel.matmul(x, W)
 
     def backward(self, gy):
         x, W = self.inputs
+        if x.ndim == 1 or W.ndim == 1:
+            # The book's class called on vectors (matmul() reshapes them before
+            # calling it): a vector is a matrix of one row (x) or one column (W).
+            x2 = reshape(x, (1, -1)) if x.ndim == 1 else x
+            W2 = reshape(W, (-1, 1)) if W.ndim == 1 else W
+            batch = np.broadcast_shapes(x2.shape[:-2], W2.shape[:-2])
+            gy2 = reshape(gy, batch + (x2.shape[-2], W2.shape[-1]))
+            gx = reshape(sum_to(matmul(gy2, _swap_last(W2)), x2.shape), x.shape) if x.requires_grad else None
+            gW = reshape(sum_to(matmul(_swap_last(x2), gy2), W2.shape), W.shape) if W.requires_grad else None
+            return gx, gW
         # sum_to: batch dimensions may have been broadcast
         gx = sum_to(matmul(gy, _swap_last(W)), x.shape) if x.requires_grad else None
         gW = sum_to(matmul(_swap_last(x), gy), W.shape) if W.requires_grad else None
@@ -654,8 +701,13 @@ class AsType(Function):
         return x.astype(self.dtype, copy=False)
 
     def backward(self, gy):
-        if self.x_dtype.kind in "iu" and gy.dtype.kind not in "iu":
-            return None  # a floating gradient is never truncated into an integer input
+        if self.x_dtype.kind in "iu":
+            if gy.dtype.kind not in "iu":
+                return None  # a floating gradient is never truncated into an integer input
+            if not np.can_cast(gy.dtype, self.x_dtype, "safe"):
+                # Nor wrapped around: int8 -> int64, times 1000, has the gradient
+                # 1000, kept exact in int64 (see Variable's Notes).
+                return gy
         return astype(gy, self.x_dtype)
 
 
@@ -665,7 +717,9 @@ def astype(x, dtype) -> Variable:
     A cast of floating values to an integer or bool dtype cuts the graph (the
     result is a constant). An integer input cast to a floating dtype takes no
     gradient through the cast: it would have to be truncated. Casts between
-    integer dtypes pass their exact integer gradients.
+    integer dtypes pass their exact integer gradients: cast back when the
+    input's dtype holds them safely, else kept in their wider dtype (an int8
+    input cast to int64 and multiplied by 1000 gets the int64 gradient 1000).
 
     Parameters
     ----------

@@ -16,7 +16,7 @@ import numpy as np
 from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable, as_variables
 from dezero.functions.activation import log_softmax_array, sigmoid, softmax, softmax_simple
-from dezero.functions.array import broadcast_to, clip, get_item, mean, reshape, sum
+from dezero.functions.array import astype, broadcast_to, clip, get_item, mean, reshape, sum
 from dezero.functions.math import log
 
 __all__ = [
@@ -36,6 +36,10 @@ def _raw(op: str, name: str, x, like=None):
     integers), on the backend of ``like`` when given."""
     data = x.data if isinstance(x, Variable) else x
     if isinstance(data, (list, tuple)):
+        if len(data) == 0:
+            # NumPy makes [] float64, which labels could never be: an empty
+            # list is an empty array of integer labels.
+            data = np.zeros(0, dtype=np.int64)
         try:
             data = as_variable(data).data
         except (TypeError, ValueError) as e:
@@ -78,6 +82,11 @@ class MeanSquaredError(Function):
     def forward(self, x0, x1):
         xp = get_array_module(x0)
         diff = x0 - x1
+        if diff.dtype.kind not in "fc":
+            # Integers give the exact mean in float64, as NumPy's mean does: in
+            # their own dtype 2.5 would become 2, and a difference or square
+            # could wrap around (uint8 1 - 2 is 255).
+            diff = x0.astype(np.float64) - x1.astype(np.float64)
         # NumPy 1.x turns a float32 scalar divided by an int into float64.
         return xp.asarray((diff * diff).sum() / len(diff), dtype=diff.dtype)
 
@@ -107,7 +116,8 @@ def mean_squared_error(x0, x1) -> Variable:
     Returns
     -------
     Variable
-        A 0-d Variable of x0's dtype.
+        A 0-d Variable of x0's floating dtype; float64 for integer inputs
+        (the exact mean, as NumPy's ``mean`` gives it).
 
     Raises
     ------
@@ -138,7 +148,7 @@ def mean_squared_error_simple(x0, x1) -> Variable:
     Returns
     -------
     Variable
-        A 0-d Variable of x0's dtype.
+        A 0-d Variable of x0's floating dtype; float64 for integer inputs.
 
     Raises
     ------
@@ -150,13 +160,31 @@ def mean_squared_error_simple(x0, x1) -> Variable:
     x1 = _target_like(op, "x0", x0, "x1", x1)
     if x0.ndim == 0 or len(x0) == 0:
         raise ValueError(f"{op}: inputs need a non-empty batch axis, got shape {x0.shape}")
+    if x0.dtype.kind in "iu" and x1.dtype.kind in "iu":
+        # The exact mean in float64, as mean_squared_error: integer
+        # differences and squares could wrap around.
+        x0, x1 = astype(x0, np.float64), astype(x1, np.float64)
     diff = x0 - x1
     return sum(diff**2) / len(diff)
 
 
 # --- softmax cross entropy ------------------------------------------------------------
 class SoftmaxCrossEntropy(Function):
+    # softmax_cross_entropy checks its arguments before the call; the book's
+    # class, SoftmaxCrossEntropy()(x, t), has them checked in forward.
+    _checked = False
+
+    def __call__(self, x, t):
+        if isinstance(t, (list, tuple)):
+            # Labels given as a list stay integers: the engine would give a list
+            # the dtype of x, as it does to a list of numbers.
+            data = x.data if isinstance(x, Variable) else x
+            t = _raw("SoftmaxCrossEntropy", "t", t, like=data if isinstance(data, array_types) else None)
+        return super().__call__(x, t)
+
     def forward(self, x, t):
+        if not self._checked:
+            _check_logits_and_labels("SoftmaxCrossEntropy", x, t)
         xp = get_array_module(x)
         n = x.shape[0]
         log_p = log_softmax_array(x, axis=1)
@@ -176,7 +204,7 @@ class SoftmaxCrossEntropy(Function):
         return gx, None
 
 
-def _check_labels(op: str, t, n_classes: Optional[int] = None) -> None:
+def _check_labels(op: str, t, n_classes: Optional[int] = None, scores: str = "x") -> None:
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: t must hold integer class labels, got dtype {t.dtype}")
     # One host sync per call on the GPU (this runs every training step), and
@@ -184,7 +212,7 @@ def _check_labels(op: str, t, n_classes: Optional[int] = None) -> None:
     if n_classes is not None and t.size > 0 and bool(((t < 0) | (t >= n_classes)).any()):
         t_min, t_max = int(t.min()), int(t.max())
         bad = t_min if t_min < 0 else t_max
-        raise ValueError(f"{op}: label {bad} is out of range [0, {n_classes}) for x with {n_classes} classes")
+        raise ValueError(f"{op}: label {bad} is out of range [0, {n_classes}) for {scores} with {n_classes} classes")
 
 
 def softmax_cross_entropy(x, t) -> Variable:
@@ -217,21 +245,28 @@ def softmax_cross_entropy(x, t) -> Variable:
     """
     op = "softmax_cross_entropy"
     x, t_data = _logits_and_labels(op, x, t)
-    return SoftmaxCrossEntropy()(x, t_data)
+    function = SoftmaxCrossEntropy()
+    function._checked = True
+    return function(x, t_data)
 
 
 def _logits_and_labels(op: str, x, t):
     x = as_variable(x)
     t_data = _raw(op, "t", t, like=x.data)
+    _check_logits_and_labels(op, x, t_data)
+    return x, t_data
+
+
+def _check_logits_and_labels(op: str, x, t) -> None:
+    """(N, C) floating logits x (a Variable or an array) and N integer labels t in [0, C)."""
     _check_float(op, "x", x)
     if x.ndim != 2:
         raise ValueError(f"{op}: x must be 2-D (N, C) logits, got shape {x.shape}")
     if x.shape[0] == 0:
         raise ValueError(f"{op}: x has an empty batch (shape {x.shape})")
-    if t_data.shape != x.shape[:1]:
-        raise ValueError(f"{op}: t must have shape ({x.shape[0]},) to match x {x.shape}, got {t_data.shape}")
-    _check_labels(op, t_data, x.shape[1])
-    return x, t_data
+    if t.shape != x.shape[:1]:
+        raise ValueError(f"{op}: t must have shape ({x.shape[0]},) to match x {x.shape}, got {t.shape}")
+    _check_labels(op, t, x.shape[1])
 
 
 SIMPLE_CE_EPS = 1e-15
@@ -441,7 +476,15 @@ def accuracy(y, t) -> Variable:
     Returns
     -------
     Variable
-        The fraction of correct rows, a 0-d value in [0, 1].
+        The fraction of correct rows, a 0-d value in [0, 1] (NaN, with
+        NumPy's warning, for an empty batch).
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not match or a label is outside ``[0, C)``.
+    TypeError
+        If t does not hold integers.
     """
     y_data = _raw("accuracy", "y", y)
     t_data = _raw("accuracy", "t", t, like=y_data)
@@ -450,7 +493,9 @@ def accuracy(y, t) -> Variable:
     expected = y_data.shape[:1] + y_data.shape[2:]
     if t_data.shape != expected:
         raise ValueError(f"accuracy: t must have shape {expected} to match y {y_data.shape}, got {t_data.shape}")
-    _check_labels("accuracy", t_data)
+    # Out-of-range labels refused, as softmax_cross_entropy does: -1 or C
+    # would just count as wrong, hiding a bug in the labels.
+    _check_labels("accuracy", t_data, y_data.shape[1], scores="y")
     xp = get_array_module(y_data)
     if xp is not get_array_module(t_data):
         raise TypeError("accuracy: y and t live on different devices")

@@ -226,35 +226,68 @@ class Pow(Function):
         self.c = _python_scalar(c)
 
     def forward(self, x):
-        return _like(x**self.c, x)
+        try:
+            return _like(x**self.c, x)
+        except ValueError:
+            _refuse_negative_integer_power("Pow", x, self.c)
+            raise
 
     def backward(self, gy):
         (x,) = self.inputs
         c = self.c
         if c == 0:  # x ** 0 is constant; 0 * x ** -1 would be nan at x = 0
-            return gy * 0.0
+            return gy * 0  # an int 0: an integer gradient stays an exact integer
         return gy * (c * x ** (c - 1))
+
+
+def _refuse_negative_integer_power(op: str, x, c) -> None:
+    """NumPy's ValueError for an integer base raised to a negative integer
+    power names no op and no dtype: say which, and what to do (PyTorch refuses
+    it too; a float result would break the rule that integers stay integers)."""
+    xp = get_array_module(x)
+    if isinstance(c, int):
+        exponent = f"the negative power {c}"
+    else:
+        exponent = f"negative powers (an exponent of dtype {c.dtype})"
+        if c.dtype.kind not in "iu":
+            return
+    if x.dtype.kind in "iu" and bool(xp.any(xp.asarray(c) < 0)):
+        raise ValueError(
+            f"{op}: an integer base ({x.dtype}) to {exponent} is no integer (NumPy and PyTorch "
+            "refuse it too); cast the base to floating point first (F.astype(x, np.float64) ** c)"
+        ) from None
 
 
 class Power(Function):
     """x0 ** x1 where the exponent is an array too (differentiable in both)."""
 
     def forward(self, x0, x1):
-        return x0**x1
+        try:
+            return x0**x1
+        except ValueError:
+            _refuse_negative_integer_power("Power", x0, x1)
+            raise
 
     def backward(self, gy):
         x0, x1 = self.inputs
         y = self.outputs[0]()
         gx0 = gx1 = None
         if x0.requires_grad:
-            # At a zero base with a zero exponent the term is 0 * 0 ** -1 = nan,
-            # though x0 ** 0 is constant there: shifting the exponent to 0 at
-            # those points alone gives the 0. Elsewhere the exponent stays
-            # x1 - 1, so the derivative of this gradient with respect to x1
-            # (x0 ** (x1 - 1) at x1 = 0) is right too.
             xp = get_array_module(x0.data)
-            both_zero = xp.logical_and(x0.data == 0, x1.data == 0).astype(x0.dtype)
-            gx0 = sum_to(gy * x1 * x0 ** (x1 - 1 + both_zero), x0.shape)
+            if x0.dtype.kind in "iu" and x1.dtype.kind in "iu":
+                # Integers: x0 ** -1 at a zero exponent is no integer (NumPy
+                # refuses it), and the term is 0 there anyway (x1 = 0): shift the
+                # exponent to 0 wherever x1 is 0. (The gradient with respect to
+                # x1 is floating, so it never reaches an integer x1.)
+                shift = (x1.data == 0).astype(x1.dtype)
+            else:
+                # At a zero base with a zero exponent the term is 0 * 0 ** -1 = nan,
+                # though x0 ** 0 is constant there: shifting the exponent to 0 at
+                # those points alone gives the 0. Elsewhere the exponent stays
+                # x1 - 1, so the derivative of this gradient with respect to x1
+                # (x0 ** (x1 - 1) at x1 = 0) is right too.
+                shift = xp.logical_and(x0.data == 0, x1.data == 0).astype(x0.dtype)
+            gx0 = sum_to(gy * x1 * x0 ** (x1 - 1 + shift), x0.shape)
         if x1.requires_grad:
             # d/dx1 = y log(x0), defined for a positive base; at a zero base y
             # is 0 too, and log(0 + 1) = 0 keeps -inf * 0 out.
@@ -277,7 +310,14 @@ def pow(x, c) -> Variable:  # noqa: A001  (mirrors the ** operator)
     Returns
     -------
     Variable
-        ``x ** c``, of the broadcast shape.
+        ``x ** c``, of the broadcast shape. Integers to integer powers stay
+        integers, with exact integer gradients.
+
+    Raises
+    ------
+    ValueError
+        For an integer base and a negative integer exponent, as NumPy and
+        PyTorch do: the result is no integer (cast the base to float first).
     """
     if _is_scalar(c):
         return Pow(c)(x)
