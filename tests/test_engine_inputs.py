@@ -204,6 +204,7 @@ def test_embed_id_and_the_embed_layer_take_ids_as_lists():
     np.testing.assert_array_equal(layer([[1, 4]]).data, layer(np.array([[1, 4]])).data)
     with pytest.raises(TypeError, match="embed_id: x must be an integer array of ids, got float64"):
         layer([1.5, 2.0])  # ids, not values: not made floating by the layer, refused as they are
+    assert F.embed_id([], W).shape == (0, 2)  # no ids: an empty batch of rows
 
 
 # --- Python scalars out of a Variable -----------------------------------------------------------

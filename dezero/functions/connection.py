@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from dezero import parallel
 from dezero.backend import array_types, get_array_module
 from dezero.core import Function, Variable, as_variable, as_variables
@@ -127,7 +129,9 @@ def embed_id(x, W) -> Variable:
     ids = x.data if isinstance(x, Variable) else x
     W = as_variable(W)
     if isinstance(ids, (list, tuple)):  # a list of ids stays integer, on W's backend
-        ids = get_array_module(W.data).asarray(as_variable(ids).data)
+        # An empty list would make a float64 array: no ids is an empty integer array.
+        ids = np.zeros(0, dtype=np.int64) if len(ids) == 0 else as_variable(ids).data
+        ids = get_array_module(W.data).asarray(ids)
     if not isinstance(ids, array_types) or ids.dtype.kind not in "iu":
         kind = ids.dtype if isinstance(ids, array_types) else type(ids).__name__
         raise TypeError(f"embed_id: x must be an integer array of ids, got {kind}")
