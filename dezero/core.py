@@ -653,6 +653,11 @@ class Function:
         return refs if isinstance(refs, tuple) else (refs,)
 
     def __call__(self, *inputs):
+        """Run ``forward`` on the inputs' arrays and, when backprop is on and an
+        input requires a gradient, record the graph. Arrays, scalars and lists
+        of numbers are taken as constants. Returns one Variable, or a list of
+        them when ``forward`` returns a tuple. A Function object is called once.
+        """
         if self._output_refs:
             # A second forward would overwrite what the first one's backward needs.
             raise RuntimeError(

@@ -99,7 +99,11 @@ def _reduction_method(function):
         return function(self, axis, keepdims)
 
     method.__name__ = function.__name__
-    method.__doc__ = function.__doc__
+    # The function's own docstring would document an ``x`` argument the method does not take.
+    method.__doc__ = (
+        f"``x.{function.__name__}(axis=None, keepdims=False)``: the same as "
+        f":func:`dezero.functions.{function.__name__}` of this Variable (see there)."
+    )
     return habits.renamed_keywords(method)
 
 
