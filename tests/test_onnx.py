@@ -37,6 +37,7 @@ ort = pytest.importorskip("onnxruntime")
 ROOT = Path(__file__).resolve().parent.parent
 TRACE_BATCH, RUN_BATCHES = 3, (2, 5)
 RTOL, ATOL = 1e-5, 1e-6  # float32: rtol 1e-5, plus an atol for values that land near 0
+RTOL_FLOAT16, ATOL_FLOAT16 = 1e-2, 1e-3  # ONNX Runtime may round a float16 sum or product differently
 
 
 def session(path):
@@ -58,7 +59,7 @@ def assert_exports(model, make_input, tmp_path, batches=RUN_BATCHES, trace_batch
     dezero.onnx.export(model, traced, path, **kwargs)
     loaded = onnx.load(str(path))
     onnx.checker.check_model(loaded, full_check=True)
-    if all(x.dtype != np.float64 for x in (traced if isinstance(traced, tuple) else (traced,))):
+    if onnx.TensorProto.DOUBLE not in {o.type.tensor_type.elem_type for o in loaded.graph.output}:
         # Scalars and constants take the tensors' dtype: no float64 sneaks into a float32 model.
         assert onnx.TensorProto.DOUBLE not in {init.data_type for init in loaded.graph.initializer}
     sess = session(path)
@@ -71,8 +72,19 @@ def assert_exports(model, make_input, tmp_path, batches=RUN_BATCHES, trace_batch
         assert len(got) == len(expected)
         for g, e in zip(got, expected):
             assert g.dtype == e.dtype and g.shape == e.shape, (n, g.dtype, g.shape, e.dtype, e.shape)
-            np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL, err_msg=f"batch {n}")
+            assert_same_values(g, e, float16=any(x.dtype == np.float16 for x in xs), err_msg=f"batch {n}")
     return loaded
+
+
+def assert_same_values(got, expected, float16=False, err_msg=""):
+    """Integers exactly (wrapping around as NumPy does), floats to their rounding:
+    float16's when ``float16`` values took part."""
+    if expected.dtype.kind in "biu":
+        np.testing.assert_array_equal(got, expected, err_msg=err_msg)
+    elif float16 or expected.dtype == np.float16:
+        np.testing.assert_allclose(got, expected, rtol=RTOL_FLOAT16, atol=ATOL_FLOAT16, err_msg=err_msg)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL, err_msg=err_msg)
 
 
 def randn(*shape, low=None, seed=None):
@@ -95,16 +107,25 @@ W_DECONV, B_DECONV = const(2, 3, 3, 3), const(3)
 GAMMA, BETA, MEAN, VAR = const(3), const(3), const(3), np.abs(const(3)) + 0.5
 
 # The values an op is tried on: float32 of either sign, float32 above 0.5 (for
-# log, sqrt, 1/x...), or uint8 with zeros (integer arithmetic, and where it wraps).
-ANY, POSITIVE, UINT8 = "any", "positive", "uint8"
+# log, sqrt, 1/x...), or the name of another dtype: integers with zeros, over
+# the whole range of a type of 8 bits (integer arithmetic, and where it wraps),
+# or floats of that type.
+ANY, POSITIVE = "any", "positive"
+UINT8, INT8, UINT16, INT16, INT32, INT64, UINT64 = "uint8", "int8", "uint16", "int16", "int32", "int64", "uint64"
+FLOAT16, FLOAT64 = "float16", "float64"
 
 
 def example(values, n, shape):
-    if values == UINT8:
-        x = np.random.default_rng(n).integers(0, 256, (n, *shape), dtype=np.uint8)
-        x[:, 0] = 0
-        return x
-    return randn(n, *shape, low=0.5 if values == POSITIVE else None, seed=n)
+    if values in (ANY, POSITIVE):
+        return randn(n, *shape, low=0.5 if values == POSITIVE else None, seed=n)
+    dtype = np.dtype(values)
+    rng = np.random.default_rng(n)
+    if dtype.kind == "f":
+        return rng.standard_normal((n, *shape)).astype(dtype)
+    info = np.iinfo(dtype)
+    x = rng.integers(max(info.min, -300), min(info.max, 300), (n, *shape), dtype=dtype, endpoint=True)
+    x[:, 0] = 0
+    return x
 
 
 OPS = [
@@ -194,6 +215,31 @@ OPS = [
     ("batch_norm_4d", lambda x: F.batch_norm(x, GAMMA, BETA, MEAN, VAR), (3, 4, 4), ANY),
     ("batch_norm_2d", lambda x: F.batch_norm(x, GAMMA, BETA, MEAN, VAR, eps=1e-3), (3,), ANY),
     ("dropout", lambda x: F.dropout(x, 0.5) * 2.0, (4,), ANY),
+    # Mixed dtypes: computed in the dtype NumPy's promotion gives.
+    ("add_uint8_and_float32", lambda x: x + C4, (4,), UINT8),
+    ("add_float32_and_float64", lambda x: x + C4.astype(np.float64), (4,), ANY),
+    ("mul_int32_by_a_float_scalar_gives_float64", lambda x: x * 0.5, (4,), INT32),
+    ("div_int16_gives_float64", lambda x: x / np.array([1, 2, 3, 4], dtype=np.int16), (4,), INT16),
+    ("exp_int8_gives_float64", lambda x: F.exp(x * 0.01), (4,), INT8),
+    ("pow_float32_by_int8_exponents", lambda x: x ** np.array([0, 1, 2, 3], dtype=np.int8), (4,), ANY),
+    ("matmul_float32_by_float64", lambda x: F.matmul(x, W_FC.astype(np.float64)), (4,), ANY),
+    ("linear_uint8_input_float32_weights", lambda x: F.linear(x, W_FC, B_FC), (4,), UINT8),
+    ("conv2d_uint8_input_float32_weights", lambda x: F.conv2d(x, W_CONV, B_CONV, pad=1), (2, 5, 5), UINT8),
+    (
+        "conv2d_simple_float64_weights",
+        lambda x: F.conv2d_simple(x, W_CONV.astype(np.float64), B_CONV, 2, 1),
+        (2, 7, 6),
+        ANY,
+    ),
+    (
+        "batch_norm_float32_input_float64_statistics",
+        lambda x: F.batch_norm(x, GAMMA, BETA, MEAN.astype(np.float64), VAR.astype(np.float64)),
+        (3, 4, 4),
+        ANY,
+    ),
+    ("batch_norm_float16_input_float32_statistics", lambda x: F.batch_norm(x, GAMMA, BETA, MEAN, VAR), (3,), FLOAT16),
+    ("sum_int32_gives_int64", F.sum, (3, 4), INT32),
+    ("mean_int32_over_the_batch_gives_float64", lambda x: F.mean(x, axis=0), (3, 4), INT32),
 ]
 
 
@@ -274,6 +320,20 @@ def test_fixed_shapes_when_the_batch_is_not_dynamic(tmp_path):
     )
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_value for d in dims] == [TRACE_BATCH, 4]
+
+
+# =============================================================================
+# Dtypes: as NumPy computes them
+# =============================================================================
+def test_an_mlp_fed_uint8_images_computes_in_float32(tmp_path):
+    # NumPy: uint8 @ float32 is float32, so the first Gemm gets the input cast to float32.
+    np.random.seed(0)
+    model = assert_exports(
+        MLP((16, 3)), lambda n: np.random.default_rng(n).integers(0, 256, (n, 5), dtype=np.uint8), tmp_path
+    )
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert [n.op_type for n in model.graph.node][:2] == ["Cast", "Gemm"]
 
 
 # =============================================================================

@@ -9,10 +9,14 @@ returns the tensor of the Function's output, with its symbolic shape.
 
 Semantics follow the ONNX operator documentation (``onnx.defs.get_schema``);
 the comments note where dezero and ONNX differ and how that is bridged.
+
+Dtypes: an exporter gets its inputs already cast to the dtype of the traced
+output, the one NumPy computed in (see :func:`exports`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -37,15 +41,31 @@ EXPORTERS: dict = {}
 INT64_MIN = np.iinfo(np.int64).min
 
 
-def exports(*classes) -> Callable:
-    """Register the decorated function as the exporter of ``classes``."""
+def exports(*classes, keep_dtypes: bool = False) -> Callable:
+    """Register the decorated function as the exporter of ``classes``.
+
+    NumPy computes an operation on mixed dtypes in the dtype of its result
+    (uint8 @ float32 in float32, float32 + float64 in float64, the sum of int32
+    in int64): so, unless ``keep_dtypes``, the exporter gets its inputs cast to
+    the dtype of the traced output, and ONNX computes in that dtype too.
+    """
 
     def register(fn):
+        exporter = fn if keep_dtypes else _in_output_dtype(fn)
         for cls in classes:
-            EXPORTERS[cls] = fn
+            EXPORTERS[cls] = exporter
         return fn
 
     return register
+
+
+def _in_output_dtype(fn) -> Callable:
+    @functools.wraps(fn)
+    def exporter(g, f, *xs):
+        dtype = _out_dtype(f)
+        return fn(g, f, *(None if x is None else g.cast(x, dtype) for x in xs))
+
+    return exporter
 
 
 def graph_inputs(f) -> list:
@@ -136,18 +156,13 @@ _BINARY = {_math.Add: "Add", _math.Sub: "Sub", _math.Mul: "Mul", _math.Div: "Div
 
 @exports(*_BINARY)
 def _binary(g, f, x0, x1):
-    op = _BINARY[type(f)]
-    shape = g.broadcast(type(f).__name__, x0.shape, x1.shape)
-    dtype = _out_dtype(f)
-    if op == "Pow":  # ONNX's Pow keeps the base's type; the exponent may differ
-        return g.op(op, [g.cast(x0, dtype), x1], shape)
-    # NumPy promotes mixed operands (float32 + float64 -> float64); ONNX wants one type.
-    return g.op(op, [g.cast(x0, dtype), g.cast(x1, dtype)], shape)
+    # Both operands come in the result's dtype, as NumPy computes them (the
+    # exponent of a float32 ** int8 too).
+    return g.op(_BINARY[type(f)], [x0, x1], g.broadcast(type(f).__name__, x0.shape, x1.shape))
 
 
 def _with_scalar(g, f, op: str, x, c):
-    dtype = _out_dtype(f)
-    return g.op(op, [g.cast(x, dtype), g.constant(c, dtype)], x.shape)
+    return g.op(op, [x, g.constant(c, x.dtype)], x.shape)
 
 
 @exports(_math.AddConstant)
@@ -167,11 +182,14 @@ def _mul_constant(g, f, x):
     # mean() is sum() * (1 / count). Written as ReduceMean, the count is not
     # baked in, which matters when the batch axis is among the reduced ones.
     total = f.inputs[0].creator
-    if isinstance(total, _arr.Sum) and x.dtype.kind == "f" and _out_dtype(f) == x.dtype:
+    if isinstance(total, _arr.Sum) and x.dtype.kind == "f":
         source = g.tensor(total.inputs[0])
         axes = _reduced_axes(total.axis, len(source.shape))
-        if f.c == 1.0 / math.prod(total.x_shape[a] for a in axes):
-            return _reduce(g, "ReduceMean", source, axes, total.keepdims)
+        # The mean of floats, or of integers (summed exactly, then scaled in float64).
+        if f.c == 1.0 / math.prod(total.x_shape[a] for a in axes) and (
+            source.dtype == x.dtype or source.dtype.kind in "biu"
+        ):
+            return _reduce(g, "ReduceMean", g.cast(source, x.dtype), axes, total.keepdims)
     return _with_scalar(g, f, "Mul", x, f.c)
 
 
@@ -203,7 +221,7 @@ def _clip(g, f, x):
     return g.op("Clip", [x] + bounds, x.shape)
 
 
-@exports(_arr.AsType)
+@exports(_arr.AsType, keep_dtypes=True)
 def _astype(g, f, x):
     return g.op("Cast", [x], x.shape, f.dtype, to=f.dtype)
 
@@ -353,7 +371,7 @@ def _linear(g, f, x, W, b):
     return g.op("Gemm", [x, W, b], (x.shape[0], W.shape[1]))
 
 
-@exports(_conn.EmbedID)
+@exports(_conn.EmbedID, keep_dtypes=True)
 def _embed_id(g, f, W, ids):
     if ids.dtype not in (np.int32, np.int64):  # Gather takes int32 or int64 indices only
         ids = g.cast(ids, np.int64)
@@ -516,9 +534,22 @@ def _average_pooling(g, f, x):
     )
 
 
-@exports(_norm.FixedBatchNorm)
+@exports(_norm.FixedBatchNorm, keep_dtypes=True)
 def _batch_norm(g, f, x, gamma, beta):
     prefix = g.scope_of(f)
-    mean = g.constant(f.mu.reshape(-1), x.dtype, prefix + "avg_mean")
-    var = g.constant(f.var.reshape(-1), x.dtype, prefix + "avg_var")
-    return g.op("BatchNormalization", [x, gamma, beta, mean, var], x.shape, epsilon=float(f.eps))
+    out = _out_dtype(f)
+    if x.dtype == gamma.dtype == beta.dtype == f.var.dtype == out:
+        mean = g.constant(f.mu.reshape(-1), x.dtype, prefix + "avg_mean")
+        var = g.constant(f.var.reshape(-1), x.dtype, prefix + "avg_var")
+        return g.op("BatchNormalization", [x, gamma, beta, mean, var], x.shape, epsilon=float(f.eps))
+    # Mixed dtypes, as dezero computes them: x normalised in its own dtype by
+    # the statistics in that dtype (1/sqrt(var + eps) was taken in the
+    # statistics' own), then the affine map in NumPy's promoted types.
+    shape = (1, x.shape[1]) + (1,) * (len(x.shape) - 2)
+    mean = g.constant(f.mu.reshape(shape), x.dtype, prefix + "avg_mean")
+    inv_std = g.constant(f.inv_std.reshape(shape), x.dtype, prefix + "inv_std")
+    x_hat = g.op("Mul", [g.op("Sub", [x, mean], x.shape), inv_std], x.shape)
+    gamma, beta = (g.op("Reshape", [p, g.ints(shape, "shape")], shape) for p in (gamma, beta))
+    scaled_dtype = np.result_type(gamma.dtype, x.dtype)
+    scaled = g.op("Mul", [g.cast(gamma, scaled_dtype), g.cast(x_hat, scaled_dtype)], x.shape)
+    return g.op("Add", [g.cast(scaled, out), g.cast(beta, out)], x.shape)
