@@ -11,7 +11,12 @@ Semantics follow the ONNX operator documentation (``onnx.defs.get_schema``);
 the comments note where dezero and ONNX differ and how that is bridged.
 
 Dtypes: an exporter gets its inputs already cast to the dtype of the traced
-output, the one NumPy computed in (see :func:`exports`).
+output, the one NumPy computed in (see :func:`exports`), and each node it adds
+is checked by the GraphBuilder against the dtypes its operator runs on
+(:mod:`dezero.onnx.dtypes`). Where an operator lacks a dtype, an exporter may
+write an equivalent one instead (``Max`` with 0 for ``Relu`` of unsigned
+integers, ``MatMul`` for an integer ``Gemm``); otherwise the builder computes
+it exactly in a wider dtype, or refuses it.
 """
 
 from __future__ import annotations
@@ -134,7 +139,6 @@ def _fixed_axes(op: str, x: Tensor, axes: tuple) -> None:
 # Elementwise math
 # =============================================================================
 _UNARY = {
-    _math.Neg: "Neg",
     _math.Sqrt: "Sqrt",
     _math.Exp: "Exp",
     _math.Log: "Log",
@@ -142,13 +146,28 @@ _UNARY = {
     _math.Cos: "Cos",
     _math.Tanh: "Tanh",
     _act.Sigmoid: "Sigmoid",
-    _act.ReLU: "Relu",
 }
 
 
 @exports(*_UNARY)
 def _unary(g: GraphBuilder, f, x):
     return g.op(_UNARY[type(f)], [x], x.shape)
+
+
+@exports(_math.Neg)
+def _neg(g, f, x):
+    if g.runs("Neg", x.dtype):
+        return g.op("Neg", [x], x.shape)
+    # ONNX's Neg takes signed types only; 0 - x wraps around as NumPy's -x does (uint8 -1 is 255).
+    return g.op("Sub", [g.constant(0, x.dtype, "zero"), x], x.shape)
+
+
+@exports(_act.ReLU)
+def _relu(g, f, x):
+    if g.runs("Relu", x.dtype):
+        return g.op("Relu", [x], x.shape)
+    # Relu has no unsigned types in ONNX and no int16 or int64 kernel in ONNX Runtime.
+    return g.op("Max", [x, g.constant(0, x.dtype, "zero")], x.shape)
 
 
 _BINARY = {_math.Add: "Add", _math.Sub: "Sub", _math.Mul: "Mul", _math.Div: "Div", _math.Power: "Pow"}
@@ -195,12 +214,22 @@ def _mul_constant(g, f, x):
 
 @exports(_math.Pow)
 def _pow(g, f, x):
-    return _with_scalar(g, f, "Pow", x, f.c)
+    # An integer exponent is written as int64, which ONNX Runtime's Pow takes
+    # with any base (an exponent of the base's uint64 it does not).
+    integral = isinstance(f.c, int) and x.dtype.kind in "biu" and abs(f.c) < 2**63
+    return g.op("Pow", [x, g.constant(f.c, np.int64 if integral else x.dtype)], x.shape)
 
 
 @exports(_act.LeakyReLU)
 def _leaky_relu(g, f, x):
-    return g.op("LeakyRelu", [x], x.shape, alpha=float(f.slope))
+    if x.dtype == np.float32:  # alpha is a float32 attribute: NumPy's float32 x * slope
+        return g.op("LeakyRelu", [x], x.shape, alpha=float(f.slope))
+    # dezero's where(x > 0, x, x * slope), the slope in x's dtype (LeakyRelu
+    # would multiply a float64 by a float32 slope, and has no float64 kernel in
+    # ONNX Runtime at most opsets).
+    positive = g.op("Greater", [x, g.constant(0, x.dtype, "zero")], x.shape, np.bool_)
+    sloped = g.op("Mul", [x, g.constant(f.slope, x.dtype, "slope")], x.shape)
+    return g.op("Where", [positive, x, sloped], x.shape, x.dtype)
 
 
 @exports(_act.Softmax)
@@ -214,10 +243,19 @@ def _log_softmax(g, f, x):
     return g.op("LogSoftmax", [x], x.shape, axis=int(f.axis))
 
 
+def _no_bound(b, dtype) -> bool:
+    """An infinite bound, or an int outside an integer dtype (NumPy refuses
+    one that would clip everything, so it is one that clips nothing)."""
+    if dtype.kind in "biu" and isinstance(b, int):
+        info = np.iinfo(dtype)
+        return not info.min <= b <= info.max
+    return math.isinf(b)
+
+
 @exports(_arr.Clip)
 def _clip(g, f, x):
-    # An infinite bound is no bound: left out (integer tensors cannot hold inf).
-    bounds = [None if math.isinf(b) else g.constant(b, x.dtype) for b in (f.x_min, f.x_max)]
+    # No bound is left out (integer tensors cannot hold inf).
+    bounds = [None if _no_bound(b, x.dtype) else g.constant(b, x.dtype) for b in (f.x_min, f.x_max)]
     return g.op("Clip", [x] + bounds, x.shape)
 
 
@@ -368,7 +406,12 @@ def _matmul(g, f, a, b):
 # =============================================================================
 @exports(_conn.Linear)
 def _linear(g, f, x, W, b):
-    return g.op("Gemm", [x, W, b], (x.shape[0], W.shape[1]))
+    shape = (x.shape[0], W.shape[1])
+    if g.runs("Gemm", x.dtype):
+        return g.op("Gemm", [x, W, b], shape)
+    # ONNX Runtime's Gemm takes floats only; integers go through MatMul, which wraps around as NumPy does.
+    y = g.op("MatMul", [x, W], shape)
+    return y if b is None else g.op("Add", [y, b], g.broadcast("linear", shape, b.shape))
 
 
 @exports(_conn.EmbedID, keep_dtypes=True)
