@@ -237,6 +237,8 @@ OPS = [
     ("leaky_relu_float16", lambda x: F.leaky_relu(x, 0.1), (4,), FLOAT16),
     ("leaky_relu_int16_gives_float64", lambda x: F.leaky_relu(x, 0.1), (4,), INT16),
     ("clip_int16", lambda x: F.clip(x, -100, 100), (4,), INT16),
+    ("clip_array_bounds", lambda x: F.clip(x, C4 * 0.1 - 0.5, 0.5), (4,), ANY),
+    ("clip_array_bound_of_another_dtype", lambda x: F.clip(x, np.array([1, 2, 3, 4]), None), (4,), INT16),
     ("sum_int32_gives_int64", F.sum, (3, 4), INT32),
     ("sum_uint8_gives_uint64", lambda x: F.sum(x, axis=1), (3, 4), UINT8),
     ("sum_uint16_over_the_batch", lambda x: F.sum(x, axis=0), (3, 4), UINT16),

@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from dezero.backend import array_types, as_numpy
 from dezero.functions import activation as _act
 from dezero.functions import array as _arr
 from dezero.functions import connection as _conn
@@ -246,6 +247,8 @@ def _log_softmax(g, f, x):
 def _no_bound(b, dtype) -> bool:
     """An infinite bound, or an int outside an integer dtype (NumPy refuses
     one that would clip everything, so it is one that clips nothing)."""
+    if isinstance(b, array_types):
+        return False
     if dtype.kind in "biu" and isinstance(b, int):
         info = np.iinfo(dtype)
         return not info.min <= b <= info.max
@@ -254,9 +257,19 @@ def _no_bound(b, dtype) -> bool:
 
 @exports(_arr.Clip)
 def _clip(g, f, x):
-    # No bound is left out (integer tensors cannot hold inf).
-    bounds = [None if _no_bound(b, x.dtype) else g.constant(b, x.dtype) for b in (f.x_min, f.x_max)]
-    return g.op("Clip", [x] + bounds, x.shape)
+    bounds = [None if _no_bound(b, x.dtype) else b for b in (f.x_min, f.x_max)]
+    if not any(isinstance(b, array_types) for b in bounds):
+        # No bound is left out (integer tensors cannot hold inf).
+        return g.op("Clip", [x] + [None if b is None else g.constant(b, x.dtype) for b in bounds], x.shape)
+    # Clip takes scalar bounds only: an array bound is a Max (x_min) or a Min
+    # (x_max), of the bound in x's dtype as dezero took it.
+    y = x
+    for b, op in zip(bounds, ("Max", "Min")):
+        if b is not None:
+            value = as_numpy(b).astype(f.inputs[0].dtype) if isinstance(b, array_types) else b
+            bound = g.constant(value, x.dtype, "bound")
+            y = g.op(op, [y, bound], g.broadcast("clip", y.shape, bound.shape))
+    return y
 
 
 @exports(_arr.AsType, keep_dtypes=True)
