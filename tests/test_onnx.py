@@ -37,6 +37,7 @@ ort = pytest.importorskip("onnxruntime")
 ROOT = Path(__file__).resolve().parent.parent
 TRACE_BATCH, RUN_BATCHES = 3, (2, 5)
 RTOL, ATOL = 1e-5, 1e-6  # float32: rtol 1e-5, plus an atol for values that land near 0
+RTOL_FLOAT16, ATOL_FLOAT16 = 1e-2, 1e-3  # ONNX Runtime may round a float16 sum or product differently
 
 
 def session(path):
@@ -58,7 +59,7 @@ def assert_exports(model, make_input, tmp_path, batches=RUN_BATCHES, trace_batch
     dezero.onnx.export(model, traced, path, **kwargs)
     loaded = onnx.load(str(path))
     onnx.checker.check_model(loaded, full_check=True)
-    if all(x.dtype != np.float64 for x in (traced if isinstance(traced, tuple) else (traced,))):
+    if onnx.TensorProto.DOUBLE not in {o.type.tensor_type.elem_type for o in loaded.graph.output}:
         # Scalars and constants take the tensors' dtype: no float64 sneaks into a float32 model.
         assert onnx.TensorProto.DOUBLE not in {init.data_type for init in loaded.graph.initializer}
     sess = session(path)
@@ -71,8 +72,19 @@ def assert_exports(model, make_input, tmp_path, batches=RUN_BATCHES, trace_batch
         assert len(got) == len(expected)
         for g, e in zip(got, expected):
             assert g.dtype == e.dtype and g.shape == e.shape, (n, g.dtype, g.shape, e.dtype, e.shape)
-            np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL, err_msg=f"batch {n}")
+            assert_same_values(g, e, float16=any(x.dtype == np.float16 for x in xs), err_msg=f"batch {n}")
     return loaded
+
+
+def assert_same_values(got, expected, float16=False, err_msg=""):
+    """Integers exactly (wrapping around as NumPy does), floats to their rounding:
+    float16's when ``float16`` values took part."""
+    if expected.dtype.kind in "biu":
+        np.testing.assert_array_equal(got, expected, err_msg=err_msg)
+    elif float16 or expected.dtype == np.float16:
+        np.testing.assert_allclose(got, expected, rtol=RTOL_FLOAT16, atol=ATOL_FLOAT16, err_msg=err_msg)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL, err_msg=err_msg)
 
 
 def randn(*shape, low=None, seed=None):
@@ -95,16 +107,25 @@ W_DECONV, B_DECONV = const(2, 3, 3, 3), const(3)
 GAMMA, BETA, MEAN, VAR = const(3), const(3), const(3), np.abs(const(3)) + 0.5
 
 # The values an op is tried on: float32 of either sign, float32 above 0.5 (for
-# log, sqrt, 1/x...), or uint8 with zeros (integer arithmetic, and where it wraps).
-ANY, POSITIVE, UINT8 = "any", "positive", "uint8"
+# log, sqrt, 1/x...), or the name of another dtype: integers with zeros, over
+# the whole range of a type of 8 bits (integer arithmetic, and where it wraps),
+# or floats of that type.
+ANY, POSITIVE = "any", "positive"
+UINT8, INT8, UINT16, INT16, INT32, INT64, UINT64 = "uint8", "int8", "uint16", "int16", "int32", "int64", "uint64"
+FLOAT16, FLOAT64 = "float16", "float64"
 
 
 def example(values, n, shape):
-    if values == UINT8:
-        x = np.random.default_rng(n).integers(0, 256, (n, *shape), dtype=np.uint8)
-        x[:, 0] = 0
-        return x
-    return randn(n, *shape, low=0.5 if values == POSITIVE else None, seed=n)
+    if values in (ANY, POSITIVE):
+        return randn(n, *shape, low=0.5 if values == POSITIVE else None, seed=n)
+    dtype = np.dtype(values)
+    rng = np.random.default_rng(n)
+    if dtype.kind == "f":
+        return rng.standard_normal((n, *shape)).astype(dtype)
+    info = np.iinfo(dtype)
+    x = rng.integers(max(info.min, -300), min(info.max, 300), (n, *shape), dtype=dtype, endpoint=True)
+    x[:, 0] = 0
+    return x
 
 
 OPS = [
@@ -194,6 +215,72 @@ OPS = [
     ("batch_norm_4d", lambda x: F.batch_norm(x, GAMMA, BETA, MEAN, VAR), (3, 4, 4), ANY),
     ("batch_norm_2d", lambda x: F.batch_norm(x, GAMMA, BETA, MEAN, VAR, eps=1e-3), (3,), ANY),
     ("dropout", lambda x: F.dropout(x, 0.5) * 2.0, (4,), ANY),
+    # Integer and float16/float64 dtypes the ONNX operator or ONNX Runtime's kernel
+    # lacks: computed by an equivalent operator, or exactly in a wider dtype.
+    ("relu_unsigned_is_max_with_0", F.relu, (4,), UINT8),
+    ("relu_int16_in_int32", F.relu, (4,), INT16),
+    ("relu_uint16_in_int32", F.relu, (4,), UINT16),
+    ("relu_int64_is_max_with_0", F.relu, (4,), INT64),
+    ("relu_uint64_is_max_with_0", F.relu, (4,), UINT64),
+    ("relu_float16", F.relu, (4,), FLOAT16),
+    ("neg_unsigned_wraps_around", lambda x: -x, (4,), UINT8),
+    ("neg_uint16_wraps_around", lambda x: -x, (4,), UINT16),
+    ("neg_int16", lambda x: -x, (4,), INT16),
+    ("square_uint8_wraps_around", lambda x: x**2, (4,), UINT8),
+    ("square_int8_wraps_around", lambda x: x**2, (4,), INT8),
+    ("cube_uint16_wraps_around", lambda x: x**3, (4,), UINT16),
+    ("square_uint64", lambda x: x**2, (4,), UINT64),
+    ("pow_array_int16", lambda x: x ** np.array([0, 1, 2, 3], dtype=np.int16), (4,), INT16),
+    ("add_int8_wraps_around", lambda x: x + np.int8(100), (4,), INT8),
+    ("mul_uint16_wraps_around", lambda x: x * x, (4,), UINT16),
+    ("leaky_relu_float64", lambda x: F.leaky_relu(x, 0.1), (4,), FLOAT64),
+    ("leaky_relu_float16", lambda x: F.leaky_relu(x, 0.1), (4,), FLOAT16),
+    ("leaky_relu_int16_gives_float64", lambda x: F.leaky_relu(x, 0.1), (4,), INT16),
+    ("clip_int16", lambda x: F.clip(x, -100, 100), (4,), INT16),
+    ("clip_array_bounds", lambda x: F.clip(x, C4 * 0.1 - 0.5, 0.5), (4,), ANY),
+    ("clip_array_bound_of_another_dtype", lambda x: F.clip(x, np.array([1, 2, 3, 4]), None), (4,), INT16),
+    ("sum_int32_gives_int64", F.sum, (3, 4), INT32),
+    ("sum_uint8_gives_uint64", lambda x: F.sum(x, axis=1), (3, 4), UINT8),
+    ("sum_uint16_over_the_batch", lambda x: F.sum(x, axis=0), (3, 4), UINT16),
+    ("mean_int32_over_the_batch_gives_float64", lambda x: F.mean(x, axis=0), (3, 4), INT32),
+    ("max_uint16", lambda x: F.max(x, axis=1), (3, 4), UINT16),
+    ("min_int16", lambda x: F.min(x, axis=1), (3, 4), INT16),
+    ("matmul_uint8_wraps_around", lambda x: F.matmul(x, x.T), (4,), UINT8),
+    ("linear_int32", lambda x: F.linear(x, W_FC.astype(np.int32), B_FC.astype(np.int32)), (4,), INT32),
+    ("linear_int8_nobias", lambda x: F.linear(x, np.full((4, 3), 3, dtype=np.int8)), (4,), INT8),
+    ("linear_float16", lambda x: F.linear(x, W_FC.astype(np.float16), B_FC.astype(np.float16)), (4,), FLOAT16),
+    ("im2col_int16", lambda x: F.im2col(x, 2, pad=1), (2, 3, 3), INT16),
+    ("pooling_simple_uint16", lambda x: F.pooling_simple(x, 2, stride=1, pad=1), (2, 3, 3), UINT16),
+    ("max_pooling_int16_in_float32", lambda x: F.pooling(x, 2, 2), (2, 4, 4), INT16),
+    (
+        "batch_norm_float64",
+        lambda x: F.batch_norm(x, *[a.astype(np.float64) for a in (GAMMA, BETA, MEAN, VAR)]),
+        (3,),
+        FLOAT64,
+    ),
+    # Mixed dtypes: computed in the dtype NumPy's promotion gives.
+    ("add_uint8_and_float32", lambda x: x + C4, (4,), UINT8),
+    ("add_float32_and_float64", lambda x: x + C4.astype(np.float64), (4,), ANY),
+    ("mul_int32_by_a_float_scalar_gives_float64", lambda x: x * 0.5, (4,), INT32),
+    ("div_int16_gives_float64", lambda x: x / np.array([1, 2, 3, 4], dtype=np.int16), (4,), INT16),
+    ("exp_int8_gives_float64", lambda x: F.exp(x * 0.01), (4,), INT8),
+    ("pow_float32_by_int8_exponents", lambda x: x ** np.array([0, 1, 2, 3], dtype=np.int8), (4,), ANY),
+    ("matmul_float32_by_float64", lambda x: F.matmul(x, W_FC.astype(np.float64)), (4,), ANY),
+    ("linear_uint8_input_float32_weights", lambda x: F.linear(x, W_FC, B_FC), (4,), UINT8),
+    ("conv2d_uint8_input_float32_weights", lambda x: F.conv2d(x, W_CONV, B_CONV, pad=1), (2, 5, 5), UINT8),
+    (
+        "conv2d_simple_float64_weights",
+        lambda x: F.conv2d_simple(x, W_CONV.astype(np.float64), B_CONV, 2, 1),
+        (2, 7, 6),
+        ANY,
+    ),
+    (
+        "batch_norm_float32_input_float64_statistics",
+        lambda x: F.batch_norm(x, GAMMA, BETA, MEAN.astype(np.float64), VAR.astype(np.float64)),
+        (3, 4, 4),
+        ANY,
+    ),
+    ("batch_norm_float16_input_float32_statistics", lambda x: F.batch_norm(x, GAMMA, BETA, MEAN, VAR), (3,), FLOAT16),
 ]
 
 
@@ -274,6 +361,235 @@ def test_fixed_shapes_when_the_batch_is_not_dynamic(tmp_path):
     )
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_value for d in dims] == [TRACE_BATCH, 4]
+
+
+# =============================================================================
+# Dtypes: as NumPy computes them, or refused before any file is written
+# =============================================================================
+DTYPES = [
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+]
+
+
+def small_values(dtype, n, shape):
+    """Values every op takes: small integers (so no float32 sum cancels), or floats."""
+    rng = np.random.default_rng(n)
+    if dtype == np.bool_:
+        return rng.integers(0, 2, (n, *shape)).astype(bool)
+    if dtype.kind in "iu":
+        return rng.integers(0 if dtype.kind == "u" else -3, 4, (n, *shape)).astype(dtype)
+    return rng.standard_normal((n, *shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_op_on_every_dtype_matches_dezero_or_is_refused_with_an_export_error(dtype, tmp_path):
+    """No RuntimeError, no onnx InferenceError, no file ONNX Runtime cannot run."""
+    dtype = np.dtype(dtype)
+    path, failures, exported = tmp_path / "model.onnx", [], 0
+    for name, fn, shape, _ in OPS:
+        try:
+            reference(fn, small_values(dtype, TRACE_BATCH, shape))
+        except Exception:  # dezero itself does not take this dtype here (softmax of ints...)
+            continue
+        try:
+            dezero.onnx.export(fn, small_values(dtype, TRACE_BATCH, shape), path)
+        except ExportError:
+            continue
+        except Exception as e:
+            failures.append(f"{name}: export raised {type(e).__name__}: {e}")
+            continue
+        try:
+            sess = session(path)
+            for n in RUN_BATCHES:
+                x = small_values(dtype, n, shape)
+                (expected,) = reference(fn, x)
+                (got,) = sess.run(None, {"x": x})
+                assert (got.dtype, got.shape) == (expected.dtype, expected.shape)
+                assert_same_values(got, expected, float16=dtype == np.float16)
+            exported += 1
+        except Exception as e:
+            failures.append(f"{name}: {type(e).__name__}: {e}")
+    assert failures == []
+    assert exported >= 40
+
+
+def test_an_mlp_fed_uint8_images_computes_in_float32(tmp_path):
+    # NumPy: uint8 @ float32 is float32, so the first Gemm gets the input cast to float32.
+    np.random.seed(0)
+    model = assert_exports(
+        MLP((16, 3)), lambda n: np.random.default_rng(n).integers(0, 256, (n, 5), dtype=np.uint8), tmp_path
+    )
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert [n.op_type for n in model.graph.node][:2] == ["Cast", "Gemm"]
+
+
+def test_arithmetic_on_uint8_at_opset_13_goes_through_int16(tmp_path):
+    # Add takes 8-bit integers from opset 14 on; at 13 it adds in int16 and casts back (wrapping around).
+    for opset, ops in ((13, ["Cast", "Cast", "Add", "Cast"]), (14, ["Add"])):
+        model = assert_exports(lambda x: x + np.uint8(200), lambda n: example(UINT8, n, (4,)), tmp_path, opset=opset)
+        assert [n.op_type for n in model.graph.node] == ops
+
+
+class Float64Conv(Model):
+    def __init__(self):
+        super().__init__()
+        self.conv = L.Conv2d(4, 3, pad=1, dtype=np.float64)
+
+    def forward(self, x):
+        return F.relu(self.conv(x))
+
+
+def test_a_float64_convolution_is_refused_naming_the_op_the_dtype_and_the_layer(tmp_path):
+    # ONNX Runtime has no float64 Conv kernel, and float32 would round differently: refused, no file.
+    with pytest.raises(ExportError) as info:
+        dezero.onnx.export(Float64Conv(), np.zeros((2, 3, 5, 5)), tmp_path / "model.onnx")
+    assert str(info.value) == (
+        "dezero.onnx.export: Conv2D (it uses parameter 'conv/W', 'conv/b' and reaches the model's output "
+        "through Conv2D (output of layer 'conv') -> ReLU (output of layer 'Float64Conv')): ONNX Conv (opset 17) "
+        "does not run on float64: the ONNX standard and ONNX Runtime's CPU kernels together give it float16, "
+        "float32, and no other dtype computes it exactly"
+    )
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "fn, dtype, message",
+    [
+        (lambda x: F.max(x, axis=1), np.uint64, "Max (it reaches the model's output through Max): ONNX ReduceMax "),
+        (
+            lambda x: F.pooling(x, 2),
+            np.int64,
+            "Pooling2D (it reaches the model's output through Pooling2D): ONNX MaxPool ",
+        ),
+        (lambda x: F.average_pooling(x, 2), np.float64, "AveragePooling2D (it reaches the model's output through "),
+        (lambda x: F.deconv2d(x, W_DECONV.astype(np.float64)), np.float64, "Deconv2D (it reaches the model's output "),
+        # Pow's exponent must be an int32 or int64 that holds every value.
+        (lambda x: x**x, np.uint64, "Power (it reaches the model's output through Power): ONNX Pow (opset "),
+    ],
+    ids=["max_of_uint64", "max_pooling_of_int64", "average_pooling_of_float64", "deconv2d_of_float64", "pow_by_uint64"],
+)
+def test_a_dtype_no_onnx_runtime_kernel_computes_exactly_is_refused(fn, dtype, message, tmp_path):
+    x = small_values(np.dtype(dtype), 2, (2, 4, 4))
+    with pytest.raises(ExportError, match=r"^dezero\.onnx\.export: " + re.escape(message)) as info:
+        dezero.onnx.export(fn, x, tmp_path / "model.onnx")
+    assert "does not run on " in str(info.value) and "and no other dtype computes it exactly" in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def one_node(op, dtype, opset, exponent=False):
+    """A model of one ``op`` node whose inputs of its first type parameter are
+    ``dtype`` (with ``exponent``, only Pow's exponent is)."""
+    from onnx import helper, numpy_helper
+
+    dtype = np.dtype(dtype)
+    x_type = np.dtype(np.float32) if exponent else dtype
+    inits, inputs, attrs = [], ["x"], {}
+
+    def const(name, value, of=None):
+        inits.append(numpy_helper.from_array(np.asarray(value).astype(of or x_type), name))
+        return name
+
+    shape = [2, 4] if op == "Gemm" else [2, 3, 4, 4]
+    extra = {
+        "Pow": lambda: [const("e", 2, dtype if exponent else np.int64)],
+        "Clip": lambda: [const("lo", 0), const("hi", 1)],
+        "Reshape": lambda: [const("s", [2, -1], np.int64)],
+        "Expand": lambda: [const("s", shape, np.int64)],
+        "Slice": lambda: [const(k, v, np.int64) for k, v in (("b", [1]), ("e", [3]), ("a", [2]), ("s", [1]))],
+        "Gather": lambda: [const("i", 1, np.int64)],
+        "Unsqueeze": lambda: [const("a", [1], np.int64)],
+        "Pad": lambda: [const("p", [0, 0, 1, 1] * 2, np.int64)],
+        "Concat": lambda: ["x"],
+        "MatMul": lambda: [const("w", np.ones((4, 5)))],
+        "Gemm": lambda: [const("w", np.ones((4, 5))), const("c", np.ones(5))],
+        "Conv": lambda: [const("w", np.ones((5, 3, 3, 3))), const("c", np.ones(5))],
+        "ConvTranspose": lambda: [const("w", np.ones((3, 5, 3, 3))), const("c", np.ones(5))],
+        "BatchNormalization": lambda: [const(k, np.ones(3)) for k in "gbmv"],
+    }
+    if op in ("Add", "Sub", "Mul", "Div", "Max", "Min", "Greater"):
+        inputs.append(const("c", np.ones(4)))
+    elif op in ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin"):
+        if op == "ReduceSum" or opset >= 18:
+            inputs.append(const("axes", [1], np.int64))
+        else:
+            attrs["axes"] = [1]
+    elif op == "Where":
+        inputs = [const("cond", np.ones(4), np.bool_), "x", "x"]
+    elif op in extra:
+        inputs += extra[op]()
+    attrs.update(
+        {
+            "Gather": {"axis": 1},
+            "Concat": {"axis": 1},
+            "Softmax": {"axis": 1},
+            "LogSoftmax": {"axis": 1},
+            "Transpose": {"perm": [0, 2, 3, 1]},
+            "Cast": {"to": onnx.TensorProto.FLOAT},
+            "Conv": {"kernel_shape": [3, 3]},
+            "ConvTranspose": {"kernel_shape": [3, 3]},
+            "MaxPool": {"kernel_shape": [2, 2]},
+            "AveragePool": {"kernel_shape": [2, 2]},
+        }.get(op, {})
+    )
+    x = helper.make_tensor_value_info("x", helper.np_dtype_to_tensor_dtype(x_type), shape)
+    graph = helper.make_graph([helper.make_node(op, inputs, ["y"], **attrs)], "g", [x], [], inits)
+    opsets = [helper.make_opsetid("", opset)]
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    model.graph.output.extend(v for v in inferred.graph.value_info if v.name == "y")
+    return model, np.ones(shape, dtype=x_type)
+
+
+# The ONNX operators the exporter writes (dezero/onnx/ops.py).
+EMITTED = [
+    "Add", "Sub", "Mul", "Div", "Pow", "Neg", "Sqrt", "Exp", "Log", "Sin", "Cos", "Tanh", "Sigmoid", "Relu",
+    "LeakyRelu", "Greater", "Where", "Max", "Min", "Clip", "Softmax", "LogSoftmax", "Cast", "Identity", "Reshape",
+    "Transpose", "Expand", "Slice", "Gather", "Unsqueeze", "Concat", "Pad", "ReduceSum", "ReduceMean", "ReduceMax",
+    "ReduceMin", "MatMul", "Gemm", "Conv", "ConvTranspose", "MaxPool", "AveragePool", "BatchNormalization",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("opset", sorted({dezero.onnx.MIN_OPSET, 14, 16, dezero.onnx.DEFAULT_OPSET, 18, 19, 20}))
+def test_the_kernel_table_matches_the_installed_onnx_runtime(opset):
+    """dezero.onnx.dtypes.ORT_MISSING was measured on onnxruntime 1.32: run one
+    node of every operator and dtype the ONNX schema allows and compare."""
+    from dezero.onnx.dtypes import Kernels
+
+    kernels = Kernels(onnx, opset)
+    ort.set_default_logger_severity(4)  # the missing kernels are expected
+    wrong = []
+    for op in EMITTED:
+        schema = onnx.defs.get_schema(op, opset)
+        first = schema.inputs[1 if op == "Where" else 0].type_str
+        for param, exponent in [(first, False)] + ([("T1", True)] if op == "Pow" else []):
+            allowed = next(set(c.allowed_type_strs) for c in schema.type_constraints if c.type_param_str == param)
+            for dtype in map(np.dtype, DTYPES):
+                type_str = {"float32": "float", "float64": "double"}.get(dtype.name, dtype.name)
+                if f"tensor({type_str})" not in allowed:
+                    continue
+                model, x = one_node(op, dtype, opset, exponent)
+                try:
+                    session_of = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+                    session_of.run(None, {"x": x})
+                    runs = True
+                except Exception as e:
+                    assert "NOT_IMPLEMENTED" in str(e), (op, dtype, e)
+                    runs = False
+                if runs != (dtype in kernels.allowed(op, param)):
+                    wrong.append(f"{op}({param}={dtype}) {'runs' if runs else 'has no kernel'}")
+    assert wrong == []
 
 
 # =============================================================================

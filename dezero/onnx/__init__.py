@@ -11,6 +11,7 @@ the files too); ``import dezero.onnx`` itself does not.
 
 Modules: :mod:`~dezero.onnx.builder` (the graph under construction, symbolic
 batch shapes), :mod:`~dezero.onnx.ops` (one exporter per Function class),
+:mod:`~dezero.onnx.dtypes` (the dtypes each ONNX operator runs on),
 :mod:`~dezero.onnx.exporter` (the walk, the protobufs and the file).
 """
 

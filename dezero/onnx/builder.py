@@ -22,6 +22,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from dezero.backend import as_numpy
+from dezero.onnx.dtypes import exact_substitutes, holds
 
 __all__ = ["Batch", "Tensor", "Node", "GraphBuilder", "ExportError"]
 
@@ -98,6 +99,14 @@ def concrete(shape: Sequence[Dim], batch_size: int) -> tuple:
     return tuple(d.k * batch_size if isinstance(d, Batch) else d for d in shape)
 
 
+def _no_kernel(op_type: str, opset: int, dtype: np.dtype, role: str, allowed: list) -> str:
+    return (
+        f"ONNX {op_type} (opset {opset}) does not run on {dtype}{role}: the ONNX standard and ONNX Runtime's "
+        f"CPU kernels together give it {', '.join(d.name for d in allowed)}, and no other dtype computes "
+        "it exactly"
+    )
+
+
 def show(shape: Sequence[Dim]) -> str:
     return "(" + ", ".join(repr(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
@@ -112,11 +121,18 @@ class GraphBuilder:
     batch_size : int or None
         The batch size of the trace when axis 0 of the inputs is dynamic,
         None when every shape is fixed.
+    kernels : Kernels, optional
+        The dtypes each operator runs on (:class:`dezero.onnx.dtypes.Kernels`).
+        Given, every node is checked against it as it is added, and computed in
+        an exact substitute dtype where its own has no kernel; without it
+        nothing is checked.
     """
 
-    def __init__(self, opset: int, batch_size: Optional[int]):
+    def __init__(self, opset: int, batch_size: Optional[int], kernels=None):
         self.opset = opset
         self.batch_size = batch_size
+        self.kernels = kernels
+        self._exact_casts: dict = {}  # name of a value-preserving Cast's output -> its input
         self.nodes: list = []
         self.initializers: dict = {}  # name -> np.ndarray
         self.tensors: dict = {}  # id(Variable) -> Tensor
@@ -223,8 +239,29 @@ class GraphBuilder:
         """
         return self.constant(np.array([int(v) for v in values], dtype=np.int64), name=name)
 
+    def runs(self, op_type: str, dtype) -> bool:
+        """Whether ``op_type`` has a kernel for a first input of ``dtype``.
+
+        Parameters
+        ----------
+        op_type : str
+            The ONNX operator.
+        dtype : numpy.dtype
+            The type of its first input.
+
+        Returns
+        -------
+        bool
+            True as well when no kernels were given to check against.
+        """
+        return self.kernels is None or self.kernels.runs(op_type, dtype)
+
     def op(self, op_type: str, inputs: Sequence[Optional[Tensor]], shape: Sequence[Dim], dtype=None, **attrs) -> Tensor:
         """Append one node with a single output.
+
+        When the operator has no kernel for the inputs' dtypes, it is computed
+        in an exact substitute (:func:`dezero.onnx.dtypes.exact_substitutes`):
+        Casts to it before, and of the output back after.
 
         Parameters
         ----------
@@ -243,13 +280,54 @@ class GraphBuilder:
         -------
         Tensor
             The node's output.
+
+        Raises
+        ------
+        ExportError
+            When neither the dtype nor any exact substitute runs.
         """
-        self._counter += 1
-        name = self.unique(f"{op_type}_{self._counter}")
         if dtype is None:
             first = inputs[0]
             assert first is not None, op_type
             dtype = first.dtype
+        dtype = np.dtype(dtype)
+        if self.kernels is None:
+            return self._append(op_type, inputs, shape, dtype, attrs)
+        inputs, compute = self._runnable(op_type, list(inputs), dtype)
+        y = self._append(op_type, inputs, shape, compute, attrs)
+        # Computed in a substitute, the output is cast back.
+        return y if compute == dtype else self.op("Cast", [y], shape, dtype, to=dtype)
+
+    def _runnable(self, op_type: str, inputs: list, dtype: np.dtype) -> tuple:
+        """``inputs`` cast to exact substitutes where ``op_type`` has no kernel
+        for their dtypes, and the dtype the node then outputs."""
+        kernels = self.kernels
+        params = kernels.params(op_type, len(inputs))
+        compute = dtype
+        for param in dict.fromkeys(p for p in params if p is not None):
+            typed = {i: t for i, t in enumerate(inputs) if params[i] == param and t is not None}
+            given = {t.dtype for t in typed.values()}
+            # The exporters give the inputs of one type parameter one dtype.
+            assert len(given) <= 1, f"{op_type}: the inputs of type {param} have dtypes {sorted(map(str, given))}"
+            allowed = kernels.allowed(op_type, param)
+            if not given or given <= set(allowed):
+                continue
+            (dtype_of_param,) = given
+            follows = param == kernels.output_param(op_type)
+            use = next((d for d in exact_substitutes(op_type, dtype_of_param, follows) if d in allowed), None)
+            if use is None:
+                first = min(typed)
+                role = "" if first == 0 else f" as its input {kernels.input_name(op_type, first)}"
+                raise ExportError(_no_kernel(op_type, self.opset, dtype_of_param, role, allowed))
+            for i, t in typed.items():
+                inputs[i] = self.cast(t, use)
+            if follows:
+                compute = use
+        return inputs, compute
+
+    def _append(self, op_type: str, inputs: Sequence[Optional[Tensor]], shape, dtype, attrs: dict) -> Tensor:
+        self._counter += 1
+        name = self.unique(f"{op_type}_{self._counter}")
         names = [t.name if t is not None else "" for t in inputs]
         while names and names[-1] == "":  # trailing absent optional inputs are left out
             names.pop()
@@ -258,6 +336,9 @@ class GraphBuilder:
 
     def cast(self, x: Tensor, dtype) -> Tensor:
         """``x`` as ``dtype``: a Cast node, or ``x`` itself when it already is.
+
+        A Cast of what a value-preserving Cast produced (uint8 to uint64, then
+        to int64) casts the original instead: the same values, one node.
 
         Parameters
         ----------
@@ -271,7 +352,15 @@ class GraphBuilder:
         Tensor
         """
         dtype = np.dtype(dtype)
-        return x if x.dtype == dtype else self.op("Cast", [x], x.shape, dtype, to=dtype)
+        if x.dtype == dtype:
+            return x
+        x = self._exact_casts.get(x.name, x)
+        if x.dtype == dtype:
+            return x
+        y = self.op("Cast", [x], x.shape, dtype, to=dtype)
+        if holds(x.dtype, dtype):
+            self._exact_casts[y.name] = x
+        return y
 
     # --- symbolic shapes -----------------------------------------------------------------
     def broadcast(self, op: str, *shapes: Sequence[Dim]) -> tuple:

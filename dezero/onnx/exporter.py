@@ -4,7 +4,8 @@ The walk starts at the model's outputs and follows every Variable to the
 Function that created it, down to the leaves: the model's inputs, its
 Parameters (named initializers ``l1/W``) and constants (initializers). Each
 Function is then written, inputs first, by its entry in
-:data:`dezero.onnx.ops.EXPORTERS`.
+:data:`dezero.onnx.ops.EXPORTERS`, every node checked against the dtypes its
+ONNX operator runs on (:mod:`dezero.onnx.dtypes`) before anything is written.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dezero.backend import array_types, as_numpy
 from dezero.core import Function, Parameter, Variable, test_mode, using_config
 from dezero.files import atomic_write
 from dezero.onnx.builder import Batch, ExportError, GraphBuilder, Tensor, concrete, show
+from dezero.onnx.dtypes import Kernels
 from dezero.onnx.ops import EXPORTERS, graph_inputs
 
 __all__ = ["export", "supported_functions", "DEFAULT_OPSET", "MIN_OPSET"]
@@ -174,7 +176,7 @@ class _Exporter:
                     "with dynamic_batch=True they share one"
                 )
             batch_size = sizes.pop() if sizes else None
-        self.g = GraphBuilder(opset, batch_size)
+        self.g = GraphBuilder(opset, batch_size, Kernels(_import_onnx(), opset))
         self.param_paths = {}
         if hasattr(model, "named_params"):
             self.param_paths = {id(p): path for path, p in model.named_params()}
@@ -401,8 +403,11 @@ def export(
         If the ``onnx`` package is missing (``pip install onnx onnxruntime``).
     ExportError
         If the graph holds a Function with no exporter (the message names it,
-        where it sits in the model, and the supported ones), or something that
-        would only be right at the traced batch size. No file is written then.
+        where it sits in the model, and the supported ones), something that
+        would only be right at the traced batch size, or an operation on a
+        dtype that neither ONNX Runtime nor an exact substitute computes (a
+        float64 convolution: the message names the ONNX operator and the
+        dtype). No file is written then.
     TypeError, ValueError
         For bad arguments (names, opset, inputs).
     """

@@ -9,15 +9,25 @@ returns the tensor of the Function's output, with its symbolic shape.
 
 Semantics follow the ONNX operator documentation (``onnx.defs.get_schema``);
 the comments note where dezero and ONNX differ and how that is bridged.
+
+Dtypes: an exporter gets its inputs already cast to the dtype of the traced
+output, the one NumPy computed in (see :func:`exports`), and each node it adds
+is checked by the GraphBuilder against the dtypes its operator runs on
+(:mod:`dezero.onnx.dtypes`). Where an operator lacks a dtype, an exporter may
+write an equivalent one instead (``Max`` with 0 for ``Relu`` of unsigned
+integers, ``MatMul`` for an integer ``Gemm``); otherwise the builder computes
+it exactly in a wider dtype, or refuses it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
 import numpy as np
 
+from dezero.backend import array_types, as_numpy
 from dezero.functions import activation as _act
 from dezero.functions import array as _arr
 from dezero.functions import connection as _conn
@@ -37,15 +47,31 @@ EXPORTERS: dict = {}
 INT64_MIN = np.iinfo(np.int64).min
 
 
-def exports(*classes) -> Callable:
-    """Register the decorated function as the exporter of ``classes``."""
+def exports(*classes, keep_dtypes: bool = False) -> Callable:
+    """Register the decorated function as the exporter of ``classes``.
+
+    NumPy computes an operation on mixed dtypes in the dtype of its result
+    (uint8 @ float32 in float32, float32 + float64 in float64, the sum of int32
+    in int64): so, unless ``keep_dtypes``, the exporter gets its inputs cast to
+    the dtype of the traced output, and ONNX computes in that dtype too.
+    """
 
     def register(fn):
+        exporter = fn if keep_dtypes else _in_output_dtype(fn)
         for cls in classes:
-            EXPORTERS[cls] = fn
+            EXPORTERS[cls] = exporter
         return fn
 
     return register
+
+
+def _in_output_dtype(fn) -> Callable:
+    @functools.wraps(fn)
+    def exporter(g, f, *xs):
+        dtype = _out_dtype(f)
+        return fn(g, f, *(None if x is None else g.cast(x, dtype) for x in xs))
+
+    return exporter
 
 
 def graph_inputs(f) -> list:
@@ -114,7 +140,6 @@ def _fixed_axes(op: str, x: Tensor, axes: tuple) -> None:
 # Elementwise math
 # =============================================================================
 _UNARY = {
-    _math.Neg: "Neg",
     _math.Sqrt: "Sqrt",
     _math.Exp: "Exp",
     _math.Log: "Log",
@@ -122,7 +147,6 @@ _UNARY = {
     _math.Cos: "Cos",
     _math.Tanh: "Tanh",
     _act.Sigmoid: "Sigmoid",
-    _act.ReLU: "Relu",
 }
 
 
@@ -131,23 +155,34 @@ def _unary(g: GraphBuilder, f, x):
     return g.op(_UNARY[type(f)], [x], x.shape)
 
 
+@exports(_math.Neg)
+def _neg(g, f, x):
+    if g.runs("Neg", x.dtype):
+        return g.op("Neg", [x], x.shape)
+    # ONNX's Neg takes signed types only; 0 - x wraps around as NumPy's -x does (uint8 -1 is 255).
+    return g.op("Sub", [g.constant(0, x.dtype, "zero"), x], x.shape)
+
+
+@exports(_act.ReLU)
+def _relu(g, f, x):
+    if g.runs("Relu", x.dtype):
+        return g.op("Relu", [x], x.shape)
+    # Relu has no unsigned types in ONNX and no int16 or int64 kernel in ONNX Runtime.
+    return g.op("Max", [x, g.constant(0, x.dtype, "zero")], x.shape)
+
+
 _BINARY = {_math.Add: "Add", _math.Sub: "Sub", _math.Mul: "Mul", _math.Div: "Div", _math.Power: "Pow"}
 
 
 @exports(*_BINARY)
 def _binary(g, f, x0, x1):
-    op = _BINARY[type(f)]
-    shape = g.broadcast(type(f).__name__, x0.shape, x1.shape)
-    dtype = _out_dtype(f)
-    if op == "Pow":  # ONNX's Pow keeps the base's type; the exponent may differ
-        return g.op(op, [g.cast(x0, dtype), x1], shape)
-    # NumPy promotes mixed operands (float32 + float64 -> float64); ONNX wants one type.
-    return g.op(op, [g.cast(x0, dtype), g.cast(x1, dtype)], shape)
+    # Both operands come in the result's dtype, as NumPy computes them (the
+    # exponent of a float32 ** int8 too).
+    return g.op(_BINARY[type(f)], [x0, x1], g.broadcast(type(f).__name__, x0.shape, x1.shape))
 
 
 def _with_scalar(g, f, op: str, x, c):
-    dtype = _out_dtype(f)
-    return g.op(op, [g.cast(x, dtype), g.constant(c, dtype)], x.shape)
+    return g.op(op, [x, g.constant(c, x.dtype)], x.shape)
 
 
 @exports(_math.AddConstant)
@@ -167,22 +202,35 @@ def _mul_constant(g, f, x):
     # mean() is sum() * (1 / count). Written as ReduceMean, the count is not
     # baked in, which matters when the batch axis is among the reduced ones.
     total = f.inputs[0].creator
-    if isinstance(total, _arr.Sum) and x.dtype.kind == "f" and _out_dtype(f) == x.dtype:
+    if isinstance(total, _arr.Sum) and x.dtype.kind == "f":
         source = g.tensor(total.inputs[0])
         axes = _reduced_axes(total.axis, len(source.shape))
-        if f.c == 1.0 / math.prod(total.x_shape[a] for a in axes):
-            return _reduce(g, "ReduceMean", source, axes, total.keepdims)
+        # The mean of floats, or of integers (summed exactly, then scaled in float64).
+        if f.c == 1.0 / math.prod(total.x_shape[a] for a in axes) and (
+            source.dtype == x.dtype or source.dtype.kind in "biu"
+        ):
+            return _reduce(g, "ReduceMean", g.cast(source, x.dtype), axes, total.keepdims)
     return _with_scalar(g, f, "Mul", x, f.c)
 
 
 @exports(_math.Pow)
 def _pow(g, f, x):
-    return _with_scalar(g, f, "Pow", x, f.c)
+    # An integer exponent is written as int64, which ONNX Runtime's Pow takes
+    # with any base (an exponent of the base's uint64 it does not).
+    integral = isinstance(f.c, int) and x.dtype.kind in "biu" and abs(f.c) < 2**63
+    return g.op("Pow", [x, g.constant(f.c, np.int64 if integral else x.dtype)], x.shape)
 
 
 @exports(_act.LeakyReLU)
 def _leaky_relu(g, f, x):
-    return g.op("LeakyRelu", [x], x.shape, alpha=float(f.slope))
+    if x.dtype == np.float32:  # alpha is a float32 attribute: NumPy's float32 x * slope
+        return g.op("LeakyRelu", [x], x.shape, alpha=float(f.slope))
+    # dezero's where(x > 0, x, x * slope), the slope in x's dtype (LeakyRelu
+    # would multiply a float64 by a float32 slope, and has no float64 kernel in
+    # ONNX Runtime at most opsets).
+    positive = g.op("Greater", [x, g.constant(0, x.dtype, "zero")], x.shape, np.bool_)
+    sloped = g.op("Mul", [x, g.constant(f.slope, x.dtype, "slope")], x.shape)
+    return g.op("Where", [positive, x, sloped], x.shape, x.dtype)
 
 
 @exports(_act.Softmax)
@@ -196,14 +244,35 @@ def _log_softmax(g, f, x):
     return g.op("LogSoftmax", [x], x.shape, axis=int(f.axis))
 
 
+def _no_bound(b, dtype) -> bool:
+    """An infinite bound, or an int outside an integer dtype (NumPy refuses
+    one that would clip everything, so it is one that clips nothing)."""
+    if isinstance(b, array_types):
+        return False
+    if dtype.kind in "biu" and isinstance(b, int):
+        info = np.iinfo(dtype)
+        return not info.min <= b <= info.max
+    return math.isinf(b)
+
+
 @exports(_arr.Clip)
 def _clip(g, f, x):
-    # An infinite bound is no bound: left out (integer tensors cannot hold inf).
-    bounds = [None if math.isinf(b) else g.constant(b, x.dtype) for b in (f.x_min, f.x_max)]
-    return g.op("Clip", [x] + bounds, x.shape)
+    bounds = [None if _no_bound(b, x.dtype) else b for b in (f.x_min, f.x_max)]
+    if not any(isinstance(b, array_types) for b in bounds):
+        # No bound is left out (integer tensors cannot hold inf).
+        return g.op("Clip", [x] + [None if b is None else g.constant(b, x.dtype) for b in bounds], x.shape)
+    # Clip takes scalar bounds only: an array bound is a Max (x_min) or a Min
+    # (x_max), of the bound in x's dtype as dezero took it.
+    y = x
+    for b, op in zip(bounds, ("Max", "Min")):
+        if b is not None:
+            value = as_numpy(b).astype(f.inputs[0].dtype) if isinstance(b, array_types) else b
+            bound = g.constant(value, x.dtype, "bound")
+            y = g.op(op, [y, bound], g.broadcast("clip", y.shape, bound.shape))
+    return y
 
 
-@exports(_arr.AsType)
+@exports(_arr.AsType, keep_dtypes=True)
 def _astype(g, f, x):
     return g.op("Cast", [x], x.shape, f.dtype, to=f.dtype)
 
@@ -350,10 +419,15 @@ def _matmul(g, f, a, b):
 # =============================================================================
 @exports(_conn.Linear)
 def _linear(g, f, x, W, b):
-    return g.op("Gemm", [x, W, b], (x.shape[0], W.shape[1]))
+    shape = (x.shape[0], W.shape[1])
+    if g.runs("Gemm", x.dtype):
+        return g.op("Gemm", [x, W, b], shape)
+    # ONNX Runtime's Gemm takes floats only; integers go through MatMul, which wraps around as NumPy does.
+    y = g.op("MatMul", [x, W], shape)
+    return y if b is None else g.op("Add", [y, b], g.broadcast("linear", shape, b.shape))
 
 
-@exports(_conn.EmbedID)
+@exports(_conn.EmbedID, keep_dtypes=True)
 def _embed_id(g, f, W, ids):
     if ids.dtype not in (np.int32, np.int64):  # Gather takes int32 or int64 indices only
         ids = g.cast(ids, np.int64)
@@ -516,9 +590,22 @@ def _average_pooling(g, f, x):
     )
 
 
-@exports(_norm.FixedBatchNorm)
+@exports(_norm.FixedBatchNorm, keep_dtypes=True)
 def _batch_norm(g, f, x, gamma, beta):
     prefix = g.scope_of(f)
-    mean = g.constant(f.mu.reshape(-1), x.dtype, prefix + "avg_mean")
-    var = g.constant(f.var.reshape(-1), x.dtype, prefix + "avg_var")
-    return g.op("BatchNormalization", [x, gamma, beta, mean, var], x.shape, epsilon=float(f.eps))
+    out = _out_dtype(f)
+    if x.dtype == gamma.dtype == beta.dtype == f.var.dtype == out:
+        mean = g.constant(f.mu.reshape(-1), x.dtype, prefix + "avg_mean")
+        var = g.constant(f.var.reshape(-1), x.dtype, prefix + "avg_var")
+        return g.op("BatchNormalization", [x, gamma, beta, mean, var], x.shape, epsilon=float(f.eps))
+    # Mixed dtypes, as dezero computes them: x normalised in its own dtype by
+    # the statistics in that dtype (1/sqrt(var + eps) was taken in the
+    # statistics' own), then the affine map in NumPy's promoted types.
+    shape = (1, x.shape[1]) + (1,) * (len(x.shape) - 2)
+    mean = g.constant(f.mu.reshape(shape), x.dtype, prefix + "avg_mean")
+    inv_std = g.constant(f.inv_std.reshape(shape), x.dtype, prefix + "inv_std")
+    x_hat = g.op("Mul", [g.op("Sub", [x, mean], x.shape), inv_std], x.shape)
+    gamma, beta = (g.op("Reshape", [p, g.ints(shape, "shape")], shape) for p in (gamma, beta))
+    scaled_dtype = np.result_type(gamma.dtype, x.dtype)
+    scaled = g.op("Mul", [g.cast(gamma, scaled_dtype), g.cast(x_hat, scaled_dtype)], x.shape)
+    return g.op("Add", [g.cast(scaled, out), g.cast(beta, out)], x.shape)
