@@ -266,7 +266,12 @@ def _clip(g, f, x):
     y = x
     for b, op in zip(bounds, ("Max", "Min")):
         if b is not None:
-            value = as_numpy(b).astype(f.inputs[0].dtype) if isinstance(b, array_types) else b
+            value = b
+            if isinstance(b, array_types):
+                # As Clip._bounds takes it: in x's dtype when x is floating, as it is otherwise.
+                value = as_numpy(b)
+                if f.inputs[0].dtype.kind in "fc":
+                    value = value.astype(f.inputs[0].dtype)
             bound = g.constant(value, x.dtype, "bound")
             y = g.op(op, [y, bound], g.broadcast("clip", y.shape, bound.shape))
     return y
