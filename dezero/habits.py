@@ -24,6 +24,8 @@ __all__ = [
     "FUNCTION_KEYWORDS",
     "attribute_error",
     "renamed_keywords",
+    "LAYER_KEYWORDS",
+    "layer_keywords",
     "check_optimizer_arguments",
 ]
 
@@ -139,6 +141,59 @@ def renamed_keywords(function: _F) -> _F:
                 raise
             fixes = ", ".join(f"{FUNCTION_KEYWORDS[k]}=, not {k}=" for k in wrong)
             raise TypeError(f"{function.__name__}() takes {fixes} (dezero uses NumPy's names)") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# Keyword arguments of PyTorch's layer constructors -> what dezero takes instead.
+LAYER_KEYWORDS = {
+    "in_features": "in_size=",
+    "out_features": "out_size= (the first argument)",
+    "bias": "nobias= (inverted: nobias=True for no bias)",
+    "padding": "pad=",
+    "padding_mode": "nothing: dezero pads with zeros",
+    "dilation": "nothing: dezero has no dilated convolution",
+    "groups": "nothing: dezero has no grouped convolution",
+    "num_features": "nothing: the number of channels comes from the first batch",
+    "momentum": "decay= (decay = 1 - momentum: PyTorch's 0.1 is dezero's 0.9)",
+    "affine": "nothing: gamma and beta are always learned",
+    "track_running_stats": "nothing: the running statistics are always kept",
+    "num_embeddings": "in_size= (the first argument)",
+    "embedding_dim": "out_size= (the second argument)",
+    "input_size": "in_size=",
+}
+
+
+def layer_keywords(init: _F) -> _F:
+    """Make a layer constructor answer PyTorch's keyword names with dezero's.
+
+    The call goes straight through; only when it fails with a TypeError and a
+    keyword of :data:`LAYER_KEYWORDS` was passed is the error replaced by one
+    naming the dezero keyword, e.g. ``Conv2d() takes pad=, not padding=``.
+
+    Parameters
+    ----------
+    init : callable
+        A layer's ``__init__``.
+
+    Returns
+    -------
+    callable
+        The wrapped ``__init__``.
+    """
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return init(self, *args, **kwargs)
+        except TypeError:
+            wrong = [k for k in kwargs if k in LAYER_KEYWORDS]
+            if not wrong:
+                raise
+            fixes = "; ".join(f"for {k}= it takes {LAYER_KEYWORDS[k]}" for k in wrong)
+            raise TypeError(
+                f"{type(self).__name__}() has no keyword {wrong[0]!r} (the book's names): {fixes}"
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -809,6 +809,7 @@ class Linear(Layer):
         If ``nobias`` is not a bool (PyTorch's ``Linear(in, out)`` order).
     """
 
+    @habits.layer_keywords
     def __init__(self, out_size: int, nobias: bool = False, dtype=np.float32, in_size: Optional[int] = None):
         # Only two sizes make a layer to suggest (Linear(10, 0) is no swapped call).
         meant = f"Linear({nobias}, in_size={out_size})" if _is_size(nobias) and _is_size(out_size) else None
@@ -856,6 +857,7 @@ class _ConvBase(Layer):
     def _w_shape(self, in_channels: Optional[int]) -> tuple:
         raise NotImplementedError
 
+    @habits.layer_keywords
     def __init__(
         self,
         out_channels: int,
@@ -1004,6 +1006,7 @@ class EmbedID(Layer):
         Of W (float32 by default).
     """
 
+    @habits.layer_keywords
     def __init__(self, in_size: int, out_size: int, dtype=np.float32):
         super().__init__()
         self.dtype = np.dtype(dtype)
@@ -1037,8 +1040,16 @@ class BatchNorm(Layer):
         Added to the variance before the square root.
     """
 
+    @habits.layer_keywords
     def __init__(self, decay: float = 0.9, eps: float = 2e-5):
         super().__init__()
+        if isinstance(decay, (int, np.integer)) and not isinstance(decay, bool) and decay > 1:
+            # nn.BatchNorm2d(C) habit: caught here, not at the first batch.
+            raise ValueError(
+                f"BatchNorm: decay must be in [0, 1], got {decay}; the first argument is the decay "
+                "of the running statistics (the book's), not the number of channels, which comes "
+                "from the first batch: BatchNorm() or BatchNorm(decay=0.9)"
+            )
         self.decay = decay
         self.eps = eps
         self.gamma = Parameter(None, name="gamma")
@@ -1099,6 +1110,7 @@ class RNN(Layer):
 
     _state_names = ("h",)
 
+    @habits.layer_keywords
     def __init__(self, hidden_size: int, in_size: Optional[int] = None, dtype=np.float32):
         super().__init__()
         hidden_size = _positive_int("RNN", "hidden_size", hidden_size)
@@ -1145,6 +1157,7 @@ class LSTM(Layer):
 
     _state_names = ("h", "c")
 
+    @habits.layer_keywords
     def __init__(self, hidden_size: int, in_size: Optional[int] = None, dtype=np.float32):
         super().__init__()
         self.hidden_size = _positive_int("LSTM", "hidden_size", hidden_size)

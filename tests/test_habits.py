@@ -11,6 +11,7 @@ import pytest
 
 import dezero
 import dezero.functions as F
+import dezero.layers as L
 from dezero import Variable, habits
 from dezero.layers import Layer, Linear
 from dezero.models import MLP
@@ -306,3 +307,38 @@ def test_every_function_named_in_a_hint_exists():
             assert callable(getattr(F, name)), name
     with pytest.raises(AttributeError, match=r"^module 'dezero.functions' has no attribute 'nonsense'$"):
         _ = F.nonsense
+
+
+# =============================================================================
+# PyTorch's keyword names in the layer constructors
+# =============================================================================
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: L.Conv2d(16, 3, padding=1), r"Conv2d\(\) has no keyword 'padding'.*it takes pad="),
+        (lambda: L.Deconv2d(16, 3, padding=1), r"Deconv2d\(\) has no keyword 'padding'.*it takes pad="),
+        (lambda: L.Linear(10, bias=False), r"Linear\(\) has no keyword 'bias'.*nobias= \(inverted"),
+        (lambda: L.Linear(in_features=3, out_features=4), r"for in_features= it takes in_size=; for out_features="),
+        (lambda: L.BatchNorm(momentum=0.1), r"BatchNorm\(\) has no keyword 'momentum'.*decay= \(decay = 1 - momentum"),
+        (lambda: L.EmbedID(num_embeddings=3, embedding_dim=2), r"EmbedID\(\) has no keyword 'num_embeddings'"),
+        (lambda: L.LSTM(8, input_size=3), r"LSTM\(\) has no keyword 'input_size'.*in_size="),
+    ],
+    ids=["conv padding", "deconv padding", "linear bias", "linear in/out_features", "bn momentum", "embed", "lstm"],
+)
+def test_pytorch_keywords_in_layer_constructors_name_the_dezero_keyword(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
+def test_a_keyword_the_table_does_not_know_keeps_pythons_error():
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'no_such_thing'"):
+        L.Linear(10, no_such_thing=1)
+
+
+def test_batchnorm_given_a_channel_count_says_the_first_argument_is_the_decay():
+    # nn.BatchNorm2d(16): refused at once, not at the first batch.
+    with pytest.raises(
+        ValueError, match=r"BatchNorm: decay must be in \[0, 1\], got 16; the first argument is the decay"
+    ):
+        L.BatchNorm(16)
+    assert L.BatchNorm(0.8).decay == 0.8 and L.BatchNorm(1).decay == 1
