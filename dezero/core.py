@@ -175,6 +175,17 @@ def detect_anomaly():
 # =============================================================================
 _SCALAR_TYPES = (int, float, complex, bool, np.generic)
 
+# The integer dtypes that carry gradients: NumPy's default integer (what
+# np.array([1, 2]) makes, as in the book's steps 37-40) and int64. Their
+# gradients are computed in 64-bit integers, exact short of 2**63; narrower
+# and unsigned integers would wrap inside a backward (a gather of 300 rows of
+# an int8, a negative gradient of a uint8), so they take none, as in PyTorch.
+_INTEGER_GRADIENT_DTYPES = frozenset({np.dtype(np.int64), np.dtype(np.int_)})
+
+
+def _takes_gradients(dtype) -> bool:
+    return dtype.kind in "fc" or dtype in _INTEGER_GRADIENT_DTYPES
+
 
 class Variable:
     """A box around an array that remembers where it came from.
@@ -198,19 +209,18 @@ class Variable:
 
     Notes
     -----
-    A gradient is never truncated. Floating and complex Variables take
-    gradients in their own dtype. Integer Variables take part as in the book,
-    whose chapters 37-40 differentiate integer arrays: along integer arithmetic
-    (sums, products, reshapes, broadcasts of integers) their gradients are
-    exact integers. An integer gradient takes the Variable's dtype only when
-    that cast is safe (``np.can_cast(grad.dtype, x.dtype, "safe")``, an int8
-    gradient of an int64 Variable); a wider one keeps its own dtype, so that it
-    is never wrapped around (an int8 Variable times an int64 weight of 300 has
-    an int64 gradient of 300, not int8 44). An integer result of floating
-    values (``astype(x, int)``, an argmax) cuts the graph there, and a floating
+    A gradient is never truncated or wrapped around. Floating and complex
+    Variables take gradients in their own dtype. int64 Variables (NumPy's
+    default integer, what ``np.array([1, 2])`` makes) take part as in the
+    book, whose chapters 37-40 differentiate integer arrays: along integer
+    arithmetic (sums, products, reshapes, broadcasts) their gradients are
+    exact int64 values. Other integer dtypes (int8 to int32, unsigned) and
+    bools never require a gradient, as in PyTorch: their gradients would wrap
+    around inside a backward (a gather of 300 rows of an int8, the -1 of
+    ``10 - x`` for a uint8). An integer result of floating values
+    (``astype(x, int)``, an argmax) cuts the graph there, and a floating
     gradient that reaches an integer Variable stops at it (``.grad`` stays
-    None), as in PyTorch, where integers have no gradient: labels and indices
-    get none. Bool Variables never require a gradient.
+    None): labels and indices get none.
 
     Pickling a Variable (and ``copy.copy``, ``copy.deepcopy``) keeps its data, name,
     ``requires_grad`` and the value of its ``.grad``, but not the graph: the
@@ -235,21 +245,24 @@ class Variable:
         self.generation = 0
         # Bools have no gradient; integers have one only along integer
         # arithmetic, where it is exact (see Notes and Function._link).
-        self._requires_grad = requires_grad and (data is None or data.dtype.kind in "fciu")
+        self._requires_grad = requires_grad and (
+            data is None or data.dtype.kind in "fc" or data.dtype in _INTEGER_GRADIENT_DTYPES
+        )
 
     @property
     def requires_grad(self) -> bool:
-        """Whether backward gives this Variable a gradient. Setting it on a bool
-        Variable raises TypeError: bools have no gradient (the engine reads the
-        slot behind this property)."""
+        """Whether backward gives this Variable a gradient. Setting it on a
+        Variable whose dtype has no gradients (bool, integers narrower than
+        int64, unsigned integers) raises TypeError (the engine reads the slot
+        behind this property)."""
         return self._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and self.data is not None and self.data.dtype.kind not in "fciu":
+        if value and self.data is not None and not _takes_gradients(self.data.dtype):
             raise TypeError(
-                f"requires_grad: a {self.data.dtype} Variable cannot require a gradient "
-                "(only numbers can: cast it first, F.astype(x, np.float32))"
+                f"requires_grad: a {self.data.dtype} Variable cannot require a gradient (floating, "
+                "complex and int64 Variables can: cast it first, e.g. F.astype(x, np.float32))"
             )
         self._requires_grad = bool(value)
 
