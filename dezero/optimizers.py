@@ -113,6 +113,15 @@ class Optimizer:
         if self.target is None:
             raise RuntimeError(f"{type(self).__name__}.update: call setup(model) first")
         params = [p for p in self.target.params() if p.grad is not None]
+        for param in params:
+            if param.data.dtype.kind not in "fc":
+                # int64 Parameters can have gradients (the book's integer
+                # examples), but a step of lr * grad cannot be stored in them.
+                raise TypeError(
+                    f"{type(self).__name__}.update: parameter {param.name or ''!s} of shape {param.shape} is "
+                    f"{param.data.dtype}; optimizers update floating-point parameters only "
+                    "(make it with a float dtype, e.g. Parameter(array.astype(np.float32)))"
+                )
         for hook in self.hooks:
             hook(params)
             # A hook (FreezeParam) may have removed gradients: later hooks and

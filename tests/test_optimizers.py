@@ -362,3 +362,20 @@ def test_hooks_after_freeze_param_see_only_the_remaining_gradients(later_hook):
     optimizer.update()
     np.testing.assert_array_equal(model.l0.W.data, frozen)
     assert not np.array_equal(model.l1.W.data, trained)
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(), lambda: MomentumSGD(), lambda: Adam(), lambda: AdaGrad()])
+def test_an_integer_parameter_with_a_gradient_is_refused_naming_the_parameter(make):
+    from dezero.layers import Layer
+
+    class Counts(Layer):
+        def __init__(self):
+            super().__init__()
+            self.w = Parameter(np.array([1, 2, 3]))  # int64: it gets integer gradients
+
+    model = Counts()
+    F.sum(model.w * 2).backward()
+    optimizer = make().setup(model)
+    with pytest.raises(TypeError, match=r"update: parameter w of shape \(3,\) is int64; optimizers update floating"):
+        optimizer.update()
+    np.testing.assert_array_equal(model.w.data, [1, 2, 3])  # untouched
