@@ -646,6 +646,10 @@ def _kind(kind_type: type) -> int:
         kind = _ARRAY
     elif issubclass(kind_type, array_types):  # CuPy arrays hold numbers only
         kind = _DATA
+    elif hasattr(kind_type, "__array__") or hasattr(kind_type, "__dlpack__"):
+        # Other libraries' arrays (a PyTorch tensor, a pandas frame): data, and
+        # iterating them may fail (a 0-d tensor) or cost a Python object per number.
+        kind = _DATA
     elif issubclass(kind_type, types.SimpleNamespace):
         kind = _NAMESPACE
     elif issubclass(kind_type, abc.Mapping):
@@ -688,6 +692,13 @@ def _scan(value) -> tuple:
         kind = _DATA
     if kind in (_DATA, _PLACEHOLDER, _LAYER):  # no container: nothing to watch
         return False, True
+    try:
+        return _scan_container(value, kind)
+    except Exception:  # a container of the user's that fails to iterate: data, not ours to judge
+        return False, True
+
+
+def _scan_container(value, kind: int) -> tuple:
     holds_data = False
     seen = {id(value)}
     stack = _parts(value, kind, True)

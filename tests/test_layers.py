@@ -845,3 +845,30 @@ def test_layers_pickle_after_a_forward_pass():
         np.testing.assert_array_equal(p.data, q.data)
     np.testing.assert_allclose(clone(x).data, model(x).data)
     assert y.shape == (2, 2)
+
+
+def test_other_libraries_arrays_on_a_layer_are_data_not_containers():
+    torch = pytest.importorskip("torch")
+
+    class Holder(Layer):
+        def __init__(self):
+            super().__init__()
+            self.scalar = torch.tensor(1.0)  # 0-d: iterating it fails
+            self.stats = [torch.zeros(3), torch.tensor(2.0)]
+            self.l1 = Linear(2, in_size=2)
+
+    net = Holder()
+    assert [name for name, _ in net.named_params()] == ["l1/W", "l1/b"]
+
+
+def test_a_container_that_fails_to_iterate_is_taken_as_data():
+    class Unreadable(list):
+        def __iter__(self):
+            raise RuntimeError("cannot iterate")
+
+    class Holder(Layer):
+        def __init__(self):
+            super().__init__()
+            self.odd = Unreadable([1])
+
+    assert list(Holder().params()) == []
