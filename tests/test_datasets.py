@@ -827,6 +827,58 @@ def test_load_pickle_refuses_to_allocate_from_a_number_in_the_file(tmp_path, pay
         load_pickle(str(path))
 
 
+class _CallsNdarray:
+    """Unpickled, this would call numpy.ndarray: uninitialised memory of any shape."""
+
+    def __reduce__(self):
+        return (np.ndarray, ((100000, 3072), "u1"))
+
+
+def test_cifar10_batch_that_calls_ndarray_is_refused_naming_the_file(home):
+    batches = _cifar_batches(np.random.RandomState(3))
+    batches["data_batch_2"][b"data"] = _CallsNdarray()
+    _make_cifar_archive(home, batches)
+    with pytest.raises(pickle.UnpicklingError, match=r"data_batch_2: refusing to call numpy\.ndarray"):
+        CIFAR10(train=True)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pickle.dumps(_CallsNdarray(), protocol=4),
+        b"cnumpy\nndarray\n(I1000000000\ntR.",
+    ],
+    ids=["reduce", "protocol-0"],
+)
+def test_load_pickle_refuses_to_call_ndarray(tmp_path, payload):
+    path = tmp_path / "bomb.pkl"
+    path.write_bytes(payload)
+    with pytest.raises(pickle.UnpicklingError, match=r"load_pickle: .*bomb.pkl: refusing to call numpy\.ndarray"):
+        load_pickle(str(path))
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_load_pickle_accepts_numpy_arrays_of_every_protocol(tmp_path, protocol):
+    arrays = [
+        np.arange(6, dtype=np.uint8).reshape(2, 3),
+        np.linspace(0, 1, 5, dtype=np.float32),
+        np.array([[1.5, -2.0]], dtype=np.float64),
+        np.array([-3, 4], dtype=np.int64),
+        np.array([True, False]),
+        np.zeros((0, 3072), np.uint8),
+        np.zeros(0, np.float32),
+        np.array(7, dtype=np.int16),
+        np.asfortranarray(np.arange(6, dtype=np.int32).reshape(2, 3)),
+    ]
+    path = tmp_path / "arrays.pkl"
+    path.write_bytes(pickle.dumps(arrays, protocol=protocol))
+    back = load_pickle(str(path))
+    assert len(back) == len(arrays)
+    for got, want in zip(back, arrays):
+        assert type(got) is np.ndarray and got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+
 def test_load_pickle_truncated(tmp_path):
     path = tmp_path / "cut.pkl"
     path.write_bytes(pickle.dumps({"a": np.zeros(100)})[:30])
