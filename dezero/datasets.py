@@ -736,7 +736,8 @@ def load_pickle(path: str, encoding: str = "bytes"):
     pickle.UnpicklingError
         If the file names any other global (it could run code).
     ValueError
-        If the file is truncated or not a pickle.
+        If the file is truncated or not a pickle, or declares more data
+        than it holds (a length field of 10**12 bytes, say).
     """
     with open(path, "rb") as f:
         try:
@@ -745,6 +746,14 @@ def load_pickle(path: str, encoding: str = "bytes"):
             raise pickle.UnpicklingError(f"load_pickle: {path}: {e}") from None
         except (EOFError, ValueError, TypeError) as e:
             raise ValueError(f"load_pickle: {path} is truncated or not a valid pickle ({e})") from e
+        except (MemoryError, OverflowError) as e:
+            # A length field (BINBYTES8, BINUNICODE8) of 10**12 makes pickle
+            # allocate that much before reading: a bare MemoryError otherwise.
+            size = os.fstat(f.fileno()).st_size
+            raise ValueError(
+                f"load_pickle: {path} declares more data than it holds ({size} bytes in the file), "
+                f"or more than memory allows ({type(e).__name__}: {e or 'out of memory'})"
+            ) from None
 
 
 def _check_member(member: tarfile.TarInfo, archive: str) -> None:

@@ -879,6 +879,16 @@ def test_load_pickle_accepts_numpy_arrays_of_every_protocol(tmp_path, protocol):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("opcode", [b"\x8e", b"\x8d"], ids=["BINBYTES8", "BINUNICODE8"])
+def test_load_pickle_with_a_length_field_beyond_the_file_names_the_file(tmp_path, opcode):
+    payload = b"\x80\x04" + opcode + struct.pack("<Q", 10**12) + b"abcdefghi"
+    assert len(payload) == 20
+    path = tmp_path / "huge.pkl"
+    path.write_bytes(payload)
+    with pytest.raises(ValueError, match=r"load_pickle: .*huge.pkl declares more data than it holds"):
+        load_pickle(str(path))
+
+
 def test_load_pickle_truncated(tmp_path):
     path = tmp_path / "cut.pkl"
     path.write_bytes(pickle.dumps({"a": np.zeros(100)})[:30])
