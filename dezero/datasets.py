@@ -40,7 +40,7 @@ from dezero.backend import as_numpy
 from dezero.core import Variable
 from dezero.files import DownloadError, atomic_write, cache_dir, get_file
 from dezero.optional import import_optional
-from dezero.serialization import check_npz_member
+from dezero.serialization import check_npz_member, check_npz_names
 from dezero.transforms import Compose, Flatten, Normalize
 
 __all__ = [
@@ -1312,7 +1312,8 @@ def load_cache_npz(filename: str, train: bool = False):
     ValueError
         If the file is damaged (a header that declares more data than the
         file holds included: it is refused before anything is allocated),
-        lacks ``data`` or ``label``, holds pickled objects, or holds data and
+        lacks ``data`` or ``label``, holds pickled objects, holds a member that
+        is not an ``.npy`` array or two that load as one entry, or holds data and
         labels of different lengths; the message names the file, which can be
         deleted.
     TypeError
@@ -1326,6 +1327,7 @@ def load_cache_npz(filename: str, train: bool = False):
         if not hasattr(loaded, "files"):  # an .npy file: one bare array
             raise ValueError("it holds one array, not an .npz archive")
         with loaded:
+            check_npz_names(loaded)
             arrays = {}
             for key in ("data", "label"):
                 if key in loaded.files:

@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import tarfile
+import warnings
 import zipfile
 
 import numpy as np
@@ -1086,6 +1087,31 @@ def test_save_cache_npz_refuses_python_objects_and_writes_nothing(home):
     with pytest.raises(ValueError, match="save_cache_npz: filename .* ends with a slash"):
         save_cache_npz(np.zeros(2), np.zeros(2), "https://host/dir/")
     assert os.listdir(home) == []
+
+
+@pytest.mark.parametrize(
+    "members, message",
+    [
+        ([("data.npy", None), ("label", b"hello")], "member 'label' is not an .npy array"),
+        ([("data.npy", None), ("label.npy", None), ("label.npy", None)], "member 'label.npy' appears twice"),
+        (
+            [("data.npy", None), ("label.npy", None), ("label", None)],
+            "members 'label.npy' and 'label' would both load as entry 'label'",
+        ),
+    ],
+    ids=["raw-bytes", "same-name", "without-suffix"],
+)
+def test_load_cache_npz_refuses_members_that_are_not_one_array_each(home, members, message):
+    path = home / "cifar-10-python.tar.gz.test.npz"
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about a repeated name
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, payload in members:
+                archive.writestr(name, buffer.getvalue() if payload is None else payload)
+    with pytest.raises(ValueError, match=f"load_cache_npz: cannot read .*{re.escape(path.name)} .*{message}"):
+        load_cache_npz(URL)
 
 
 def test_load_cache_npz_never_unpickles(home, tmp_path):
