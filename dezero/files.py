@@ -175,6 +175,10 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     would: the file it points to (after every link on the way) is replaced,
     atomically, in its own folder, and the link is kept.
 
+    A hard-linked file is not written in place, unlike with ``open``: ``path``
+    becomes a new file and the file's other names keep the old content, as
+    with every save that renames a finished file over the old one.
+
     Parameters
     ----------
     path : str or os.PathLike
