@@ -40,7 +40,7 @@ from dezero.backend import as_numpy
 from dezero.core import Variable
 from dezero.files import DownloadError, atomic_write, cache_dir, get_file
 from dezero.optional import import_optional
-from dezero.serialization import check_npz_member
+from dezero.serialization import check_npz_member, check_npz_names
 from dezero.transforms import Compose, Flatten, Normalize
 
 __all__ = [
@@ -587,19 +587,56 @@ def _without_counts(constructor):
     return build
 
 
+class _NdarrayName:
+    """What a pickle gets for ``numpy.ndarray``: a name, not the class.
+
+    NumPy's pickles name ``ndarray`` only as the subtype argument of
+    ``_reconstruct`` (which :func:`_empty_first` maps back to the class);
+    calling it, as ``ndarray((100000, 3072), 'u1')`` in a pickle would, would
+    allocate uninitialised memory of a shape the file gives, so it is refused.
+    """
+
+    __slots__ = ()
+
+    def __call__(self, *args, **kwargs):
+        raise pickle.UnpicklingError(
+            "refusing to call numpy.ndarray: it would allocate an array of uninitialised memory of a "
+            "shape the file gives; NumPy pickles rebuild arrays from the data the file holds"
+        )
+
+    def __reduce__(self):
+        raise TypeError("the numpy.ndarray placeholder of RestrictedUnpickler cannot be pickled")
+
+    def __repr__(self):
+        return "<numpy.ndarray, as named by a pickle>"
+
+
+_NDARRAY_NAME = _NdarrayName()
+
+
+def _as_ndarray(found):
+    """The placeholder handed out for ``numpy.ndarray`` (``found`` is the class)."""
+    return _NDARRAY_NAME
+
+
 def _empty_first(reconstruct):
     """NumPy's ``_reconstruct`` for a pickle, refusing any shape but ``(0,)``:
     NumPy always pickles an array as an empty one that ``__setstate__`` then
     fills from the data in the file, while another shape would allocate an
-    array of that shape from a few bytes of pickle."""
+    array of that shape from a few bytes of pickle. The subtype must be
+    ``numpy.ndarray`` (its placeholder, :class:`_NdarrayName`)."""
 
     def build(subtype, shape, dtype):
+        if subtype is not _NDARRAY_NAME:
+            raise pickle.UnpicklingError(
+                f"refusing to rebuild an array of subtype {subtype!r}: only numpy.ndarray is allowed"
+            )
         if tuple(shape) != (0,):
             raise pickle.UnpicklingError(
                 f"refusing to allocate an array of shape {tuple(shape)}: NumPy pickles rebuild arrays "
                 "from shape (0,) and then fill them with the data the file holds"
             )
-        return reconstruct(subtype, shape, dtype)
+        return reconstruct(np.ndarray, shape, dtype)
 
     return build
 
@@ -612,7 +649,9 @@ class RestrictedUnpickler(pickle.Unpickler):
     may name ``os.system`` as a constructor); refusing in ``find_class`` stops
     that before anything is called. The constructors that could allocate
     memory from a number in the file (``bytes(n)``, an array of a given
-    shape) are given checked versions that only build from data the file holds.
+    shape) are given checked versions that only build from data the file holds;
+    ``numpy.ndarray`` itself is handed out as a placeholder that can only be
+    the subtype of ``_reconstruct``, never called.
     """
 
     ALLOWED = {
@@ -632,6 +671,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         ("builtins", "bytes"): _without_counts,
         ("builtins", "bytearray"): _without_counts,
         ("numpy._core.multiarray", "_reconstruct"): _empty_first,
+        # Only ever the subtype argument of _reconstruct, never called.
+        ("numpy", "ndarray"): _as_ndarray,
     }
 
     def find_class(self, module: str, name: str):
@@ -695,7 +736,8 @@ def load_pickle(path: str, encoding: str = "bytes"):
     pickle.UnpicklingError
         If the file names any other global (it could run code).
     ValueError
-        If the file is truncated or not a pickle.
+        If the file is truncated or not a pickle, or declares more data
+        than it holds (a length field of 10**12 bytes, say).
     """
     with open(path, "rb") as f:
         try:
@@ -704,6 +746,14 @@ def load_pickle(path: str, encoding: str = "bytes"):
             raise pickle.UnpicklingError(f"load_pickle: {path}: {e}") from None
         except (EOFError, ValueError, TypeError) as e:
             raise ValueError(f"load_pickle: {path} is truncated or not a valid pickle ({e})") from e
+        except (MemoryError, OverflowError) as e:
+            # A length field (BINBYTES8, BINUNICODE8) of 10**12 makes pickle
+            # allocate that much before reading: a bare MemoryError otherwise.
+            size = os.fstat(f.fileno()).st_size
+            raise ValueError(
+                f"load_pickle: {path} declares more data than it holds ({size} bytes in the file), "
+                f"or more than memory allows ({type(e).__name__}: {e or 'out of memory'})"
+            ) from None
 
 
 def _check_member(member: tarfile.TarInfo, archive: str) -> None:
@@ -1262,7 +1312,8 @@ def load_cache_npz(filename: str, train: bool = False):
     ValueError
         If the file is damaged (a header that declares more data than the
         file holds included: it is refused before anything is allocated),
-        lacks ``data`` or ``label``, holds pickled objects, or holds data and
+        lacks ``data`` or ``label``, holds pickled objects, holds a member that
+        is not an ``.npy`` array or two that load as one entry, or holds data and
         labels of different lengths; the message names the file, which can be
         deleted.
     TypeError
@@ -1276,6 +1327,7 @@ def load_cache_npz(filename: str, train: bool = False):
         if not hasattr(loaded, "files"):  # an .npy file: one bare array
             raise ValueError("it holds one array, not an .npz archive")
         with loaded:
+            check_npz_names(loaded)
             arrays = {}
             for key in ("data", "label"):
                 if key in loaded.files:

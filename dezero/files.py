@@ -175,6 +175,10 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     would: the file it points to (after every link on the way) is replaced,
     atomically, in its own folder, and the link is kept.
 
+    A hard-linked file is not written in place, unlike with ``open``: ``path``
+    becomes a new file and the file's other names keep the old content, as
+    with every save that renames a finished file over the old one.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -190,7 +194,12 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     FileNotFoundError
         If the folder of ``path`` does not exist (the message names ``path``).
     IsADirectoryError
-        If ``path`` is a folder.
+        If ``path`` is a folder, or ends with a separator and names nothing.
+    NotADirectoryError
+        If ``path`` ends with a separator but names a file.
+    PermissionError
+        If ``path`` is an existing file that this user may not write (a
+        read-only file, for anyone but root), as ``open`` would refuse it.
     OSError
         When the file cannot be created, written, flushed, fsync'd or
         replaced (no permission, a full disk, a name too long); the message
@@ -212,6 +221,17 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     path = os.fsdecode(os.fspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot write {path!r}: it is a folder; give a file name")
+    separators = os.sep + (os.altsep or "")
+    if path.endswith(tuple(separators)):
+        # open() refuses such a path too; realpath would drop the separator
+        # and write the file it names.
+        if os.path.lexists(path.rstrip(separators)):
+            raise NotADirectoryError(
+                errno.ENOTDIR, f"cannot write {path!r}: it ends with a separator but names a file, not a folder"
+            )
+        raise IsADirectoryError(
+            errno.EISDIR, f"cannot write {path!r}: it ends with a separator, so it names a folder; give a file name"
+        )
     # Where open() would write: through every symbolic link on the way, so that
     # the link stays and the file it points to gets the new content.
     target = os.path.realpath(path)
@@ -220,6 +240,10 @@ def atomic_write(path, mode: str = "wb") -> Iterator[IO]:
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write {path!r}: the folder {folder!r} does not exist")
+    # Replacing needs only the folder's permission: refuse a file that open()
+    # could not write (read-only, for a user other than root).
+    if os.path.exists(target) and not os.access(target, os.W_OK):
+        raise PermissionError(errno.EACCES, f"cannot write {path!r}: the file is read-only (permission denied)")
     # The temporary name is longer than the target's: cut it, so that any name
     # the file system takes for the target also works for the temporary file.
     prefix = "." + os.path.basename(target)[:100] + "."

@@ -112,6 +112,42 @@ _DEFLATE_MAX_RATIO = 1032
 _DEFLATE_SLACK = 1024
 
 
+def check_npz_names(npz) -> None:
+    """Refuse an open ``.npz`` whose member names NumPy would read wrongly.
+
+    NumPy returns the raw bytes of a member whose name lacks ``.npy`` (not an
+    array), and of two members that load as one entry (``W.npy`` twice, or
+    ``W`` and ``W.npy``) silently keeps one. ``np.savez`` never writes either.
+
+    Parameters
+    ----------
+    npz : numpy.lib.npyio.NpzFile
+        The archive, as ``np.load`` opened it.
+
+    Raises
+    ------
+    ValueError
+        Naming the member; callers add the operation and the file.
+    """
+    seen: dict = {}
+    names = npz.zip.namelist()
+    for name in names:
+        key = name[: -len(".npy")] if name.endswith(".npy") else name
+        if key in seen:
+            if seen[key] == name:
+                raise ValueError(f"member {name!r} appears twice: only one of them could be loaded")
+            raise ValueError(
+                f"members {seen[key]!r} and {name!r} would both load as entry {key!r}: only one of them could be loaded"
+            )
+        seen[key] = name
+    for name in names:
+        if not name.endswith(".npy"):
+            raise ValueError(
+                f"member {name!r} is not an .npy array: every member of an .npz archive must be one "
+                "(NumPy would hand back its raw bytes)"
+            )
+
+
 def check_npz_member(npz, key: str, archive_size: int) -> None:
     """Refuse an array of an open ``.npz`` whose header does not match its size,
     before NumPy allocates it.
@@ -181,7 +217,8 @@ def read_npz(path, where: str) -> dict:
     """Read every array of an ``.npz`` archive into a dict, never unpickling.
 
     Any damage (a missing, empty, truncated or corrupted file, a pickle, a
-    single ``.npy``) raises an error that starts with ``where`` and names ``path``.
+    single ``.npy``, a member that is not an ``.npy`` array, two members that
+    load as one entry) raises an error that starts with ``where`` and names ``path``.
 
     Parameters
     ----------
@@ -219,6 +256,10 @@ def _read_npz_file(f, path: str, where: str, size: int) -> dict:
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise ValueError(f"{where}: {path!r} holds a single array (.npy), not an .npz archive")
     with loaded:
+        try:
+            check_npz_names(loaded)
+        except ValueError as e:
+            raise ValueError(f"{where}: {path!r} is not a valid .npz archive: {e}") from None
         arrays = {}
         for key in loaded.files:
             try:

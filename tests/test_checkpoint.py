@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 import zipfile
 
 import numpy as np
@@ -786,6 +787,75 @@ def test_an_archive_whose_directory_claims_a_huge_member_is_refused_before_alloc
         load_checkpoint(path, _net())
     with pytest.raises(ValueError, match="'w.npy' claims"):
         _net().load_weights(path)
+
+
+def _npy_bytes(array):
+    out = io.BytesIO()
+    np.save(out, array)
+    return out.getvalue()
+
+
+def _write_members(path, members):
+    """A zip archive with exactly ``members`` ((name, bytes) pairs), repeats included."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about a repeated name
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, payload in members:
+                archive.writestr(name, payload)
+
+
+def _weights_members(net):
+    return [(key + ".npy", _npy_bytes(value)) for key, value in _arrays(net).items()]
+
+
+def _load_weights(path, net):
+    net.load_weights(path)
+
+
+@pytest.mark.parametrize("load", [_load_weights, load_checkpoint], ids=["load_weights", "load_checkpoint"])
+def test_an_archive_member_that_is_not_an_npy_array_is_refused_naming_it(tmp_path, load):
+    net = _net()
+    members = _weights_members(net)
+    first = members[0][0][: -len(".npy")]
+    members[0] = (first, b"hello")  # NumPy would hand back these bytes, not an array
+    path = tmp_path / "raw.npz"
+    _write_members(path, members)
+    before = _arrays(net)
+    with pytest.raises(ValueError) as raised:
+        load(path, net)
+    message = str(raised.value)
+    assert message.startswith(f"{load.__name__.lstrip('_')}({str(path)!r})")
+    assert f"member {first!r} is not an .npy array" in message and str(path) in message
+    _assert_same(_arrays(net), before)
+
+
+@pytest.mark.parametrize("load", [_load_weights, load_checkpoint], ids=["load_weights", "load_checkpoint"])
+@pytest.mark.parametrize("extra_name", ["{}.npy", "{}"], ids=["same-name", "without-suffix"])
+def test_an_archive_with_two_members_for_one_entry_is_refused_naming_them(tmp_path, load, extra_name):
+    net = _net()
+    members = _weights_members(net)
+    name, payload = members[0]
+    key = name[: -len(".npy")]
+    members.append((extra_name.format(key), _npy_bytes(np.zeros(0))))  # the last one would win
+    path = tmp_path / "twice.npz"
+    _write_members(path, members)
+    before = _arrays(net)
+    with pytest.raises(ValueError) as raised:
+        load(path, net)
+    message = str(raised.value)
+    assert message.startswith(f"{load.__name__.lstrip('_')}({str(path)!r})")
+    if extra_name == "{}.npy":
+        assert f"member {name!r} appears twice" in message
+    else:
+        assert f"members {name!r} and {key!r} would both load as entry {key!r}" in message
+    _assert_same(_arrays(net), before)
+
+
+def test_read_npz_refuses_members_it_cannot_read_as_arrays(tmp_path):
+    path = tmp_path / "mixed.npz"
+    _write_members(path, [("a.npy", _npy_bytes(np.ones(2))), ("notes.txt", b"hello")])
+    with pytest.raises(ValueError, match=r"^here: '.*mixed.npz' is not a valid .npz archive: member 'notes.txt'"):
+        read_npz(path, "here")
 
 
 def test_arrays_of_every_shape_and_compression_still_load(tmp_path):

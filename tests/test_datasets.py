@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import tarfile
+import warnings
 import zipfile
 
 import numpy as np
@@ -827,6 +828,68 @@ def test_load_pickle_refuses_to_allocate_from_a_number_in_the_file(tmp_path, pay
         load_pickle(str(path))
 
 
+class _CallsNdarray:
+    """Unpickled, this would call numpy.ndarray: uninitialised memory of any shape."""
+
+    def __reduce__(self):
+        return (np.ndarray, ((100000, 3072), "u1"))
+
+
+def test_cifar10_batch_that_calls_ndarray_is_refused_naming_the_file(home):
+    batches = _cifar_batches(np.random.RandomState(3))
+    batches["data_batch_2"][b"data"] = _CallsNdarray()
+    _make_cifar_archive(home, batches)
+    with pytest.raises(pickle.UnpicklingError, match=r"data_batch_2: refusing to call numpy\.ndarray"):
+        CIFAR10(train=True)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pickle.dumps(_CallsNdarray(), protocol=4),
+        b"cnumpy\nndarray\n(I1000000000\ntR.",
+    ],
+    ids=["reduce", "protocol-0"],
+)
+def test_load_pickle_refuses_to_call_ndarray(tmp_path, payload):
+    path = tmp_path / "bomb.pkl"
+    path.write_bytes(payload)
+    with pytest.raises(pickle.UnpicklingError, match=r"load_pickle: .*bomb.pkl: refusing to call numpy\.ndarray"):
+        load_pickle(str(path))
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_load_pickle_accepts_numpy_arrays_of_every_protocol(tmp_path, protocol):
+    arrays = [
+        np.arange(6, dtype=np.uint8).reshape(2, 3),
+        np.linspace(0, 1, 5, dtype=np.float32),
+        np.array([[1.5, -2.0]], dtype=np.float64),
+        np.array([-3, 4], dtype=np.int64),
+        np.array([True, False]),
+        np.zeros((0, 3072), np.uint8),
+        np.zeros(0, np.float32),
+        np.array(7, dtype=np.int16),
+        np.asfortranarray(np.arange(6, dtype=np.int32).reshape(2, 3)),
+    ]
+    path = tmp_path / "arrays.pkl"
+    path.write_bytes(pickle.dumps(arrays, protocol=protocol))
+    back = load_pickle(str(path))
+    assert len(back) == len(arrays)
+    for got, want in zip(back, arrays):
+        assert type(got) is np.ndarray and got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("opcode", [b"\x8e", b"\x8d"], ids=["BINBYTES8", "BINUNICODE8"])
+def test_load_pickle_with_a_length_field_beyond_the_file_names_the_file(tmp_path, opcode):
+    payload = b"\x80\x04" + opcode + struct.pack("<Q", 10**12) + b"abcdefghi"
+    assert len(payload) == 20
+    path = tmp_path / "huge.pkl"
+    path.write_bytes(payload)
+    with pytest.raises(ValueError, match=r"load_pickle: .*huge.pkl declares more data than it holds"):
+        load_pickle(str(path))
+
+
 def test_load_pickle_truncated(tmp_path):
     path = tmp_path / "cut.pkl"
     path.write_bytes(pickle.dumps({"a": np.zeros(100)})[:30])
@@ -1024,6 +1087,31 @@ def test_save_cache_npz_refuses_python_objects_and_writes_nothing(home):
     with pytest.raises(ValueError, match="save_cache_npz: filename .* ends with a slash"):
         save_cache_npz(np.zeros(2), np.zeros(2), "https://host/dir/")
     assert os.listdir(home) == []
+
+
+@pytest.mark.parametrize(
+    "members, message",
+    [
+        ([("data.npy", None), ("label", b"hello")], "member 'label' is not an .npy array"),
+        ([("data.npy", None), ("label.npy", None), ("label.npy", None)], "member 'label.npy' appears twice"),
+        (
+            [("data.npy", None), ("label.npy", None), ("label", None)],
+            "members 'label.npy' and 'label' would both load as entry 'label'",
+        ),
+    ],
+    ids=["raw-bytes", "same-name", "without-suffix"],
+)
+def test_load_cache_npz_refuses_members_that_are_not_one_array_each(home, members, message):
+    path = home / "cifar-10-python.tar.gz.test.npz"
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about a repeated name
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, payload in members:
+                archive.writestr(name, buffer.getvalue() if payload is None else payload)
+    with pytest.raises(ValueError, match=f"load_cache_npz: cannot read .*{re.escape(path.name)} .*{message}"):
+        load_cache_npz(URL)
 
 
 def test_load_cache_npz_never_unpickles(home, tmp_path):

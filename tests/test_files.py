@@ -247,6 +247,48 @@ def test_atomic_write_refuses_a_symlink_loop_naming_the_path(tmp_path):
     assert _leftovers(tmp_path) == ["a", "b"]
 
 
+def test_atomic_write_refuses_a_path_ending_with_a_separator_like_open(tmp_path):
+    (tmp_path / "f2").write_bytes(b"what the user saved")
+    with pytest.raises(IsADirectoryError, match=re.escape(f"cannot write {str(tmp_path) + '/noexist/'!r}")):
+        with atomic_write(f"{tmp_path}/noexist/") as f:
+            f.write(b"x")
+    with pytest.raises(NotADirectoryError, match=re.escape(f"cannot write {str(tmp_path) + '/f2/'!r}")):
+        with atomic_write(f"{tmp_path}/f2/") as f:
+            f.write(b"x")
+    assert (tmp_path / "f2").read_bytes() == b"what the user saved"
+    assert _leftovers(tmp_path) == ["f2"]
+
+
+def test_atomic_write_refuses_a_file_this_user_may_not_write(tmp_path, monkeypatch):
+    path = tmp_path / "locked.bin"
+    path.write_bytes(b"what the user saved")
+    path.chmod(0o444)
+    real_access = os.access
+
+    def as_a_user(p, mode, *args, **kwargs):  # the tests run as root, whom access() lets write anything
+        if os.fspath(p) == str(path) and mode & os.W_OK:
+            return False
+        return real_access(p, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", as_a_user)
+    with pytest.raises(PermissionError, match=re.escape(f"cannot write {str(path)!r}: the file is read-only")):
+        with atomic_write(path) as f:
+            f.write(b"new")
+    assert path.read_bytes() == b"what the user saved"
+    assert _leftovers(tmp_path) == ["locked.bin"]
+
+
+def test_atomic_write_replaces_a_read_only_file_when_open_could_write_it(tmp_path):
+    path = tmp_path / "locked.bin"
+    path.write_bytes(b"old")
+    path.chmod(0o444)
+    if not os.access(path, os.W_OK):
+        pytest.skip("only root may write a read-only file")
+    with atomic_write(path) as f:
+        f.write(b"new")
+    assert path.read_bytes() == b"new" and stat.S_IMODE(path.stat().st_mode) == 0o444
+
+
 def test_a_full_disk_at_fsync_names_the_path_and_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "kept.bin"
     path.write_bytes(b"old")
