@@ -490,6 +490,8 @@ def accuracy(y, t) -> Variable:
     t_data = _raw("accuracy", "t", t, like=y_data)
     if y_data.ndim < 2:
         raise ValueError(f"accuracy: y must be (N, C) scores, got shape {y_data.shape}")
+    if y_data.shape[0] == 0:  # the fraction of no rows is undefined, as the losses of no rows are
+        raise ValueError(f"accuracy: y has an empty batch (shape {y_data.shape})")
     expected = y_data.shape[:1] + y_data.shape[2:]
     if t_data.shape != expected:
         raise ValueError(f"accuracy: t must have shape {expected} to match y {y_data.shape}, got {t_data.shape}")
