@@ -147,20 +147,24 @@ def renamed_keywords(function: _F) -> _F:
 
 # Keyword arguments of PyTorch's layer constructors -> what dezero takes instead.
 LAYER_KEYWORDS = {
-    "in_features": "in_size=",
-    "out_features": "out_size= (the first argument)",
-    "bias": "nobias= (inverted: nobias=True for no bias)",
-    "padding": "pad=",
-    "padding_mode": "nothing: dezero pads with zeros",
-    "dilation": "nothing: dezero has no dilated convolution",
-    "groups": "nothing: dezero has no grouped convolution",
-    "num_features": "nothing: the number of channels comes from the first batch",
-    "momentum": "decay= (decay = 1 - momentum: PyTorch's 0.1 is dezero's 0.9)",
-    "affine": "nothing: gamma and beta are always learned",
-    "track_running_stats": "nothing: the running statistics are always kept",
-    "num_embeddings": "in_size= (the first argument)",
-    "embedding_dim": "out_size= (the second argument)",
-    "input_size": "in_size=",
+    "in_features": "use in_size=",
+    "out_features": "use out_size= (the first argument)",
+    "bias": "use nobias= (inverted: nobias=True for no bias)",
+    "padding": "use pad=",
+    "output_padding": "use outsize= (the output's (height, width))",
+    "padding_mode": "there is none: dezero pads with zeros",
+    "dilation": "there is none: dezero has no dilated convolution",
+    "groups": "there is none: dezero has no grouped convolution",
+    "num_features": "there is none: the number of channels comes from the first batch",
+    "momentum": "use decay= (decay = 1 - momentum: PyTorch's 0.1 is dezero's 0.9)",
+    "affine": "there is none: gamma and beta are always learned",
+    "track_running_stats": "there is none: the running statistics are always kept",
+    "num_embeddings": "use in_size= (the first argument)",
+    "embedding_dim": "use out_size= (the second argument)",
+    "input_size": "use in_size=",
+    "batch_first": "there is none: RNN and LSTM take one time step, (N, in_size), per call",
+    "num_layers": "there is none: stack RNN or LSTM layers yourself, one per layer",
+    "padding_idx": "there is none: EmbedID has no padding id; mask the rows yourself",
 }
 
 
@@ -169,7 +173,9 @@ def layer_keywords(init: _F) -> _F:
 
     The call goes straight through; only when it fails with a TypeError and a
     keyword of :data:`LAYER_KEYWORDS` was passed is the error replaced by one
-    naming the dezero keyword, e.g. ``Conv2d() takes pad=, not padding=``.
+    naming the dezero keyword, e.g. ``Conv2d() has no keyword 'padding'
+    (...); for padding=, use pad=``. Another unexpected keyword gets Python's
+    error, naming the layer called rather than a shared base class.
 
     Parameters
     ----------
@@ -186,13 +192,18 @@ def layer_keywords(init: _F) -> _F:
     def wrapper(self, *args, **kwargs):
         try:
             return init(self, *args, **kwargs)
-        except TypeError:
+        except TypeError as error:
             wrong = [k for k in kwargs if k in LAYER_KEYWORDS]
             if not wrong:
+                # Python names the __init__ that failed, which may be a shared base
+                # class (_ConvBase): name the layer the user called instead.
+                text = str(error)
+                if "__init__()" in text:
+                    raise TypeError(f"{type(self).__name__}(){text.split('__init__()', 1)[1]}") from None
                 raise
-            fixes = "; ".join(f"for {k}= it takes {LAYER_KEYWORDS[k]}" for k in wrong)
+            fixes = "; ".join(f"for {k}=, {LAYER_KEYWORDS[k]}" for k in wrong)
             raise TypeError(
-                f"{type(self).__name__}() has no keyword {wrong[0]!r} (the book's names): {fixes}"
+                f"{type(self).__name__}() has no keyword {wrong[0]!r} (dezero keeps the book's names); {fixes}"
             ) from None
 
     return wrapper  # type: ignore[return-value]

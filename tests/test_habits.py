@@ -315,13 +315,19 @@ def test_every_function_named_in_a_hint_exists():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: L.Conv2d(16, 3, padding=1), r"Conv2d\(\) has no keyword 'padding'.*it takes pad="),
-        (lambda: L.Deconv2d(16, 3, padding=1), r"Deconv2d\(\) has no keyword 'padding'.*it takes pad="),
+        (
+            lambda: L.Conv2d(16, 3, padding=1),
+            r"Conv2d\(\) has no keyword 'padding' \(dezero keeps the book's names\); for padding=, use pad=$",
+        ),
+        (lambda: L.Deconv2d(16, 3, padding=1), r"Deconv2d\(\) has no keyword 'padding'.*for padding=, use pad="),
         (lambda: L.Linear(10, bias=False), r"Linear\(\) has no keyword 'bias'.*nobias= \(inverted"),
-        (lambda: L.Linear(in_features=3, out_features=4), r"for in_features= it takes in_size=; for out_features="),
+        (
+            lambda: L.Linear(in_features=3, out_features=4),
+            r"for in_features=, use in_size=; for out_features=, use out_size=",
+        ),
         (lambda: L.BatchNorm(momentum=0.1), r"BatchNorm\(\) has no keyword 'momentum'.*decay= \(decay = 1 - momentum"),
         (lambda: L.EmbedID(num_embeddings=3, embedding_dim=2), r"EmbedID\(\) has no keyword 'num_embeddings'"),
-        (lambda: L.LSTM(8, input_size=3), r"LSTM\(\) has no keyword 'input_size'.*in_size="),
+        (lambda: L.LSTM(8, input_size=3), r"LSTM\(\) has no keyword 'input_size'.*for input_size=, use in_size="),
     ],
     ids=["conv padding", "deconv padding", "linear bias", "linear in/out_features", "bn momentum", "embed", "lstm"],
 )
@@ -330,9 +336,14 @@ def test_pytorch_keywords_in_layer_constructors_name_the_dezero_keyword(make, me
         make()
 
 
-def test_a_keyword_the_table_does_not_know_keeps_pythons_error():
-    with pytest.raises(TypeError, match=r"unexpected keyword argument 'no_such_thing'"):
+def test_a_keyword_the_table_does_not_know_gets_pythons_error_naming_the_layer_called():
+    with pytest.raises(TypeError, match=r"^Linear\(\) got an unexpected keyword argument 'no_such_thing'$"):
         L.Linear(10, no_such_thing=1)
+    # Conv2d's __init__ is its base class's: the layer called is named, not _ConvBase.
+    with pytest.raises(TypeError, match=r"^Conv2d\(\) got an unexpected keyword argument 'foo'$"):
+        L.Conv2d(16, 3, foo=2)
+    with pytest.raises(TypeError, match=r"LSTM\(\) has no keyword 'batch_first'.*one time step"):
+        L.LSTM(4, batch_first=True)
 
 
 def test_batchnorm_given_a_channel_count_says_the_first_argument_is_the_decay():
@@ -342,3 +353,20 @@ def test_batchnorm_given_a_channel_count_says_the_first_argument_is_the_decay():
     ):
         L.BatchNorm(16)
     assert L.BatchNorm(0.8).decay == 0.8 and L.BatchNorm(1).decay == 1
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda: L.BatchNorm(1.5), ValueError, r"BatchNorm: decay must be in \[0, 1\], got 1.5"),
+        (lambda: L.BatchNorm(-0.5), ValueError, r"decay must be in \[0, 1\], got -0.5"),
+        (lambda: L.BatchNorm(float("nan")), ValueError, r"decay must be in \[0, 1\], got nan"),
+        (lambda: L.BatchNorm("0.9"), TypeError, r"BatchNorm: decay must be a number, got '0.9'"),
+        (lambda: L.BatchNorm(True), TypeError, r"BatchNorm: decay must be a number, got True"),
+        (lambda: L.BatchNorm(eps=-1), ValueError, r"BatchNorm: eps must be positive, got -1"),
+    ],
+    ids=["1.5", "negative", "nan", "string", "bool", "eps"],
+)
+def test_batchnorm_checks_decay_and_eps_when_it_is_made(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
