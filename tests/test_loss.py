@@ -362,6 +362,12 @@ def test_accuracy_is_a_constant_variable(xp, dtype):
     assert float(as_numpy(acc.data)) == pytest.approx(0.75)
 
 
+@pytest.mark.parametrize("f", [F.mean_squared_error, F.mean_squared_error_simple])
+def test_mean_squared_error_of_bools_is_refused_naming_the_op(f):
+    with pytest.raises(TypeError, match=rf"{f.__name__}: x0 is bool; a squared error needs numbers"):
+        f(np.array([True, False]), np.array([False, False]))
+
+
 def test_accuracy_refuses_an_empty_batch_as_the_losses_do():
     with pytest.raises(ValueError, match=r"accuracy: y has an empty batch \(shape \(0, 2\)\)"):
         F.accuracy(np.zeros((0, 2), dtype=np.float32), [])

@@ -51,6 +51,15 @@ def _raw(op: str, name: str, x, like=None):
     return data
 
 
+def _refuse_bools(op: str, x0: Variable, x1: Variable) -> None:
+    # NumPy has no bool subtraction; its error names neither the op nor the cure.
+    for name, x in (("x0", x0), ("x1", x1)):
+        if x.dtype.kind == "b":
+            raise TypeError(
+                f"{op}: {name} is bool; a squared error needs numbers (cast it: F.astype({name}, np.float32))"
+            )
+
+
 def _same_elements(shape0: tuple, shape1: tuple) -> bool:
     """Whether two shapes hold the same elements in the same order, differing
     only by axes of length 1, like (N, 1) and (N,)."""
@@ -125,6 +134,7 @@ def mean_squared_error(x0, x1) -> Variable:
         If the shapes differ otherwise, or x0 has no batch axis or an empty one.
     """
     x0, x1 = as_variables(x0, x1, op="mean_squared_error")  # a list target takes x0's dtype
+    _refuse_bools("mean_squared_error", x0, x1)
     x1 = _target_like("mean_squared_error", "x0", x0, "x1", x1)
     if x0.ndim == 0 or len(x0) == 0:
         raise ValueError(f"mean_squared_error: inputs need a non-empty batch axis, got shape {x0.shape}")
@@ -157,6 +167,7 @@ def mean_squared_error_simple(x0, x1) -> Variable:
     """
     op = "mean_squared_error_simple"
     x0, x1 = as_variables(x0, x1, op=op)  # a list target takes x0's dtype
+    _refuse_bools(op, x0, x1)
     x1 = _target_like(op, "x0", x0, "x1", x1)
     if x0.ndim == 0 or len(x0) == 0:
         raise ValueError(f"{op}: inputs need a non-empty batch axis, got shape {x0.shape}")
