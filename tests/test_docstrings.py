@@ -165,6 +165,10 @@ def problems_of(name, obj) -> list:
     if inspect.ismodule(obj) or name.startswith(ONE_LINE_DOCSTRINGS_ENOUGH):
         return []
     found = []
+    # A section given twice (two Returns, two Raises) says two things, one of them stale.
+    lines = [line.strip() for line in doc.splitlines()]
+    titles = [line for line, under in zip(lines, lines[1:]) if line and set(under) == {"-"}]
+    found += [f"the {title} section appears twice" for title in sorted({t for t in titles if titles.count(t) > 1})]
     parameters = documented_parameters(obj)
     if parameters:
         if inspect.isclass(obj):  # NumPy style: in the class docstring, or in __init__'s

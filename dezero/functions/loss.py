@@ -365,7 +365,7 @@ def sigmoid_cross_entropy(x, t) -> Variable:
     Returns
     -------
     Variable
-        A 0-d Variable of x's dtype.
+        The 0-d mean loss, of x's dtype.
 
     Raises
     ------
@@ -373,16 +373,6 @@ def sigmoid_cross_entropy(x, t) -> Variable:
         If x is empty, the shapes differ otherwise, or a target is outside [0, 1].
     TypeError
         If x is not floating-point or t is not a real array.
-
-    Returns
-    -------
-    Variable
-        The 0-d mean loss, of x's dtype.
-
-    Raises
-    ------
-    ValueError
-        If x is empty, the shapes differ or a target is outside [0, 1].
 
     Notes
     -----
@@ -419,7 +409,7 @@ def binary_cross_entropy(p, t) -> Variable:
     Returns
     -------
     Variable
-        A 0-d Variable of p's dtype.
+        The 0-d mean loss, of p's dtype.
 
     Raises
     ------
@@ -428,16 +418,6 @@ def binary_cross_entropy(p, t) -> Variable:
         target is outside [0, 1].
     TypeError
         If p is not floating-point, or p and t live on different devices.
-
-    Returns
-    -------
-    Variable
-        The 0-d mean loss, of p's dtype.
-
-    Raises
-    ------
-    ValueError
-        If p is empty, the shapes differ, or p or t is outside [0, 1].
 
     Notes
     -----
