@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import collections.abc as abc
 import math
-import numbers
 import types
 import weakref
 from typing import TYPE_CHECKING, Callable, Iterator, Optional
@@ -46,6 +45,7 @@ from dezero.backend import array_types, as_cupy, as_numpy, cupy, get_array_modul
 from dezero import habits, serialization, visualize
 from dezero.core import Parameter, Variable, as_variable
 import dezero.functions as F
+from dezero.functions.normalization import check_decay_and_eps
 from dezero.functions.shapes import pair
 
 __all__ = ["Layer", "LayerList", "Linear", "Conv2d", "Deconv2d", "EmbedID", "BatchNorm", "RNN", "LSTM"]
@@ -1056,20 +1056,14 @@ class BatchNorm(Layer):
     def __init__(self, decay: float = 0.9, eps: float = 2e-5):
         super().__init__()
         # Checked here, not at the first batch, where a mistake would surface far from its cause.
-        for name, value in (("decay", decay), ("eps", eps)):
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-                raise TypeError(f"BatchNorm: {name} must be a number, got {value!r}")
-        if isinstance(decay, (int, np.integer)) and decay > 1:
+        if isinstance(decay, (int, np.integer)) and not isinstance(decay, (bool, np.bool_)) and decay > 1:
             # nn.BatchNorm2d(C) habit.
             raise ValueError(
                 f"BatchNorm: decay must be in [0, 1], got {decay}; the first argument is the decay "
                 "of the running statistics (the book's), not the number of channels, which comes "
                 "from the first batch: BatchNorm() or BatchNorm(decay=0.9)"
             )
-        if not 0.0 <= decay <= 1.0:  # NaN too
-            raise ValueError(f"BatchNorm: decay must be in [0, 1], got {decay}")
-        if not eps > 0:
-            raise ValueError(f"BatchNorm: eps must be positive, got {eps}")
+        check_decay_and_eps("BatchNorm", decay, eps)
         self.decay = decay
         self.eps = eps
         self.gamma = Parameter(None, name="gamma")

@@ -162,6 +162,25 @@ def _check_statistics(op: str, names: tuple, mean, var, decay, eps) -> tuple:
                 f"{op}: {name} must be a floating-point array (a running statistic, updated in place), "
                 f"got dtype {a.dtype}"
             )
+    return check_decay_and_eps(op, decay, eps)
+
+
+def check_decay_and_eps(op: str, decay, eps) -> tuple:
+    """Check batch norm's decay (a number in [0, 1]) and eps (positive).
+
+    Parameters
+    ----------
+    op : str
+        The operation, for the messages.
+    decay, eps : number
+        As given.
+
+    Returns
+    -------
+    tuple of float
+        ``(decay, eps)`` as Python floats (NumPy float64 scalars would upcast
+        float32 arrays).
+    """
     for name, value in (("decay", decay), ("eps", eps)):
         # A bool is most likely an argument in the wrong place.
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
